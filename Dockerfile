@@ -1,0 +1,43 @@
+# syntax=docker/dockerfile:1
+# One image for all four services; the service name is the CMD (compose: `command: ["order"]`).
+# Stages: base -> deps (production node_modules) + source (app files only) -> node (runtime).
+# Other runtimes (e.g. a `deno` stage) can be added as further stages built FROM `source`;
+# compose builds `target: node` explicitly, so the stage order does not pick the runtime.
+
+ARG NODE_VERSION=22
+
+FROM node:${NODE_VERSION}-slim AS base
+WORKDIR /app
+ENV NODE_ENV=production
+
+# --- deps: only runtime dependencies (tsx included: it runs the TypeScript) ---
+FROM base AS deps
+COPY package.json package-lock.json ./
+RUN --mount=type=cache,target=/root/.npm \
+    npm ci --omit=dev --no-audit --no-fund
+
+# --- source: just what runs, no tests/bench/docs; reusable by other runtime stages ---
+FROM scratch AS source
+COPY package.json tsconfig.json /app/
+COPY services/ /app/services/
+COPY shared/ /app/shared/
+# nats/ holds TypeScript (subjects, stream setup) next to the server configs.
+COPY nats/ /app/nats/
+COPY otel/ /app/otel/
+COPY scripts/ /app/scripts/
+# The CLI ships too so operators can `docker compose exec order node --import tsx cli/main.ts ...`.
+COPY cli/ /app/cli/
+
+# --- node: the runtime image ---
+FROM base AS node
+# Files stay root-owned: the `node` user can read and run them but not modify them.
+COPY --from=deps /app/node_modules ./node_modules
+COPY --from=source /app/ ./
+USER node
+EXPOSE 3000 3001 3002 3003
+# PORT is set per service by compose; without it, the port is derived from the service name
+# (PID 1's last argument) so `docker run IMAGE payment` still reports healthy.
+HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
+  CMD ["node", "-e", "const d={order:3000,payment:3001,shipping:3002,notification:3003};let n='';try{n=require('fs').readFileSync('/proc/1/cmdline','utf8').split('\\0').filter(Boolean).pop()}catch{}const p=process.env.PORT||d[n]||3000;fetch('http://127.0.0.1:'+p+'/readyz',{signal:AbortSignal.timeout(2500)}).then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
+ENTRYPOINT ["node", "--import", "tsx", "scripts/service.ts"]
+CMD ["order"]

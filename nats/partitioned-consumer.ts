@@ -1,0 +1,205 @@
+/**
+ * Runs a service's partition consumers: every instance pulls every partition; the consumer's
+ * `max_ack_pending: 1` lets only one message per partition be in flight across all instances, so
+ * one order's events are handled in stream order whoever handles them.
+ *
+ * Per message: validate (schema, and that the subject names the same order and type), hand it to
+ * the handler inside a CONSUMER span that is a child of the producer's span, then settle it:
+ * ack when the handler's effects are durable, nak with a growing delay when it failed, term when
+ * the message can never be handled, dead-letter once its deliveries are used up.
+ */
+import type { Consumer, ConsumerMessages, JetStreamClient, JsMsg } from "@nats-io/jetstream";
+import { context, SpanKind, SpanStatusCode, trace, type Span } from "@opentelemetry/api";
+import { parseEvent, type OrderEvent } from "../shared/events.ts";
+import type { Logger } from "../shared/logger.ts";
+import { extractTraceContext } from "../otel/nats-headers.ts";
+import { EVENT_TYPE_ATTR, MESSAGING_SYSTEM, MessagingAttr, ORDER_ID_ATTR } from "../otel/messaging-attributes.ts";
+import { MAX_DELIVER } from "./definitions.ts";
+import { consumerName, ORDERS_STREAM, parseEventSubject, PARTITIONS, type ServiceName } from "./subjects.ts";
+
+const tracer = trace.getTracer("orderstream.nats");
+const decoder = new TextDecoder();
+
+/** Facts about one delivery that handlers and logs need. */
+export interface Delivery {
+  seq: number;
+  subject: string;
+  consumer: string;
+  deliveryCount: number;
+  /** The producer's trace headers, as stored with the message. */
+  traceparent: string | null;
+  /** Lets a long handler keep the message from being redelivered elsewhere. */
+  working(): void;
+}
+
+export type EventHandler = (event: OrderEvent, delivery: Delivery) => Promise<void>;
+
+/** Called when a message is given up; the dead-letter issue writes it to the DLQ stream. */
+export type GiveUp = (msg: JsMsg, consumer: string, reason: string) => Promise<void>;
+
+export interface PartitionedConsumerOptions {
+  js: JetStreamClient;
+  service: ServiceName;
+  handler: EventHandler;
+  log: Logger;
+  /** Event types this service acts on; others are acked at once without work. */
+  relevant: ReadonlySet<string>;
+  giveUp?: GiveUp;
+  /** Delay before a failed message is redelivered, by delivery count. */
+  retryDelayMs?: (deliveryCount: number) => number;
+}
+
+export interface RunningConsumers {
+  /** Stops pulling, waits for in-flight messages to be settled. */
+  stop(): Promise<void>;
+}
+
+/** 250 ms, 500 ms, 1 s, … capped at 10 s. */
+export function defaultRetryDelayMs(deliveryCount: number): number {
+  return Math.min(10_000, 250 * 2 ** Math.max(0, deliveryCount - 1));
+}
+
+/** Starts pulling all partitions; resolves once every consumer is bound. */
+export async function startPartitionedConsumers(opts: PartitionedConsumerOptions): Promise<RunningConsumers> {
+  const names = Array.from({ length: PARTITIONS }, (_, p) => consumerName(opts.service, p));
+  const consumers: Consumer[] = await Promise.all(names.map((name) => opts.js.consumers.get(ORDERS_STREAM, name)));
+  let stopping = false;
+  const iterators: ConsumerMessages[] = [];
+  const loops: Promise<void>[] = [];
+  for (const [i, consumer] of consumers.entries()) {
+    const messages = await consumer.consume({ max_messages: 1 });
+    iterators.push(messages);
+    loops.push(
+      (async () => {
+        for await (const msg of messages) {
+          if (stopping) {
+            // Pulled after stop began: hand it straight back so another instance takes it.
+            msg.nak();
+            continue;
+          }
+          await handleMessage(opts, names[i]!, msg);
+        }
+      })().catch((err) => opts.log.error({ err, consumer: names[i] }, "consumer loop ended with an error")),
+    );
+  }
+  return {
+    async stop() {
+      stopping = true;
+      for (const messages of iterators) messages.stop();
+      await Promise.all(loops);
+    },
+  };
+}
+
+async function handleMessage(opts: PartitionedConsumerOptions, consumer: string, msg: JsMsg): Promise<void> {
+  const deliveryCount = msg.info.deliveryCount;
+  const parentContext = extractTraceContext(msg.headers);
+  const producer = trace.getSpanContext(parentContext);
+  const parsedSubject = parseEventSubject(msg.subject);
+  const eventType = parsedSubject?.eventType ?? "unknown";
+  const span = tracer.startSpan(
+    `process ${eventType}`,
+    {
+      kind: SpanKind.CONSUMER,
+      attributes: {
+        [MessagingAttr.system]: MESSAGING_SYSTEM,
+        [MessagingAttr.systemName]: MESSAGING_SYSTEM,
+        [MessagingAttr.destinationName]: msg.subject,
+        [MessagingAttr.destinationTemplate]: "orders.{partition}.{orderId}.{eventType}",
+        [MessagingAttr.operationType]: "process",
+        [MessagingAttr.operationName]: "process",
+        [MessagingAttr.consumerGroup]: consumer,
+        [MessagingAttr.bodySize]: msg.data.byteLength,
+        [MessagingAttr.streamName]: ORDERS_STREAM,
+        [MessagingAttr.streamSequence]: msg.seq,
+        [MessagingAttr.deliveryCount]: deliveryCount,
+        [EVENT_TYPE_ATTR]: eventType,
+        ...(parsedSubject ? { [ORDER_ID_ATTR]: parsedSubject.orderId } : {}),
+      },
+      // Child of the producer (one tree per order) and also linked, as the conventions prefer.
+      links: producer ? [{ context: producer }] : [],
+    },
+    parentContext,
+  );
+  const log = opts.log.child({ seq: msg.seq, consumer, orderId: parsedSubject?.orderId, eventType });
+  await context.with(trace.setSpan(parentContext, span), async () => {
+    try {
+      const event = decodeEvent(msg);
+      if (typeof event === "string") {
+        await reject(opts, consumer, msg, span, log, event);
+        return;
+      }
+      span.setAttribute(MessagingAttr.messageId, event.eventId);
+      if (!opts.relevant.has(event.eventType)) {
+        msg.ack();
+        return;
+      }
+      const delivery: Delivery = {
+        seq: msg.seq,
+        subject: msg.subject,
+        consumer,
+        deliveryCount,
+        traceparent: msg.headers?.get("traceparent") || null,
+        working: () => msg.working(),
+      };
+      await opts.handler(event, delivery);
+      msg.ack();
+    } catch (err) {
+      span.recordException(err as Error);
+      span.setStatus({ code: SpanStatusCode.ERROR, message: (err as Error).message });
+      if (deliveryCount >= MAX_DELIVER) {
+        log.error({ err, deliveryCount }, "handler failed on the last delivery; giving the message up");
+        await giveUp(opts, consumer, msg, log, `handler failed ${deliveryCount} times: ${(err as Error).message}`);
+      } else {
+        const delay = (opts.retryDelayMs ?? defaultRetryDelayMs)(deliveryCount);
+        log.warn({ err, deliveryCount, retryInMs: delay }, "handler failed; message will be redelivered");
+        msg.nak(delay);
+      }
+    } finally {
+      span.end();
+    }
+  });
+}
+
+/** The event in a message, or why it is not one (bad JSON, schema, or subject mismatch). */
+export function decodeEvent(msg: Pick<JsMsg, "data" | "subject">): OrderEvent | string {
+  let value: unknown;
+  try {
+    value = JSON.parse(decoder.decode(msg.data));
+  } catch {
+    return "message body is not JSON";
+  }
+  const parsed = parseEvent(value);
+  if (!parsed.ok) return parsed.reason;
+  const subject = parseEventSubject(msg.subject);
+  if (!subject || subject.orderId !== parsed.event.orderId || subject.eventType !== parsed.event.eventType) {
+    return `subject ${msg.subject} does not match event ${parsed.event.eventType} of order ${parsed.event.orderId}`;
+  }
+  return parsed.event;
+}
+
+async function reject(
+  opts: PartitionedConsumerOptions,
+  consumer: string,
+  msg: JsMsg,
+  span: Span,
+  log: Logger,
+  reason: string,
+): Promise<void> {
+  span.setStatus({ code: SpanStatusCode.ERROR, message: reason });
+  log.error({ reason }, "rejected a message that is not a valid order event");
+  await giveUp(opts, consumer, msg, log, reason);
+}
+
+async function giveUp(opts: PartitionedConsumerOptions, consumer: string, msg: JsMsg, log: Logger, reason: string) {
+  try {
+    await opts.giveUp?.(msg, consumer, reason);
+  } catch (err) {
+    // Without a dead letter the message must not be lost: let it redeliver.
+    log.error({ err }, "could not write the dead letter; message will be redelivered");
+    msg.nak(defaultRetryDelayMs(msg.info.deliveryCount));
+    return;
+  }
+  // Bare term(): a reason string needs server ≥ 2.10.4 and makes 2.9 redeliver instead.
+  msg.term();
+}

@@ -1,0 +1,112 @@
+/**
+ * Publishing an order event: at most once per (order, event type), traced, deduplicated.
+ *
+ * Two guards make a retried publish of the same logical event harmless:
+ * - `Nats-Msg-Id` = eventId, derived from (orderId, eventType): within the duplicate window the
+ *   server answers the retry with `duplicate: true` and the original sequence;
+ * - `Nats-Expected-Last-Subject-Sequence: 0` on the event's own subject: after the window the server
+ *   still refuses a second message for that (order, event type), whatever the redeliveries or replays.
+ */
+import { JetStreamApiError, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
+import { headers as natsHeaders } from "@nats-io/transport-node";
+import { SpanKind, SpanStatusCode, trace, context } from "@opentelemetry/api";
+import { type EventDraft, type OrderEvent, SCHEMA_VERSION } from "../shared/events.ts";
+import { deterministicUuid } from "../shared/ids.ts";
+import { injectTraceHeaders } from "../otel/nats-headers.ts";
+import { EVENT_TYPE_ATTR, MESSAGING_SYSTEM, MessagingAttr, ORDER_ID_ATTR } from "../otel/messaging-attributes.ts";
+import { eventSubject, ORDERS_STREAM } from "./subjects.ts";
+import { toStoredEvent } from "./order-history.ts";
+
+const WRONG_LAST_SEQUENCE = 10071;
+const tracer = trace.getTracer("orderstream.nats");
+const encoder = new TextEncoder();
+
+export interface PublishedEvent {
+  /** The event as stored: for a duplicate, the first copy (its time and trace, not the retry's). */
+  event: OrderEvent;
+  seq: number;
+  /** True when the stream already held this event: nothing new was written. */
+  duplicate: boolean;
+  traceparent: string | null;
+}
+
+/** The id every copy of one logical event shares: one event of a type per order. */
+export function eventIdOf(orderId: string, eventType: string): Promise<string> {
+  return deterministicUuid("orderstream-event", orderId, eventType);
+}
+
+/** Completes a draft with its envelope (id, time, schema version). */
+export async function completeEvent(draft: EventDraft, now: Date = new Date()): Promise<OrderEvent> {
+  return {
+    ...draft,
+    eventId: await eventIdOf(draft.orderId, draft.eventType),
+    occurredAt: now.toISOString(),
+    schemaVersion: SCHEMA_VERSION,
+  } as OrderEvent;
+}
+
+export interface EventPublisher {
+  publish(draft: EventDraft): Promise<PublishedEvent>;
+}
+
+/** An EventPublisher on a JetStream client; `jsm` answers where an already-stored event sits. */
+export function createEventPublisher(js: JetStreamClient, jsm: JetStreamManager): EventPublisher {
+  return {
+    async publish(draft) {
+      const event = await completeEvent(draft);
+      const subject = eventSubject(event.orderId, event.eventType);
+      const body = encoder.encode(JSON.stringify(event));
+      return tracer.startActiveSpan(
+        `send ${event.eventType}`,
+        {
+          kind: SpanKind.PRODUCER,
+          attributes: {
+            [MessagingAttr.system]: MESSAGING_SYSTEM,
+            [MessagingAttr.systemName]: MESSAGING_SYSTEM,
+            [MessagingAttr.destinationName]: subject,
+            [MessagingAttr.destinationTemplate]: "orders.{partition}.{orderId}.{eventType}",
+            [MessagingAttr.operationType]: "send",
+            [MessagingAttr.operationName]: "publish",
+            [MessagingAttr.messageId]: event.eventId,
+            [MessagingAttr.bodySize]: body.byteLength,
+            [MessagingAttr.streamName]: ORDERS_STREAM,
+            [ORDER_ID_ATTR]: event.orderId,
+            [EVENT_TYPE_ATTR]: event.eventType,
+          },
+        },
+        async (span) => {
+          try {
+            const hdrs = natsHeaders();
+            injectTraceHeaders(hdrs, context.active());
+            let seq: number;
+            try {
+              const ack = await js.publish(subject, body, {
+                msgID: event.eventId,
+                headers: hdrs,
+                expect: { lastSubjectSequence: 0, streamName: ORDERS_STREAM },
+              });
+              span.setAttribute(MessagingAttr.streamSequence, ack.seq);
+              if (!ack.duplicate) return { event, seq: ack.seq, duplicate: false, traceparent: hdrs.get("traceparent") || null };
+              seq = ack.seq;
+            } catch (err) {
+              if (!(err instanceof JetStreamApiError) || err.code !== WRONG_LAST_SEQUENCE) throw err;
+              seq = 0;
+            }
+            span.setAttribute("messaging.nats.duplicate", true);
+            const stored = await jsm.direct.getMessage(ORDERS_STREAM, seq ? { seq } : { last_by_subj: subject });
+            const first = stored ? toStoredEvent(stored) : null;
+            if (!first) throw new Error(`event ${event.eventType} of order ${event.orderId} is stored but cannot be read back`);
+            span.setAttribute(MessagingAttr.streamSequence, first.seq);
+            return { event: first.event, seq: first.seq, duplicate: true, traceparent: first.traceparent };
+          } catch (err) {
+            span.recordException(err as Error);
+            span.setStatus({ code: SpanStatusCode.ERROR, message: (err as Error).message });
+            throw err;
+          } finally {
+            span.end();
+          }
+        },
+      );
+    },
+  };
+}

@@ -1,0 +1,105 @@
+/**
+ * The one place that knows stream, subject, consumer and bucket names.
+ *
+ * Subject scheme: `orders.<partition>.<orderId>.<eventType>`.
+ * - the order id in the subject makes one order's history one subject filter (`orders.<p>.<id>.*`);
+ * - the event type last makes every (order, event type) its own subject, so "this event was already
+ *   published" is a per-subject check the stream itself enforces (see nats/publish.ts);
+ * - the partition token lets each consumer own a slice of orders and keep per-order order with
+ *   several instances (one durable per partition, one message in flight).
+ */
+import type { EventType } from "../shared/events.ts";
+
+export const ORDERS_STREAM = "ORDERS";
+export const ORDERS_SUBJECTS = "orders.*.*.*";
+export const NOTIFICATIONS_STREAM = "NOTIFICATIONS";
+export const NOTIFICATIONS_SUBJECTS = "notifications.*.*.*";
+
+/**
+ * Partition count. Publishers and consumers must agree, so changing it means a new stream (or a
+ * server mapping) and draining the old one; see README "Partitions".
+ */
+export const PARTITIONS = 16;
+
+export const SERVICES = ["order", "payment", "shipping", "notification"] as const;
+export type ServiceName = (typeof SERVICES)[number];
+
+export function isServiceName(name: string): name is ServiceName {
+  return (SERVICES as readonly string[]).includes(name);
+}
+
+/**
+ * FNV-1a 32-bit of the order id modulo the partition count: the same function as the server's
+ * `{{partition(n, k)}}` subject mapping, so a mapping could compute the token instead.
+ */
+export function partitionOf(orderId: string, partitions = PARTITIONS): number {
+  let hash = 0x811c9dc5;
+  for (const byte of new TextEncoder().encode(orderId)) {
+    hash ^= byte;
+    hash = Math.imul(hash, 0x01000193) >>> 0;
+  }
+  return hash % partitions;
+}
+
+/** The subject of one event of one order. */
+export function eventSubject(orderId: string, eventType: EventType): string {
+  return `orders.${partitionOf(orderId)}.${orderId}.${eventType}`;
+}
+
+/** All events of one order. */
+export function orderSubjectFilter(orderId: string): string {
+  return `orders.${partitionOf(orderId)}.${orderId}.*`;
+}
+
+/** All events of one partition: the filter of that partition's consumers. */
+export function partitionSubjectFilter(partition: number): string {
+  return `orders.${partition}.*.*`;
+}
+
+/** Splits an ORDERS subject into its tokens, or null if it is not one. */
+export function parseEventSubject(
+  subject: string,
+): { partition: number; orderId: string; eventType: string } | null {
+  const tokens = subject.split(".");
+  if (tokens.length !== 4 || tokens[0] !== "orders") return null;
+  return { partition: Number(tokens[1]), orderId: tokens[2]!, eventType: tokens[3]! };
+}
+
+/** Durable consumer name of a service for one partition, e.g. `payment-p07`. */
+export function consumerName(service: ServiceName, partition: number): string {
+  return `${service}-p${String(partition).padStart(2, "0")}`;
+}
+
+export function consumerNames(service: ServiceName): string[] {
+  return Array.from({ length: PARTITIONS }, (_, p) => consumerName(service, p));
+}
+
+export function notificationSubject(userId: string, orderId: string, eventType: EventType): string {
+  return `notifications.${userId}.${orderId}.${eventType}`;
+}
+
+export function userNotificationsFilter(userId: string): string {
+  return `notifications.${userId}.*.*`;
+}
+
+/** KV buckets: each service's per-order state (with the last applied sequence), and the order view. */
+export const BUCKETS = {
+  orderViews: "order-views",
+  idempotencyKeys: "idempotency-keys",
+  paymentState: "payment-state",
+  shippingState: "shipping-state",
+  notificationState: "notification-state",
+} as const;
+
+export function stateBucketOf(service: ServiceName): string {
+  switch (service) {
+    case "order":
+      return BUCKETS.orderViews;
+    case "payment":
+      return BUCKETS.paymentState;
+    case "shipping":
+      return BUCKETS.shippingState;
+    case "notification":
+      return BUCKETS.notificationState;
+  }
+}

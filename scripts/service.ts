@@ -1,0 +1,10 @@
+// `npm run service -- <name>`: runs one service against NATS_URL.
+import { isServiceName, SERVICES } from "../nats/subjects.ts";
+import { runServiceOnNode } from "../shared/runtime/node.ts";
+
+const name = process.argv[2] ?? "";
+if (!isServiceName(name)) {
+  console.error(`usage: npm run service -- <${SERVICES.join("|")}>${name ? ` (got "${name}")` : ""}`);
+  process.exit(1);
+}
+await runServiceOnNode(name);

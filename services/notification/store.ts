@@ -1,0 +1,59 @@
+/**
+ * Notifications kept in the NOTIFICATIONS stream, one subject per (user, order, event type):
+ * `notifications.<userId>.<orderId>.<eventType>`. Storing one is guarded like order events (msg id =
+ * eventId, and "no message on this subject yet"), so an event is recorded once whatever the
+ * redeliveries; a user's list is one subject filter, read by any instance.
+ */
+import { DeliverPolicy, JetStreamApiError, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
+import type { EventType } from "../../shared/events.ts";
+import { NOTIFICATIONS_STREAM, notificationSubject, userNotificationsFilter } from "../../nats/subjects.ts";
+import type { Notification } from "./domain/notification.ts";
+
+const WRONG_LAST_SEQUENCE = 10071;
+/** Upper bound of one listing; older entries beyond it are not returned. */
+export const MAX_LISTED = 10_000;
+
+/** Records a notification; false when it was already recorded. */
+export async function recordNotification(js: JetStreamClient, n: Notification): Promise<boolean> {
+  try {
+    const ack = await js.publish(notificationSubject(n.userId, n.orderId, n.eventType as EventType), JSON.stringify(n), {
+      msgID: n.eventId,
+      expect: { lastSubjectSequence: 0, streamName: NOTIFICATIONS_STREAM },
+    });
+    return !ack.duplicate;
+  } catch (err) {
+    if (err instanceof JetStreamApiError && err.code === WRONG_LAST_SEQUENCE) return false;
+    throw err;
+  }
+}
+
+/** A user's notifications, oldest first. */
+export async function listNotifications(
+  js: JetStreamClient,
+  jsm: JetStreamManager,
+  userId: string,
+  timeoutMs = 5_000,
+): Promise<Notification[]> {
+  const filter = userNotificationsFilter(userId);
+  const info = await jsm.streams.info(NOTIFICATIONS_STREAM, { subjects_filter: filter });
+  const total = Object.values(info.state.subjects ?? {}).reduce((sum, n) => sum + n, 0);
+  if (total === 0) return [];
+  const consumer = await js.consumers.get(NOTIFICATIONS_STREAM, {
+    filter_subjects: filter,
+    deliver_policy: DeliverPolicy.All,
+  });
+  const wanted = Math.min(total, MAX_LISTED);
+  const out: Notification[] = [];
+  const messages = await consumer.consume({ max_messages: Math.min(wanted, 1_000) });
+  const timer = setTimeout(() => messages.stop(), timeoutMs);
+  try {
+    for await (const m of messages) {
+      out.push(m.json<Notification>());
+      if (out.length >= wanted || m.info.pending === 0) break;
+    }
+  } finally {
+    clearTimeout(timer);
+    messages.stop();
+  }
+  return out;
+}

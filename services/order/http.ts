@@ -1,0 +1,132 @@
+/** The order API routes (contract: "Order API"). */
+import { Hono, type Context } from "hono";
+import type { ServiceConfig } from "../../shared/config.ts";
+import { HttpProblem } from "../../shared/http/problem.ts";
+import { readJsonBody } from "../../shared/http/json-body.ts";
+import { isOrderId, newOrderId } from "../../shared/ids.ts";
+import { readOrderEvents, traceIdOf, type StoredEvent } from "../../nats/order-history.ts";
+import { decideCancel, decideCreate, foldOrder, type OrderView } from "./domain/order.ts";
+import { CreateOrderBody } from "./http-schemas.ts";
+import { claimOrderId } from "./idempotency.ts";
+import { fetchTrace } from "../../otel/jaeger-query.ts";
+import type { OrderRuntime } from "./service.ts";
+
+function notFound(orderId: string): HttpProblem {
+  return new HttpProblem(404, "order-not-found", `There is no order ${JSON.stringify(orderId.slice(0, 80))}.`);
+}
+
+/** The order's events from the stream, or 404 — also for ids not of the form the API issues. */
+async function historyOf(rt: OrderRuntime, orderId: string, fromSeq = 0): Promise<StoredEvent[]> {
+  if (!isOrderId(orderId)) throw notFound(orderId);
+  const events = await readOrderEvents(rt.infra.jsm, orderId, fromSeq);
+  return events;
+}
+
+/** The view from KV; right after a 201 it may not be projected yet, so fall back to the stream. */
+async function viewOf(rt: OrderRuntime, orderId: string): Promise<OrderView> {
+  if (!isOrderId(orderId)) throw notFound(orderId);
+  const { stored } = await rt.views.load(orderId);
+  if (stored?.state) return stored.state;
+  const history = await historyOf(rt, orderId);
+  const view = foldOrder(history.map((e) => e.event));
+  if (!view) throw notFound(orderId);
+  view.traceId = traceIdOf(history[0]?.traceparent) ?? undefined;
+  return view;
+}
+
+function publicView(view: OrderView) {
+  const { cancelRequested: _internal, ...rest } = view;
+  return rest;
+}
+
+function requireToken(token: string) {
+  return async (c: Context, next: () => Promise<void>) => {
+    const header = c.req.header("authorization") ?? "";
+    const match = /^Bearer\s+(.+)$/i.exec(header);
+    if (!match || !timingSafeEqual(match[1]!.trim(), token)) {
+      c.header("www-authenticate", 'Bearer realm="orderstream"');
+      throw new HttpProblem(401, "unauthorized", "Send Authorization: Bearer <ORDER_API_TOKEN>.");
+    }
+    await next();
+  };
+}
+
+function timingSafeEqual(a: string, b: string): boolean {
+  const x = new TextEncoder().encode(a);
+  const y = new TextEncoder().encode(b);
+  let diff = x.length ^ y.length;
+  for (let i = 0; i < Math.max(x.length, y.length); i++) diff |= (x[i] ?? 0) ^ (y[i] ?? 0);
+  return diff === 0;
+}
+
+export function orderRoutes(app: Hono, runtime: () => OrderRuntime, config: ServiceConfig): void {
+  const orders = new Hono();
+  if (config.orderApiToken) orders.use(requireToken(config.orderApiToken));
+
+  orders.post("/", async (c) => {
+    const body = await readJsonBody(c, CreateOrderBody);
+    const rt = runtime();
+    const key = c.req.header("idempotency-key");
+    const orderId = key === undefined ? newOrderId() : await claimOrderId(rt.idempotencyKeys, key, body, newOrderId());
+    const published = await rt.infra.publisher.publish(decideCreate({ orderId, ...body }));
+    c.header("location", `/orders/${orderId}`);
+    return c.json(
+      { orderId, status: "CREATED", traceId: traceIdOf(published.traceparent) },
+      published.duplicate ? 200 : 201,
+    );
+  });
+
+  orders.get("/:orderId", async (c) => c.json(publicView(await viewOf(runtime(), c.req.param("orderId")))));
+
+  orders.get("/:orderId/events", async (c) => {
+    const raw = c.req.query("fromSeq");
+    const fromSeq = raw === undefined ? 0 : Number(raw);
+    if (!Number.isSafeInteger(fromSeq) || fromSeq < 0) {
+      throw new HttpProblem(400, "bad-from-seq", "fromSeq must be a stream sequence: a whole number ≥ 0.");
+    }
+    const orderId = c.req.param("orderId");
+    const rt = runtime();
+    if (fromSeq > 0 && (await historyOf(rt, orderId)).length === 0) throw notFound(orderId);
+    const history = await historyOf(rt, orderId, fromSeq);
+    if (fromSeq === 0 && history.length === 0) throw notFound(orderId);
+    return c.json(
+      history.map((e) => ({
+        seq: e.seq,
+        subject: e.subject,
+        time: e.time,
+        eventType: e.event.eventType,
+        data: e.event,
+        traceparent: e.traceparent,
+      })),
+    );
+  });
+
+  orders.post("/:orderId/cancel", async (c) => {
+    const rt = runtime();
+    const orderId = c.req.param("orderId");
+    // Decided on the stream itself, not the (possibly lagging) view.
+    const view = foldOrder((await historyOf(rt, orderId)).map((e) => e.event));
+    if (!view) throw notFound(orderId);
+    const decision = decideCancel(view);
+    if (decision.kind === "too-late") {
+      throw new HttpProblem(409, "order-not-cancellable", `Order ${orderId} is ${decision.status} and can no longer be cancelled.`);
+    }
+    await rt.infra.publisher.publish(decision.event);
+    return c.json({ orderId, status: view.status, cancelRequested: true }, 202);
+  });
+
+  orders.get("/:orderId/trace", async (c) => {
+    const orderId = c.req.param("orderId");
+    const rt = runtime();
+    const history = await historyOf(rt, orderId);
+    const traceId = traceIdOf(history[0]?.traceparent);
+    if (history.length === 0) throw notFound(orderId);
+    if (!traceId) {
+      return c.json({ orderId, traceId: null, jaegerUrl: null, spans: null, warning: "The order's first event carries no traceparent header." });
+    }
+    const lookup = await fetchTrace({ baseUrl: config.jaegerQueryUrl, traceId });
+    return c.json({ orderId, ...lookup, spans: lookup.spans });
+  });
+
+  app.route("/orders", orders);
+}

@@ -1,0 +1,46 @@
+/** The order service: the order API, the order view, and its reactions to payment's outcomes. */
+import type { KV } from "@nats-io/kv";
+import type { Infra, ServiceDefinition } from "../../shared/service-host.ts";
+import { ensureBucket } from "../../nats/setup.ts";
+import { bucketOptions } from "../../nats/definitions.ts";
+import { BUCKETS } from "../../nats/subjects.ts";
+import { createOrderStateStore, statefulHandler, type OrderStateStore } from "../../nats/order-state.ts";
+import { traceIdOf } from "../../nats/order-history.ts";
+import { decideOnEvent, evolve, initialState, type OrderState } from "./domain/order.ts";
+import { orderRoutes } from "./http.ts";
+import { EVENT_TYPES } from "../../shared/events.ts";
+
+export interface OrderRuntime {
+  infra: Infra;
+  views: OrderStateStore<OrderState>;
+  idempotencyKeys: KV;
+}
+
+export const orderService: ServiceDefinition<OrderRuntime> = {
+  // The view folds every event of the order.
+  relevant: new Set(EVENT_TYPES),
+  async setup(infra) {
+    const [views, idempotencyKeys] = await Promise.all([
+      ensureBucket(infra.nc, infra.jsm, BUCKETS.orderViews, bucketOptions.state),
+      ensureBucket(infra.nc, infra.jsm, BUCKETS.idempotencyKeys, bucketOptions.idempotency),
+    ]);
+    return { infra, views: createOrderStateStore<OrderState>(views), idempotencyKeys };
+  },
+  handler(rt) {
+    return statefulHandler<OrderState>(
+      {
+        initialState,
+        evolve(view, event, delivery) {
+          const next = evolve(view, event);
+          if (next && event.eventType === "ORDER_CREATED") next.traceId = traceIdOf(delivery.traceparent) ?? undefined;
+          return next;
+        },
+        async react(view, event) {
+          for (const draft of decideOnEvent(view, event)) await rt.infra.publisher.publish(draft);
+        },
+      },
+      rt.views,
+    );
+  },
+  routes: orderRoutes,
+};

@@ -1,0 +1,14 @@
+/** The four services by name: what the entries, the CLI and the tests start. */
+import type { ServiceDefinition } from "../shared/service-host.ts";
+import type { ServiceName } from "../nats/subjects.ts";
+import { orderService } from "./order/service.ts";
+import { paymentService } from "./payment/service.ts";
+import { shippingService } from "./shipping/service.ts";
+import { notificationService } from "./notification/service.ts";
+
+export const serviceDefinitions: Record<ServiceName, ServiceDefinition<any>> = {
+  order: orderService,
+  payment: paymentService,
+  shipping: shippingService,
+  notification: notificationService,
+};

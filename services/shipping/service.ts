@@ -1,0 +1,37 @@
+/** The shipping service: prepares the shipment on PAYMENT_COMPLETED, or fails it for unavailable SKUs. */
+import type { ServiceDefinition, Infra } from "../../shared/service-host.ts";
+import { ensureBucket } from "../../nats/setup.ts";
+import { bucketOptions } from "../../nats/definitions.ts";
+import { BUCKETS } from "../../nats/subjects.ts";
+import { createOrderStateStore, statefulHandler, type OrderStateStore } from "../../nats/order-state.ts";
+import { deterministicUuid } from "../../shared/ids.ts";
+import { decide, evolve, initialState, type ShippingState } from "./domain/shipping.ts";
+
+export interface ShippingRuntime {
+  infra: Infra;
+  store: OrderStateStore<ShippingState>;
+  unavailableSkus: ReadonlySet<string>;
+}
+
+export const shippingService: ServiceDefinition<ShippingRuntime> = {
+  relevant: new Set(["ORDER_CREATED", "ORDER_CANCEL_REQUESTED", "PAYMENT_COMPLETED", "SHIPPING_READY", "SHIPPING_FAILED"]),
+  async setup(infra) {
+    const kv = await ensureBucket(infra.nc, infra.jsm, BUCKETS.shippingState, bucketOptions.state);
+    return { infra, store: createOrderStateStore<ShippingState>(kv), unavailableSkus: new Set(infra.config.unavailableSkus) };
+  },
+  handler(rt) {
+    return statefulHandler<ShippingState>(
+      {
+        initialState,
+        evolve: (state, event) => evolve(state, event),
+        async react(state, event) {
+          const shippingId = await deterministicUuid("shipment", event.orderId);
+          for (const draft of decide(state, event, { unavailableSkus: rt.unavailableSkus, shippingId })) {
+            await rt.infra.publisher.publish(draft);
+          }
+        },
+      },
+      rt.store,
+    );
+  },
+};

@@ -1,0 +1,61 @@
+/** Service configuration from environment variables (names and defaults from the contract). */
+import type { ServiceName } from "../nats/subjects.ts";
+
+export const DEFAULT_PORTS: Record<ServiceName, number> = { order: 3000, payment: 3001, shipping: 3002, notification: 3003 };
+
+export interface ServiceConfig {
+  service: ServiceName;
+  port: number;
+  natsServers: string[];
+  natsUser?: string;
+  natsPassword?: string;
+  natsCredsFile?: string;
+  ordersReplicas: number;
+  jaegerQueryUrl: string;
+  paymentLimit: number;
+  unavailableSkus: string[];
+  notifyWebhookUrl?: string;
+  orderApiToken?: string;
+  logLevel: string;
+}
+
+/** A setting that cannot be used; the message names the variable and what it needs. */
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "ConfigError";
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+function numberVar(env: Env, name: string, fallback: number, check: (n: number) => boolean, need: string): number {
+  const raw = env[name];
+  if (raw === undefined || raw.trim() === "") return fallback;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || !check(value)) throw new ConfigError(`${name}=${raw} is not valid: ${need}`);
+  return value;
+}
+
+function optional(env: Env, name: string): string | undefined {
+  const value = env[name]?.trim();
+  return value ? value : undefined;
+}
+
+export function loadConfig(service: ServiceName, env: Env): ServiceConfig {
+  return {
+    service,
+    port: numberVar(env, "PORT", DEFAULT_PORTS[service], (n) => Number.isInteger(n) && n >= 0 && n < 65536, "a TCP port"),
+    natsServers: (env.NATS_URL?.trim() || "nats://127.0.0.1:4222").split(",").map((s) => s.trim()).filter(Boolean),
+    natsUser: optional(env, "NATS_USER"),
+    natsPassword: optional(env, "NATS_PASSWORD"),
+    natsCredsFile: optional(env, "NATS_CREDS"),
+    ordersReplicas: numberVar(env, "ORDERS_REPLICAS", 1, (n) => [1, 3, 5].includes(n), "1, 3 or 5"),
+    jaegerQueryUrl: (optional(env, "JAEGER_QUERY_URL") ?? "http://127.0.0.1:16686").replace(/\/+$/, ""),
+    paymentLimit: numberVar(env, "PAYMENT_LIMIT", 10_000, (n) => n >= 0, "a non-negative amount"),
+    unavailableSkus: (env.SHIPPING_UNAVAILABLE_SKUS ?? "OUT-OF-STOCK").split(",").map((s) => s.trim()).filter(Boolean),
+    notifyWebhookUrl: optional(env, "NOTIFY_WEBHOOK_URL"),
+    orderApiToken: optional(env, "ORDER_API_TOKEN"),
+    logLevel: optional(env, "LOG_LEVEL") ?? "info",
+  };
+}

@@ -1,0 +1,131 @@
+/**
+ * The order events: one valibot schema per event type, the shared envelope, and the union.
+ * Every event read off the wire goes through `parseEvent`; `msg.json()` alone only casts.
+ */
+import * as v from "valibot";
+
+export const EVENT_TYPES = [
+  "ORDER_CREATED",
+  "PAYMENT_COMPLETED",
+  "PAYMENT_FAILED",
+  "SHIPPING_READY",
+  "SHIPPING_FAILED",
+  "ORDER_CANCEL_REQUESTED",
+  "PAYMENT_REFUNDED",
+  "ORDER_CANCELLED",
+] as const;
+export type EventType = (typeof EVENT_TYPES)[number];
+
+export const CANCEL_REASONS = ["PAYMENT_FAILED", "SHIPPING_FAILED", "CUSTOMER_REQUEST"] as const;
+export type CancelReason = (typeof CANCEL_REASONS)[number];
+
+export const SCHEMA_VERSION = 1;
+
+const Id = v.pipe(v.string(), v.regex(/^[A-Za-z0-9_-]{1,64}$/));
+const Money = v.pipe(v.number(), v.finite(), v.minValue(0));
+const Currency = v.pipe(v.string(), v.regex(/^[A-Z]{3}$/));
+
+export const OrderItemSchema = v.object({
+  sku: v.pipe(v.string(), v.minLength(1), v.maxLength(64)),
+  quantity: v.pipe(v.number(), v.integer(), v.minValue(1)),
+  unitPrice: Money,
+});
+export type OrderItem = v.InferOutput<typeof OrderItemSchema>;
+
+const envelope = {
+  orderId: Id,
+  userId: Id,
+  eventId: v.pipe(v.string(), v.minLength(1), v.maxLength(128)),
+  occurredAt: v.pipe(v.string(), v.isoTimestamp()),
+  schemaVersion: v.literal(SCHEMA_VERSION),
+};
+
+export const OrderCreatedSchema = v.object({
+  eventType: v.literal("ORDER_CREATED"),
+  ...envelope,
+  amount: Money,
+  currency: Currency,
+  items: v.array(OrderItemSchema),
+});
+export const PaymentCompletedSchema = v.object({
+  eventType: v.literal("PAYMENT_COMPLETED"),
+  ...envelope,
+  paymentId: Id,
+  amount: Money,
+  currency: Currency,
+});
+export const PaymentFailedSchema = v.object({
+  eventType: v.literal("PAYMENT_FAILED"),
+  ...envelope,
+  reason: v.string(),
+});
+export const ShippingReadySchema = v.object({
+  eventType: v.literal("SHIPPING_READY"),
+  ...envelope,
+  shippingId: Id,
+});
+export const ShippingFailedSchema = v.object({
+  eventType: v.literal("SHIPPING_FAILED"),
+  ...envelope,
+  reason: v.string(),
+  unavailableSkus: v.array(v.string()),
+});
+export const OrderCancelRequestedSchema = v.object({
+  eventType: v.literal("ORDER_CANCEL_REQUESTED"),
+  ...envelope,
+});
+export const PaymentRefundedSchema = v.object({
+  eventType: v.literal("PAYMENT_REFUNDED"),
+  ...envelope,
+  paymentId: Id,
+  amount: Money,
+  currency: Currency,
+  reason: v.picklist(["SHIPPING_FAILED", "CUSTOMER_REQUEST"]),
+});
+export const OrderCancelledSchema = v.object({
+  eventType: v.literal("ORDER_CANCELLED"),
+  ...envelope,
+  cancelReason: v.picklist(CANCEL_REASONS),
+});
+
+export const OrderEventSchema = v.variant("eventType", [
+  OrderCreatedSchema,
+  PaymentCompletedSchema,
+  PaymentFailedSchema,
+  ShippingReadySchema,
+  ShippingFailedSchema,
+  OrderCancelRequestedSchema,
+  PaymentRefundedSchema,
+  OrderCancelledSchema,
+]);
+
+export type OrderEvent = v.InferOutput<typeof OrderEventSchema>;
+export type EventOf<T extends EventType> = Extract<OrderEvent, { eventType: T }>;
+/** An event before the envelope's generated parts (id, time, version) are filled in. */
+export type EventDraft<E extends OrderEvent = OrderEvent> = E extends OrderEvent
+  ? Omit<E, "eventId" | "occurredAt" | "schemaVersion">
+  : never;
+
+export type ParseResult =
+  | { ok: true; event: OrderEvent }
+  | { ok: false; reason: string };
+
+/** Validates a decoded JSON value as an order event; the reason names the failing paths. */
+export function parseEvent(value: unknown): ParseResult {
+  const result = v.safeParse(OrderEventSchema, value);
+  if (result.success) return { ok: true, event: result.output };
+  const reason = result.issues
+    .slice(0, 5)
+    .map((issue) => `${v.getDotPath(issue) ?? "(root)"}: ${issue.message}`)
+    .join("; ");
+  return { ok: false, reason: `invalid event: ${reason}` };
+}
+
+export function isEventType(value: string): value is EventType {
+  return (EVENT_TYPES as readonly string[]).includes(value);
+}
+
+/** Fails compilation when a switch over a union misses a case. */
+export function assertNever(value: never): never {
+  throw new Error(`unhandled case: ${JSON.stringify(value)}`);
+}

@@ -1,0 +1,154 @@
+/**
+ * What every service shares around its own core: the HTTP app with /healthz, /readyz, /metrics,
+ * problem+json errors and metrics; the NATS connection and the idempotent creation of streams,
+ * consumers and buckets; the partition consumers; readiness; and the drain on stop.
+ * Web-standard only: the runtime entry (node.ts / deno.ts) opens the port and wires signals.
+ */
+import { Hono, type Context } from "hono";
+import { httpInstrumentationMiddleware } from "@hono/otel";
+import { routePath } from "hono/route";
+import type { NatsConnection } from "@nats-io/transport-node";
+import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
+import type { ServiceConfig } from "./config.ts";
+import type { Logger } from "./logger.ts";
+import { createMetrics, type ServiceMetrics } from "./metrics.ts";
+import { HttpProblem, problemResponse } from "./http/problem.ts";
+import { connectNats, type NatsConnectOptions } from "../nats/connect.ts";
+import { ensureOrderStreams, ensurePartitionConsumers } from "../nats/setup.ts";
+import { createEventPublisher, type EventPublisher } from "../nats/publish-event.ts";
+import { startPartitionedConsumers, type EventHandler, type RunningConsumers } from "../nats/partitioned-consumer.ts";
+import { ORDERS_STREAM } from "../nats/subjects.ts";
+
+/** What a service's own code gets once NATS is there. */
+export interface Infra {
+  nc: NatsConnection;
+  js: JetStreamClient;
+  jsm: JetStreamManager;
+  publisher: EventPublisher;
+  config: ServiceConfig;
+  log: Logger;
+  metrics: ServiceMetrics;
+}
+
+/** A service: the events it acts on, how it sets itself up, and its routes. */
+export interface ServiceDefinition<R> {
+  relevant: ReadonlySet<string>;
+  /** Binds buckets etc. and returns the runtime its handler and routes use. */
+  setup(infra: Infra): Promise<R>;
+  handler(runtime: R): EventHandler;
+  /** Mounts the service's routes; `runtime()` throws a 503 problem until NATS is ready. */
+  routes?(app: Hono, runtime: () => R, config: ServiceConfig): void;
+}
+
+export interface RunningService {
+  app: Hono;
+  /** Connects, sets up and starts consuming; resolves when the service is ready. */
+  start(): Promise<void>;
+  ready(): boolean;
+  /** Drains: no new pulls, in-flight messages settled, connection drained. */
+  stop(): Promise<void>;
+}
+
+const NOT_READY = new HttpProblem(503, "not-ready", "The service is not connected to NATS yet; retry shortly.");
+
+export function createService<R>(
+  definition: ServiceDefinition<R>,
+  config: ServiceConfig,
+  log: Logger,
+  nats: Omit<NatsConnectOptions, "servers" | "user" | "password" | "name">,
+): RunningService {
+  const metrics = createMetrics(config.service);
+  let runtime: R | undefined;
+  let nc: NatsConnection | undefined;
+  let consumers: RunningConsumers | undefined;
+  let connected = false;
+  let stopping = false;
+
+  const app = new Hono();
+  app.use(httpInstrumentationMiddleware({ serviceName: `${config.service}-service`, captureActiveRequests: false }));
+  app.use(async (c, next) => {
+    const started = performance.now();
+    await next();
+    const labels = { method: c.req.method, route: routePath(c), status: String(c.res.status) };
+    metrics.httpRequests.inc(labels);
+    metrics.httpDuration.observe(labels, (performance.now() - started) / 1000);
+  });
+  app.get("/healthz", (c) => c.json({ status: "ok", service: config.service }));
+  app.get("/readyz", (c) => {
+    const ok = ready();
+    return c.json({ status: ok ? "ready" : "not ready", nats: connected ? "connected" : "disconnected" }, ok ? 200 : 503);
+  });
+  app.get("/metrics", async (c) => {
+    c.header("content-type", metrics.registry.contentType);
+    return c.body(await metrics.registry.metrics());
+  });
+  definition.routes?.(
+    app,
+    () => {
+      if (runtime === undefined || !connected) throw NOT_READY;
+      return runtime;
+    },
+    config,
+  );
+  app.notFound((c) => problemResponse(new HttpProblem(404, "not-found", `No route for ${c.req.method} ${c.req.path}.`)));
+  app.onError((err, c: Context) => {
+    if (err instanceof HttpProblem) return problemResponse(err, c.req.path);
+    const status = (err as { status?: number }).status;
+    if (status === 413) return problemResponse(new HttpProblem(413, "body-too-large", "The request body is over 64 KiB."));
+    // Never leak internals: the log has the detail, the client a reference to the trace.
+    log.error({ err, path: c.req.path }, "unhandled error in a route");
+    return problemResponse(new HttpProblem(500, "internal", "The request failed on our side; it has been logged."));
+  });
+
+  function ready(): boolean {
+    return connected && consumers !== undefined && !stopping;
+  }
+
+  async function watchStatus(conn: NatsConnection): Promise<void> {
+    for await (const status of conn.status()) {
+      if (status.type === "disconnect") {
+        connected = false;
+        log.warn({ server: status.server }, "disconnected from NATS; reconnecting");
+      } else if (status.type === "reconnect") {
+        connected = true;
+        log.info({ server: status.server }, "reconnected to NATS");
+      }
+    }
+  }
+
+  return {
+    app,
+    ready,
+    async start() {
+      nc = await connectNats({
+        ...nats,
+        servers: config.natsServers,
+        user: config.natsUser,
+        password: config.natsPassword,
+        name: `${config.service}-service`,
+      });
+      connected = true;
+      void watchStatus(nc);
+      const js = jetstream(nc);
+      const jsm = await jetstreamManager(nc);
+      await ensureOrderStreams(jsm, config.ordersReplicas);
+      await ensurePartitionConsumers(jsm, ORDERS_STREAM, config.service);
+      const infra: Infra = { nc, js, jsm, publisher: createEventPublisher(js, jsm), config, log, metrics };
+      const r = await definition.setup(infra);
+      runtime = r;
+      consumers = await startPartitionedConsumers({
+        js,
+        service: config.service,
+        handler: definition.handler(r),
+        relevant: definition.relevant,
+        log,
+      });
+      log.info({ servers: config.natsServers }, "connected to NATS; consumers bound");
+    },
+    async stop() {
+      stopping = true;
+      await consumers?.stop();
+      if (nc && !nc.isClosed()) await nc.drain();
+    },
+  };
+}

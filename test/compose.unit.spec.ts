@@ -1,0 +1,269 @@
+// compose.yaml checked without a Docker engine: schema validation against the Compose Specification
+// (draft-07, vendored in test/fixtures/compose) plus the cross-references Compose itself would resolve.
+import { existsSync, readFileSync, statSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { Ajv, type ErrorObject, type ValidateFunction } from "ajv";
+import * as ajvFormats from "ajv-formats";
+import { parse } from "yaml";
+import { beforeAll, describe, expect, it } from "vitest";
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+const specPath = join(root, "test/fixtures/compose/compose-spec.json");
+const composePath = join(root, "compose.yaml");
+
+type Dict = Record<string, unknown>;
+type Service = Dict & {
+  build?: string | { context?: string; dockerfile?: string; target?: string };
+  depends_on?: string[] | Record<string, Dict>;
+  volumes?: (string | { type?: string; source?: string })[];
+  configs?: (string | { source: string })[];
+  secrets?: (string | { source: string })[];
+  networks?: string[] | Record<string, unknown>;
+  environment?: string[] | Record<string, unknown>;
+  ports?: (string | number | { published?: string | number; target?: number | string })[];
+  healthcheck?: { test?: string | string[]; disable?: boolean | string };
+  profiles?: string[];
+};
+type Compose = Dict & {
+  name?: string;
+  services: Record<string, Service>;
+  volumes?: Record<string, unknown>;
+  networks?: Record<string, unknown>;
+  configs?: Record<string, { file?: string } | null>;
+  secrets?: Record<string, { file?: string } | null>;
+};
+
+// ajv and ajv-formats are CommonJS; depending on the module resolution the plugin is the
+// namespace itself or its `default`.
+type FormatsPlugin = (ajv: Ajv) => Ajv;
+const addFormats: FormatsPlugin =
+  ((ajvFormats as unknown as { default?: FormatsPlugin }).default ?? (ajvFormats as unknown as FormatsPlugin));
+
+function makeValidator(): ValidateFunction {
+  const schema = JSON.parse(readFileSync(specPath, "utf8")) as Dict & { $schema: string };
+  // The third-party schema uses union types freely; strict mode would only log about them.
+  const ajv = new Ajv({ allErrors: true, strict: false });
+  addFormats(ajv);
+  // The spec names draft-07 by its https URL; Ajv registers it under http://...#. Same meta-schema.
+  const draft7 = ajv.getSchema("http://json-schema.org/draft-07/schema")?.schema as Dict | undefined;
+  if (!draft7) throw new Error("ajv has no draft-07 meta-schema");
+  if (!ajv.getSchema(schema.$schema)) ajv.addMetaSchema({ ...draft7, $id: schema.$schema });
+  return ajv.compile(schema);
+}
+
+function loadCompose(text = readFileSync(composePath, "utf8")): Compose {
+  // merge: true resolves the `<<: *service` / `<<: *env` merge keys like Compose does.
+  return parse(text, { merge: true }) as Compose;
+}
+
+const isNamedVolume = (src: string) => !/^[./~]/.test(src) && !src.startsWith("$");
+
+/** Cross-reference problems Compose would report at `up` time (or silently get wrong). */
+function crossReferenceErrors(doc: Compose): string[] {
+  const errors: string[] = [];
+  const services = doc.services ?? {};
+  const names = new Set(Object.keys(services));
+  const declared = (section?: Record<string, unknown> | null) => new Set(Object.keys(section ?? {}));
+  const volumes = declared(doc.volumes);
+  const networks = declared(doc.networks);
+  const configs = declared(doc.configs);
+  const secrets = declared(doc.secrets);
+
+  for (const [name, svc] of Object.entries(services)) {
+    const deps = Array.isArray(svc.depends_on) ? svc.depends_on : Object.keys(svc.depends_on ?? {});
+    for (const dep of deps) if (!names.has(dep)) errors.push(`${name}: depends_on unknown service ${dep}`);
+
+    for (const v of svc.volumes ?? []) {
+      const src = typeof v === "string" ? (v.includes(":") ? v.split(":")[0] : undefined) : v.source;
+      const type = typeof v === "string" ? undefined : v.type;
+      if (!src) continue;
+      if ((type === undefined || type === "volume") && isNamedVolume(src)) {
+        if (!volumes.has(src)) errors.push(`${name}: volume ${src} is not declared`);
+      } else if (type === undefined || type === "bind") {
+        if (!existsSync(resolve(root, src))) errors.push(`${name}: bind mount ${src} does not exist`);
+      }
+    }
+
+    const nets = Array.isArray(svc.networks) ? svc.networks : Object.keys(svc.networks ?? {});
+    for (const n of nets) if (n !== "default" && !networks.has(n)) errors.push(`${name}: network ${n} is not declared`);
+
+    for (const c of svc.configs ?? []) {
+      const src = typeof c === "string" ? c : c.source;
+      if (!configs.has(src)) errors.push(`${name}: config ${src} is not declared`);
+    }
+    for (const s of svc.secrets ?? []) {
+      const src = typeof s === "string" ? s : s.source;
+      if (!secrets.has(src)) errors.push(`${name}: secret ${src} is not declared`);
+    }
+
+    if (svc.build !== undefined) {
+      const b = typeof svc.build === "string" ? { context: svc.build } : svc.build;
+      const context = resolve(root, b.context ?? ".");
+      const dockerfile = resolve(context, b.dockerfile ?? "Dockerfile");
+      if (!existsSync(context) || !statSync(context).isDirectory()) {
+        errors.push(`${name}: build context ${b.context} is not a directory`);
+      } else if (!existsSync(dockerfile)) {
+        errors.push(`${name}: Dockerfile ${b.dockerfile ?? "Dockerfile"} does not exist`);
+      } else if (b.target) {
+        const stages = [...readFileSync(dockerfile, "utf8").matchAll(/^FROM\s+\S+\s+AS\s+(\S+)/gim)].map((m) => m[1]);
+        if (!stages.includes(b.target)) errors.push(`${name}: build target ${b.target} is not a Dockerfile stage`);
+      }
+    }
+  }
+
+  for (const [section, entries] of [["configs", doc.configs], ["secrets", doc.secrets]] as const) {
+    for (const [key, def] of Object.entries(entries ?? {})) {
+      if (def?.file && !existsSync(resolve(root, def.file))) errors.push(`${section}.${key}: file ${def.file} does not exist`);
+    }
+  }
+  return errors;
+}
+
+/** Host ports a service binds that are one fixed number (so a second replica could not start). */
+function fixedHostPorts(svc: Service): string[] {
+  const fixed: string[] = [];
+  for (const p of svc.ports ?? []) {
+    let published: string | undefined;
+    if (typeof p === "object") {
+      published = p.published === undefined ? undefined : String(p.published);
+    } else {
+      // [ip:]host:container[/proto] or just container; IPv6 hosts are bracketed.
+      const spec = String(p).replace(/\/\w+$/, "").replace(/^\[[^\]]*\]:/, "");
+      const parts = spec.split(":");
+      published = parts.length >= 2 ? parts[parts.length - 2] : undefined;
+    }
+    if (published !== undefined && published !== "" && !published.includes("-")) fixed.push(String(p));
+  }
+  return fixed;
+}
+
+function env(svc: Service): Record<string, string | null> {
+  const e = svc.environment ?? {};
+  if (Array.isArray(e)) {
+    return Object.fromEntries(e.map((kv) => {
+      const i = kv.indexOf("=");
+      return i < 0 ? [kv, null] : [kv.slice(0, i), kv.slice(i + 1)];
+    }));
+  }
+  return Object.fromEntries(Object.entries(e).map(([k, v]) => [k, v === null ? null : String(v)]));
+}
+
+function service(doc: Compose, name: string): Service {
+  const svc = doc.services[name];
+  if (!svc) throw new Error(`compose.yaml has no service ${name}`);
+  return svc;
+}
+
+const APP_SERVICES = {
+  order: "order-service",
+  payment: "payment-service",
+  shipping: "shipping-service",
+  notification: "notification-service",
+} as const;
+
+describe("compose.yaml", () => {
+  let validate: ValidateFunction;
+  let doc: Compose;
+
+  beforeAll(() => {
+    validate = makeValidator();
+    doc = loadCompose();
+  });
+
+  const errorText = (errs: ErrorObject[] | null | undefined) =>
+    (errs ?? []).map((e) => `${e.instancePath || "/"} ${e.message} ${JSON.stringify(e.params)}`).join("\n");
+
+  it("is valid against the Compose Specification schema", () => {
+    const ok = validate(doc);
+    expect(errorText(validate.errors)).toBe("");
+    expect(ok).toBe(true);
+    expect(doc.name).toBe("orderstream");
+  });
+
+  it("has consistent cross-references (depends_on, volumes, networks, configs, build files)", () => {
+    expect(crossReferenceErrors(doc)).toEqual([]);
+  });
+
+  it("gives every service a healthcheck", () => {
+    for (const [name, svc] of Object.entries(doc.services)) {
+      expect(svc.healthcheck?.test, `${name} healthcheck`).toBeTruthy();
+      expect(svc.healthcheck?.disable ?? false, `${name} healthcheck disabled`).toBe(false);
+    }
+  });
+
+  it("runs the four services from the one Dockerfile with their OTel service names", () => {
+    for (const [name, otelName] of Object.entries(APP_SERVICES)) {
+      const svc = service(doc, name);
+      expect(svc.command, `${name} command`).toEqual([name]);
+      expect(svc.build, `${name} build`).toMatchObject({ context: ".", dockerfile: "Dockerfile" });
+      const e = env(svc);
+      expect(e.OTEL_SERVICE_NAME, `${name} OTEL_SERVICE_NAME`).toBe(otelName);
+      expect(e.NATS_URL, `${name} NATS_URL`).toContain("nats://nats:4222");
+      expect(e.OTEL_EXPORTER_OTLP_ENDPOINT, `${name} OTLP endpoint`).toBe("http://jaeger:4318");
+      expect(svc.healthcheck?.test?.toString(), `${name} healthcheck`).toContain("/readyz");
+      expect(svc.depends_on, `${name} depends_on`).toMatchObject({ nats: { condition: "service_healthy" } });
+    }
+  });
+
+  it("publishes only the order API on a fixed host port, so the workers can be scaled", () => {
+    expect(fixedHostPorts(service(doc, "order"))).toContain("3000:3000");
+    for (const name of ["payment", "shipping", "notification"]) {
+      expect(fixedHostPorts(service(doc, name)), name).toEqual([]);
+      expect(service(doc, name).container_name, `${name} container_name`).toBeUndefined();
+    }
+  });
+
+  it("keeps the cluster nodes in the `cluster` profile with distinct, routed configs", () => {
+    for (const n of [1, 2, 3]) {
+      expect(service(doc, `nats-${n}`).profiles, `nats-${n}`).toEqual(["cluster"]);
+    }
+    for (const dir of ["nats/cluster", "nats/cluster/local"]) {
+      const confs = [1, 2, 3].map((n) => readFileSync(join(root, dir, `nats-${n}.conf`), "utf8"));
+      const serverNames = confs.map((c) => /^\s*server_name:\s*(\S+)/m.exec(c)?.[1]);
+      expect(new Set(serverNames).size, `${dir} server names`).toBe(3);
+      for (const c of confs) {
+        expect(c).toMatch(/cluster\s*\{[^}]*name:\s*orderstream/);
+        expect(c).toMatch(/jetstream\s*\{/);
+        expect(c.match(/nats-route:\/\//g)?.length).toBe(2);
+      }
+    }
+  });
+
+  describe("the checks can fail", () => {
+    it("rejects an unknown service key", () => {
+      const bad = loadCompose();
+      (service(bad, "order") as Dict).not_a_compose_key = true;
+      expect(validate(bad)).toBe(false);
+      expect(errorText(validate.errors)).toContain("not_a_compose_key");
+    });
+
+    it("rejects a wrongly typed healthcheck", () => {
+      const bad = loadCompose();
+      (service(bad, "payment") as Dict).healthcheck = { test: ["CMD", "true"], interval: 10 };
+      expect(validate(bad)).toBe(false);
+    });
+
+    it("reports dangling references", () => {
+      const bad = loadCompose();
+      service(bad, "payment").depends_on = { "no-such-service": { condition: "service_started" } };
+      service(bad, "shipping").volumes = ["undeclared-volume:/data"];
+      service(bad, "notification").configs = [{ source: "no-such-config" }];
+      bad.configs = { ...bad.configs, missing: { file: "./nats/does-not-exist.conf" } };
+      service(bad, "order").build = { context: ".", dockerfile: "Dockerfile", target: "no-such-stage" };
+      const errs = crossReferenceErrors(bad).join("\n");
+      expect(errs).toContain("no-such-service");
+      expect(errs).toContain("undeclared-volume");
+      expect(errs).toContain("no-such-config");
+      expect(errs).toContain("does-not-exist.conf");
+      expect(errs).toContain("no-such-stage");
+    });
+
+    it("spots a fixed host port but accepts ranges and container-only ports", () => {
+      expect(fixedHostPorts({ ports: ["3001:3001"] })).toEqual(["3001:3001"]);
+      expect(fixedHostPorts({ ports: ["127.0.0.1:3001:3001/tcp"] })).toHaveLength(1);
+      expect(fixedHostPorts({ ports: [{ target: 3001, published: 3001 }] })).toHaveLength(1);
+      expect(fixedHostPorts({ ports: ["3003", "3003-3012:3003", { target: 3003 }] })).toEqual([]);
+    });
+  });
+});
