@@ -8,6 +8,8 @@ export interface NatsConnectOptions {
   password?: string;
   /** Contents of a `.creds` file (the entry reads it: file access is runtime-specific). */
   creds?: string;
+  /** Fail at once when no server answers (the CLI) instead of waiting for one (services). */
+  failFast?: boolean;
 }
 
 /**
@@ -21,8 +23,9 @@ export function connectNats(opts: NatsConnectOptions): Promise<NatsConnection> {
     user: opts.user,
     pass: opts.password,
     authenticator: opts.creds ? credsAuthenticator(new TextEncoder().encode(opts.creds)) : undefined,
-    maxReconnectAttempts: -1,
+    maxReconnectAttempts: opts.failFast ? 0 : -1,
     reconnectTimeWait: 500,
-    waitOnFirstConnect: true,
+    waitOnFirstConnect: !opts.failFast,
+    timeout: 5_000,
   });
 }

@@ -25,11 +25,32 @@ export function startTracing(defaultServiceName: string, env: Env): Tracing {
   const exporting = !exporters.includes("none");
   const sdk = new NodeSDK({
     serviceName: env.OTEL_SERVICE_NAME || defaultServiceName,
-    spanProcessors: [exporting ? new BatchSpanProcessor({ exporter: new OTLPTraceExporter() }) : new NoopSpanProcessor()],
+    spanProcessors: [exporting ? batchProcessorFromEnv(env) : new NoopSpanProcessor()],
     ...(env.OTEL_METRICS_EXPORTER ? {} : { metricReaders: [] }),
     ...(env.OTEL_LOGS_EXPORTER ? {} : { logRecordProcessors: [] }),
     instrumentations: [],
   });
   sdk.start();
   return { shutdown: () => sdk.shutdown() };
+}
+
+/**
+ * A BatchSpanProcessor given as `spanProcessors` no longer reads OTEL_BSP_* itself (sdk-trace 3 /
+ * sdk-node 0.301 read them only for processors they create), so pass them on.
+ */
+function batchProcessorFromEnv(env: Env): BatchSpanProcessor {
+  return new BatchSpanProcessor({
+    exporter: new OTLPTraceExporter(),
+    scheduledDelayMillis: positiveNumber(env.OTEL_BSP_SCHEDULE_DELAY),
+    exportTimeoutMillis: positiveNumber(env.OTEL_BSP_EXPORT_TIMEOUT),
+    maxQueueSize: positiveNumber(env.OTEL_BSP_MAX_QUEUE_SIZE),
+    maxExportBatchSize: positiveNumber(env.OTEL_BSP_MAX_EXPORT_BATCH_SIZE),
+  });
+}
+
+/** A positive number from an env value, or undefined (the SDK default) when unset or invalid. */
+function positiveNumber(raw: string | undefined): number | undefined {
+  if (raw === undefined || raw.trim() === "") return undefined;
+  const n = Number(raw);
+  return Number.isFinite(n) && n > 0 ? n : undefined;
 }

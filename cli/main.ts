@@ -1,0 +1,164 @@
+/**
+ * `npm run cli -- <command>` (also `npx orderstream <command>`): operators' commands.
+ * Exit code 0 on success, 1 with a one-line reason on failure.
+ */
+import { readFileSync } from "node:fs";
+import { parseArgs } from "node:util";
+import { jetstream, jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
+import type { NatsConnection } from "@nats-io/transport-node";
+import { loadConfig } from "../shared/config.ts";
+import { isOrderId } from "../shared/ids.ts";
+import { connectNats } from "../nats/connect.ts";
+import { readOrderEvents, traceIdOf } from "../nats/order-history.ts";
+import { consumersFor, replayConsumer, type ReplayStart } from "../nats/replay.ts";
+import { BUCKETS, ORDERS_STREAM } from "../nats/subjects.ts";
+import { ensureBucket } from "../nats/setup.ts";
+import { bucketOptions } from "../nats/definitions.ts";
+import { fetchTrace } from "../otel/jaeger-query.ts";
+import { rebuildOrderView } from "../services/order/rebuild-view.ts";
+import { renderTraceReport } from "./waterfall.ts";
+import { renderEventTable } from "./event-table.ts";
+
+const USAGE = `usage: orderstream <command>
+  events <orderId>                                   the order's timeline
+  trace <orderId>                                    the order's trace (from Jaeger) as a waterfall, and its Jaeger link
+  replay --consumer <name|service> --from-seq <N>    re-deliver from stream sequence N (or --from-time <ISO>)
+  rebuild-view                                       rebuild the order view from sequence 1
+env: NATS_URL (default nats://127.0.0.1:4222), NATS_USER/NATS_PASSWORD or NATS_CREDS, JAEGER_QUERY_URL`;
+
+/** A failure the user can act on: printed as one line, exit code 1. */
+class CliError extends Error {}
+
+async function withNats<T>(fn: (nc: NatsConnection, jsm: JetStreamManager) => Promise<T>): Promise<T> {
+  const config = loadConfig("order", process.env);
+  let nc: NatsConnection;
+  try {
+    nc = await connectNats({
+      servers: config.natsServers,
+      name: "orderstream-cli",
+      user: config.natsUser,
+      password: config.natsPassword,
+      creds: config.natsCredsFile ? readFileSync(config.natsCredsFile, "utf8") : undefined,
+      failFast: true,
+    });
+  } catch (err) {
+    throw new CliError(`cannot connect to NATS at ${config.natsServers.join(",")}: ${(err as Error).message} (set NATS_URL)`);
+  }
+  try {
+    return await fn(nc, await jetstreamManager(nc));
+  } finally {
+    await nc.close();
+  }
+}
+
+function requireOrderId(id: string | undefined): string {
+  if (!id) throw new CliError("give an order id");
+  if (!isOrderId(id)) throw new CliError(`"${id}" is not an order id (the API issues UUIDs)`);
+  return id;
+}
+
+async function events(orderId: string): Promise<void> {
+  await withNats(async (_nc, jsm) => {
+    const history = await readOrderEvents(jsm, orderId);
+    if (history.length === 0) throw new CliError(`no order ${orderId} in the ${ORDERS_STREAM} stream`);
+    console.log(renderEventTable(history));
+  });
+}
+
+async function traceCommand(orderId: string): Promise<void> {
+  const history = await withNats((_nc, jsm) => readOrderEvents(jsm, orderId));
+  if (history.length === 0) throw new CliError(`no order ${orderId} in the ${ORDERS_STREAM} stream`);
+  const traceId = traceIdOf(history[0]!.traceparent);
+  if (!traceId) throw new CliError(`order ${orderId}'s first event carries no traceparent`);
+  const baseUrl = (process.env.JAEGER_QUERY_URL || "http://127.0.0.1:16686").replace(/\/+$/, "");
+  const lookup = await fetchTrace({ baseUrl, traceId });
+  console.log(renderTraceReport(lookup, { color: process.stdout.isTTY }));
+}
+
+async function replay(args: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args,
+    options: { consumer: { type: "string" }, "from-seq": { type: "string" }, "from-time": { type: "string" }, "no-wait": { type: "boolean" } },
+  });
+  if (!values.consumer) throw new CliError("replay needs --consumer <durable name or service name>");
+  let start: ReplayStart;
+  if (values["from-seq"] !== undefined) {
+    const seq = Number(values["from-seq"]);
+    if (!Number.isSafeInteger(seq) || seq < 1) throw new CliError("--from-seq must be a stream sequence ≥ 1");
+    start = { fromSeq: seq };
+  } else if (values["from-time"] !== undefined) {
+    const time = new Date(values["from-time"]);
+    if (Number.isNaN(time.getTime())) throw new CliError("--from-time must be an ISO date, e.g. 2026-11-26T10:00:00Z");
+    start = { fromTime: time };
+  } else {
+    throw new CliError("replay needs --from-seq <N> or --from-time <ISO>");
+  }
+  const names = consumersFor(values.consumer);
+  await withNats(async (_nc, jsm) => {
+    for (const name of names) {
+      await replayConsumer(jsm, name, start).catch((err) => {
+        throw new CliError(`cannot replay consumer ${name}: ${(err as Error).message}`);
+      });
+    }
+    console.log(`replaying ${names.length} consumer(s) from ${"fromSeq" in start ? `sequence ${start.fromSeq}` : start.fromTime.toISOString()}`);
+    if (values["no-wait"]) return;
+    // Progress until the running service instances have worked through the backlog.
+    const deadline = Date.now() + 30 * 60_000;
+    let last = "";
+    while (Date.now() < deadline) {
+      const infos = await Promise.all(names.map((n) => jsm.consumers.info(ORDERS_STREAM, n)));
+      const pending = infos.reduce((s, i) => s + i.num_pending + i.num_ack_pending, 0);
+      const delivered = infos.reduce((s, i) => s + i.delivered.consumer_seq, 0);
+      const line = `delivered ${delivered}, remaining ${pending}`;
+      if (line !== last) console.log(line);
+      last = line;
+      if (pending === 0) {
+        console.log("replay done");
+        return;
+      }
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    throw new CliError("replay still running after 30 minutes; are the service instances up?");
+  });
+}
+
+async function rebuildView(): Promise<void> {
+  await withNats(async (nc, jsm) => {
+    const kv = await ensureBucket(nc, jsm, BUCKETS.orderViews, bucketOptions.state);
+    const started = performance.now();
+    const result = await rebuildOrderView(jetstream(nc), jsm, kv, (p) =>
+      console.log(`${p.phase}: ${p.events} events read (seq ${p.lastSeq}), ${p.orders} orders, ${p.written} written, ${p.skipped} already newer`),
+    );
+    const seconds = (performance.now() - started) / 1000;
+    console.log(`rebuilt ${result.orders} orders from ${result.events} events in ${seconds.toFixed(2)} s` + (result.invalid ? ` (${result.invalid} invalid events skipped)` : ""));
+  });
+}
+
+async function main(argv: string[]): Promise<void> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case "events":
+      return events(requireOrderId(rest[0]));
+    case "trace":
+      return traceCommand(requireOrderId(rest[0]));
+    case "replay":
+      return replay(rest);
+    case "rebuild-view":
+      return rebuildView();
+    case undefined:
+    case "help":
+    case "--help":
+      console.log(USAGE);
+      return;
+    default:
+      throw new CliError(`unknown command "${command}"; run with --help`);
+  }
+}
+
+try {
+  await main(process.argv.slice(2));
+  process.exit(0);
+} catch (err) {
+  console.error(`orderstream: ${err instanceof CliError ? err.message : (err as Error).message ?? String(err)}`);
+  process.exit(1);
+}
