@@ -18,11 +18,14 @@ import { fetchTrace } from "../otel/jaeger-query.ts";
 import { rebuildOrderView } from "../services/order/rebuild-view.ts";
 import { renderTraceReport } from "./waterfall.ts";
 import { renderEventTable } from "./event-table.ts";
+import { listDeadLetters, requestRetry } from "../nats/dead-letters.ts";
 
 const USAGE = `usage: orderstream <command>
   events <orderId>                                   the order's timeline
   trace <orderId>                                    the order's trace (from Jaeger) as a waterfall, and its Jaeger link
   replay --consumer <name|service> --from-seq <N>    re-deliver from stream sequence N (or --from-time <ISO>)
+  dlq list                                           dead-lettered messages: ORDERS sequence, consumer, reason
+  dlq retry <seq>                                    hand the dead-lettered message at that ORDERS sequence back to its service
   rebuild-view                                       rebuild the order view from sequence 1
 env: NATS_URL (default nats://127.0.0.1:4222), NATS_USER/NATS_PASSWORD or NATS_CREDS, JAEGER_QUERY_URL`;
 
@@ -122,6 +125,43 @@ async function replay(args: string[]): Promise<void> {
   });
 }
 
+async function dlq(args: string[]): Promise<void> {
+  const [sub, seqArg] = args;
+  if (sub === "list") {
+    await withNats(async (_nc, jsm) => {
+      const letters = await listDeadLetters(jsm);
+      if (letters.length === 0) {
+        console.log("the dead-letter queue is empty");
+        return;
+      }
+      console.log(["SEQ", "CONSUMER", "SUBJECT", "DELIVERIES", "TIME", "REASON"].join("\t"));
+      for (const d of letters) console.log([d.streamSeq, d.consumer, d.subject, d.deliveries, d.time, d.reason].join("\t"));
+    });
+    return;
+  }
+  if (sub === "retry") {
+    const seq = Number(seqArg);
+    if (!Number.isSafeInteger(seq) || seq < 1) throw new CliError("dlq retry needs the ORDERS stream sequence, e.g. dlq retry 42");
+    await withNats(async (nc, jsm) => {
+      const letters = await requestRetry(jetstream(nc), jsm, seq);
+      if (letters.length === 0) throw new CliError(`no dead letter for ORDERS sequence ${seq} (see dlq list)`);
+      // Wait for the services to take it back: the dead letter disappears on success.
+      const deadline = Date.now() + 60_000;
+      while (Date.now() < deadline) {
+        const left = (await listDeadLetters(jsm)).filter((d) => d.streamSeq === seq);
+        if (left.length === 0) {
+          console.log(`sequence ${seq} re-delivered to ${letters.map((l) => l.consumer).join(", ")} and handled`);
+          return;
+        }
+        await new Promise((r) => setTimeout(r, 250));
+      }
+      throw new CliError(`sequence ${seq} was handed back but is still failing (see the service logs and dlq list)`);
+    });
+    return;
+  }
+  throw new CliError("usage: dlq list | dlq retry <seq>");
+}
+
 async function rebuildView(): Promise<void> {
   await withNats(async (nc, jsm) => {
     const kv = await ensureBucket(nc, jsm, BUCKETS.orderViews, bucketOptions.state);
@@ -145,6 +185,8 @@ async function main(argv: string[]): Promise<void> {
       return replay(rest);
     case "rebuild-view":
       return rebuildView();
+    case "dlq":
+      return dlq(rest);
     case undefined:
     case "help":
     case "--help":

@@ -54,9 +54,9 @@ export interface RunningConsumers {
   stop(): Promise<void>;
 }
 
-/** 250 ms, 500 ms, 1 s, … capped at 10 s. */
-export function defaultRetryDelayMs(deliveryCount: number): number {
-  return Math.min(10_000, 250 * 2 ** Math.max(0, deliveryCount - 1));
+/** base, 2×base, 4×base, … capped at 10 s (base 250 ms by default). */
+export function defaultRetryDelayMs(deliveryCount: number, baseMs = 250): number {
+  return Math.min(10_000, baseMs * 2 ** Math.max(0, deliveryCount - 1));
 }
 
 /** Starts pulling all partitions; resolves once every consumer is bound. */

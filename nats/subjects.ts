@@ -61,7 +61,7 @@ export function parseEventSubject(
   subject: string,
 ): { partition: number; orderId: string; eventType: string } | null {
   const tokens = subject.split(".");
-  if (tokens.length !== 4 || tokens[0] !== "orders") return null;
+  if (tokens.length !== 4 || tokens[0] !== "orders" || !/^(0|[1-9][0-9]*)$/.test(tokens[1]!)) return null;
   return { partition: Number(tokens[1]), orderId: tokens[2]!, eventType: tokens[3]! };
 }
 

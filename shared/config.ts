@@ -17,6 +17,8 @@ export interface ServiceConfig {
   notifyWebhookUrl?: string;
   orderApiToken?: string;
   logLevel: string;
+  /** First retry delay of a failed handler; doubles per delivery up to 10 s. */
+  handlerRetryBaseMs: number;
 }
 
 /** A setting that cannot be used; the message names the variable and what it needs. */
@@ -57,5 +59,6 @@ export function loadConfig(service: ServiceName, env: Env): ServiceConfig {
     notifyWebhookUrl: optional(env, "NOTIFY_WEBHOOK_URL"),
     orderApiToken: optional(env, "ORDER_API_TOKEN"),
     logLevel: optional(env, "LOG_LEVEL") ?? "info",
+    handlerRetryBaseMs: numberVar(env, "HANDLER_RETRY_BASE_MS", 250, (n) => n >= 0 && n <= 60_000, "milliseconds, 0-60000"),
   };
 }

@@ -16,8 +16,10 @@ import { HttpProblem, problemResponse } from "./http/problem.ts";
 import { connectNats, type NatsConnectOptions } from "../nats/connect.ts";
 import { ensureOrderStreams, ensurePartitionConsumers } from "../nats/setup.ts";
 import { createEventPublisher, type EventPublisher } from "../nats/publish-event.ts";
-import { startPartitionedConsumers, type EventHandler, type RunningConsumers } from "../nats/partitioned-consumer.ts";
+import { defaultRetryDelayMs, startPartitionedConsumers, type EventHandler, type RunningConsumers } from "../nats/partitioned-consumer.ts";
 import { ORDERS_STREAM } from "../nats/subjects.ts";
+import { ensureDeadLetterStreams, startAdvisoryProcessor, writeDeadLetter } from "../nats/dead-letters.ts";
+import { startRetryProcessor } from "../nats/dead-letter-retry.ts";
 
 /** What a service's own code gets once NATS is there. */
 export interface Infra {
@@ -61,6 +63,7 @@ export function createService<R>(
   let runtime: R | undefined;
   let nc: NatsConnection | undefined;
   let consumers: RunningConsumers | undefined;
+  const background: Array<() => Promise<void>> = [];
   let connected = false;
   let stopping = false;
 
@@ -136,18 +139,35 @@ export function createService<R>(
       const infra: Infra = { nc, js, jsm, publisher: createEventPublisher(js, jsm), config, log, metrics };
       const r = await definition.setup(infra);
       runtime = r;
+      await ensureDeadLetterStreams(jsm, config.ordersReplicas);
+      const handler = definition.handler(r);
       consumers = await startPartitionedConsumers({
         js,
         service: config.service,
-        handler: definition.handler(r),
+        handler,
         relevant: definition.relevant,
         log,
+        retryDelayMs: (n) => defaultRetryDelayMs(n, config.handlerRetryBaseMs),
+        giveUp: (msg, consumer, reason) =>
+          writeDeadLetter(js, {
+            subject: msg.subject,
+            streamSeq: msg.seq,
+            data: msg.data,
+            headers: msg.headers,
+            consumer,
+            reason,
+            deliveries: msg.info.deliveryCount,
+            source: "service",
+          }),
       });
+      background.push(await startAdvisoryProcessor(js, jsm, log));
+      background.push(await startRetryProcessor({ js, jsm, service: config.service, handler, log }));
       log.info({ servers: config.natsServers }, "connected to NATS; consumers bound");
     },
     async stop() {
       stopping = true;
       await consumers?.stop();
+      await Promise.all(background.map((stop) => stop()));
       if (nc && !nc.isClosed()) await nc.drain();
     },
   };

@@ -2,7 +2,7 @@
 import * as v from "valibot";
 import { USER_ID_PATTERN } from "../../shared/ids.ts";
 
-const hasAtMostTwoDecimals = (n: number) => Math.abs(n * 100 - Math.round(n * 100)) < 1e-6;
+const hasAtMostTwoDecimals = (n: number) => Math.round(n * 100) / 100 === n;
 const cents = (n: number) => Math.round(n * 100);
 
 const Price = v.pipe(
@@ -14,6 +14,7 @@ const Price = v.pipe(
 );
 
 export const CreateOrderBody = v.pipe(
+  v.custom<unknown>((x) => typeof x === "object" && x !== null && !Array.isArray(x), "must be a JSON object"),
   v.object({
     userId: v.pipe(
       v.string("must be a string"),
@@ -51,7 +52,7 @@ export const CreateOrderBody = v.pipe(
       ),
       [],
     ),
-  }, "must be a JSON object"),
+  }, (issue) => (issue.path ? "is required" : "must be a JSON object")),
   v.forward(
     v.check(
       (body) =>

@@ -60,7 +60,9 @@ export function decide(state: PaymentState, event: OrderEvent): PaymentCommand[]
         ? [{ kind: "charge", orderId: event.orderId, userId: event.userId, amount: event.amount, currency: event.currency }]
         : [];
     case "PAYMENT_COMPLETED":
-      return state.cancelledBeforeCharge ? [refund(state, event, event.paymentId, "CUSTOMER_REQUEST")] : [];
+      return state.cancelledBeforeCharge && state.status === "NONE"
+        ? [refund(state, event, event.paymentId, "CUSTOMER_REQUEST")]
+        : [];
     case "SHIPPING_FAILED":
       return state.status === "CHARGED" && state.paymentId
         ? [refund(state, event, state.paymentId, "SHIPPING_FAILED")]

@@ -1,0 +1,104 @@
+/**
+ * A service's side of `dlq retry`: its instances share one durable on `dlq.retry.<service>.>`; a
+ * request names the consumer and the ORDERS sequence, the original message is read back from ORDERS
+ * and handed to the same handler (the per-order fence still applies: an event the service already
+ * applied is not applied twice). On success the dead letter is removed.
+ */
+import { AckPolicy, DeliverPolicy, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
+import { nanos } from "@nats-io/transport-node";
+import { context, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
+import type { Logger } from "../shared/logger.ts";
+import { extractTraceContext } from "../otel/nats-headers.ts";
+import { EVENT_TYPE_ATTR, MESSAGING_SYSTEM, MessagingAttr, ORDER_ID_ATTR } from "../otel/messaging-attributes.ts";
+import { DLQ_STREAM, ordersMessage, removeDeadLetter } from "./dead-letters.ts";
+import { decodeEvent, type EventHandler } from "./partitioned-consumer.ts";
+import { ensureConsumer } from "./setup.ts";
+import type { ServiceName } from "./subjects.ts";
+
+const tracer = trace.getTracer("orderstream.nats");
+
+export async function startRetryProcessor(opts: {
+  js: JetStreamClient;
+  jsm: JetStreamManager;
+  service: ServiceName;
+  handler: EventHandler;
+  log: Logger;
+}): Promise<() => Promise<void>> {
+  const durable = `${opts.service}-dlq-retry`;
+  await ensureConsumer(opts.jsm, DLQ_STREAM, {
+    durable_name: durable,
+    filter_subject: `dlq.retry.${opts.service}.>`,
+    ack_policy: AckPolicy.Explicit,
+    deliver_policy: DeliverPolicy.New,
+    ack_wait: nanos(30_000),
+    max_deliver: 3,
+  });
+  const consumer = await opts.js.consumers.get(DLQ_STREAM, durable);
+  const messages = await consumer.consume({ max_messages: 1 });
+  const loop = (async () => {
+    for await (const request of messages) {
+      const [, , , consumerName, seqToken] = request.subject.split(".");
+      const seq = Number(seqToken);
+      const log = opts.log.child({ seq, consumer: consumerName, retry: true });
+      const original = await ordersMessage(opts.jsm, seq).catch(() => null);
+      if (!original || !consumerName) {
+        log.error("retry asked for a message the ORDERS stream no longer holds");
+        request.term();
+        continue;
+      }
+      const event = decodeEvent({ data: original.data, subject: original.subject });
+      if (typeof event === "string") {
+        log.error({ reason: event }, "retried message is still not a valid event");
+        request.term();
+        continue;
+      }
+      const parent = extractTraceContext(original.header);
+      const span = tracer.startSpan(
+        `process ${event.eventType}`,
+        {
+          kind: SpanKind.CONSUMER,
+          attributes: {
+            [MessagingAttr.system]: MESSAGING_SYSTEM,
+            [MessagingAttr.systemName]: MESSAGING_SYSTEM,
+            [MessagingAttr.destinationName]: original.subject,
+            [MessagingAttr.operationType]: "process",
+            [MessagingAttr.consumerGroup]: consumerName,
+            [MessagingAttr.messageId]: event.eventId,
+            [MessagingAttr.streamSequence]: seq,
+            [EVENT_TYPE_ATTR]: event.eventType,
+            [ORDER_ID_ATTR]: event.orderId,
+            "orderstream.dlq_retry": true,
+          },
+        },
+        parent,
+      );
+      try {
+        await context.with(trace.setSpan(parent, span), () =>
+          opts.handler(event, {
+            seq,
+            subject: original.subject,
+            consumer: consumerName,
+            deliveryCount: request.info.deliveryCount,
+            traceparent: original.header?.get("traceparent") || null,
+            working: () => request.working(),
+          }),
+        );
+        await removeDeadLetter(opts.jsm, consumerName, seq);
+        request.ack();
+        log.info("dead letter retried successfully");
+      } catch (err) {
+        span.recordException(err as Error);
+        span.setStatus({ code: SpanStatusCode.ERROR, message: (err as Error).message });
+        log.error({ err }, "dead letter retry failed; it stays in the DLQ");
+        if (request.info.deliveryCount >= 3) request.term();
+        else request.nak(1_000);
+      } finally {
+        span.end();
+      }
+    }
+  })();
+  return async () => {
+    messages.stop();
+    await loop;
+  };
+}

@@ -1,0 +1,84 @@
+import { describe, expect, it } from "vitest";
+import { EVENT_TYPES } from "../shared/events.ts";
+import { eventSubject, orderSubjectFilter, parseEventSubject, partitionOf, PARTITIONS } from "./subjects.ts";
+
+// FNV-1a 32-bit test vectors (from the FNV reference test suite), and one non-ASCII input: the
+// hash runs over the UTF-8 bytes ("é" = c3 a9).
+const FNV1A_32: Array<[string, number]> = [
+  ["", 0x811c9dc5],
+  ["a", 0xe40c292c],
+  ["b", 0xe70c2de5],
+  ["c", 0xe60c2c52],
+  ["fo", 0x6222e842],
+  ["foo", 0xa9f37ed7],
+  ["foob", 0x3f5076ef],
+  ["fooba", 0x39aaa18a],
+  ["foobar", 0xbf9cf968],
+  ["é", 0x1e9de8c1],
+];
+
+describe("partitionOf", () => {
+  it.each(FNV1A_32)("FNV-1a 32 of %j modulo n, for several n", (input, hash) => {
+    for (const n of [1, 2, 3, 7, 10, 16, 97, 1000, 65_536, 2 ** 31 - 1]) {
+      expect(partitionOf(input, n), `n = ${n}`).toBe(hash % n);
+    }
+  });
+
+  it.each(FNV1A_32)("modulo 2^32 is the whole hash of %j", (input, hash) => {
+    expect(partitionOf(input, 2 ** 32)).toBe(hash);
+  });
+
+  it("defaults to PARTITIONS (16)", () => {
+    expect(PARTITIONS).toBe(16);
+    for (const [input, hash] of FNV1A_32) expect(partitionOf(input)).toBe(hash % 16);
+  });
+
+  it("spreads uuids over every partition", () => {
+    const seen = new Set<number>();
+    for (let i = 0; i < 2000; i++) seen.add(partitionOf(`00000000-0000-4000-8000-${String(i).padStart(12, "0")}`));
+    expect([...seen].sort((a, b) => a - b)).toEqual(Array.from({ length: PARTITIONS }, (_, p) => p));
+  });
+});
+
+describe("eventSubject", () => {
+  const orderId = "2b1e6a56-8c1f-4b0e-9d7a-3f0c2a9e5b71";
+
+  it("is orders.<partition>.<orderId>.<eventType>", () => {
+    expect(eventSubject(orderId, "PAYMENT_COMPLETED")).toBe(`orders.${partitionOf(orderId)}.${orderId}.PAYMENT_COMPLETED`);
+    expect(eventSubject("foobar", "ORDER_CREATED")).toBe(`orders.${0xbf9cf968 % 16}.foobar.ORDER_CREATED`);
+  });
+
+  it("puts every event of one order under that order's filter", () => {
+    const filter = orderSubjectFilter(orderId);
+    for (const type of EVENT_TYPES) expect(eventSubject(orderId, type).startsWith(filter.slice(0, -1))).toBe(true);
+  });
+
+  it.each(EVENT_TYPES)("round-trips %s through parseEventSubject", (eventType) => {
+    expect(parseEventSubject(eventSubject(orderId, eventType))).toEqual({ partition: partitionOf(orderId), orderId, eventType });
+  });
+});
+
+describe("parseEventSubject", () => {
+  it("splits an ORDERS subject into its tokens", () => {
+    expect(parseEventSubject("orders.7.abc.ORDER_CREATED")).toEqual({ partition: 7, orderId: "abc", eventType: "ORDER_CREATED" });
+    expect(parseEventSubject("orders.15.o-1.SHIPPING_READY")).toEqual({ partition: 15, orderId: "o-1", eventType: "SHIPPING_READY" });
+  });
+
+  it.each([
+    "orders.7.abc",
+    "orders.7.abc.ORDER_CREATED.extra",
+    "order.7.abc.ORDER_CREATED",
+    "notifications.user.abc.ORDER_CREATED",
+    "orders",
+    "",
+  ])("is null for %j", (subject) => {
+    expect(parseEventSubject(subject)).toBeNull();
+  });
+
+  it.each(["orders.x.abc.ORDER_CREATED", "orders..abc.ORDER_CREATED", "orders.-1.abc.ORDER_CREATED"])(
+    "is null for %j, whose partition token is not a partition number",
+    (subject) => {
+      expect(parseEventSubject(subject)).toBeNull();
+    },
+  );
+});

@@ -1,0 +1,404 @@
+/**
+ * One trace per order (issue 3): the four services run as processes exporting OTLP/HTTP to a
+ * receiver on loopback; an order's spans must form one tree rooted at its POST, linked across
+ * services through the traceparent header each event carries.
+ */
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { consumerName, partitionOf, type ServiceName } from "../nats/subjects.ts";
+import { startOtlpReceiver, type OtlpReceiver, type ReceivedSpan } from "./support/otlp-receiver.ts";
+import { eventTypes, getJson, postOrder, startSystem, waitForStatus, type System } from "./support/system.ts";
+
+const SERVER = 2;
+const PRODUCER = 4;
+const CONSUMER = 5;
+const STATUS_ERROR = 2;
+const SERVICE_NAMES = ["order-service", "payment-service", "shipping-service", "notification-service"] as const;
+type ServiceLabel = (typeof SERVICE_NAMES)[number];
+/** Longer than a few OTEL_BSP_SCHEDULE_DELAYs: a span ended before the wait is exported by then. */
+const SETTLE_MS = 1_000;
+
+const FLAKY_USER = "flaky-user";
+
+interface StoredEventView {
+  seq: number;
+  subject: string;
+  eventType: string;
+  data: { eventId: string; orderId: string };
+  traceparent: string | null;
+}
+
+/** Who publishes an event, and from which span: the HTTP request, or a service's CONSUMER span of an earlier event. */
+interface ChainLink {
+  eventType: string;
+  producer: ServiceLabel;
+  parent: "http" | { eventType: string; service: ServiceLabel };
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function describeSpans(spans: ReceivedSpan[]): string {
+  return spans
+    .map((s) => `${s.serviceName} k=${s.kind} "${s.name}" span=${s.spanId} parent=${s.parentSpanId ?? "-"} status=${s.status.code}`)
+    .join("\n");
+}
+
+function isSendOf(span: ReceivedSpan, eventType: string): boolean {
+  return span.kind === PRODUCER && span.name === `send ${eventType}`;
+}
+
+/** CONSUMER spans of `eventType` whose parent is `parent`. */
+function processSpansUnder(spans: ReceivedSpan[], parent: ReceivedSpan, eventType: string): ReceivedSpan[] {
+  return spans.filter((s) => s.kind === CONSUMER && s.name === `process ${eventType}` && s.parentSpanId === parent.spanId);
+}
+
+/**
+ * Waits until the order's trace holds its POST span, a send span per event of the chain and a
+ * process span of every service under each, then lets late exports land and returns the trace.
+ */
+async function collectOrderTrace(
+  receiver: OtlpReceiver,
+  traceId: string,
+  chain: string[],
+  extra: (spans: ReceivedSpan[]) => boolean = () => true,
+): Promise<ReceivedSpan[]> {
+  const ofTrace = (all: ReceivedSpan[]) => all.filter((s) => s.traceId === traceId);
+  await receiver
+    .waitFor((all) => {
+      const spans = ofTrace(all);
+      if (!spans.some((s) => s.kind === SERVER && s.name === "POST /orders")) return false;
+      const complete = chain.every((eventType) =>
+        spans
+          .filter((s) => isSendOf(s, eventType))
+          .some((send) => {
+            const services = new Set(processSpansUnder(spans, send, eventType).map((s) => s.serviceName));
+            return SERVICE_NAMES.every((name) => services.has(name));
+          }),
+      );
+      return complete && extra(spans);
+    }, 30_000)
+    .catch((err: Error) => {
+      throw new Error(`${err.message.split(";")[0]}; trace ${traceId} so far:\n${describeSpans(ofTrace(receiver.spans()))}`);
+    });
+  await sleep(SETTLE_MS);
+  return ofTrace(receiver.spans());
+}
+
+/** The invariants every order trace keeps, whatever its outcome. */
+function expectOneTree(all: ReceivedSpan[], trace: ReceivedSpan[], traceId: string, orderId: string): ReceivedSpan {
+  const context = `trace ${traceId}:\n${describeSpans(trace)}`;
+  // No span of this order escaped into another trace.
+  const ofOrder = all.filter((s) => s.attributes["orderstream.order_id"] === orderId);
+  expect(ofOrder.length, context).toBeGreaterThan(0);
+  expect(new Set(ofOrder.map((s) => s.traceId)), context).toEqual(new Set([traceId]));
+
+  const ids = trace.map((s) => s.spanId);
+  expect(new Set(ids).size, `span ids are unique in ${context}`).toBe(ids.length);
+  expect(new Set(trace.map((s) => s.serviceName)), context).toEqual(new Set(SERVICE_NAMES));
+
+  const roots = trace.filter((s) => s.parentSpanId === null);
+  expect(roots.map((s) => s.name), `exactly one root in ${context}`).toEqual(["POST /orders"]);
+  const root = roots[0]!;
+  expect(root.kind).toBe(SERVER);
+  expect(root.serviceName).toBe("order-service");
+  expect(root.attributes["http.request.method"]).toBe("POST");
+  expect(root.attributes["http.response.status_code"]).toBe(201);
+
+  const known = new Set(ids);
+  const orphans = trace.filter((s) => s.parentSpanId !== null && !known.has(s.parentSpanId));
+  expect(orphans.map((s) => `${s.serviceName} ${s.name}`), `spans whose parent is missing in ${context}`).toEqual([]);
+
+  for (const span of trace.filter((s) => s.kind === PRODUCER || s.kind === CONSUMER)) {
+    expect(span.attributes["orderstream.order_id"], `${span.serviceName} ${span.name}`).toBe(orderId);
+    expect(span.attributes["messaging.system"]).toBe("nats");
+  }
+  return root;
+}
+
+/**
+ * Checks the send span of every stored event (attributes, parent, the traceparent stored with the
+ * event) and the CONSUMER spans under it: one per service, each delivered once unless `redelivered`
+ * says otherwise. Returns the send spans by event type.
+ */
+function expectChain(
+  trace: ReceivedSpan[],
+  root: ReceivedSpan,
+  traceId: string,
+  orderId: string,
+  events: StoredEventView[],
+  chain: ChainLink[],
+  redelivered: { eventType: string; service: ServiceLabel; deliveries: number }[] = [],
+): Map<string, ReceivedSpan> {
+  const context = `trace ${traceId}:\n${describeSpans(trace)}`;
+  expect(events.map((e) => e.eventType)).toEqual(chain.map((l) => l.eventType));
+  expect(trace.filter((s) => s.kind === PRODUCER).map((s) => s.name).sort(), context).toEqual(
+    chain.map((l) => `send ${l.eventType}`).sort(),
+  );
+
+  const sends = new Map<string, ReceivedSpan>();
+  for (const [i, link] of chain.entries()) {
+    const event = events[i]!;
+    const what = `send ${link.eventType}`;
+    const matching = trace.filter((s) => isSendOf(s, link.eventType));
+    expect(matching.length, `${what} in ${context}`).toBe(1);
+    const send = matching[0]!;
+    sends.set(link.eventType, send);
+
+    expect(send.serviceName, what).toBe(link.producer);
+    expect(send.attributes, what).toMatchObject({
+      "messaging.system": "nats",
+      "messaging.destination.name": event.subject,
+      "messaging.operation.type": "send",
+      "messaging.message.id": event.data.eventId,
+      "messaging.nats.stream.sequence": event.seq,
+      "orderstream.order_id": orderId,
+    });
+    expect(send.attributes["messaging.message.body.size"], what).toBeGreaterThan(0);
+    expect(send.status.code, what).not.toBe(STATUS_ERROR);
+    // The event carries this span as its parent: that is what ties the consumers into the tree.
+    expect(event.traceparent, what).toMatch(new RegExp(`^00-${traceId}-${send.spanId}-[0-9a-f]{2}$`));
+
+    const expectedParent =
+      link.parent === "http"
+        ? root
+        : (() => {
+            const { eventType, service } = link.parent;
+            const parentSend = sends.get(eventType)!;
+            const candidates = processSpansUnder(trace, parentSend, eventType).filter(
+              (s) => s.serviceName === service && s.status.code !== STATUS_ERROR,
+            );
+            expect(candidates.length, `${service}'s process ${eventType} in ${context}`).toBe(1);
+            return candidates[0]!;
+          })();
+    expect(send.parentSpanId, `${what}'s parent`).toBe(expectedParent.spanId);
+
+    const consumers = processSpansUnder(trace, send, link.eventType);
+    for (const service of SERVICE_NAMES) {
+      const mine = consumers
+        .filter((s) => s.serviceName === service)
+        .sort((a, b) => Number(a.attributes["messaging.nats.delivery_count"]) - Number(b.attributes["messaging.nats.delivery_count"]));
+      const deliveries = redelivered.find((r) => r.eventType === link.eventType && r.service === service)?.deliveries ?? 1;
+      const where = `${service}'s process ${link.eventType}`;
+      expect(mine.map((s) => s.attributes["messaging.nats.delivery_count"]), `${where} in ${context}`).toEqual(
+        Array.from({ length: deliveries }, (_, n) => n + 1),
+      );
+      for (const span of mine) {
+        expect(span.attributes, where).toMatchObject({
+          "messaging.system": "nats",
+          "messaging.destination.name": event.subject,
+          "messaging.operation.type": "process",
+          "messaging.message.id": event.data.eventId,
+          "messaging.consumer.group.name": consumerName(service.replace(/-service$/, "") as ServiceName, partitionOf(orderId)),
+          "messaging.nats.stream.sequence": event.seq,
+          "messaging.message.body.size": send.attributes["messaging.message.body.size"],
+          "orderstream.order_id": orderId,
+        });
+      }
+      // Only the last delivery may succeed; earlier ones are the failures that caused the redelivery.
+      expect(mine.at(-1)!.status.code, where).not.toBe(STATUS_ERROR);
+    }
+  }
+  return sends;
+}
+
+/** A webhook receiver that answers 503 to the first ORDER_CREATED notification of FLAKY_USER, 204 otherwise. */
+async function startWebhook(): Promise<{ url: string; attempts: (eventType: string, userId: string) => number; close(): Promise<void> }> {
+  const seen: { eventType: string; userId: string }[] = [];
+  const server: Server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (c: Buffer) => chunks.push(c));
+    req.on("end", () => {
+      let body: { eventType?: string; userId?: string } = {};
+      try {
+        body = JSON.parse(Buffer.concat(chunks).toString("utf8"));
+      } catch {
+        /* answered 204 below; the test's assertions notice a missing attempt */
+      }
+      const entry = { eventType: String(body.eventType), userId: String(body.userId) };
+      seen.push(entry);
+      const firstFlaky =
+        entry.userId === FLAKY_USER &&
+        entry.eventType === "ORDER_CREATED" &&
+        seen.filter((s) => s.userId === FLAKY_USER && s.eventType === "ORDER_CREATED").length === 1;
+      res.writeHead(firstFlaky ? 503 : 204).end();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}/hook`,
+    attempts: (eventType, userId) => seen.filter((s) => s.eventType === eventType && s.userId === userId).length,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
+
+async function storedEvents(sys: System, orderId: string): Promise<StoredEventView[]> {
+  const { status, body } = await getJson(`${sys.orderUrl}/orders/${orderId}/events`);
+  expect(status).toBe(200);
+  return body as StoredEventView[];
+}
+
+describe("one trace per order, exported over OTLP/HTTP", () => {
+  let receiver: OtlpReceiver;
+  let webhook: Awaited<ReturnType<typeof startWebhook>>;
+  let sys: System;
+
+  beforeAll(async () => {
+    receiver = await startOtlpReceiver();
+    webhook = await startWebhook();
+    sys = await startSystem({
+      env: {
+        OTEL_TRACES_EXPORTER: "otlp",
+        OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
+        OTEL_BSP_SCHEDULE_DELAY: "200",
+        NOTIFY_WEBHOOK_URL: webhook.url,
+      },
+    });
+  });
+
+  afterAll(async () => {
+    await sys?.stop();
+    await webhook?.close();
+    await receiver?.close();
+  });
+
+  it("a paid and shipped order is one tree: HTTP → ORDER_CREATED → payment → PAYMENT_COMPLETED → shipping → SHIPPING_READY", async () => {
+    const posted = await postOrder(sys.orderUrl, {
+      userId: "trace-happy",
+      amount: 120,
+      currency: "EUR",
+      items: [{ sku: "A-1", quantity: 2, unitPrice: 60 }],
+    });
+    expect(posted.status).toBe(201);
+    const { orderId, traceId } = posted.body as { orderId: string; traceId: string };
+    expect(traceId).toMatch(/^[0-9a-f]{32}$/);
+    await waitForStatus(sys.orderUrl, orderId, ["SHIPPING_READY"]);
+
+    const chain: ChainLink[] = [
+      { eventType: "ORDER_CREATED", producer: "order-service", parent: "http" },
+      { eventType: "PAYMENT_COMPLETED", producer: "payment-service", parent: { eventType: "ORDER_CREATED", service: "payment-service" } },
+      { eventType: "SHIPPING_READY", producer: "shipping-service", parent: { eventType: "PAYMENT_COMPLETED", service: "shipping-service" } },
+    ];
+    const trace = await collectOrderTrace(receiver, traceId, chain.map((l) => l.eventType));
+    expect(receiver.rejected()).toEqual([]);
+
+    const root = expectOneTree(receiver.spans(), trace, traceId, orderId);
+    const events = await storedEvents(sys, orderId);
+    expectChain(trace, root, traceId, orderId, events, chain);
+
+    // Each service's consumer gets every event of its partition; those it does not act on are
+    // acked at once, but still get their CONSUMER span: 1 HTTP + 3 sends + 3 × 4 process spans.
+    expect(trace.length, describeSpans(trace)).toBe(1 + 3 + 3 * 4);
+    expect(trace.filter((s) => s.status.code === STATUS_ERROR)).toEqual([]);
+    expect(trace.filter((s) => s.kind === CONSUMER).every((s) => s.attributes["messaging.nats.delivery_count"] === 1)).toBe(true);
+  });
+
+  it("a declined order's trace holds the PAYMENT_FAILED → ORDER_CANCELLED chain and nothing of shipping's", async () => {
+    // Above the default PAYMENT_LIMIT (10000): the simulated provider declines it.
+    const posted = await postOrder(sys.orderUrl, { userId: "trace-declined", amount: 25_000 });
+    expect(posted.status).toBe(201);
+    const { orderId, traceId } = posted.body as { orderId: string; traceId: string };
+    const view = await waitForStatus(sys.orderUrl, orderId, ["CANCELLED"]);
+    expect(view.cancelReason).toBe("PAYMENT_FAILED");
+
+    const chain: ChainLink[] = [
+      { eventType: "ORDER_CREATED", producer: "order-service", parent: "http" },
+      { eventType: "PAYMENT_FAILED", producer: "payment-service", parent: { eventType: "ORDER_CREATED", service: "payment-service" } },
+      { eventType: "ORDER_CANCELLED", producer: "order-service", parent: { eventType: "PAYMENT_FAILED", service: "order-service" } },
+    ];
+    const trace = await collectOrderTrace(receiver, traceId, chain.map((l) => l.eventType));
+    const root = expectOneTree(receiver.spans(), trace, traceId, orderId);
+    expectChain(trace, root, traceId, orderId, await storedEvents(sys, orderId), chain);
+    expect(trace.some((s) => /PAYMENT_COMPLETED|SHIPPING_READY/.test(s.name)), describeSpans(trace)).toBe(false);
+    expect(trace.length, describeSpans(trace)).toBe(1 + 3 + 3 * 4);
+  });
+
+  it("a failed delivery is an error span with the exception, and its redelivery a sibling with delivery count 2", async () => {
+    const posted = await postOrder(sys.orderUrl, { userId: FLAKY_USER, amount: 30 });
+    expect(posted.status).toBe(201);
+    const { orderId, traceId } = posted.body as { orderId: string; traceId: string };
+    await waitForStatus(sys.orderUrl, orderId, ["SHIPPING_READY"]);
+
+    const chain: ChainLink[] = [
+      { eventType: "ORDER_CREATED", producer: "order-service", parent: "http" },
+      { eventType: "PAYMENT_COMPLETED", producer: "payment-service", parent: { eventType: "ORDER_CREATED", service: "payment-service" } },
+      { eventType: "SHIPPING_READY", producer: "shipping-service", parent: { eventType: "PAYMENT_COMPLETED", service: "shipping-service" } },
+    ];
+    const notificationRetried = (spans: ReceivedSpan[]) =>
+      spans.some(
+        (s) =>
+          s.serviceName === "notification-service" &&
+          s.name === "process ORDER_CREATED" &&
+          s.attributes["messaging.nats.delivery_count"] === 2,
+      );
+    const trace = await collectOrderTrace(receiver, traceId, chain.map((l) => l.eventType), notificationRetried);
+    const root = expectOneTree(receiver.spans(), trace, traceId, orderId);
+    const sends = expectChain(trace, root, traceId, orderId, await storedEvents(sys, orderId), chain, [
+      { eventType: "ORDER_CREATED", service: "notification-service", deliveries: 2 },
+    ]);
+    expect(webhook.attempts("ORDER_CREATED", FLAKY_USER)).toBe(2);
+
+    const [failed, retried] = processSpansUnder(trace, sends.get("ORDER_CREATED")!, "ORDER_CREATED")
+      .filter((s) => s.serviceName === "notification-service")
+      .sort((a, b) => Number(a.attributes["messaging.nats.delivery_count"]) - Number(b.attributes["messaging.nats.delivery_count"]));
+    expect(failed!.attributes["messaging.nats.delivery_count"]).toBe(1);
+    expect(failed!.status.code).toBe(STATUS_ERROR);
+    expect(failed!.status.message).toMatch(/503/);
+    const exception = failed!.events.find((e) => e.name === "exception");
+    expect(exception, JSON.stringify(failed!.events)).toBeDefined();
+    expect(exception!.attributes["exception.type"]).toBe("WebhookError");
+    expect(String(exception!.attributes["exception.message"])).toMatch(/503/);
+
+    expect(retried!.attributes["messaging.nats.delivery_count"]).toBe(2);
+    expect(retried!.status.code).not.toBe(STATUS_ERROR);
+    expect(retried!.events.filter((e) => e.name === "exception")).toEqual([]);
+    expect(trace.length, describeSpans(trace)).toBe(1 + 3 + 3 * 4 + 1);
+  });
+});
+
+describe("with OTEL_TRACES_EXPORTER=none", () => {
+  let silent: OtlpReceiver;
+  let sys: System;
+
+  beforeAll(async () => {
+    // Pointed at a receiver all the same: "none" must export nothing, not merely have nowhere to send.
+    silent = await startOtlpReceiver();
+    sys = await startSystem({
+      env: { OTEL_TRACES_EXPORTER: "none", OTEL_EXPORTER_OTLP_ENDPOINT: silent.url, OTEL_BSP_SCHEDULE_DELAY: "200" },
+    });
+  });
+
+  afterAll(async () => {
+    await sys?.stop();
+    await silent?.close();
+  });
+
+  it("POST /orders still answers the trace id, and every event's traceparent carries it", async () => {
+    const posted = await postOrder(sys.orderUrl, { userId: "trace-off", amount: 42 });
+    expect(posted.status).toBe(201);
+    const { orderId, traceId } = posted.body as { orderId: string; traceId: string };
+    expect(traceId).toMatch(/^[0-9a-f]{32}$/);
+    expect(traceId).not.toMatch(/^0+$/);
+    await waitForStatus(sys.orderUrl, orderId, ["SHIPPING_READY"]);
+
+    const events = await storedEvents(sys, orderId);
+    expect(events.map((e) => e.eventType)).toEqual(await eventTypes(sys.orderUrl, orderId));
+    expect(events.map((e) => e.eventType)).toEqual(["ORDER_CREATED", "PAYMENT_COMPLETED", "SHIPPING_READY"]);
+    const parents = events.map((e) => {
+      const match = /^00-([0-9a-f]{32})-([0-9a-f]{16})-[0-9a-f]{2}$/.exec(e.traceparent ?? "");
+      expect(match, `${e.eventType} traceparent ${e.traceparent}`).not.toBeNull();
+      expect(match![1], e.eventType).toBe(traceId);
+      return match![2];
+    });
+    // Three producers, three spans: the context moved on through each consumer, not just copied.
+    expect(new Set(parents).size).toBe(3);
+
+    await sleep(SETTLE_MS);
+    expect(silent.spans()).toEqual([]);
+  });
+});
