@@ -71,6 +71,7 @@ export async function ensureDeadLetterStreams(jsm: JetStreamManager, replicas: n
     subjects: ["dlq.>"],
     storage: StorageType.File,
     num_replicas: replicas,
+    allow_direct: true,
     duplicate_window: nanos(10 * 60_000),
   });
   await ensureStream(jsm, {
@@ -131,7 +132,7 @@ function toDeadLetter(m: StoredMsg): DeadLetter {
 export async function listDeadLetters(jsm: JetStreamManager, limit = 10_000): Promise<DeadLetter[]> {
   const info = await jsm.streams.info(DLQ_STREAM, { subjects_filter: "dlq.orders.>" });
   const subjects = Object.keys(info.state.subjects ?? {}).slice(0, limit);
-  const messages = await Promise.all(subjects.map((s) => jsm.direct.getMessage(DLQ_STREAM, { last_by_subj: s })));
+  const messages = await Promise.all(subjects.map((s) => jsm.streams.getMessage(DLQ_STREAM, { last_by_subj: s })));
   return messages
     .filter((m): m is StoredMsg => m !== null)
     .map(toDeadLetter)
@@ -153,7 +154,7 @@ export async function requestRetry(js: JetStreamClient, jsm: JetStreamManager, s
 
 /** Removes a dead letter once its retry succeeded. */
 export async function removeDeadLetter(jsm: JetStreamManager, consumer: string, streamSeq: number): Promise<void> {
-  const m = await jsm.direct.getMessage(DLQ_STREAM, { last_by_subj: deadLetterSubject(consumer, streamSeq) });
+  const m = await jsm.streams.getMessage(DLQ_STREAM, { last_by_subj: deadLetterSubject(consumer, streamSeq) });
   if (m) await jsm.streams.deleteMessage(DLQ_STREAM, m.seq, false).catch(() => false);
 }
 

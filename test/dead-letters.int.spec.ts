@@ -152,6 +152,8 @@ describe("a handler that always fails for one order", () => {
       expect(m?.seq).toBe(stored!.seq);
       await new Promise((r) => setTimeout(r, 400));
     }
+    // The server notices the exhausted message (and advises) when it next tries to deliver.
+    expect(await consumer.next({ expires: 2_000 })).toBeNull();
     const letter = await waitUntil(
       async () => (await listDeadLetters(jsm)).find((d) => d.consumer === "stalled-reader"),
       { timeoutMs: 20_000, what: "the advisory's dead letter" },

@@ -9,6 +9,8 @@ import { decideCancel, decideCreate, foldOrder, type OrderView } from "./domain/
 import { CreateOrderBody } from "./http-schemas.ts";
 import { claimOrderId } from "./idempotency.ts";
 import { fetchTrace } from "../../otel/jaeger-query.ts";
+import { trace } from "@opentelemetry/api";
+import { ORDER_ID_ATTR } from "../../otel/messaging-attributes.ts";
 import type { OrderRuntime } from "./service.ts";
 
 function notFound(orderId: string): HttpProblem {
@@ -18,6 +20,7 @@ function notFound(orderId: string): HttpProblem {
 /** The order's events from the stream, or 404 — also for ids not of the form the API issues. */
 async function historyOf(rt: OrderRuntime, orderId: string, fromSeq = 0): Promise<StoredEvent[]> {
   if (!isOrderId(orderId)) throw notFound(orderId);
+  trace.getActiveSpan()?.setAttribute(ORDER_ID_ATTR, orderId);
   const events = await readOrderEvents(rt.infra.jsm, orderId, fromSeq);
   return events;
 }
@@ -25,6 +28,7 @@ async function historyOf(rt: OrderRuntime, orderId: string, fromSeq = 0): Promis
 /** The view from KV; right after a 201 it may not be projected yet, so fall back to the stream. */
 async function viewOf(rt: OrderRuntime, orderId: string): Promise<OrderView> {
   if (!isOrderId(orderId)) throw notFound(orderId);
+  trace.getActiveSpan()?.setAttribute(ORDER_ID_ATTR, orderId);
   const { stored } = await rt.views.load(orderId);
   if (stored?.state) return stored.state;
   const history = await historyOf(rt, orderId);
@@ -68,6 +72,7 @@ export function orderRoutes(app: Hono, runtime: () => OrderRuntime, config: Serv
     const rt = runtime();
     const key = c.req.header("idempotency-key");
     const orderId = key === undefined ? newOrderId() : await claimOrderId(rt.idempotencyKeys, key, body, newOrderId());
+    trace.getActiveSpan()?.setAttribute(ORDER_ID_ATTR, orderId);
     const published = await rt.infra.publisher.publish(decideCreate({ orderId, ...body }));
     c.header("location", `/orders/${orderId}`);
     return c.json(
