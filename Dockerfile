@@ -41,3 +41,25 @@ HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
   CMD ["node", "-e", "const d={order:3000,payment:3001,shipping:3002,notification:3003};let n='';try{n=require('fs').readFileSync('/proc/1/cmdline','utf8').split('\\0').filter(Boolean).pop()}catch{}const p=process.env.PORT||d[n]||3000;fetch('http://127.0.0.1:'+p+'/readyz',{signal:AbortSignal.timeout(2500)}).then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
 ENTRYPOINT ["node", "--import", "tsx", "scripts/service.ts"]
 CMD ["order"]
+
+# --- deno: the same services on the official Deno image (compose.deno.yaml builds this target) ---
+# Same source and production node_modules as `node`; Deno resolves npm packages from node_modules
+# (deno.json: "nodeModulesDir": "manual"), so nothing is downloaded, at build or at run time.
+# The tag follows the `deno` dev dependency (package.json), which the test suite runs.
+FROM denoland/deno:2.9.6 AS deno
+WORKDIR /app
+ENV NODE_ENV=production \
+    DENO_NO_UPDATE_CHECK=1
+COPY --from=deps /app/node_modules ./node_modules
+COPY --from=source /app/ ./
+COPY deno.json ./
+USER deno
+# Transpiles the four entries into DENO_DIR (/deno-dir, the deno user's) now, not at first start.
+RUN deno cache services/order/main.deno.ts services/payment/main.deno.ts \
+    services/shipping/main.deno.ts services/notification/main.deno.ts
+EXPOSE 3000 3001 3002 3003
+# No node here: the probe runs under `deno eval`; the default port comes from the entry's path.
+HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
+  CMD ["deno", "eval", "const d={order:3000,payment:3001,shipping:3002,notification:3003};let n='';try{n=Deno.readTextFileSync('/proc/1/cmdline').split('services/')[1]?.split('/')[0]??''}catch{}const p=Deno.env.get('PORT')||d[n]||3000;fetch('http://127.0.0.1:'+p+'/readyz',{signal:AbortSignal.timeout(2500)}).then(r=>Deno.exit(r.ok?0:1),()=>Deno.exit(1))"]
+ENTRYPOINT ["deno", "run", "-A"]
+CMD ["services/order/main.deno.ts"]

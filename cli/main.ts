@@ -6,7 +6,7 @@ import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { jetstream, jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
-import { loadConfig } from "../shared/config.ts";
+import { loadConfig, natsTlsFrom } from "../shared/config.ts";
 import { isOrderId } from "../shared/ids.ts";
 import { connectNats } from "../nats/connect.ts";
 import { readOrderEvents, traceIdOf } from "../nats/order-history.ts";
@@ -27,7 +27,8 @@ const USAGE = `usage: orderstream <command>
   dlq list                                           dead-lettered messages: ORDERS sequence, consumer, reason
   dlq retry <seq>                                    hand the dead-lettered message at that ORDERS sequence back to its service
   rebuild-view                                       rebuild the order view from sequence 1
-env: NATS_URL (default nats://127.0.0.1:4222), NATS_USER/NATS_PASSWORD or NATS_CREDS, JAEGER_QUERY_URL`;
+env: NATS_URL (default nats://127.0.0.1:4222; tls://… for TLS), NATS_USER/NATS_PASSWORD or NATS_CREDS,
+     NATS_TLS_CA/NATS_TLS_CERT/NATS_TLS_KEY (PEM files), JAEGER_QUERY_URL`;
 
 /** A failure the user can act on: printed as one line, exit code 1. */
 class CliError extends Error {}
@@ -42,6 +43,7 @@ async function withNats<T>(fn: (nc: NatsConnection, jsm: JetStreamManager) => Pr
       user: config.natsUser,
       password: config.natsPassword,
       creds: config.natsCredsFile ? readFileSync(config.natsCredsFile, "utf8") : undefined,
+      tls: natsTlsFrom(config, (path) => readFileSync(path, "utf8")),
       failFast: true,
     });
   } catch (err) {

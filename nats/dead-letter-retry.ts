@@ -13,7 +13,7 @@ import { EVENT_TYPE_ATTR, MESSAGING_SYSTEM, MessagingAttr, ORDER_ID_ATTR } from 
 import { DLQ_STREAM, ordersMessage, removeDeadLetter } from "./dead-letters.ts";
 import { decodeEvent, type EventHandler } from "./partitioned-consumer.ts";
 import { ensureConsumer } from "./setup.ts";
-import type { ServiceName } from "./subjects.ts";
+import { parseEventSubject, type ServiceName } from "./subjects.ts";
 
 const tracer = trace.getTracer("orderstream.nats");
 
@@ -39,8 +39,9 @@ export async function startRetryProcessor(opts: {
     for await (const request of messages) {
       const [, , , consumerName, seqToken] = request.subject.split(".");
       const seq = Number(seqToken);
-      const log = opts.log.child({ seq, consumer: consumerName, retry: true });
       const original = await ordersMessage(opts.jsm, seq).catch(() => null);
+      const orderId = original ? parseEventSubject(original.subject)?.orderId : undefined;
+      const log = opts.log.child({ seq, consumer: consumerName, orderId, retry: true });
       if (!original || !consumerName) {
         log.error("retry asked for a message the ORDERS stream no longer holds");
         request.term();

@@ -22,7 +22,7 @@ import {
 import { headers as natsHeaders, nanos, type MsgHdrs } from "@nats-io/transport-node";
 import type { Logger } from "../shared/logger.ts";
 import { ensureConsumer, ensureStream } from "./setup.ts";
-import { ORDERS_STREAM, isServiceName, type ServiceName } from "./subjects.ts";
+import { ORDERS_STREAM, isServiceName, parseEventSubject, type ServiceName } from "./subjects.ts";
 
 export const DLQ_STREAM = "ORDERS_DLQ";
 export const ADVISORIES_STREAM = "ORDERS_ADVISORIES";
@@ -205,7 +205,9 @@ export async function startAdvisoryProcessor(js: JetStreamClient, jsm: JetStream
             deliveries: advisory.deliveries,
             source: "advisory",
           });
-          log.error({ seq: advisory.stream_seq, consumer: advisory.consumer }, "message dead-lettered after max deliveries");
+          log.error(
+            { seq: advisory.stream_seq, consumer: advisory.consumer, orderId: parseEventSubject(original.subject)?.orderId },
+            "message dead-lettered after max deliveries");
         }
         m.ack();
       } catch (err) {

@@ -31,11 +31,13 @@ export const DUPLICATE_WINDOW_MS = 2 * 60_000;
 /** Idempotency keys are kept at least this long (contract: at least 24 h). */
 export const IDEMPOTENCY_TTL_MS = 25 * 60 * 60_000;
 
-export function ordersStreamConfig(replicas: number): Partial<StreamConfig> & { name: string } {
+type StreamDefinition = Partial<StreamConfig> & { name: string };
+
+function fileStream(name: string, subject: string, description: string, replicas: number): StreamDefinition {
   return {
-    name: ORDERS_STREAM,
-    description: "Every order event; subject orders.<partition>.<orderId>.<eventType>",
-    subjects: [ORDERS_SUBJECTS],
+    name,
+    description,
+    subjects: [subject],
     storage: StorageType.File,
     retention: RetentionPolicy.Limits,
     discard: DiscardPolicy.Old,
@@ -45,18 +47,17 @@ export function ordersStreamConfig(replicas: number): Partial<StreamConfig> & { 
   };
 }
 
-export function notificationsStreamConfig(replicas: number): Partial<StreamConfig> & { name: string } {
-  return {
-    name: NOTIFICATIONS_STREAM,
-    description: "Notifications sent to users; subject notifications.<userId>.<orderId>.<eventType>",
-    subjects: [NOTIFICATIONS_SUBJECTS],
-    storage: StorageType.File,
-    retention: RetentionPolicy.Limits,
-    discard: DiscardPolicy.Old,
-    duplicate_window: nanos(DUPLICATE_WINDOW_MS),
-    num_replicas: replicas,
-    allow_direct: true,
-  };
+export function ordersStreamConfig(replicas: number): StreamDefinition {
+  return fileStream(ORDERS_STREAM, ORDERS_SUBJECTS, "Every order event; subject orders.<partition>.<orderId>.<eventType>", replicas);
+}
+
+export function notificationsStreamConfig(replicas: number): StreamDefinition {
+  return fileStream(
+    NOTIFICATIONS_STREAM,
+    NOTIFICATIONS_SUBJECTS,
+    "Notifications sent to users; subject notifications.<userId>.<orderId>.<eventType>",
+    replicas,
+  );
 }
 
 /**

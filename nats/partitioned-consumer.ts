@@ -9,6 +9,7 @@
  * the message can never be handled, dead-letter once its deliveries are used up.
  */
 import type { Consumer, ConsumerMessages, JetStreamClient, JsMsg } from "@nats-io/jetstream";
+import { errors } from "@nats-io/transport-node";
 import { context, SpanKind, SpanStatusCode, trace, type Span } from "@opentelemetry/api";
 import { parseEvent, type OrderEvent } from "../shared/events.ts";
 import type { Logger } from "../shared/logger.ts";
@@ -47,6 +48,23 @@ export interface PartitionedConsumerOptions {
   giveUp?: GiveUp;
   /** Delay before a failed message is redelivered, by delivery count. */
   retryDelayMs?: (deliveryCount: number) => number;
+  /** Told how each delivery ended (the metrics hook; keeps this layer free of a metrics library). */
+  onHandled?: (report: HandledReport) => void;
+}
+
+/**
+ * How one delivery ended: handled and acked (ok), acked without work (skipped: not an event type
+ * the service acts on), handed back for redelivery (retried), given up to the DLQ (dead_lettered),
+ * or not a valid order event (rejected).
+ */
+export type HandleOutcome = "ok" | "skipped" | "retried" | "dead_lettered" | "rejected";
+
+export interface HandledReport {
+  /** The event's type, or "invalid" when the message is not a valid order event. */
+  eventType: string;
+  outcome: HandleOutcome;
+  /** How long the service's handler ran; absent when it was not called. */
+  handlerSeconds?: number;
 }
 
 export interface RunningConsumers {
@@ -59,29 +77,60 @@ export function defaultRetryDelayMs(deliveryCount: number, baseMs = 250): number
   return Math.min(10_000, baseMs * 2 ** Math.max(0, deliveryCount - 1));
 }
 
+/**
+ * How long one pull request lives on the server; the client's idle heartbeat is half of it. A pull
+ * request the server forgot (the consumer was recreated by a replay, its leader moved to another
+ * cluster node, the server restarted) is noticed after two missed heartbeats and re-issued, so this
+ * bounds how long a partition can sit unpulled. (The client default, 30 s, stalled a partition for
+ * ~30 s after each of those.)
+ */
+export const PULL_EXPIRES_MS = 5_000;
+/** Pause before binding a consumer again after its pull loop ended (e.g. while a replay recreates it). */
+const REBIND_DELAY_MS = 250;
+
 /** Starts pulling all partitions; resolves once every consumer is bound. */
 export async function startPartitionedConsumers(opts: PartitionedConsumerOptions): Promise<RunningConsumers> {
   const names = Array.from({ length: PARTITIONS }, (_, p) => consumerName(opts.service, p));
   const consumers: Consumer[] = await Promise.all(names.map((name) => opts.js.consumers.get(ORDERS_STREAM, name)));
   let stopping = false;
-  const iterators: ConsumerMessages[] = [];
-  const loops: Promise<void>[] = [];
-  for (const [i, consumer] of consumers.entries()) {
-    const messages = await consumer.consume({ max_messages: 1 });
-    iterators.push(messages);
-    loops.push(
-      (async () => {
+  const iterators = new Set<ConsumerMessages>();
+  const pullLoop = async (name: string, bound: Consumer): Promise<void> => {
+    let consumer: Consumer | undefined = bound;
+    let failures = 0;
+    while (!stopping) {
+      try {
+        consumer ??= await opts.js.consumers.get(ORDERS_STREAM, name);
+        const messages = await consumer.consume({ max_messages: 1, expires: PULL_EXPIRES_MS });
+        iterators.add(messages);
+        if (stopping) messages.stop();
+        // A replay deletes and recreates the durable: start over on the new one at once instead of
+        // waiting for the missed heartbeats to notice.
+        void (async () => {
+          for await (const s of messages.status()) if (s.type === "consumer_deleted") messages.stop();
+        })().catch(() => {});
         for await (const msg of messages) {
           if (stopping) {
             // Pulled after stop began: hand it straight back so another instance takes it.
             msg.nak();
             continue;
           }
-          await handleMessage(opts, names[i]!, msg);
+          failures = 0;
+          await handleMessage(opts, name, msg);
         }
-      })().catch((err) => opts.log.error({ err, consumer: names[i] }, "consumer loop ended with an error")),
-    );
-  }
+        iterators.delete(messages);
+      } catch (err) {
+        if (err instanceof errors.ClosedConnectionError || err instanceof errors.DrainingConnectionError) return;
+        failures++;
+        // Typically the consumer is missing for a moment (being recreated): bind again shortly.
+        if (!stopping) opts.log.warn({ err, consumer: name }, "consumer pull loop interrupted; binding again");
+      }
+      consumer = undefined;
+      if (!stopping) await new Promise((r) => setTimeout(r, Math.min(5_000, REBIND_DELAY_MS * 2 ** failures)));
+    }
+  };
+  const loops = consumers.map((consumer, i) =>
+    pullLoop(names[i]!, consumer).catch((err) => opts.log.error({ err, consumer: names[i] }, "consumer loop ended with an error")),
+  );
   return {
     async stop() {
       stopping = true;
@@ -121,17 +170,29 @@ async function handleMessage(opts: PartitionedConsumerOptions, consumer: string,
     },
     parentContext,
   );
+  // Every line about this message carries its order id and stream sequence.
   const log = opts.log.child({ seq: msg.seq, consumer, orderId: parsedSubject?.orderId, eventType });
+  // Label values stay bounded: a validated event's type, else "invalid" (never the raw subject).
+  let typeLabel = "invalid";
+  let handlerStarted: number | undefined;
+  const report = (outcome: HandleOutcome) =>
+    opts.onHandled?.({
+      eventType: typeLabel,
+      outcome,
+      ...(handlerStarted === undefined ? {} : { handlerSeconds: (performance.now() - handlerStarted) / 1000 }),
+    });
   await context.with(trace.setSpan(parentContext, span), async () => {
     try {
       const event = decodeEvent(msg);
       if (typeof event === "string") {
-        await reject(opts, consumer, msg, span, log, event);
+        report((await reject(opts, consumer, msg, span, log, event)) ? "rejected" : "retried");
         return;
       }
+      typeLabel = event.eventType;
       span.setAttribute(MessagingAttr.messageId, event.eventId);
       if (!opts.relevant.has(event.eventType)) {
         msg.ack();
+        report("skipped");
         return;
       }
       const delivery: Delivery = {
@@ -142,18 +203,22 @@ async function handleMessage(opts: PartitionedConsumerOptions, consumer: string,
         traceparent: msg.headers?.get("traceparent") || null,
         working: () => msg.working(),
       };
+      handlerStarted = performance.now();
       await opts.handler(event, delivery);
       msg.ack();
+      report("ok");
     } catch (err) {
       span.recordException(err as Error);
       span.setStatus({ code: SpanStatusCode.ERROR, message: (err as Error).message });
       if (deliveryCount >= MAX_DELIVER) {
         log.error({ err, deliveryCount }, "handler failed on the last delivery; giving the message up");
-        await giveUp(opts, consumer, msg, log, `handler failed ${deliveryCount} times: ${(err as Error).message}`);
+        const dead = await giveUp(opts, consumer, msg, log, `handler failed ${deliveryCount} times: ${(err as Error).message}`);
+        report(dead ? "dead_lettered" : "retried");
       } else {
         const delay = (opts.retryDelayMs ?? defaultRetryDelayMs)(deliveryCount);
         log.warn({ err, deliveryCount, retryInMs: delay }, "handler failed; message will be redelivered");
         msg.nak(delay);
+        report("retried");
       }
     } finally {
       span.end();
@@ -185,21 +250,23 @@ async function reject(
   span: Span,
   log: Logger,
   reason: string,
-): Promise<void> {
+): Promise<boolean> {
   span.setStatus({ code: SpanStatusCode.ERROR, message: reason });
   log.error({ reason }, "rejected a message that is not a valid order event");
-  await giveUp(opts, consumer, msg, log, reason);
+  return giveUp(opts, consumer, msg, log, reason);
 }
 
-async function giveUp(opts: PartitionedConsumerOptions, consumer: string, msg: JsMsg, log: Logger, reason: string) {
+/** Dead-letters and terminates the message; false when the dead letter could not be written. */
+async function giveUp(opts: PartitionedConsumerOptions, consumer: string, msg: JsMsg, log: Logger, reason: string): Promise<boolean> {
   try {
     await opts.giveUp?.(msg, consumer, reason);
   } catch (err) {
     // Without a dead letter the message must not be lost: let it redeliver.
     log.error({ err }, "could not write the dead letter; message will be redelivered");
     msg.nak(defaultRetryDelayMs(msg.info.deliveryCount));
-    return;
+    return false;
   }
   // Bare term(): a reason string needs server ≥ 2.10.4 and makes 2.9 redeliver instead.
   msg.term();
+  return true;
 }

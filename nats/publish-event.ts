@@ -31,15 +31,15 @@ export interface PublishedEvent {
 }
 
 /** The id every copy of one logical event shares: one event of a type per order. */
-export function eventIdOf(orderId: string, eventType: string): Promise<string> {
+export function eventIdOf(orderId: string, eventType: string): string {
   return deterministicUuid("orderstream-event", orderId, eventType);
 }
 
 /** Completes a draft with its envelope (id, time, schema version). */
-export async function completeEvent(draft: EventDraft, now: Date = new Date()): Promise<OrderEvent> {
+export function completeEvent(draft: EventDraft, now: Date = new Date()): OrderEvent {
   return {
     ...draft,
-    eventId: await eventIdOf(draft.orderId, draft.eventType),
+    eventId: eventIdOf(draft.orderId, draft.eventType),
     occurredAt: now.toISOString(),
     schemaVersion: SCHEMA_VERSION,
   } as OrderEvent;
@@ -49,8 +49,39 @@ export interface EventPublisher {
   publish(draft: EventDraft): Promise<PublishedEvent>;
 }
 
+/** How a publish ended: written, already there, or failed (thrown to the caller). */
+export type PublishResult = "new" | "duplicate" | "error";
+
+export interface EventPublisherOptions {
+  /** Told once per publish call (the metrics hook; keeps this layer free of a metrics library). */
+  onPublished?(eventType: string, result: PublishResult): void;
+}
+
 /** An EventPublisher on a JetStream client; `jsm` answers where an already-stored event sits. */
-export function createEventPublisher(js: JetStreamClient, jsm: JetStreamManager): EventPublisher {
+export function createEventPublisher(
+  js: JetStreamClient,
+  jsm: JetStreamManager,
+  opts: EventPublisherOptions = {},
+): EventPublisher {
+  const inner = guardedPublisher(js, jsm);
+  if (!opts.onPublished) return inner;
+  const onPublished = opts.onPublished;
+  return {
+    async publish(draft) {
+      let published: PublishedEvent;
+      try {
+        published = await inner.publish(draft);
+      } catch (err) {
+        onPublished(draft.eventType, "error");
+        throw err;
+      }
+      onPublished(draft.eventType, published.duplicate ? "duplicate" : "new");
+      return published;
+    },
+  };
+}
+
+function guardedPublisher(js: JetStreamClient, jsm: JetStreamManager): EventPublisher {
   return {
     async publish(draft) {
       const event = await completeEvent(draft);

@@ -8,7 +8,7 @@ import { JetStreamApiError } from "@nats-io/jetstream";
 import { Kvm, type KV } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { bucketOptions, notificationsStreamConfig, ordersStreamConfig, partitionConsumerConfig } from "./definitions.ts";
-import { PARTITIONS, type ServiceName } from "./subjects.ts";
+import { ORDERS_STREAM, PARTITIONS, type ServiceName } from "./subjects.ts";
 
 const STREAM_NOT_FOUND = 10059;
 const CONSUMER_NOT_FOUND = 10014;
@@ -58,21 +58,51 @@ export async function ensureConsumer(
 
 /**
  * Binds a KV bucket, creating it when missing. (`Kvm.open` binds blindly, so existence is checked
- * on the bucket's stream, which also tells whether direct gets are allowed.)
+ * on the bucket's stream, which also tells whether direct gets are allowed.) A new bucket gets the
+ * ORDERS stream's replica count unless `options.replicas` says otherwise: the per-order state must
+ * survive losing a cluster node just as the events do (ORDERS_REPLICAS).
  */
-export async function ensureBucket(nc: NatsConnection, jsm: JetStreamManager, name: string, options: object): Promise<KV> {
+export async function ensureBucket(
+  nc: NatsConnection,
+  jsm: JetStreamManager,
+  name: string,
+  options: { replicas?: number } & object,
+): Promise<KV> {
   const kvm = new Kvm(nc);
   try {
     const info = await jsm.streams.info(`KV_${name}`);
-    return await kvm.open(name, { allow_direct: info.config.allow_direct });
+    return await kvm.open(name, { allow_direct: readsDirect(info.config) });
   } catch (err) {
     if (!isApiError(err, STREAM_NOT_FOUND)) throw err;
   }
   try {
-    return await kvm.create(name, options);
+    const replicas = options.replicas ?? (await ordersReplicas(jsm));
+    const kv = await kvm.create(name, { ...options, replicas });
+    return replicas > 1 ? await kvm.open(name, { allow_direct: false }) : kv;
   } catch (err) {
     const info = await jsm.streams.info(`KV_${name}`).catch(() => Promise.reject(err));
-    return kvm.open(name, { allow_direct: info.config.allow_direct });
+    return kvm.open(name, { allow_direct: readsDirect(info.config) });
+  }
+}
+
+/**
+ * Whether a bucket is read with direct gets. On a replicated bucket any replica answers a direct
+ * get, also a follower that has not yet applied the last acknowledged write: a handler would decide
+ * on stale state (seen in the cluster test: shipping found no items, shipped an out-of-stock order,
+ * and only its compare-and-set noticed — after the event was out). Such buckets are read from the
+ * stream leader instead; a single replica is the leader, so direct gets stay.
+ */
+function readsDirect(config: { allow_direct?: boolean; num_replicas?: number }): boolean {
+  return config.allow_direct === true && (config.num_replicas ?? 1) <= 1;
+}
+
+/** Replicas of the ORDERS stream (1 when it does not exist yet). */
+async function ordersReplicas(jsm: JetStreamManager): Promise<number> {
+  try {
+    return (await jsm.streams.info(ORDERS_STREAM)).config.num_replicas || 1;
+  } catch (err) {
+    if (isApiError(err, STREAM_NOT_FOUND)) return 1;
+    throw err;
   }
 }
 

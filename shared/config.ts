@@ -1,5 +1,6 @@
 /** Service configuration from environment variables (names and defaults from the contract). */
 import type { ServiceName } from "../nats/subjects.ts";
+import type { NatsTlsOptions } from "../nats/connect.ts";
 
 export const DEFAULT_PORTS: Record<ServiceName, number> = { order: 3000, payment: 3001, shipping: 3002, notification: 3003 };
 
@@ -10,6 +11,10 @@ export interface ServiceConfig {
   natsUser?: string;
   natsPassword?: string;
   natsCredsFile?: string;
+  /** PEM files for TLS to NATS: CA of the server's certificate, and a client certificate and key. */
+  natsTlsCaFile?: string;
+  natsTlsCertFile?: string;
+  natsTlsKeyFile?: string;
   ordersReplicas: number;
   jaegerQueryUrl: string;
   paymentLimit: number;
@@ -45,6 +50,12 @@ function optional(env: Env, name: string): string | undefined {
 }
 
 export function loadConfig(service: ServiceName, env: Env): ServiceConfig {
+  if (optional(env, "NATS_TLS_CERT") !== undefined && optional(env, "NATS_TLS_KEY") === undefined) {
+    throw new ConfigError("NATS_TLS_CERT is set without NATS_TLS_KEY: a client certificate needs its key");
+  }
+  if (optional(env, "NATS_TLS_KEY") !== undefined && optional(env, "NATS_TLS_CERT") === undefined) {
+    throw new ConfigError("NATS_TLS_KEY is set without NATS_TLS_CERT: a client key needs its certificate");
+  }
   return {
     service,
     port: numberVar(env, "PORT", DEFAULT_PORTS[service], (n) => Number.isInteger(n) && n >= 0 && n < 65536, "a TCP port"),
@@ -52,6 +63,9 @@ export function loadConfig(service: ServiceName, env: Env): ServiceConfig {
     natsUser: optional(env, "NATS_USER"),
     natsPassword: optional(env, "NATS_PASSWORD"),
     natsCredsFile: optional(env, "NATS_CREDS"),
+    natsTlsCaFile: optional(env, "NATS_TLS_CA"),
+    natsTlsCertFile: optional(env, "NATS_TLS_CERT"),
+    natsTlsKeyFile: optional(env, "NATS_TLS_KEY"),
     ordersReplicas: numberVar(env, "ORDERS_REPLICAS", 1, (n) => [1, 3, 5].includes(n), "1, 3 or 5"),
     jaegerQueryUrl: (optional(env, "JAEGER_QUERY_URL") ?? "http://127.0.0.1:16686").replace(/\/+$/, ""),
     paymentLimit: numberVar(env, "PAYMENT_LIMIT", 10_000, (n) => n >= 0, "a non-negative amount"),
@@ -60,5 +74,27 @@ export function loadConfig(service: ServiceName, env: Env): ServiceConfig {
     orderApiToken: optional(env, "ORDER_API_TOKEN"),
     logLevel: optional(env, "LOG_LEVEL") ?? "info",
     handlerRetryBaseMs: numberVar(env, "HANDLER_RETRY_BASE_MS", 250, (n) => n >= 0 && n <= 60_000, "milliseconds, 0-60000"),
+  };
+}
+
+/**
+ * The TLS options for NATS from the configured PEM files, read with `readFile` (the entry's own file
+ * access), or undefined when none is set. A file that cannot be read is a ConfigError naming it.
+ */
+export function natsTlsFrom(config: ServiceConfig, readFile: (path: string) => string): NatsTlsOptions | undefined {
+  const files = { ca: config.natsTlsCaFile, cert: config.natsTlsCertFile, key: config.natsTlsKeyFile };
+  if (!files.ca && !files.cert && !files.key) return undefined;
+  const read = (variable: string, path: string | undefined) => {
+    if (path === undefined) return undefined;
+    try {
+      return readFile(path);
+    } catch (err) {
+      throw new ConfigError(`${variable}=${path} cannot be read: ${(err as Error).message}`);
+    }
+  };
+  return {
+    ca: read("NATS_TLS_CA", files.ca),
+    cert: read("NATS_TLS_CERT", files.cert),
+    key: read("NATS_TLS_KEY", files.key),
   };
 }

@@ -2,14 +2,47 @@
  * Structured JSON logs (pino): service name on every line, and the active span's trace_id and
  * span_id, so a log line leads to its trace.
  */
-import { pino, type Logger as PinoLogger } from "pino";
+import { pino, type DestinationStream, type Logger as PinoLogger } from "pino";
 import { trace } from "@opentelemetry/api";
 
 export type Logger = PinoLogger;
 
-/** A logger for one service; `level` follows LOG_LEVEL (default info). */
-export function createLogger(service: string, level = "info"): Logger {
-  return pino({
+/** Keys whose value is a secret or payment instrument data: replaced, at the top or one level down. */
+const SECRET_KEYS = [
+  "password",
+  "natsPassword",
+  "token",
+  "orderApiToken",
+  "apiKey",
+  "authorization",
+  "cookie",
+  "card",
+  "cardNumber",
+  "pan",
+  "cvv",
+  "cvc",
+  "iban",
+];
+/** Keys holding server URLs, which may carry `user:password@`: logged without the userinfo. */
+const URL_KEYS = new Set(["servers", "server", "url", "natsUrl"]);
+const REDACT_PATHS = [
+  ...[...SECRET_KEYS, ...URL_KEYS].flatMap((k) => [k, `*.${k}`]),
+  // Header bags (request logs, NATS headers) one and two levels down.
+  ...["authorization", "cookie"].flatMap((h) => [`headers.${h}`, `*.headers.${h}`]),
+];
+
+/** `nats://user:pw@host:4222` → `nats://host:4222`; anything else as it is. */
+function withoutUserinfo(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(withoutUserinfo);
+  return typeof value === "string" ? value.replace(/^([a-z][\w+.-]*:\/\/)[^/@\s]*@/i, "$1") : value;
+}
+
+/**
+ * A logger for one service; `level` follows LOG_LEVEL (default info). `destination` defaults to
+ * stdout (tests pass a stream to read the lines).
+ */
+export function createLogger(service: string, level = "info", destination?: DestinationStream): Logger {
+  const options: pino.LoggerOptions = {
     level,
     base: { service },
     messageKey: "msg",
@@ -19,6 +52,10 @@ export function createLogger(service: string, level = "info"): Logger {
       const span = trace.getActiveSpan()?.spanContext();
       return span ? { trace_id: span.traceId, span_id: span.spanId } : {};
     },
-    redact: { paths: ["password", "*.password", "token", "*.token", "authorization", "*.authorization"], remove: true },
-  });
+    redact: {
+      paths: REDACT_PATHS,
+      censor: (value, path) => (URL_KEYS.has(path[path.length - 1] ?? "") ? withoutUserinfo(value) : "[redacted]"),
+    },
+  };
+  return destination ? pino(options, destination) : pino(options);
 }

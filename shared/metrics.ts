@@ -12,14 +12,103 @@ export interface ServiceMetrics {
   eventsPublished: client.Counter<"event_type" | "result">;
   eventsHandled: client.Counter<"event_type" | "outcome">;
   handlerDuration: client.Histogram<"event_type">;
+  /** ORDER_CREATED → SHIPPING_READY (their occurredAt), observed once per order by the order service. */
+  orderLatency: client.Histogram;
+  /**
+   * Makes the JetStream gauges (consumer pending / ack pending / redelivered, DLQ size) read from
+   * `read`, at most once per `maxAgeMs` however often Prometheus scrapes.
+   */
+  watchJetStream(read: () => Promise<JetStreamStats>, opts?: { maxAgeMs?: number; onError?: (err: unknown) => void }): void;
+}
+
+/** What the JetStream gauges show; filled from consumer and stream info (nats/jetstream-stats.ts). */
+export interface JetStreamStats {
+  consumers: { consumer: string; pending: number; ackPending: number; redelivered: number }[];
+  /** Dead letters (ORDERS_DLQ `dlq.orders.>`) of this service's consumers. */
+  deadLetters: number;
 }
 
 export function createMetrics(service: string): ServiceMetrics {
   const registry = new client.Registry();
   registry.setDefaultLabels({ service });
   client.collectDefaultMetrics({ register: registry, prefix: "orderstream_" });
+  // prom-client also exports gauges named *_total (nodejs_active_handles_total, …), which
+  // `promtool check metrics` rejects: only counters end in _total. Their per-type twins
+  // (nodejs_active_handles{type}) stay, so the totals are one sum() away.
+  for (const metric of registry.getMetricsAsArray()) {
+    const type = (metric as { type: unknown }).type;
+    if (type !== "counter" && metric.name.endsWith("_total")) registry.removeSingleMetric(metric.name);
+  }
+  // One cached read feeds all JetStream gauges: a scrape costs at most one round of info requests.
+  let read: (() => Promise<JetStreamStats>) | undefined;
+  let maxAgeMs = 5_000;
+  let onError: (err: unknown) => void = () => {};
+  let cached: { at: number; stats: Promise<JetStreamStats | null> } | undefined;
+  const jetStreamStats = (): Promise<JetStreamStats | null> => {
+    if (!read) return Promise.resolve(null);
+    const now = Date.now();
+    if (!cached || now - cached.at >= maxAgeMs) {
+      cached = {
+        at: now,
+        stats: read().catch((err: unknown) => {
+          onError(err);
+          return null;
+        }),
+      };
+    }
+    return cached.stats;
+  };
+  const consumerGauge = (name: string, help: string, pick: (c: JetStreamStats["consumers"][number]) => number) =>
+    new client.Gauge({
+      name,
+      help,
+      labelNames: ["consumer"],
+      registers: [registry],
+      async collect() {
+        const stats = await jetStreamStats();
+        // No fresh numbers (NATS away): keep the last ones rather than report a false zero.
+        for (const c of stats?.consumers ?? []) this.set({ consumer: c.consumer }, pick(c));
+      },
+    });
+  consumerGauge(
+    "orderstream_consumer_pending_messages",
+    "Messages of the consumer's partition not yet delivered (JetStream num_pending).",
+    (c) => c.pending,
+  );
+  consumerGauge(
+    "orderstream_consumer_ack_pending_messages",
+    "Messages delivered and not yet acknowledged (JetStream num_ack_pending).",
+    (c) => c.ackPending,
+  );
+  consumerGauge(
+    "orderstream_consumer_redelivered_messages",
+    "Unacknowledged messages delivered more than once (JetStream num_redelivered).",
+    (c) => c.redelivered,
+  );
+  new client.Gauge({
+    name: "orderstream_dlq_messages",
+    help: "Dead letters of this service's consumers in ORDERS_DLQ (dlq.orders.>).",
+    registers: [registry],
+    async collect() {
+      const stats = await jetStreamStats();
+      if (stats) this.set(stats.deadLetters);
+    },
+  });
+
   return {
     registry,
+    watchJetStream(reader, opts = {}) {
+      read = reader;
+      maxAgeMs = opts.maxAgeMs ?? 5_000;
+      onError = opts.onError ?? (() => {});
+      cached = undefined;
+    },
+    orderLatency: new client.Histogram({
+      name: "orderstream_order_e2e_latency_seconds",
+      help: "Time from an order's ORDER_CREATED to its SHIPPING_READY (event occurredAt), observed by the order service.",
+      buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
+      registers: [registry],
+    }),
     httpRequests: new client.Counter({
       name: "orderstream_http_requests_total",
       help: "HTTP requests answered, by route and status.",
@@ -35,13 +124,13 @@ export function createMetrics(service: string): ServiceMetrics {
     }),
     eventsPublished: new client.Counter({
       name: "orderstream_events_published_total",
-      help: "Order events published, by type and result (new or duplicate).",
+      help: "Order events published, by type and result (new, duplicate, or error).",
       labelNames: ["event_type", "result"],
       registers: [registry],
     }),
     eventsHandled: new client.Counter({
       name: "orderstream_events_handled_total",
-      help: "Order events handled, by type and outcome (ok, retried, dead_lettered, skipped).",
+      help: "Order events received, by type and outcome (ok, skipped, retried, dead_lettered, rejected).",
       labelNames: ["event_type", "outcome"],
       registers: [registry],
     }),

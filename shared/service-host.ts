@@ -13,13 +13,15 @@ import type { ServiceConfig } from "./config.ts";
 import type { Logger } from "./logger.ts";
 import { createMetrics, type ServiceMetrics } from "./metrics.ts";
 import { HttpProblem, problemResponse } from "./http/problem.ts";
-import { connectNats, type NatsConnectOptions } from "../nats/connect.ts";
+import { hardening, unavailableProblem } from "./http/hardening.ts";
+import { connectNats, inboxPrefixOf, type NatsConnectOptions } from "../nats/connect.ts";
 import { ensureOrderStreams, ensurePartitionConsumers } from "../nats/setup.ts";
 import { createEventPublisher, type EventPublisher } from "../nats/publish-event.ts";
 import { defaultRetryDelayMs, startPartitionedConsumers, type EventHandler, type RunningConsumers } from "../nats/partitioned-consumer.ts";
 import { ORDERS_STREAM } from "../nats/subjects.ts";
 import { ensureDeadLetterStreams, startAdvisoryProcessor, writeDeadLetter } from "../nats/dead-letters.ts";
 import { startRetryProcessor } from "../nats/dead-letter-retry.ts";
+import { readJetStreamStats } from "../nats/jetstream-stats.ts";
 
 /** What a service's own code gets once NATS is there. */
 export interface Infra {
@@ -76,6 +78,8 @@ export function createService<R>(
     metrics.httpRequests.inc(labels);
     metrics.httpDuration.observe(labels, (performance.now() - started) / 1000);
   });
+  // Security headers on every answer (errors included) and a 10 s deadline: shared/http/hardening.ts.
+  app.use(...hardening());
   app.get("/healthz", (c) => c.json({ status: "ok", service: config.service }));
   app.get("/readyz", (c) => {
     const ok = ready();
@@ -93,11 +97,18 @@ export function createService<R>(
     },
     config,
   );
-  app.notFound((c) => problemResponse(new HttpProblem(404, "not-found", `No route for ${c.req.method} ${c.req.path}.`)));
+  app.notFound((c) =>
+    problemResponse(new HttpProblem(404, "not-found", `No route for ${c.req.method} ${JSON.stringify(c.req.path.slice(0, 200))}.`)),
+  );
   app.onError((err, c: Context) => {
     if (err instanceof HttpProblem) return problemResponse(err, c.req.path);
     const status = (err as { status?: number }).status;
     if (status === 413) return problemResponse(new HttpProblem(413, "body-too-large", "The request body is over 64 KiB."));
+    const unavailable = unavailableProblem(err);
+    if (unavailable) {
+      log.warn({ err, path: c.req.path }, "NATS did not answer a request in time");
+      return problemResponse(unavailable, c.req.path);
+    }
     // Never leak internals: the log has the detail, the client a reference to the trace.
     log.error({ err, path: c.req.path }, "unhandled error in a route");
     return problemResponse(new HttpProblem(500, "internal", "The request failed on our side; it has been logged."));
@@ -129,6 +140,8 @@ export function createService<R>(
         user: config.natsUser,
         password: config.natsPassword,
         name: `${config.service}-service`,
+        // Replies come back on `_INBOX_<service>.…`: the auth config lets a service read only its own.
+        inboxPrefix: inboxPrefixOf(config.service),
       });
       connected = true;
       void watchStatus(nc);
@@ -136,7 +149,10 @@ export function createService<R>(
       const jsm = await jetstreamManager(nc);
       await ensureOrderStreams(jsm, config.ordersReplicas);
       await ensurePartitionConsumers(jsm, ORDERS_STREAM, config.service);
-      const infra: Infra = { nc, js, jsm, publisher: createEventPublisher(js, jsm), config, log, metrics };
+      const publisher = createEventPublisher(js, jsm, {
+        onPublished: (eventType, result) => metrics.eventsPublished.inc({ event_type: eventType, result }),
+      });
+      const infra: Infra = { nc, js, jsm, publisher, config, log, metrics };
       const r = await definition.setup(infra);
       runtime = r;
       await ensureDeadLetterStreams(jsm, config.ordersReplicas);
@@ -148,6 +164,10 @@ export function createService<R>(
         relevant: definition.relevant,
         log,
         retryDelayMs: (n) => defaultRetryDelayMs(n, config.handlerRetryBaseMs),
+        onHandled: ({ eventType, outcome, handlerSeconds }) => {
+          metrics.eventsHandled.inc({ event_type: eventType, outcome });
+          if (handlerSeconds !== undefined) metrics.handlerDuration.observe({ event_type: eventType }, handlerSeconds);
+        },
         giveUp: (msg, consumer, reason) =>
           writeDeadLetter(js, {
             subject: msg.subject,
@@ -159,6 +179,10 @@ export function createService<R>(
             deliveries: msg.info.deliveryCount,
             source: "service",
           }),
+      });
+      // Read lazily by /metrics (cached 5 s), so an idle service asks JetStream nothing.
+      metrics.watchJetStream(() => readJetStreamStats(jsm, config.service), {
+        onError: (err) => log.warn({ err }, "could not read JetStream consumer info for /metrics"),
       });
       background.push(await startAdvisoryProcessor(js, jsm, log));
       background.push(await startRetryProcessor({ js, jsm, service: config.service, handler, log }));

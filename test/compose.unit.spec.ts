@@ -267,3 +267,126 @@ describe("compose.yaml", () => {
     });
   });
 });
+
+// The monitoring profile: what Prometheus scrapes must be what compose runs, and Grafana must find
+// its provisioning and dashboard where the mounts put them.
+describe("compose.yaml monitoring profile", () => {
+  type ScrapeConfig = {
+    job_name: string;
+    dns_sd_configs?: { names: string[]; type?: string; port?: number }[];
+    static_configs?: { targets: string[] }[];
+  };
+  let doc: Compose;
+  let scrape: ScrapeConfig[];
+
+  beforeAll(() => {
+    doc = loadCompose();
+    const prom = parse(readFileSync(join(root, "monitoring/prometheus.yml"), "utf8")) as { scrape_configs: ScrapeConfig[] };
+    scrape = prom.scrape_configs;
+  });
+
+  /** host path of a bind mount of `svc` whose container path is `target`. */
+  const bindSource = (svc: Service, target: string): string | undefined => {
+    for (const v of svc.volumes ?? []) {
+      if (typeof v !== "string") continue;
+      const [src, dst] = v.split(":");
+      if (dst === target) return src;
+    }
+    return undefined;
+  };
+
+  it("puts Prometheus, Grafana and the NATS exporter (only) in the monitoring profile", () => {
+    for (const name of ["prometheus", "grafana", "nats-exporter"]) {
+      expect(service(doc, name).profiles, name).toEqual(["monitoring"]);
+    }
+    for (const name of [...Object.keys(APP_SERVICES), "nats", "jaeger"]) {
+      expect(service(doc, name).profiles, `${name} runs without a profile`).toBeUndefined();
+    }
+  });
+
+  it("mounts monitoring/prometheus.yml as Prometheus' config", () => {
+    const prom = service(doc, "prometheus");
+    expect(prom.configs).toContainEqual({ source: "prometheus", target: "/etc/prometheus/prometheus.yml" });
+    expect(doc.configs?.prometheus?.file).toBe("./monitoring/prometheus.yml");
+    expect(String(prom.command)).toContain("--config.file=/etc/prometheus/prometheus.yml");
+  });
+
+  it("scrapes every replica of each service on the port compose gives it", () => {
+    for (const name of Object.keys(APP_SERVICES)) {
+      const job = scrape.find((j) => j.dns_sd_configs?.some((d) => d.names.includes(name)));
+      expect(job, `a dns_sd scrape job for ${name}`).toBeDefined();
+      const sd = job!.dns_sd_configs!.find((d) => d.names.includes(name))!;
+      expect(sd.type, `${name}: A records, one per replica`).toBe("A");
+      expect(String(sd.port), `${name} port`).toBe(env(service(doc, name)).PORT);
+    }
+  });
+
+  it("scrapes NATS through the exporter, which reads the NATS monitoring port", () => {
+    const exporter = service(doc, "nats-exporter");
+    const targets = scrape.flatMap((j) => j.static_configs ?? []).flatMap((s) => s.targets);
+    const port = /-port=(\d+)/.exec(String(exporter.command))?.[1] ?? "7777";
+    expect(targets).toContain(`nats-exporter:${port}`);
+    expect(String(exporter.command)).toContain("http://nats:8222");
+    expect(readFileSync(join(root, "nats/nats-server.conf"), "utf8")).toMatch(/http_port\s*[:=]?\s*8222|http\s*[:=]\s*\S*8222/);
+  });
+
+  it("provisions Grafana with the Prometheus datasource and the dashboard folder it mounts", () => {
+    const grafana = service(doc, "grafana");
+    const provisioning = bindSource(grafana, "/etc/grafana/provisioning");
+    expect(provisioning).toBe("./monitoring/grafana/provisioning");
+    const ds = parse(readFileSync(join(root, provisioning!, "datasources/prometheus.yml"), "utf8")) as {
+      datasources: { uid: string; type: string; url: string }[];
+    };
+    const prom = ds.datasources.find((d) => d.type === "prometheus");
+    expect(prom?.url).toBe("http://prometheus:9090");
+
+    const providers = parse(readFileSync(join(root, provisioning!, "dashboards/dashboards.yml"), "utf8")) as {
+      providers: { type: string; options: { path: string } }[];
+    };
+    const dashboardsPath = providers.providers[0]!.options.path;
+    const dashboards = bindSource(grafana, dashboardsPath);
+    expect(dashboards, `a bind mount at ${dashboardsPath}`).toBe("./monitoring/grafana/dashboards");
+    const dashboard = JSON.parse(readFileSync(join(root, dashboards!, "orderstream.json"), "utf8")) as { panels: unknown[] };
+    // Every panel and query names the provisioned datasource by uid, so nothing needs picking by hand.
+    const uids = new Set<string>();
+    const walk = (node: unknown): void => {
+      if (Array.isArray(node)) node.forEach(walk);
+      else if (node && typeof node === "object") {
+        for (const [key, value] of Object.entries(node)) {
+          if (key === "datasource") uids.add((value as { uid?: string } | null)?.uid ?? "(none)");
+          else walk(value);
+        }
+      }
+    };
+    walk(dashboard.panels);
+    expect([...uids]).toEqual([prom!.uid]);
+  });
+});
+
+describe("compose.deno.yaml (the services on Deno)", () => {
+  const denoDoc = () => loadCompose(readFileSync(join(root, "compose.deno.yaml"), "utf8"));
+  const problems = (v: ValidateFunction) => (v.errors ?? []).map((e) => `${e.instancePath || "/"} ${e.message}`).join("\n");
+
+  it("is valid against the Compose Specification schema and its build target is a Dockerfile stage", () => {
+    const validate = makeValidator();
+    const doc = denoDoc();
+    expect(validate(doc), problems(validate)).toBe(true);
+    expect(crossReferenceErrors(doc)).toEqual([]);
+    const bad = denoDoc();
+    (service(bad, "order").build as Dict).target = "no-such-stage";
+    expect(crossReferenceErrors(bad).join("\n")).toContain("no-such-stage");
+  });
+
+  it("overrides exactly the four services of compose.yaml: deno target, Deno entry, deno healthcheck", () => {
+    const doc = denoDoc();
+    expect(Object.keys(doc.services).sort()).toEqual(Object.keys(APP_SERVICES).sort());
+    for (const name of Object.keys(APP_SERVICES)) {
+      const svc = service(doc, name);
+      expect(svc.build, name).toMatchObject({ target: "deno" });
+      expect(svc.command, name).toEqual([`services/${name}/main.deno.ts`]);
+      expect(existsSync(join(root, `services/${name}/main.deno.ts`)), name).toBe(true);
+      expect(svc.healthcheck?.test?.slice(0, 3), name).toEqual(["CMD", "deno", "eval"]);
+      expect(String(svc.healthcheck?.test), name).toContain("/readyz");
+    }
+  });
+});

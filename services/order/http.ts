@@ -12,6 +12,7 @@ import { fetchTrace } from "../../otel/jaeger-query.ts";
 import { trace } from "@opentelemetry/api";
 import { ORDER_ID_ATTR } from "../../otel/messaging-attributes.ts";
 import type { OrderRuntime } from "./service.ts";
+import { renderTimelinePage } from "./timeline-page.ts";
 
 function notFound(orderId: string): HttpProblem {
   return new HttpProblem(404, "order-not-found", `There is no order ${JSON.stringify(orderId.slice(0, 80))}.`);
@@ -48,8 +49,9 @@ function requireToken(token: string) {
     const header = c.req.header("authorization") ?? "";
     const match = /^Bearer\s+(.+)$/i.exec(header);
     if (!match || !timingSafeEqual(match[1]!.trim(), token)) {
-      c.header("www-authenticate", 'Bearer realm="orderstream"');
-      throw new HttpProblem(401, "unauthorized", "Send Authorization: Bearer <ORDER_API_TOKEN>.");
+      const problem = new HttpProblem(401, "unauthorized", "Send Authorization: Bearer <ORDER_API_TOKEN>.");
+      problem.headers.set("www-authenticate", 'Bearer realm="orderstream"');
+      throw problem;
     }
     await next();
   };
@@ -84,6 +86,8 @@ export function orderRoutes(app: Hono, runtime: () => OrderRuntime, config: Serv
   orders.get("/:orderId", async (c) => c.json(publicView(await viewOf(runtime(), c.req.param("orderId")))));
 
   orders.get("/:orderId/events", async (c) => {
+    // An id not of the issued form is 404 whatever the query says.
+    if (!isOrderId(c.req.param("orderId"))) throw notFound(c.req.param("orderId"));
     const raw = c.req.query("fromSeq");
     const fromSeq = raw === undefined ? 0 : Number(raw);
     if (!Number.isSafeInteger(fromSeq) || fromSeq < 0) {
@@ -131,6 +135,22 @@ export function orderRoutes(app: Hono, runtime: () => OrderRuntime, config: Serv
     }
     const lookup = await fetchTrace({ baseUrl: config.jaegerQueryUrl, traceId });
     return c.json({ orderId, ...lookup, spans: lookup.spans });
+  });
+
+  // The timeline page: events and view from the stream itself (so they agree), the trace when Jaeger answers.
+  orders.get("/:orderId/view", async (c) => {
+    const orderId = c.req.param("orderId");
+    const history = await historyOf(runtime(), orderId);
+    if (history.length === 0) throw notFound(orderId);
+    const traceId = traceIdOf(history[0]?.traceparent);
+    const lookup = traceId ? await fetchTrace({ baseUrl: config.jaegerQueryUrl, traceId }) : null;
+    const page = renderTimelinePage({ orderId, view: foldOrder(history.map((e) => e.event)), events: history, trace: lookup });
+    return c.body(page, 200, {
+      "content-type": "text/html; charset=utf-8",
+      "cache-control": "no-store",
+      // No script at all, inline styles only: a value that slipped through escaping still could not run.
+      "content-security-policy": "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+    });
   });
 
   app.route("/orders", orders);

@@ -23,8 +23,8 @@ export async function claimOrderId(kv: KV, key: string, body: unknown, freshOrde
     throw new HttpProblem(400, "bad-idempotency-key", "Idempotency-Key must be 1-255 printable ASCII characters.");
   }
   // Keys and bodies are hashed: user input never becomes a KV key or subject token as is.
-  const entryKey = await sha256Hex(key);
-  const bodyHash = await sha256Hex(JSON.stringify(body));
+  const entryKey = sha256Hex(key);
+  const bodyHash = sha256Hex(JSON.stringify(body));
   const mine: KeyRecord = { orderId: freshOrderId, bodyHash };
   try {
     await kv.create(entryKey, JSON.stringify(mine));

@@ -37,6 +37,12 @@ export const orderService: ServiceDefinition<OrderRuntime> = {
         },
         async react(view, event) {
           for (const draft of decideOnEvent(view, event)) await rt.infra.publisher.publish(draft);
+          // Last, after the effects: a failed react is retried and must not count twice. The fence
+          // (lastSeq) makes this run once per order, not once per delivery or replay.
+          if (event.eventType === "SHIPPING_READY" && view) {
+            const seconds = (Date.parse(event.occurredAt) - Date.parse(view.createdAt)) / 1000;
+            if (Number.isFinite(seconds) && seconds >= 0) rt.infra.metrics.orderLatency.observe(seconds);
+          }
         },
       },
       rt.views,

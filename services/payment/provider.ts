@@ -33,10 +33,10 @@ export function createSimulatedProvider(limit: number): PaymentProvider {
   return {
     async charge({ amount, idempotencyKey }) {
       if (amount > limit) return { approved: false, reason: `amount ${amount} is above the payment limit ${limit}` };
-      return { approved: true, paymentId: await deterministicUuid("payment", idempotencyKey) };
+      return { approved: true, paymentId: deterministicUuid("payment", idempotencyKey) };
     },
     async refund({ idempotencyKey }) {
-      return { refundId: await deterministicUuid("refund", idempotencyKey) };
+      return { refundId: deterministicUuid("refund", idempotencyKey) };
     },
   };
 }

@@ -25,7 +25,7 @@ export const shippingService: ServiceDefinition<ShippingRuntime> = {
         initialState,
         evolve: (state, event) => evolve(state, event),
         async react(state, event) {
-          const shippingId = await deterministicUuid("shipment", event.orderId);
+          const shippingId = deterministicUuid("shipment", event.orderId);
           for (const draft of decide(state, event, { unavailableSkus: rt.unavailableSkus, shippingId })) {
             await rt.infra.publisher.publish(draft);
           }

@@ -34,6 +34,8 @@ export class HttpProblem extends Error {
   readonly status: number;
   readonly slug: string;
   readonly errors?: FieldError[];
+  /** Extra response headers (WWW-Authenticate, Retry-After): headers set on the context are lost on errors. */
+  readonly headers = new Headers();
 
   constructor(status: number, slug: string, detail: string, errors?: FieldError[]) {
     super(detail);
@@ -58,6 +60,7 @@ export class HttpProblem extends Error {
 /** A Response carrying a problem document. */
 export function problemResponse(problem: HttpProblem, instance?: string, headers?: HeadersInit): Response {
   const h = new Headers(headers);
+  problem.headers.forEach((value, key) => h.set(key, value));
   h.set("content-type", "application/problem+json");
   return new Response(JSON.stringify(problem.toProblem(instance)), { status: problem.status, headers: h });
 }

@@ -5,7 +5,7 @@
 import { readFileSync } from "node:fs";
 import { serve } from "@hono/node-server";
 import { startTracing } from "../../otel/sdk.ts";
-import { ConfigError, loadConfig } from "../config.ts";
+import { ConfigError, loadConfig, natsTlsFrom } from "../config.ts";
 import { createLogger } from "../logger.ts";
 import { createService } from "../service-host.ts";
 import { serviceDefinitions } from "../../services/registry.ts";
@@ -27,7 +27,14 @@ export async function runServiceOnNode(name: ServiceName): Promise<void> {
   }
   const log = createLogger(`${name}-service`, config.logLevel);
   const creds = config.natsCredsFile ? readFileSync(config.natsCredsFile, "utf8") : undefined;
-  const service = createService(serviceDefinitions[name], config, log, { creds });
+  let tls;
+  try {
+    tls = natsTlsFrom(config, (path) => readFileSync(path, "utf8"));
+  } catch (err) {
+    console.error(`${name}: ${(err as Error).message}`);
+    process.exit(1);
+  }
+  const service = createService(serviceDefinitions[name], config, log, { creds, tls });
   const server = serve({ fetch: service.app.fetch, port: config.port, hostname: process.env.HOST ?? "0.0.0.0" });
   server.on("error", (err) => {
     log.fatal({ err, port: config.port }, `cannot listen on port ${config.port}`);

@@ -26,6 +26,11 @@ export interface StartServiceOptions {
   args?: string[];
   /** Readiness timeout, default 20 000 ms. */
   readyTimeoutMs?: number;
+  /**
+   * Executable and its arguments to spawn instead of `node --import tsx <entry> <args>` (e.g. a
+   * Deno entry: `[deno, "run", "-A", "services/order/main.deno.ts"]`); `entry`/`args` are then ignored.
+   */
+  command?: [string, ...string[]];
 }
 
 export const REPO_ROOT = fileURLToPath(new URL("../../", import.meta.url));
@@ -78,7 +83,7 @@ export async function startService(
   if (!Number.isInteger(port) || port <= 0 || port > 65535) throw new Error(`startService(${name}): invalid PORT ${env.PORT}`);
   const fullEnv = childEnv({ ...env, PORT: String(port) });
   const entry = opts.entry ?? "scripts/service.ts";
-  const args = ["--import", "tsx", entry, ...(opts.args ?? [name])];
+  const [executable, ...args] = opts.command ?? [process.execPath, "--import", "tsx", entry, ...(opts.args ?? [name])];
 
   const lines: string[] = [];
   const partial: Record<"out" | "err", string> = { out: "", err: "" };
@@ -100,7 +105,7 @@ export async function startService(
   const output = () => lines.join("\n");
   const tail = (n = 60) => lines.slice(-n).join("\n");
 
-  const child = spawn(process.execPath, args, {
+  const child = spawn(executable, args, {
     cwd: REPO_ROOT,
     env: fullEnv,
     stdio: ["ignore", "pipe", "pipe"],

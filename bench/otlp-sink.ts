@@ -1,0 +1,49 @@
+/**
+ * A minimal local OTLP/HTTP trace receiver for the tracing-cost run: answers 200 at once and only
+ * counts requests, bytes and spans, so the receiver itself costs next to nothing.
+ */
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+
+export interface OtlpSink {
+  url: string;
+  stats(): { requests: number; bytes: number; spans: number };
+  close(): Promise<void>;
+}
+
+const SPAN_ID = Buffer.from('"spanId":');
+
+function countOccurrences(buf: Buffer, needle: Buffer): number {
+  let n = 0;
+  for (let i = buf.indexOf(needle); i !== -1; i = buf.indexOf(needle, i + needle.length)) n++;
+  return n;
+}
+
+export async function startOtlpSink(): Promise<OtlpSink> {
+  let requests = 0;
+  let bytes = 0;
+  let spans = 0;
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (c: Buffer) => chunks.push(c));
+    req.on("end", () => {
+      const body = Buffer.concat(chunks);
+      requests++;
+      bytes += body.length;
+      // JSON bodies only (what otel/sdk.ts sends); protobuf would be counted as bytes alone.
+      if (String(req.headers["content-type"] ?? "").includes("json")) spans += countOccurrences(body, SPAN_ID);
+      res.writeHead(200, { "content-type": "application/json" }).end("{}");
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    stats: () => ({ requests, bytes, spans }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}

@@ -1,0 +1,416 @@
+/**
+ * `npm run bench` — the whole system against the raw limit of the same nats-server, in one run.
+ *
+ *   npm run bench                 full run (≈ 3.5–4.5 min)
+ *   npm run bench -- --quick      smoke run (< 1 min): shorter loads, 10k-event replay, no ordering run
+ *   npm run bench -- --profile    also write a CPU profile of each service (tracing-off system) and summarise it
+ *   npm run bench -- --json FILE  also write every figure as JSON
+ *
+ * Phases: (1) raw JetStream publish / ordered read, (4) replay, on a bare nats-server; then a system
+ * with tracing off: (7) start-up, warm-up + capacity estimate, (2) saturating run, (3) latency at
+ * 200 and 1,000 orders/s; a system with tracing on (5): the same saturating run; a system whose
+ * partition consumers allow 1,000 unacked messages (6). Targets are from issue 7; they are figures,
+ * not assertions — the process exits 0 whatever they are (1 only when the bench itself fails).
+ */
+import { mkdtempSync, readdirSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { performance } from "node:perf_hooks";
+import { jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { connect } from "@nats-io/transport-node";
+import { startNatsServer } from "../test/support/nats-server.ts";
+import { completeEvent } from "../nats/publish-event.ts";
+import { NOTIFICATIONS_STREAM, ORDERS_STREAM } from "../nats/subjects.ts";
+import { startBenchSystem, type BenchSystem } from "./system.ts";
+import { rawPublish, orderedRead } from "./raw.ts";
+import { replayBench, type ReplayResult } from "./replay.ts";
+import {
+  countShippingReady,
+  httpLoad,
+  lastNotificationMs,
+  percentile,
+  phaseStats,
+  readPhaseEvents,
+  streamMessages,
+  waitDrained,
+  type HttpLoadResult,
+  type PhaseStats,
+} from "./load.ts";
+import { startOtlpSink, type OtlpSink } from "./otlp-sink.ts";
+import { formatProfile } from "./profile.ts";
+
+const argv = process.argv.slice(2);
+const QUICK = argv.includes("--quick");
+const PROFILE = argv.includes("--profile");
+const JSON_OUT = argv.includes("--json") ? argv[argv.indexOf("--json") + 1] : undefined;
+
+const CFG = QUICK
+  ? { rawMessages: 20_000, warmupOrders: 400, satSeconds: 5, lat200Seconds: 3, lat1000Seconds: 2, replayEvents: 10_000, drainCapMs: 5_000, ordering: false }
+  : { rawMessages: 100_000, warmupOrders: 1_000, satSeconds: 20, lat200Seconds: 10, lat1000Seconds: 10, replayEvents: 100_000, drainCapMs: 40_000, ordering: true };
+/** Closed-loop connections of the warm-up: enough that the HTTP side outruns the pipeline. */
+const WARMUP_CONNECTIONS = 64;
+/** Offered load of the saturating runs, relative to the capacity seen in the warm-up. */
+const OVERLOAD = 1.5;
+/** A run saturated the pipeline when a backlog was left at the end of the load: draining took this long. */
+const SATURATED_DRAIN_MS = 1_000;
+/** Skip the optional ordering run when this much time has gone (keeps the full run under 5 min). */
+const ORDERING_RUN_DEADLINE_S = 190;
+
+const t0 = performance.now();
+const elapsed = () => ((performance.now() - t0) / 1000).toFixed(1).padStart(5);
+const say = (msg: string) => console.log(`[${elapsed()} s] ${msg}`);
+const signed = (n: number) => `${n >= 0 ? "+" : ""}${fmt(n, 1)}`;
+const fmt = (n: number, digits = 0) => (Number.isFinite(n) ? n.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits }) : "n/a");
+
+interface RunResult {
+  label: string;
+  offeredRate: number;
+  http: HttpLoadResult;
+  drained: boolean;
+  drainMs: number;
+  /** every order of the run */
+  all: PhaseStats;
+  /** orders created while every load instance was running (1 s after the start to the end): latency figures */
+  steady: PhaseStats;
+  cancelled: number;
+  /** completed orders / (last SHIPPING_READY − first POST) */
+  throughput: number;
+  /** a backlog was left when the load ended (or never drained): the pipeline was busy all along */
+  saturated: boolean;
+  windowS: number;
+  notifications: number;
+  notificationsLagMs: number;
+  shippingReadyCounted: number | null;
+  /** CPU cores used per process over load + drain */
+  cores: Record<string, number>;
+  /** CPU ms of the services and nats-server per completed order */
+  cpuMsPerOrder: number;
+}
+
+function cpuSnapshot(sys: BenchSystem): Record<string, number> {
+  const snap: Record<string, number> = { "nats-server": sys.natsCpuSeconds() };
+  for (const s of sys.services) snap[s.name] = s.cpuSeconds();
+  const self = process.cpuUsage();
+  snap.bench = (self.user + self.system) / 1e6;
+  return snap;
+}
+
+async function measureRun(
+  sys: BenchSystem,
+  opts: { label: string; rate: number; durationS: number; amount?: number; connections?: number; countSr?: boolean; paced?: boolean },
+): Promise<RunResult> {
+  const fromSeq = (await streamMessages(sys.jsm, ORDERS_STREAM)).lastSeq + 1;
+  const notifBefore = (await streamMessages(sys.jsm, NOTIFICATIONS_STREAM)).messages;
+  const srBefore = opts.countSr ? await countShippingReady(sys.jsm).catch(() => NaN) : NaN;
+  const cpuBefore = cpuSnapshot(sys);
+  const started = Date.now();
+  const http = await httpLoad({ url: sys.orderUrl, rate: opts.rate, durationS: opts.durationS, amount: opts.amount, connections: opts.connections, paced: opts.paced });
+  const drain = await waitDrained(sys.jsm, CFG.drainCapMs);
+  const ended = Date.now();
+  const cpuAfter = cpuSnapshot(sys);
+  const events = await readPhaseEvents(sys.js, sys.jsm, fromSeq);
+  const notifications = (await streamMessages(sys.jsm, NOTIFICATIONS_STREAM)).messages - notifBefore;
+  const lastNotif = await lastNotificationMs(sys.jsm).catch(() => NaN);
+  const srAfter = opts.countSr ? await countShippingReady(sys.jsm).catch(() => NaN) : NaN;
+  const all = phaseStats(events.orders);
+  const paced = opts.amount === undefined && opts.rate > 0 && opts.paced !== false;
+  const steady = paced ? phaseStats(events.orders, started + 1_000, started + opts.durationS * 1_000) : all;
+  const windowS = (all.lastCompletedMs - started) / 1000;
+  const cores: Record<string, number> = {};
+  let systemCpu = 0;
+  for (const k of Object.keys(cpuAfter)) {
+    const used = cpuAfter[k]! - cpuBefore[k]!;
+    cores[k] = used / ((ended - started) / 1000);
+    if (k !== "bench") systemCpu += used;
+  }
+  const result: RunResult = {
+    label: opts.label,
+    offeredRate: opts.rate,
+    http,
+    drained: drain.drained,
+    drainMs: drain.ms,
+    all,
+    steady,
+    cancelled: events.cancelled,
+    throughput: all.completed / windowS,
+    saturated: !drain.drained || drain.ms >= SATURATED_DRAIN_MS,
+    windowS,
+    notifications,
+    notificationsLagMs: lastNotif - all.lastCompletedMs,
+    shippingReadyCounted: opts.countSr ? srAfter - srBefore : null,
+    cores,
+    cpuMsPerOrder: (systemCpu * 1000) / all.completed,
+  };
+  say(
+    `${opts.label}: ${fmt(http.ok)} POST 201 (${fmt(http.non2xx)} non-2xx, ${fmt(http.errors)} errors) in ${fmt(http.seconds, 1)} s; ` +
+      `${fmt(all.completed)}/${fmt(all.created)} orders SHIPPING_READY, ${fmt(notifications)} notifications; ` +
+      `${drain.drained ? `drained ${fmt(drain.ms / 1000, 1)} s after the load` : `NOT drained ${fmt(drain.ms / 1000, 1)} s after the load`}; ` +
+      `${fmt(result.throughput)} orders/s over ${fmt(windowS, 1)} s (middle 60 % of completions at ${fmt(all.midCompletionPerSec)}/s); ${fmt(result.cpuMsPerOrder, 1)} CPU ms/order`,
+  );
+  return result;
+}
+
+function latencyLine(r: RunResult): string {
+  const l = r.steady.latencies;
+  return `p50 ${fmt(percentile(l, 50), 1)} / p90 ${fmt(percentile(l, 90), 1)} / p99 ${fmt(percentile(l, 99), 1)} ms`;
+}
+
+function httpLine(r: RunResult): string {
+  return `p50 ${fmt(r.http.latency.p50, 1)} / p90 ${fmt(r.http.latency.p90, 1)} / p99 ${fmt(r.http.latency.p99, 1)} ms`;
+}
+
+function coresLine(r: RunResult): string {
+  return Object.entries(r.cores)
+    .map(([k, v]) => `${k} ${fmt(v, 2)}`)
+    .join(", ");
+}
+
+function arrivalsLine(r: RunResult): string {
+  const a = r.steady.arrivalsPer100ms;
+  return `orders created at ${fmt(r.steady.createdPerSec)}/s${r.steady === r.all ? "" : " in the steady window"}, per 100 ms mean ${fmt(a.mean, 1)} / max ${fmt(a.max)}`;
+}
+
+/**
+ * Warm-up that also estimates capacity: two batches of orders, closed loop, each drained; the
+ * second batch (JIT warm) gives the estimate.
+ */
+async function warmUp(sys: BenchSystem, label: string, orders = CFG.warmupOrders): Promise<RunResult> {
+  const half = Math.ceil(orders / 2);
+  const batch = (n: number) =>
+    measureRun(sys, { label: `${label} warm-up ${n} (${fmt(half)} orders, ${WARMUP_CONNECTIONS} connections)`, rate: 0, durationS: 0, amount: half, connections: WARMUP_CONNECTIONS });
+  await batch(1);
+  return batch(2);
+}
+
+/** Offered rate for a saturating run: OVERLOAD × the warm-up's completion rate (middle 60 % of completions). */
+function capacityGuess(warm: RunResult): number {
+  const seen = Number.isFinite(warm.all.midCompletionPerSec) ? Math.max(warm.all.midCompletionPerSec, warm.throughput) : warm.throughput;
+  return Math.max(50, Math.ceil(seen * OVERLOAD));
+}
+
+/**
+ * A saturating run: `rate` offered in one autocannon instance for CFG.satSeconds. When the system
+ * kept up (no backlog at the end), the figure is not a capacity: the full run tries once more at
+ * twice the rate it saw.
+ */
+async function saturate(sys: BenchSystem, label: string, rate: number, countSr = false): Promise<RunResult> {
+  const run = (r: number, note = "") =>
+    measureRun(sys, { label: `${label}, saturating${note} (${fmt(r)} orders/s offered, ${CFG.satSeconds} s)`, rate: r, durationS: CFG.satSeconds, paced: false, countSr });
+  const first = await run(rate);
+  if (first.saturated || QUICK) return first;
+  const again = Math.ceil(2 * Math.max(rate, first.throughput));
+  say(`  no backlog was left: the system kept up with ${fmt(rate)}/s; once more at ${fmt(again)}/s`);
+  return run(again, " again");
+}
+
+async function main(): Promise<void> {
+  const machine = {
+    cores: (await import("node:os")).cpus().length,
+    memGiB: (await import("node:os")).totalmem() / 2 ** 30,
+    cpu: (await import("node:os")).cpus()[0]?.model ?? "?",
+    node: process.version,
+  };
+  say(`orderstream bench${QUICK ? " --quick" : ""}: ${machine.cores} cores (${machine.cpu}), ${fmt(machine.memGiB, 1)} GiB, node ${machine.node}`);
+
+  // ---- 1 + 4: the limit, and replay, on a bare server ---------------------------------------
+  const bare = await startNatsServer();
+  let raw: { bodyBytes: number; publishPerSec: number; readPerSec: number; messages: number };
+  let replay: ReplayResult;
+  {
+    const nc = await connect({ servers: bare.url, name: "bench-raw" });
+    const js = jetstream(nc);
+    const jsm = await jetstreamManager(nc);
+    try {
+      const sample = await completeEvent({
+        eventType: "ORDER_CREATED",
+        orderId: crypto.randomUUID(),
+        userId: "bench-u0",
+        amount: 25.5,
+        currency: "USD",
+        items: [{ sku: "BENCH-1", quantity: 2, unitPrice: 12.75 }],
+      });
+      const body = new TextEncoder().encode(JSON.stringify(sample));
+      const publishPerSec = await rawPublish(js, jsm, "BENCH", body, CFG.rawMessages, 1_000);
+      const read = await orderedRead(js, jsm, "BENCH");
+      raw = { bodyBytes: body.byteLength, publishPerSec, readPerSec: read.perSec, messages: read.messages };
+      say(`raw: async publish ${fmt(publishPerSec)} msgs/s (${body.byteLength}-byte body, 1,000 in flight, ${fmt(CFG.rawMessages)} msgs); ordered read ${fmt(read.perSec)} msgs/s`);
+      replay = await replayBench(nc, js, jsm, CFG.replayEvents);
+      say(
+        `replay: ${fmt(replay.events)} events / ${fmt(replay.orders)} orders (filled at ${fmt(replay.fillPerSec)} events/s); ` +
+          `rebuildOrderView ${fmt(replay.rebuildPerSec)} events/s (${fmt(replay.rebuildSeconds, 2)} s; read+fold ${fmt(replay.readFoldPerSec)} events/s); ` +
+          `bare ordered read of the same stream ${fmt(replay.rawReadPerSec)} msgs/s`,
+      );
+    } finally {
+      await nc.close();
+      await bare.stop();
+    }
+  }
+
+  // ---- 7, 2, 3: tracing off --------------------------------------------------------------------
+  const profDir = PROFILE ? mkdtempSync(join(tmpdir(), "orderstream-prof-")) : undefined;
+  say(`starting nats-server + 4 services (tracing off)${profDir ? `, CPU profiles into ${profDir}` : ""}`);
+  const off = await startBenchSystem({ label: "off", cpuProfDir: profDir });
+  let offWarm: RunResult, sat: RunResult, lat200: RunResult, lat1000: RunResult;
+  const ready: Record<string, number> = {};
+  const rss: Record<string, number> = {};
+  const rssAtReady: Record<string, number> = {};
+  const pids: Record<string, number> = {};
+  try {
+    for (const s of off.services) ready[s.name] = s.readyMs;
+    say(`ready (spawn → /readyz 200): ${off.services.map((s) => `${s.name} ${fmt(s.readyMs)} ms`).join(", ")}`);
+    for (const s of off.services) rssAtReady[s.name] = s.rssAtReadyMiB;
+    for (const s of off.services) pids[s.name] = s.pid;
+    offWarm = await warmUp(off, "tracing off");
+    sat = await saturate(off, "tracing off", capacityGuess(offWarm), true);
+    say(`  ${arrivalsLine(sat)}; CPU cores used: ${coresLine(sat)}`);
+    lat200 = await measureRun(off, { label: `latency at 200 orders/s (${CFG.lat200Seconds} s)`, rate: 200, durationS: CFG.lat200Seconds });
+    say(`  POST→SHIPPING_READY ${latencyLine(lat200)}; HTTP POST ${httpLine(lat200)}; ${arrivalsLine(lat200)}`);
+    lat1000 = await measureRun(off, { label: `latency at 1,000 orders/s (${CFG.lat1000Seconds} s)`, rate: 1_000, durationS: CFG.lat1000Seconds });
+    say(`  POST→SHIPPING_READY ${latencyLine(lat1000)}; HTTP POST ${httpLine(lat1000)}; ${arrivalsLine(lat1000)}`);
+    for (const s of off.services) rss[s.name] = s.peakRssMiB();
+    say(`peak RSS (VmHWM): ${off.services.map((s) => `${s.name} ${fmt(rss[s.name]!, 1)} MiB (at ready ${fmt(rssAtReady[s.name]!, 1)})`).join(", ")}`);
+  } finally {
+    await off.stop();
+  }
+  const profiles: string[] = [];
+  if (profDir) {
+    // Main thread (id 0) of each service; the loader thread's profile only shows start-up.
+    const files = readdirSync(profDir).filter((f) => f.endsWith(".cpuprofile"));
+    for (const [name, pid] of Object.entries(pids)) {
+      const main = files.find((f) => f.includes(`.${pid}.0.`));
+      if (main) profiles.push(`${name} service — ${formatProfile(join(profDir, main), 15)}`);
+    }
+    console.log(`\nCPU profiles (self time, main thread, tracing off; files in ${profDir}):\n${profiles.join("\n\n")}\n`);
+  }
+
+  // ---- 5: tracing on, same offered load -----------------------------------------------------
+  const sink: OtlpSink = await startOtlpSink();
+  say(`starting nats-server + 4 services (tracing on: OTLP/HTTP JSON to ${sink.url}, always_on sampler)`);
+  const on = await startBenchSystem({
+    label: "on",
+    env: { OTEL_TRACES_EXPORTER: "otlp", OTEL_EXPORTER_OTLP_ENDPOINT: sink.url, OTEL_TRACES_SAMPLER: "always_on" },
+  });
+  let satOn: RunResult, onWarm: RunResult;
+  let ordersOn = NaN;
+  const rssOn: Record<string, number> = {};
+  try {
+    onWarm = await warmUp(on, "tracing on", QUICK ? 250 : CFG.warmupOrders);
+    satOn = await saturate(on, "tracing on", Math.max(sat.offeredRate, capacityGuess(onWarm)));
+    say(`  ${arrivalsLine(satOn)}; CPU cores used: ${coresLine(satOn)}`);
+    for (const s of on.services) rssOn[s.name] = s.peakRssMiB();
+    ordersOn = (await streamMessages(on.jsm, ORDERS_STREAM)).messages / 3; // happy path: 3 events per order
+  } finally {
+    await on.stop();
+  }
+  await new Promise((r) => setTimeout(r, 300));
+  const spans = sink.stats();
+  await sink.close();
+  const spansPerOrder = spans.spans / ordersOn;
+  say(`OTLP sink: ${fmt(spans.requests)} requests, ${fmt(spans.bytes / 2 ** 20, 1)} MiB, ${fmt(spans.spans)} spans (${fmt(spansPerOrder, 1)} per order)`);
+
+  // ---- 6: ordering ----------------------------------------------------------------------------
+  let satUnordered: RunResult | null = null;
+  let orderingNote = "skipped (--quick)";
+  if (CFG.ordering && (performance.now() - t0) / 1000 < ORDERING_RUN_DEADLINE_S) {
+    say("starting nats-server + 4 services (partition consumers pre-created with max_ack_pending 1,000)");
+    const un = await startBenchSystem({ label: "unordered", maxAckPending: 1_000 });
+    try {
+      const warm = await warmUp(un, "max_ack_pending 1,000");
+      satUnordered = await saturate(un, "max_ack_pending 1,000", Math.max(sat.offeredRate, capacityGuess(warm)));
+      say(`  ${arrivalsLine(satUnordered)}; CPU cores used: ${coresLine(satUnordered)}`);
+    } finally {
+      await un.stop();
+    }
+  } else if (CFG.ordering) {
+    orderingNote = "skipped (time budget)";
+  }
+
+  // ---- table ------------------------------------------------------------------------------------
+  const ratio = sat.throughput / (raw.publishPerSec / 3);
+  const tracingCost = 1 - satOn.throughput / sat.throughput;
+  const replayRatio = replay.rebuildPerSec / raw.readPerSec;
+  const p99 = (r: RunResult) => percentile(r.steady.latencies, 99);
+  const maxRss = Math.max(...Object.values(rss));
+  const maxReady = Math.max(...Object.values(ready));
+  const notSaturated = (r: RunResult) => (r.saturated ? "" : " (NOT saturated: the system kept up, capacity is higher)");
+  const mark = (ok: boolean) => (ok ? "met" : "MISSED");
+  const overloaded = (r: RunResult) =>
+    (r.offeredRate > sat.throughput ? " [offered > capacity: queueing]" : "") +
+    (r.steady.completed < r.steady.created ? ` [${fmt(r.steady.created - r.steady.completed)} of ${fmt(r.steady.created)} not done when the drain wait ended: true p99 is higher]` : "") +
+    (r.steady.createdPerSec < 0.9 * r.offeredRate ? ` [only ${fmt(r.steady.createdPerSec)}/s accepted]` : "");
+  const rows: [string, string, string, string][] = [
+    ["1 raw JetStream async publish", "≈ 25k msgs/s (reference)", `${fmt(raw.publishPerSec)} msgs/s (${raw.bodyBytes} B, 1,000 in flight)`, ""],
+    ["1 raw ordered-consumer read", "≈ 170k msgs/s (reference)", `${fmt(raw.readPerSec)} msgs/s`, ""],
+    [
+      "2 end-to-end POST→SHIPPING_READY",
+      "≥ 2,000 orders/s",
+      `${fmt(sat.throughput)} orders/s${sat.drained ? "" : " (not drained)"}${notSaturated(sat)}`,
+      mark(sat.throughput >= 2_000),
+    ],
+    ["2 ratio to raw publish / 3", "≥ 0.24", fmt(ratio, 3), mark(ratio >= 0.24)],
+    [
+      "2 CPU per order (services + nats-server)",
+      "≤ 1 ms (2 cores / 2,000 per s)",
+      `${fmt(sat.cpuMsPerOrder, 1)} ms: CPU-bound ceiling on ${machine.cores} cores ≈ ${fmt((machine.cores * 1000) / sat.cpuMsPerOrder)} orders/s`,
+      mark(sat.cpuMsPerOrder <= 1),
+    ],
+    ["3 p99 POST→SHIPPING_READY @ 200/s", "≤ 30 ms", `${fmt(p99(lat200), 1)} ms (${latencyLine(lat200)})${overloaded(lat200)}`, mark(p99(lat200) <= 30)],
+    ["3 p99 POST→SHIPPING_READY @ 1,000/s", "≤ 100 ms", `${fmt(p99(lat1000), 1)} ms (${latencyLine(lat1000)})${overloaded(lat1000)}`, mark(p99(lat1000) <= 100)],
+    ["3 HTTP POST /orders @ 200/s", "—", httpLine(lat200), ""],
+    ["3 HTTP POST /orders @ 1,000/s", "—", httpLine(lat1000), ""],
+    ["4 replay (rebuildOrderView)", "—", `${fmt(replay.rebuildPerSec)} events/s over ${fmt(replay.events)} events`, ""],
+    ["4 replay ratio to raw ordered read", "≥ 0.50", `${fmt(replayRatio, 3)} (same-stream read: ${fmt(replay.rebuildPerSec / replay.rawReadPerSec, 3)})`, mark(replayRatio >= 0.5)],
+    ["5 tracing on vs off", "cost ≤ 15%", `${fmt(satOn.throughput)} vs ${fmt(sat.throughput)} orders/s: cost ${fmt(tracingCost * 100, 1)}%${sat.saturated && satOn.saturated ? "" : " (a run was not saturated)"}`, mark(tracingCost <= 0.15)],
+    ["5 tracing on vs off, CPU per order", "—", `${fmt(satOn.cpuMsPerOrder, 2)} vs ${fmt(sat.cpuMsPerOrder, 2)} ms: ${signed((satOn.cpuMsPerOrder / sat.cpuMsPerOrder - 1) * 100)}% (less sensitive to other load on the box)`, ""],
+    [
+      "6 ordering cost",
+      "report if different",
+      satUnordered
+        ? `max_ack_pending 1 ${fmt(sat.throughput)} vs 1,000 ${fmt(satUnordered.throughput)} orders/s (${fmt((1 - sat.throughput / satUnordered.throughput) * 100, 1)}%)${satUnordered.saturated ? "" : " (NOT saturated)"}`
+        : `n/a: ordering is always on (${orderingNote})`,
+      "",
+    ],
+    ...(satUnordered
+      ? [["6 ordering, CPU per order", "—", `${fmt(sat.cpuMsPerOrder, 2)} vs ${fmt(satUnordered.cpuMsPerOrder, 2)} ms`, ""] as [string, string, string, string]]
+      : []),
+    ...Object.keys(rss).map(
+      (name) =>
+        [
+          `7 peak RSS ${name}`,
+          "≤ 120 MB",
+          `${fmt(rss[name]! * 1.048576, 0)} MB (at ready ${fmt(rssAtReady[name]! * 1.048576, 0)} MB; tracing on ${fmt((rssOn[name] ?? NaN) * 1.048576, 0)} MB)`,
+          mark(rss[name]! * 1.048576 <= 120),
+        ] as [string, string, string, string],
+    ),
+    ...Object.keys(ready).map((name) => [`7 ready ${name}`, "≤ 1.5 s", `${fmt(ready[name]!)} ms`, mark(ready[name]! <= 1_500)] as [string, string, string, string]),
+  ];
+  const widths = [0, 1, 2, 3].map((i) => Math.max(...rows.map((r) => r[i]!.length), ["metric", "target", "measured", ""][i]!.length));
+  const line = (r: string[]) => `| ${r.map((c, i) => c.padEnd(widths[i]!)).join(" | ")} |`;
+  console.log(`\nResults (${QUICK ? "--quick" : "full"} run, ${fmt((performance.now() - t0) / 1000, 0)} s):`);
+  console.log(line(["metric", "target", "measured", ""]));
+  console.log(line(widths.map((w) => "-".repeat(w))));
+  for (const r of rows) console.log(line(r));
+  console.log(
+    `\nsaturating run, tracing off: offered ${fmt(sat.offeredRate)}/s, accepted ${fmt(sat.steady.createdPerSec)}/s in the steady window, ` +
+      `${fmt(sat.all.completed)} orders in ${fmt(sat.windowS, 1)} s, ${fmt(sat.cpuMsPerOrder, 1)} CPU ms/order (services + nats-server), ${fmt(sat.notifications)} notifications ` +
+      `(last ${fmt(sat.notificationsLagMs)} ms after the last SHIPPING_READY), SHIPPING_READY subjects counted: ${fmt(sat.shippingReadyCounted ?? NaN)}; ` +
+      `HTTP POST ${httpLine(sat)}; CPU cores: ${coresLine(sat)}`,
+  );
+  console.log(`tracing on: ${fmt(satOn.cpuMsPerOrder, 1)} CPU ms/order; ${fmt(spans.spans)} spans received (${fmt(spansPerOrder, 1)} per order)`);
+  console.log(`peak RSS ${maxRss < 120 / 1.048576 ? "within" : "over"} target (max ${fmt(maxRss, 1)} MiB); slowest ready ${fmt(maxReady)} ms`);
+  if (JSON_OUT) {
+    writeFileSync(
+      JSON_OUT,
+      JSON.stringify({ machine, quick: QUICK, raw, replay, offWarm, sat, lat200, lat1000, onWarm, satOn, satUnordered, spans, ready, rss, rssAtReady, rssOn, profiles }, (k, v) =>
+        k === "latencies" ? undefined : v, 2),
+    );
+  }
+}
+
+try {
+  await main();
+  process.exit(0);
+} catch (err) {
+  console.error(`bench failed: ${(err as Error).stack ?? err}`);
+  process.exit(1);
+}

@@ -1,0 +1,194 @@
+/**
+ * The system under benchmark: its own nats-server (temp store) and the four services as separate
+ * `node --import tsx scripts/service.ts <name>` processes, the way production runs them. Records the
+ * time from spawn to the first `/readyz` 200, and reads CPU time and peak RSS from /proc.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { performance } from "node:perf_hooks";
+import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
+import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { startNatsServer, type NatsServerHandle } from "../test/support/nats-server.ts";
+import { childEnv, REPO_ROOT } from "../test/support/processes.ts";
+import { freePort } from "../scripts/nats-binary.ts";
+import { ordersStreamConfig, partitionConsumerConfig } from "../nats/definitions.ts";
+import { ensureConsumer, ensureStream } from "../nats/setup.ts";
+import { ORDERS_STREAM, PARTITIONS, SERVICES, type ServiceName } from "../nats/subjects.ts";
+
+const READY_POLL_MS = 10;
+const READY_TIMEOUT_MS = 60_000;
+const CLK_TCK = 100; // USER_HZ on Linux
+
+export interface BenchService {
+  name: ServiceName;
+  pid: number;
+  baseUrl: string;
+  /** spawn → first GET /readyz 200, in ms */
+  readyMs: number;
+  /** resident set size right after ready, MiB */
+  rssAtReadyMiB: number;
+  /** Peak resident set size so far (VmHWM), in MiB; NaN when /proc is unreadable. */
+  peakRssMiB(): number;
+  /** user+system CPU seconds used so far */
+  cpuSeconds(): number;
+  output(): string;
+  stop(): Promise<void>;
+}
+
+export interface SystemOptions {
+  label: string;
+  /** Extra env for every service (tracing settings). */
+  env?: Record<string, string>;
+  /** Pre-create the partition consumers with this max_ack_pending (the services bind what exists). */
+  maxAckPending?: number;
+  /** Write a V8 CPU profile of every service into this directory (node --cpu-prof). */
+  cpuProfDir?: string;
+}
+
+export interface BenchSystem {
+  label: string;
+  nats: NatsServerHandle;
+  nc: NatsConnection;
+  js: JetStreamClient;
+  jsm: JetStreamManager;
+  services: BenchService[];
+  orderUrl: string;
+  natsCpuSeconds(): number;
+  stop(): Promise<void>;
+}
+
+/** CPU seconds (utime+stime) of a process from /proc/<pid>/stat. */
+export function procCpuSeconds(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
+  } catch {
+    return NaN;
+  }
+}
+
+/** A `kB` line of /proc/<pid>/status (VmHWM, VmRSS), in MiB. */
+export function procStatusMiB(pid: number, key: "VmHWM" | "VmRSS"): number {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, "utf8");
+    const m = new RegExp(`^${key}:\\s+(\\d+) kB`, "m").exec(status);
+    return m ? Number(m[1]) / 1024 : NaN;
+  } catch {
+    return NaN;
+  }
+}
+
+/** Children still running; killed if the bench process exits early (one hook for all of them). */
+const live = new Set<ChildProcess>();
+process.once("exit", () => {
+  for (const child of live) child.kill("SIGKILL");
+});
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+async function spawnService(name: ServiceName, env: Record<string, string>, cpuProfDir?: string): Promise<BenchService> {
+  const port = await freePort();
+  // Default file names (CPU.<date>.<time>.<pid>.<thread>.<seq>.cpuprofile): tsx's loader runs on a
+  // worker thread that gets a profile of its own, and one fixed name would let it overwrite the main one.
+  const profArgs = cpuProfDir ? ["--cpu-prof", `--cpu-prof-dir=${cpuProfDir}`] : [];
+  const args = [...profArgs, "--import", "tsx", "scripts/service.ts", name];
+  const lines: string[] = [];
+  const push = (chunk: string) => {
+    for (const l of chunk.split("\n")) if (l) lines.push(l);
+    if (lines.length > 200) lines.splice(0, lines.length - 200);
+  };
+  const started = performance.now();
+  const child: ChildProcess = spawn(process.execPath, args, {
+    cwd: REPO_ROOT,
+    env: childEnv({ ...env, PORT: String(port) }),
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  child.stdout!.setEncoding("utf8").on("data", push);
+  child.stderr!.setEncoding("utf8").on("data", push);
+  let exited = false;
+  const exit = new Promise<void>((resolve) => child.once("exit", () => ((exited = true), resolve())));
+  live.add(child);
+  void exit.then(() => live.delete(child));
+  const baseUrl = `http://127.0.0.1:${port}`;
+  let readyMs = NaN;
+  for (;;) {
+    if (exited) throw new Error(`${name} exited before it was ready:\n${lines.slice(-30).join("\n")}`);
+    try {
+      const res = await fetch(`${baseUrl}/readyz`, { signal: AbortSignal.timeout(1000) });
+      await res.arrayBuffer();
+      if (res.status === 200) {
+        readyMs = performance.now() - started;
+        break;
+      }
+    } catch {
+      /* not listening yet */
+    }
+    if (performance.now() - started > READY_TIMEOUT_MS) {
+      child.kill("SIGKILL");
+      throw new Error(`${name} not ready after ${READY_TIMEOUT_MS} ms:\n${lines.slice(-30).join("\n")}`);
+    }
+    await sleep(READY_POLL_MS);
+  }
+  const pid = child.pid!;
+  return {
+    name,
+    pid,
+    baseUrl,
+    readyMs,
+    rssAtReadyMiB: procStatusMiB(pid, "VmRSS"),
+    peakRssMiB: () => procStatusMiB(pid, "VmHWM"),
+    cpuSeconds: () => procCpuSeconds(pid),
+    output: () => lines.join("\n"),
+    async stop() {
+      if (exited) return;
+      child.kill("SIGTERM");
+      const timer = setTimeout(() => child.kill("SIGKILL"), 20_000);
+      await exit;
+      clearTimeout(timer);
+    },
+  };
+}
+
+/** Starts nats-server and the four services (one after the other, so ready times do not overlap). */
+export async function startBenchSystem(opts: SystemOptions): Promise<BenchSystem> {
+  const nats = await startNatsServer();
+  const nc = await connect({ servers: nats.url, name: `bench-${opts.label}` });
+  const js = jetstream(nc);
+  const jsm = await jetstreamManager(nc);
+  const services: BenchService[] = [];
+  try {
+    if (opts.maxAckPending !== undefined) {
+      await ensureStream(jsm, ordersStreamConfig(1));
+      for (const service of SERVICES) {
+        for (let p = 0; p < PARTITIONS; p++) {
+          await ensureConsumer(jsm, ORDERS_STREAM, { ...partitionConsumerConfig(service, p), max_ack_pending: opts.maxAckPending });
+        }
+      }
+    }
+    const env = { NATS_URL: nats.url, LOG_LEVEL: "warn", OTEL_TRACES_EXPORTER: "none", ...opts.env };
+    for (const name of SERVICES) services.push(await spawnService(name, env, opts.cpuProfDir));
+  } catch (err) {
+    await Promise.all(services.map((s) => s.stop()));
+    await nc.close();
+    await nats.stop();
+    throw err;
+  }
+  return {
+    label: opts.label,
+    nats,
+    nc,
+    js,
+    jsm,
+    services,
+    orderUrl: services.find((s) => s.name === "order")!.baseUrl,
+    natsCpuSeconds: () => procCpuSeconds(nats.pid),
+    async stop() {
+      await Promise.all(services.map((s) => s.stop()));
+      await nc.close().catch(() => {});
+      await nats.stop();
+    },
+  };
+}

@@ -1,0 +1,167 @@
+/**
+ * Least-privilege NATS users, one per service plus `admin` for the CLI, rendered as a nats-server
+ * config (`nats/auth/nats-server.auth.conf`). The permission lists are derived from the same
+ * names the code uses (streams, consumers, buckets, subjects), so they cannot drift apart; a unit
+ * test checks the checked-in file is exactly what this renders. Regenerate with
+ *
+ *   node --import tsx nats/auth/auth-config.ts > nats/auth/nats-server.auth.conf
+ *
+ * Passwords are never in the file: each is a `$<SERVICE>_NATS_PASSWORD` variable reference, which
+ * nats-server resolves from its own environment at start-up (a missing variable is a config error,
+ * so the server fails closed). The server parses the value as config, so `12345`, `true`, `1k` or
+ * one with a space are rejected at start-up: start with a letter. A bcrypt hash works when quoted
+ * inside the value (`"$2a$11$…"`; unquoted, its `$` reads as another variable reference).
+ *
+ * nats-server permissions match whole tokens only (`*` one token, `>` the rest): `payment-p*` is a
+ * literal, not a prefix. So each service's 16 partition consumers are listed by name rather than
+ * granting `*` on the ORDERS consumers (which would let payment read or ack shipping's messages).
+ */
+import { ADVISORIES_STREAM, DLQ_STREAM } from "../dead-letters.ts";
+import {
+  BUCKETS,
+  consumerNames,
+  NOTIFICATIONS_STREAM,
+  ORDERS_STREAM,
+  SERVICES,
+  stateBucketOf,
+  type ServiceName,
+} from "../subjects.ts";
+import type { EventType } from "../../shared/events.ts";
+import { inboxPrefixOf } from "../connect.ts";
+
+/** The event types each service may publish: nobody else can forge them. */
+export const PUBLISHES: Record<ServiceName, readonly EventType[]> = {
+  order: ["ORDER_CREATED", "ORDER_CANCEL_REQUESTED", "ORDER_CANCELLED"],
+  payment: ["PAYMENT_COMPLETED", "PAYMENT_FAILED", "PAYMENT_REFUNDED"],
+  shipping: ["SHIPPING_READY", "SHIPPING_FAILED"],
+  notification: [],
+};
+
+/** KV buckets each service binds (its per-order state; the order service also its idempotency keys). */
+export const BUCKETS_OF: Record<ServiceName, readonly string[]> = {
+  order: [stateBucketOf("order"), BUCKETS.idempotencyKeys],
+  payment: [stateBucketOf("payment")],
+  shipping: [stateBucketOf("shipping")],
+  notification: [stateBucketOf("notification")],
+};
+
+/** The user name of a service, and the environment variable holding its password. */
+export function natsUserOf(service: ServiceName): { user: string; passwordVar: string } {
+  return { user: service, passwordVar: `${service.toUpperCase()}_NATS_PASSWORD` };
+}
+export const ADMIN = { user: "admin", passwordVar: "ADMIN_NATS_PASSWORD" } as const;
+
+const ADVISORY_CONSUMER = "dlq-advisories";
+const API = "$JS.API";
+
+/** A durable consumer this service creates, binds, pulls from and acks. */
+function durable(stream: string, name: string): string[] {
+  return [
+    `${API}.CONSUMER.INFO.${stream}.${name}`,
+    // The 2.9 create API carries the filter subject as extra tokens: `CREATE.<stream>.<name>.<filter>`.
+    `${API}.CONSUMER.CREATE.${stream}.${name}`,
+    `${API}.CONSUMER.CREATE.${stream}.${name}.>`,
+    `${API}.CONSUMER.MSG.NEXT.${stream}.${name}`,
+    // Acks (and naks, +WPI, +TERM) go to the reply subject of the delivery: the v1 form, and the
+    // v2 form (`$JS.ACK.<domain>.<account hash>.<stream>.…`) newer servers may use.
+    `$JS.ACK.${stream}.${name}.>`,
+    `$JS.ACK.*.*.${stream}.${name}.>`,
+  ];
+}
+
+/** A stream this service makes sure exists (info, then create when missing). */
+function ensured(stream: string): string[] {
+  return [`${API}.STREAM.INFO.${stream}`, `${API}.STREAM.CREATE.${stream}`];
+}
+
+/** Subjects a service may publish to (JetStream API requests are publishes too). */
+export function publishAllow(service: ServiceName): string[] {
+  const allow: string[] = [];
+  // Its own events, and nothing else on ORDERS.
+  for (const type of PUBLISHES[service]) allow.push(`orders.*.*.${type}`);
+  if (service === "notification") allow.push("notifications.*.*.*");
+  // Account info (jetstreamManager) and the streams every instance ensures at start-up.
+  allow.push(`${API}.INFO`);
+  for (const stream of [ORDERS_STREAM, NOTIFICATIONS_STREAM, DLQ_STREAM, ADVISORIES_STREAM]) allow.push(...ensured(stream));
+  // Its 16 partition consumers on ORDERS.
+  for (const name of consumerNames(service)) allow.push(...durable(ORDERS_STREAM, name));
+  // Reading ORDERS: direct gets (history, a duplicate's stored copy) and message gets (DLQ retry, advisories).
+  allow.push(`${API}.DIRECT.GET.${ORDERS_STREAM}`, `${API}.DIRECT.GET.${ORDERS_STREAM}.>`, `${API}.STREAM.MSG.GET.${ORDERS_STREAM}`);
+  // Dead letters: any instance turns a MAX_DELIVERIES advisory into a dead letter, whichever
+  // consumer it names, so `dlq.orders.*.*` is shared (a forged dead letter only makes a service
+  // re-read the original from ORDERS by sequence, which its per-order fence makes a no-op).
+  allow.push("dlq.orders.*.*");
+  allow.push(...durable(ADVISORIES_STREAM, ADVISORY_CONSUMER));
+  allow.push(...durable(DLQ_STREAM, `${service}-dlq-retry`));
+  allow.push(`${API}.STREAM.MSG.GET.${DLQ_STREAM}`, `${API}.STREAM.MSG.DELETE.${DLQ_STREAM}`);
+  // Its KV buckets: the bucket stream, reads (direct or message get) and writes.
+  for (const bucket of BUCKETS_OF[service]) {
+    allow.push(...ensured(`KV_${bucket}`));
+    allow.push(`${API}.DIRECT.GET.KV_${bucket}.>`, `${API}.STREAM.MSG.GET.KV_${bucket}`, `$KV.${bucket}.>`);
+  }
+  if (service === "notification") {
+    // GET /users/{id}/notifications reads with short-lived ordered consumers (random names).
+    allow.push(
+      `${API}.CONSUMER.CREATE.${NOTIFICATIONS_STREAM}.>`,
+      `${API}.CONSUMER.INFO.${NOTIFICATIONS_STREAM}.*`,
+      `${API}.CONSUMER.DELETE.${NOTIFICATIONS_STREAM}.*`,
+      `${API}.CONSUMER.MSG.NEXT.${NOTIFICATIONS_STREAM}.*`,
+    );
+  }
+  return allow;
+}
+
+/** Subjects a service may subscribe to: only replies to its own inbox prefix. */
+export function subscribeAllow(service: ServiceName): string[] {
+  return [`${inboxPrefixOf(service)}.>`];
+}
+
+function list(items: string[], indent: string): string {
+  return `[\n${items.map((s) => `${indent}  ${JSON.stringify(s)}`).join("\n")}\n${indent}]`;
+}
+
+/** The whole nats-server config: JetStream on, the four service users and admin. */
+export function renderAuthConfig(): string {
+  const users = SERVICES.map((service) => {
+    const { user, passwordVar } = natsUserOf(service);
+    return [
+      `    {`,
+      `      user: ${user}`,
+      `      password: $${passwordVar}`,
+      `      permissions: {`,
+      `        publish: { allow: ${list(publishAllow(service), "        ")} }`,
+      `        subscribe: { allow: ${list(subscribeAllow(service), "        ")} }`,
+      `      }`,
+      `    }`,
+    ].join("\n");
+  });
+  users.push(
+    [
+      `    # The operator CLI (events, trace, replay, dlq, rebuild-view): everything.`,
+      `    { user: ${ADMIN.user}, password: $${ADMIN.passwordVar}, permissions: { publish: ">", subscribe: ">" } }`,
+    ].join("\n"),
+  );
+  return `# GENERATED by nats/auth/auth-config.ts — do not edit by hand; regenerate with
+#   node --import tsx nats/auth/auth-config.ts > nats/auth/nats-server.auth.conf
+#
+# nats-server with authentication: one user per service, each allowed to publish only its own
+# events and the JetStream API calls for its own consumers and KV buckets, and to subscribe only to
+# its own inbox prefix; \`admin\` for the CLI. Passwords come from the server's environment:
+#   ORDER_NATS_PASSWORD, PAYMENT_NATS_PASSWORD, SHIPPING_NATS_PASSWORD, NOTIFICATION_NATS_PASSWORD,
+#   ADMIN_NATS_PASSWORD
+# The server parses each value as config: use a letter first, then letters, digits and '-' (e.g.
+# pw-$(openssl rand -hex 24)); a bcrypt hash must be wrapped in double quotes inside the value.
+# Start: nats-server -c nats/auth/nats-server.auth.conf -sd <store dir>   (see README "Security").
+# Listen address, port and store dir come from the command line (-a, -p, -sd) or an including file.
+
+jetstream: enabled
+
+authorization {
+  users: [
+${users.join("\n")}
+  ]
+}
+`;
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) process.stdout.write(renderAuthConfig());

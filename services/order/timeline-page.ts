@@ -1,0 +1,320 @@
+/**
+ * The order timeline page (`GET /orders/{id}/view`): the order's events in stream order and its
+ * trace as a waterfall, as one self-contained HTML document — inline CSS, no script, no build step.
+ *
+ * Pure: data in, string out. Every value that comes from an event or from Jaeger goes through
+ * {@link html}'s escaping; only the template text itself and numbers computed here are trusted.
+ */
+import type { StoredEvent } from "../../nats/order-history.ts";
+import type { TraceLookup, TraceSpan } from "../../otel/jaeger-query.ts";
+import { assertNever, type EventType, type OrderEvent } from "../../shared/events.ts";
+import type { OrderView } from "./domain/order.ts";
+
+/** Input of {@link renderTimelinePage}. */
+export interface TimelinePageInput {
+  orderId: string;
+  /** The order folded from its events; null when they do not start with ORDER_CREATED. */
+  view: OrderView | null;
+  /** The order's events in stream order. */
+  events: StoredEvent[];
+  /** The trace lookup, or null when the order's first event carries no traceparent. */
+  trace: TraceLookup | null;
+}
+
+/** Which service publishes an event type. */
+export type Publisher = "order" | "payment" | "shipping";
+
+/** More spans than this are cut off: a page that size is no longer a readable waterfall. */
+const MAX_SPANS = 300;
+/** The four services keep the colours of their event badges; any other service takes the next spare one. */
+const KNOWN_SERVICE_COLORS: Record<string, string> = { order: "#2b6cb0", payment: "#2f855a", shipping: "#b7791f", notification: "#6b46c1" };
+const SPARE_COLORS = ["#0987a0", "#c05621", "#97266d", "#4a5568"] as const;
+const ERROR_COLOR = "#c53030";
+
+/**
+ * The service that publishes `eventType`, from its prefix.
+ * @example publisherOf("PAYMENT_REFUNDED") // "payment"
+ */
+export function publisherOf(eventType: EventType): Publisher {
+  if (eventType.startsWith("PAYMENT_")) return "payment";
+  if (eventType.startsWith("SHIPPING_")) return "shipping";
+  return "order";
+}
+
+/**
+ * The whole page.
+ * @example c.body(renderTimelinePage({ orderId, view, events, trace }), 200, { "content-type": "text/html; charset=utf-8" })
+ */
+export function renderTimelinePage(input: TimelinePageInput): string {
+  const { orderId, view, events, trace } = input;
+  return html`<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Order ${orderId} · timeline</title>
+<style>${raw(CSS)}</style>
+</head>
+<body>
+<header>
+  <h1>Order <code>${orderId}</code></h1>
+  ${summary(view, trace)}
+  <nav>JSON: <a href="${`../${encodeURIComponent(orderId)}`}">order</a> · <a href="./events">events</a> · <a href="./trace">trace</a></nav>
+</header>
+<main>
+<section aria-labelledby="events-title">
+  <h2 id="events-title">Events <small>(${events.length}, in stream order)</small></h2>
+  ${eventTable(events)}
+</section>
+<section aria-labelledby="trace-title">
+  <h2 id="trace-title">Trace</h2>
+  ${traceSection(trace)}
+</section>
+</main>
+</body>
+</html>
+`.text;
+}
+
+// ---------------------------------------------------------------------------------------------
+// parts
+
+function summary(view: OrderView | null, trace: TraceLookup | null) {
+  if (!view) return html`<p class="status">Status <strong class="badge">unknown</strong> — the events do not start with ORDER_CREATED.</p>`;
+  const items = view.items.map((item) => html`<li><code>${item.sku}</code> × ${item.quantity} @ ${money(item.unitPrice)}</li>`);
+  const rows: [string, ReturnType<typeof html> | string][] = [
+    ["User", view.userId],
+    ["Amount", `${money(view.amount)} ${view.currency}`],
+    ["Created", view.createdAt],
+    ["Updated", view.updatedAt],
+  ];
+  if (view.paymentId) rows.push(["Payment", view.paymentId]);
+  if (view.shippingId) rows.push(["Shipment", view.shippingId]);
+  if (view.cancelReason) rows.push(["Cancel reason", view.cancelReason]);
+  if (trace) rows.push(["Trace", html`<code>${trace.traceId}</code>`]);
+  return html`<p class="status">Status <strong class="badge status-${view.status.toLowerCase()}" data-status="${view.status}">${view.status}</strong></p>
+  <dl class="facts">${rows.map(([k, v]) => html`<dt>${k}</dt><dd>${v}</dd>`)}</dl>
+  ${items.length > 0 ? html`<ul class="items">${items}</ul>` : html`<p class="no-items">No items.</p>`}`;
+}
+
+function eventTable(events: StoredEvent[]) {
+  if (events.length === 0) return html`<p class="empty">No events.</p>`;
+  const first = Date.parse(events[0]!.time);
+  const rows = events.map((stored, i) => {
+    const type = stored.event.eventType;
+    const service = publisherOf(type);
+    const since = Date.parse(stored.time) - first;
+    return html`<tr data-seq="${stored.seq}" data-event-type="${type}">
+    <td class="num">${i + 1}</td>
+    <td class="num seq">${stored.seq}</td>
+    <td><time datetime="${stored.time}">${stored.time}</time></td>
+    <td class="num">${Number.isFinite(since) ? `+${since} ms` : ""}</td>
+    <td class="type"><code>${type}</code></td>
+    <td><span class="svc svc-${service}">${service}</span></td>
+    <td>${details(stored.event)}</td>
+  </tr>`;
+  });
+  return html`<table class="events" id="events">
+  <thead><tr><th>#</th><th>Seq</th><th>Time (stream)</th><th>Since first</th><th>Event</th><th>Service</th><th>Details</th></tr></thead>
+  <tbody>
+  ${rows}
+  </tbody>
+</table>`;
+}
+
+function details(event: OrderEvent) {
+  switch (event.eventType) {
+    case "ORDER_CREATED":
+      return html`${money(event.amount)} ${event.currency}, ${event.items.length} item(s)${event.items.length > 0 ? ": " : ""}${event.items.map(
+        (item, i) => html`${i > 0 ? ", " : ""}<code>${item.sku}</code> × ${item.quantity}`,
+      )}`;
+    case "PAYMENT_COMPLETED":
+      return html`payment <code>${event.paymentId}</code>, ${money(event.amount)} ${event.currency}`;
+    case "PAYMENT_FAILED":
+      return html`${event.reason}`;
+    case "SHIPPING_READY":
+      return html`shipment <code>${event.shippingId}</code>`;
+    case "SHIPPING_FAILED":
+      return html`${event.reason}${event.unavailableSkus.length > 0 ? html` (unavailable: ${event.unavailableSkus.map((sku, i) => html`${i > 0 ? ", " : ""}<code>${sku}</code>`)})` : ""}`;
+    case "ORDER_CANCEL_REQUESTED":
+      return html`the customer asked to cancel`;
+    case "PAYMENT_REFUNDED":
+      return html`payment <code>${event.paymentId}</code> refunded, ${money(event.amount)} ${event.currency} (${event.reason})`;
+    case "ORDER_CANCELLED":
+      return html`${event.cancelReason}`;
+    default:
+      return assertNever(event);
+  }
+}
+
+function traceSection(trace: TraceLookup | null) {
+  if (!trace) return html`<p class="warning" role="status">No trace: the order's first event carries no traceparent header.</p>`;
+  const spans = trace.spans;
+  const warning = trace.warning ? html`<p class="warning" role="status">${spans ? "Note: " : "No waterfall: "}${trace.warning}</p>` : "";
+  const body = spans && spans.length > 0 ? waterfall(spans) : spans ? html`<p class="empty">Jaeger returned no spans.</p>` : "";
+  return html`${warning}${body}<p class="jaeger">${jaegerLink(trace)}</p>`;
+}
+
+function jaegerLink(trace: TraceLookup) {
+  const label = html`Open trace <code>${trace.traceId}</code> in Jaeger`;
+  // Only http(s) becomes a link: a misconfigured base URL must not turn into a javascript: href.
+  return /^https?:\/\//i.test(trace.jaegerUrl)
+    ? html`<a class="jaeger-link" href="${trace.jaegerUrl}" rel="noreferrer">${label}</a>`
+    : html`${label}: ${trace.jaegerUrl}`;
+}
+
+interface Row {
+  span: TraceSpan;
+  depth: number;
+}
+
+function waterfall(all: TraceSpan[]) {
+  const spans = all.slice(0, MAX_SPANS);
+  const rows = treeOrder(spans);
+  const start = Math.min(...spans.map((s) => s.startTimeUs));
+  const end = Math.max(...spans.map((s) => s.startTimeUs + s.durationUs));
+  const total = Math.max(end - start, 1);
+  const colors = new Map<string, string>();
+  let spare = 0;
+  for (const { span } of rows) {
+    if (colors.has(span.service)) continue;
+    const known = KNOWN_SERVICE_COLORS[span.service.replace(/-service$/, "")];
+    colors.set(span.service, known ?? SPARE_COLORS[spare++ % SPARE_COLORS.length]!);
+  }
+  const pct = (us: number) => `${((us / total) * 100).toFixed(3)}%`;
+  const ticks = [0, 0.25, 0.5, 0.75, 1].map(
+    (f) => html`<span class="tick" style="left:${(f * 100).toFixed(0)}%">${ms(f * total)}</span>`,
+  );
+  const lines = rows.map(({ span, depth }) => {
+    const offset = span.startTimeUs - start;
+    const color = span.status === "error" ? ERROR_COLOR : colors.get(span.service)!;
+    return html`<div class="span status-${span.status}" data-span-id="${span.spanId}">
+    <div class="label" style="padding-left:${(depth * 0.9).toFixed(1)}em" title="${span.service}: ${span.operation}"><span class="svc-name" style="color:${color}">${span.service}</span> <span class="op">${span.operation}</span>${span.kind ? html` <span class="kind">${span.kind}</span>` : ""}</div>
+    <div class="lane"><div class="bar" style="left:${pct(offset)};width:${pct(span.durationUs)};background:${color}"></div></div>
+    <div class="num">${ms(offset)}</div>
+    <div class="num">${ms(span.durationUs)}</div>
+    <div class="st">${span.status}</div>
+  </div>`;
+  });
+  const cut = all.length > spans.length ? html`<p class="warning">Showing the first ${spans.length} of ${all.length} spans.</p>` : "";
+  return html`<div class="waterfall" id="waterfall">
+  <div class="span head"><div class="label">Service · operation (${spans.length} spans)</div><div class="lane axis">${ticks}</div><div class="num">Offset</div><div class="num">Duration</div><div class="st">Status</div></div>
+  ${lines}
+</div>${cut}`;
+}
+
+/** Depth-first from the roots, siblings by start time; a span whose parent is absent is a root. */
+function treeOrder(spans: TraceSpan[]): Row[] {
+  const byStart = [...spans].sort((a, b) => a.startTimeUs - b.startTimeUs);
+  const ids = new Set(byStart.map((s) => s.spanId));
+  const children = new Map<string, TraceSpan[]>();
+  for (const span of byStart) {
+    if (span.parentSpanId !== null && ids.has(span.parentSpanId) && span.parentSpanId !== span.spanId) {
+      children.set(span.parentSpanId, [...(children.get(span.parentSpanId) ?? []), span]);
+    }
+  }
+  const rows: Row[] = [];
+  const visited = new Set<TraceSpan>();
+  const expanded = new Set<string>();
+  const visit = (span: TraceSpan, depth: number): void => {
+    if (visited.has(span)) return;
+    visited.add(span);
+    rows.push({ span, depth });
+    // A repeated span id expands its children once, so no subtree is drawn twice.
+    if (expanded.has(span.spanId)) return;
+    expanded.add(span.spanId);
+    for (const child of children.get(span.spanId) ?? []) visit(child, depth + 1);
+  };
+  for (const span of byStart) if (span.parentSpanId === null || !ids.has(span.parentSpanId)) visit(span, 0);
+  // Spans caught in a parent cycle are reachable from no root; still show every span once.
+  for (const span of byStart) visit(span, 0);
+  return rows;
+}
+
+function money(n: number): string {
+  return n.toFixed(2);
+}
+
+function ms(us: number): string {
+  const value = us / 1000;
+  return `${value < 10 ? value.toFixed(2) : value < 100 ? value.toFixed(1) : value.toFixed(0)} ms`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// escaping
+
+/** Markup that is already safe: the template text, and parts built by {@link html}. */
+class Html {
+  constructor(readonly text: string) {}
+  toString(): string {
+    return this.text;
+  }
+}
+
+type Part = Html | string | number | boolean | null | undefined | readonly Part[];
+
+/** Tagged template: the literal text is markup, every interpolated value is escaped unless it is {@link Html}. */
+function html(strings: TemplateStringsArray, ...values: Part[]): Html {
+  let out = strings[0] ?? "";
+  for (let i = 0; i < values.length; i++) out += renderPart(values[i]) + (strings[i + 1] ?? "");
+  return new Html(out);
+}
+
+function raw(text: string): Html {
+  return new Html(text);
+}
+
+function renderPart(part: Part): string {
+  if (part === null || part === undefined || part === false || part === true) return "";
+  if (part instanceof Html) return part.text;
+  if (Array.isArray(part)) return part.map(renderPart).join("");
+  return escapeHtml(String(part));
+}
+
+const ENTITIES: Record<string, string> = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" };
+
+/**
+ * Escapes text for element content and double- or single-quoted attribute values.
+ * @example escapeHtml(`<b title="x">`) // "&lt;b title=&quot;x&quot;&gt;"
+ */
+export function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => ENTITIES[c]!);
+}
+
+const CSS = `
+:root { color-scheme: light; font-family: system-ui, -apple-system, "Segoe UI", Roboto, "DejaVu Sans", sans-serif; color: #1a202c; background: #f7fafc; }
+body { margin: 0 auto; padding: 1.2em 1.5em 3em; max-width: 1200px; }
+h1 { font-size: 1.5em; margin: 0 0 .4em; } h2 { font-size: 1.15em; margin: 1.6em 0 .5em; } h2 small { font-weight: normal; color: #718096; }
+code { font-family: ui-monospace, "DejaVu Sans Mono", Menlo, monospace; font-size: .92em; }
+header { background: #fff; border: 1px solid #e2e8f0; border-radius: 8px; padding: 1em 1.2em; }
+nav { margin-top: .6em; font-size: .9em; color: #718096; }
+a { color: #2b6cb0; }
+.status { margin: .2em 0 .6em; }
+.badge { display: inline-block; padding: .1em .6em; border-radius: 999px; background: #e2e8f0; font-size: .9em; letter-spacing: .02em; }
+.status-created { background: #bee3f8; } .status-paid { background: #fefcbf; } .status-shipping_ready { background: #c6f6d5; } .status-cancelled { background: #fed7d7; }
+.facts { display: grid; grid-template-columns: max-content 1fr; gap: .15em 1em; margin: 0; font-size: .92em; }
+.facts dt { color: #718096; } .facts dd { margin: 0; }
+.items { margin: .5em 0 0; padding-left: 1.2em; font-size: .92em; } .no-items { margin: .5em 0 0; font-size: .92em; color: #718096; }
+table.events { width: 100%; border-collapse: collapse; background: #fff; border: 1px solid #e2e8f0; font-size: .92em; }
+table.events th, table.events td { text-align: left; padding: .45em .7em; border-bottom: 1px solid #edf2f7; vertical-align: top; }
+table.events th { background: #edf2f7; font-weight: 600; }
+.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+table.events td.num { text-align: right; }
+.type code { font-weight: 600; }
+.svc { display: inline-block; padding: 0 .5em; border-radius: 4px; color: #fff; font-size: .85em; }
+.svc-order { background: ${KNOWN_SERVICE_COLORS.order}; } .svc-payment { background: ${KNOWN_SERVICE_COLORS.payment}; } .svc-shipping { background: ${KNOWN_SERVICE_COLORS.shipping}; }
+.warning { background: #fffaf0; border: 1px solid #f6ad55; border-radius: 6px; padding: .6em .9em; color: #7b341e; }
+.empty { color: #718096; }
+.waterfall { background: #fff; border: 1px solid #e2e8f0; font-size: .85em; }
+.waterfall .span { display: grid; grid-template-columns: minmax(16em, 34%) 1fr 5.5em 5.5em 4em; gap: .6em; align-items: center; padding: .22em .6em; border-bottom: 1px solid #f1f4f8; }
+.waterfall .head { background: #edf2f7; font-weight: 600; padding-top: .5em; padding-bottom: 1.3em; }
+.label { white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
+.svc-name { font-weight: 600; } .kind { color: #a0aec0; font-size: .9em; }
+.lane { position: relative; height: 1em; background: repeating-linear-gradient(90deg, transparent 0 calc(25% - 1px), #edf2f7 calc(25% - 1px) 25%); }
+.lane.axis { background: none; height: 1em; }
+.tick { position: absolute; top: 0; transform: translateX(-50%); font-weight: normal; color: #718096; font-size: .85em; white-space: nowrap; }
+.tick:first-child { transform: none; } .tick:last-child { transform: translateX(-100%); }
+.bar { position: absolute; top: 0; bottom: 0; min-width: 2px; border-radius: 2px; }
+.status-error .st { color: ${ERROR_COLOR}; font-weight: 600; } .status-ok .st { color: #2f855a; } .status-unset .st { color: #a0aec0; }
+.jaeger { margin-top: .8em; }
+`;

@@ -1,0 +1,83 @@
+// The service registry (shared/metrics.ts) without a running system: its exposition passes
+// promtool's lint, and the JetStream gauges read their source at most once per cache period.
+import { describe, expect, it } from "vitest";
+import { createMetrics, type JetStreamStats } from "../shared/metrics.ts";
+import { promtool } from "./support/prometheus.ts";
+
+const stats = (pending: number, deadLetters = 0): JetStreamStats => ({
+  consumers: [
+    { consumer: "payment-p00", pending, ackPending: 1, redelivered: 0 },
+    { consumer: "payment-p01", pending: 0, ackPending: 0, redelivered: 2 },
+  ],
+  deadLetters,
+});
+
+/** The sample lines of one metric name in an exposition. */
+const samples = (text: string, name: string) => text.split("\n").filter((l) => l.startsWith(`${name}{`) || l.startsWith(`${name} `));
+
+describe("createMetrics", () => {
+  it("exposes a registry that passes `promtool check metrics`, observations included", async () => {
+    const m = createMetrics("payment");
+    m.httpRequests.inc({ method: "GET", route: "/readyz", status: "200" });
+    m.httpDuration.observe({ method: "GET", route: "/readyz", status: "200" }, 0.002);
+    m.eventsPublished.inc({ event_type: "PAYMENT_COMPLETED", result: "new" });
+    m.eventsHandled.inc({ event_type: "ORDER_CREATED", outcome: "ok" });
+    m.handlerDuration.observe({ event_type: "ORDER_CREATED" }, 0.01);
+    m.orderLatency.observe(0.4);
+    m.watchJetStream(async () => stats(3, 2));
+    const text = await m.registry.metrics();
+    const check = promtool(["check", "metrics"], text);
+    expect(check.status, check.output).toBe(0);
+    expect(samples(text, "orderstream_consumer_pending_messages")).toEqual([
+      'orderstream_consumer_pending_messages{consumer="payment-p00",service="payment"} 3',
+      'orderstream_consumer_pending_messages{consumer="payment-p01",service="payment"} 0',
+    ]);
+    expect(samples(text, "orderstream_consumer_redelivered_messages")).toContain(
+      'orderstream_consumer_redelivered_messages{consumer="payment-p01",service="payment"} 2',
+    );
+    expect(samples(text, "orderstream_dlq_messages")).toEqual(['orderstream_dlq_messages{service="payment"} 2']);
+    expect(samples(text, "orderstream_order_e2e_latency_seconds_count")).toEqual(['orderstream_order_e2e_latency_seconds_count{service="payment"} 1']);
+  });
+
+  it("includes process memory and event-loop lag among the default metrics", async () => {
+    const text = await createMetrics("order").registry.metrics();
+    for (const name of ["orderstream_process_resident_memory_bytes", "orderstream_nodejs_heap_size_used_bytes", "orderstream_nodejs_eventloop_lag_p99_seconds"]) {
+      expect(text).toContain(`# TYPE ${name} gauge`);
+    }
+  });
+
+  it("reads JetStream once per cache period however many scrapes, and keeps the last numbers on errors", async () => {
+    const m = createMetrics("payment");
+    let reads = 0;
+    let fail = false;
+    const errors: unknown[] = [];
+    m.watchJetStream(
+      async () => {
+        reads++;
+        if (fail) throw new Error("NATS away");
+        return stats(reads);
+      },
+      { maxAgeMs: 60, onError: (err) => errors.push(err) },
+    );
+    await m.registry.metrics();
+    await m.registry.metrics();
+    await m.registry.metrics();
+    expect(reads).toBe(1);
+
+    await new Promise((r) => setTimeout(r, 80));
+    fail = true;
+    const text = await m.registry.metrics();
+    expect(reads).toBe(2);
+    expect(errors).toHaveLength(1);
+    // The failed read leaves the gauges at the last good values rather than a false zero.
+    expect(samples(text, "orderstream_consumer_pending_messages")[0]).toBe(
+      'orderstream_consumer_pending_messages{consumer="payment-p00",service="payment"} 1',
+    );
+  });
+
+  it("leaves the JetStream gauges empty until a source is wired", async () => {
+    const text = await createMetrics("order").registry.metrics();
+    expect(text).toContain("# TYPE orderstream_consumer_pending_messages gauge");
+    expect(samples(text, "orderstream_consumer_pending_messages")).toEqual([]);
+  });
+});

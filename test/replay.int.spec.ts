@@ -1,0 +1,257 @@
+/**
+ * Replay and repair against the running system: `replay --consumer <service> --from-seq 1` for every
+ * service (and one durable `--from-time`) re-delivers the whole history and changes nothing already
+ * reached; `GET /orders/{id}/events?fromSeq=N` reads from a sequence; `rebuild-view` rebuilds a
+ * purged order view to exactly what it was.
+ */
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { jetstreamManager, type ConsumerInfo, type JetStreamManager } from "@nats-io/jetstream";
+import { Kvm, type KV } from "@nats-io/kv";
+import { getJson, postOrder, startSystem, waitForStatus, type System } from "./support/system.ts";
+import { waitUntil } from "./support/processes.ts";
+import { runCli } from "./support/cli.ts";
+import { listDeadLetters } from "../nats/dead-letters.ts";
+import { consumerName, NOTIFICATIONS_STREAM, ORDERS_STREAM, partitionOf, SERVICES } from "../nats/subjects.ts";
+
+const FINAL = ["SHIPPING_READY", "CANCELLED"];
+const ORDER_COUNT = 24;
+
+let sys: System;
+let nc: NatsConnection;
+let jsm: JetStreamManager;
+let webhook: Server;
+let webhookCalls = 0;
+const orders: { orderId: string; userId: string }[] = [];
+
+interface Snapshot {
+  orders: { messages: number; lastSeq: number };
+  notifications: { messages: number; lastSeq: number };
+  events: Record<string, unknown>;
+  views: Record<string, unknown>;
+  notificationLists: Record<string, unknown>;
+  webhookCalls: number;
+}
+
+async function partitionConsumers(service?: string): Promise<ConsumerInfo[]> {
+  const list = await jsm.consumers.list(ORDERS_STREAM).next();
+  return list.filter((c) => (service ? c.name.startsWith(`${service}-p`) : /^(order|payment|shipping|notification)-p\d\d$/.test(c.name)));
+}
+
+async function allIdle(timeoutMs = 30_000): Promise<void> {
+  await waitUntil(
+    async () => {
+      const list = await partitionConsumers();
+      return list.length === 64 && list.every((c) => c.num_pending === 0 && c.num_ack_pending === 0);
+    },
+    { timeoutMs, intervalMs: 200, what: "every partition consumer to be idle" },
+  );
+}
+
+async function snapshot(): Promise<Snapshot> {
+  const o = (await jsm.streams.info(ORDERS_STREAM)).state;
+  const n = (await jsm.streams.info(NOTIFICATIONS_STREAM)).state;
+  const events: Record<string, unknown> = {};
+  const views: Record<string, unknown> = {};
+  for (const { orderId } of orders) {
+    events[orderId] = (await getJson(`${sys.orderUrl}/orders/${orderId}/events`)).body;
+    views[orderId] = (await getJson(`${sys.orderUrl}/orders/${orderId}`)).body;
+  }
+  const notificationLists: Record<string, unknown> = {};
+  for (const userId of new Set(orders.map((x) => x.userId))) {
+    notificationLists[userId] = (await getJson(`${sys.notificationUrl}/users/${userId}/notifications`)).body;
+  }
+  return {
+    orders: { messages: o.messages, lastSeq: o.last_seq },
+    notifications: { messages: n.messages, lastSeq: n.last_seq },
+    events,
+    views,
+    notificationLists,
+    webhookCalls,
+  };
+}
+
+beforeAll(async () => {
+  webhook = createServer((req, res) => {
+    req.resume();
+    req.on("end", () => {
+      webhookCalls++;
+      res.writeHead(204).end();
+    });
+  });
+  await new Promise<void>((r) => webhook.listen(0, "127.0.0.1", r));
+  sys = await startSystem({
+    env: {
+      PAYMENT_LIMIT: "1000",
+      NOTIFY_WEBHOOK_URL: `http://127.0.0.1:${(webhook.address() as AddressInfo).port}/hook`,
+    },
+  });
+  nc = await connect({ servers: sys.nats.url });
+  jsm = await jetstreamManager(nc);
+
+  // A finished batch: happy, declined, out-of-stock, and one cancelled before payment could matter.
+  for (let i = 0; i < ORDER_COUNT; i++) {
+    const userId = `replay-u${i % 4}`;
+    const body =
+      i % 3 === 0
+        ? { userId, amount: 10 + i }
+        : i % 3 === 1
+          ? { userId, amount: 5000 }
+          : { userId, amount: 20, items: [{ sku: "OUT-OF-STOCK", quantity: 1, unitPrice: 20 }] };
+    const res = await postOrder(sys.orderUrl, body);
+    expect(res.status).toBe(201);
+    orders.push({ orderId: res.body.orderId, userId });
+  }
+  for (const { orderId } of orders) await waitForStatus(sys.orderUrl, orderId, FINAL, 30_000);
+  await allIdle();
+  // Notifications and webhook calls are settled once the notification consumers are idle.
+  expect(webhookCalls).toBeGreaterThan(0);
+});
+
+afterAll(async () => {
+  await nc?.close();
+  await sys?.stop();
+  await new Promise<void>((resolve) => (webhook ? webhook.close(() => resolve()) : resolve()));
+});
+
+describe("replay --consumer <service> --from-seq 1", () => {
+  it("re-delivers the whole stream to each service while it runs, and changes nothing", async () => {
+    const before = await snapshot();
+    expect(before.orders.messages).toBeGreaterThanOrEqual(ORDER_COUNT * 3);
+
+    for (const service of SERVICES) {
+      const started = Date.now();
+      const result = await runCli(["replay", "--consumer", service, "--from-seq", "1"], { NATS_URL: sys.nats.url }, 90_000);
+      expect(result.stderr, `${service}: ${result.stdout}`).toBe("");
+      expect(result.code).toBe(0);
+      expect(result.stdout).toContain("replaying 16 consumer(s) from sequence 1");
+      expect(result.stdout).toMatch(/delivered \d+, remaining \d+/);
+      expect(result.stdout).toContain("replay done");
+      console.log(`replay of ${service}: ${Date.now() - started} ms`);
+
+      // The consumers really went back: recreated at sequence 1 and walked through every message again.
+      const consumers = await partitionConsumers(service);
+      expect(consumers).toHaveLength(16);
+      let delivered = 0;
+      for (const c of consumers) {
+        expect(c.config.deliver_policy, c.name).toBe("by_start_sequence");
+        expect(c.config.opt_start_seq, c.name).toBe(1);
+        expect(c.config.max_ack_pending, c.name).toBe(1);
+        expect(c.num_pending + c.num_ack_pending, c.name).toBe(0);
+        delivered += c.delivered.consumer_seq;
+      }
+      expect(delivered, service).toBeGreaterThanOrEqual(before.orders.messages);
+    }
+
+    await allIdle();
+    const after = await snapshot();
+    expect(after).toEqual(before);
+    expect(await listDeadLetters(jsm)).toEqual([]);
+
+    // Still working normally after the replays.
+    const fresh = await postOrder(sys.orderUrl, { userId: "replay-after", amount: 7 });
+    expect(fresh.status).toBe(201);
+    expect((await waitForStatus(sys.orderUrl, fresh.body.orderId, FINAL)).status).toBe("SHIPPING_READY");
+  });
+
+  it("replays a single durable from a time, and only that one moves", async () => {
+    await allIdle();
+    const target = orders[0]!.orderId;
+    const durable = consumerName("payment", partitionOf(target));
+    const others = (await partitionConsumers()).filter((c) => c.name !== durable);
+    const before = await snapshot();
+
+    const from = new Date(Date.now() - 10 * 60_000).toISOString(); // before the first order
+    const result = await runCli(["replay", "--consumer", durable, "--from-time", from], { NATS_URL: sys.nats.url }, 90_000);
+    expect(result.stderr).toBe("");
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain("replaying 1 consumer(s) from");
+    expect(result.stdout).toContain("replay done");
+
+    const info = await jsm.consumers.info(ORDERS_STREAM, durable);
+    expect(info.config.deliver_policy).toBe("by_start_time");
+    expect(new Date(info.config.opt_start_time!).getTime()).toBe(new Date(from).getTime());
+    const partitionMessages = Object.values(
+      (await jsm.streams.info(ORDERS_STREAM, { subjects_filter: `orders.${partitionOf(target)}.*.*` })).state.subjects ?? {},
+    ).reduce((s, n) => s + n, 0);
+    expect(info.delivered.consumer_seq).toBeGreaterThanOrEqual(partitionMessages);
+    for (const c of others) {
+      const now = await jsm.consumers.info(ORDERS_STREAM, c.name);
+      expect(now.created, c.name).toBe(c.created);
+    }
+    await allIdle();
+    expect(await snapshot()).toEqual(before);
+  });
+
+  it("refuses bad arguments with exit 1 and a reason", async () => {
+    const noStart = await runCli(["replay", "--consumer", "payment"], { NATS_URL: sys.nats.url });
+    expect(noStart.code).toBe(1);
+    expect(noStart.stderr).toMatch(/--from-seq/);
+    const unknown = await runCli(["replay", "--consumer", "nobody-p99", "--from-seq", "1"], { NATS_URL: sys.nats.url });
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toMatch(/nobody-p99/);
+  });
+});
+
+describe("GET /orders/{id}/events?fromSeq=N", () => {
+  it("returns the order's events from that stream sequence on", async () => {
+    const { orderId } = orders[2]!; // out of stock: five events
+    const { body: all } = await getJson(`${sys.orderUrl}/orders/${orderId}/events`);
+    expect(all.map((e: { eventType: string }) => e.eventType)).toEqual([
+      "ORDER_CREATED",
+      "PAYMENT_COMPLETED",
+      "SHIPPING_FAILED",
+      "PAYMENT_REFUNDED",
+      "ORDER_CANCELLED",
+    ]);
+    for (let k = 0; k < all.length; k++) {
+      const { status, body } = await getJson(`${sys.orderUrl}/orders/${orderId}/events?fromSeq=${all[k].seq}`);
+      expect(status).toBe(200);
+      expect(body).toEqual(all.slice(k));
+    }
+    const past = await getJson(`${sys.orderUrl}/orders/${orderId}/events?fromSeq=${all.at(-1).seq + 1}`);
+    expect(past.status).toBe(200);
+    expect(past.body).toEqual([]);
+  });
+});
+
+describe("rebuild-view", () => {
+  it("rebuilds a purged order view to exactly what it was", async () => {
+    await allIdle();
+    const before: Record<string, unknown> = {};
+    for (const { orderId } of orders) before[orderId] = (await getJson(`${sys.orderUrl}/orders/${orderId}`)).body;
+    const kvStream = "KV_order-views";
+    const kv: KV = await new Kvm(nc).open("order-views");
+    const entries = async () => {
+      const out: Record<string, unknown> = {};
+      for (const { orderId } of orders) out[orderId] = (await kv.get(orderId))?.json() ?? null;
+      return out;
+    };
+    const entriesBefore = await entries();
+    for (const { orderId } of orders) expect(entriesBefore[orderId], orderId).toMatchObject({ lastSeq: expect.any(Number) });
+    expect((await jsm.streams.info(kvStream)).state.messages).toBeGreaterThan(0);
+
+    await jsm.streams.purge(kvStream);
+    expect((await jsm.streams.info(kvStream)).state.messages).toBe(0);
+    for (const { orderId } of orders) expect(await kv.get(orderId)).toBeNull();
+
+    const result = await runCli(["rebuild-view"], { NATS_URL: sys.nats.url }, 90_000);
+    expect(result.stderr).toBe("");
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/rebuilt \d+ orders from \d+ events/);
+    const rebuilt = Number(/rebuilt (\d+) orders/.exec(result.stdout)![1]);
+    expect(rebuilt).toBeGreaterThanOrEqual(ORDER_COUNT);
+
+    expect((await jsm.streams.info(kvStream)).state.messages).toBe(rebuilt);
+    expect(await entries()).toEqual(entriesBefore);
+    for (const { orderId } of orders) {
+      expect((await getJson(`${sys.orderUrl}/orders/${orderId}`)).body, orderId).toEqual(before[orderId]);
+    }
+    // Running it again writes nothing new: every entry is already at its last sequence.
+    const again = await runCli(["rebuild-view"], { NATS_URL: sys.nats.url }, 90_000);
+    expect(again.code).toBe(0);
+    expect((await jsm.streams.info(kvStream)).state.messages).toBe(rebuilt);
+  });
+});
