@@ -15,7 +15,7 @@ import { deterministicUuid } from "../shared/ids.ts";
 import { injectTraceHeaders } from "../otel/nats-headers.ts";
 import { EVENT_TYPE_ATTR, MESSAGING_SYSTEM, MessagingAttr, ORDER_ID_ATTR } from "../otel/messaging-attributes.ts";
 import { eventSubject, ORDERS_STREAM } from "./subjects.ts";
-import { toStoredEvent } from "./order-history.ts";
+import { getOrdersMessage, toStoredEvent } from "./order-history.ts";
 
 const WRONG_LAST_SEQUENCE = 10071;
 const tracer = trace.getTracer("orderstream.nats");
@@ -124,7 +124,7 @@ function guardedPublisher(js: JetStreamClient, jsm: JetStreamManager): EventPubl
               seq = 0;
             }
             span.setAttribute("messaging.nats.duplicate", true);
-            const stored = await jsm.direct.getMessage(ORDERS_STREAM, seq ? { seq } : { last_by_subj: subject });
+            const stored = await getOrdersMessage(jsm, seq ? { seq } : { last_by_subj: subject });
             const first = stored ? toStoredEvent(stored) : null;
             if (!first) throw new Error(`event ${event.eventType} of order ${event.orderId} is stored but cannot be read back`);
             span.setAttribute(MessagingAttr.streamSequence, first.seq);

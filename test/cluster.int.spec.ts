@@ -1,7 +1,9 @@
 /**
  * A 3-node JetStream cluster on loopback (configs written to a temp dir, free ports), the services
- * pointed at all three with ORDERS_REPLICAS=3: the streams are R3, and SIGKILLing one nats-server
- * mid-load (the ORDERS stream leader, the hardest one to lose) loses no order.
+ * pointed at all three with ORDERS_REPLICAS=3: the streams and the state buckets are R3, reads see
+ * the writes just acknowledged (whichever replica would answer a direct get), and SIGKILLing one
+ * nats-server mid-load (the ORDERS stream leader, the hardest one to lose) loses no order and
+ * produces no contradictory event.
  *
  * 2.9.10 elects slowly with three servers on one 2-core box: every wait here is generous.
  */
@@ -133,7 +135,7 @@ describe("a 3-node JetStream cluster", () => {
 
   it("reads its writes: every order is readable right after its POST, whichever replica answers", async () => {
     const misses: string[] = [];
-    for (let i = 0; i < 60; i++) {
+    for (let i = 0; i < 100; i++) {
       const created = await fetch(`${sys!.orderUrl}/orders`, {
         method: "POST",
         headers: { "content-type": "application/json" },
