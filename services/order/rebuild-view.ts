@@ -28,7 +28,7 @@ export async function rebuildOrderView(
   jsm: JetStreamManager,
   kv: KV,
   onProgress: (p: RebuildProgress) => void = () => {},
-  writeConcurrency = 64,
+  writeConcurrency = 512,
 ): Promise<RebuildProgress> {
   const info = await jsm.streams.info(ORDERS_STREAM);
   const endSeq = info.state.last_seq;
@@ -61,23 +61,28 @@ export async function rebuildOrderView(
   const store = createOrderStateStore<OrderState>(kv);
   const entries = [...views.entries()];
   let next = 0;
+  /** Writes one rebuilt entry unless the live entry is already at or past it. */
+  const writeOne = async (orderId: string, rebuilt: Stored<OrderState>): Promise<"written" | "skipped"> => {
+    // Most rebuilds start from an empty (purged) bucket: a create is one round trip.
+    let revision = 0;
+    for (let attempt = 0; attempt < 5; attempt++) {
+      try {
+        await store.save(orderId, rebuilt, revision);
+        return "written";
+      } catch (err) {
+        if (!(err instanceof StaleStateError)) throw err;
+      }
+      const current = await store.load(orderId);
+      if (current.stored?.state && current.stored.lastSeq >= rebuilt.lastSeq) return "skipped";
+      revision = current.revision;
+    }
+    throw new Error(`order ${orderId}: its view kept changing while being rebuilt; run rebuild-view again`);
+  };
   const worker = async () => {
     while (next < entries.length) {
       const [orderId, rebuilt] = entries[next++]!;
-      for (let attempt = 0; attempt < 5; attempt++) {
-        const { stored, revision } = await store.load(orderId);
-        if (stored && stored.lastSeq >= rebuilt.lastSeq && stored.state) {
-          progress.skipped++;
-          break;
-        }
-        try {
-          await store.save(orderId, rebuilt, revision);
-          progress.written++;
-          break;
-        } catch (err) {
-          if (!(err instanceof StaleStateError)) throw err;
-        }
-      }
+      if ((await writeOne(orderId, rebuilt)) === "written") progress.written++;
+      else progress.skipped++;
       if ((progress.written + progress.skipped) % 10_000 === 0) onProgress({ ...progress });
     }
   };
