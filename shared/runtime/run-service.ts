@@ -1,0 +1,97 @@
+/**
+ * Runs one service on whatever runtime provides `Platform`: tracing first, then the HTTP port, then
+ * NATS; SIGTERM/SIGINT drain (in-flight messages finish and are acked, nothing new is pulled) and
+ * exit 0. node.ts and deno.ts only adapt their runtime's process, file and server APIs to it.
+ */
+import { startTracing } from "../../otel/sdk.ts";
+import { ConfigError, loadConfig, natsTlsFrom } from "../config.ts";
+import { createLogger } from "../logger.ts";
+import { createService } from "../service-host.ts";
+import { serviceDefinitions } from "../../services/registry.ts";
+import type { ServiceName } from "../../nats/subjects.ts";
+
+const DRAIN_TIMEOUT_MS = 25_000;
+
+/** What a runtime entry hands to `runService`. */
+export interface Platform {
+  runtime: string;
+  env: Record<string, string | undefined>;
+  pid: number;
+  readTextFile(path: string): string;
+  exit(code: number): never;
+  onSignal(signal: "SIGTERM" | "SIGINT", handler: () => void): void;
+  /** Opens the HTTP port; `onError` when it cannot (e.g. in use). */
+  serve(
+    fetch: (request: Request) => Response | Promise<Response>,
+    options: { port: number; hostname: string; onListening: () => void; onError: (err: unknown) => void },
+  ): { close(): Promise<void> };
+}
+
+export async function runService(name: ServiceName, platform: Platform): Promise<void> {
+  const { env } = platform;
+  const tracing = startTracing(`${name}-service`, env);
+  const fail = (message: string): never => {
+    console.error(`${name}: ${message}`);
+    return platform.exit(1);
+  };
+  let config;
+  try {
+    config = loadConfig(name, env);
+  } catch (err) {
+    if (err instanceof ConfigError) fail(err.message);
+    throw err;
+  }
+  const log = createLogger(`${name}-service`, config.logLevel);
+  let creds: string | undefined;
+  let tls;
+  try {
+    creds = config.natsCredsFile ? platform.readTextFile(config.natsCredsFile) : undefined;
+    tls = natsTlsFrom(config, platform.readTextFile);
+  } catch (err) {
+    fail((err as Error).message);
+  }
+  const service = createService(serviceDefinitions[name], config, log, { creds, tls });
+  const port = config.port;
+  const server = platform.serve(service.app.fetch, {
+    port,
+    hostname: env.HOST ?? "0.0.0.0",
+    onListening: () =>
+      log.info({ port, pid: platform.pid, runtime: platform.runtime }, `${name} service listening on http://127.0.0.1:${port}`),
+    onError: (err) => {
+      log.fatal({ err, port }, `cannot listen on port ${port}`);
+      platform.exit(1);
+    },
+  });
+
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, "draining");
+    const timer = setTimeout(() => {
+      log.error("drain took too long; exiting");
+      platform.exit(1);
+    }, DRAIN_TIMEOUT_MS);
+    try {
+      await service.stop();
+      await server.close();
+      await tracing.shutdown();
+      clearTimeout(timer);
+      log.info("drained; bye");
+      platform.exit(0);
+    } catch (err) {
+      log.error({ err }, "drain failed");
+      platform.exit(1);
+    }
+  };
+  platform.onSignal("SIGTERM", () => void shutdown("SIGTERM"));
+  platform.onSignal("SIGINT", () => void shutdown("SIGINT"));
+
+  try {
+    await service.start();
+  } catch (err) {
+    log.fatal({ err }, "could not start: NATS setup failed");
+    await tracing.shutdown().catch(() => {});
+    platform.exit(1);
+  }
+}
