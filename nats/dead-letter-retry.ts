@@ -4,18 +4,17 @@
  * and handed to the same handler (the per-order fence still applies: an event the service already
  * applied is not applied twice). On success the dead letter is removed.
  */
+import { startConsumerSpan } from "./consumer-span.ts";
 import { AckPolicy, DeliverPolicy, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
 import { nanos } from "@nats-io/transport-node";
-import { context, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
+import { context, SpanStatusCode } from "@opentelemetry/api";
 import type { Logger } from "../shared/logger.ts";
-import { extractTraceContext } from "../otel/nats-headers.ts";
-import { EVENT_TYPE_ATTR, MESSAGING_SYSTEM, MessagingAttr, ORDER_ID_ATTR } from "../otel/messaging-attributes.ts";
+import { MessagingAttr } from "../otel/messaging-attributes.ts";
 import { DLQ_STREAM, ordersMessage, removeDeadLetter } from "./dead-letters.ts";
 import { decodeEvent, type EventHandler } from "./partitioned-consumer.ts";
 import { ensureConsumer } from "./setup.ts";
 import { parseEventSubject, type ServiceName } from "./subjects.ts";
 
-const tracer = trace.getTracer("orderstream.nats");
 
 export async function startRetryProcessor(opts: {
   js: JetStreamClient;
@@ -53,28 +52,19 @@ export async function startRetryProcessor(opts: {
         request.term();
         continue;
       }
-      const parent = extractTraceContext(original.header);
-      const span = tracer.startSpan(
-        `process ${event.eventType}`,
+      const { span, context: spanContext } = startConsumerSpan(
         {
-          kind: SpanKind.CONSUMER,
-          attributes: {
-            [MessagingAttr.system]: MESSAGING_SYSTEM,
-            [MessagingAttr.systemName]: MESSAGING_SYSTEM,
-            [MessagingAttr.destinationName]: original.subject,
-            [MessagingAttr.operationType]: "process",
-            [MessagingAttr.consumerGroup]: consumerName,
-            [MessagingAttr.messageId]: event.eventId,
-            [MessagingAttr.streamSequence]: seq,
-            [EVENT_TYPE_ATTR]: event.eventType,
-            [ORDER_ID_ATTR]: event.orderId,
-            "orderstream.dlq_retry": true,
-          },
+          subject: original.subject,
+          seq,
+          consumer: consumerName,
+          deliveryCount: request.info.deliveryCount,
+          bodySize: original.data.byteLength,
+          headers: original.header,
         },
-        parent,
+        { [MessagingAttr.messageId]: event.eventId, "orderstream.dlq_retry": true },
       );
       try {
-        await context.with(trace.setSpan(parent, span), () =>
+        await context.with(spanContext, () =>
           opts.handler(event, {
             seq,
             subject: original.subject,

@@ -8,17 +8,16 @@
  * ack when the handler's effects are durable, nak with a growing delay when it failed, term when
  * the message can never be handled, dead-letter once its deliveries are used up.
  */
+import { startConsumerSpan } from "./consumer-span.ts";
 import type { Consumer, ConsumerMessages, JetStreamClient, JsMsg } from "@nats-io/jetstream";
 import { errors } from "@nats-io/transport-node";
-import { context, SpanKind, SpanStatusCode, trace, type Span } from "@opentelemetry/api";
+import { context, SpanStatusCode, type Span } from "@opentelemetry/api";
 import { parseEvent, type OrderEvent } from "../shared/events.ts";
 import type { Logger } from "../shared/logger.ts";
-import { extractTraceContext } from "../otel/nats-headers.ts";
-import { EVENT_TYPE_ATTR, MESSAGING_SYSTEM, MessagingAttr, ORDER_ID_ATTR } from "../otel/messaging-attributes.ts";
+import { MessagingAttr } from "../otel/messaging-attributes.ts";
 import { MAX_DELIVER } from "./definitions.ts";
 import { consumerName, ORDERS_STREAM, parseEventSubject, PARTITIONS, type ServiceName } from "./subjects.ts";
 
-const tracer = trace.getTracer("orderstream.nats");
 const decoder = new TextDecoder();
 
 /** Facts about one delivery that handlers and logs need. */
@@ -142,34 +141,16 @@ export async function startPartitionedConsumers(opts: PartitionedConsumerOptions
 
 async function handleMessage(opts: PartitionedConsumerOptions, consumer: string, msg: JsMsg): Promise<void> {
   const deliveryCount = msg.info.deliveryCount;
-  const parentContext = extractTraceContext(msg.headers);
-  const producer = trace.getSpanContext(parentContext);
   const parsedSubject = parseEventSubject(msg.subject);
   const eventType = parsedSubject?.eventType ?? "unknown";
-  const span = tracer.startSpan(
-    `process ${eventType}`,
-    {
-      kind: SpanKind.CONSUMER,
-      attributes: {
-        [MessagingAttr.system]: MESSAGING_SYSTEM,
-        [MessagingAttr.systemName]: MESSAGING_SYSTEM,
-        [MessagingAttr.destinationName]: msg.subject,
-        [MessagingAttr.destinationTemplate]: "orders.{partition}.{orderId}.{eventType}",
-        [MessagingAttr.operationType]: "process",
-        [MessagingAttr.operationName]: "process",
-        [MessagingAttr.consumerGroup]: consumer,
-        [MessagingAttr.bodySize]: msg.data.byteLength,
-        [MessagingAttr.streamName]: ORDERS_STREAM,
-        [MessagingAttr.streamSequence]: msg.seq,
-        [MessagingAttr.deliveryCount]: deliveryCount,
-        [EVENT_TYPE_ATTR]: eventType,
-        ...(parsedSubject ? { [ORDER_ID_ATTR]: parsedSubject.orderId } : {}),
-      },
-      // Child of the producer (one tree per order) and also linked, as the conventions prefer.
-      links: producer ? [{ context: producer }] : [],
-    },
-    parentContext,
-  );
+  const { span, context: spanContext } = startConsumerSpan({
+    subject: msg.subject,
+    seq: msg.seq,
+    consumer,
+    deliveryCount,
+    bodySize: msg.data.byteLength,
+    headers: msg.headers,
+  });
   // Every line about this message carries its order id and stream sequence. Made only when a line
   // is written: a pino child per message showed up in the benchmark's profile.
   let child: Logger | undefined;
@@ -183,7 +164,7 @@ async function handleMessage(opts: PartitionedConsumerOptions, consumer: string,
       outcome,
       ...(handlerStarted === undefined ? {} : { handlerSeconds: (performance.now() - handlerStarted) / 1000 }),
     });
-  await context.with(trace.setSpan(parentContext, span), async () => {
+  await context.with(spanContext, async () => {
     try {
       const event = decodeEvent(msg);
       if (typeof event === "string") {
