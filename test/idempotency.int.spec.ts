@@ -88,6 +88,13 @@ describe("Idempotency-Key", () => {
     expect((await jsm.streams.info("ORDERS")).state.messages).toBe(before);
   });
 
+  it("keys are kept at least 24 h, then expire (the bucket's max age)", async () => {
+    const info = await jsm.streams.info("KV_idempotency-keys");
+    const maxAgeHours = info.config.max_age / 1e9 / 3600;
+    expect(maxAgeHours).toBeGreaterThanOrEqual(24);
+    expect(maxAgeHours).toBeLessThanOrEqual(48);
+  });
+
   it("a different key makes a different order", async () => {
     expect(orderId).toBeDefined();
     const other = await postOrder(sys.orderUrl, body, { "idempotency-key": `${key}-other` });
