@@ -56,6 +56,15 @@ export const notificationService: ServiceDefinition<NotificationRuntime> = {
   },
   handler(rt) {
     const webhook = rt.infra.config.notifyWebhookUrl;
+    if (!webhook) {
+      // Recording is the only effect, and the NOTIFICATIONS stream's per-subject guard already
+      // keeps it to once per event, in handling (= stream) order: no per-order state is needed,
+      // which saves two KV round trips per event.
+      return async (event) => {
+        await recordNotification(rt.infra.js, notificationFor(event, new Date()));
+      };
+    }
+    // With a webhook, the per-order fence keeps a redelivered or replayed event from POSTing again.
     return statefulHandler<NotificationState>(
       {
         initialState: () => ({}),
@@ -63,7 +72,7 @@ export const notificationService: ServiceDefinition<NotificationRuntime> = {
         async react(_state, event) {
           const notification = notificationFor(event, new Date());
           await recordNotification(rt.infra.js, notification);
-          if (webhook) await postWebhook(webhook, notification);
+          await postWebhook(webhook, notification);
         },
       },
       rt.store,

@@ -14,7 +14,9 @@ export interface ShippingRuntime {
 }
 
 export const shippingService: ServiceDefinition<ShippingRuntime> = {
-  relevant: new Set(["ORDER_CREATED", "ORDER_CANCEL_REQUESTED", "PAYMENT_COMPLETED", "SHIPPING_READY", "SHIPPING_FAILED"]),
+  // Its own SHIPPING_READY/FAILED change no decision (PAYMENT_COMPLETED, once applied, is the
+  // fence against shipping twice), so they are acked without a state round trip.
+  relevant: new Set(["ORDER_CREATED", "ORDER_CANCEL_REQUESTED", "PAYMENT_COMPLETED"]),
   async setup(infra) {
     const kv = await ensureBucket(infra.nc, infra.jsm, BUCKETS.shippingState, bucketOptions.state);
     return { infra, store: createOrderStateStore<ShippingState>(kv), unavailableSkus: new Set(infra.config.unavailableSkus) };
