@@ -18,6 +18,7 @@ import { fetchTrace } from "../otel/jaeger-query.ts";
 import { rebuildOrderView } from "../services/order/rebuild-view.ts";
 import { renderTraceReport } from "./waterfall.ts";
 import { renderEventTable } from "./event-table.ts";
+import { readLocalNats } from "../scripts/local-nats.ts";
 import { listDeadLetters, requestRetry } from "../nats/dead-letters.ts";
 
 const USAGE = `usage: orderstream <command>
@@ -33,8 +34,18 @@ env: NATS_URL (default nats://127.0.0.1:4222; tls://… for TLS), NATS_USER/NATS
 /** A failure the user can act on: printed as one line, exit code 1. */
 class CliError extends Error {}
 
+/**
+ * The CLI's environment: as given, or — when NATS_URL is unset and `npm start` runs a local
+ * server — that server's URL and admin user (from .data/nats/local.json).
+ */
+function cliEnv(): Record<string, string | undefined> {
+  const local = process.env.NATS_URL ? null : readLocalNats();
+  if (!local) return process.env;
+  return { ...process.env, NATS_URL: local.url, NATS_USER: process.env.NATS_USER ?? "admin", NATS_PASSWORD: process.env.NATS_PASSWORD ?? local.passwords.admin };
+}
+
 async function withNats<T>(fn: (nc: NatsConnection, jsm: JetStreamManager) => Promise<T>): Promise<T> {
-  const config = loadConfig("order", process.env);
+  const config = loadConfig("order", cliEnv());
   let nc: NatsConnection;
   try {
     nc = await connectNats({

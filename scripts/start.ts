@@ -10,10 +10,16 @@ import { fileURLToPath } from "node:url";
 import { DEFAULT_PORTS } from "../shared/config.ts";
 import { SERVICES, type ServiceName } from "../nats/subjects.ts";
 import { findNatsServer, freePort, isPortFree, NATS_INSTALL_HINT } from "./nats-binary.ts";
+import { localPasswords, writeLocalNats, type NatsUser } from "./local-nats.ts";
+
+// The local server runs with nats/auth (one least-privilege user per service) unless turned off.
+const useAuth = process.env.ORDERSTREAM_NATS_AUTH !== "off";
+const passwords = localPasswords();
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const children: { name: string; proc: ChildProcess }[] = [];
 let stopping = false;
+let localServer = false;
 
 function pipeWithPrefix(name: string, proc: ChildProcess, keep: (line: string) => boolean = () => true): void {
   const tag = `[${name}]`.padEnd(15);
@@ -32,10 +38,15 @@ async function startNats(): Promise<string> {
   const port = (await isPortFree(4222)) ? 4222 : await freePort();
   const storeDir = `${root}.data/nats`;
   mkdirSync(storeDir, { recursive: true });
+  const authArgs = useAuth ? ["-c", `${root}nats/auth/nats-server.auth.conf`] : [];
+  const passwordEnv = Object.fromEntries(
+    Object.entries(passwords).map(([user, password]) => [`${user.toUpperCase()}_NATS_PASSWORD`, password]),
+  );
   // Its own process group: Ctrl-C must not stop the server before the services have drained.
-  const proc = spawn(binary, ["-a", "127.0.0.1", "-p", String(port), "-js", "-sd", storeDir], {
+  const proc = spawn(binary, [...authArgs, "-a", "127.0.0.1", "-p", String(port), "-js", "-sd", storeDir], {
     stdio: ["ignore", "pipe", "pipe"],
     detached: true,
+    env: { ...process.env, ...passwordEnv },
   });
   children.push({ name: "nats-server", proc });
   process.on("exit", () => proc.kill("SIGTERM"));
@@ -47,8 +58,14 @@ async function startNats(): Promise<string> {
     }
   });
   await waitForPort(port);
-  console.log(`Started nats-server ${binary} on nats://127.0.0.1:${port} (JetStream data in ${storeDir}).`);
-  return `nats://127.0.0.1:${port}`;
+  const url = `nats://127.0.0.1:${port}`;
+  writeLocalNats({ url, passwords });
+  console.log(
+    `Started nats-server ${binary} on ${url} (JetStream data in ${storeDir}` +
+      (useAuth ? "; one NATS user per service, nats/auth — ORDERSTREAM_NATS_AUTH=off to run without)." : ")."),
+  );
+  localServer = true;
+  return url;
 }
 
 async function waitForPort(port: number): Promise<void> {
@@ -61,6 +78,10 @@ async function waitForPort(port: number): Promise<void> {
 
 function startService(name: ServiceName, natsUrl: string, port: number): void {
   const env: NodeJS.ProcessEnv = { ...process.env, NATS_URL: natsUrl, PORT: String(port) };
+  if (localServer && useAuth) {
+    env.NATS_USER = name;
+    env.NATS_PASSWORD = passwords[name as NatsUser];
+  }
   // Without a collector to send to, exporting would only log connection errors.
   if (!env.OTEL_EXPORTER_OTLP_ENDPOINT && !env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) env.OTEL_TRACES_EXPORTER ??= "none";
   const proc = spawn(process.execPath, ["--import", "tsx", "scripts/service.ts", name], { cwd: root, env, stdio: ["ignore", "pipe", "pipe"] });
