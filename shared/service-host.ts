@@ -102,8 +102,6 @@ export function createService<R>(
   );
   app.onError((err, c: Context) => {
     if (err instanceof HttpProblem) return problemResponse(err, c.req.path);
-    const status = (err as { status?: number }).status;
-    if (status === 413) return problemResponse(new HttpProblem(413, "body-too-large", "The request body is over 64 KiB."));
     const unavailable = unavailableProblem(err);
     if (unavailable) {
       log.warn({ err, path: c.req.path }, "NATS did not answer a request in time");

@@ -13,7 +13,7 @@ import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
-import { getJson, startSystem, type System } from "./support/system.ts";
+import { getJson, placeUntilAccepted, startSystem, type System } from "./support/system.ts";
 import { waitUntil, type ServiceName, type ServiceProcess } from "./support/processes.ts";
 import { listDeadLetters } from "../nats/dead-letters.ts";
 import { ORDERS_STREAM, NOTIFICATIONS_STREAM } from "../nats/subjects.ts";
@@ -87,41 +87,8 @@ function bodyOf(p: Placed) {
 }
 
 /** POST with the same Idempotency-Key until the order is accepted (503/500 are expected while NATS is down). */
-async function place(p: Placed): Promise<void> {
-  const deadline = Date.now() + POST_RETRY_DEADLINE_MS;
-  for (;;) {
-    p.attempts++;
-    let res: Response | undefined;
-    let text = "";
-    try {
-      res = await fetch(`${sys.orderUrl}/orders`, {
-        method: "POST",
-        headers: { "content-type": "application/json", "idempotency-key": p.key },
-        body: JSON.stringify(bodyOf(p)),
-        signal: AbortSignal.timeout(10_000),
-      });
-      text = await res.text();
-    } catch (err) {
-      p.failures.push((err as Error).message);
-    }
-    if (res && (res.status === 201 || res.status === 200)) {
-      const orderId = JSON.parse(text).orderId as string;
-      // A retry must name the order the first attempt created, never a second one.
-      if (p.orderId !== undefined && p.orderId !== orderId) throw new Error(`key ${p.key} gave ${p.orderId} then ${orderId}`);
-      p.orderId = orderId;
-      return;
-    }
-    if (res) {
-      // Only "try again" answers are acceptable while NATS is away; a 4xx would be a bug.
-      if (res.status !== 503 && res.status !== 500) throw new Error(`POST ${p.key} answered ${res.status}: ${text}`);
-      if (!/^application\/problem\+json/.test(res.headers.get("content-type") ?? "")) {
-        throw new Error(`POST ${p.key} answered ${res.status} without problem+json: ${text}`);
-      }
-      p.failures.push(String(res.status));
-    }
-    if (Date.now() > deadline) throw new Error(`POST ${p.key} still failing after ${POST_RETRY_DEADLINE_MS} ms: ${p.failures.join("; ")}`);
-    await sleep(250);
-  }
+function place(p: Placed): Promise<void> {
+  return placeUntilAccepted(sys.orderUrl, p, bodyOf(p), { deadlineMs: POST_RETRY_DEADLINE_MS, requestTimeoutMs: 10_000, intervalMs: 250 });
 }
 
 async function partitionConsumers() {

@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { jetstreamManager, type JetStreamManager, type StreamInfo } from "@nats-io/jetstream";
 import { startNatsServer, type NatsServerHandle } from "./support/nats-server.ts";
-import { getJson, startSystem, type System } from "./support/system.ts";
+import { getJson, placeUntilAccepted, startSystem, type System } from "./support/system.ts";
 import { waitUntil } from "./support/processes.ts";
 import { freePort } from "../scripts/nats-binary.ts";
 import { ensureOrderStreams } from "../nats/setup.ts";
@@ -160,7 +160,7 @@ describe("a 3-node JetStream cluster", () => {
 
     const placed = Array.from({ length: ORDERS }, (_, i) => {
       const kind: Kind = i % 5 < 3 ? "happy" : i % 5 === 3 ? "declined" : "out-of-stock";
-      return { i, kind, key: `cluster-${i}-${Date.now()}`, userId: `cluster-u${i % 12}`, orderId: "", failures: [] as string[] };
+      return { i, kind, key: `cluster-${i}-${Date.now()}`, userId: `cluster-u${i % 12}`, orderId: "", attempts: 0, failures: [] as string[] };
     });
     const bodyOf = (p: (typeof placed)[number]) =>
       p.kind === "happy"
@@ -171,39 +171,13 @@ describe("a 3-node JetStream cluster", () => {
 
     // POST with the same Idempotency-Key until it is accepted: while the cluster elects new leaders
     // the order service answers 503/500 problems (or times out).
-    const place = async (p: (typeof placed)[number]) => {
-      const deadline = Date.now() + POST_RETRY_DEADLINE_MS;
-      for (;;) {
-        let res: Response | undefined;
-        let text = "";
-        try {
-          res = await fetch(`${sys!.orderUrl}/orders`, {
-            method: "POST",
-            headers: { "content-type": "application/json", "idempotency-key": p.key },
-            body: JSON.stringify(bodyOf(p)),
-            signal: AbortSignal.timeout(15_000),
-          });
-          text = await res.text();
-        } catch (err) {
-          p.failures.push((err as Error).message);
-        }
-        if (res && (res.status === 201 || res.status === 200)) {
-          const orderId = JSON.parse(text).orderId as string;
-          if (p.orderId && p.orderId !== orderId) throw new Error(`key ${p.key} gave ${p.orderId} then ${orderId}`);
-          p.orderId = orderId;
-          return;
-        }
-        if (res) {
-          if (res.status !== 503 && res.status !== 500) throw new Error(`POST ${p.key} answered ${res.status}: ${text}`);
-          p.failures.push(`${res.status} ${(JSON.parse(text) as { type?: string }).type ?? ""}`);
-        }
-        if (Date.now() > deadline) {
-          const tail = sys!.of("order")[0]!.output().split("\n").slice(-30).join("\n");
-          throw new Error(`POST ${p.key} still failing: ${p.failures.join("; ")}\norder service output:\n${tail}`);
-        }
-        await sleep(500);
-      }
-    };
+    const place = (p: (typeof placed)[number]) =>
+      placeUntilAccepted(sys!.orderUrl, p, bodyOf(p), {
+        deadlineMs: POST_RETRY_DEADLINE_MS,
+        requestTimeoutMs: 15_000,
+        intervalMs: 500,
+        diagnostics: () => `order service output:\n${sys!.of("order")[0]!.output().split("\n").slice(-30).join("\n")}`,
+      });
 
     const t0 = Date.now();
     const killed = (async () => {

@@ -104,3 +104,58 @@ export async function eventTypes(baseUrl: string, orderId: string): Promise<stri
   const { body } = await getJson(`${baseUrl}/orders/${orderId}/events`);
   return (body as { eventType: string }[]).map((e) => e.eventType);
 }
+
+/** One order being placed under faults: its key, and what its attempts met. */
+export interface PlacementState {
+  key: string;
+  orderId?: string;
+  attempts: number;
+  failures: string[];
+}
+
+/**
+ * POSTs an order with the same Idempotency-Key until it is accepted, as a client does while NATS is
+ * away (503/500 problem+json answers and timeouts are retried; anything else is a bug and throws).
+ * A retry must name the order the first accepted attempt named, never a second one.
+ */
+export async function placeUntilAccepted(
+  baseUrl: string,
+  p: PlacementState,
+  body: unknown,
+  opts: { deadlineMs: number; requestTimeoutMs: number; intervalMs: number; diagnostics?: () => string },
+): Promise<void> {
+  const deadline = Date.now() + opts.deadlineMs;
+  for (;;) {
+    p.attempts++;
+    let res: Response | undefined;
+    let text = "";
+    try {
+      res = await fetch(`${baseUrl}/orders`, {
+        method: "POST",
+        headers: { "content-type": "application/json", "idempotency-key": p.key },
+        body: JSON.stringify(body),
+        signal: AbortSignal.timeout(opts.requestTimeoutMs),
+      });
+      text = await res.text();
+    } catch (err) {
+      p.failures.push((err as Error).message);
+    }
+    if (res && (res.status === 201 || res.status === 200)) {
+      const orderId = JSON.parse(text).orderId as string;
+      if (p.orderId && p.orderId !== orderId) throw new Error(`key ${p.key} gave ${p.orderId} then ${orderId}`);
+      p.orderId = orderId;
+      return;
+    }
+    if (res) {
+      if (res.status !== 503 && res.status !== 500) throw new Error(`POST ${p.key} answered ${res.status}: ${text}`);
+      if (!/^application\/problem\+json/.test(res.headers.get("content-type") ?? "")) {
+        throw new Error(`POST ${p.key} answered ${res.status} without problem+json: ${text}`);
+      }
+      p.failures.push(`${res.status} ${(JSON.parse(text) as { type?: string }).type ?? ""}`);
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`POST ${p.key} still failing after ${opts.deadlineMs} ms: ${p.failures.join("; ")}${opts.diagnostics ? `\n${opts.diagnostics()}` : ""}`);
+    }
+    await new Promise((r) => setTimeout(r, opts.intervalMs));
+  }
+}
