@@ -71,6 +71,7 @@ export async function startRetryProcessor(opts: {
             consumer: consumerName,
             deliveryCount: request.info.deliveryCount,
             traceparent: original.header?.get("traceparent") || null,
+            streak: null,
             working: () => request.working(),
           }),
         );

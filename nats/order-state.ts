@@ -4,13 +4,20 @@
  * That sequence is the fence that makes handling idempotent and ordered: an event at or below it was
  * already applied (a redelivery, a replay, a worker that stalled past ack_wait) and is skipped; the
  * write is a compare-and-set on the entry's revision, so two workers can never both apply one event.
+ *
+ * An event is applied as: decide on the state before it → carry the commands out (idempotent:
+ * guarded publishes, provider idempotency keys) → save the new state → ack. A failed or given-up
+ * event leaves the state as it was, so a redelivery or a dead-letter retry applies it in full.
+ *
+ * The state a worker wrote is kept in memory and used for the order's next event instead of a KV
+ * read, but only while the worker's delivery streak on that partition is unbroken (see
+ * `Delivery.streak`): then no other worker can have applied an event of the order since.
  */
 import type { KV } from "@nats-io/kv";
-import { JetStreamApiError } from "@nats-io/jetstream";
+import { isWrongLastSequence } from "./wrong-last-sequence.ts";
 import type { OrderEvent } from "../shared/events.ts";
 import type { Delivery, EventHandler } from "./partitioned-consumer.ts";
 
-const WRONG_LAST_SEQUENCE = 10071;
 
 export interface Stored<S> {
   state: S;
@@ -33,6 +40,7 @@ export class StaleStateError extends Error {
 
 export interface OrderStateStore<S> {
   load(orderId: string): Promise<Loaded<S>>;
+  /** Compare-and-set on `revision` (0: the entry must not exist); resolves to the new revision. */
   save(orderId: string, stored: Stored<S>, revision: number): Promise<number>;
 }
 
@@ -47,9 +55,10 @@ export function createOrderStateStore<S>(kv: KV): OrderStateStore<S> {
     async save(orderId, stored, revision) {
       const body = JSON.stringify(stored);
       try {
-        return revision === 0 ? await kv.create(orderId, body) : await kv.update(orderId, body, revision);
+        // One round trip either way (kv.create reads the entry back before it reports a conflict).
+        return await kv.put(orderId, body, { previousSeq: revision });
       } catch (err) {
-        if (err instanceof JetStreamApiError && err.code === WRONG_LAST_SEQUENCE) {
+        if (isWrongLastSequence(err)) {
           throw new StaleStateError(orderId, { cause: err });
         }
         throw err;
@@ -58,30 +67,89 @@ export function createOrderStateStore<S>(kv: KV): OrderStateStore<S> {
   };
 }
 
-/** A service's reaction to an order's events: a pure fold plus the effects of each event. */
-export interface OrderProcess<S> {
+/** A service's reaction to an order's events: a pure fold, a pure decision, and the effects. */
+export interface OrderProcess<S, C> {
   initialState(): S;
   evolve(state: S, event: OrderEvent, delivery: Delivery): S;
-  /** The effects of `event` given the state before it. Must be idempotent (guarded publishes). */
-  react(state: S, event: OrderEvent, delivery: Delivery): Promise<void>;
+  /** The commands `event` calls for, given the state before it. Pure. */
+  decide(state: S, event: OrderEvent): C[];
+  /** Carries one command out. Must be idempotent: a failed event is handled again in full. */
+  perform(command: C, event: OrderEvent): Promise<void>;
+  /** Told once per applied event, after its effects (metrics); not on skipped redeliveries. */
+  applied?(before: S, event: OrderEvent): void;
+}
+
+export interface StatefulHandlerOptions {
+  /** Orders whose last written state is kept in memory (least recently written are dropped). */
+  cacheSize?: number;
+}
+
+/** Enough for every order in flight at a few thousand orders/s; an entry is a few hundred bytes. */
+export const DEFAULT_STATE_CACHE_SIZE = 4_096;
+
+interface Remembered<S> extends Loaded<S> {
+  /** The delivery streak during which it was written. */
+  streak: string;
 }
 
 /** Wraps an OrderProcess into a handler that applies each event at most once, in stream order. */
-export function statefulHandler<S>(process: OrderProcess<S>, store: OrderStateStore<S>): EventHandler {
+export function statefulHandler<S, C>(
+  process: OrderProcess<S, C>,
+  store: OrderStateStore<S>,
+  opts: StatefulHandlerOptions = {},
+): EventHandler {
+  const memory = new BoundedMap<string, Remembered<S>>(opts.cacheSize ?? DEFAULT_STATE_CACHE_SIZE);
+  const remember = (orderId: string, loaded: Loaded<S>, streak: string | null) => {
+    if (streak === null) memory.delete(orderId);
+    else memory.set(orderId, { ...loaded, streak });
+  };
   return async (event, delivery) => {
-    const { stored, revision } = await store.load(event.orderId);
-    if (stored && delivery.seq <= stored.lastSeq) return;
-    const state = stored?.state ?? process.initialState();
-    await process.react(state, event, delivery);
-    const next = { state: process.evolve(state, event, delivery), lastSeq: delivery.seq };
+    const orderId = event.orderId;
+    const known = memory.get(orderId);
+    // A skip is always decided on the entry as stored (the bucket may have been purged for a replay).
+    let current: Loaded<S> =
+      known && delivery.streak !== null && known.streak === delivery.streak && delivery.seq > (known.stored?.lastSeq ?? 0)
+        ? known
+        : await store.load(orderId);
+    memory.delete(orderId);
+    const { stored, revision } = current;
+    if (stored && delivery.seq <= stored.lastSeq) {
+      remember(orderId, current, delivery.streak);
+      return;
+    }
+    const before = stored?.state ?? process.initialState();
+    for (const command of process.decide(before, event)) await process.perform(command, event);
+    const next = { state: process.evolve(before, event, delivery), lastSeq: delivery.seq };
     try {
-      await store.save(event.orderId, next, revision);
+      current = { stored: next, revision: await store.save(orderId, next, revision) };
     } catch (err) {
       if (!(err instanceof StaleStateError)) throw err;
       // Someone else applied it (a redelivery raced a stalled worker): fine if they got this far.
-      const again = await store.load(event.orderId);
+      const again = await store.load(orderId);
       if ((again.stored?.lastSeq ?? 0) >= delivery.seq) return;
       throw err;
     }
+    remember(orderId, current, delivery.streak);
+    process.applied?.(before, event);
   };
+}
+
+/** A map that forgets its least recently written entry beyond `capacity`. */
+class BoundedMap<K, V> {
+  private readonly entries = new Map<K, V>();
+  constructor(private readonly capacity: number) {}
+
+  get(key: K): V | undefined {
+    return this.entries.get(key);
+  }
+
+  delete(key: K): void {
+    this.entries.delete(key);
+  }
+
+  set(key: K, value: V): void {
+    this.entries.delete(key);
+    this.entries.set(key, value);
+    if (this.entries.size > this.capacity) this.entries.delete(this.entries.keys().next().value!);
+  }
 }

@@ -28,6 +28,13 @@ export interface Delivery {
   deliveryCount: number;
   /** The producer's trace headers, as stored with the message. */
   traceparent: string | null;
+  /**
+   * Names an unbroken run of deliveries of this consumer that this instance alone received and
+   * acked, each right after the one before (consecutive delivery sequences); null outside a
+   * partition consumer. With one message in flight per partition, nothing of the partition was
+   * handled elsewhere during the run, so state this instance wrote during it is still current.
+   */
+  streak: string | null;
   /** Lets a long handler keep the message from being redelivered elsewhere. */
   working(): void;
 }
@@ -84,6 +91,8 @@ export function defaultRetryDelayMs(deliveryCount: number, baseMs = 250): number
  * ~30 s after each of those.)
  */
 export const PULL_EXPIRES_MS = 5_000;
+/** Messages one pull request asks for (see the loop). */
+const PULL_BATCH = 64;
 /** Pause before binding a consumer again after its pull loop ended (e.g. while a replay recreates it). */
 const REBIND_DELAY_MS = 250;
 
@@ -92,6 +101,7 @@ export async function startPartitionedConsumers(opts: PartitionedConsumerOptions
   const names = Array.from({ length: PARTITIONS }, (_, p) => consumerName(opts.service, p));
   const consumers: Consumer[] = await Promise.all(names.map((name) => opts.js.consumers.get(ORDERS_STREAM, name)));
   let stopping = false;
+  let bindings = 0;
   const iterators = new Set<ConsumerMessages>();
   const pullLoop = async (name: string, bound: Consumer): Promise<void> => {
     let consumer: Consumer | undefined = bound;
@@ -99,7 +109,11 @@ export async function startPartitionedConsumers(opts: PartitionedConsumerOptions
     while (!stopping) {
       try {
         consumer ??= await opts.js.consumers.get(ORDERS_STREAM, name);
-        const messages = await consumer.consume({ max_messages: 1, expires: PULL_EXPIRES_MS });
+        // The consumer's max_ack_pending (1) keeps one message in flight whatever the batch; a
+        // bigger batch only means one pull request serves many messages instead of one each.
+        const messages = await consumer.consume({ max_messages: PULL_BATCH, expires: PULL_EXPIRES_MS });
+        // A new binding starts new streaks: a recreated consumer numbers its deliveries from 1 again.
+        const streaks = new DeliveryStreaks(`${name}#${++bindings}`);
         iterators.add(messages);
         if (stopping) messages.stop();
         // A replay deletes and recreates the durable: start over on the new one at once instead of
@@ -114,7 +128,7 @@ export async function startPartitionedConsumers(opts: PartitionedConsumerOptions
             continue;
           }
           failures = 0;
-          await handleMessage(opts, name, msg);
+          await handleMessage(opts, name, msg, streaks);
         }
         iterators.delete(messages);
       } catch (err) {
@@ -139,8 +153,31 @@ export async function startPartitionedConsumers(opts: PartitionedConsumerOptions
   };
 }
 
-async function handleMessage(opts: PartitionedConsumerOptions, consumer: string, msg: JsMsg): Promise<void> {
+/** Tracks one binding's streaks of consecutive deliveries that this instance acked (Delivery.streak). */
+export class DeliveryStreaks {
+  private run = 0;
+  private nextDeliverySeq = -1;
+  constructor(private readonly binding: string) {}
+
+  /** The streak this delivery belongs to; a gap in the delivery sequence starts a new one. */
+  of(msg: Pick<JsMsg, "info">): string {
+    if (msg.info.deliverySequence !== this.nextDeliverySeq) this.run++;
+    return `${this.binding}/${this.run}`;
+  }
+
+  acked(msg: Pick<JsMsg, "info">): void {
+    this.nextDeliverySeq = msg.info.deliverySequence + 1;
+  }
+
+  /** Anything but an ack may hand the partition to another instance. */
+  broken(): void {
+    this.nextDeliverySeq = -1;
+  }
+}
+
+async function handleMessage(opts: PartitionedConsumerOptions, consumer: string, msg: JsMsg, streaks: DeliveryStreaks): Promise<void> {
   const deliveryCount = msg.info.deliveryCount;
+  const streak = streaks.of(msg);
   const parsedSubject = parseEventSubject(msg.subject);
   const eventType = parsedSubject?.eventType ?? "unknown";
   const { span, context: spanContext } = startConsumerSpan({
@@ -168,6 +205,7 @@ async function handleMessage(opts: PartitionedConsumerOptions, consumer: string,
     try {
       const event = decodeEvent(msg);
       if (typeof event === "string") {
+        streaks.broken();
         report((await reject(opts, consumer, msg, span, log(), event)) ? "rejected" : "retried");
         return;
       }
@@ -175,6 +213,7 @@ async function handleMessage(opts: PartitionedConsumerOptions, consumer: string,
       span.setAttribute(MessagingAttr.messageId, event.eventId);
       if (!opts.relevant.has(event.eventType)) {
         msg.ack();
+        streaks.acked(msg);
         report("skipped");
         return;
       }
@@ -184,13 +223,16 @@ async function handleMessage(opts: PartitionedConsumerOptions, consumer: string,
         consumer,
         deliveryCount,
         traceparent: msg.headers?.get("traceparent") || null,
+        streak,
         working: () => msg.working(),
       };
       handlerStarted = performance.now();
       await opts.handler(event, delivery);
       msg.ack();
+      streaks.acked(msg);
       report("ok");
     } catch (err) {
+      streaks.broken();
       span.recordException(err as Error);
       span.setStatus({ code: SpanStatusCode.ERROR, message: (err as Error).message });
       if (deliveryCount >= MAX_DELIVER) {

@@ -7,7 +7,8 @@
  * - `Nats-Expected-Last-Subject-Sequence: 0` on the event's own subject: after the window the server
  *   still refuses a second message for that (order, event type), whatever the redeliveries or replays.
  */
-import { JetStreamApiError, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
+import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
+import { isWrongLastSequence } from "./wrong-last-sequence.ts";
 import { headers as natsHeaders } from "@nats-io/transport-node";
 import { SpanKind, SpanStatusCode, trace, context } from "@opentelemetry/api";
 import { type EventDraft, type OrderEvent, SCHEMA_VERSION } from "../shared/events.ts";
@@ -17,7 +18,6 @@ import { EVENT_TYPE_ATTR, MESSAGING_SYSTEM, MessagingAttr, ORDER_ID_ATTR } from 
 import { eventSubject, ORDERS_STREAM } from "./subjects.ts";
 import { getOrdersMessage, toStoredEvent } from "./order-history.ts";
 
-const WRONG_LAST_SEQUENCE = 10071;
 const tracer = trace.getTracer("orderstream.nats");
 const encoder = new TextEncoder();
 
@@ -120,7 +120,7 @@ function guardedPublisher(js: JetStreamClient, jsm: JetStreamManager): EventPubl
               if (!ack.duplicate) return { event, seq: ack.seq, duplicate: false, traceparent: hdrs.get("traceparent") || null };
               seq = ack.seq;
             } catch (err) {
-              if (!(err instanceof JetStreamApiError) || err.code !== WRONG_LAST_SEQUENCE) throw err;
+              if (!isWrongLastSequence(err)) throw err;
               seq = 0;
             }
             span.setAttribute("messaging.nats.duplicate", true);

@@ -65,11 +65,12 @@ export const notificationService: ServiceDefinition<NotificationRuntime> = {
       };
     }
     // With a webhook, the per-order fence keeps a redelivered or replayed event from POSTing again.
-    return statefulHandler<NotificationState>(
+    return statefulHandler<NotificationState, "notify">(
       {
         initialState: () => ({}),
         evolve: (state) => state,
-        async react(_state, event) {
+        decide: () => ["notify"],
+        async perform(_notify, event) {
           const notification = notificationFor(event, new Date());
           await recordNotification(rt.infra.js, notification);
           await postWebhook(webhook, notification);

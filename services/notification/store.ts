@@ -4,12 +4,12 @@
  * eventId, and "no message on this subject yet"), so an event is recorded once whatever the
  * redeliveries; a user's list is one subject filter, read by any instance.
  */
-import { DeliverPolicy, JetStreamApiError, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
+import { DeliverPolicy, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
+import { isWrongLastSequence } from "../../nats/wrong-last-sequence.ts";
 import type { EventType } from "../../shared/events.ts";
 import { NOTIFICATIONS_STREAM, notificationSubject, userNotificationsFilter } from "../../nats/subjects.ts";
 import type { Notification } from "./domain/notification.ts";
 
-const WRONG_LAST_SEQUENCE = 10071;
 /** Upper bound of one listing; older entries beyond it are not returned. */
 export const MAX_LISTED = 10_000;
 
@@ -22,7 +22,7 @@ export async function recordNotification(js: JetStreamClient, n: Notification): 
     });
     return !ack.duplicate;
   } catch (err) {
-    if (err instanceof JetStreamApiError && err.code === WRONG_LAST_SEQUENCE) return false;
+    if (isWrongLastSequence(err)) return false;
     throw err;
   }
 }

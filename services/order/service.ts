@@ -8,7 +8,7 @@ import { createOrderStateStore, statefulHandler, type OrderStateStore } from "..
 import { traceIdOf } from "../../nats/order-history.ts";
 import { decideOnEvent, evolve, initialState, type OrderState } from "./domain/order.ts";
 import { orderRoutes } from "./http.ts";
-import { EVENT_TYPES } from "../../shared/events.ts";
+import { EVENT_TYPES, type EventDraft } from "../../shared/events.ts";
 
 export interface OrderRuntime {
   infra: Infra;
@@ -27,7 +27,7 @@ export const orderService: ServiceDefinition<OrderRuntime> = {
     return { infra, views: createOrderStateStore<OrderState>(views), idempotencyKeys };
   },
   handler(rt) {
-    return statefulHandler<OrderState>(
+    return statefulHandler<OrderState, EventDraft>(
       {
         initialState,
         evolve(view, event, delivery) {
@@ -35,10 +35,10 @@ export const orderService: ServiceDefinition<OrderRuntime> = {
           if (next && event.eventType === "ORDER_CREATED") next.traceId = traceIdOf(delivery.traceparent) ?? undefined;
           return next;
         },
-        async react(view, event) {
-          for (const draft of decideOnEvent(view, event)) await rt.infra.publisher.publish(draft);
-          // Last, after the effects: a failed react is retried and must not count twice. The fence
-          // (lastSeq) makes this run once per order, not once per delivery or replay.
+        decide: decideOnEvent,
+        perform: async (draft) => void (await rt.infra.publisher.publish(draft)),
+        // Once per order (the fence), not once per delivery or replay.
+        applied(view, event) {
           if (event.eventType === "SHIPPING_READY" && view) {
             const seconds = (Date.parse(event.occurredAt) - Date.parse(view.createdAt)) / 1000;
             if (Number.isFinite(seconds) && seconds >= 0) rt.infra.metrics.orderLatency.observe(seconds);

@@ -5,7 +5,7 @@ import { bucketOptions } from "../../nats/definitions.ts";
 import { BUCKETS } from "../../nats/subjects.ts";
 import { createOrderStateStore, statefulHandler, type OrderStateStore } from "../../nats/order-state.ts";
 import { assertNever } from "../../shared/events.ts";
-import { chargeOutcome, decide, evolve, initialState, refundOutcome, type PaymentState } from "./domain/payment.ts";
+import { chargeOutcome, decide, evolve, initialState, refundOutcome, type PaymentCommand, type PaymentState } from "./domain/payment.ts";
 import { createSimulatedProvider, type PaymentProvider } from "./provider.ts";
 
 export interface PaymentRuntime {
@@ -21,36 +21,35 @@ export const paymentService: ServiceDefinition<PaymentRuntime> = {
     return { infra, store: createOrderStateStore<PaymentState>(kv), provider: createSimulatedProvider(infra.config.paymentLimit) };
   },
   handler(rt) {
-    return statefulHandler<PaymentState>(
+    return statefulHandler<PaymentState, PaymentCommand>(
       {
         initialState,
         evolve: (state, event) => evolve(state, event),
-        async react(state, event) {
-          for (const command of decide(state, event)) {
-            switch (command.kind) {
-              case "charge": {
-                // The order id is the provider's idempotency key: one charge per order, however often asked.
-                const result = await rt.provider.charge({
-                  orderId: command.orderId,
-                  amount: command.amount,
-                  currency: command.currency,
-                  idempotencyKey: `charge-${command.orderId}`,
-                });
-                await rt.infra.publisher.publish(chargeOutcome(command, result));
-                break;
-              }
-              case "refund":
-                await rt.provider.refund({
-                  paymentId: command.paymentId,
-                  amount: command.amount,
-                  currency: command.currency,
-                  idempotencyKey: `refund-${command.paymentId}`,
-                });
-                await rt.infra.publisher.publish(refundOutcome(command));
-                break;
-              default:
-                assertNever(command);
+        decide,
+        async perform(command) {
+          switch (command.kind) {
+            case "charge": {
+              // The order id is the provider's idempotency key: one charge per order, however often asked.
+              const result = await rt.provider.charge({
+                orderId: command.orderId,
+                amount: command.amount,
+                currency: command.currency,
+                idempotencyKey: `charge-${command.orderId}`,
+              });
+              await rt.infra.publisher.publish(chargeOutcome(command, result));
+              break;
             }
+            case "refund":
+              await rt.provider.refund({
+                paymentId: command.paymentId,
+                amount: command.amount,
+                currency: command.currency,
+                idempotencyKey: `refund-${command.paymentId}`,
+              });
+              await rt.infra.publisher.publish(refundOutcome(command));
+              break;
+            default:
+              assertNever(command);
           }
         },
       },

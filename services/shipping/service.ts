@@ -5,7 +5,7 @@ import { bucketOptions } from "../../nats/definitions.ts";
 import { BUCKETS } from "../../nats/subjects.ts";
 import { createOrderStateStore, statefulHandler, type OrderStateStore } from "../../nats/order-state.ts";
 import { deterministicUuid } from "../../shared/ids.ts";
-import { decide, evolve, initialState, type ShippingState } from "./domain/shipping.ts";
+import { decide, evolve, initialState, type ShippingDecision, type ShippingState } from "./domain/shipping.ts";
 
 export interface ShippingRuntime {
   infra: Infra;
@@ -22,16 +22,13 @@ export const shippingService: ServiceDefinition<ShippingRuntime> = {
     return { infra, store: createOrderStateStore<ShippingState>(kv), unavailableSkus: new Set(infra.config.unavailableSkus) };
   },
   handler(rt) {
-    return statefulHandler<ShippingState>(
+    return statefulHandler<ShippingState, ShippingDecision>(
       {
         initialState,
         evolve: (state, event) => evolve(state, event),
-        async react(state, event) {
-          const shippingId = deterministicUuid("shipment", event.orderId);
-          for (const draft of decide(state, event, { unavailableSkus: rt.unavailableSkus, shippingId })) {
-            await rt.infra.publisher.publish(draft);
-          }
-        },
+        decide: (state, event) =>
+          decide(state, event, { unavailableSkus: rt.unavailableSkus, shippingId: deterministicUuid("shipment", event.orderId) }),
+        perform: async (draft) => void (await rt.infra.publisher.publish(draft)),
       },
       rt.store,
     );

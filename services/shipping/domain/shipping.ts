@@ -40,11 +40,9 @@ export interface ShippingRules {
   shippingId: string;
 }
 
-export function decide(
-  state: ShippingState,
-  event: OrderEvent,
-  rules: ShippingRules,
-): Array<EventDraft<EventOf<"SHIPPING_READY">> | EventDraft<EventOf<"SHIPPING_FAILED">>> {
+export type ShippingDecision = EventDraft<EventOf<"SHIPPING_READY">> | EventDraft<EventOf<"SHIPPING_FAILED">>;
+
+export function decide(state: ShippingState, event: OrderEvent, rules: ShippingRules): ShippingDecision[] {
   if (event.eventType !== "PAYMENT_COMPLETED" || state.cancelledBeforePayment || state.paid) return [];
   const base = { orderId: event.orderId, userId: event.userId };
   const missing = state.items.map((item) => item.sku).filter((sku) => rules.unavailableSkus.has(sku));
