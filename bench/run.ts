@@ -5,6 +5,7 @@
  *   npm run bench -- --quick      smoke run (< 1 min): shorter loads, 10k-event replay, no ordering run
  *   npm run bench -- --profile    also write a CPU profile of each service (tracing-off system) and summarise it
  *   npm run bench -- --json FILE  also write every figure as JSON
+ *   npm run bench -- --service-env KEY=VALUE   extra env for every service (repeatable; experiments)
  *
  * Phases: (1) raw JetStream publish / ordered read, (4) replay, on a bare nats-server; then a system
  * with tracing off: (7) start-up, warm-up + capacity estimate, (2) saturating run, (3) latency at
@@ -43,6 +44,10 @@ const argv = process.argv.slice(2);
 const QUICK = argv.includes("--quick");
 const PROFILE = argv.includes("--profile");
 const JSON_OUT = argv.includes("--json") ? argv[argv.indexOf("--json") + 1] : undefined;
+/** `--service-env KEY=VALUE` (repeatable): extra env for every service process, for experiments. */
+const SERVICE_ENV: Record<string, string> = Object.fromEntries(
+  argv.flatMap((a, i) => (a === "--service-env" && argv[i + 1]?.includes("=") ? [argv[i + 1]!.split(/=(.*)/s).slice(0, 2)] : [])),
+);
 
 const CFG = QUICK
   ? { rawMessages: 20_000, warmupOrders: 400, satSeconds: 5, lat200Seconds: 3, lat1000Seconds: 2, replayEvents: 10_000, drainCapMs: 5_000, ordering: false }
@@ -249,7 +254,7 @@ async function main(): Promise<void> {
   // ---- 7, 2, 3: tracing off --------------------------------------------------------------------
   const profDir = PROFILE ? mkdtempSync(join(tmpdir(), "orderstream-prof-")) : undefined;
   say(`starting nats-server + 4 services (tracing off)${profDir ? `, CPU profiles into ${profDir}` : ""}`);
-  const off = await startBenchSystem({ label: "off", cpuProfDir: profDir });
+  const off = await startBenchSystem({ label: "off", cpuProfDir: profDir, env: SERVICE_ENV });
   let offWarm: RunResult, sat: RunResult, lat200: RunResult, lat1000: RunResult;
   const ready: Record<string, number> = {};
   const rss: Record<string, number> = {};
@@ -288,7 +293,7 @@ async function main(): Promise<void> {
   say(`starting nats-server + 4 services (tracing on: OTLP/HTTP JSON to ${sink.url}, always_on sampler)`);
   const on = await startBenchSystem({
     label: "on",
-    env: { OTEL_TRACES_EXPORTER: "otlp", OTEL_EXPORTER_OTLP_ENDPOINT: sink.url, OTEL_TRACES_SAMPLER: "always_on" },
+    env: { ...SERVICE_ENV, OTEL_TRACES_EXPORTER: "otlp", OTEL_EXPORTER_OTLP_ENDPOINT: sink.url, OTEL_TRACES_SAMPLER: "always_on" },
   });
   let satOn: RunResult, onWarm: RunResult;
   let ordersOn = NaN;
@@ -313,7 +318,7 @@ async function main(): Promise<void> {
   let orderingNote = "skipped (--quick)";
   if (CFG.ordering && (performance.now() - t0) / 1000 < ORDERING_RUN_DEADLINE_S) {
     say("starting nats-server + 4 services (partition consumers pre-created with max_ack_pending 1,000)");
-    const un = await startBenchSystem({ label: "unordered", maxAckPending: 1_000 });
+    const un = await startBenchSystem({ label: "unordered", maxAckPending: 1_000, env: SERVICE_ENV });
     try {
       const warm = await warmUp(un, "max_ack_pending 1,000");
       satUnordered = await saturate(un, "max_ack_pending 1,000", Math.max(sat.offeredRate, capacityGuess(warm)));
