@@ -20,7 +20,7 @@ export interface ReplayResult {
   fillPerSec: number;
   /** whole rebuild (read + fold + KV writes) */
   rebuildPerSec: number;
-  /** reading + folding phase only */
+  /** up to the end of the reading + folding phase (which also writes the settled orders' views early) */
   readFoldPerSec: number;
   rebuildSeconds: number;
   /** a bare ordered consumer over the same stream, just before the rebuild */
