@@ -12,7 +12,9 @@
  * stores it while the client reads on); should a later event change it after all, the view is
  * replaced at the end with a compare-and-set on the revision that create returned. Every other
  * order is created at the end. Only an entry that already existed (or whose write got no answer)
- * goes through the load + compare-and-set path of the live service.
+ * goes through the load + compare-and-set path of the live service. The price: should a rebuild
+ * stop half-way, such an order may be left at an earlier (true, but not last) view rather than
+ * missing, until rebuild-view runs again.
  */
 import { DeliverPolicy, type JetStreamClient, type JetStreamManager, type JsMsg } from "@nats-io/jetstream";
 import type { KV } from "@nats-io/kv";
