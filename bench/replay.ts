@@ -20,16 +20,18 @@ export interface ReplayResult {
   fillPerSec: number;
   /** whole rebuild (read + fold + KV writes) */
   rebuildPerSec: number;
-  /** reading + folding phase only */
+  /** up to the end of the reading + folding phase (which also writes the settled orders' views early) */
   readFoldPerSec: number;
   rebuildSeconds: number;
   /** a bare ordered consumer over the same stream, just before the rebuild */
   rawReadPerSec: number;
   written: number;
+  /** entries written through the load + compare-and-set path instead of the pipelined create */
+  fallbacks: number;
 }
 
 /** Fills ORDERS with `orders` × 3 events, 1,000 publishes in flight, in stream order per order. */
-async function fill(js: JetStreamClient, orders: number): Promise<{ events: number; perSec: number }> {
+export async function fill(js: JetStreamClient, orders: number): Promise<{ events: number; perSec: number }> {
   const encoder = new TextEncoder();
   const base = Date.now() - orders * 10;
   const prepared: { subject: string; body: Uint8Array; msgID: string; traceparent: string }[] = [];
@@ -82,5 +84,6 @@ export async function replayBench(nc: NatsConnection, js: JetStreamClient, jsm: 
     rebuildSeconds: seconds,
     rawReadPerSec: raw.perSec,
     written: result.written,
+    fallbacks: result.fallbacks,
   };
 }
