@@ -19,11 +19,16 @@ const root = fileURLToPath(new URL("..", import.meta.url));
 export const SERVICE_BUNDLE = "dist/service.mjs";
 
 /**
- * Node flags for a service process running the bundle: stack traces through the source maps
- * (mappings only: ≈ +3 MiB, against ≈ +20 MiB with the sources inlined). Keep the Dockerfile's
- * ENTRYPOINT in step (test/bundle.int.spec.ts checks it).
+ * Node flags for a service process running the bundle (keep the Dockerfile's ENTRYPOINT in step;
+ * test/bundle.int.spec.ts checks it):
+ * - stack traces through the source maps (mappings only: ≈ +3 MiB, against ≈ +20 MiB with the
+ *   sources inlined);
+ * - a smaller V8 heap under load: semi-spaces of at most 4 MiB (default 16) and the old generation
+ *   grown by 1.5× per major GC (default: up to 4×, by GC speed). The live heap is ≈ 20 MiB; without
+ *   these the heap grows to 60–70 MiB more under load (peak RSS 110–140 MiB against 80–90 MiB),
+ *   for no measurable CPU per order (BENCHMARKS.md, "Memory and start-up").
  */
-export const SERVICE_NODE_ARGS = ["--enable-source-maps"];
+export const SERVICE_NODE_ARGS = ["--enable-source-maps", "--max-semi-space-size=4", "--heap-growing-percent=50"];
 
 /** `node <SERVICE_NODE_ARGS> dist/service.mjs <name>` minus the `node`. */
 export function serviceBundleArgs(name: string): string[] {
