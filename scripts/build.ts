@@ -8,7 +8,7 @@
  * on demand (the full OpenTelemetry NodeSDK, see otel/sdk.ts) goes into chunks/ and is read only
  * when asked for. Source maps hold mappings but no sources, so they stay cheap to load.
  */
-import { readdirSync, rmSync } from "node:fs";
+import { existsSync, readdirSync, rmSync } from "node:fs";
 import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
@@ -57,7 +57,7 @@ export async function buildBundles(outdir = `${root}dist`): Promise<void> {
   });
   // Chunk names carry a content hash: drop the chunks of earlier builds.
   const written = new Set(Object.keys(result.metafile.outputs).map((file) => relative(outdir, join(root, file))));
-  for (const file of readdirSync(join(outdir, "chunks"))) {
+  for (const file of existsSync(join(outdir, "chunks")) ? readdirSync(join(outdir, "chunks")) : []) {
     if (!written.has(join("chunks", file))) rmSync(join(outdir, "chunks", file));
   }
 }
