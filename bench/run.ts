@@ -291,7 +291,7 @@ async function main(): Promise<void> {
   }
   const profiles: string[] = [];
   if (profDir) {
-    // Main thread (id 0) of each service; the loader thread's profile only shows start-up.
+    // Main thread (id 0) of each service.
     const files = readdirSync(profDir).filter((f) => f.endsWith(".cpuprofile"));
     for (const [name, pid] of Object.entries(pids)) {
       const main = files.find((f) => f.includes(`.${pid}.0.`));

@@ -1,6 +1,7 @@
 /**
  * The system under benchmark: its own nats-server (temp store) and the four services as separate
- * `node --import tsx scripts/service.ts <name>` processes, the way production runs them. Records the
+ * `node --enable-source-maps dist/service.mjs <name>` processes (the bundle, built once per bench
+ * run), the way production runs them. Records the
  * time from spawn to the first `/readyz` 200, and reads CPU time and peak RSS from /proc.
  */
 import { spawn, type ChildProcess } from "node:child_process";
@@ -11,6 +12,7 @@ import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { startNatsServer, type NatsServerHandle } from "../test/support/nats-server.ts";
 import { childEnv, REPO_ROOT } from "../test/support/processes.ts";
 import { freePort } from "../scripts/nats-binary.ts";
+import { buildBundles, SERVICE_BUNDLE, serviceBundleArgs } from "../scripts/build.ts";
 import { ordersStreamConfig, partitionConsumerConfig } from "../nats/definitions.ts";
 import { ensureConsumer, ensureStream } from "../nats/setup.ts";
 import { ORDERS_STREAM, PARTITIONS, SERVICES, type ServiceName } from "../nats/subjects.ts";
@@ -43,6 +45,8 @@ export interface SystemOptions {
   maxAckPending?: number;
   /** Write a V8 CPU profile of every service into this directory (node --cpu-prof). */
   cpuProfDir?: string;
+  /** Node flags for the services instead of SERVICE_NODE_ARGS (bench/memory.ts compares them). */
+  nodeArgs?: string[];
 }
 
 export interface BenchSystem {
@@ -89,12 +93,11 @@ function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
 
-async function spawnService(name: ServiceName, env: Record<string, string>, cpuProfDir?: string): Promise<BenchService> {
+async function spawnService(name: ServiceName, env: Record<string, string>, cpuProfDir?: string, nodeArgs?: string[]): Promise<BenchService> {
   const port = await freePort();
-  // Default file names (CPU.<date>.<time>.<pid>.<thread>.<seq>.cpuprofile): tsx's loader runs on a
-  // worker thread that gets a profile of its own, and one fixed name would let it overwrite the main one.
+  // Default file names (CPU.<date>.<time>.<pid>.<thread>.<seq>.cpuprofile): one per thread.
   const profArgs = cpuProfDir ? ["--cpu-prof", `--cpu-prof-dir=${cpuProfDir}`] : [];
-  const args = [...profArgs, "--import", "tsx", "scripts/service.ts", name];
+  const args = [...profArgs, ...(nodeArgs ? [...nodeArgs, SERVICE_BUNDLE, name] : serviceBundleArgs(name))];
   const lines: string[] = [];
   const push = (chunk: string) => {
     for (const l of chunk.split("\n")) if (l) lines.push(l);
@@ -153,7 +156,10 @@ async function spawnService(name: ServiceName, env: Record<string, string>, cpuP
 }
 
 /** Starts nats-server and the four services (one after the other, so ready times do not overlap). */
+let built: Promise<void> | undefined;
+
 export async function startBenchSystem(opts: SystemOptions): Promise<BenchSystem> {
+  await (built ??= buildBundles());
   const nats = await startNatsServer();
   const nc = await connect({ servers: nats.url, name: `bench-${opts.label}` });
   const js = jetstream(nc);
@@ -169,7 +175,7 @@ export async function startBenchSystem(opts: SystemOptions): Promise<BenchSystem
       }
     }
     const env = { NATS_URL: nats.url, LOG_LEVEL: "warn", OTEL_TRACES_EXPORTER: "none", ...opts.env };
-    for (const name of SERVICES) services.push(await spawnService(name, env, opts.cpuProfDir));
+    for (const name of SERVICES) services.push(await spawnService(name, env, opts.cpuProfDir, opts.nodeArgs));
   } catch (err) {
     await Promise.all(services.map((s) => s.stop()));
     await nc.close();

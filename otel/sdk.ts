@@ -5,13 +5,55 @@
  *   OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) through a batch span processor (OTEL_BSP_* apply);
  * - `OTEL_TRACES_EXPORTER=none` exports nothing, but spans still get ids, so traceparent headers,
  *   the traceId answered by POST /orders and trace_id in logs keep working;
+ * - OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES, OTEL_NODE_RESOURCE_DETECTORS,
+ *   OTEL_TRACES_SAMPLER(_ARG), OTEL_PROPAGATORS (tracecontext, baggage, none), OTEL_*_LIMIT span
+ *   limits and OTEL_LOG_LEVEL as the NodeSDK reads them;
  * - metrics and logs are not exported unless OTEL_METRICS_EXPORTER / OTEL_LOGS_EXPORTER ask for it
  *   (Prometheus scrapes /metrics instead);
  * - `OTEL_SDK_DISABLED=true` turns it all off.
+ *
+ * The trace pipeline is assembled here from the pieces `@opentelemetry/sdk-node` wraps
+ * (sdk-trace's TracerProvider, resources, the W3C propagators, the AsyncLocalStorage context
+ * manager), because the NodeSDK statically loads every exporter (gRPC, protobuf, Zipkin,
+ * Prometheus) and the metrics and logs SDKs: ≈ 13 MiB more per process, see BENCHMARKS.md,
+ * "Memory and start-up". Only when a variable asks for something this path does not build
+ * (metrics or logs export, the B3 propagators) is the NodeSDK loaded, on demand, as before.
  */
-import { NodeSDK } from "@opentelemetry/sdk-node";
+import { context, diag, DiagConsoleLogger, propagation, trace, type TextMapPropagator } from "@opentelemetry/api";
+import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
+import {
+  CompositePropagator,
+  diagLogLevelFromString,
+  getBooleanFromEnv,
+  getNumberFromEnv,
+  getStringFromEnv,
+  getStringListFromEnv,
+  W3CBaggagePropagator,
+  W3CTraceContextPropagator,
+} from "@opentelemetry/core";
 import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
-import { BatchSpanProcessor, NoopSpanProcessor } from "@opentelemetry/sdk-trace";
+import {
+  defaultResource,
+  detectResources,
+  envDetector,
+  hostDetector,
+  osDetector,
+  processDetector,
+  resourceFromAttributes,
+  serviceInstanceIdDetector,
+  type ResourceDetector,
+} from "@opentelemetry/resources";
+import {
+  AlwaysOffSampler,
+  AlwaysOnSampler,
+  BatchSpanProcessor,
+  NoopSpanProcessor,
+  ParentBasedSampler,
+  TraceIdRatioBasedSampler,
+  TracerProvider,
+  type Sampler,
+} from "@opentelemetry/sdk-trace";
+import { ATTR_SERVICE_NAME } from "@opentelemetry/semantic-conventions";
 
 export interface Tracing {
   /** Flushes pending spans and stops the SDK; call before the process exits. */
@@ -20,18 +62,142 @@ export interface Tracing {
 
 type Env = Record<string, string | undefined>;
 
-export function startTracing(defaultServiceName: string, env: Env): Tracing {
-  const exporters = (env.OTEL_TRACES_EXPORTER ?? "otlp").split(",").map((s) => s.trim());
-  const exporting = !exporters.includes("none");
+/** Sets up tracing for a service from OTEL_* variables (see the file comment). */
+export async function startTracing(defaultServiceName: string, env: Env): Promise<Tracing> {
+  const serviceName = env.OTEL_SERVICE_NAME || defaultServiceName;
+  if (needsNodeSdk(env)) return startNodeSdk(serviceName, env);
+
+  // What NodeSDK's constructor and start() do for this configuration, in the same order.
+  const logLevel = getStringFromEnv("OTEL_LOG_LEVEL");
+  if (logLevel != null) diag.setLogger(new DiagConsoleLogger(), { logLevel: diagLogLevelFromString(logLevel) });
+  if (getBooleanFromEnv("OTEL_SDK_DISABLED")) return { shutdown: async () => {} };
+
+  const contextManager = new AsyncLocalStorageContextManager();
+  contextManager.enable();
+  context.setGlobalContextManager(contextManager);
+  const propagator = propagatorFromEnv();
+  if (propagator) propagation.setGlobalPropagator(propagator);
+
+  const resource = defaultResource()
+    .merge(detectResources({ detectors: resourceDetectorsFromEnv() }))
+    .merge(resourceFromAttributes({ [ATTR_SERVICE_NAME]: serviceName }));
+  const provider = new TracerProvider({
+    resource,
+    sampler: samplerFromEnv(),
+    spanLimits: spanLimitsFromEnv(),
+    spanProcessors: [spanProcessorFromEnv(env)],
+  });
+  trace.setGlobalTracerProvider(provider);
+  return { shutdown: () => provider.shutdown() };
+}
+
+/** Metrics or logs export, or a propagator other than W3C's: only the full NodeSDK builds those. */
+function needsNodeSdk(env: Env): boolean {
+  const asked = (name: string) => (env[name] ?? "").split(",").some((s) => s.trim() !== "" && s.trim() !== "none");
+  const propagators = getStringListFromEnv("OTEL_PROPAGATORS") ?? [];
+  return asked("OTEL_METRICS_EXPORTER") || asked("OTEL_LOGS_EXPORTER") || propagators.some((p) => p === "b3" || p === "b3multi");
+}
+
+/** The previous bootstrap, loaded only when asked for: the NodeSDK with our span processor. */
+async function startNodeSdk(serviceName: string, env: Env): Promise<Tracing> {
+  const { NodeSDK } = await import("@opentelemetry/sdk-node");
   const sdk = new NodeSDK({
-    serviceName: env.OTEL_SERVICE_NAME || defaultServiceName,
-    spanProcessors: [exporting ? batchProcessorFromEnv(env) : new NoopSpanProcessor()],
+    serviceName,
+    spanProcessors: [spanProcessorFromEnv(env)],
     ...(env.OTEL_METRICS_EXPORTER ? {} : { metricReaders: [] }),
     ...(env.OTEL_LOGS_EXPORTER ? {} : { logRecordProcessors: [] }),
     instrumentations: [],
   });
   sdk.start();
   return { shutdown: () => sdk.shutdown() };
+}
+
+/** OTEL_PROPAGATORS as NodeSDK reads it: unset → tracecontext + baggage; `none` → no propagator. */
+function propagatorFromEnv(): TextMapPropagator | undefined {
+  const names = getStringListFromEnv("OTEL_PROPAGATORS");
+  if (names == null) return new CompositePropagator({ propagators: [new W3CTraceContextPropagator(), new W3CBaggagePropagator()] });
+  if (names.includes("none")) return undefined;
+  const propagators: TextMapPropagator[] = [];
+  for (const name of new Set(names)) {
+    if (name === "tracecontext") propagators.push(new W3CTraceContextPropagator());
+    else if (name === "baggage") propagators.push(new W3CBaggagePropagator());
+    else diag.warn(`Propagator "${name}" requested through environment variable is unavailable.`);
+  }
+  if (propagators.length === 0) return undefined;
+  return propagators.length === 1 ? propagators[0] : new CompositePropagator({ propagators });
+}
+
+/** NodeSDK's default detectors, or those OTEL_NODE_RESOURCE_DETECTORS names (`all`, `none`, names). */
+function resourceDetectorsFromEnv(): ResourceDetector[] {
+  const byName: Record<string, ResourceDetector> = {
+    host: hostDetector,
+    os: osDetector,
+    serviceinstance: serviceInstanceIdDetector,
+    process: processDetector,
+    env: envDetector,
+  };
+  const names = getStringFromEnv("OTEL_NODE_RESOURCE_DETECTORS") ? (getStringListFromEnv("OTEL_NODE_RESOURCE_DETECTORS") ?? []) : undefined;
+  if (names === undefined) return [serviceInstanceIdDetector, processDetector, hostDetector, osDetector, envDetector];
+  if (names.includes("all")) return Object.values(byName);
+  if (names.includes("none")) return [];
+  return names.flatMap((name) => {
+    const detector = byName[name];
+    if (!detector) diag.warn(`Invalid resource detector "${name}" specified in the environment variable OTEL_NODE_RESOURCE_DETECTORS`);
+    return detector ? [detector] : [];
+  });
+}
+
+/** OTEL_TRACES_SAMPLER / OTEL_TRACES_SAMPLER_ARG; undefined → the SDK default (parentbased_always_on). */
+function samplerFromEnv(): Sampler | undefined {
+  const name = getStringFromEnv("OTEL_TRACES_SAMPLER");
+  switch (name) {
+    case undefined:
+      return undefined;
+    case "always_on":
+      return new AlwaysOnSampler();
+    case "always_off":
+      return new AlwaysOffSampler();
+    case "parentbased_always_on":
+      return new ParentBasedSampler({ root: new AlwaysOnSampler() });
+    case "parentbased_always_off":
+      return new ParentBasedSampler({ root: new AlwaysOffSampler() });
+    case "traceidratio":
+      return new TraceIdRatioBasedSampler(samplerRatioFromEnv());
+    case "parentbased_traceidratio":
+      return new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(samplerRatioFromEnv()) });
+    default:
+      diag.error(`unknown OTEL_TRACES_SAMPLER value "${name}", using default`);
+      return undefined;
+  }
+}
+
+function samplerRatioFromEnv(): number {
+  const ratio = getNumberFromEnv("OTEL_TRACES_SAMPLER_ARG");
+  if (ratio == null || ratio < 0 || ratio > 1) {
+    diag.error(`OTEL_TRACES_SAMPLER_ARG is blank or outside [0..1] (${ratio}), defaulting to 1.`);
+    return 1;
+  }
+  return ratio;
+}
+
+function spanLimitsFromEnv() {
+  return {
+    attributeCountLimit: getNumberFromEnv("OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT") ?? getNumberFromEnv("OTEL_ATTRIBUTE_COUNT_LIMIT"),
+    attributeValueLengthLimit:
+      getNumberFromEnv("OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT") ?? getNumberFromEnv("OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT"),
+    eventCountLimit: getNumberFromEnv("OTEL_SPAN_EVENT_COUNT_LIMIT"),
+    linkCountLimit: getNumberFromEnv("OTEL_SPAN_LINK_COUNT_LIMIT"),
+    attributePerEventCountLimit:
+      getNumberFromEnv("OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT") ?? getNumberFromEnv("OTEL_SPAN_ATTRIBUTE_PER_EVENT_COUNT_LIMIT"),
+    attributePerLinkCountLimit:
+      getNumberFromEnv("OTEL_LINK_ATTRIBUTE_COUNT_LIMIT") ?? getNumberFromEnv("OTEL_SPAN_ATTRIBUTE_PER_LINK_COUNT_LIMIT"),
+  };
+}
+
+/** `OTEL_TRACES_EXPORTER=none`: spans get ids but go nowhere; anything else: OTLP/HTTP JSON. */
+function spanProcessorFromEnv(env: Env): BatchSpanProcessor | NoopSpanProcessor {
+  const exporters = (env.OTEL_TRACES_EXPORTER ?? "otlp").split(",").map((s) => s.trim());
+  return exporters.includes("none") ? new NoopSpanProcessor() : batchProcessorFromEnv(env);
 }
 
 /**

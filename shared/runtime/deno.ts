@@ -4,7 +4,7 @@
  * runService (run-service.ts), the same lifecycle as on Node. Everything below this file is the same code Node runs: npm packages resolved from
  * node_modules (deno.json `"nodeModulesDir": "manual"`), so nothing is downloaded at run time.
  *
- * Tracing: the same OpenTelemetry NodeSDK bootstrap as on Node (otel/sdk.ts: OTLP/HTTP JSON
+ * Tracing: the same OpenTelemetry SDK bootstrap as on Node (otel/sdk.ts: OTLP/HTTP JSON
  * exporter, batch processor, AsyncLocalStorage context manager), which works on Deno's Node
  * compatibility layer, so traces look the same whichever runtime a service runs on. Deno's built-in
  * OpenTelemetry (`OTEL_DENO=true`) must stay off: it takes over the global OpenTelemetry API first,

@@ -29,7 +29,7 @@ export interface Platform {
 
 export async function runService(name: ServiceName, platform: Platform): Promise<void> {
   const { env } = platform;
-  const tracing = startTracing(`${name}-service`, env);
+  const tracing = await startTracing(`${name}-service`, env);
   const fail = (message: string): never => {
     console.error(`${name}: ${message}`);
     return platform.exit(1);
