@@ -11,6 +11,10 @@
  *       with those flags, 400 orders from 64 closed-loop connections then 10 s at 80 orders/s
  *       (LOAD_AMOUNT, LOAD_CONNECTIONS, LOAD_RATE, LOAD_SECONDS), drained; then each service's peak
  *       RSS (VmHWM) and the services' CPU per order. TRACING=1 exports every span to a sink.
+ *       A variant's words may also be `KEY=VALUE` (env for the services) or `+tracing` (export every
+ *       span to the sink in this variant only) or `@<path>` (run that bundle instead of dist/service.mjs,
+ *       e.g. one built from another commit), to compare settings the same way:
+ *       `flags --rounds 3 -- '' '+tracing' 'OTEL_SDK_DISABLED=true'`
  */
 import { spawn } from "node:child_process";
 import { performance } from "node:perf_hooks";
@@ -63,15 +67,20 @@ async function ready(command: string[]): Promise<void> {
 }
 
 async function flags(variants: string[]): Promise<void> {
-  const sink = process.env.TRACING ? await startOtlpSink() : undefined;
-  const env = sink ? { OTEL_TRACES_EXPORTER: "otlp", OTEL_EXPORTER_OTLP_ENDPOINT: sink.url, OTEL_TRACES_SAMPLER: "always_on" } : undefined;
+  const sink = process.env.TRACING || variants.some((v) => v.split(" ").includes("+tracing")) ? await startOtlpSink() : undefined;
+  const tracingEnv = sink ? { OTEL_TRACES_EXPORTER: "otlp", OTEL_EXPORTER_OTLP_ENDPOINT: sink.url, OTEL_TRACES_SAMPLER: "always_on" } : {};
   const lines: string[] = [];
   for (let r = 0; r < rounds; r++) {
     for (const variant of variants) {
-      const nodeArgs = variant.split(" ").filter(Boolean);
-      const sys = await startBenchSystem({ label: "memory", env, nodeArgs });
+      const words = variant.split(" ").filter(Boolean);
+      const nodeArgs = words.filter((w) => w.startsWith("-"));
+      const env: Record<string, string> = Object.fromEntries(words.filter((w) => /^[A-Z_][A-Z0-9_]*=/.test(w)).map((w) => w.split(/=(.*)/s).slice(0, 2)));
+      if (process.env.TRACING || words.includes("+tracing")) Object.assign(env, tracingEnv);
+      const bundle = words.find((w) => w.startsWith("@"))?.slice(1);
+      const sys = await startBenchSystem({ label: "memory", env, ...(nodeArgs.length ? { nodeArgs } : {}), ...(bundle ? { bundle } : {}) });
       try {
         const cpu0 = sys.services.map((s) => s.cpuSeconds());
+        const nats0 = sys.natsCpuSeconds();
         const a = await httpLoad({
           url: sys.orderUrl,
           rate: 0,
@@ -83,9 +92,10 @@ async function flags(variants: string[]): Promise<void> {
         await waitDrained(sys.jsm, 60_000);
         const orders = a.ok + b.ok;
         const cpu = sys.services.reduce((sum, s, i) => sum + s.cpuSeconds() - cpu0[i]!, 0);
+        const natsCpu = sys.natsCpuSeconds() - nats0;
         const peaks = sys.services.map((s) => `${s.name} ${s.peakRssMiB().toFixed(0)}`).join(", ");
         const atReady = sys.services.map((s) => s.rssAtReadyMiB.toFixed(0)).join("/");
-        const line = `[${variant || "no flags"}] peak MiB: ${peaks} (at ready ${atReady}); ${orders} orders, services ${((1000 * cpu) / orders).toFixed(2)} CPU ms/order`;
+        const line = `[${variant || "no flags"}] peak MiB: ${peaks} (at ready ${atReady}); ${orders} orders, services ${((1000 * cpu) / orders).toFixed(2)} + nats-server ${((1000 * natsCpu) / orders).toFixed(2)} CPU ms/order`;
         console.log(line);
         lines.push(line);
       } finally {

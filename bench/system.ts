@@ -12,7 +12,7 @@ import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { startNatsServer, type NatsServerHandle } from "../test/support/nats-server.ts";
 import { childEnv, REPO_ROOT } from "../test/support/processes.ts";
 import { freePort } from "../scripts/nats-binary.ts";
-import { buildBundles, SERVICE_BUNDLE, serviceBundleArgs } from "../scripts/build.ts";
+import { buildBundles, SERVICE_BUNDLE, SERVICE_NODE_ARGS, serviceBundleArgs } from "../scripts/build.ts";
 import { ordersStreamConfig, partitionConsumerConfig } from "../nats/definitions.ts";
 import { ensureConsumer, ensureStream } from "../nats/setup.ts";
 import { ORDERS_STREAM, PARTITIONS, SERVICES, type ServiceName } from "../nats/subjects.ts";
@@ -47,6 +47,8 @@ export interface SystemOptions {
   cpuProfDir?: string;
   /** Node flags for the services instead of SERVICE_NODE_ARGS (bench/memory.ts compares them). */
   nodeArgs?: string[];
+  /** Bundle to run instead of SERVICE_BUNDLE (bench/memory.ts compares builds of two commits). */
+  bundle?: string;
 }
 
 export interface BenchSystem {
@@ -93,11 +95,17 @@ function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
 
-async function spawnService(name: ServiceName, env: Record<string, string>, cpuProfDir?: string, nodeArgs?: string[]): Promise<BenchService> {
+async function spawnService(
+  name: ServiceName,
+  env: Record<string, string>,
+  cpuProfDir?: string,
+  nodeArgs?: string[],
+  bundle?: string,
+): Promise<BenchService> {
   const port = await freePort();
   // Default file names (CPU.<date>.<time>.<pid>.<thread>.<seq>.cpuprofile): one per thread.
   const profArgs = cpuProfDir ? ["--cpu-prof", `--cpu-prof-dir=${cpuProfDir}`] : [];
-  const args = [...profArgs, ...(nodeArgs ? [...nodeArgs, SERVICE_BUNDLE, name] : serviceBundleArgs(name))];
+  const args = [...profArgs, ...(nodeArgs || bundle ? [...(nodeArgs ?? SERVICE_NODE_ARGS), bundle ?? SERVICE_BUNDLE, name] : serviceBundleArgs(name))];
   const lines: string[] = [];
   const push = (chunk: string) => {
     for (const l of chunk.split("\n")) if (l) lines.push(l);
@@ -175,7 +183,7 @@ export async function startBenchSystem(opts: SystemOptions): Promise<BenchSystem
       }
     }
     const env = { NATS_URL: nats.url, LOG_LEVEL: "warn", OTEL_TRACES_EXPORTER: "none", ...opts.env };
-    for (const name of SERVICES) services.push(await spawnService(name, env, opts.cpuProfDir, opts.nodeArgs));
+    for (const name of SERVICES) services.push(await spawnService(name, env, opts.cpuProfDir, opts.nodeArgs, opts.bundle));
   } catch (err) {
     await Promise.all(services.map((s) => s.stop()));
     await nc.close();
