@@ -81,6 +81,7 @@ async function flags(variants: string[]): Promise<void> {
       try {
         const cpu0 = sys.services.map((s) => s.cpuSeconds());
         const nats0 = sys.natsCpuSeconds();
+        const msgs0 = await sys.natsServiceMessages();
         const a = await httpLoad({
           url: sys.orderUrl,
           rate: 0,
@@ -93,9 +94,10 @@ async function flags(variants: string[]): Promise<void> {
         const orders = a.ok + b.ok;
         const cpu = sys.services.reduce((sum, s, i) => sum + s.cpuSeconds() - cpu0[i]!, 0);
         const natsCpu = sys.natsCpuSeconds() - nats0;
+        const msgs1 = await sys.natsServiceMessages();
         const peaks = sys.services.map((s) => `${s.name} ${s.peakRssMiB().toFixed(0)}`).join(", ");
         const atReady = sys.services.map((s) => s.rssAtReadyMiB.toFixed(0)).join("/");
-        const line = `[${variant || "no flags"}] peak MiB: ${peaks} (at ready ${atReady}); ${orders} orders, services ${((1000 * cpu) / orders).toFixed(2)} + nats-server ${((1000 * natsCpu) / orders).toFixed(2)} CPU ms/order`;
+        const line = `[${variant || "no flags"}] peak MiB: ${peaks} (at ready ${atReady}); ${orders} orders, services ${((1000 * cpu) / orders).toFixed(2)} + nats-server ${((1000 * natsCpu) / orders).toFixed(2)} CPU ms/order; NATS messages per order ${((msgs1.in - msgs0.in) / orders).toFixed(1)} in / ${((msgs1.out - msgs0.out) / orders).toFixed(1)} out`;
         console.log(line);
         lines.push(line);
       } finally {

@@ -92,6 +92,8 @@ interface RunResult {
   cores: Record<string, number>;
   /** CPU ms of the services and nats-server per completed order */
   cpuMsPerOrder: number;
+  /** Messages the services sent to / received from nats-server per completed order */
+  natsMsgsPerOrder: { in: number; out: number };
 }
 
 function cpuSnapshot(sys: BenchSystem): Record<string, number> {
@@ -110,11 +112,13 @@ async function measureRun(
   const notifBefore = (await streamMessages(sys.jsm, NOTIFICATIONS_STREAM)).messages;
   const srBefore = opts.countSr ? await countShippingReady(sys.jsm).catch(() => NaN) : NaN;
   const cpuBefore = cpuSnapshot(sys);
+  const msgsBefore = await sys.natsServiceMessages();
   const started = Date.now();
   const http = await httpLoad({ url: sys.orderUrl, rate: opts.rate, durationS: opts.durationS, amount: opts.amount, connections: opts.connections, paced: opts.paced });
   const drain = await waitDrained(sys.jsm, CFG.drainCapMs);
   const ended = Date.now();
   const cpuAfter = cpuSnapshot(sys);
+  const msgsAfter = await sys.natsServiceMessages();
   const events = await readPhaseEvents(sys.js, sys.jsm, fromSeq);
   const notifications = (await streamMessages(sys.jsm, NOTIFICATIONS_STREAM)).messages - notifBefore;
   const lastNotif = await lastNotificationMs(sys.jsm).catch(() => NaN);
@@ -147,12 +151,14 @@ async function measureRun(
     shippingReadyCounted: opts.countSr ? srAfter - srBefore : null,
     cores,
     cpuMsPerOrder: (systemCpu * 1000) / all.completed,
+    natsMsgsPerOrder: { in: (msgsAfter.in - msgsBefore.in) / all.completed, out: (msgsAfter.out - msgsBefore.out) / all.completed },
   };
   say(
     `${opts.label}: ${fmt(http.ok)} POST 201 (${fmt(http.non2xx)} non-2xx, ${fmt(http.errors)} errors) in ${fmt(http.seconds, 1)} s; ` +
       `${fmt(all.completed)}/${fmt(all.created)} orders SHIPPING_READY, ${fmt(notifications)} notifications; ` +
       `${drain.drained ? `drained ${fmt(drain.ms / 1000, 1)} s after the load` : `NOT drained ${fmt(drain.ms / 1000, 1)} s after the load`}; ` +
-      `${fmt(result.throughput)} orders/s over ${fmt(windowS, 1)} s (middle 60 % of completions at ${fmt(all.midCompletionPerSec)}/s); ${fmt(result.cpuMsPerOrder, 1)} CPU ms/order`,
+      `${fmt(result.throughput)} orders/s over ${fmt(windowS, 1)} s (middle 60 % of completions at ${fmt(all.midCompletionPerSec)}/s); ${fmt(result.cpuMsPerOrder, 1)} CPU ms/order; ` +
+      `NATS messages per order ${fmt(result.natsMsgsPerOrder.in, 1)} to / ${fmt(result.natsMsgsPerOrder.out, 1)} from the server`,
   );
   return result;
 }
@@ -370,6 +376,12 @@ async function main(): Promise<void> {
       "≤ 1 ms (2 cores / 2,000 per s)",
       `${fmt(sat.cpuMsPerOrder, 1)} ms: CPU-bound ceiling on ${machine.cores} cores ≈ ${fmt((machine.cores * 1000) / sat.cpuMsPerOrder)} orders/s`,
       mark(sat.cpuMsPerOrder <= 1),
+    ],
+    [
+      "2 NATS messages per order",
+      "—",
+      `${fmt(sat.natsMsgsPerOrder.in, 1)} from the services to nats-server, ${fmt(sat.natsMsgsPerOrder.out, 1)} back (its /varz)`,
+      "",
     ],
     ["3 p99 POST→SHIPPING_READY @ 200/s", "≤ 30 ms", `${fmt(p99(lat200), 1)} ms (${latencyLine(lat200)})${overloaded(lat200)}`, mark(p99(lat200) <= 30)],
     ["3 p99 POST→SHIPPING_READY @ 1,000/s", "≤ 100 ms", `${fmt(p99(lat1000), 1)} ms (${latencyLine(lat1000)})${overloaded(lat1000)}`, mark(p99(lat1000) <= 100)],

@@ -60,6 +60,11 @@ export interface BenchSystem {
   services: BenchService[];
   orderUrl: string;
   natsCpuSeconds(): number;
+  /**
+   * Messages nats-server received and sent so far (its /varz in_msgs and out_msgs), minus the
+   * bench's own connection's traffic: what the services exchanged with the server.
+   */
+  natsServiceMessages(): Promise<{ in: number; out: number }>;
   stop(): Promise<void>;
 }
 
@@ -168,7 +173,8 @@ let built: Promise<void> | undefined;
 
 export async function startBenchSystem(opts: SystemOptions): Promise<BenchSystem> {
   await (built ??= buildBundles());
-  const nats = await startNatsServer();
+  const monitorPort = await freePort();
+  const nats = await startNatsServer({ args: ["-m", String(monitorPort)] });
   const nc = await connect({ servers: nats.url, name: `bench-${opts.label}` });
   const js = jetstream(nc);
   const jsm = await jetstreamManager(nc);
@@ -199,6 +205,11 @@ export async function startBenchSystem(opts: SystemOptions): Promise<BenchSystem
     services,
     orderUrl: services.find((s) => s.name === "order")!.baseUrl,
     natsCpuSeconds: () => procCpuSeconds(nats.pid),
+    async natsServiceMessages() {
+      const varz = (await (await fetch(`http://127.0.0.1:${monitorPort}/varz`)).json()) as { in_msgs: number; out_msgs: number };
+      const own = nc.stats();
+      return { in: varz.in_msgs - own.outMsgs, out: varz.out_msgs - own.inMsgs };
+    },
     async stop() {
       await Promise.all(services.map((s) => s.stop()));
       await nc.close().catch(() => {});
