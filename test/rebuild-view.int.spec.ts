@@ -142,8 +142,7 @@ describe("rebuildOrderView", () => {
     await kv.create(ids[0]!, JSON.stringify({ state: { marker: "ahead" }, lastSeq: 1_000_000 }));
     const plain = {
       get: (k: string) => kv.get(k),
-      create: (k: string, v: string) => kv.create(k, v),
-      update: (k: string, v: string, r: number) => kv.update(k, v, r),
+      put: (k: string, v: string, o?: { previousSeq?: number }) => kv.put(k, v, o),
     } as unknown as KV;
     const result = await rebuildOrderView(js, jsm, plain);
     expect(result).toMatchObject({ orders: 5, written: 4, skipped: 1, fallbacks: 5 });
