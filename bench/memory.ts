@@ -25,7 +25,7 @@ import { freePort } from "../scripts/nats-binary.ts";
 import { SERVICES } from "../nats/subjects.ts";
 import { httpLoad, waitDrained } from "./load.ts";
 import { startOtlpSink } from "./otlp-sink.ts";
-import { procStatusMiB, startBenchSystem } from "./system.ts";
+import { envAssignment, procStatusMiB, startBenchSystem } from "./system.ts";
 
 const { values, positionals } = parseArgs({ options: { rounds: { type: "string", default: "1" } }, allowPositionals: true });
 const [mode, ...rest] = positionals;
@@ -74,7 +74,7 @@ async function flags(variants: string[]): Promise<void> {
     for (const variant of variants) {
       const words = variant.split(" ").filter(Boolean);
       const nodeArgs = words.filter((w) => w.startsWith("-"));
-      const env: Record<string, string> = Object.fromEntries(words.filter((w) => /^[A-Z_][A-Z0-9_]*=/.test(w)).map((w) => w.split(/=(.*)/s).slice(0, 2)));
+      const env: Record<string, string> = Object.fromEntries(words.filter((w) => /^[A-Z_][A-Z0-9_]*=/.test(w)).map(envAssignment));
       if (process.env.TRACING || words.includes("+tracing")) Object.assign(env, tracingEnv);
       const bundle = words.find((w) => w.startsWith("@"))?.slice(1);
       const sys = await startBenchSystem({ label: "memory", env, ...(nodeArgs.length ? { nodeArgs } : {}), ...(bundle ? { bundle } : {}) });

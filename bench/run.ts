@@ -23,7 +23,7 @@ import { connect } from "@nats-io/transport-node";
 import { startNatsServer } from "../test/support/nats-server.ts";
 import { completeEvent } from "../nats/publish-event.ts";
 import { NOTIFICATIONS_STREAM, ORDERS_STREAM } from "../nats/subjects.ts";
-import { startBenchSystem, type BenchSystem } from "./system.ts";
+import { envAssignment, startBenchSystem, type BenchSystem } from "./system.ts";
 import { rawPublish, orderedRead } from "./raw.ts";
 import { replayBench, type ReplayResult } from "./replay.ts";
 import {
@@ -47,7 +47,7 @@ const PROFILE = argv.includes("--profile");
 const JSON_OUT = argv.includes("--json") ? argv[argv.indexOf("--json") + 1] : undefined;
 /** `--service-env KEY=VALUE` (repeatable): extra env for every service process, for experiments. */
 const SERVICE_ENV: Record<string, string> = Object.fromEntries(
-  argv.flatMap((a, i) => (a === "--service-env" && argv[i + 1]?.includes("=") ? [argv[i + 1]!.split(/=(.*)/s).slice(0, 2)] : [])),
+  argv.flatMap((a, i) => (a === "--service-env" && argv[i + 1]?.includes("=") ? [envAssignment(argv[i + 1]!)] : [])),
 );
 const REPLAY_ONLY = argv.includes("--replay-only");
 

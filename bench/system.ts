@@ -12,7 +12,7 @@ import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { startNatsServer, type NatsServerHandle } from "../test/support/nats-server.ts";
 import { childEnv, REPO_ROOT } from "../test/support/processes.ts";
 import { freePort } from "../scripts/nats-binary.ts";
-import { buildBundles, SERVICE_BUNDLE, SERVICE_NODE_ARGS, serviceBundleArgs } from "../scripts/build.ts";
+import { buildBundles, SERVICE_BUNDLE, SERVICE_NODE_ARGS } from "../scripts/build.ts";
 import { ordersStreamConfig, partitionConsumerConfig } from "../nats/definitions.ts";
 import { ensureConsumer, ensureStream } from "../nats/setup.ts";
 import { ORDERS_STREAM, PARTITIONS, SERVICES, type ServiceName } from "../nats/subjects.ts";
@@ -110,7 +110,7 @@ async function spawnService(
   const port = await freePort();
   // Default file names (CPU.<date>.<time>.<pid>.<thread>.<seq>.cpuprofile): one per thread.
   const profArgs = cpuProfDir ? ["--cpu-prof", `--cpu-prof-dir=${cpuProfDir}`] : [];
-  const args = [...profArgs, ...(nodeArgs || bundle ? [...(nodeArgs ?? SERVICE_NODE_ARGS), bundle ?? SERVICE_BUNDLE, name] : serviceBundleArgs(name))];
+  const args = [...profArgs, ...(nodeArgs ?? SERVICE_NODE_ARGS), bundle ?? SERVICE_BUNDLE, name];
   const lines: string[] = [];
   const push = (chunk: string) => {
     for (const l of chunk.split("\n")) if (l) lines.push(l);
@@ -166,6 +166,12 @@ async function spawnService(
       clearTimeout(timer);
     },
   };
+}
+
+/** `KEY=VALUE` → [KEY, VALUE] (the value may contain `=`); for the benches' env options. */
+export function envAssignment(word: string): [string, string] {
+  const at = word.indexOf("=");
+  return [word.slice(0, at), word.slice(at + 1)];
 }
 
 /** Starts nats-server and the four services (one after the other, so ready times do not overlap). */

@@ -11,6 +11,7 @@
  */
 import type { KV } from "@nats-io/kv";
 import { Bucket } from "@nats-io/kv";
+import { PubHeaders } from "@nats-io/jetstream";
 import { JetStreamClientImpl } from "@nats-io/jetstream/internal";
 import { createInbox, headers, type Msg, type MsgHdrs, type NatsConnection, type Subscription } from "@nats-io/transport-node";
 
@@ -38,8 +39,6 @@ export interface KvWritePipe {
   settle(): Promise<number[]>;
   close(): void;
 }
-
-const EXPECTED_LAST_SUBJECT_SEQUENCE = "Nats-Expected-Last-Subject-Sequence";
 
 /**
  * A pipe for a KV handle made by `@nats-io/kv` (a `Bucket` on a `jetstream()` client), or null for
@@ -158,7 +157,7 @@ class Pipe implements KvWritePipe {
 
 function guard(expectedRevision: number): MsgHdrs {
   const h = headers();
-  h.set(EXPECTED_LAST_SUBJECT_SEQUENCE, `${expectedRevision}`);
+  h.set(PubHeaders.ExpectedLastSubjectSequenceHdr, `${expectedRevision}`);
   return h;
 }
 
