@@ -13,7 +13,7 @@ import type { ServiceConfig } from "./config.ts";
 import type { Logger } from "./logger.ts";
 import { createMetrics, type ServiceMetrics } from "./metrics.ts";
 import { HttpProblem, problemResponse } from "./http/problem.ts";
-import { hardening, unavailableProblem } from "./http/hardening.ts";
+import { hardening, natsUnavailable, unavailableProblem } from "./http/hardening.ts";
 import { connectNats, inboxPrefixOf, type NatsConnectOptions } from "../nats/connect.ts";
 import { ensureOrderStreams, ensurePartitionConsumers } from "../nats/setup.ts";
 import { createEventPublisher, type EventPublisher } from "../nats/publish-event.ts";
@@ -53,6 +53,9 @@ export interface RunningService {
   stop(): Promise<void>;
 }
 
+/** How long a start-up step keeps trying while NATS does not answer. */
+const START_STEP_RETRY_MS = 60_000;
+
 const NOT_READY = new HttpProblem(503, "not-ready", "The service is not connected to NATS yet; retry shortly.");
 
 export function createService<R>(
@@ -67,6 +70,7 @@ export function createService<R>(
   let consumers: RunningConsumers | undefined;
   const background: Array<() => Promise<void>> = [];
   let connected = false;
+  let started = false;
   let stopping = false;
 
   const app = new Hono();
@@ -112,8 +116,26 @@ export function createService<R>(
     return problemResponse(new HttpProblem(500, "internal", "The request failed on our side; it has been logged."));
   });
 
+  /**
+   * Runs one idempotent start-up step, again while NATS does not answer (a server restarting or a
+   * reconnect in progress), for up to START_STEP_RETRY_MS; the instance is ready only when every
+   * step is done, so a ready instance never dies of its own start-up.
+   */
+  async function untilNatsAnswers<T>(step: string, fn: () => Promise<T>): Promise<T> {
+    const deadline = Date.now() + START_STEP_RETRY_MS;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await fn();
+      } catch (err) {
+        if (!natsUnavailable(err) || stopping || nc?.isClosed() || Date.now() > deadline) throw err;
+        log.warn({ err, attempt }, `${step}: NATS did not answer; trying again`);
+        await new Promise((r) => setTimeout(r, Math.min(2_000, 100 * 2 ** attempt)));
+      }
+    }
+  }
+
   function ready(): boolean {
-    return connected && consumers !== undefined && !stopping;
+    return connected && started && !stopping;
   }
 
   async function watchStatus(conn: NatsConnection): Promise<void> {
@@ -145,17 +167,17 @@ export function createService<R>(
       void watchStatus(nc);
       const js = jetstream(nc);
       const jsm = await jetstreamManager(nc);
-      await ensureOrderStreams(jsm, config.ordersReplicas);
-      await ensurePartitionConsumers(jsm, ORDERS_STREAM, config.service);
+      await untilNatsAnswers("creating the ORDERS streams", () => ensureOrderStreams(jsm, config.ordersReplicas));
+      await untilNatsAnswers("creating the partition consumers", () => ensurePartitionConsumers(jsm, ORDERS_STREAM, config.service));
       const publisher = createEventPublisher(js, jsm, {
         onPublished: (eventType, result) => metrics.eventsPublished.inc({ event_type: eventType, result }),
       });
       const infra: Infra = { nc, js, jsm, publisher, config, log, metrics };
-      const r = await definition.setup(infra);
+      const r = await untilNatsAnswers("setting up the service's buckets", () => definition.setup(infra));
       runtime = r;
-      await ensureDeadLetterStreams(jsm, config.ordersReplicas);
+      await untilNatsAnswers("creating the dead-letter streams", () => ensureDeadLetterStreams(jsm, config.ordersReplicas));
       const handler = definition.handler(r);
-      consumers = await startPartitionedConsumers({
+      consumers = await untilNatsAnswers("binding the partition consumers", () => startPartitionedConsumers({
         js,
         service: config.service,
         handler,
@@ -177,13 +199,18 @@ export function createService<R>(
             deliveries: msg.info.deliveryCount,
             source: "service",
           }),
-      });
+      }));
       // Read lazily by /metrics (cached 5 s), so an idle service asks JetStream nothing.
       metrics.watchJetStream(() => readJetStreamStats(jsm, config.service), {
         onError: (err) => log.warn({ err }, "could not read JetStream consumer info for /metrics"),
       });
-      background.push(await startAdvisoryProcessor(js, jsm, log));
-      background.push(await startRetryProcessor({ js, jsm, service: config.service, handler, log }));
+      background.push(await untilNatsAnswers("starting the advisory processor", () => startAdvisoryProcessor(js, jsm, log)));
+      background.push(
+        await untilNatsAnswers("starting the dead-letter retry processor", () =>
+          startRetryProcessor({ js, jsm, service: config.service, handler, log }),
+        ),
+      );
+      started = true;
       log.info({ servers: config.natsServers }, "connected to NATS; consumers bound");
     },
     async stop() {

@@ -106,7 +106,12 @@ async function killAndReplace(name: ServiceName, victim: ServiceProcess, log: st
 /** Messages an instance has settled so far (its /metrics counter, all event types and outcomes). */
 async function handledCount(s: ServiceProcess): Promise<number> {
   // Generous: the JetStream gauges wait for consumer infos, slow while NATS is reconnecting.
-  const text = await (await fetch(`${s.baseUrl}/metrics`, { signal: AbortSignal.timeout(20_000) })).text();
+  const text = await fetch(`${s.baseUrl}/metrics`, { signal: AbortSignal.timeout(20_000) }).then(
+    (r) => r.text(),
+    (err) => {
+      throw new Error(`${s.name} pid ${s.pid} did not answer /metrics (${(err as Error).message}); its output:\n${s.output().split("\n").slice(-40).join("\n")}`);
+    },
+  );
   return text
     .split("\n")
     .filter((l) => l.startsWith("orderstream_events_handled_total{"))

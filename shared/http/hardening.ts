@@ -87,12 +87,16 @@ const UNAVAILABLE: ReadonlyArray<new (...args: never[]) => Error> = [
  * client should retry — else null. The problem names no internals.
  */
 export function unavailableProblem(err: unknown): HttpProblem | null {
+  if (!natsUnavailable(err)) return null;
+  const problem = new HttpProblem(503, "nats-unavailable", "The message broker did not answer in time; retry shortly.");
+  problem.headers.set("retry-after", "1");
+  return problem;
+}
+
+/** True when `err` (or its cause) says NATS did not answer: transient, worth trying again. */
+export function natsUnavailable(err: unknown): boolean {
   for (let e: unknown = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
-    if (UNAVAILABLE.some((type) => e instanceof type)) {
-      const problem = new HttpProblem(503, "nats-unavailable", "The message broker did not answer in time; retry shortly.");
-      problem.headers.set("retry-after", "1");
-      return problem;
-    }
+    if (UNAVAILABLE.some((type) => e instanceof type)) return true;
   }
-  return null;
+  return false;
 }
