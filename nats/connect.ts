@@ -1,5 +1,6 @@
 /** The NATS connection of a service: server list and credentials from the contract's variables. */
 import { connect, credsAuthenticator, type NatsConnection } from "@nats-io/transport-node";
+import { shareRequestCancelError } from "./request-cancel.ts";
 
 /** PEM contents for TLS to NATS (the entry reads the files: file access is runtime-specific). */
 export interface NatsTlsOptions {
@@ -43,6 +44,7 @@ export function requiresTls(opts: Pick<NatsConnectOptions, "servers" | "tls">): 
  * meanwhile. The first connect also waits for a server that is not up yet.
  */
 export function connectNats(opts: NatsConnectOptions): Promise<NatsConnection> {
+  shareRequestCancelError();
   return connect({
     servers: opts.servers,
     name: opts.name,

@@ -14,9 +14,16 @@ export async function readJsonBody<S extends v.GenericSchema>(c: Context, schema
   if (!/^application\/([\w.+-]+\+)?json\s*(;|$)/i.test(type)) {
     throw new HttpProblem(415, "unsupported-media-type", "Send the body as JSON with Content-Type: application/json.");
   }
-  const declared = Number(c.req.header("content-length"));
-  if (Number.isFinite(declared) && declared > MAX_BODY_BYTES) throw tooLarge();
-  const bytes = await readAtMost(c.req.raw, MAX_BODY_BYTES);
+  const length = c.req.header("content-length");
+  const declared = length === undefined ? NaN : Number(length);
+  if (declared > MAX_BODY_BYTES) throw tooLarge();
+  // With a declared length and no Transfer-Encoding (which would win over it) the HTTP server
+  // delivers exactly that many bytes, so the body can be read whole: on Node straight from the
+  // socket, without building a web Request and stream (a few % of the order service's CPU).
+  // Any other body is counted as it arrives.
+  const whole = Number.isSafeInteger(declared) && c.req.header("transfer-encoding") === undefined;
+  const bytes = whole ? new Uint8Array(await c.req.arrayBuffer()) : await readAtMost(c.req.raw, MAX_BODY_BYTES);
+  if (bytes.byteLength > MAX_BODY_BYTES) throw tooLarge();
   let value: unknown;
   try {
     // JSON.parse makes "__proto__" an own property, never the prototype; valibot then copies only
