@@ -7,8 +7,8 @@
 import { startConsumerSpan } from "./consumer-span.ts";
 import { AckPolicy, DeliverPolicy, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
 import { nanos } from "@nats-io/transport-node";
-import { context, SpanStatusCode } from "@opentelemetry/api";
-import type { Logger } from "../shared/logger.ts";
+import { SpanStatusCode } from "@opentelemetry/api";
+import { traceFields, type Logger } from "../shared/logger.ts";
 import { MessagingAttr } from "../otel/messaging-attributes.ts";
 import { DLQ_STREAM, ordersMessage, removeDeadLetter } from "./dead-letters.ts";
 import { decodeEvent, type EventHandler } from "./partitioned-consumer.ts";
@@ -64,24 +64,23 @@ export async function startRetryProcessor(opts: {
         { [MessagingAttr.messageId]: event.eventId, "orderstream.dlq_retry": true },
       );
       try {
-        await context.with(spanContext, () =>
-          opts.handler(event, {
-            seq,
-            subject: original.subject,
-            consumer: consumerName,
-            deliveryCount: request.info.deliveryCount,
-            traceparent: original.header?.get("traceparent") || null,
-            streak: null,
-            working: () => request.working(),
-          }),
-        );
+        await opts.handler(event, {
+          seq,
+          subject: original.subject,
+          consumer: consumerName,
+          deliveryCount: request.info.deliveryCount,
+          traceparent: original.header?.get("traceparent") || null,
+          trace: spanContext,
+          streak: null,
+          working: () => request.working(),
+        });
         await removeDeadLetter(opts.jsm, consumerName, seq);
         request.ack();
         log.info("dead letter retried successfully");
       } catch (err) {
         span.recordException(err as Error);
         span.setStatus({ code: SpanStatusCode.ERROR, message: (err as Error).message });
-        log.error({ err }, "dead letter retry failed; it stays in the DLQ");
+        log.error({ err, ...traceFields(span) }, "dead letter retry failed; it stays in the DLQ");
         if (request.info.deliveryCount >= 3) request.term();
         else request.nak(1_000);
       } finally {

@@ -14,6 +14,7 @@ import { completeEvent } from "./publish-event.ts";
 import { createOrderStateStore, statefulHandler, type OrderProcess, type OrderStateStore } from "./order-state.ts";
 import type { Delivery, EventHandler } from "./partitioned-consumer.ts";
 import type { EventDraft, OrderEvent } from "../shared/events.ts";
+import { ROOT_CONTEXT } from "@opentelemetry/api";
 
 /** The state is the list of event types applied; every event asks for one command naming it. */
 type Seen = string[];
@@ -54,7 +55,7 @@ const drafts: EventDraft[] = [
 const events: OrderEvent[] = drafts.map((d) => completeEvent(d));
 
 function delivery(seq: number, streak: string | null): Delivery {
-  return { seq, subject: `orders.0.${ORDER}.x`, consumer: "test", deliveryCount: 1, traceparent: null, streak, working() {} };
+  return { seq, subject: `orders.0.${ORDER}.x`, consumer: "test", deliveryCount: 1, traceparent: null, trace: ROOT_CONTEXT, streak, working() {} };
 }
 
 interface Instance {

@@ -74,7 +74,8 @@ export interface OrderProcess<S, C> {
   /** The commands `event` calls for, given the state before it. Pure. */
   decide(state: S, event: OrderEvent): C[];
   /** Carries one command out. Must be idempotent: a failed event is handled again in full. */
-  perform(command: C, event: OrderEvent): Promise<void>;
+  /** `delivery.trace` is the trace context to publish under. */
+  perform(command: C, event: OrderEvent, delivery: Delivery): Promise<void>;
   /** Told once per applied event, after its effects (metrics); not on skipped redeliveries. */
   applied?(before: S, event: OrderEvent): void;
 }
@@ -118,7 +119,7 @@ export function statefulHandler<S, C>(
       return;
     }
     const before = stored?.state ?? process.initialState();
-    for (const command of process.decide(before, event)) await process.perform(command, event);
+    for (const command of process.decide(before, event)) await process.perform(command, event, delivery);
     const next = { state: process.evolve(before, event, delivery), lastSeq: delivery.seq };
     try {
       current = { stored: next, revision: await store.save(orderId, next, revision) };

@@ -4,16 +4,17 @@
  * one order's events are handled in stream order whoever handles them.
  *
  * Per message: validate (schema, and that the subject names the same order and type), hand it to
- * the handler inside a CONSUMER span that is a child of the producer's span, then settle it:
+ * the handler with a CONSUMER span that is a child of the producer's span (its context travels in
+ * `Delivery.trace`, not in async-local storage: see otel/sdk.ts), then settle it:
  * ack when the handler's effects are durable, nak with a growing delay when it failed, term when
  * the message can never be handled, dead-letter once its deliveries are used up.
  */
 import { startConsumerSpan } from "./consumer-span.ts";
 import type { Consumer, ConsumerMessages, JetStreamClient, JsMsg } from "@nats-io/jetstream";
 import { errors } from "@nats-io/transport-node";
-import { context, SpanStatusCode, type Span } from "@opentelemetry/api";
+import { SpanStatusCode, type Context, type Span } from "@opentelemetry/api";
 import { parseEvent, type OrderEvent } from "../shared/events.ts";
-import type { Logger } from "../shared/logger.ts";
+import { traceFields, type Logger } from "../shared/logger.ts";
 import { MessagingAttr } from "../otel/messaging-attributes.ts";
 import { MAX_DELIVER } from "./definitions.ts";
 import { consumerName, ORDERS_STREAM, parseEventSubject, PARTITIONS, type ServiceName } from "./subjects.ts";
@@ -28,6 +29,11 @@ export interface Delivery {
   deliveryCount: number;
   /** The producer's trace headers, as stored with the message. */
   traceparent: string | null;
+  /**
+   * The trace context of this delivery's CONSUMER span: events published while handling it are
+   * its children when published with it (`EventPublisher.publish(draft, delivery.trace)`).
+   */
+  trace: Context;
   /**
    * Names an unbroken run of deliveries of this consumer that this instance alone received and
    * acked, each right after the one before (consecutive delivery sequences); null outside a
@@ -191,7 +197,7 @@ async function handleMessage(opts: PartitionedConsumerOptions, consumer: string,
   // Every line about this message carries its order id and stream sequence. Made only when a line
   // is written: a pino child per message showed up in the benchmark's profile.
   let child: Logger | undefined;
-  const log = () => (child ??= opts.log.child({ seq: msg.seq, consumer, orderId: parsedSubject?.orderId, eventType }));
+  const log = () => (child ??= opts.log.child({ seq: msg.seq, consumer, orderId: parsedSubject?.orderId, eventType, ...traceFields(span) }));
   // Label values stay bounded: a validated event's type, else "invalid" (never the raw subject).
   let typeLabel = "invalid";
   let handlerStarted: number | undefined;
@@ -201,54 +207,53 @@ async function handleMessage(opts: PartitionedConsumerOptions, consumer: string,
       outcome,
       ...(handlerStarted === undefined ? {} : { handlerSeconds: (performance.now() - handlerStarted) / 1000 }),
     });
-  await context.with(spanContext, async () => {
-    try {
-      const event = decodeEvent(msg);
-      if (typeof event === "string") {
-        streaks.broken();
-        report((await reject(opts, consumer, msg, span, log(), event)) ? "rejected" : "retried");
-        return;
-      }
-      typeLabel = event.eventType;
-      span.setAttribute(MessagingAttr.messageId, event.eventId);
-      if (!opts.relevant.has(event.eventType)) {
-        msg.ack();
-        streaks.acked(msg);
-        report("skipped");
-        return;
-      }
-      const delivery: Delivery = {
-        seq: msg.seq,
-        subject: msg.subject,
-        consumer,
-        deliveryCount,
-        traceparent: msg.headers?.get("traceparent") || null,
-        streak,
-        working: () => msg.working(),
-      };
-      handlerStarted = performance.now();
-      await opts.handler(event, delivery);
+  try {
+    const event = decodeEvent(msg);
+    if (typeof event === "string") {
+      streaks.broken();
+      report((await reject(opts, consumer, msg, span, log(), event)) ? "rejected" : "retried");
+      return;
+    }
+    typeLabel = event.eventType;
+    span.setAttribute(MessagingAttr.messageId, event.eventId);
+    if (!opts.relevant.has(event.eventType)) {
       msg.ack();
       streaks.acked(msg);
-      report("ok");
-    } catch (err) {
-      streaks.broken();
-      span.recordException(err as Error);
-      span.setStatus({ code: SpanStatusCode.ERROR, message: (err as Error).message });
-      if (deliveryCount >= MAX_DELIVER) {
-        log().error({ err, deliveryCount }, "handler failed on the last delivery; giving the message up");
-        const dead = await giveUp(opts, consumer, msg, log(), `handler failed ${deliveryCount} times: ${(err as Error).message}`);
-        report(dead ? "dead_lettered" : "retried");
-      } else {
-        const delay = (opts.retryDelayMs ?? defaultRetryDelayMs)(deliveryCount);
-        log().warn({ err, deliveryCount, retryInMs: delay }, "handler failed; message will be redelivered");
-        msg.nak(delay);
-        report("retried");
-      }
-    } finally {
-      span.end();
+      report("skipped");
+      return;
     }
-  });
+    const delivery: Delivery = {
+      seq: msg.seq,
+      subject: msg.subject,
+      consumer,
+      deliveryCount,
+      traceparent: msg.headers?.get("traceparent") || null,
+      trace: spanContext,
+      streak,
+      working: () => msg.working(),
+    };
+    handlerStarted = performance.now();
+    await opts.handler(event, delivery);
+    msg.ack();
+    streaks.acked(msg);
+    report("ok");
+  } catch (err) {
+    streaks.broken();
+    span.recordException(err as Error);
+    span.setStatus({ code: SpanStatusCode.ERROR, message: (err as Error).message });
+    if (deliveryCount >= MAX_DELIVER) {
+      log().error({ err, deliveryCount }, "handler failed on the last delivery; giving the message up");
+      const dead = await giveUp(opts, consumer, msg, log(), `handler failed ${deliveryCount} times: ${(err as Error).message}`);
+      report(dead ? "dead_lettered" : "retried");
+    } else {
+      const delay = (opts.retryDelayMs ?? defaultRetryDelayMs)(deliveryCount);
+      log().warn({ err, deliveryCount, retryInMs: delay }, "handler failed; message will be redelivered");
+      msg.nak(delay);
+      report("retried");
+    }
+  } finally {
+    span.end();
+  }
 }
 
 /** The event in a message, or why it is not one (bad JSON, schema, or subject mismatch). */

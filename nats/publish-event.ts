@@ -10,7 +10,7 @@
 import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
 import { isWrongLastSequence } from "./wrong-last-sequence.ts";
 import { headers as natsHeaders } from "@nats-io/transport-node";
-import { SpanKind, SpanStatusCode, trace, context } from "@opentelemetry/api";
+import { SpanKind, SpanStatusCode, trace, context, type Context } from "@opentelemetry/api";
 import { type EventDraft, type OrderEvent, SCHEMA_VERSION } from "../shared/events.ts";
 import { deterministicUuid } from "../shared/ids.ts";
 import { injectTraceHeaders } from "../otel/nats-headers.ts";
@@ -46,7 +46,12 @@ export function completeEvent(draft: EventDraft, now: Date = new Date()): OrderE
 }
 
 export interface EventPublisher {
-  publish(draft: EventDraft): Promise<PublishedEvent>;
+  /**
+   * `parent`: the trace context the PRODUCER span belongs under (the HTTP request's or the
+   * delivery's, `Delivery.trace`); without it, the active context (a new trace unless a context
+   * manager keeps one).
+   */
+  publish(draft: EventDraft, parent?: Context): Promise<PublishedEvent>;
 }
 
 /** How a publish ended: written, already there, or failed (thrown to the caller). */
@@ -67,10 +72,10 @@ export function createEventPublisher(
   if (!opts.onPublished) return inner;
   const onPublished = opts.onPublished;
   return {
-    async publish(draft) {
+    async publish(draft, parent) {
       let published: PublishedEvent;
       try {
-        published = await inner.publish(draft);
+        published = await inner.publish(draft, parent);
       } catch (err) {
         onPublished(draft.eventType, "error");
         throw err;
@@ -83,11 +88,11 @@ export function createEventPublisher(
 
 function guardedPublisher(js: JetStreamClient, jsm: JetStreamManager): EventPublisher {
   return {
-    async publish(draft) {
-      const event = await completeEvent(draft);
+    async publish(draft, parent = context.active()) {
+      const event = completeEvent(draft);
       const subject = eventSubject(event.orderId, event.eventType);
       const body = encoder.encode(JSON.stringify(event));
-      return tracer.startActiveSpan(
+      const span = tracer.startSpan(
         `send ${event.eventType}`,
         {
           kind: SpanKind.PRODUCER,
@@ -105,39 +110,38 @@ function guardedPublisher(js: JetStreamClient, jsm: JetStreamManager): EventPubl
             [EVENT_TYPE_ATTR]: event.eventType,
           },
         },
-        async (span) => {
-          try {
-            const hdrs = natsHeaders();
-            injectTraceHeaders(hdrs, context.active());
-            let seq: number;
-            try {
-              const ack = await js.publish(subject, body, {
-                msgID: event.eventId,
-                headers: hdrs,
-                expect: { lastSubjectSequence: 0, streamName: ORDERS_STREAM },
-              });
-              span.setAttribute(MessagingAttr.streamSequence, ack.seq);
-              if (!ack.duplicate) return { event, seq: ack.seq, duplicate: false, traceparent: hdrs.get("traceparent") || null };
-              seq = ack.seq;
-            } catch (err) {
-              if (!isWrongLastSequence(err)) throw err;
-              seq = 0;
-            }
-            span.setAttribute("messaging.nats.duplicate", true);
-            const stored = await getOrdersMessage(jsm, seq ? { seq } : { last_by_subj: subject });
-            const first = stored ? toStoredEvent(stored) : null;
-            if (!first) throw new Error(`event ${event.eventType} of order ${event.orderId} is stored but cannot be read back`);
-            span.setAttribute(MessagingAttr.streamSequence, first.seq);
-            return { event: first.event, seq: first.seq, duplicate: true, traceparent: first.traceparent };
-          } catch (err) {
-            span.recordException(err as Error);
-            span.setStatus({ code: SpanStatusCode.ERROR, message: (err as Error).message });
-            throw err;
-          } finally {
-            span.end();
-          }
-        },
+        parent,
       );
+      try {
+        const hdrs = natsHeaders();
+        injectTraceHeaders(hdrs, trace.setSpan(parent, span));
+        let seq: number;
+        try {
+          const ack = await js.publish(subject, body, {
+            msgID: event.eventId,
+            headers: hdrs,
+            expect: { lastSubjectSequence: 0, streamName: ORDERS_STREAM },
+          });
+          span.setAttribute(MessagingAttr.streamSequence, ack.seq);
+          if (!ack.duplicate) return { event, seq: ack.seq, duplicate: false, traceparent: hdrs.get("traceparent") || null };
+          seq = ack.seq;
+        } catch (err) {
+          if (!isWrongLastSequence(err)) throw err;
+          seq = 0;
+        }
+        span.setAttribute("messaging.nats.duplicate", true);
+        const stored = await getOrdersMessage(jsm, seq ? { seq } : { last_by_subj: subject });
+        const first = stored ? toStoredEvent(stored) : null;
+        if (!first) throw new Error(`event ${event.eventType} of order ${event.orderId} is stored but cannot be read back`);
+        span.setAttribute(MessagingAttr.streamSequence, first.seq);
+        return { event: first.event, seq: first.seq, duplicate: true, traceparent: first.traceparent };
+      } catch (err) {
+        span.recordException(err as Error);
+        span.setStatus({ code: SpanStatusCode.ERROR, message: (err as Error).message });
+        throw err;
+      } finally {
+        span.end();
+      }
     },
   };
 }

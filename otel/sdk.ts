@@ -13,14 +13,12 @@
  * - `OTEL_SDK_DISABLED=true` turns it all off.
  *
  * The trace pipeline is assembled here from the pieces `@opentelemetry/sdk-node` wraps
- * (sdk-trace's TracerProvider, resources, the W3C propagators, the AsyncLocalStorage context
- * manager), because the NodeSDK statically loads every exporter (gRPC, protobuf, Zipkin,
+ * (sdk-trace's TracerProvider, resources, the W3C propagators), because the NodeSDK statically loads every exporter (gRPC, protobuf, Zipkin,
  * Prometheus) and the metrics and logs SDKs: ≈ 13 MiB more per process, see BENCHMARKS.md,
  * "Memory and start-up". Only when a variable asks for something this path does not build
  * (metrics or logs export, the B3 propagators) is the NodeSDK loaded, on demand, as before.
  */
-import { context, diag, DiagConsoleLogger, propagation, trace, type TextMapPropagator } from "@opentelemetry/api";
-import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
+import { diag, DiagConsoleLogger, propagation, trace, type TextMapPropagator } from "@opentelemetry/api";
 import {
   CompositePropagator,
   diagLogLevelFromString,
@@ -72,9 +70,9 @@ export async function startTracing(defaultServiceName: string, env: Env): Promis
   if (logLevel != null) diag.setLogger(new DiagConsoleLogger(), { logLevel: diagLogLevelFromString(logLevel) });
   if (getBooleanFromEnv("OTEL_SDK_DISABLED")) return { shutdown: async () => {} };
 
-  const contextManager = new AsyncLocalStorageContextManager();
-  contextManager.enable();
-  context.setGlobalContextManager(contextManager);
+  // No context manager: the code passes trace contexts explicitly (Delivery.trace, requestTrace).
+  // The AsyncLocalStorage one puts a hook on every promise on Node 20, 6–10 % of a service's CPU
+  // in the benchmark (BENCHMARKS.md, "Third session"), for nothing the code needs.
   const propagator = propagatorFromEnv();
   if (propagator) propagation.setGlobalPropagator(propagator);
 

@@ -1,9 +1,11 @@
 /**
- * Structured JSON logs (pino): service name on every line, and the active span's trace_id and
- * span_id, so a log line leads to its trace.
+ * Structured JSON logs (pino): service name on every line, and trace_id and span_id, so a log line
+ * leads to its trace. The services pass trace contexts explicitly (otel/sdk.ts), so code that has a
+ * span adds `traceFields(span)` to its child logger; the active span, where a context manager
+ * keeps one, is added too.
  */
 import { pino, type DestinationStream, type Logger as PinoLogger } from "pino";
-import { trace } from "@opentelemetry/api";
+import { isSpanContextValid, trace, type Span } from "@opentelemetry/api";
 
 export type Logger = PinoLogger;
 
@@ -48,14 +50,17 @@ export function createLogger(service: string, level = "info", destination?: Dest
     messageKey: "msg",
     timestamp: pino.stdTimeFunctions.isoTime,
     formatters: { level: (label) => ({ level: label }) },
-    mixin() {
-      const span = trace.getActiveSpan()?.spanContext();
-      return span ? { trace_id: span.traceId, span_id: span.spanId } : {};
-    },
+    mixin: () => traceFields(trace.getActiveSpan()),
     redact: {
       paths: REDACT_PATHS,
       censor: (value, path) => (URL_KEYS.has(path[path.length - 1] ?? "") ? withoutUserinfo(value) : "[redacted]"),
     },
   };
   return destination ? pino(options, destination) : pino(options);
+}
+
+/** The log fields naming a span: trace_id and span_id, or none without a (valid) span. */
+export function traceFields(span: Span | undefined): { trace_id?: string; span_id?: string } {
+  const ctx = span?.spanContext();
+  return ctx && isSpanContextValid(ctx) ? { trace_id: ctx.traceId, span_id: ctx.spanId } : {};
 }

@@ -5,12 +5,12 @@
  * Web-standard only: the runtime entry (node.ts / deno.ts) opens the port and wires signals.
  */
 import { Hono, type Context } from "hono";
-import { httpInstrumentationMiddleware } from "@hono/otel";
+import { httpServerSpans, requestSpan } from "../otel/http-server-span.ts";
 import { routePath } from "hono/route";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
 import type { ServiceConfig } from "./config.ts";
-import type { Logger } from "./logger.ts";
+import { traceFields, type Logger } from "./logger.ts";
 import { createMetrics, type ServiceMetrics } from "./metrics.ts";
 import { HttpProblem, problemResponse } from "./http/problem.ts";
 import { hardening, natsUnavailable, unavailableProblem } from "./http/hardening.ts";
@@ -74,7 +74,7 @@ export function createService<R>(
   let stopping = false;
 
   const app = new Hono();
-  app.use(httpInstrumentationMiddleware({ serviceName: `${config.service}-service`, captureActiveRequests: false }));
+  app.use(httpServerSpans(`${config.service}-service`));
   app.use(async (c, next) => {
     const started = performance.now();
     await next();
@@ -108,11 +108,11 @@ export function createService<R>(
     if (err instanceof HttpProblem) return problemResponse(err, c.req.path);
     const unavailable = unavailableProblem(err);
     if (unavailable) {
-      log.warn({ err, path: c.req.path }, "NATS did not answer a request in time");
+      log.warn({ err, path: c.req.path, ...traceFields(requestSpan(c)) }, "NATS did not answer a request in time");
       return problemResponse(unavailable, c.req.path);
     }
     // Never leak internals: the log has the detail, the client a reference to the trace.
-    log.error({ err, path: c.req.path }, "unhandled error in a route");
+    log.error({ err, path: c.req.path, ...traceFields(requestSpan(c)) }, "unhandled error in a route");
     return problemResponse(new HttpProblem(500, "internal", "The request failed on our side; it has been logged."));
   });
 

@@ -9,8 +9,8 @@ import { decideCancel, decideCreate, foldOrder, type OrderView } from "./domain/
 import { CreateOrderBody } from "./http-schemas.ts";
 import { claimOrderId } from "./idempotency.ts";
 import { fetchTrace } from "../../otel/jaeger-query.ts";
-import { trace } from "@opentelemetry/api";
 import { ORDER_ID_ATTR } from "../../otel/messaging-attributes.ts";
+import { requestSpan, requestTrace } from "../../otel/http-server-span.ts";
 import type { OrderRuntime } from "./service.ts";
 import { renderTimelinePage } from "./timeline-page.ts";
 
@@ -21,7 +21,6 @@ function notFound(orderId: string): HttpProblem {
 /** The order's events from the stream, or 404 — also for ids not of the form the API issues. */
 async function historyOf(rt: OrderRuntime, orderId: string, fromSeq = 0): Promise<StoredEvent[]> {
   if (!isOrderId(orderId)) throw notFound(orderId);
-  trace.getActiveSpan()?.setAttribute(ORDER_ID_ATTR, orderId);
   const events = await readOrderEvents(rt.infra.jsm, orderId, fromSeq);
   return events;
 }
@@ -29,7 +28,6 @@ async function historyOf(rt: OrderRuntime, orderId: string, fromSeq = 0): Promis
 /** The view from KV; right after a 201 it may not be projected yet, so fall back to the stream. */
 async function viewOf(rt: OrderRuntime, orderId: string): Promise<OrderView> {
   if (!isOrderId(orderId)) throw notFound(orderId);
-  trace.getActiveSpan()?.setAttribute(ORDER_ID_ATTR, orderId);
   const { stored } = await rt.views.load(orderId);
   if (stored?.state) return stored.state;
   const history = await historyOf(rt, orderId);
@@ -68,14 +66,22 @@ function timingSafeEqual(a: string, b: string): boolean {
 export function orderRoutes(app: Hono, runtime: () => OrderRuntime, config: ServiceConfig): void {
   const orders = new Hono();
   if (config.orderApiToken) orders.use(requireToken(config.orderApiToken));
+  // The request's span names the order, when the path holds an id of the issued form.
+  const tagOrder = async (c: Context, next: () => Promise<void>) => {
+    const orderId = c.req.param("orderId");
+    if (orderId !== undefined && isOrderId(orderId)) requestSpan(c)?.setAttribute(ORDER_ID_ATTR, orderId);
+    await next();
+  };
+  orders.use("/:orderId", tagOrder);
+  orders.use("/:orderId/*", tagOrder);
 
   orders.post("/", async (c) => {
     const body = await readJsonBody(c, CreateOrderBody);
     const rt = runtime();
     const key = c.req.header("idempotency-key");
     const orderId = key === undefined ? newOrderId() : await claimOrderId(rt.idempotencyKeys, key, body, newOrderId());
-    trace.getActiveSpan()?.setAttribute(ORDER_ID_ATTR, orderId);
-    const published = await rt.infra.publisher.publish(decideCreate({ orderId, ...body }));
+    requestSpan(c)?.setAttribute(ORDER_ID_ATTR, orderId);
+    const published = await rt.infra.publisher.publish(decideCreate({ orderId, ...body }), requestTrace(c));
     c.header("location", `/orders/${orderId}`);
     return c.json(
       { orderId, status: "CREATED", traceId: traceIdOf(published.traceparent) },
@@ -120,7 +126,7 @@ export function orderRoutes(app: Hono, runtime: () => OrderRuntime, config: Serv
     if (decision.kind === "too-late") {
       throw new HttpProblem(409, "order-not-cancellable", `Order ${orderId} is ${decision.status} and can no longer be cancelled.`);
     }
-    await rt.infra.publisher.publish(decision.event);
+    await rt.infra.publisher.publish(decision.event, requestTrace(c));
     return c.json({ orderId, status: view.status, cancelRequested: true }, 202);
   });
 

@@ -36,7 +36,7 @@ export const orderService: ServiceDefinition<OrderRuntime> = {
           return next;
         },
         decide: decideOnEvent,
-        perform: async (draft) => void (await rt.infra.publisher.publish(draft)),
+        perform: async (draft, _event, delivery) => void (await rt.infra.publisher.publish(draft, delivery.trace)),
         // Once per order (the fence), not once per delivery or replay.
         applied(view, event) {
           if (event.eventType === "SHIPPING_READY" && view) {

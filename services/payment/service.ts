@@ -26,7 +26,7 @@ export const paymentService: ServiceDefinition<PaymentRuntime> = {
         initialState,
         evolve: (state, event) => evolve(state, event),
         decide,
-        async perform(command) {
+        async perform(command, _event, delivery) {
           switch (command.kind) {
             case "charge": {
               // The order id is the provider's idempotency key: one charge per order, however often asked.
@@ -36,7 +36,7 @@ export const paymentService: ServiceDefinition<PaymentRuntime> = {
                 currency: command.currency,
                 idempotencyKey: `charge-${command.orderId}`,
               });
-              await rt.infra.publisher.publish(chargeOutcome(command, result));
+              await rt.infra.publisher.publish(chargeOutcome(command, result), delivery.trace);
               break;
             }
             case "refund":
@@ -46,7 +46,7 @@ export const paymentService: ServiceDefinition<PaymentRuntime> = {
                 currency: command.currency,
                 idempotencyKey: `refund-${command.paymentId}`,
               });
-              await rt.infra.publisher.publish(refundOutcome(command));
+              await rt.infra.publisher.publish(refundOutcome(command), delivery.trace);
               break;
             default:
               assertNever(command);

@@ -28,7 +28,7 @@ export const shippingService: ServiceDefinition<ShippingRuntime> = {
         evolve: (state, event) => evolve(state, event),
         decide: (state, event) =>
           decide(state, event, { unavailableSkus: rt.unavailableSkus, shippingId: deterministicUuid("shipment", event.orderId) }),
-        perform: async (draft) => void (await rt.infra.publisher.publish(draft)),
+        perform: async (draft, _event, delivery) => void (await rt.infra.publisher.publish(draft, delivery.trace)),
       },
       rt.store,
     );

@@ -5,7 +5,7 @@
  * node_modules (deno.json `"nodeModulesDir": "manual"`), so nothing is downloaded at run time.
  *
  * Tracing: the same OpenTelemetry SDK bootstrap as on Node (otel/sdk.ts: OTLP/HTTP JSON
- * exporter, batch processor, AsyncLocalStorage context manager), which works on Deno's Node
+ * exporter, batch processor, trace contexts passed explicitly), which works on Deno's Node
  * compatibility layer, so traces look the same whichever runtime a service runs on. Deno's built-in
  * OpenTelemetry (`OTEL_DENO=true`) must stay off: it takes over the global OpenTelemetry API first,
  * and the SDK's spans are then not exported at all, so the entry refuses to start with it.
