@@ -11,7 +11,8 @@ export interface OtlpSink {
   close(): Promise<void>;
 }
 
-const SPAN_ID = Buffer.from('"spanId":');
+// Each span has a kind; a link (a CONSUMER span's to its producer) has a spanId too, so count kinds.
+const SPAN_KIND = Buffer.from('"kind":');
 
 function countOccurrences(buf: Buffer, needle: Buffer): number {
   let n = 0;
@@ -31,7 +32,7 @@ export async function startOtlpSink(): Promise<OtlpSink> {
       requests++;
       bytes += body.length;
       // JSON bodies only (what otel/sdk.ts sends); protobuf would be counted as bytes alone.
-      if (String(req.headers["content-type"] ?? "").includes("json")) spans += countOccurrences(body, SPAN_ID);
+      if (String(req.headers["content-type"] ?? "").includes("json")) spans += countOccurrences(body, SPAN_KIND);
       res.writeHead(200, { "content-type": "application/json" }).end("{}");
     });
   });
