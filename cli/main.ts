@@ -89,6 +89,8 @@ async function traceCommand(orderId: string): Promise<void> {
   const baseUrl = (process.env.JAEGER_QUERY_URL || "http://127.0.0.1:16686").replace(/\/+$/, "");
   const lookup = await fetchTrace({ baseUrl, traceId });
   console.log(renderTraceReport(lookup, { color: process.stdout.isTTY }));
+  // The id and link above still help, but without spans there is no waterfall: that is a failure.
+  if (!lookup.spans) throw new CliError(`no spans for trace ${traceId} from Jaeger at ${baseUrl} (see above; set JAEGER_QUERY_URL)`);
 }
 
 async function replay(args: string[]): Promise<void> {

@@ -13,6 +13,7 @@ import { Kvm, type KV } from "@nats-io/kv";
 import { getJson, postOrder, startSystem, waitForStatus, type System } from "./support/system.ts";
 import { waitUntil } from "./support/processes.ts";
 import { runCli } from "./support/cli.ts";
+import { freePort } from "../scripts/nats-binary.ts";
 import { listDeadLetters } from "../nats/dead-letters.ts";
 import { consumerName, NOTIFICATIONS_STREAM, ORDERS_STREAM, partitionOf, SERVICES } from "../nats/subjects.ts";
 
@@ -192,6 +193,18 @@ describe("replay --consumer <service> --from-seq 1", () => {
     const unknown = await runCli(["replay", "--consumer", "nobody-p99", "--from-seq", "1"], { NATS_URL: sys.nats.url });
     expect(unknown.code).toBe(1);
     expect(unknown.stderr).toMatch(/nobody-p99/);
+  });
+});
+
+describe("trace <orderId>", () => {
+  it("gives the trace id and Jaeger link, and exits 1 with a reason when Jaeger does not answer", async () => {
+    const { orderId } = orders[0]!;
+    const closedPort = await freePort();
+    const result = await runCli(["trace", orderId], { NATS_URL: sys.nats.url, JAEGER_QUERY_URL: `http://127.0.0.1:${closedPort}` });
+    expect(result.code).toBe(1);
+    expect(result.stdout).toMatch(/^Trace [0-9a-f]{32}/);
+    expect(result.stdout).toContain(`http://127.0.0.1:${closedPort}/trace/`);
+    expect(result.stderr.trim().split("\n")).toEqual([expect.stringMatching(/^orderstream: no spans for trace [0-9a-f]{32} from Jaeger at /)]);
   });
 });
 
