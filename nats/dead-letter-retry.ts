@@ -12,7 +12,7 @@ import { traceFields, type Logger } from "../shared/logger.ts";
 import { MessagingAttr } from "../otel/messaging-attributes.ts";
 import { DLQ_STREAM, ordersMessage, removeDeadLetter } from "./dead-letters.ts";
 import { decodeEvent, type EventHandler } from "./partitioned-consumer.ts";
-import { ensureConsumer } from "./setup.ts";
+import { startDurableLoop } from "./durable-loop.ts";
 import { parseEventSubject, type ServiceName } from "./subjects.ts";
 
 
@@ -23,19 +23,21 @@ export async function startRetryProcessor(opts: {
   handler: EventHandler;
   log: Logger;
 }): Promise<() => Promise<void>> {
-  const durable = `${opts.service}-dlq-retry`;
-  await ensureConsumer(opts.jsm, DLQ_STREAM, {
-    durable_name: durable,
-    filter_subject: `dlq.retry.${opts.service}.>`,
-    ack_policy: AckPolicy.Explicit,
-    deliver_policy: DeliverPolicy.New,
-    ack_wait: nanos(30_000),
-    max_deliver: 3,
-  });
-  const consumer = await opts.js.consumers.get(DLQ_STREAM, durable);
-  const messages = await consumer.consume({ max_messages: 1 });
-  const loop = (async () => {
-    for await (const request of messages) {
+  return startDurableLoop({
+    js: opts.js,
+    jsm: opts.jsm,
+    stream: DLQ_STREAM,
+    config: {
+      durable_name: `${opts.service}-dlq-retry`,
+      filter_subject: `dlq.retry.${opts.service}.>`,
+      ack_policy: AckPolicy.Explicit,
+      deliver_policy: DeliverPolicy.New,
+      ack_wait: nanos(30_000),
+      max_deliver: 3,
+    },
+    batch: 1,
+    log: opts.log,
+    async handle(request) {
       const [, , , consumerName, seqToken] = request.subject.split(".");
       const seq = Number(seqToken);
       const original = await ordersMessage(opts.jsm, seq).catch(() => null);
@@ -44,13 +46,13 @@ export async function startRetryProcessor(opts: {
       if (!original || !consumerName) {
         log.error("retry asked for a message the ORDERS stream no longer holds");
         request.term();
-        continue;
+        return true;
       }
       const event = decodeEvent({ data: original.data, subject: original.subject });
       if (typeof event === "string") {
         log.error({ reason: event }, "retried message is still not a valid event");
         request.term();
-        continue;
+        return true;
       }
       const { span, context: spanContext } = startConsumerSpan(
         {
@@ -77,19 +79,20 @@ export async function startRetryProcessor(opts: {
         await removeDeadLetter(opts.jsm, consumerName, seq);
         request.ack();
         log.info("dead letter retried successfully");
+        return true;
       } catch (err) {
         span.recordException(err as Error);
         span.setStatus({ code: SpanStatusCode.ERROR, message: (err as Error).message });
         log.error({ err, ...traceFields(span) }, "dead letter retry failed; it stays in the DLQ");
-        if (request.info.deliveryCount >= 3) request.term();
-        else request.nak(1_000);
+        if (request.info.deliveryCount >= 3) {
+          request.term();
+          return true;
+        }
+        request.nak(1_000);
+        return false;
       } finally {
         span.end();
       }
-    }
-  })();
-  return async () => {
-    messages.stop();
-    await loop;
-  };
+    },
+  });
 }

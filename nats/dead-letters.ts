@@ -21,13 +21,14 @@ import {
 } from "@nats-io/jetstream";
 import { headers as natsHeaders, nanos, type MsgHdrs } from "@nats-io/transport-node";
 import type { Logger } from "../shared/logger.ts";
-import { ensureConsumer, ensureStream } from "./setup.ts";
+import { ensureStream } from "./setup.ts";
+import { startDurableLoop } from "./durable-loop.ts";
 import { ORDERS_STREAM, isServiceName, parseEventSubject, type ServiceName } from "./subjects.ts";
 
 export const DLQ_STREAM = "ORDERS_DLQ";
 export const ADVISORIES_STREAM = "ORDERS_ADVISORIES";
 const MAX_DELIVERIES_ADVISORY = `$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.${ORDERS_STREAM}.*`;
-const ADVISORY_CONSUMER = "dlq-advisories";
+export const ADVISORY_CONSUMER = "dlq-advisories";
 
 export const DlqHeader = {
   reason: "Orderstream-Dlq-Reason",
@@ -180,17 +181,20 @@ interface MaxDeliveriesAdvisory {
  * shared durable, so some live instance always does.
  */
 export async function startAdvisoryProcessor(js: JetStreamClient, jsm: JetStreamManager, log: Logger): Promise<() => Promise<void>> {
-  await ensureConsumer(jsm, ADVISORIES_STREAM, {
-    durable_name: ADVISORY_CONSUMER,
-    ack_policy: AckPolicy.Explicit,
-    deliver_policy: DeliverPolicy.All,
-    ack_wait: nanos(30_000),
-    max_deliver: 10,
-  });
-  const consumer = await js.consumers.get(ADVISORIES_STREAM, ADVISORY_CONSUMER);
-  const messages = await consumer.consume({ max_messages: 16 });
-  const loop = (async () => {
-    for await (const m of messages) {
+  return startDurableLoop({
+    js,
+    jsm,
+    stream: ADVISORIES_STREAM,
+    config: {
+      durable_name: ADVISORY_CONSUMER,
+      ack_policy: AckPolicy.Explicit,
+      deliver_policy: DeliverPolicy.All,
+      ack_wait: nanos(30_000),
+      max_deliver: 10,
+    },
+    batch: 16,
+    log,
+    async handle(m) {
       try {
         const advisory = m.json<MaxDeliveriesAdvisory>();
         const original = await ordersMessage(jsm, advisory.stream_seq);
@@ -210,14 +214,12 @@ export async function startAdvisoryProcessor(js: JetStreamClient, jsm: JetStream
             "message dead-lettered after max deliveries");
         }
         m.ack();
+        return true;
       } catch (err) {
         log.warn({ err }, "could not process a max-deliveries advisory; will retry");
         m.nak(1_000);
+        return false;
       }
-    }
-  })();
-  return async () => {
-    messages.stop();
-    await loop;
-  };
+    },
+  });
 }

@@ -1,6 +1,7 @@
 /**
  * Poison messages: bounded redelivery, then a dead letter with reason, sequence and consumer, the
- * partition unblocked for other orders, and `dlq retry` handing the message back.
+ * partition unblocked for other orders, and `dlq retry` handing the message back — also after the
+ * service-wide durables were deleted under the running services.
  */
 import { createServer, type Server } from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -10,7 +11,7 @@ import { nanos } from "@nats-io/transport-node";
 import { startSystem, postOrder, waitForStatus, getJson, type System } from "./support/system.ts";
 import { waitUntil } from "./support/processes.ts";
 import { runCli } from "./support/cli.ts";
-import { listDeadLetters } from "../nats/dead-letters.ts";
+import { ADVISORIES_STREAM, ADVISORY_CONSUMER, DLQ_STREAM, listDeadLetters } from "../nats/dead-letters.ts";
 import { eventSubject, partitionOf, ORDERS_STREAM } from "../nats/subjects.ts";
 
 let system: System;
@@ -84,6 +85,24 @@ describe("a handler that always fails for one order", () => {
     const list = await runCli(["dlq", "list"], { NATS_URL: system.nats.url });
     expect(list.code).toBe(0);
     for (const letter of letters) expect(list.stdout).toContain(String(letter.streamSeq));
+
+    // Someone deletes the service-wide durables under the running services (an operator, a stream
+    // recreated): the instances create and bind them again (nats/durable-loop.ts). The advisory
+    // test below runs on the recreated advisory consumer.
+    await jsm.consumers.delete(DLQ_STREAM, "notification-dlq-retry");
+    await jsm.consumers.delete(ADVISORIES_STREAM, ADVISORY_CONSUMER);
+    for (const [stream, durable] of [
+      [DLQ_STREAM, "notification-dlq-retry"],
+      [ADVISORIES_STREAM, ADVISORY_CONSUMER],
+    ] as const) {
+      await waitUntil(
+        async () => {
+          const info = await jsm.consumers.info(stream, durable).catch(() => undefined);
+          return info && info.num_waiting > 0 ? info : undefined;
+        },
+        { timeoutMs: 20_000, what: `${durable} created and pulled from again` },
+      );
+    }
 
     poisonFails = false;
     for (const letter of letters.sort((a, b) => a.streamSeq - b.streamSeq)) {
