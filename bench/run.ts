@@ -56,15 +56,16 @@ const CFG = QUICK
   : { rawMessages: 100_000, warmupOrders: 1_000, satSeconds: 20, lat200Seconds: 10, lat1000Seconds: 10, replayEvents: 100_000, drainCapMs: 40_000, ordering: true };
 /** Closed-loop connections of the warm-up: enough that the HTTP side outruns the pipeline. */
 const WARMUP_CONNECTIONS = 64;
+/** Offered load of the saturating runs, relative to the capacity seen in the warm-up. */
+const OVERLOAD = 1.5;
 /**
- * Offered load of the saturating runs, relative to the capacity seen in the warm-up (and of the
- * second try when the first was kept up with). Enough to leave a backlog, not so much that the
- * backlog outgrows the services' per-order state cache (4,096 orders) within the run: beyond that
- * every event costs a KV read again and nats-server reads old messages back from its file store,
- * so a deeper overload measures how the system degrades, not what it sustains (BENCHMARKS.md,
- * "Overload").
+ * Offered load of the second try, relative to the rate the first one kept up with: enough to leave
+ * a backlog, not so much that the backlog outgrows the services' per-order state cache (4,096
+ * orders) within the run — beyond that every event costs a KV read again and nats-server reads old
+ * messages back from its file store, so a deeper overload measures how the system degrades, not
+ * what it sustains (BENCHMARKS.md, "Overload").
  */
-const OVERLOAD = 1.3;
+const RETRY_OVERLOAD = 1.3;
 /** A run saturated the pipeline when a backlog was left at the end of the load: draining took this long. */
 const SATURATED_DRAIN_MS = 1_000;
 /** Skip the optional ordering run when this much time has gone (keeps the full run under 5 min). */
@@ -211,14 +212,14 @@ function capacityGuess(warm: RunResult): number {
 /**
  * A saturating run: `rate` offered in one autocannon instance for CFG.satSeconds. When the system
  * kept up (no backlog at the end), the figure is not a capacity: the full run tries once more at
- * OVERLOAD × the rate it kept up with.
+ * RETRY_OVERLOAD × the rate it kept up with.
  */
 async function saturate(sys: BenchSystem, label: string, rate: number, countSr = false): Promise<RunResult> {
   const run = (r: number, note = "") =>
     measureRun(sys, { label: `${label}, saturating${note} (${fmt(r)} orders/s offered, ${CFG.satSeconds} s)`, rate: r, durationS: CFG.satSeconds, paced: false, countSr });
   const first = await run(rate);
   if (first.saturated || QUICK) return first;
-  const again = Math.ceil(OVERLOAD * Math.max(rate, first.throughput));
+  const again = Math.ceil(RETRY_OVERLOAD * Math.max(rate, first.throughput));
   say(`  no backlog was left: the system kept up with ${fmt(rate)}/s; once more at ${fmt(again)}/s`);
   return run(again, " again");
 }
