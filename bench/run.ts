@@ -212,7 +212,9 @@ function capacityGuess(warm: RunResult): number {
 /**
  * A saturating run: `rate` offered in one autocannon instance for CFG.satSeconds. When the system
  * kept up (no backlog at the end), the figure is not a capacity: the full run tries once more at
- * RETRY_OVERLOAD × the rate it kept up with.
+ * RETRY_OVERLOAD × the rate it kept up with. Of the two, the higher throughput is the figure: the
+ * issue asks for a rate sustained for the run, and a run that kept up sustained its rate, while
+ * an overload can come out lower (BENCHMARKS.md, "Overload"); it is then marked not saturated.
  */
 async function saturate(sys: BenchSystem, label: string, rate: number, countSr = false): Promise<RunResult> {
   const run = (r: number, note = "") =>
@@ -221,7 +223,10 @@ async function saturate(sys: BenchSystem, label: string, rate: number, countSr =
   if (first.saturated || QUICK) return first;
   const again = Math.ceil(RETRY_OVERLOAD * Math.max(rate, first.throughput));
   say(`  no backlog was left: the system kept up with ${fmt(rate)}/s; once more at ${fmt(again)}/s`);
-  return run(again, " again");
+  const second = await run(again, " again");
+  if (second.throughput >= first.throughput) return second;
+  say(`  the overloaded try came out lower (${fmt(second.throughput)} orders/s): the figure is the ${fmt(first.throughput)} orders/s sustained at ${fmt(rate)}/s`);
+  return first;
 }
 
 async function main(): Promise<void> {
