@@ -1,0 +1,48 @@
+/**
+ * A CPU profile of `rebuildOrderView` alone: fills ORDERS on a private nats-server the way the bench
+ * does (bench/replay.ts), then profiles only the rebuild (the inspector's profiler around the call,
+ * so the fill is not in it) and prints its top self time.
+ *
+ *   node --import tsx bench/replay-profile.ts [--orders 33334] [--out /tmp/replay.cpuprofile]
+ *
+ * BENCHMARKS.md, "Third session", quotes it. Needs `nats-server` like the bench.
+ */
+import { writeFileSync } from "node:fs";
+import { Session } from "node:inspector/promises";
+import { performance } from "node:perf_hooks";
+import { parseArgs } from "node:util";
+import { jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { connectNats } from "../nats/connect.ts";
+import { bucketOptions, ensureBucket, ensureOrderStreams } from "../nats/setup.ts";
+import { BUCKETS } from "../nats/subjects.ts";
+import { rebuildOrderView } from "../services/order/rebuild-view.ts";
+import { startNatsServer } from "../test/support/nats-server.ts";
+import { formatProfile } from "./profile.ts";
+import { fill } from "./replay.ts";
+
+const { values } = parseArgs({ options: { orders: { type: "string", default: "33334" }, out: { type: "string", default: "/tmp/replay.cpuprofile" } } });
+const nats = await startNatsServer();
+// The services' connection settings (no Error per request), as the CLI's rebuild-view has them.
+const nc = await connectNats({ servers: [nats.url], name: "replay-profile", failFast: true });
+try {
+  const js = jetstream(nc);
+  const jsm = await jetstreamManager(nc);
+  await ensureOrderStreams(jsm, 1);
+  const kv = await ensureBucket(nc, jsm, BUCKETS.orderViews, bucketOptions.state);
+  await fill(js, Number(values.orders));
+  const session = new Session();
+  session.connect();
+  await session.post("Profiler.enable");
+  await session.post("Profiler.start");
+  const started = performance.now();
+  const result = await rebuildOrderView(js, jsm, kv);
+  const seconds = (performance.now() - started) / 1000;
+  const { profile } = await session.post("Profiler.stop");
+  writeFileSync(values.out, JSON.stringify(profile));
+  console.log(`${result.events} events in ${seconds.toFixed(2)} s: ${Math.round(result.events / seconds)} events/s`);
+  console.log(formatProfile(values.out, 20));
+} finally {
+  await nc.close();
+  await nats.stop();
+}
+process.exit(0);
