@@ -18,6 +18,7 @@ import { BUCKETS } from "../nats/subjects.ts";
 import { rebuildOrderView } from "../services/order/rebuild-view.ts";
 import { startNatsServer } from "../test/support/nats-server.ts";
 import { formatProfile } from "./profile.ts";
+import { procCpuSeconds } from "./system.ts";
 import { fill } from "./replay.ts";
 
 const { values } = parseArgs({ options: { orders: { type: "string", default: "33334" }, out: { type: "string", default: "/tmp/replay.cpuprofile" } } });
@@ -35,11 +36,19 @@ try {
   await session.post("Profiler.enable");
   await session.post("Profiler.start");
   const started = performance.now();
+  const serverBefore = procCpuSeconds(nats.pid);
+  const clientBefore = process.cpuUsage();
   const result = await rebuildOrderView(js, jsm, kv);
   const seconds = (performance.now() - started) / 1000;
+  const client = process.cpuUsage(clientBefore);
+  const serverCores = (procCpuSeconds(nats.pid) - serverBefore) / seconds;
+  const clientCores = (client.user + client.system) / 1e6 / seconds;
   const { profile } = await session.post("Profiler.stop");
   writeFileSync(values.out, JSON.stringify(profile));
-  console.log(`${result.events} events in ${seconds.toFixed(2)} s: ${Math.round(result.events / seconds)} events/s`);
+  console.log(
+    `${result.events} events in ${seconds.toFixed(2)} s: ${Math.round(result.events / seconds)} events/s; ` +
+      `CPU cores used: this process ${clientCores.toFixed(2)}, nats-server ${serverCores.toFixed(2)}`,
+  );
   console.log(formatProfile(values.out, 20));
 } finally {
   await nc.close();
