@@ -126,6 +126,8 @@ export async function waitDrained(jsm: JetStreamManager, timeoutMs: number): Pro
 export interface OrderTimes {
   occurredMs: number;
   createdMs: number;
+  /** stream time of PAYMENT_COMPLETED, NaN when the order was not paid */
+  paidMs: number;
   /** stream time of SHIPPING_READY, NaN when the order did not get there */
   doneMs: number;
 }
@@ -135,11 +137,10 @@ export interface PhaseEvents {
   cancelled: number;
 }
 
-/** Reads the ORDERS stream from `fromSeq` with an ordered consumer and pairs each order's ORDER_CREATED with its SHIPPING_READY. */
+/** Reads the ORDERS stream from `fromSeq` with an ordered consumer: each order's ORDER_CREATED, PAYMENT_COMPLETED and SHIPPING_READY times. */
 export async function readPhaseEvents(js: JetStreamClient, jsm: JetStreamManager, fromSeq: number): Promise<PhaseEvents> {
   const endSeq = (await jsm.streams.info(ORDERS_STREAM)).state.last_seq;
   const orders = new Map<string, OrderTimes>();
-  const done = new Map<string, number>();
   let cancelled = 0;
   if (endSeq >= fromSeq) {
     const consumer = await js.consumers.get(ORDERS_STREAM, { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: fromSeq });
@@ -149,19 +150,20 @@ export async function readPhaseEvents(js: JetStreamClient, jsm: JetStreamManager
       const streamMs = Number(m.timestampNanos) / 1e6;
       if (eventType === "ORDER_CREATED") {
         const event = m.json<{ occurredAt: string }>();
-        orders.set(orderId!, { occurredMs: Date.parse(event.occurredAt), createdMs: streamMs, doneMs: NaN });
+        orders.set(orderId!, { occurredMs: Date.parse(event.occurredAt), createdMs: streamMs, paidMs: NaN, doneMs: NaN });
+      } else if (eventType === "PAYMENT_COMPLETED") {
+        // An order's ORDER_CREATED comes before its other events in the stream.
+        const o = orders.get(orderId!);
+        if (o) o.paidMs = streamMs;
       } else if (eventType === "SHIPPING_READY") {
-        done.set(orderId!, streamMs);
+        const o = orders.get(orderId!);
+        if (o) o.doneMs = streamMs;
       } else if (eventType === "ORDER_CANCELLED") {
         cancelled++;
       }
       if (m.seq >= endSeq || m.info.pending === 0) break;
     }
     messages.stop();
-  }
-  for (const [orderId, at] of done) {
-    const o = orders.get(orderId);
-    if (o) o.doneMs = at;
   }
   return { orders: [...orders.values()].sort((a, b) => a.createdMs - b.createdMs), cancelled };
 }

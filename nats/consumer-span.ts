@@ -7,7 +7,7 @@ import { SpanKind, trace, type Context, type Span } from "@opentelemetry/api";
 import type { MsgHdrs } from "@nats-io/transport-node";
 import { extractTraceContext } from "../otel/nats-headers.ts";
 import { EVENT_TYPE_ATTR, MESSAGING_SYSTEM, MessagingAttr, ORDER_ID_ATTR } from "../otel/messaging-attributes.ts";
-import { ORDERS_STREAM, parseEventSubject } from "./subjects.ts";
+import { ORDERS_STREAM, parseEventSubject, type EventSubject } from "./subjects.ts";
 
 const tracer = trace.getTracer("orderstream.nats");
 
@@ -18,6 +18,8 @@ export interface ConsumedMessage {
   deliveryCount: number;
   bodySize: number;
   headers: MsgHdrs | undefined;
+  /** The subject's tokens, when the caller has parsed it already. */
+  parsedSubject?: EventSubject | null;
 }
 
 /** Starts the span; `context` is the context to run the handler in. */
@@ -27,7 +29,7 @@ export function startConsumerSpan(
 ): { span: Span; context: Context } {
   const parentContext = extractTraceContext(msg.headers);
   const producer = trace.getSpanContext(parentContext);
-  const parsed = parseEventSubject(msg.subject);
+  const parsed = msg.parsedSubject === undefined ? parseEventSubject(msg.subject) : msg.parsedSubject;
   const eventType = parsed?.eventType ?? "unknown";
   const span = tracer.startSpan(
     `process ${eventType}`,

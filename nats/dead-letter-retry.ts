@@ -41,14 +41,15 @@ export async function startRetryProcessor(opts: {
       const [, , , consumerName, seqToken] = request.subject.split(".");
       const seq = Number(seqToken);
       const original = await ordersMessage(opts.jsm, seq).catch(() => null);
-      const orderId = original ? parseEventSubject(original.subject)?.orderId : undefined;
+      const parsedSubject = original ? parseEventSubject(original.subject) : null;
+      const orderId = parsedSubject?.orderId;
       const log = opts.log.child({ seq, consumer: consumerName, orderId, retry: true });
       if (!original || !consumerName) {
         log.error("retry asked for a message the ORDERS stream no longer holds");
         request.term();
         return true;
       }
-      const event = decodeEvent({ data: original.data, subject: original.subject });
+      const event = decodeEvent({ data: original.data, subject: original.subject }, parsedSubject);
       if (typeof event === "string") {
         log.error({ reason: event }, "retried message is still not a valid event");
         request.term();
@@ -62,6 +63,7 @@ export async function startRetryProcessor(opts: {
           deliveryCount: request.info.deliveryCount,
           bodySize: original.data.byteLength,
           headers: original.header,
+          parsedSubject,
         },
         { [MessagingAttr.messageId]: event.eventId, "orderstream.dlq_retry": true },
       );

@@ -23,8 +23,20 @@ export interface DurableLoopOptions {
   handle(msg: JsMsg): Promise<boolean>;
 }
 
-const REBIND_BASE_MS = 250;
-const REBIND_MAX_MS = 5_000;
+/** Pause before binding again after `failures` failed tries in a row: 250 ms, doubling, at most 5 s. */
+export function rebindDelayMs(failures: number): number {
+  return Math.min(5_000, 250 * 2 ** failures);
+}
+
+/**
+ * Ends `messages` (its iteration finishes) as soon as the server says the consumer was deleted,
+ * instead of after the missed heartbeats: the loop can bind the new one at once.
+ */
+export function stopWhenDeleted(messages: ConsumerMessages): void {
+  void (async () => {
+    for await (const s of messages.status()) if (s.type === "consumer_deleted") messages.stop();
+  })().catch(() => {});
+}
 
 /** Ensures and binds the consumer (throws if that fails now), then loops until the returned stop. */
 export async function startDurableLoop(opts: DurableLoopOptions): Promise<() => Promise<void>> {
@@ -49,10 +61,7 @@ export async function startDurableLoop(opts: DurableLoopOptions): Promise<() => 
         messages ??= await bind();
         const current = messages;
         if (stopping) current.stop();
-        // Deleted consumer: end this iteration and bind again, instead of waiting on heartbeats.
-        void (async () => {
-          for await (const s of current.status()) if (s.type === "consumer_deleted") current.stop();
-        })().catch(() => {});
+        stopWhenDeleted(current);
         for await (const m of current) {
           failures = 0;
           if (await opts.handle(m)) handedBack.delete(m.seq);
@@ -65,7 +74,7 @@ export async function startDurableLoop(opts: DurableLoopOptions): Promise<() => 
         if (!stopping) opts.log.warn({ err, consumer: name }, "consumer loop interrupted; binding again");
       }
       messages = undefined;
-      if (!stopping) await new Promise((r) => setTimeout(r, Math.min(REBIND_MAX_MS, REBIND_BASE_MS * 2 ** failures)));
+      if (!stopping) await new Promise((r) => setTimeout(r, rebindDelayMs(failures)));
     }
   })();
   return async () => {

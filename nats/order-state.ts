@@ -73,8 +73,10 @@ export interface OrderProcess<S, C> {
   evolve(state: S, event: OrderEvent, delivery: Delivery): S;
   /** The commands `event` calls for, given the state before it. Pure. */
   decide(state: S, event: OrderEvent): C[];
-  /** Carries one command out. Must be idempotent: a failed event is handled again in full. */
-  /** `delivery.trace` is the trace context to publish under. */
+  /**
+   * Carries one command out. Must be idempotent: a failed event is handled again in full.
+   * `delivery.trace` is the trace context to publish under.
+   */
   perform(command: C, event: OrderEvent, delivery: Delivery): Promise<void>;
   /** Told once per applied event, after its effects (metrics); not on skipped redeliveries. */
   applied?(before: S, event: OrderEvent): void;

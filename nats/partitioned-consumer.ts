@@ -10,6 +10,7 @@
  * the message can never be handled, dead-letter once its deliveries are used up.
  */
 import { startConsumerSpan } from "./consumer-span.ts";
+import { rebindDelayMs, stopWhenDeleted } from "./durable-loop.ts";
 import type { Consumer, ConsumerMessages, JetStreamClient, JsMsg } from "@nats-io/jetstream";
 import { errors } from "@nats-io/transport-node";
 import { SpanStatusCode, type Context, type Span } from "@opentelemetry/api";
@@ -17,7 +18,7 @@ import { parseEvent, type OrderEvent } from "../shared/events.ts";
 import { traceFields, type Logger } from "../shared/logger.ts";
 import { MessagingAttr } from "../otel/messaging-attributes.ts";
 import { MAX_DELIVER } from "./definitions.ts";
-import { consumerName, ORDERS_STREAM, parseEventSubject, PARTITIONS, type ServiceName } from "./subjects.ts";
+import { consumerName, ORDERS_STREAM, parseEventSubject, PARTITIONS, type EventSubject, type ServiceName } from "./subjects.ts";
 
 const decoder = new TextDecoder();
 
@@ -99,8 +100,6 @@ export function defaultRetryDelayMs(deliveryCount: number, baseMs = 250): number
 export const PULL_EXPIRES_MS = 5_000;
 /** Messages one pull request asks for (see the loop). */
 const PULL_BATCH = 64;
-/** Pause before binding a consumer again after its pull loop ended (e.g. while a replay recreates it). */
-const REBIND_DELAY_MS = 250;
 
 /** Starts pulling all partitions; resolves once every consumer is bound. */
 export async function startPartitionedConsumers(opts: PartitionedConsumerOptions): Promise<RunningConsumers> {
@@ -122,11 +121,8 @@ export async function startPartitionedConsumers(opts: PartitionedConsumerOptions
         const streaks = new DeliveryStreaks(`${name}#${++bindings}`);
         iterators.add(messages);
         if (stopping) messages.stop();
-        // A replay deletes and recreates the durable: start over on the new one at once instead of
-        // waiting for the missed heartbeats to notice.
-        void (async () => {
-          for await (const s of messages.status()) if (s.type === "consumer_deleted") messages.stop();
-        })().catch(() => {});
+        // A replay deletes and recreates the durable: start over on the new one at once.
+        stopWhenDeleted(messages);
         for await (const msg of messages) {
           if (stopping) {
             // Pulled after stop began: hand it straight back so another instance takes it.
@@ -144,7 +140,7 @@ export async function startPartitionedConsumers(opts: PartitionedConsumerOptions
         if (!stopping) opts.log.warn({ err, consumer: name }, "consumer pull loop interrupted; binding again");
       }
       consumer = undefined;
-      if (!stopping) await new Promise((r) => setTimeout(r, Math.min(5_000, REBIND_DELAY_MS * 2 ** failures)));
+      if (!stopping) await new Promise((r) => setTimeout(r, rebindDelayMs(failures)));
     }
   };
   const loops = consumers.map((consumer, i) =>
@@ -193,6 +189,7 @@ async function handleMessage(opts: PartitionedConsumerOptions, consumer: string,
     deliveryCount,
     bodySize: msg.data.byteLength,
     headers: msg.headers,
+    parsedSubject,
   });
   // Every line about this message carries its order id and stream sequence. Made only when a line
   // is written: a pino child per message showed up in the benchmark's profile.
@@ -208,7 +205,7 @@ async function handleMessage(opts: PartitionedConsumerOptions, consumer: string,
       ...(handlerStarted === undefined ? {} : { handlerSeconds: (performance.now() - handlerStarted) / 1000 }),
     });
   try {
-    const event = decodeEvent(msg);
+    const event = decodeEvent(msg, parsedSubject);
     if (typeof event === "string") {
       streaks.broken();
       report((await reject(opts, consumer, msg, span, log(), event)) ? "rejected" : "retried");
@@ -257,7 +254,10 @@ async function handleMessage(opts: PartitionedConsumerOptions, consumer: string,
 }
 
 /** The event in a message, or why it is not one (bad JSON, schema, or subject mismatch). */
-export function decodeEvent(msg: Pick<JsMsg, "data" | "subject">): OrderEvent | string {
+export function decodeEvent(
+  msg: Pick<JsMsg, "data" | "subject">,
+  subject: EventSubject | null = parseEventSubject(msg.subject),
+): OrderEvent | string {
   let value: unknown;
   try {
     value = JSON.parse(decoder.decode(msg.data));
@@ -266,7 +266,6 @@ export function decodeEvent(msg: Pick<JsMsg, "data" | "subject">): OrderEvent | 
   }
   const parsed = parseEvent(value);
   if (!parsed.ok) return parsed.reason;
-  const subject = parseEventSubject(msg.subject);
   if (!subject || subject.orderId !== parsed.event.orderId || subject.eventType !== parsed.event.eventType) {
     return `subject ${msg.subject} does not match event ${parsed.event.eventType} of order ${parsed.event.orderId}`;
   }

@@ -56,10 +56,14 @@ export function partitionSubjectFilter(partition: number): string {
   return `orders.${partition}.*.*`;
 }
 
+export interface EventSubject {
+  partition: number;
+  orderId: string;
+  eventType: string;
+}
+
 /** Splits an ORDERS subject into its tokens, or null if it is not one. */
-export function parseEventSubject(
-  subject: string,
-): { partition: number; orderId: string; eventType: string } | null {
+export function parseEventSubject(subject: string): EventSubject | null {
   const tokens = subject.split(".");
   if (tokens.length !== 4 || tokens[0] !== "orders" || !/^(0|[1-9][0-9]*)$/.test(tokens[1]!)) return null;
   return { partition: Number(tokens[1]), orderId: tokens[2]!, eventType: tokens[3]! };

@@ -5,7 +5,7 @@ import { bucketOptions } from "../../nats/definitions.ts";
 import { BUCKETS } from "../../nats/subjects.ts";
 import { createOrderStateStore, statefulHandler, type OrderStateStore } from "../../nats/order-state.ts";
 import { deterministicUuid } from "../../shared/ids.ts";
-import { decide, evolve, initialState, type ShippingDecision, type ShippingState } from "./domain/shipping.ts";
+import { decide, evolve, initialState, type ShippingDecision, type ShippingRules, type ShippingState } from "./domain/shipping.ts";
 
 export interface ShippingRuntime {
   infra: Infra;
@@ -22,12 +22,15 @@ export const shippingService: ServiceDefinition<ShippingRuntime> = {
     return { infra, store: createOrderStateStore<ShippingState>(kv), unavailableSkus: new Set(infra.config.unavailableSkus) };
   },
   handler(rt) {
+    const rules: ShippingRules = {
+      unavailableSkus: rt.unavailableSkus,
+      shippingIdFor: (orderId) => deterministicUuid("shipment", orderId),
+    };
     return statefulHandler<ShippingState, ShippingDecision>(
       {
         initialState,
         evolve: (state, event) => evolve(state, event),
-        decide: (state, event) =>
-          decide(state, event, { unavailableSkus: rt.unavailableSkus, shippingId: deterministicUuid("shipment", event.orderId) }),
+        decide: (state, event) => decide(state, event, rules),
         perform: async (draft, _event, delivery) => void (await rt.infra.publisher.publish(draft, delivery.trace)),
       },
       rt.store,

@@ -36,8 +36,11 @@ export function evolve(state: ShippingState, event: OrderEvent): ShippingState {
 
 export interface ShippingRules {
   unavailableSkus: ReadonlySet<string>;
-  /** The shipment id for an order: deterministic, so a retried decision names the same shipment. */
-  shippingId: string;
+  /**
+   * The shipment id for an order: deterministic, so a retried decision names the same shipment.
+   * Asked only when the order ships (it is a hash: not worth making for every event).
+   */
+  shippingIdFor(orderId: string): string;
 }
 
 export type ShippingDecision = EventDraft<EventOf<"SHIPPING_READY">> | EventDraft<EventOf<"SHIPPING_FAILED">>;
@@ -49,5 +52,5 @@ export function decide(state: ShippingState, event: OrderEvent, rules: ShippingR
   if (missing.length > 0) {
     return [{ eventType: "SHIPPING_FAILED", ...base, reason: `unavailable: ${missing.join(", ")}`, unavailableSkus: missing }];
   }
-  return [{ eventType: "SHIPPING_READY", ...base, shippingId: rules.shippingId }];
+  return [{ eventType: "SHIPPING_READY", ...base, shippingId: rules.shippingIdFor(event.orderId) }];
 }

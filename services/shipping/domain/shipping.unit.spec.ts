@@ -3,7 +3,7 @@ import type { OrderEvent } from "../../../shared/events.ts";
 import { anEvent, DeciderSpec, ORDER_ID, USER_ID } from "../../../shared/testing/decider-spec.ts";
 import { decide, evolve, initialState, type ShippingRules } from "./shipping.ts";
 
-const rules: ShippingRules = { unavailableSkus: new Set(["OUT-OF-STOCK", "GONE"]), shippingId: "ship-9" };
+const rules: ShippingRules = { unavailableSkus: new Set(["OUT-OF-STOCK", "GONE"]), shippingIdFor: () => "ship-9" };
 const spec = DeciderSpec.for({ initialState, evolve, decide: (state, event: OrderEvent) => decide(state, event, rules) });
 
 const created = anEvent("ORDER_CREATED", {
