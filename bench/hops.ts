@@ -4,7 +4,9 @@
  * and prints the percentiles of each hop — ORDER_CREATED's occurredAt → stored, ORDER_CREATED →
  * PAYMENT_COMPLETED, PAYMENT_COMPLETED → SHIPPING_READY (stream times) — and of the whole way.
  *
- *   node --import tsx bench/hops.ts [--rate 200] [--seconds 10] [--rounds 1]
+ *   node --import tsx bench/hops.ts [--rate 200] [--seconds 10] [--rounds 1] [--bundle <path>]…
+ *
+ * With several `--bundle`s (e.g. builds of two commits), each round runs each of them in turn.
  *
  * BENCHMARKS.md, "Third session", quotes it. Needs `nats-server` like the bench.
  */
@@ -14,8 +16,14 @@ import { httpLoad, percentile, readPhaseEvents, waitDrained, type OrderTimes } f
 import { startBenchSystem } from "./system.ts";
 
 const { values } = parseArgs({
-  options: { rate: { type: "string", default: "200" }, seconds: { type: "string", default: "10" }, rounds: { type: "string", default: "1" } },
+  options: {
+    rate: { type: "string", default: "200" },
+    seconds: { type: "string", default: "10" },
+    rounds: { type: "string", default: "1" },
+    bundle: { type: "string", multiple: true },
+  },
 });
+const bundles: (string | undefined)[] = values.bundle ?? [undefined];
 const rate = Number(values.rate);
 const seconds = Number(values.seconds);
 
@@ -26,8 +34,8 @@ const HOPS: [string, (o: OrderTimes) => number][] = [
   ["all the way", (o) => o.doneMs - o.occurredMs],
 ];
 
-for (let round = 1; round <= Number(values.rounds); round++) {
-  const sys = await startBenchSystem({ label: "hops" });
+for (let round = 1; round <= Number(values.rounds); round++) for (const bundle of bundles) {
+  const sys = await startBenchSystem({ label: "hops", bundle });
   try {
     await httpLoad({ url: `${sys.orderUrl}/orders`, rate: 0, durationS: 0, amount: 400, connections: 64 });
     await waitDrained(sys.jsm, 30_000);
@@ -35,7 +43,7 @@ for (let round = 1; round <= Number(values.rounds); round++) {
     const http = await httpLoad({ url: `${sys.orderUrl}/orders`, rate, durationS: seconds });
     await waitDrained(sys.jsm, 60_000);
     const { orders } = await readPhaseEvents(sys.js, sys.jsm, from);
-    console.log(`round ${round}: ${orders.length} orders at ${rate}/s for ${seconds} s; HTTP POST p50 ${http.latency.p50.toFixed(1)} / p99 ${http.latency.p99.toFixed(1)} ms`);
+    console.log(`round ${round}${bundle ? ` (${bundle})` : ""}: ${orders.length} orders at ${rate}/s for ${seconds} s; HTTP POST p50 ${http.latency.p50.toFixed(1)} / p99 ${http.latency.p99.toFixed(1)} ms`);
     for (const [name, hop] of HOPS) {
       const ms = orders.map(hop).filter((x) => !Number.isNaN(x)).sort((a, b) => a - b);
       const p = (q: number) => percentile(ms, q).toFixed(1);

@@ -67,7 +67,8 @@ interface Instance {
   failNext(n: number): void;
 }
 
-function instance(): Instance {
+/** `quietOpening`: ORDER_CREATED calls for no command (as for the order view and shipping). */
+function instance({ quietOpening = false } = {}): Instance {
   let failures = 0;
   const store = createOrderStateStore<Seen>(kv);
   const me: Instance = {
@@ -83,7 +84,8 @@ function instance(): Instance {
   const process: OrderProcess<Seen, Command> = {
     initialState: () => [],
     evolve: (seen, event) => [...seen, event.eventType],
-    decide: (seen, event) => [{ eventType: event.eventType, seenBefore: seen.length }],
+    decide: (seen, event) =>
+      quietOpening && event.eventType === "ORDER_CREATED" ? [] : [{ eventType: event.eventType, seenBefore: seen.length }],
     async perform(command) {
       if (failures > 0) {
         failures--;
@@ -169,5 +171,49 @@ describe("statefulHandler", () => {
     await a.handle(events[2]!, delivery(3, "s/1"));
     expect(a.performed.at(-1)).toEqual({ eventType: "PAYMENT_COMPLETED", seenBefore: 2 });
     expect((await stored())?.state).toEqual(["ORDER_CREATED", "ORDER_CANCEL_REQUESTED", "PAYMENT_COMPLETED"]);
+  });
+
+  it("applies an opening event that calls for no effect without reading the bucket", async () => {
+    const a = instance({ quietOpening: true });
+    await a.handle(events[0]!, delivery(1, "s/1"));
+    await a.handle(events[1]!, delivery(2, "s/1"));
+    expect(a.reads).toBe(0);
+    expect(a.performed).toEqual([{ eventType: "ORDER_CANCEL_REQUESTED", seenBefore: 1 }]);
+    expect(await stored()).toEqual({ state: ["ORDER_CREATED", "ORDER_CANCEL_REQUESTED"], lastSeq: 2 });
+  });
+
+  it("skips a replayed opening event that calls for no effect: its create fails, and the entry read then is kept", async () => {
+    const a = instance({ quietOpening: true });
+    await a.handle(events[0]!, delivery(1, "a/1"));
+    await a.handle(events[1]!, delivery(2, "a/1"));
+    const replaying = instance({ quietOpening: true });
+    await replaying.handle(events[0]!, delivery(1, "r/1"));
+    expect(replaying.performed).toEqual([]);
+    expect(replaying.reads).toBe(1);
+    // The next event of the streak is decided on that entry, without another read.
+    await replaying.handle(events[2]!, delivery(3, "r/1"));
+    expect(replaying.reads).toBe(1);
+    expect(replaying.performed).toEqual([{ eventType: "PAYMENT_COMPLETED", seenBefore: 2 }]);
+    expect(await stored()).toEqual({ state: ["ORDER_CREATED", "ORDER_CANCEL_REQUESTED", "PAYMENT_COMPLETED"], lastSeq: 3 });
+  });
+
+  it("applies an opening event on what the bucket holds when the entry was assumed absent and is not (a purge marker)", async () => {
+    const a = instance({ quietOpening: true });
+    await a.handle(events[0]!, delivery(1, "s/1"));
+    await a.handle(events[1]!, delivery(2, "s/1"));
+    await kv.purge(ORDER);
+    const b = instance({ quietOpening: true });
+    await b.handle(events[0]!, delivery(1, "b/1"));
+    await b.handle(events[1]!, delivery(2, "b/1"));
+    expect(b.performed).toEqual([{ eventType: "ORDER_CANCEL_REQUESTED", seenBefore: 1 }]);
+    expect(await stored()).toEqual({ state: ["ORDER_CREATED", "ORDER_CANCEL_REQUESTED"], lastSeq: 2 });
+  });
+
+  it("reads the bucket before an opening event that calls for an effect, so a replay does not carry it out again", async () => {
+    await instance().handle(events[0]!, delivery(1, "a/1"));
+    const replaying = instance();
+    await replaying.handle(events[0]!, delivery(1, "r/1"));
+    expect(replaying.reads).toBe(1);
+    expect(replaying.performed).toEqual([]);
   });
 });

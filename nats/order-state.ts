@@ -11,11 +11,13 @@
  *
  * The state a worker wrote is kept in memory and used for the order's next event instead of a KV
  * read, but only while the worker's delivery streak on that partition is unbroken (see
- * `Delivery.streak`): then no other worker can have applied an event of the order since.
+ * `Delivery.streak`): then no other worker can have applied an event of the order since. An order's
+ * opening event needs no read either when it calls for no effect: the state before it is the
+ * initial one by definition, and its save is a create that fails if it was applied before.
  */
 import type { KV } from "@nats-io/kv";
 import { isWrongLastSequence } from "./wrong-last-sequence.ts";
-import type { OrderEvent } from "../shared/events.ts";
+import { opensOrder, type OrderEvent } from "../shared/events.ts";
 import type { Delivery, EventHandler } from "./partitioned-consumer.ts";
 
 
@@ -90,6 +92,9 @@ export interface StatefulHandlerOptions {
 /** Enough for every order in flight at a few thousand orders/s; an entry is a few hundred bytes. */
 export const DEFAULT_STATE_CACHE_SIZE = 4_096;
 
+/** What an order's entry is assumed to be before its opening event. */
+const NOTHING_STORED: Loaded<never> = { stored: null, revision: 0 };
+
 interface Remembered<S> extends Loaded<S> {
   /** The delivery streak during which it was written. */
   streak: string;
@@ -106,15 +111,8 @@ export function statefulHandler<S, C>(
     if (streak === null) memory.delete(orderId);
     else memory.set(orderId, { ...loaded, streak });
   };
-  return async (event, delivery) => {
+  const apply = async (event: OrderEvent, delivery: Delivery, current: Loaded<S>, assumed: boolean): Promise<void> => {
     const orderId = event.orderId;
-    const known = memory.get(orderId);
-    // A skip is always decided on the entry as stored (the bucket may have been purged for a replay).
-    let current: Loaded<S> =
-      known && delivery.streak !== null && known.streak === delivery.streak && delivery.seq > (known.stored?.lastSeq ?? 0)
-        ? known
-        : await store.load(orderId);
-    memory.delete(orderId);
     const { stored, revision } = current;
     if (stored && delivery.seq <= stored.lastSeq) {
       remember(orderId, current, delivery.streak);
@@ -123,17 +121,37 @@ export function statefulHandler<S, C>(
     const before = stored?.state ?? process.initialState();
     for (const command of process.decide(before, event)) await process.perform(command, event, delivery);
     const next = { state: process.evolve(before, event, delivery), lastSeq: delivery.seq };
+    let saved: number;
     try {
-      current = { stored: next, revision: await store.save(orderId, next, revision) };
+      saved = await store.save(orderId, next, revision);
     } catch (err) {
       if (!(err instanceof StaleStateError)) throw err;
-      // Someone else applied it (a redelivery raced a stalled worker): fine if they got this far.
       const again = await store.load(orderId);
-      if ((again.stored?.lastSeq ?? 0) >= delivery.seq) return;
+      // Someone else applied it (a redelivery raced a stalled worker, a replay): fine if they got this far.
+      if ((again.stored?.lastSeq ?? 0) >= delivery.seq) return remember(orderId, again, delivery.streak);
+      // The entry was assumed absent and is not (e.g. the marker a purge leaves): apply on what it holds.
+      if (assumed) return apply(event, delivery, again, false);
       throw err;
     }
-    remember(orderId, current, delivery.streak);
+    remember(orderId, { stored: next, revision: saved }, delivery.streak);
     process.applied?.(before, event);
+  };
+  return async (event, delivery) => {
+    const orderId = event.orderId;
+    const known = memory.get(orderId);
+    memory.delete(orderId);
+    // A skip is always decided on the entry as stored (the bucket may have been purged for a replay).
+    if (known && delivery.streak !== null && known.streak === delivery.streak && delivery.seq > (known.stored?.lastSeq ?? 0)) {
+      return apply(event, delivery, known, false);
+    }
+    // The state before an order's opening event is the initial one, whatever is stored. When that
+    // calls for no effect, the read is left out: the save is a create, which fails if an entry
+    // exists (a replay, a redelivery), and only then is the entry read. With an effect (payment's
+    // charge), the entry is read first, so a replay never repeats an effect that was carried out.
+    if (opensOrder(event) && process.decide(process.initialState(), event).length === 0) {
+      return apply(event, delivery, NOTHING_STORED, true);
+    }
+    return apply(event, delivery, await store.load(orderId), false);
   };
 }
 

@@ -121,6 +121,14 @@ export function parseEvent(value: unknown): ParseResult {
   return { ok: false, reason: `invalid event: ${reason}` };
 }
 
+/**
+ * Whether the event opens its order's history: every order starts with ORDER_CREATED, and per-order
+ * order puts nothing of the order before it, so whoever handles it starts from the initial state.
+ */
+export function opensOrder(event: OrderEvent): boolean {
+  return event.eventType === "ORDER_CREATED";
+}
+
 export function isEventType(value: string): value is EventType {
   return (EVENT_TYPES as readonly string[]).includes(value);
 }
