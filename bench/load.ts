@@ -101,24 +101,44 @@ export async function httpLoad(opts: HttpLoadOptions): Promise<HttpLoadResult> {
   };
 }
 
-/** Waits until every durable consumer of every stream has nothing pending and nothing unacked (twice in a row). */
+/**
+ * Waits until every durable consumer of every stream has nothing pending and nothing unacked (twice in
+ * a row). The consumers are only asked once no stream has grown since the last look: while the
+ * services work, some stream's last sequence moves (events, notifications, KV writes). That keeps the
+ * bench from loading the server it measures: a consumer info is dear under a backlog, because
+ * nats-server 2.9 counts a filtered consumer's num_pending over the subjects of its whole backlog —
+ * one order id per subject here — ≈ 4 ms of server CPU at 10k messages behind, 58 ms at 160k
+ * (BENCHMARKS.md, "Fourth session"); asking the 64 partition consumers every 200 ms took more of
+ * the server than the services did, and the drain after an overload crawled.
+ */
 export async function waitDrained(jsm: JetStreamManager, timeoutMs: number): Promise<{ drained: boolean; ms: number; pending: number }> {
   const started = performance.now();
-  let zeroes = 0;
-  let pending = 0;
-  for (;;) {
-    pending = 0;
+  const consumerBacklog = async () => {
+    let pending = 0;
     for await (const stream of jsm.streams.list()) {
       for await (const c of jsm.consumers.list(stream.config.name)) {
-        if (!c.config.durable_name) continue;
-        pending += c.num_pending + c.num_ack_pending;
+        if (c.config.durable_name) pending += c.num_pending + c.num_ack_pending;
       }
     }
+    return pending;
+  };
+  const streamMarks = async () => {
+    const marks: string[] = [];
+    for await (const stream of jsm.streams.list()) marks.push(`${stream.config.name}:${stream.state.last_seq}`);
+    return marks.join(" ");
+  };
+  let zeroes = 0;
+  let before = "";
+  for (;;) {
+    const marks = await streamMarks();
+    const quiet = marks === before;
+    before = marks;
+    const pending = quiet ? await consumerBacklog() : -1;
     zeroes = pending === 0 ? zeroes + 1 : 0;
     const ms = performance.now() - started;
     if (zeroes >= 2) return { drained: true, ms, pending };
-    if (ms > timeoutMs) return { drained: false, ms, pending };
-    await sleep(200);
+    if (ms > timeoutMs) return { drained: false, ms, pending: pending >= 0 ? pending : await consumerBacklog() };
+    await sleep(100);
   }
 }
 
