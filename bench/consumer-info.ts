@@ -1,0 +1,71 @@
+/**
+ * What a partition consumer costs nats-server as its backlog grows: fills a stream with ORDER_CREATED
+ * sized messages on this system's subjects (`orders.<partition>.<orderId>.<type>`, one order id per
+ * subject), then, for a consumer of one partition that is the whole stream behind, measures
+ * deliveries + acks (max_ack_pending 1, as the services run) and consumer info requests, each in
+ * nats-server CPU from /proc.
+ *
+ *   node --import tsx bench/consumer-info.ts [--backlogs 10000,40000,160000]
+ *
+ * BENCHMARKS.md, "Fourth session", quotes it: deliveries cost the same at any depth, a consumer
+ * info costs in proportion to the backlog (nats-server 2.9 counts num_pending over the subjects of
+ * the backlog). Needs `nats-server` like the bench.
+ */
+import { randomUUID } from "node:crypto";
+import { parseArgs } from "node:util";
+import { connect } from "@nats-io/transport-node";
+import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { startNatsServer } from "../test/support/nats-server.ts";
+import { procCpuSeconds } from "./system.ts";
+
+const { values } = parseArgs({ options: { backlogs: { type: "string", default: "10000,40000,160000" } } });
+const PARTITIONS = 16;
+const BODY = new Uint8Array(295);
+const INFO_REQUESTS = 50;
+
+for (const backlog of values.backlogs!.split(",").map(Number)) {
+  const server = await startNatsServer();
+  const nc = await connect({ servers: server.url, name: "consumer-info-bench" });
+  try {
+    const js = jetstream(nc);
+    const jsm = await jetstreamManager(nc);
+    await jsm.streams.add({ name: "BENCH_ORDERS", subjects: ["orders.*.*.*"] });
+    let inFlight: Promise<unknown>[] = [];
+    for (let i = 0; i < backlog; i++) {
+      const partition = String(i % PARTITIONS).padStart(2, "0");
+      inFlight.push(js.publish(`orders.${partition}.${randomUUID()}.ORDER_CREATED`, BODY));
+      if (inFlight.length >= 1_000) await Promise.all(inFlight.splice(0));
+    }
+    await Promise.all(inFlight);
+    await jsm.consumers.add("BENCH_ORDERS", {
+      durable_name: "p00",
+      filter_subject: "orders.00.*.*",
+      ack_policy: AckPolicy.Explicit,
+      max_ack_pending: 1,
+      deliver_policy: DeliverPolicy.All,
+    });
+
+    const cpu = () => procCpuSeconds(server.pid);
+    let before = cpu();
+    for (let i = 0; i < INFO_REQUESTS; i++) await jsm.consumers.info("BENCH_ORDERS", "p00");
+    const infoMs = ((cpu() - before) / INFO_REQUESTS) * 1e3;
+
+    const deliveries = Math.min(2_000, Math.floor((backlog / PARTITIONS) * 0.9));
+    const messages = await (await js.consumers.get("BENCH_ORDERS", "p00")).consume({ max_messages: 64 });
+    before = cpu();
+    let n = 0;
+    for await (const m of messages) {
+      m.ack();
+      if (++n >= deliveries) break;
+    }
+    const deliveryUs = ((cpu() - before) / deliveries) * 1e6;
+    console.log(
+      `${backlog.toLocaleString("en-US")} messages behind: consumer info ${infoMs.toFixed(1)} ms of server CPU each; ` +
+        `delivery + ack ${deliveryUs.toFixed(0)} µs each (${deliveries} of them)`,
+    );
+  } finally {
+    await nc.close();
+    await server.stop();
+  }
+}
+process.exit(0);
