@@ -19,6 +19,7 @@ import { rebuildOrderView } from "../services/order/rebuild-view.ts";
 import { renderTraceReport } from "./waterfall.ts";
 import { renderEventTable } from "./event-table.ts";
 import { readLocalNats } from "../scripts/local-nats.ts";
+import { nextInfoPollMs } from "../nats/jetstream-stats.ts";
 import { listDeadLetters, requestRetry } from "../nats/dead-letters.ts";
 
 const USAGE = `usage: orderstream <command>
@@ -124,7 +125,9 @@ async function replay(args: string[]): Promise<void> {
     const deadline = Date.now() + 30 * 60_000;
     let last = "";
     while (Date.now() < deadline) {
+      const asked = Date.now();
       const infos = await Promise.all(names.map((n) => jsm.consumers.info(ORDERS_STREAM, n)));
+      const askedMs = Date.now() - asked;
       const pending = infos.reduce((s, i) => s + i.num_pending + i.num_ack_pending, 0);
       const delivered = infos.reduce((s, i) => s + i.delivered.consumer_seq, 0);
       const line = `delivered ${delivered}, remaining ${pending}`;
@@ -134,7 +137,8 @@ async function replay(args: string[]): Promise<void> {
         console.log("replay done");
         return;
       }
-      await new Promise((r) => setTimeout(r, 500));
+      // Spaced by how long the infos took: on a deep backlog they cost the server what the replay needs.
+      await new Promise((r) => setTimeout(r, nextInfoPollMs(askedMs, 500)));
     }
     throw new CliError("replay still running after 30 minutes; are the service instances up?");
   });

@@ -4,6 +4,7 @@
  * compatibility). One registry per service process.
  */
 import client from "prom-client";
+import { nextInfoPollMs } from "../nats/jetstream-stats.ts";
 
 export interface ServiceMetrics {
   registry: client.Registry;
@@ -17,7 +18,7 @@ export interface ServiceMetrics {
   /**
    * Makes the JetStream gauges (consumer pending / ack pending / redelivered, DLQ size) read from
    * `read`, at most once per `maxAgeMs` however often Prometheus scrapes, and less often when a read
-   * is slow (see SLOW_READ_SPACING).
+   * is slow (`nextInfoPollMs`).
    */
   watchJetStream(read: () => Promise<JetStreamStats>, opts?: { maxAgeMs?: number; onError?: (err: unknown) => void }): void;
 }
@@ -28,17 +29,6 @@ export interface JetStreamStats {
   /** Dead letters (ORDERS_DLQ `dlq.orders.>`) of this service's consumers. */
   deadLetters: number;
 }
-
-/**
- * A JetStream read is cached for at least this many times as long as it took. A consumer info is
- * dear under a backlog: nats-server 2.9 counts a filtered consumer's num_pending over the subjects of
- * its whole backlog (≈ 4 ms of server CPU at 10k messages behind, 58 ms at 160k; BENCHMARKS.md,
- * "Fourth session"), so the 16 infos behind one read can take the server a second while a service
- * catches up after an outage. Spacing reads by 50× their duration keeps the gauges' share of the
- * server under 2 % per instance, whatever the scrape interval; with no backlog, reads take
- * milliseconds and the 5 s period applies.
- */
-const SLOW_READ_SPACING = 50;
 
 export function createMetrics(service: string): ServiceMetrics {
   const registry = new client.Registry();
@@ -63,8 +53,8 @@ export function createMetrics(service: string): ServiceMetrics {
       const entry: NonNullable<typeof cached> = { at: now, maxAgeMs, stats: Promise.resolve(null) };
       entry.stats = read().then(
         (stats) => {
-          // A slow read is a busy server: ask it less often (see SLOW_READ_SPACING).
-          entry.maxAgeMs = Math.max(maxAgeMs, (Date.now() - now) * SLOW_READ_SPACING);
+          // A slow read is a server counting a deep backlog: ask it less often.
+          entry.maxAgeMs = nextInfoPollMs(Date.now() - now, maxAgeMs);
           return stats;
         },
         (err: unknown) => {
