@@ -13,10 +13,8 @@
  */
 import { randomUUID } from "node:crypto";
 import { parseArgs } from "node:util";
-import { connect } from "@nats-io/transport-node";
-import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager } from "@nats-io/jetstream";
-import { startNatsServer } from "../test/support/nats-server.ts";
-import { procCpuSeconds } from "./system.ts";
+import { AckPolicy, DeliverPolicy } from "@nats-io/jetstream";
+import { onBareServer, procCpuSeconds } from "./system.ts";
 
 const { values } = parseArgs({ options: { backlogs: { type: "string", default: "10000,40000,160000" } } });
 const PARTITIONS = 16;
@@ -24,11 +22,7 @@ const BODY = new Uint8Array(295);
 const INFO_REQUESTS = 50;
 
 for (const backlog of values.backlogs!.split(",").map(Number)) {
-  const server = await startNatsServer();
-  const nc = await connect({ servers: server.url, name: "consumer-info-bench" });
-  try {
-    const js = jetstream(nc);
-    const jsm = await jetstreamManager(nc);
+  await onBareServer("consumer-info-bench", async ({ server, js, jsm }) => {
     await jsm.streams.add({ name: "BENCH_ORDERS", subjects: ["orders.*.*.*"] });
     let inFlight: Promise<unknown>[] = [];
     for (let i = 0; i < backlog; i++) {
@@ -63,9 +57,6 @@ for (const backlog of values.backlogs!.split(",").map(Number)) {
       `${backlog.toLocaleString("en-US")} messages behind: consumer info ${infoMs.toFixed(1)} ms of server CPU each; ` +
         `delivery + ack ${deliveryUs.toFixed(0)} µs each (${deliveries} of them)`,
     );
-  } finally {
-    await nc.close();
-    await server.stop();
-  }
+  });
 }
 process.exit(0);

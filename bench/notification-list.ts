@@ -10,23 +10,16 @@
  */
 import { randomUUID } from "node:crypto";
 import { parseArgs } from "node:util";
-import { jetstream, jetstreamManager } from "@nats-io/jetstream";
-import { connectNats } from "../nats/connect.ts";
 import { ensureOrderStreams } from "../nats/setup.ts";
 import { notificationSubject } from "../nats/subjects.ts";
 import { listNotifications } from "../services/notification/store.ts";
-import { startNatsServer } from "../test/support/nats-server.ts";
-import { procCpuSeconds } from "./system.ts";
+import { onBareServer, procCpuSeconds } from "./system.ts";
 
 const { values } = parseArgs({ options: { steps: { type: "string", default: "30000,120000,300000" } } });
 const USERS = 10_000;
 const LISTINGS = 10;
 
-const server = await startNatsServer();
-const nc = await connectNats({ servers: [server.url], name: "notification-list-bench", failFast: true });
-try {
-  const js = jetstream(nc);
-  const jsm = await jetstreamManager(nc);
+await onBareServer("notification-list-bench", async ({ server, js, jsm }) => {
   await ensureOrderStreams(jsm, 1);
   let stored = 0;
   for (const target of values.steps!.split(",").map(Number)) {
@@ -49,8 +42,5 @@ try {
         `${serverMs.toFixed(1)} ms of nats-server CPU`,
     );
   }
-} finally {
-  await nc.close();
-  await server.stop();
-}
+});
 process.exit(0);

@@ -11,23 +11,16 @@ import { writeFileSync } from "node:fs";
 import { Session } from "node:inspector/promises";
 import { performance } from "node:perf_hooks";
 import { parseArgs } from "node:util";
-import { jetstream, jetstreamManager } from "@nats-io/jetstream";
-import { connectNats } from "../nats/connect.ts";
 import { bucketOptions, ensureBucket, ensureOrderStreams } from "../nats/setup.ts";
 import { BUCKETS } from "../nats/subjects.ts";
 import { rebuildOrderView } from "../services/order/rebuild-view.ts";
-import { startNatsServer } from "../test/support/nats-server.ts";
 import { formatProfile } from "./profile.ts";
-import { procCpuSeconds } from "./system.ts";
+import { onBareServer, procCpuSeconds } from "./system.ts";
 import { fill } from "./replay.ts";
 
 const { values } = parseArgs({ options: { orders: { type: "string", default: "33334" }, out: { type: "string", default: "/tmp/replay.cpuprofile" } } });
-const nats = await startNatsServer();
 // The services' connection settings (no Error per request), as the CLI's rebuild-view has them.
-const nc = await connectNats({ servers: [nats.url], name: "replay-profile", failFast: true });
-try {
-  const js = jetstream(nc);
-  const jsm = await jetstreamManager(nc);
+await onBareServer("replay-profile", async ({ server, nc, js, jsm }) => {
   await ensureOrderStreams(jsm, 1);
   const kv = await ensureBucket(nc, jsm, BUCKETS.orderViews, bucketOptions.state);
   await fill(js, Number(values.orders));
@@ -36,12 +29,12 @@ try {
   await session.post("Profiler.enable");
   await session.post("Profiler.start");
   const started = performance.now();
-  const serverBefore = procCpuSeconds(nats.pid);
+  const serverBefore = procCpuSeconds(server.pid);
   const clientBefore = process.cpuUsage();
   const result = await rebuildOrderView(js, jsm, kv);
   const seconds = (performance.now() - started) / 1000;
   const client = process.cpuUsage(clientBefore);
-  const serverCores = (procCpuSeconds(nats.pid) - serverBefore) / seconds;
+  const serverCores = (procCpuSeconds(server.pid) - serverBefore) / seconds;
   const clientCores = (client.user + client.system) / 1e6 / seconds;
   const { profile } = await session.post("Profiler.stop");
   writeFileSync(values.out, JSON.stringify(profile));
@@ -50,8 +43,5 @@ try {
       `CPU cores used: this process ${clientCores.toFixed(2)}, nats-server ${serverCores.toFixed(2)}`,
   );
   console.log(formatProfile(values.out, 20));
-} finally {
-  await nc.close();
-  await nats.stop();
-}
+});
 process.exit(0);

@@ -77,10 +77,10 @@ const KEPT_UP_SHARE = 0.95;
 const ORDERING_RUN_DEADLINE_S = 215;
 /** No second saturating try, and shorter drain waits, past this point of a full run. */
 const RUN_BUDGET_S = 285;
-const elapsedS = () => (performance.now() - t0) / 1000;
 
 const t0 = performance.now();
-const elapsed = () => ((performance.now() - t0) / 1000).toFixed(1).padStart(5);
+const elapsedS = () => (performance.now() - t0) / 1000;
+const elapsed = () => elapsedS().toFixed(1).padStart(5);
 const say = (msg: string) => console.log(`[${elapsed()} s] ${msg}`);
 const signed = (n: number) => `${n >= 0 ? "+" : ""}${fmt(n, 1)}`;
 const fmt = (n: number, digits = 0) => (Number.isFinite(n) ? n.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits }) : "n/a");

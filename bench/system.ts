@@ -16,6 +16,7 @@ import { buildBundles, SERVICE_BUNDLE, SERVICE_NODE_ARGS } from "../scripts/buil
 import { ordersStreamConfig, partitionConsumerConfig } from "../nats/definitions.ts";
 import { ensureConsumer, ensureStream } from "../nats/setup.ts";
 import { ORDERS_STREAM, PARTITIONS, SERVICES, type ServiceName } from "../nats/subjects.ts";
+import { connectNats } from "../nats/connect.ts";
 
 const READY_POLL_MS = 10;
 const READY_TIMEOUT_MS = 60_000;
@@ -69,6 +70,31 @@ export interface BenchSystem {
 }
 
 /** CPU seconds (utime+stime) of a process from /proc/<pid>/stat. */
+export interface BareServer {
+  server: NatsServerHandle;
+  nc: NatsConnection;
+  js: JetStreamClient;
+  jsm: JetStreamManager;
+}
+
+/**
+ * Runs `use` against a private nats-server with nothing on it (temp store, free loopback port),
+ * through a connection with the services' settings (`connectNats`); closes both afterwards.
+ */
+export async function onBareServer<T>(name: string, use: (bare: BareServer) => Promise<T>): Promise<T> {
+  const server = await startNatsServer();
+  try {
+    const nc = await connectNats({ servers: [server.url], name, failFast: true });
+    try {
+      return await use({ server, nc, js: jetstream(nc), jsm: await jetstreamManager(nc) });
+    } finally {
+      await nc.close();
+    }
+  } finally {
+    await server.stop();
+  }
+}
+
 export function procCpuSeconds(pid: number): number {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
