@@ -18,6 +18,7 @@ import { parseEvent, type OrderEvent } from "../shared/events.ts";
 import { traceFields, type Logger } from "../shared/logger.ts";
 import { MessagingAttr } from "../otel/messaging-attributes.ts";
 import { MAX_DELIVER } from "./definitions.ts";
+import type { PartitionBacklog } from "./jetstream-stats.ts";
 import { consumerName, ORDERS_STREAM, parseEventSubject, PARTITIONS, type EventSubject, type ServiceName } from "./subjects.ts";
 
 const decoder = new TextDecoder();
@@ -63,6 +64,8 @@ export interface PartitionedConsumerOptions {
   retryDelayMs?: (deliveryCount: number) => number;
   /** Told how each delivery ended (the metrics hook; keeps this layer free of a metrics library). */
   onHandled?: (report: HandledReport) => void;
+  /** Kept up to date from every binding and delivery (the backlog gauges). */
+  backlog?: PartitionBacklog;
 }
 
 /**
@@ -114,6 +117,8 @@ export async function startPartitionedConsumers(opts: PartitionedConsumerOptions
     while (!stopping) {
       try {
         consumer ??= await opts.js.consumers.get(ORDERS_STREAM, name);
+        // The info that binding fetched: the backlog before this binding's first delivery.
+        opts.backlog?.read(name, (await consumer.info(true)).num_pending);
         // The consumer's max_ack_pending (1) keeps one message in flight whatever the batch; a
         // bigger batch only means one pull request serves many messages instead of one each.
         const messages = await consumer.consume({ max_messages: PULL_BATCH, expires: PULL_EXPIRES_MS });
@@ -179,6 +184,7 @@ export class DeliveryStreaks {
 
 async function handleMessage(opts: PartitionedConsumerOptions, consumer: string, msg: JsMsg, streaks: DeliveryStreaks): Promise<void> {
   const deliveryCount = msg.info.deliveryCount;
+  opts.backlog?.delivered(consumer, msg.info.pending, deliveryCount);
   const streak = streaks.of(msg);
   const parsedSubject = parseEventSubject(msg.subject);
   const eventType = parsedSubject?.eventType ?? "unknown";
@@ -249,6 +255,7 @@ async function handleMessage(opts: PartitionedConsumerOptions, consumer: string,
       report("retried");
     }
   } finally {
+    opts.backlog?.settled(consumer);
     span.end();
   }
 }

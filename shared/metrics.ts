@@ -23,7 +23,7 @@ export interface ServiceMetrics {
   watchJetStream(read: () => Promise<JetStreamStats>, opts?: { maxAgeMs?: number; onError?: (err: unknown) => void }): void;
 }
 
-/** What the JetStream gauges show; filled from consumer and stream info (nats/jetstream-stats.ts). */
+/** What the JetStream gauges show; filled from deliveries, consumer and stream info (nats/jetstream-stats.ts). */
 export interface JetStreamStats {
   consumers: { consumer: string; pending: number; ackPending: number; redelivered: number }[];
   /** Dead letters (ORDERS_DLQ `dlq.orders.>`) of this service's consumers. */
@@ -80,17 +80,17 @@ export function createMetrics(service: string): ServiceMetrics {
     });
   consumerGauge(
     "orderstream_consumer_pending_messages",
-    "Messages of the consumer's partition not yet delivered (JetStream num_pending).",
+    "Messages of the consumer's partition not yet delivered (JetStream num_pending, as sent with this instance's latest delivery).",
     (c) => c.pending,
   );
   consumerGauge(
     "orderstream_consumer_ack_pending_messages",
-    "Messages delivered and not yet acknowledged (JetStream num_ack_pending).",
+    "Messages delivered to this instance and not yet acknowledged.",
     (c) => c.ackPending,
   );
   consumerGauge(
     "orderstream_consumer_redelivered_messages",
-    "Unacknowledged messages delivered more than once (JetStream num_redelivered).",
+    "Of those, the ones delivered more than once.",
     (c) => c.redelivered,
   );
   new client.Gauge({

@@ -18,10 +18,10 @@ import { connectNats, inboxPrefixOf, type NatsConnectOptions } from "../nats/con
 import { ensureOrderStreams, ensurePartitionConsumers } from "../nats/setup.ts";
 import { createEventPublisher, type EventPublisher } from "../nats/publish-event.ts";
 import { defaultRetryDelayMs, startPartitionedConsumers, type EventHandler, type RunningConsumers } from "../nats/partitioned-consumer.ts";
-import { ORDERS_STREAM } from "../nats/subjects.ts";
+import { consumerNames, ORDERS_STREAM } from "../nats/subjects.ts";
 import { ensureDeadLetterStreams, startAdvisoryProcessor, writeDeadLetter } from "../nats/dead-letters.ts";
 import { startRetryProcessor } from "../nats/dead-letter-retry.ts";
-import { readJetStreamStats } from "../nats/jetstream-stats.ts";
+import { PartitionBacklog, readJetStreamStats } from "../nats/jetstream-stats.ts";
 
 /** What a service's own code gets once NATS is there. */
 export interface Infra {
@@ -177,12 +177,14 @@ export function createService<R>(
       runtime = r;
       await untilNatsAnswers("creating the dead-letter streams", () => ensureDeadLetterStreams(jsm, config.ordersReplicas));
       const handler = definition.handler(r);
+      const backlog = new PartitionBacklog(consumerNames(config.service));
       consumers = await untilNatsAnswers("binding the partition consumers", () => startPartitionedConsumers({
         js,
         service: config.service,
         handler,
         relevant: definition.relevant,
         log,
+        backlog,
         retryDelayMs: (n) => defaultRetryDelayMs(n, config.handlerRetryBaseMs),
         onHandled: ({ eventType, outcome, handlerSeconds }) => {
           metrics.eventsHandled.inc({ event_type: eventType, outcome });
@@ -201,7 +203,7 @@ export function createService<R>(
           }),
       }));
       // Read lazily by /metrics (cached 5 s), so an idle service asks JetStream nothing.
-      metrics.watchJetStream(() => readJetStreamStats(jsm, config.service), {
+      metrics.watchJetStream(() => readJetStreamStats(jsm, config.service, backlog), {
         onError: (err) => log.warn({ err }, "could not read JetStream consumer info for /metrics"),
       });
       background.push(await untilNatsAnswers("starting the advisory processor", () => startAdvisoryProcessor(js, jsm, log)));
