@@ -65,8 +65,10 @@ const CFG = QUICK
 const WARMUP_CONNECTIONS = 64;
 /** Offered load of the saturating runs, relative to the capacity seen in the warm-up. */
 const OVERLOAD = 1.5;
+/** Saturating runs per system at most: the first, and more while each kept up with its offered rate. */
+const MAX_SATURATING_TRIES = 3;
 /**
- * Offered load of the second try, relative to the rate the first one kept up with: enough to leave
+ * Offered load of the next try, relative to the rate the last one kept up with: enough to leave
  * a backlog, not so much that the backlog outgrows the services' per-order state cache (4,096
  * orders) within the run — beyond that every event costs a KV read again and nats-server reads old
  * messages back from its file store, so a deeper overload measures how the system degrades, not
@@ -226,26 +228,29 @@ function capacityGuess(warm: RunResult): number {
 
 /**
  * A saturating run: `rate` offered in one autocannon instance for CFG.satSeconds. When the system
- * kept up (no backlog at the end), the figure is not a capacity: the full run tries once more at
- * RETRY_OVERLOAD × the rate it kept up with. Of the two, the higher throughput is the figure: the
- * issue asks for a rate sustained for the run, and a run that kept up sustained its rate, while
- * an overload can come out lower (BENCHMARKS.md, "Overload"); it is then marked not saturated.
+ * kept up (no backlog at the end), the figure is not a capacity: the full run tries again at
+ * RETRY_OVERLOAD × the rate it kept up with, up to MAX_SATURATING_TRIES runs in all while time is
+ * left. The highest throughput is the figure: the issue asks for a rate sustained for the run, and
+ * a run that kept up sustained its rate, while an overload can come out lower (BENCHMARKS.md,
+ * "Overload"); it is then marked not saturated.
  */
 async function saturate(sys: BenchSystem, label: string, rate: number, countSr = false): Promise<RunResult> {
   const run = (r: number, note = "") =>
     measureRun(sys, { label: `${label}, saturating${note} (${fmt(r)} orders/s offered, ${CFG.satSeconds} s)`, rate: r, durationS: CFG.satSeconds, paced: false, countSr });
-  const first = await run(rate);
-  if (first.saturated || QUICK) return first;
-  if (elapsedS() + CFG.satSeconds + 20 > RUN_BUDGET_S) {
-    say(`  the system kept up with ${fmt(rate)}/s; no time left for a second try (the figure is not a capacity)`);
-    return first;
+  let best = await run(rate);
+  let last = best;
+  for (let tries = 1; !last.saturated && !QUICK && tries < MAX_SATURATING_TRIES; tries++) {
+    if (elapsedS() + CFG.satSeconds + 20 > RUN_BUDGET_S) {
+      say(`  the system kept up with ${fmt(last.offeredRate)}/s; no time left for another try (the figure is not a capacity)`);
+      break;
+    }
+    const again = Math.ceil(RETRY_OVERLOAD * Math.max(last.offeredRate, last.throughput));
+    say(`  no backlog was left: the system kept up with ${fmt(last.offeredRate)}/s; once more at ${fmt(again)}/s`);
+    last = await run(again, " again");
+    if (last.throughput >= best.throughput) best = last;
+    else say(`  the overloaded try came out lower (${fmt(last.throughput)} orders/s): the figure is the ${fmt(best.throughput)} orders/s sustained at ${fmt(best.offeredRate)}/s`);
   }
-  const again = Math.ceil(RETRY_OVERLOAD * Math.max(rate, first.throughput));
-  say(`  no backlog was left: the system kept up with ${fmt(rate)}/s; once more at ${fmt(again)}/s`);
-  const second = await run(again, " again");
-  if (second.throughput >= first.throughput) return second;
-  say(`  the overloaded try came out lower (${fmt(second.throughput)} orders/s): the figure is the ${fmt(first.throughput)} orders/s sustained at ${fmt(rate)}/s`);
-  return first;
+  return best;
 }
 
 async function main(): Promise<void> {

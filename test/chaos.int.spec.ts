@@ -105,7 +105,7 @@ async function killAndReplace(name: ServiceName, victim: ServiceProcess, log: st
 
 /** Messages an instance has settled so far (its /metrics counter, all event types and outcomes). */
 async function handledCount(s: ServiceProcess): Promise<number> {
-  // Generous: the JetStream gauges wait for consumer infos, slow while NATS is reconnecting.
+  // Generous: the JetStream gauges wait for the DLQ stream info (and any consumer info they need), slow while NATS is reconnecting.
   const text = await fetch(`${s.baseUrl}/metrics`, { signal: AbortSignal.timeout(20_000) }).then(
     (r) => r.text(),
     (err) => {
