@@ -1,6 +1,6 @@
 /**
  * Where an order's latency goes: runs the system (the bundle, as `npm run bench` does), warms it up,
- * offers a fixed rate for a while, then reads the run's events back from ORDERS (`readPhaseEvents`)
+ * offers a fixed rate for a while (after a 3 s lead-in at that rate), then reads the run's events back from ORDERS (`readPhaseEvents`)
  * and prints the percentiles of each hop — ORDER_CREATED's occurredAt → stored, ORDER_CREATED →
  * PAYMENT_COMPLETED, PAYMENT_COMPLETED → SHIPPING_READY (stream times) — and of the whole way.
  *
@@ -26,6 +26,7 @@ const { values } = parseArgs({
 const bundles: (string | undefined)[] = values.bundle ?? [undefined];
 const rate = Number(values.rate);
 const seconds = Number(values.seconds);
+const LEAD_IN_S = 3;
 
 const HOPS: [string, (o: OrderTimes) => number][] = [
   ["occurred → stored", (o) => o.createdMs - o.occurredMs],
@@ -39,6 +40,10 @@ for (let round = 1; round <= Number(values.rounds); round++) for (const bundle o
   try {
     await httpLoad({ url: `${sys.orderUrl}/orders`, rate: 0, durationS: 0, amount: 400, connections: 64 });
     await waitDrained(sys.jsm, 30_000);
+    // A lead-in at the rate, as the bench's latency runs have: the drain wait's consumer infos
+    // leave nats-server 2.9 recounting pending messages at every delivery for a moment
+    // (BENCHMARKS.md, "Fifth session").
+    await httpLoad({ url: `${sys.orderUrl}/orders`, rate, durationS: LEAD_IN_S });
     const from = (await sys.jsm.streams.info(ORDERS_STREAM)).state.last_seq + 1;
     const http = await httpLoad({ url: `${sys.orderUrl}/orders`, rate, durationS: seconds });
     await waitDrained(sys.jsm, 60_000);
