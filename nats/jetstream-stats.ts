@@ -1,7 +1,8 @@
 /**
  * What operators watch on JetStream, per service: each partition consumer's backlog (pending, ack
- * pending, redelivered), as the instance sees it, and the dead letters of those consumers. Plain numbers; the metrics layer
- * turns them into gauges (shared/metrics.ts), so this file stays free of any metrics library.
+ * pending, redelivered) as the instance sees it, and the dead letters of those consumers. Plain
+ * numbers; the metrics layer turns them into gauges (shared/metrics.ts), so this file stays free
+ * of any metrics library.
  */
 import type { JetStreamManager } from "@nats-io/jetstream";
 import { DLQ_STREAM } from "./dead-letters.ts";
