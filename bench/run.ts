@@ -51,16 +51,14 @@ const SERVICE_ENV: Record<string, string> = Object.fromEntries(
 );
 const REPLAY_ONLY = argv.includes("--replay-only");
 
+// latLeadInSeconds: the latency runs offer their rate this long before the measured window. The
+// drain wait before them asks every consumer for its info, and on nats-server 2.9 that resets a
+// caught-up consumer's pending count: until it is right again, each delivery walks the stream's
+// last block — a spike of up to a few hundred ms at the start of a run that the running system
+// (whose services no longer ask for consumer infos) does not see (BENCHMARKS.md, "Fifth session").
 const CFG = QUICK
   ? { rawMessages: 20_000, warmupOrders: 400, satSeconds: 5, latLeadInSeconds: 1, lat200Seconds: 3, lat1000Seconds: 2, replayEvents: 10_000, drainCapMs: 5_000, ordering: false }
   : { rawMessages: 100_000, warmupOrders: 1_000, satSeconds: 20, latLeadInSeconds: 3, lat200Seconds: 10, lat1000Seconds: 10, replayEvents: 100_000, drainCapMs: 40_000, ordering: true };
-/**
- * The latency runs offer their rate this long before the measured window. The drain wait before
- * them asks every consumer for its info, and on nats-server 2.9 that resets a caught-up consumer's
- * pending count: until it is right again, each delivery walks the stream's last block — a spike of
- * up to a few hundred ms at the start of a run that the running system (whose services no longer
- * ask for consumer infos) does not see (BENCHMARKS.md, "Fifth session").
- */
 /** Closed-loop connections of the warm-up: enough that the HTTP side outruns the pipeline. */
 const WARMUP_CONNECTIONS = 64;
 /** Offered load of the saturating runs, relative to the capacity seen in the warm-up. */
@@ -323,10 +321,10 @@ async function main(): Promise<void> {
     offWarm = await warmUp(off, "tracing off");
     sat = await saturate(off, "tracing off", capacityGuess(offWarm), true);
     say(`  ${arrivalsLine(sat)}; CPU cores used: ${coresLine(sat)}`);
-    const leadIn = { leadInS: CFG.latLeadInSeconds, label: `${CFG.latLeadInSeconds} s lead-in + ` };
-    lat200 = await measureRun(off, { label: `latency at 200 orders/s (${leadIn.label}${CFG.lat200Seconds} s)`, rate: 200, durationS: CFG.latLeadInSeconds + CFG.lat200Seconds, leadInS: leadIn.leadInS });
+    const leadInS = CFG.latLeadInSeconds;
+    lat200 = await measureRun(off, { label: `latency at 200 orders/s (${leadInS} s lead-in + ${CFG.lat200Seconds} s)`, rate: 200, durationS: leadInS + CFG.lat200Seconds, leadInS });
     say(`  POST→SHIPPING_READY ${latencyLine(lat200)}; HTTP POST ${httpLine(lat200)}; ${arrivalsLine(lat200)}`);
-    lat1000 = await measureRun(off, { label: `latency at 1,000 orders/s (${leadIn.label}${CFG.lat1000Seconds} s)`, rate: 1_000, durationS: CFG.latLeadInSeconds + CFG.lat1000Seconds, leadInS: leadIn.leadInS });
+    lat1000 = await measureRun(off, { label: `latency at 1,000 orders/s (${leadInS} s lead-in + ${CFG.lat1000Seconds} s)`, rate: 1_000, durationS: leadInS + CFG.lat1000Seconds, leadInS });
     say(`  POST→SHIPPING_READY ${latencyLine(lat1000)}; HTTP POST ${httpLine(lat1000)}; ${arrivalsLine(lat1000)}`);
     for (const s of off.services) rss[s.name] = s.peakRssMiB();
     say(`peak RSS (VmHWM): ${off.services.map((s) => `${s.name} ${fmt(rss[s.name]!, 1)} MiB (at ready ${fmt(rssAtReady[s.name]!, 1)})`).join(", ")}`);
