@@ -15,42 +15,28 @@
  * subject of the last block (filestore.filteredPendingLocked) — up to ≈ 15k subjects in an 8 MB
  * block here. 2.10+ keep the count instead. BENCHMARKS.md, "Fifth session", quotes it.
  */
-import { randomUUID } from "node:crypto";
 import { parseArgs } from "node:util";
-import { AckPolicy, DeliverPolicy } from "@nats-io/jetstream";
+import { DeliverPolicy } from "@nats-io/jetstream";
+import { PARTITIONS } from "../nats/subjects.ts";
 import { onBareServer, procCpuSeconds } from "./system.ts";
+import { addPartitionConsumer, BENCH_CONSUMER, BENCH_STREAM, fillBenchStream, publishToPartition } from "./partition-stream.ts";
 
 const { values } = parseArgs({ options: { fills: { type: "string", default: "0,2000,5000,10000,15000" }, rounds: { type: "string", default: "400" } } });
-const PARTITIONS = 16;
-const BODY = new Uint8Array(295);
 const rounds = Number(values.rounds);
-const subject = (partition: number) => `orders.${String(partition).padStart(2, "0")}.${randomUUID()}.ORDER_CREATED`;
 
 for (const fill of values.fills!.split(",").map(Number)) {
   await onBareServer("caught-up-delivery", async ({ server, js, jsm }) => {
-    await jsm.streams.add({ name: "BENCH_ORDERS", subjects: ["orders.*.*.*"] });
-    let inFlight: Promise<unknown>[] = [];
-    for (let i = 0; i < fill; i++) {
-      inFlight.push(js.publish(subject(i % PARTITIONS), BODY));
-      if (inFlight.length >= 1_000) await Promise.all(inFlight.splice(0));
-    }
-    await Promise.all(inFlight);
-    await jsm.consumers.add("BENCH_ORDERS", {
-      durable_name: "p00",
-      filter_subject: "orders.00.*.*",
-      ack_policy: AckPolicy.Explicit,
-      max_ack_pending: 1,
-      deliver_policy: DeliverPolicy.New,
-    });
-    const messages = await (await js.consumers.get("BENCH_ORDERS", "p00")).consume({ max_messages: 64 });
+    await fillBenchStream(js, jsm, fill);
+    await addPartitionConsumer(jsm, DeliverPolicy.New);
+    const messages = await (await js.consumers.get(BENCH_STREAM, BENCH_CONSUMER)).consume({ max_messages: 64 });
     const iterator = messages[Symbol.asyncIterator]();
     const cpu = () => procCpuSeconds(server.pid);
     /** Server CPU µs per round of publish(es) + delivery + ack. */
     const measure = async (withOther: boolean): Promise<number> => {
       const before = cpu();
       for (let i = 0; i < rounds; i++) {
-        const publishes = [js.publish(subject(0), BODY)];
-        if (withOther) publishes.push(js.publish(subject(1 + (i % (PARTITIONS - 1))), BODY));
+        const publishes = [publishToPartition(js, 0)];
+        if (withOther) publishes.push(publishToPartition(js, 1 + (i % (PARTITIONS - 1))));
         await Promise.all(publishes);
         const next = await iterator.next();
         if (next.done) throw new Error("the consumer stopped");

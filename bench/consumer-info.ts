@@ -11,41 +11,27 @@
  * info costs in proportion to the backlog (nats-server 2.9 counts num_pending over the subjects of
  * the backlog). Needs `nats-server` like the bench.
  */
-import { randomUUID } from "node:crypto";
 import { parseArgs } from "node:util";
-import { AckPolicy, DeliverPolicy } from "@nats-io/jetstream";
+import { DeliverPolicy } from "@nats-io/jetstream";
+import { PARTITIONS } from "../nats/subjects.ts";
 import { onBareServer, procCpuSeconds } from "./system.ts";
+import { addPartitionConsumer, BENCH_CONSUMER, BENCH_STREAM, fillBenchStream } from "./partition-stream.ts";
 
 const { values } = parseArgs({ options: { backlogs: { type: "string", default: "10000,40000,160000" } } });
-const PARTITIONS = 16;
-const BODY = new Uint8Array(295);
 const INFO_REQUESTS = 50;
 
 for (const backlog of values.backlogs!.split(",").map(Number)) {
   await onBareServer("consumer-info-bench", async ({ server, js, jsm }) => {
-    await jsm.streams.add({ name: "BENCH_ORDERS", subjects: ["orders.*.*.*"] });
-    let inFlight: Promise<unknown>[] = [];
-    for (let i = 0; i < backlog; i++) {
-      const partition = String(i % PARTITIONS).padStart(2, "0");
-      inFlight.push(js.publish(`orders.${partition}.${randomUUID()}.ORDER_CREATED`, BODY));
-      if (inFlight.length >= 1_000) await Promise.all(inFlight.splice(0));
-    }
-    await Promise.all(inFlight);
-    await jsm.consumers.add("BENCH_ORDERS", {
-      durable_name: "p00",
-      filter_subject: "orders.00.*.*",
-      ack_policy: AckPolicy.Explicit,
-      max_ack_pending: 1,
-      deliver_policy: DeliverPolicy.All,
-    });
+    await fillBenchStream(js, jsm, backlog);
+    await addPartitionConsumer(jsm, DeliverPolicy.All);
 
     const cpu = () => procCpuSeconds(server.pid);
     let before = cpu();
-    for (let i = 0; i < INFO_REQUESTS; i++) await jsm.consumers.info("BENCH_ORDERS", "p00");
+    for (let i = 0; i < INFO_REQUESTS; i++) await jsm.consumers.info(BENCH_STREAM, BENCH_CONSUMER);
     const infoMs = ((cpu() - before) / INFO_REQUESTS) * 1e3;
 
     const deliveries = Math.min(2_000, Math.floor((backlog / PARTITIONS) * 0.9));
-    const messages = await (await js.consumers.get("BENCH_ORDERS", "p00")).consume({ max_messages: 64 });
+    const messages = await (await js.consumers.get(BENCH_STREAM, BENCH_CONSUMER)).consume({ max_messages: 64 });
     before = cpu();
     let n = 0;
     for await (const m of messages) {
