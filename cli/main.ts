@@ -9,17 +9,15 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import { loadConfig, natsTlsFrom } from "../shared/config.ts";
 import { isOrderId } from "../shared/ids.ts";
 import { connectNats } from "../nats/connect.ts";
+import { assertServerVersion } from "../nats/server-version.ts";
 import { readOrderEvents, traceIdOf } from "../nats/order-history.ts";
 import { consumersFor, replayConsumer, type ReplayStart } from "../nats/replay.ts";
-import { BUCKETS, ORDERS_STREAM } from "../nats/subjects.ts";
-import { ensureBucket } from "../nats/setup.ts";
-import { bucketOptions } from "../nats/definitions.ts";
+import { ORDERS_STREAM } from "../nats/subjects.ts";
 import { fetchTrace } from "../otel/jaeger-query.ts";
-import { rebuildOrderView } from "../services/order/rebuild-view.ts";
+import { rebuildOrderViews } from "../services/order/rebuild-view.ts";
 import { renderTraceReport } from "./waterfall.ts";
 import { renderEventTable } from "./event-table.ts";
 import { readLocalNats } from "../scripts/local-nats.ts";
-import { nextInfoPollMs } from "../nats/jetstream-stats.ts";
 import { listDeadLetters, requestRetry } from "../nats/dead-letters.ts";
 
 const USAGE = `usage: orderstream <command>
@@ -28,7 +26,7 @@ const USAGE = `usage: orderstream <command>
   replay --consumer <name|service> --from-seq <N>    re-deliver from stream sequence N (or --from-time <ISO>)
   dlq list                                           dead-lettered messages: ORDERS sequence, consumer, reason
   dlq retry <seq>                                    hand the dead-lettered message at that ORDERS sequence back to its service
-  rebuild-view                                       rebuild the order view from sequence 1
+  rebuild-view                                       fold every order's view again from sequence 1 and check the stream
 env: NATS_URL (default nats://127.0.0.1:4222; tls://… for TLS), NATS_USER/NATS_PASSWORD or NATS_CREDS,
      NATS_TLS_CA/NATS_TLS_CERT/NATS_TLS_KEY (PEM files), JAEGER_QUERY_URL`;
 
@@ -62,6 +60,7 @@ async function withNats<T>(fn: (nc: NatsConnection, jsm: JetStreamManager) => Pr
     throw new CliError(`cannot connect to NATS at ${config.natsServers.join(",")}: ${(err as Error).message} (set NATS_URL)`);
   }
   try {
+    assertServerVersion(nc);
     return await fn(nc, await jetstreamManager(nc));
   } finally {
     await nc.close();
@@ -125,9 +124,7 @@ async function replay(args: string[]): Promise<void> {
     const deadline = Date.now() + 30 * 60_000;
     let last = "";
     while (Date.now() < deadline) {
-      const asked = Date.now();
       const infos = await Promise.all(names.map((n) => jsm.consumers.info(ORDERS_STREAM, n)));
-      const askedMs = Date.now() - asked;
       const pending = infos.reduce((s, i) => s + i.num_pending + i.num_ack_pending, 0);
       const delivered = infos.reduce((s, i) => s + i.delivered.consumer_seq, 0);
       const line = `delivered ${delivered}, remaining ${pending}`;
@@ -137,8 +134,7 @@ async function replay(args: string[]): Promise<void> {
         console.log("replay done");
         return;
       }
-      // Spaced by how long the infos took: on a deep backlog they cost the server what the replay needs.
-      await new Promise((r) => setTimeout(r, nextInfoPollMs(askedMs, 500)));
+      await new Promise((r) => setTimeout(r, 500));
     }
     throw new CliError("replay still running after 30 minutes; are the service instances up?");
   });
@@ -183,13 +179,15 @@ async function dlq(args: string[]): Promise<void> {
 
 async function rebuildView(): Promise<void> {
   await withNats(async (nc, jsm) => {
-    const kv = await ensureBucket(nc, jsm, BUCKETS.orderViews, bucketOptions.state);
     const started = performance.now();
-    const result = await rebuildOrderView(jetstream(nc), jsm, kv, (p) =>
-      console.log(`${p.phase}: ${p.events} events read (seq ${p.lastSeq}), ${p.orders} orders, ${p.written} written, ${p.skipped} already newer`),
-    );
+    const result = await rebuildOrderViews(jetstream(nc), jsm, (p) => {
+      if (p.phase === "reading") console.log(`reading: ${p.events} events (seq ${p.lastSeq}), ${p.orders} orders`);
+    });
     const seconds = (performance.now() - started) / 1000;
-    console.log(`rebuilt ${result.orders} orders from ${result.events} events in ${seconds.toFixed(2)} s` + (result.invalid ? ` (${result.invalid} invalid events skipped)` : ""));
+    const statuses = Object.entries(result.byStatus).map(([status, n]) => `${n} ${status}`).join(", ");
+    console.log(`rebuilt ${result.orders} order views from ${result.events} events in ${seconds.toFixed(2)} s: ${statuses}`);
+    if (result.invalid > 0) console.log(`${result.invalid} messages are not valid order events (skipped, as the API skips them)`);
+    if (result.orphans > 0) console.log(`${result.orphans} orders have events but no ORDER_CREATED before them`);
   });
 }
 

@@ -1,8 +1,9 @@
 /**
  * A service's side of `dlq retry`: its instances share one durable on `dlq.retry.<service>.>`; a
  * request names the consumer and the ORDERS sequence, the original message is read back from ORDERS
- * and handed to the same handler (the per-order fence still applies: an event the service already
- * applied is not applied twice). On success the dead letter is removed.
+ * and handed to a fresh handler of the service, which knows nothing of the order and so folds it
+ * from the stream first (an effect already carried out is not carried out again). On success the
+ * dead letter is removed.
  */
 import { startConsumerSpan } from "./consumer-span.ts";
 import { AckPolicy, DeliverPolicy, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
@@ -11,7 +12,7 @@ import { SpanStatusCode } from "@opentelemetry/api";
 import { traceFields, type Logger } from "../shared/logger.ts";
 import { MessagingAttr } from "../otel/messaging-attributes.ts";
 import { DLQ_STREAM, ordersMessage, removeDeadLetter } from "./dead-letters.ts";
-import { decodeEvent, type EventHandler } from "./partitioned-consumer.ts";
+import { decodeEvent, type HandlerFactory } from "./delivery.ts";
 import { startDurableLoop } from "./durable-loop.ts";
 import { parseEventSubject, type ServiceName } from "./subjects.ts";
 
@@ -20,7 +21,7 @@ export async function startRetryProcessor(opts: {
   js: JetStreamClient;
   jsm: JetStreamManager;
   service: ServiceName;
-  handler: EventHandler;
+  handlers: HandlerFactory;
   log: Logger;
 }): Promise<() => Promise<void>> {
   return startDurableLoop({
@@ -68,15 +69,14 @@ export async function startRetryProcessor(opts: {
         { [MessagingAttr.messageId]: event.eventId, "orderstream.dlq_retry": true },
       );
       try {
-        await opts.handler(event, {
+        await opts.handlers().handle(event, {
           seq,
           subject: original.subject,
           consumer: consumerName,
-          deliveryCount: request.info.deliveryCount,
+          attempt: request.info.deliveryCount,
           traceparent: original.header?.get("traceparent") || null,
           trace: spanContext,
-          streak: null,
-          working: () => request.working(),
+          firstSight: false,
         });
         await removeDeadLetter(opts.jsm, consumerName, seq);
         request.ack();

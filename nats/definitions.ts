@@ -1,6 +1,7 @@
 /**
- * Stream, consumer and KV bucket definitions. Created idempotently at start-up by nats/setup.ts;
- * every option here works on nats-server 2.9 (no filter_subjects arrays, metadata or priority groups).
+ * Stream, consumer and KV bucket definitions. Created idempotently at start-up by nats/setup.ts.
+ * They need nats-server 2.11 or newer: consumers with several filters (2.10) and priority groups
+ * with a pinned client (2.11).
  */
 import {
   AckPolicy,
@@ -13,19 +14,42 @@ import {
 } from "@nats-io/jetstream";
 import { nanos } from "@nats-io/transport-node";
 import {
+  consumerFilterSubjects,
   consumerName,
   NOTIFICATIONS_STREAM,
   NOTIFICATIONS_SUBJECTS,
   ORDERS_STREAM,
   ORDERS_SUBJECTS,
-  partitionSubjectFilter,
+  OWNER_GROUP,
   type ServiceName,
 } from "./subjects.ts";
 
-/** How long a delivered message may stay unacked before another instance gets it (contract: 30 s). */
+/**
+ * How long a delivered message may stay unacknowledged before the server hands it out again (the
+ * contract: a message held by an instance that dies is redelivered to another within 30 s; in
+ * practice the next owner takes it over sooner, see OWNER_TTL_MS).
+ */
 export const ACK_WAIT_MS = 30_000;
-/** Deliveries before a message is given up and dead-lettered. */
+/** Attempts at handling one event before it is given up and dead-lettered. */
 export const MAX_DELIVER = 8;
+/**
+ * Server-side redeliveries before the server gives a message up (MAX_DELIVERIES advisory). An owner
+ * retries a failing event itself (MAX_DELIVER attempts, then a dead letter), so server redeliveries
+ * only happen while an acknowledgement waits behind a retrying event: a backstop, kept far above that.
+ */
+export const SERVER_MAX_DELIVER = 50;
+/**
+ * How long a partition stays pinned to an owner that stopped pulling (priority_timeout), and how long
+ * an instance is counted alive after its last heartbeat: together, how long a dead owner's
+ * partitions wait before another instance takes them over.
+ */
+export const OWNER_TTL_MS = 5_000;
+/**
+ * Unacknowledged messages a partition consumer allows its owner. The owner acknowledges cumulatively
+ * (ack policy "all") up to the oldest event not yet done, so this bounds how far it may run ahead of
+ * an event that is being retried.
+ */
+export const MAX_ACK_PENDING = 10_000;
 /** Window in which the server drops a second publish with the same Nats-Msg-Id. */
 export const DUPLICATE_WINDOW_MS = 2 * 60_000;
 /** Idempotency keys are kept at least this long (contract: at least 24 h). */
@@ -60,29 +84,51 @@ export function notificationsStreamConfig(replicas: number): StreamDefinition {
   );
 }
 
+export type PartitionConsumerConfig = Partial<ConsumerConfig> & { durable_name: string };
+
 /**
- * One durable pull consumer per service and partition. `max_ack_pending: 1` is what keeps one
- * order's events in stream order across instances: the server hands out a partition's next
- * message only once the current one is acked (or its ack_wait ran out).
+ * One durable pull consumer per service and partition, filtered to the event types the service acts
+ * on, and pinned to one puller at a time (priority group, `pinned_client`): the partition's owner,
+ * which handles its orders' events in stream order and acknowledges cumulatively. Another instance
+ * is pinned only once the owner stops pulling for OWNER_TTL_MS or hands the partition over.
  */
-export function partitionConsumerConfig(
-  service: ServiceName,
-  partition: number,
-): Partial<ConsumerConfig> & { durable_name: string } {
+export function partitionConsumerConfig(service: ServiceName, partition: number): PartitionConsumerConfig {
   return {
     durable_name: consumerName(service, partition),
     description: `${service} service, partition ${partition}`,
-    filter_subject: partitionSubjectFilter(partition),
-    ack_policy: AckPolicy.Explicit,
+    filter_subjects: consumerFilterSubjects(service, partition),
+    ack_policy: AckPolicy.All,
     deliver_policy: DeliverPolicy.All,
     ack_wait: nanos(ACK_WAIT_MS),
-    max_deliver: MAX_DELIVER,
-    max_ack_pending: 1,
+    max_deliver: SERVER_MAX_DELIVER,
+    max_ack_pending: MAX_ACK_PENDING,
     max_waiting: 512,
+    priority_groups: [OWNER_GROUP],
+    // PriorityPolicy.PinnedClient (the enum is exported as a type only by @nats-io/jetstream 3.4).
+    priority_policy: "pinned_client",
+    priority_timeout: nanos(OWNER_TTL_MS),
   };
 }
 
+/**
+ * Whether an existing consumer has the shape this version needs (ack policy, pinning, filters):
+ * one made by an earlier version (every instance pulling, one message in flight) is replaced.
+ */
+export function hasPartitionShape(existing: Partial<ConsumerConfig>, wanted: PartitionConsumerConfig): boolean {
+  const filters = existing.filter_subjects?.length ? existing.filter_subjects : existing.filter_subject ? [existing.filter_subject] : [];
+  return (
+    existing.ack_policy === wanted.ack_policy &&
+    existing.priority_policy === wanted.priority_policy &&
+    JSON.stringify(existing.priority_groups ?? []) === JSON.stringify(wanted.priority_groups) &&
+    JSON.stringify([...filters].sort()) === JSON.stringify([...(wanted.filter_subjects ?? [])].sort())
+  );
+}
+
 export const bucketOptions = {
-  state: { history: 1, storage: StorageType.File },
   idempotency: { history: 1, storage: StorageType.File, ttl: IDEMPOTENCY_TTL_MS },
+  /**
+   * Heartbeats: an entry older than a minute is garbage (instances count one dead after
+   * OWNER_TTL_MS). File storage, so the bucket outlives a server restart like the streams.
+   */
+  instances: { history: 1, storage: StorageType.File, ttl: 60_000 },
 } as const;

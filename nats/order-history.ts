@@ -1,13 +1,18 @@
 /**
- * One order's events straight from the ORDERS stream. Every (order, event type) is its own subject
- * holding at most one message, so the whole history is one "last message for subject" read per
- * event type (a direct get, or the leader's on a replicated stream), sent together: a round trip,
- * no consumer to create, and always up to date — which is what read-your-writes and the cancel
- * decision need.
+ * Reading ORDERS straight from the stream, without a consumer: one order's events (what the order
+ * view, read-your-writes and a new partition owner fold), and a stretch of one partition (what a new
+ * owner takes over). Every (order, event type) is its own subject holding at most one message, so an
+ * order's history is the last message of each subject under `orders.<p>.<id>.*`: one batch direct
+ * get (`multi_last`), a single round trip.
+ *
+ * Direct gets are answered by any replica. On a replicated stream a follower may not hold the event
+ * just acknowledged yet (the cluster test saw a 404 right after a 201), so there an order is read
+ * through the stream leader instead (one "last message for subject" get per event type, sent
+ * together), and so is a partition stretch.
  */
 import type { JetStreamManager, StoredMsg } from "@nats-io/jetstream";
 import { EVENT_TYPES, parseEvent, type OrderEvent } from "../shared/events.ts";
-import { eventSubject, ORDERS_STREAM } from "./subjects.ts";
+import { eventSubject, ORDERS_STREAM, orderSubjectFilter, partitionSubjectFilter } from "./subjects.ts";
 
 export interface StoredEvent {
   seq: number;
@@ -24,7 +29,13 @@ export function traceIdOf(traceparent: string | null | undefined): string | null
 }
 
 export function toStoredEvent(msg: StoredMsg): StoredEvent | null {
-  const parsed = parseEvent(msg.json());
+  let value: unknown;
+  try {
+    value = msg.json();
+  } catch {
+    return null;
+  }
+  const parsed = parseEvent(value);
   if (!parsed.ok) return null;
   return {
     seq: msg.seq,
@@ -35,12 +46,7 @@ export function toStoredEvent(msg: StoredMsg): StoredEvent | null {
   };
 }
 
-/**
- * One ORDERS message, read consistently. A direct get is the cheapest read, but on a replicated
- * stream any replica answers it, also a follower that does not hold the event just acknowledged yet
- * (the cluster test saw a 404 right after a 201). So a replicated ORDERS is read through its leader
- * (~0.1 ms more per read); whether it is replicated is looked up once per connection.
- */
+/** One ORDERS message, read consistently (from the leader on a replicated stream). */
 export async function getOrdersMessage(
   jsm: JetStreamManager,
   query: { seq: number } | { last_by_subj: string },
@@ -61,14 +67,69 @@ function ordersReplicated(jsm: JetStreamManager): Promise<boolean> {
   return known;
 }
 
+/**
+ * A batch direct get, collected: resolves with every message the server sent once it ends the
+ * batch. Callback mode, because the iterator of nats.js 3.4 never unsubscribes its reply inbox.
+ */
+function directBatch(
+  jsm: JetStreamManager,
+  opts: { multi_last: string[]; up_to_seq?: number } | { seq: number; next_by_subj: string; batch: number },
+): Promise<StoredMsg[]> {
+  return new Promise((resolve, reject) => {
+    const got: StoredMsg[] = [];
+    const callback = (done: { err?: Error } | null, m: StoredMsg) => {
+      if (done) return done.err ? reject(done.err) : resolve(got);
+      got.push(m);
+    };
+    const started =
+      "multi_last" in opts
+        ? jsm.direct.getLastMessagesFor(ORDERS_STREAM, { ...opts, callback })
+        : jsm.direct.getBatch(ORDERS_STREAM, { ...opts, callback });
+    started.catch(reject);
+  });
+}
+
 /** The order's events in stream order, from `fromSeq` on. Empty for an unknown order. */
 export async function readOrderEvents(jsm: JetStreamManager, orderId: string, fromSeq = 0): Promise<StoredEvent[]> {
-  const messages = await Promise.all(
-    EVENT_TYPES.map((type) => getOrdersMessage(jsm, { last_by_subj: eventSubject(orderId, type) })),
-  );
+  const messages = (await ordersReplicated(jsm))
+    ? await Promise.all(EVENT_TYPES.map((type) => getOrdersMessage(jsm, { last_by_subj: eventSubject(orderId, type) })))
+    : await directBatch(jsm, { multi_last: [orderSubjectFilter(orderId)] });
   return messages
     .filter((m): m is StoredMsg => m !== null && m.seq >= fromSeq)
     .map(toStoredEvent)
     .filter((e): e is StoredEvent => e !== null)
     .sort((a, b) => a.seq - b.seq);
+}
+
+/** Messages asked for per batch of a partition read. */
+const RANGE_BATCH = 512;
+
+/**
+ * The messages of one partition with sequences in [fromSeq, toSeq], in order (raw: the caller
+ * validates). On a single replica, batch direct gets; on a replicated stream, the leader's "next
+ * message of the partition" one at a time (a lagging follower could leave out the newest ones, which
+ * are exactly what a new partition owner reads this for).
+ */
+export async function readPartitionRange(jsm: JetStreamManager, partition: number, fromSeq: number, toSeq: number): Promise<StoredMsg[]> {
+  const filter = partitionSubjectFilter(partition);
+  const out: StoredMsg[] = [];
+  if (toSeq < fromSeq) return out;
+  if (await ordersReplicated(jsm)) {
+    for (let next = fromSeq; next <= toSeq; ) {
+      // STREAM.MSG.GET takes `next_by_subj` like a direct get; nats.js 3.4's type leaves it out.
+      const m = await jsm.streams.getMessage(ORDERS_STREAM, { seq: next, next_by_subj: filter } as unknown as { seq: number });
+      if (!m || m.seq > toSeq) break;
+      out.push(m);
+      next = m.seq + 1;
+    }
+    return out;
+  }
+  for (let next = fromSeq; next <= toSeq; ) {
+    const batch = await directBatch(jsm, { seq: next, next_by_subj: filter, batch: RANGE_BATCH });
+    for (const m of batch) if (m.seq <= toSeq) out.push(m);
+    const last = batch.at(-1);
+    if (!last || batch.length < RANGE_BATCH) break;
+    next = last.seq + 1;
+  }
+  return out;
 }

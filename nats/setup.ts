@@ -7,7 +7,15 @@ import type { JetStreamManager } from "@nats-io/jetstream";
 import { JetStreamApiError } from "@nats-io/jetstream";
 import { Kvm, type KV } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
-import { bucketOptions, notificationsStreamConfig, ordersStreamConfig, partitionConsumerConfig } from "./definitions.ts";
+import {
+  bucketOptions,
+  hasPartitionShape,
+  notificationsStreamConfig,
+  ordersStreamConfig,
+  partitionConsumerConfig,
+  type PartitionConsumerConfig,
+} from "./definitions.ts";
+import { DeliverPolicy } from "@nats-io/jetstream";
 import { ORDERS_STREAM, PARTITIONS, type ServiceName } from "./subjects.ts";
 
 const STREAM_NOT_FOUND = 10059;
@@ -36,11 +44,7 @@ export async function ensureStream(jsm: JetStreamManager, config: ReturnType<typ
 }
 
 /** Adds a durable consumer unless it exists. */
-export async function ensureConsumer(
-  jsm: JetStreamManager,
-  stream: string,
-  config: ReturnType<typeof partitionConsumerConfig>,
-): Promise<void> {
+export async function ensureConsumer(jsm: JetStreamManager, stream: string, config: PartitionConsumerConfig): Promise<void> {
   try {
     await jsm.consumers.info(stream, config.durable_name);
     return;
@@ -113,8 +117,35 @@ export async function ensureOrderStreams(jsm: JetStreamManager, replicas: number
 
 export async function ensurePartitionConsumers(jsm: JetStreamManager, stream: string, service: ServiceName): Promise<void> {
   await Promise.all(
-    Array.from({ length: PARTITIONS }, (_, p) => ensureConsumer(jsm, stream, partitionConsumerConfig(service, p))),
+    Array.from({ length: PARTITIONS }, (_, p) => ensurePartitionConsumer(jsm, stream, partitionConsumerConfig(service, p))),
   );
+}
+
+/**
+ * Adds a partition consumer unless one of the right shape exists. One left by an earlier version
+ * (explicit acks, every instance pulling) cannot be changed in place (the ack policy is fixed at
+ * creation), so it is replaced by one that starts after its acknowledged floor: nothing it had
+ * handled is handed out again, nothing it had not is skipped.
+ */
+export async function ensurePartitionConsumer(jsm: JetStreamManager, stream: string, wanted: PartitionConsumerConfig): Promise<void> {
+  let existing;
+  try {
+    existing = await jsm.consumers.info(stream, wanted.durable_name);
+  } catch (err) {
+    if (!isApiError(err, CONSUMER_NOT_FOUND)) throw err;
+  }
+  if (existing && hasPartitionShape(existing.config, wanted)) return;
+  const config: PartitionConsumerConfig = existing
+    ? { ...wanted, deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: existing.ack_floor.stream_seq + 1 }
+    : wanted;
+  if (existing) await jsm.consumers.delete(stream, wanted.durable_name).catch(() => false);
+  try {
+    await jsm.consumers.add(stream, config);
+  } catch (err) {
+    // Another instance made it first (or replaced the old one): fine if the one there now has the shape.
+    const now = await jsm.consumers.info(stream, wanted.durable_name).catch(() => Promise.reject(err));
+    if (!hasPartitionShape(now.config, wanted)) throw err;
+  }
 }
 
 export { bucketOptions };

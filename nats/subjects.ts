@@ -5,10 +5,11 @@
  * - the order id in the subject makes one order's history one subject filter (`orders.<p>.<id>.*`);
  * - the event type last makes every (order, event type) its own subject, so "this event was already
  *   published" is a per-subject check the stream itself enforces (see nats/publish.ts);
- * - the partition token lets each consumer own a slice of orders and keep per-order order with
- *   several instances (one durable per partition, one message in flight).
+ * - the partition token lets one instance own a slice of orders at a time (one durable per service
+ *   and partition, pinned to one puller), which is what keeps per-order order with several instances;
+ * - the event type as the last token lets a consumer be delivered only the types its service acts on.
  */
-import type { EventType } from "../shared/events.ts";
+import { EVENT_TYPES, type EventType } from "../shared/events.ts";
 
 export const ORDERS_STREAM = "ORDERS";
 export const ORDERS_SUBJECTS = "orders.*.*.*";
@@ -51,10 +52,33 @@ export function orderSubjectFilter(orderId: string): string {
   return `orders.${partitionOf(orderId)}.${orderId}.*`;
 }
 
-/** All events of one partition: the filter of that partition's consumers. */
+/** All events of one partition. */
 export function partitionSubjectFilter(partition: number): string {
   return `orders.${partition}.*.*`;
 }
+
+/**
+ * The event types each service is delivered: the ones its decisions depend on. Its own outcomes are
+ * not among them (payment learns PAYMENT_COMPLETED from its own publish), so a happy order costs
+ * payment one delivery, shipping two and notification three; the order service acts on none of a
+ * happy order's events (its view is folded from the stream when asked for).
+ */
+export const CONSUMED_EVENT_TYPES: Record<ServiceName, readonly EventType[]> = {
+  order: ["PAYMENT_FAILED", "PAYMENT_REFUNDED"],
+  payment: ["ORDER_CREATED", "ORDER_CANCEL_REQUESTED", "SHIPPING_FAILED"],
+  shipping: ["ORDER_CREATED", "ORDER_CANCEL_REQUESTED", "PAYMENT_COMPLETED"],
+  notification: EVENT_TYPES,
+};
+
+/** The subject filters of a service's consumer for one partition: one per event type it acts on. */
+export function consumerFilterSubjects(service: ServiceName, partition: number): string[] {
+  const types = CONSUMED_EVENT_TYPES[service];
+  if (types.length === EVENT_TYPES.length) return [partitionSubjectFilter(partition)];
+  return types.map((type) => `orders.${partition}.*.${type}`);
+}
+
+/** The priority group every partition consumer pins to one puller: the partition's owner. */
+export const OWNER_GROUP = "owner";
 
 export interface EventSubject {
   partition: number;
@@ -86,24 +110,16 @@ export function userNotificationsFilter(userId: string): string {
   return `notifications.${userId}.*.*`;
 }
 
-/** KV buckets: each service's per-order state (with the last applied sequence), and the order view. */
+/**
+ * KV buckets: the order API's idempotency keys, and the instances of each service (a heartbeat per
+ * instance, `<service>.<instanceId>`), from which every instance computes who owns which partition.
+ */
 export const BUCKETS = {
-  orderViews: "order-views",
   idempotencyKeys: "idempotency-keys",
-  paymentState: "payment-state",
-  shippingState: "shipping-state",
-  notificationState: "notification-state",
+  instances: "service-instances",
 } as const;
 
-export function stateBucketOf(service: ServiceName): string {
-  switch (service) {
-    case "order":
-      return BUCKETS.orderViews;
-    case "payment":
-      return BUCKETS.paymentState;
-    case "shipping":
-      return BUCKETS.shippingState;
-    case "notification":
-      return BUCKETS.notificationState;
-  }
+/** The key of one instance in the instances bucket. */
+export function instanceKey(service: ServiceName, instanceId: string): string {
+  return `${service}.${instanceId}`;
 }

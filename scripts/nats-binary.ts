@@ -1,13 +1,18 @@
-// Locating a nats-server binary and picking free TCP ports.
-// Node-only helper, shared by scripts/ (local start) and test/support/.
+// Locating current nats-server and natscli binaries, and picking free TCP ports.
+// Node-only helper, shared by scripts/ (local start), bench/ and test/support/.
+import { execFileSync } from "node:child_process";
 import { accessSync, constants, statSync } from "node:fs";
 import { createServer } from "node:net";
+import { homedir } from "node:os";
 import { delimiter, join } from "node:path";
+import { compareVersions, MIN_SERVER_VERSION, SERVER_INSTALL_HINT } from "../nats/server-version.ts";
 
 export const NATS_INSTALL_HINT =
-  "nats-server not found: install it with `apt-get install -y nats-server` (Debian/Ubuntu), `brew install nats-server` (macOS), or download a release from https://nats.io/download/ and put it on PATH.";
+  `no nats-server ${MIN_SERVER_VERSION} or newer found (looked at NATS_SERVER_BIN, GOBIN, ~/go/bin, the PATH, /usr/local/bin and /usr/sbin). ` +
+  SERVER_INSTALL_HINT;
 
-const FALLBACK_LOCATIONS = ["/usr/sbin/nats-server", "/usr/local/bin/nats-server"];
+export const NATS_CLI_INSTALL_HINT =
+  "natscli (`nats`) not found (looked at NATS_CLI_BIN, GOBIN, ~/go/bin and the PATH): `go install github.com/nats-io/natscli/nats@v0.5.0`, or `brew install nats-io/nats-tools/nats`.";
 
 function isExecutableFile(path: string): boolean {
   try {
@@ -19,18 +24,45 @@ function isExecutableFile(path: string): boolean {
   }
 }
 
-/** Absolute path of a usable `nats-server` (PATH first, then well-known locations), or null. */
+/** Where a Go-installed or otherwise installed binary may be: an explicit variable first, then Go's bin dirs, the PATH, fallbacks. */
+function candidates(exe: string, explicitVar: string, fallbacks: string[] = []): string[] {
+  const dirs = [process.env.GOBIN, process.env.GOPATH ? join(process.env.GOPATH, "bin") : undefined, join(homedir(), "go", "bin")];
+  const out = [process.env[explicitVar], ...dirs.map((d) => (d ? join(d, exe) : undefined))];
+  for (const dir of (process.env.PATH ?? "").split(delimiter)) if (dir) out.push(join(dir, exe));
+  out.push(...fallbacks);
+  return [...new Set(out.filter((p): p is string => !!p))].filter(isExecutableFile);
+}
+
+/** The version a nats-server binary reports (`nats-server: v2.15.3` → "2.15.3"), or null. */
+export function natsServerVersion(binary: string): string | null {
+  try {
+    const out = execFileSync(binary, ["--version"], { encoding: "utf8", timeout: 5_000 });
+    return /v?(\d+\.\d+\.\d+)/.exec(out)?.[1] ?? null;
+  } catch {
+    return null;
+  }
+}
+
+const versionCache = new Map<string, string | null>();
+
+/**
+ * Absolute path of a usable `nats-server`: NATS_SERVER_BIN, then GOBIN, ~/go/bin (where `go install`
+ * puts it), the PATH, /usr/local/bin and /usr/sbin — the first of version MIN_SERVER_VERSION or
+ * newer (Debian's 2.9 in /usr/sbin is skipped). Null when there is none.
+ */
 export function findNatsServer(): string | null {
   const exe = process.platform === "win32" ? "nats-server.exe" : "nats-server";
-  for (const dir of (process.env.PATH ?? "").split(delimiter)) {
-    if (!dir) continue;
-    const candidate = join(dir, exe);
-    if (isExecutableFile(candidate)) return candidate;
-  }
-  for (const candidate of FALLBACK_LOCATIONS) {
-    if (isExecutableFile(candidate)) return candidate;
+  for (const path of candidates(exe, "NATS_SERVER_BIN", ["/usr/local/bin/nats-server", "/usr/sbin/nats-server"])) {
+    if (!versionCache.has(path)) versionCache.set(path, natsServerVersion(path));
+    const version = versionCache.get(path);
+    if (version && compareVersions(version, MIN_SERVER_VERSION) >= 0) return path;
   }
   return null;
+}
+
+/** Absolute path of natscli (`nats`): NATS_CLI_BIN, GOBIN, ~/go/bin, then the PATH; null when missing. */
+export function findNatsCli(): string | null {
+  return candidates(process.platform === "win32" ? "nats.exe" : "nats", "NATS_CLI_BIN")[0] ?? null;
 }
 
 /** A port the OS considers free right now (listen on 0, read it, close). Racy by nature: retry on EADDRINUSE. */

@@ -4,7 +4,6 @@
  * compatibility). One registry per service process.
  */
 import client from "prom-client";
-import { nextInfoPollMs } from "../nats/jetstream-stats.ts";
 
 export interface ServiceMetrics {
   registry: client.Registry;
@@ -13,12 +12,11 @@ export interface ServiceMetrics {
   eventsPublished: client.Counter<"event_type" | "result">;
   eventsHandled: client.Counter<"event_type" | "outcome">;
   handlerDuration: client.Histogram<"event_type">;
-  /** ORDER_CREATED → SHIPPING_READY (their occurredAt), observed once per order by the order service. */
+  /** ORDER_CREATED → SHIPPING_READY (their occurredAt), observed once per order by the shipping service. */
   orderLatency: client.Histogram;
   /**
    * Makes the JetStream gauges (consumer pending / ack pending / redelivered, DLQ size) read from
-   * `read`, at most once per `maxAgeMs` however often Prometheus scrapes, and less often when a read
-   * is slow (`nextInfoPollMs`).
+   * `read`, at most once per `maxAgeMs` however often Prometheus scrapes.
    */
   watchJetStream(read: () => Promise<JetStreamStats>, opts?: { maxAgeMs?: number; onError?: (err: unknown) => void }): void;
 }
@@ -45,24 +43,18 @@ export function createMetrics(service: string): ServiceMetrics {
   let read: (() => Promise<JetStreamStats>) | undefined;
   let maxAgeMs = 5_000;
   let onError: (err: unknown) => void = () => {};
-  let cached: { at: number; maxAgeMs: number; stats: Promise<JetStreamStats | null> } | undefined;
+  let cached: { at: number; stats: Promise<JetStreamStats | null> } | undefined;
   const jetStreamStats = (): Promise<JetStreamStats | null> => {
     if (!read) return Promise.resolve(null);
     const now = Date.now();
-    if (!cached || now - cached.at >= cached.maxAgeMs) {
-      const entry: NonNullable<typeof cached> = { at: now, maxAgeMs, stats: Promise.resolve(null) };
-      entry.stats = read().then(
-        (stats) => {
-          // A slow read is a server counting a deep backlog: ask it less often.
-          entry.maxAgeMs = nextInfoPollMs(Date.now() - now, maxAgeMs);
-          return stats;
-        },
-        (err: unknown) => {
+    if (!cached || now - cached.at >= maxAgeMs) {
+      cached = {
+        at: now,
+        stats: read().catch((err: unknown) => {
           onError(err);
           return null;
-        },
-      );
-      cached = entry;
+        }),
+      };
     }
     return cached.stats;
   };
@@ -80,17 +72,17 @@ export function createMetrics(service: string): ServiceMetrics {
     });
   consumerGauge(
     "orderstream_consumer_pending_messages",
-    "Messages of the consumer's partition not yet delivered (JetStream num_pending, as sent with this instance's latest delivery).",
+    "Messages of the consumer's partition not yet delivered (JetStream num_pending).",
     (c) => c.pending,
   );
   consumerGauge(
     "orderstream_consumer_ack_pending_messages",
-    "Messages delivered to this instance and not yet acknowledged.",
+    "Messages delivered and not yet acknowledged (JetStream num_ack_pending).",
     (c) => c.ackPending,
   );
   consumerGauge(
     "orderstream_consumer_redelivered_messages",
-    "Of those, the ones delivered more than once.",
+    "Of those, the ones delivered more than once (JetStream num_redelivered).",
     (c) => c.redelivered,
   );
   new client.Gauge({
@@ -113,7 +105,7 @@ export function createMetrics(service: string): ServiceMetrics {
     },
     orderLatency: new client.Histogram({
       name: "orderstream_order_e2e_latency_seconds",
-      help: "Time from an order's ORDER_CREATED to its SHIPPING_READY (event occurredAt), observed by the order service.",
+      help: "Time from an order's ORDER_CREATED to its SHIPPING_READY (event occurredAt), observed by the shipping service when it ships.",
       buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
       registers: [registry],
     }),

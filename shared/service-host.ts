@@ -15,13 +15,17 @@ import { createMetrics, type ServiceMetrics } from "./metrics.ts";
 import { HttpProblem, problemResponse } from "./http/problem.ts";
 import { hardening, natsUnavailable, unavailableProblem } from "./http/hardening.ts";
 import { connectNats, inboxPrefixOf, type NatsConnectOptions } from "../nats/connect.ts";
-import { ensureOrderStreams, ensurePartitionConsumers } from "../nats/setup.ts";
+import { assertServerVersion } from "../nats/server-version.ts";
+import { bucketOptions } from "../nats/definitions.ts";
+import { ensureBucket, ensureOrderStreams, ensurePartitionConsumers } from "../nats/setup.ts";
 import { createEventPublisher, type EventPublisher } from "../nats/publish-event.ts";
-import { defaultRetryDelayMs, startPartitionedConsumers, type EventHandler, type RunningConsumers } from "../nats/partitioned-consumer.ts";
-import { consumerNames, ORDERS_STREAM } from "../nats/subjects.ts";
+import { startPartitionedConsumers, type RunningConsumers } from "../nats/partitioned-consumer.ts";
+import { defaultRetryDelayMs, type HandlerFactory } from "../nats/delivery.ts";
+import { readOrderEvents, type StoredEvent } from "../nats/order-history.ts";
+import { BUCKETS, ORDERS_STREAM } from "../nats/subjects.ts";
 import { ensureDeadLetterStreams, startAdvisoryProcessor, writeDeadLetter } from "../nats/dead-letters.ts";
 import { startRetryProcessor } from "../nats/dead-letter-retry.ts";
-import { PartitionBacklog, readJetStreamStats } from "../nats/jetstream-stats.ts";
+import { readJetStreamStats } from "../nats/jetstream-stats.ts";
 
 /** What a service's own code gets once NATS is there. */
 export interface Infra {
@@ -29,17 +33,21 @@ export interface Infra {
   js: JetStreamClient;
   jsm: JetStreamManager;
   publisher: EventPublisher;
+  /** One order's events from the stream, in stream order (empty for an unknown order). */
+  history(orderId: string): Promise<StoredEvent[]>;
   config: ServiceConfig;
   log: Logger;
   metrics: ServiceMetrics;
+  /** This instance's id among its service's instances (the partition assignment's key). */
+  instanceId: string;
 }
 
-/** A service: the events it acts on, how it sets itself up, and its routes. */
+/** A service: how it sets itself up, its handler of the events it is delivered, and its routes. */
 export interface ServiceDefinition<R> {
-  relevant: ReadonlySet<string>;
-  /** Binds buckets etc. and returns the runtime its handler and routes use. */
+  /** Binds buckets etc. and returns the runtime its handlers and routes use. */
   setup(infra: Infra): Promise<R>;
-  handler(runtime: R): EventHandler;
+  /** Its partition handlers (the events delivered are those of CONSUMED_EVENT_TYPES). */
+  handlers(runtime: R): HandlerFactory;
   /** Mounts the service's routes; `runtime()` throws a 503 problem until NATS is ready. */
   routes?(app: Hono, runtime: () => R, config: ServiceConfig): void;
 }
@@ -63,8 +71,11 @@ export function createService<R>(
   config: ServiceConfig,
   log: Logger,
   nats: Omit<NatsConnectOptions, "servers" | "user" | "password" | "name">,
+  /** What the instance's heartbeat says of it besides service and port (the entry adds pid, runtime). */
+  describeInstance: Record<string, unknown> = {},
 ): RunningService {
   const metrics = createMetrics(config.service);
+  const instanceId = crypto.randomUUID();
   let runtime: R | undefined;
   let nc: NatsConnection | undefined;
   let consumers: RunningConsumers | undefined;
@@ -163,53 +174,71 @@ export function createService<R>(
         // Replies come back on `_INBOX_<service>.…`: the auth config lets a service read only its own.
         inboxPrefix: inboxPrefixOf(config.service),
       });
+      // Before anything else: an older server lacks what the consumers are built on.
+      assertServerVersion(nc);
       connected = true;
       void watchStatus(nc);
       const js = jetstream(nc);
       const jsm = await jetstreamManager(nc);
       await untilNatsAnswers("creating the ORDERS streams", () => ensureOrderStreams(jsm, config.ordersReplicas));
       await untilNatsAnswers("creating the partition consumers", () => ensurePartitionConsumers(jsm, ORDERS_STREAM, config.service));
+      const instances = await untilNatsAnswers("creating the instances bucket", () =>
+        ensureBucket(nc!, jsm, BUCKETS.instances, bucketOptions.instances),
+      );
       const publisher = createEventPublisher(js, jsm, {
         onPublished: (eventType, result) => metrics.eventsPublished.inc({ event_type: eventType, result }),
       });
-      const infra: Infra = { nc, js, jsm, publisher, config, log, metrics };
+      const infra: Infra = {
+        nc,
+        js,
+        jsm,
+        publisher,
+        history: (orderId) => readOrderEvents(jsm, orderId),
+        config,
+        log,
+        metrics,
+        instanceId,
+      };
       const r = await untilNatsAnswers("setting up the service's buckets", () => definition.setup(infra));
       runtime = r;
       await untilNatsAnswers("creating the dead-letter streams", () => ensureDeadLetterStreams(jsm, config.ordersReplicas));
-      const handler = definition.handler(r);
-      const backlog = new PartitionBacklog(consumerNames(config.service));
-      consumers = await untilNatsAnswers("binding the partition consumers", () => startPartitionedConsumers({
-        js,
-        service: config.service,
-        handler,
-        relevant: definition.relevant,
-        log,
-        backlog,
-        retryDelayMs: (n) => defaultRetryDelayMs(n, config.handlerRetryBaseMs),
-        onHandled: ({ eventType, outcome, handlerSeconds }) => {
-          metrics.eventsHandled.inc({ event_type: eventType, outcome });
-          if (handlerSeconds !== undefined) metrics.handlerDuration.observe({ event_type: eventType }, handlerSeconds);
-        },
-        giveUp: (msg, consumer, reason) =>
-          writeDeadLetter(js, {
-            subject: msg.subject,
-            streamSeq: msg.seq,
-            data: msg.data,
-            headers: msg.headers,
-            consumer,
-            reason,
-            deliveries: msg.info.deliveryCount,
-            source: "service",
-          }),
-      }));
+      const handlers = definition.handlers(r);
+      consumers = await untilNatsAnswers("taking this instance's partitions", () =>
+        startPartitionedConsumers({
+          js,
+          jsm,
+          instances,
+          service: config.service,
+          instanceId,
+          handlers,
+          log,
+          retryDelayMs: (n) => defaultRetryDelayMs(n, config.handlerRetryBaseMs),
+          onHandled: ({ eventType, outcome, handlerSeconds }) => {
+            metrics.eventsHandled.inc({ event_type: eventType, outcome });
+            if (handlerSeconds !== undefined) metrics.handlerDuration.observe({ event_type: eventType }, handlerSeconds);
+          },
+          giveUp: (m) =>
+            writeDeadLetter(js, {
+              subject: m.subject,
+              streamSeq: m.seq,
+              data: m.data,
+              headers: m.headers,
+              consumer: m.consumer,
+              reason: m.reason,
+              deliveries: m.attempts,
+              source: "service",
+            }),
+          describe: () => ({ service: config.service, port: config.port, ...describeInstance }),
+        }),
+      );
       // Read lazily by /metrics (cached 5 s), so an idle service asks JetStream nothing.
-      metrics.watchJetStream(() => readJetStreamStats(jsm, config.service, backlog), {
+      metrics.watchJetStream(() => readJetStreamStats(jsm, config.service), {
         onError: (err) => log.warn({ err }, "could not read JetStream consumer info for /metrics"),
       });
       background.push(await untilNatsAnswers("starting the advisory processor", () => startAdvisoryProcessor(js, jsm, log)));
       background.push(
         await untilNatsAnswers("starting the dead-letter retry processor", () =>
-          startRetryProcessor({ js, jsm, service: config.service, handler, log }),
+          startRetryProcessor({ js, jsm, service: config.service, handlers, log }),
         ),
       );
       started = true;

@@ -229,7 +229,24 @@ describe("a 3-node JetStream cluster", () => {
         return done.size === ORDERS;
       },
       { timeoutMs: 90_000, intervalMs: 1_000, what: `all ${ORDERS} orders to reach their final state` },
-    );
+    ).catch(async (err) => {
+      // What is stuck, and where: a few open orders' events, the consumers with work left, the services' warnings.
+      const open = placed.filter((p) => !done.has(p.orderId));
+      const lines: string[] = [];
+      for (const p of open.slice(0, 5)) {
+        const { body } = await getJson(`${sys!.orderUrl}/orders/${p.orderId}/events`);
+        lines.push(`${p.kind} ${p.orderId}: ${JSON.stringify((body as { eventType: string; seq: number }[]).map((e) => [e.seq, e.eventType]))}`);
+      }
+      const busy = (await jsm.consumers.list(ORDERS_STREAM).next()).filter((c) => c.num_pending + c.num_ack_pending > 0);
+      for (const c of busy) {
+        lines.push(`${c.name}: pending ${c.num_pending}, ack pending ${c.num_ack_pending}, floor ${c.ack_floor.stream_seq}, delivered ${c.delivered.stream_seq}`);
+      }
+      for (const s of sys!.services) {
+        const warnings = s.output().split("\n").filter((l) => !l.includes('"level":"info"') || /took over|assignment/.test(l));
+        lines.push(`--- ${s.name} ${s.pid}\n${warnings.slice(-15).join("\n")}`);
+      }
+      throw new Error(`${(err as Error).message}; ${open.length} open:\n${lines.join("\n")}`);
+    });
     console.log(`cluster: all orders final by +${Date.now() - t0} ms`);
     const wrong: string[] = [];
     for (const p of placed) {

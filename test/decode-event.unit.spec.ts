@@ -1,7 +1,7 @@
 // Every consumed message is checked against the event schema AND its own subject before a handler
 // sees it (nats/partitioned-consumer.ts decodeEvent); anything else goes to the DLQ with this reason.
 import { describe, expect, it } from "vitest";
-import { decodeEvent } from "../nats/partitioned-consumer.ts";
+import { decodeEvent } from "../nats/delivery.ts";
 import { completeEvent } from "../nats/publish-event.ts";
 import { eventSubject } from "../nats/subjects.ts";
 

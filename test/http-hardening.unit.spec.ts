@@ -77,9 +77,8 @@ describe("hardening middleware", () => {
 
 describe("the service app's error bodies", () => {
   const definition: ServiceDefinition<null> = {
-    relevant: new Set(),
     setup: async () => null,
-    handler: () => async () => {},
+    handlers: () => () => ({ handle: async () => {}, forget: () => {} }),
     routes(app) {
       app.get("/boom", () => {
         throw new Error("secret internal detail at /work/main/x.ts:12:3");

@@ -7,6 +7,7 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { consumerName, partitionOf, type ServiceName } from "../nats/subjects.ts";
+import { consumersOf as consumerLabelsOf, spanCount } from "./support/trace-shape.ts";
 import { startOtlpReceiver, type OtlpReceiver, type ReceivedSpan } from "./support/otlp-receiver.ts";
 import { eventTypes, getJson, postOrder, startSystem, waitForStatus, type System } from "./support/system.ts";
 
@@ -37,6 +38,9 @@ interface ChainLink {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** The services delivered an event type (their consumers' filters): each makes one CONSUMER span of it. */
+const consumersOf = (eventType: string) => consumerLabelsOf(eventType) as ServiceLabel[];
 
 function describeSpans(spans: ReceivedSpan[]): string {
   return spans
@@ -73,7 +77,7 @@ async function collectOrderTrace(
           .filter((s) => isSendOf(s, eventType))
           .some((send) => {
             const services = new Set(processSpansUnder(spans, send, eventType).map((s) => s.serviceName));
-            return SERVICE_NAMES.every((name) => services.has(name));
+            return consumersOf(eventType).every((name) => services.has(name));
           }),
       );
       return complete && extra(spans);
@@ -176,7 +180,9 @@ function expectChain(
     expect(send.parentSpanId, `${what}'s parent`).toBe(expectedParent.spanId);
 
     const consumers = processSpansUnder(trace, send, link.eventType);
-    for (const service of SERVICE_NAMES) {
+    // Only the services whose consumers are filtered to this type are delivered it.
+    expect(new Set(consumers.map((s) => s.serviceName)), `who processes ${link.eventType} in ${context}`).toEqual(new Set(consumersOf(link.eventType)));
+    for (const service of consumersOf(link.eventType)) {
       const mine = consumers
         .filter((s) => s.serviceName === service)
         .sort((a, b) => Number(a.attributes["messaging.nats.delivery_count"]) - Number(b.attributes["messaging.nats.delivery_count"]));
@@ -293,9 +299,10 @@ describe("one trace per order, exported over OTLP/HTTP", () => {
     const events = await storedEvents(sys, orderId);
     expectChain(trace, root, traceId, orderId, events, chain);
 
-    // Each service's consumer gets every event of its partition; those it does not act on are
-    // acked at once, but still get their CONSUMER span: 1 HTTP + 3 sends + 3 × 4 process spans.
-    expect(trace.length, describeSpans(trace)).toBe(1 + 3 + 3 * 4);
+    // Each service is delivered only the event types it acts on (payment learns its own
+    // PAYMENT_COMPLETED from the publish): 1 HTTP + 3 sends + 3 + 2 + 1 process spans.
+    expect(trace.length, describeSpans(trace)).toBe(spanCount(chain.map((l) => l.eventType)));
+    expect(trace.length).toBe(10);
     expect(trace.filter((s) => s.status.code === STATUS_ERROR)).toEqual([]);
     expect(trace.filter((s) => s.kind === CONSUMER).every((s) => s.attributes["messaging.nats.delivery_count"] === 1)).toBe(true);
   });
@@ -317,7 +324,7 @@ describe("one trace per order, exported over OTLP/HTTP", () => {
     const root = expectOneTree(receiver.spans(), trace, traceId, orderId);
     expectChain(trace, root, traceId, orderId, await storedEvents(sys, orderId), chain);
     expect(trace.some((s) => /PAYMENT_COMPLETED|SHIPPING_READY/.test(s.name)), describeSpans(trace)).toBe(false);
-    expect(trace.length, describeSpans(trace)).toBe(1 + 3 + 3 * 4);
+    expect(trace.length, describeSpans(trace)).toBe(spanCount(chain.map((l) => l.eventType)));
   });
 
   it("a failed delivery is an error span with the exception, and its redelivery a sibling with delivery count 2", async () => {
@@ -359,7 +366,7 @@ describe("one trace per order, exported over OTLP/HTTP", () => {
     expect(retried!.attributes["messaging.nats.delivery_count"]).toBe(2);
     expect(retried!.status.code).not.toBe(STATUS_ERROR);
     expect(retried!.events.filter((e) => e.name === "exception")).toEqual([]);
-    expect(trace.length, describeSpans(trace)).toBe(1 + 3 + 3 * 4 + 1);
+    expect(trace.length, describeSpans(trace)).toBe(spanCount(chain.map((l) => l.eventType)) + 1);
   });
 });
 

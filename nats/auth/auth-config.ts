@@ -23,7 +23,6 @@ import {
   NOTIFICATIONS_STREAM,
   ORDERS_STREAM,
   SERVICES,
-  stateBucketOf,
   type ServiceName,
 } from "../subjects.ts";
 import type { EventType } from "../../shared/events.ts";
@@ -37,12 +36,12 @@ export const PUBLISHES: Record<ServiceName, readonly EventType[]> = {
   notification: [],
 };
 
-/** KV buckets each service binds (its per-order state; the order service also its idempotency keys). */
+/** KV buckets a service reads and writes whole (the order service's idempotency keys). */
 export const BUCKETS_OF: Record<ServiceName, readonly string[]> = {
-  order: [stateBucketOf("order"), BUCKETS.idempotencyKeys],
-  payment: [stateBucketOf("payment")],
-  shipping: [stateBucketOf("shipping")],
-  notification: [stateBucketOf("notification")],
+  order: [BUCKETS.idempotencyKeys],
+  payment: [],
+  shipping: [],
+  notification: [],
 };
 
 /** The user name of a service, and the environment variable holding its password. */
@@ -61,7 +60,11 @@ function durable(stream: string, name: string): string[] {
     // The 2.9 create API carries the filter subject as extra tokens: `CREATE.<stream>.<name>.<filter>`.
     `${API}.CONSUMER.CREATE.${stream}.${name}`,
     `${API}.CONSUMER.CREATE.${stream}.${name}.>`,
+    // nats.js creates a consumer with several filters through the durable form of the API.
+    `${API}.CONSUMER.DURABLE.CREATE.${stream}.${name}`,
     `${API}.CONSUMER.MSG.NEXT.${stream}.${name}`,
+    // Handing the partition over: releasing its pin.
+    `${API}.CONSUMER.UNPIN.${stream}.${name}`,
     // Acks (and naks, +WPI, +TERM) go to the reply subject of the delivery: the v1 form, and the
     // v2 form (`$JS.ACK.<domain>.<account hash>.<stream>.…`) newer servers may use.
     `$JS.ACK.${stream}.${name}.>`,
@@ -85,8 +88,18 @@ export function publishAllow(service: ServiceName): string[] {
   for (const stream of [ORDERS_STREAM, NOTIFICATIONS_STREAM, DLQ_STREAM, ADVISORIES_STREAM]) allow.push(...ensured(stream));
   // Its 16 partition consumers on ORDERS.
   for (const name of consumerNames(service)) allow.push(...durable(ORDERS_STREAM, name));
-  // Reading ORDERS: direct gets (history, a duplicate's stored copy) and message gets (DLQ retry, advisories).
+  // Reading ORDERS: direct gets (an order's history, a partition stretch on taking over, a duplicate's
+  // stored copy) and message gets (the leader's, on a replicated stream; DLQ retry, advisories).
   allow.push(`${API}.DIRECT.GET.${ORDERS_STREAM}`, `${API}.DIRECT.GET.${ORDERS_STREAM}.>`, `${API}.STREAM.MSG.GET.${ORDERS_STREAM}`);
+  // The instances bucket: its own service's heartbeats, and a watch of them (an ordered consumer).
+  const instances = `KV_${BUCKETS.instances}`;
+  allow.push(...ensured(instances), `$KV.${BUCKETS.instances}.${service}.>`);
+  allow.push(
+    `${API}.CONSUMER.CREATE.${instances}.>`,
+    `${API}.CONSUMER.INFO.${instances}.*`,
+    `${API}.CONSUMER.DELETE.${instances}.*`,
+    `${API}.CONSUMER.MSG.NEXT.${instances}.*`,
+  );
   // Dead letters: any instance turns a MAX_DELIVERIES advisory into a dead letter, whichever
   // consumer it names, so `dlq.orders.*.*` is shared (a forged dead letter only makes a service
   // re-read the original from ORDERS by sequence, which its per-order fence makes a no-op).
@@ -100,6 +113,8 @@ export function publishAllow(service: ServiceName): string[] {
     allow.push(`${API}.DIRECT.GET.KV_${bucket}.>`, `${API}.STREAM.MSG.GET.KV_${bucket}`, `$KV.${bucket}.>`);
   }
   if (service === "notification") {
+    // Whether a notification is recorded already (before a webhook is POSTed again).
+    allow.push(`${API}.DIRECT.GET.${NOTIFICATIONS_STREAM}.>`);
     // GET /users/{id}/notifications reads with short-lived ordered consumers (random names).
     allow.push(
       `${API}.CONSUMER.CREATE.${NOTIFICATIONS_STREAM}.>`,

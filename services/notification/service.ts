@@ -2,28 +2,24 @@
  * The notification service: one notification per order event for the order's user, recorded
  * durably in JetStream and, when NOTIFY_WEBHOOK_URL is set, POSTed there.
  *
- * The webhook is delivered at least once with an `Idempotency-Key: <eventId>` header: if the
- * service dies after the POST and before its state is saved, the redelivered event POSTs again
- * with the same key, which the receiver uses to drop the repeat (the usual webhook contract).
+ * Recording is guarded like the order events (one message per notification subject, whatever the
+ * redeliveries), so the stream itself is the fence against notifying twice: no per-order state. The
+ * webhook is POSTed before the notification is recorded, with `Idempotency-Key: <eventId>`: a
+ * recorded notification was POSTed, and when the service dies between the two, the event comes
+ * again and POSTs with the same key, which the receiver uses to drop the repeat (the usual webhook
+ * contract). An event that may have been handled before (a redelivery, a replay, a take-over) is
+ * first looked up in the stream, so a notification recorded already is not POSTed again.
  */
 import { Hono } from "hono";
 import type { ServiceDefinition, Infra } from "../../shared/service-host.ts";
-import { ensureBucket } from "../../nats/setup.ts";
-import { bucketOptions } from "../../nats/definitions.ts";
-import { BUCKETS } from "../../nats/subjects.ts";
-import { createOrderStateStore, statefulHandler, type OrderStateStore } from "../../nats/order-state.ts";
-import { EVENT_TYPES } from "../../shared/events.ts";
+import type { PartitionHandler } from "../../nats/delivery.ts";
 import { isUserId } from "../../shared/ids.ts";
 import { HttpProblem } from "../../shared/http/problem.ts";
 import { notificationFor, type Notification } from "./domain/notification.ts";
-import { listNotifications, recordNotification } from "./store.ts";
-
-/** Only the fence is kept per order: notifications themselves live in the stream. */
-type NotificationState = Record<string, never>;
+import { isNotificationRecorded, listNotifications, recordNotification } from "./store.ts";
 
 export interface NotificationRuntime {
   infra: Infra;
-  store: OrderStateStore<NotificationState>;
 }
 
 const WEBHOOK_TIMEOUT_MS = 5_000;
@@ -49,35 +45,24 @@ async function postWebhook(url: string, notification: Notification): Promise<voi
 }
 
 export const notificationService: ServiceDefinition<NotificationRuntime> = {
-  relevant: new Set(EVENT_TYPES),
   async setup(infra) {
-    const kv = await ensureBucket(infra.nc, infra.jsm, BUCKETS.notificationState, bucketOptions.state);
-    return { infra, store: createOrderStateStore<NotificationState>(kv) };
+    return { infra };
   },
-  handler(rt) {
+  handlers(rt) {
     const webhook = rt.infra.config.notifyWebhookUrl;
-    if (!webhook) {
-      // Recording is the only effect, and the NOTIFICATIONS stream's per-subject guard already
-      // keeps it to once per event, in handling (= stream) order: no per-order state is needed,
-      // which saves two KV round trips per event.
-      return async (event) => {
-        await recordNotification(rt.infra.js, notificationFor(event, new Date()));
-      };
-    }
-    // With a webhook, the per-order fence keeps a redelivered or replayed event from POSTing again.
-    return statefulHandler<NotificationState, "notify">(
-      {
-        initialState: () => ({}),
-        evolve: (state) => state,
-        decide: () => ["notify"],
-        async perform(_notify, event) {
-          const notification = notificationFor(event, new Date());
-          await recordNotification(rt.infra.js, notification);
+    const { jsm, js } = rt.infra;
+    const handler: PartitionHandler = {
+      forget() {},
+      async handle(event, delivery) {
+        const notification = notificationFor(event, new Date());
+        if (webhook) {
+          if (!delivery.firstSight && (await isNotificationRecorded(jsm, notification))) return;
           await postWebhook(webhook, notification);
-        },
+        }
+        await recordNotification(js, notification);
       },
-      rt.store,
-    );
+    };
+    return () => handler;
   },
   routes(app, runtime) {
     const users = new Hono();

@@ -27,6 +27,12 @@ export async function recordNotification(js: JetStreamClient, n: Notification): 
   }
 }
 
+/** Whether the notification is recorded already (a direct get of its subject's last message). */
+export async function isNotificationRecorded(jsm: JetStreamManager, n: Notification): Promise<boolean> {
+  const subject = notificationSubject(n.userId, n.orderId, n.eventType as EventType);
+  return (await jsm.direct.getMessage(NOTIFICATIONS_STREAM, { last_by_subj: subject })) !== null;
+}
+
 /** A user's notifications, oldest first. */
 export async function listNotifications(
   js: JetStreamClient,

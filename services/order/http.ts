@@ -4,7 +4,7 @@ import type { ServiceConfig } from "../../shared/config.ts";
 import { HttpProblem } from "../../shared/http/problem.ts";
 import { readJsonBody } from "../../shared/http/json-body.ts";
 import { isOrderId, newOrderId } from "../../shared/ids.ts";
-import { readOrderEvents, traceIdOf, type StoredEvent } from "../../nats/order-history.ts";
+import { traceIdOf, type StoredEvent } from "../../nats/order-history.ts";
 import { decideCancel, decideCreate, foldOrder, type OrderView } from "./domain/order.ts";
 import { CreateOrderBody } from "./http-schemas.ts";
 import { claimOrderId } from "./idempotency.ts";
@@ -19,17 +19,15 @@ function notFound(orderId: string): HttpProblem {
 }
 
 /** The order's events from the stream, or 404 — also for ids not of the form the API issues. */
-async function historyOf(rt: OrderRuntime, orderId: string, fromSeq = 0): Promise<StoredEvent[]> {
+async function historyOf(rt: OrderRuntime, orderId: string): Promise<StoredEvent[]> {
   if (!isOrderId(orderId)) throw notFound(orderId);
-  const events = await readOrderEvents(rt.infra.jsm, orderId, fromSeq);
-  return events;
+  const history = await rt.infra.history(orderId);
+  if (history.length === 0) throw notFound(orderId);
+  return history;
 }
 
-/** The view from KV; right after a 201 it may not be projected yet, so fall back to the stream. */
+/** The view: the fold of the order's events, read from the stream (so always up to date: read your writes). */
 async function viewOf(rt: OrderRuntime, orderId: string): Promise<OrderView> {
-  if (!isOrderId(orderId)) throw notFound(orderId);
-  const { stored } = await rt.views.load(orderId);
-  if (stored?.state) return stored.state;
   const history = await historyOf(rt, orderId);
   const view = foldOrder(history.map((e) => e.event));
   if (!view) throw notFound(orderId);
@@ -38,7 +36,7 @@ async function viewOf(rt: OrderRuntime, orderId: string): Promise<OrderView> {
 }
 
 function publicView(view: OrderView) {
-  const { cancelRequested: _internal, ...rest } = view;
+  const { cancelRequested: _requested, cancelDue: _due, ...rest } = view;
   return rest;
 }
 
@@ -99,20 +97,18 @@ export function orderRoutes(app: Hono, runtime: () => OrderRuntime, config: Serv
     if (!Number.isSafeInteger(fromSeq) || fromSeq < 0) {
       throw new HttpProblem(400, "bad-from-seq", "fromSeq must be a stream sequence: a whole number ≥ 0.");
     }
-    const orderId = c.req.param("orderId");
-    const rt = runtime();
-    if (fromSeq > 0 && (await historyOf(rt, orderId)).length === 0) throw notFound(orderId);
-    const history = await historyOf(rt, orderId, fromSeq);
-    if (fromSeq === 0 && history.length === 0) throw notFound(orderId);
+    const history = await historyOf(runtime(), c.req.param("orderId"));
     return c.json(
-      history.map((e) => ({
-        seq: e.seq,
-        subject: e.subject,
-        time: e.time,
-        eventType: e.event.eventType,
-        data: e.event,
-        traceparent: e.traceparent,
-      })),
+      history
+        .filter((e) => e.seq >= fromSeq)
+        .map((e) => ({
+          seq: e.seq,
+          subject: e.subject,
+          time: e.time,
+          eventType: e.event.eventType,
+          data: e.event,
+          traceparent: e.traceparent,
+        })),
     );
   });
 
@@ -135,7 +131,6 @@ export function orderRoutes(app: Hono, runtime: () => OrderRuntime, config: Serv
     const rt = runtime();
     const history = await historyOf(rt, orderId);
     const traceId = traceIdOf(history[0]?.traceparent);
-    if (history.length === 0) throw notFound(orderId);
     if (!traceId) {
       return c.json({ orderId, traceId: null, jaegerUrl: null, spans: null, warning: "The order's first event carries no traceparent header." });
     }
@@ -147,7 +142,6 @@ export function orderRoutes(app: Hono, runtime: () => OrderRuntime, config: Serv
   orders.get("/:orderId/view", async (c) => {
     const orderId = c.req.param("orderId");
     const history = await historyOf(runtime(), orderId);
-    if (history.length === 0) throw notFound(orderId);
     const traceId = traceIdOf(history[0]?.traceparent);
     const lookup = traceId ? await fetchTrace({ baseUrl: config.jaegerQueryUrl, traceId }) : null;
     const page = renderTimelinePage({ orderId, view: foldOrder(history.map((e) => e.event)), events: history, trace: lookup });

@@ -7,6 +7,7 @@ import { startTracing } from "../../otel/sdk.ts";
 import { ConfigError, loadConfig, natsTlsFrom } from "../config.ts";
 import { createLogger } from "../logger.ts";
 import { createService } from "../service-host.ts";
+import { ServerTooOldError } from "../../nats/server-version.ts";
 import { serviceDefinitions } from "../../services/registry.ts";
 import type { ServiceName } from "../../nats/subjects.ts";
 
@@ -50,7 +51,7 @@ export async function runService(name: ServiceName, platform: Platform): Promise
   } catch (err) {
     fail((err as Error).message);
   }
-  const service = createService(serviceDefinitions[name], config, log, { creds, tls });
+  const service = createService(serviceDefinitions[name], config, log, { creds, tls }, { pid: platform.pid, runtime: platform.runtime });
   const port = config.port;
   const server = platform.serve(service.app.fetch, {
     port,
@@ -90,7 +91,13 @@ export async function runService(name: ServiceName, platform: Platform): Promise
   try {
     await service.start();
   } catch (err) {
-    log.fatal({ err }, "could not start: NATS setup failed");
+    if (err instanceof ServerTooOldError) {
+      // One line a user can act on, on stderr as well as in the log.
+      console.error(`${name}: ${err.message}`);
+      log.fatal({ err, found: err.found }, "the NATS server is too old");
+    } else {
+      log.fatal({ err }, "could not start: NATS setup failed");
+    }
     await tracing.shutdown().catch(() => {});
     platform.exit(1);
   }

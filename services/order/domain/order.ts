@@ -27,6 +27,8 @@ export interface OrderView {
   cancelReason?: CancelReason;
   /** The customer asked to cancel; the outcome is decided by stream order (see README). */
   cancelRequested?: boolean;
+  /** Payment failed or was refunded: the order is to be cancelled, for this reason. */
+  cancelDue?: CancelReason;
   traceId?: string;
 }
 
@@ -54,7 +56,7 @@ export function evolve(view: OrderState, event: OrderEvent): OrderState {
     case "PAYMENT_COMPLETED":
       return { ...touched, status: view.status === "CREATED" ? "PAID" : view.status, paymentId: event.paymentId };
     case "PAYMENT_FAILED":
-      return touched;
+      return { ...touched, cancelDue: "PAYMENT_FAILED" };
     case "SHIPPING_READY":
       return { ...touched, status: view.status === "CANCELLED" ? view.status : "SHIPPING_READY", shippingId: event.shippingId };
     case "SHIPPING_FAILED":
@@ -62,9 +64,9 @@ export function evolve(view: OrderState, event: OrderEvent): OrderState {
     case "ORDER_CANCEL_REQUESTED":
       return { ...touched, cancelRequested: true };
     case "PAYMENT_REFUNDED":
-      return touched;
+      return { ...touched, cancelDue: event.reason };
     case "ORDER_CANCELLED":
-      return { ...touched, status: "CANCELLED", cancelReason: event.cancelReason };
+      return { ...touched, status: "CANCELLED", cancelReason: event.cancelReason, cancelDue: undefined };
     default:
       return assertNever(event);
   }
@@ -75,21 +77,10 @@ export function foldOrder(events: readonly OrderEvent[]): OrderState {
   return events.reduce<OrderState>(evolve, initialState());
 }
 
-/** What the order service publishes in answer to another service's event. */
-export function decideOnEvent(view: OrderState, event: OrderEvent): EventDraft[] {
-  if (!view || view.status === "CANCELLED") return [];
-  switch (event.eventType) {
-    case "PAYMENT_FAILED":
-      return [cancelled(event, "PAYMENT_FAILED")];
-    case "PAYMENT_REFUNDED":
-      return [cancelled(event, event.reason)];
-    default:
-      return [];
-  }
-}
-
-function cancelled(event: OrderEvent, cancelReason: CancelReason): EventDraft<EventOf<"ORDER_CANCELLED">> {
-  return { eventType: "ORDER_CANCELLED", orderId: event.orderId, userId: event.userId, cancelReason };
+/** What the order service publishes in answer to the others: ORDER_CANCELLED once payment failed or was refunded. */
+export function decide(view: OrderState): EventDraft[] {
+  if (!view || view.status === "CANCELLED" || view.cancelDue === undefined) return [];
+  return [{ eventType: "ORDER_CANCELLED", orderId: view.orderId, userId: view.userId, cancelReason: view.cancelDue }];
 }
 
 export interface CreateOrder {

@@ -1,9 +1,10 @@
 import { describe, expect, it } from "vitest";
 import type { OrderEvent } from "../../../shared/events.ts";
 import { anEvent, DeciderSpec, ORDER_ID, USER_ID } from "../../../shared/testing/decider-spec.ts";
-import { decideCancel, decideCreate, decideOnEvent, evolve, foldOrder, initialState, type CreateOrder, type OrderView } from "./order.ts";
+import { decide, decideCancel, decideCreate, evolve, foldOrder, initialState, type CreateOrder, type OrderView } from "./order.ts";
 
-const onEvent = DeciderSpec.for({ initialState, evolve, decide: decideOnEvent });
+/** When an event arrives: what the core decides on everything known of the order with it. */
+const onEvent = DeciderSpec.for({ initialState, evolve, decide: (view, event: OrderEvent) => decide(evolve(view, event)) });
 const cancel = DeciderSpec.for({ initialState, evolve, decide: (view, _command: "cancel") => decideCancel(view!) });
 const create = DeciderSpec.for({ initialState, evolve, decide: (_view, command: CreateOrder) => decideCreate(command) });
 
@@ -37,7 +38,7 @@ describe("order decideCreate", () => {
   });
 });
 
-describe("order decideOnEvent", () => {
+describe("order decide", () => {
   describe("happy path", () => {
     it("publishes nothing on ORDER_CREATED, PAYMENT_COMPLETED or SHIPPING_READY", () => {
       onEvent.given([]).when(created).thenNothing();
@@ -156,12 +157,12 @@ describe("order evolve (the view)", () => {
     onEvent.given(HAPPY).thenState({ ...base, status: "SHIPPING_READY", paymentId: "pay-7", shippingId: "ship-9", updatedAt: ready.occurredAt });
   });
 
-  it("PAYMENT_FAILED, SHIPPING_FAILED and PAYMENT_REFUNDED only touch updatedAt", () => {
-    onEvent.given([created, failed]).thenState({ ...base, updatedAt: failed.occurredAt });
+  it("SHIPPING_FAILED only touches updatedAt; PAYMENT_FAILED and PAYMENT_REFUNDED also mark the cancel as due", () => {
+    onEvent.given([created, failed]).thenState({ ...base, cancelDue: "PAYMENT_FAILED", updatedAt: failed.occurredAt });
     onEvent.given([created, completed, shippingFailed]).thenState({ ...base, status: "PAID", paymentId: "pay-7", updatedAt: shippingFailed.occurredAt });
     onEvent
       .given([created, completed, shippingFailed, refundedForShipping])
-      .thenState({ ...base, status: "PAID", paymentId: "pay-7", updatedAt: refundedForShipping.occurredAt });
+      .thenState({ ...base, status: "PAID", paymentId: "pay-7", cancelDue: "SHIPPING_FAILED", updatedAt: refundedForShipping.occurredAt });
   });
 
   it("ORDER_CANCEL_REQUESTED marks the cancel without changing the status", () => {

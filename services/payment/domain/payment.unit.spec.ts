@@ -1,8 +1,10 @@
 import { describe, expect, it } from "vitest";
+import type { OrderEvent } from "../../../shared/events.ts";
 import { anEvent, DeciderSpec, ORDER_ID, USER_ID } from "../../../shared/testing/decider-spec.ts";
 import { chargeOutcome, decide, evolve, initialState, refundOutcome, type PaymentCommand } from "./payment.ts";
 
-const spec = DeciderSpec.for({ initialState, evolve, decide });
+/** When an event arrives: what the core decides on everything known of the order with it. */
+const spec = DeciderSpec.for({ initialState, evolve, decide: (state, event: OrderEvent) => decide(evolve(state, event)) });
 
 const created = anEvent("ORDER_CREATED", { amount: 42.5, currency: "EUR", items: [{ sku: "A-1", quantity: 1, unitPrice: 42.5 }] });
 const completed = anEvent("PAYMENT_COMPLETED", { paymentId: "pay-7", amount: 42.5, currency: "EUR" });
@@ -59,8 +61,8 @@ describe("payment decide", () => {
       spec.given([created, completed, shippingFailed, refundedForShipping]).when(anEvent("ORDER_CANCELLED", { cancelReason: "SHIPPING_FAILED" })).thenNothing();
     });
 
-    it("does not refund when SHIPPING_FAILED arrives before any charge", () => {
-      spec.given([created]).when(shippingFailed).thenNothing();
+    it("asks for no refund when SHIPPING_FAILED comes before any charge: only the charge, still due", () => {
+      spec.given([created]).when(shippingFailed).then([charge]);
     });
   });
 
@@ -69,8 +71,15 @@ describe("payment decide", () => {
       spec.given([created, cancelRequested]).when(completed).then([refund("CUSTOMER_REQUEST")]);
     });
 
-    it("cancel before PAYMENT_COMPLETED: the cancel itself decides nothing (the charge may already be in flight)", () => {
-      spec.given([created]).when(cancelRequested).thenNothing();
+    it("cancel before any charge is known: the charge is still due (its refund follows once it is there)", () => {
+      spec.given([created]).when(cancelRequested).then([charge]);
+      spec.given([created, completed]).when(refundedForCustomer).thenNothing();
+    });
+
+    it("learns its own charge before an earlier cancel is delivered: folded in stream order, the refund is due", () => {
+      // Payment publishes PAYMENT_COMPLETED itself and so knows it first; the cancel, earlier in the
+      // stream, is delivered after. The fold is in stream order whatever the order of learning.
+      spec.given([created, cancelRequested]).when(completed).then([refund("CUSTOMER_REQUEST")]);
     });
 
     it("cancel after PAYMENT_COMPLETED in the stream: no refund, ever", () => {
@@ -108,12 +117,18 @@ describe("payment decide", () => {
 
 describe("payment evolve", () => {
   it("starts with nothing charged", () => {
-    spec.given([]).thenState({ status: "NONE", cancelledBeforeCharge: false });
+    spec.given([]).thenState({ status: "NONE", cancelledBeforeCharge: false, shippingFailed: false });
   });
 
-  it("remembers amount and currency, then the payment id", () => {
-    spec.given([created]).thenState({ status: "NONE", amount: 42.5, currency: "EUR", cancelledBeforeCharge: false });
-    spec.given([created, completed]).thenState({ status: "CHARGED", amount: 42.5, currency: "EUR", paymentId: "pay-7", cancelledBeforeCharge: false });
+  it("remembers the order, amount and currency, then the payment id", () => {
+    const order = { orderId: ORDER_ID, userId: USER_ID, amount: 42.5, currency: "EUR", cancelledBeforeCharge: false, shippingFailed: false };
+    spec.given([created]).thenState({ status: "NONE", ...order });
+    spec.given([created, completed]).thenState({ status: "CHARGED", ...order, paymentId: "pay-7" });
+  });
+
+  it("keeps the first outcome of the charge and a refund", () => {
+    spec.given([created, completed, refundedForShipping, completed]).thenState(expect.objectContaining({ status: "REFUNDED" }));
+    spec.given([created, failed, completed]).thenState(expect.objectContaining({ status: "DECLINED" }));
   });
 
   it("records a decline and a refund", () => {

@@ -1,10 +1,15 @@
 /**
- * Shipping's view of one order and its decision. Pure. The shipment is prepared on
- * PAYMENT_COMPLETED unless a cancel came first in the stream (see README, "The cancel race").
+ * Shipping's view of one order and its decision. Pure. The shipment is prepared once the order is
+ * paid, unless a cancel came before the payment in the stream (see README, "The cancel race"); the
+ * state is the fold of the order's events in stream order, and `decide` looks at the whole of it.
  */
 import { assertNever, type EventDraft, type EventOf, type OrderEvent, type OrderItem } from "../../../shared/events.ts";
 
 export interface ShippingState {
+  orderId?: string;
+  userId?: string;
+  /** ORDER_CREATED's occurredAt: the start of the order's end-to-end latency. */
+  createdAt?: string;
   items: OrderItem[];
   paid: boolean;
   cancelledBeforePayment: boolean;
@@ -16,7 +21,7 @@ export const initialState = (): ShippingState => ({ items: [], paid: false, canc
 export function evolve(state: ShippingState, event: OrderEvent): ShippingState {
   switch (event.eventType) {
     case "ORDER_CREATED":
-      return { ...state, items: event.items };
+      return { ...state, orderId: event.orderId, userId: event.userId, createdAt: event.occurredAt, items: event.items };
     case "ORDER_CANCEL_REQUESTED":
       return state.paid ? state : { ...state, cancelledBeforePayment: true };
     case "SHIPPING_READY":
@@ -45,12 +50,13 @@ export interface ShippingRules {
 
 export type ShippingDecision = EventDraft<EventOf<"SHIPPING_READY">> | EventDraft<EventOf<"SHIPPING_FAILED">>;
 
-export function decide(state: ShippingState, event: OrderEvent, rules: ShippingRules): ShippingDecision[] {
-  if (event.eventType !== "PAYMENT_COMPLETED" || state.cancelledBeforePayment || state.paid) return [];
-  const base = { orderId: event.orderId, userId: event.userId };
+/** The shipment (or its failure) once the order is paid and no cancel came first; nothing twice. */
+export function decide(state: ShippingState, rules: ShippingRules): ShippingDecision[] {
+  if (!state.paid || state.cancelledBeforePayment || state.outcome !== "NONE" || !state.orderId || !state.userId) return [];
+  const base = { orderId: state.orderId, userId: state.userId };
   const missing = state.items.map((item) => item.sku).filter((sku) => rules.unavailableSkus.has(sku));
   if (missing.length > 0) {
     return [{ eventType: "SHIPPING_FAILED", ...base, reason: `unavailable: ${missing.join(", ")}`, unavailableSkus: missing }];
   }
-  return [{ eventType: "SHIPPING_READY", ...base, shippingId: rules.shippingIdFor(event.orderId) }];
+  return [{ eventType: "SHIPPING_READY", ...base, shippingId: rules.shippingIdFor(state.orderId) }];
 }

@@ -4,7 +4,8 @@ import { anEvent, DeciderSpec, ORDER_ID, USER_ID } from "../../../shared/testing
 import { decide, evolve, initialState, type ShippingRules } from "./shipping.ts";
 
 const rules: ShippingRules = { unavailableSkus: new Set(["OUT-OF-STOCK", "GONE"]), shippingIdFor: () => "ship-9" };
-const spec = DeciderSpec.for({ initialState, evolve, decide: (state, event: OrderEvent) => decide(state, event, rules) });
+/** When an event arrives: what the core decides on everything known of the order with it. */
+const spec = DeciderSpec.for({ initialState, evolve, decide: (state, event: OrderEvent) => decide(evolve(state, event), rules) });
 
 const created = anEvent("ORDER_CREATED", {
   amount: 30,
@@ -83,9 +84,10 @@ describe("shipping decide", () => {
       spec.given([createdOutOfStock, cancelRequested]).when(completed).thenNothing();
     });
 
-    it("cancel after PAYMENT_COMPLETED in the stream: the shipment was decided and the cancel changes nothing", () => {
+    it("cancel after PAYMENT_COMPLETED in the stream: the shipment is still due, and once it is there nothing changes", () => {
       spec.given([created]).when(completed).then(shipped);
-      spec.given([created, completed]).when(cancelRequested).thenNothing();
+      spec.given([created, completed]).when(cancelRequested).then(shipped);
+      spec.given([created, completed, ready]).when(cancelRequested).thenNothing();
       spec.given([created, completed, cancelRequested]).thenState(expect.objectContaining({ paid: true, cancelledBeforePayment: false }));
     });
   });
@@ -99,8 +101,8 @@ describe("shipping decide", () => {
       spec.given([createdOutOfStock, completed, shippingFailed]).when(completed).thenNothing();
     });
 
-    it("PAYMENT_COMPLETED again before the outcome is recorded decides nothing either (state is paid)", () => {
-      spec.given([created, completed]).when(completed).thenNothing();
+    it("PAYMENT_COMPLETED again before the outcome is recorded asks for the same shipment (the publish guard keeps one)", () => {
+      spec.given([created, completed]).when(completed).then(shipped);
     });
   });
 });
@@ -110,9 +112,10 @@ describe("shipping evolve", () => {
     spec.given([]).thenState({ items: [], paid: false, cancelledBeforePayment: false, outcome: "NONE" });
   });
 
-  it("keeps the items, then the payment, then the outcome", () => {
-    spec.given([created]).thenState({ items: created.items, paid: false, cancelledBeforePayment: false, outcome: "NONE" });
-    spec.given([created, completed]).thenState({ items: created.items, paid: true, cancelledBeforePayment: false, outcome: "NONE" });
+  it("keeps the order and its items, then the payment, then the outcome", () => {
+    const order = { orderId: ORDER_ID, userId: USER_ID, createdAt: created.occurredAt, items: created.items };
+    spec.given([created]).thenState({ ...order, paid: false, cancelledBeforePayment: false, outcome: "NONE" });
+    spec.given([created, completed]).thenState({ ...order, paid: true, cancelledBeforePayment: false, outcome: "NONE" });
     spec.given([created, completed, ready]).thenState(expect.objectContaining({ outcome: "READY" }));
     spec.given([createdOutOfStock, completed, shippingFailed]).thenState(expect.objectContaining({ outcome: "FAILED" }));
   });
