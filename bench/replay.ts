@@ -1,33 +1,29 @@
 /**
  * Replay: fills ORDERS with synthetic, valid happy-path histories (ORDER_CREATED, PAYMENT_COMPLETED,
  * SHIPPING_READY per order, published straight to JetStream with the same subjects, msg ids and
- * traceparent headers the services write), then times `rebuildOrderView` from sequence 1.
+ * traceparent headers the services write), then times `rebuildOrderViews` from sequence 1 against
+ * a bare ordered read of the same stream.
  */
 import { performance } from "node:perf_hooks";
 import { randomBytes, randomUUID } from "node:crypto";
 import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
-import { headers as natsHeaders, type NatsConnection } from "@nats-io/transport-node";
+import { headers as natsHeaders } from "@nats-io/transport-node";
 import type { EventDraft } from "../shared/events.ts";
 import { completeEvent } from "../nats/publish-event.ts";
-import { bucketOptions, ensureBucket, ensureOrderStreams } from "../nats/setup.ts";
-import { BUCKETS, eventSubject, ORDERS_STREAM } from "../nats/subjects.ts";
-import { rebuildOrderView } from "../services/order/rebuild-view.ts";
+import { ensureOrderStreams } from "../nats/setup.ts";
+import { eventSubject, ORDERS_STREAM } from "../nats/subjects.ts";
+import { rebuildOrderViews } from "../services/order/rebuild-view.ts";
 import { orderedRead } from "./raw.ts";
 
 export interface ReplayResult {
   events: number;
   orders: number;
   fillPerSec: number;
-  /** whole rebuild (read + fold + KV writes) */
+  /** the whole rebuild: read, validate, fold */
   rebuildPerSec: number;
-  /** up to the end of the reading + folding phase (which also writes the settled orders' views early) */
-  readFoldPerSec: number;
   rebuildSeconds: number;
   /** a bare ordered consumer over the same stream, just before the rebuild */
   rawReadPerSec: number;
-  written: number;
-  /** entries written through the load + compare-and-set path instead of the pipelined create */
-  fallbacks: number;
 }
 
 /** Fills ORDERS with `orders` × 3 events, 1,000 publishes in flight, in stream order per order. */
@@ -64,26 +60,19 @@ export async function fill(js: JetStreamClient, orders: number): Promise<{ event
   return { events: prepared.length, perSec: prepared.length / ((performance.now() - started) / 1000) };
 }
 
-export async function replayBench(nc: NatsConnection, js: JetStreamClient, jsm: JetStreamManager, minEvents: number): Promise<ReplayResult> {
+export async function replayBench(js: JetStreamClient, jsm: JetStreamManager, minEvents: number): Promise<ReplayResult> {
   await ensureOrderStreams(jsm, 1);
-  const kv = await ensureBucket(nc, jsm, BUCKETS.orderViews, bucketOptions.state);
   const filled = await fill(js, Math.ceil(minEvents / 3));
   const raw = await orderedRead(js, jsm, ORDERS_STREAM);
   const started = performance.now();
-  let readDoneAt = NaN;
-  const result = await rebuildOrderView(js, jsm, kv, (p) => {
-    if (p.phase === "writing" && Number.isNaN(readDoneAt)) readDoneAt = performance.now();
-  });
+  const result = await rebuildOrderViews(js, jsm);
   const seconds = (performance.now() - started) / 1000;
   return {
     events: result.events,
     orders: result.orders,
     fillPerSec: filled.perSec,
     rebuildPerSec: result.events / seconds,
-    readFoldPerSec: result.events / ((readDoneAt - started) / 1000),
     rebuildSeconds: seconds,
     rawReadPerSec: raw.perSec,
-    written: result.written,
-    fallbacks: result.fallbacks,
   };
 }

@@ -282,12 +282,11 @@ async function main(): Promise<void> {
       const read = await orderedRead(js, jsm, "BENCH");
       raw = { bodyBytes: body.byteLength, publishPerSec, readPerSec: read.perSec, messages: read.messages };
       say(`raw: async publish ${fmt(publishPerSec)} msgs/s (${body.byteLength}-byte body, 1,000 in flight, ${fmt(CFG.rawMessages)} msgs); ordered read ${fmt(read.perSec)} msgs/s`);
-      replay = await replayBench(nc, js, jsm, CFG.replayEvents);
+      replay = await replayBench(js, jsm, CFG.replayEvents);
       say(
         `replay: ${fmt(replay.events)} events / ${fmt(replay.orders)} orders (filled at ${fmt(replay.fillPerSec)} events/s); ` +
-          `rebuildOrderView ${fmt(replay.rebuildPerSec)} events/s (${fmt(replay.rebuildSeconds, 2)} s; read+fold ${fmt(replay.readFoldPerSec)} events/s); ` +
-          `bare ordered read of the same stream ${fmt(replay.rawReadPerSec)} msgs/s; ` +
-          `${fmt(replay.fallbacks)} of ${fmt(replay.written)} written through the compare-and-set fallback`,
+          `rebuild-view ${fmt(replay.rebuildPerSec)} events/s (${fmt(replay.rebuildSeconds, 2)} s); ` +
+          `bare ordered read of the same stream ${fmt(replay.rawReadPerSec)} msgs/s`,
       );
     } finally {
       await nc.close();
@@ -298,7 +297,7 @@ async function main(): Promise<void> {
   if (REPLAY_ONLY) {
     say(
       `replay ratio to raw ordered read ${fmt(replay.rebuildPerSec / raw.readPerSec, 3)} (target ≥ 0.50; same-stream read: ` +
-        `${fmt(replay.rebuildPerSec / replay.rawReadPerSec, 3)}; read+fold alone: ${fmt(replay.readFoldPerSec / raw.readPerSec, 3)})`,
+        `${fmt(replay.rebuildPerSec / replay.rawReadPerSec, 3)})`,
     );
     if (JSON_OUT) writeFileSync(JSON_OUT, JSON.stringify({ machine, quick: QUICK, raw, replay }, null, 2));
     return;
@@ -370,23 +369,6 @@ async function main(): Promise<void> {
   const spansPerOrder = spans.spans / ordersOn;
   say(`OTLP sink: ${fmt(spans.requests)} requests, ${fmt(spans.bytes / 2 ** 20, 1)} MiB, ${fmt(spans.spans)} spans (${fmt(spansPerOrder, 1)} per order)`);
 
-  // ---- 6: ordering ----------------------------------------------------------------------------
-  let satUnordered: RunResult | null = null;
-  let orderingNote = "skipped (--quick)";
-  if (CFG.ordering && elapsedS() < ORDERING_RUN_DEADLINE_S) {
-    say("starting nats-server + 4 services (partition consumers pre-created with max_ack_pending 1,000)");
-    const un = await startBenchSystem({ label: "unordered", maxAckPending: 1_000, env: SERVICE_ENV });
-    try {
-      const warm = await warmUp(un, "max_ack_pending 1,000");
-      satUnordered = await saturate(un, "max_ack_pending 1,000", Math.max(sat.offeredRate, capacityGuess(warm)));
-      say(`  ${arrivalsLine(satUnordered)}; CPU cores used: ${coresLine(satUnordered)}`);
-    } finally {
-      await un.stop();
-    }
-  } else if (CFG.ordering) {
-    orderingNote = "skipped (time budget)";
-  }
-
   // ---- table ------------------------------------------------------------------------------------
   const ratio = sat.throughput / (raw.publishPerSec / 3);
   const tracingCost = 1 - satOn.throughput / sat.throughput;
@@ -430,17 +412,6 @@ async function main(): Promise<void> {
     ["4 replay ratio to raw ordered read", "≥ 0.50", `${fmt(replayRatio, 3)} (same-stream read: ${fmt(replay.rebuildPerSec / replay.rawReadPerSec, 3)})`, mark(replayRatio >= 0.5)],
     ["5 tracing on vs off", "cost ≤ 15%", `${fmt(satOn.throughput)} vs ${fmt(sat.throughput)} orders/s: cost ${fmt(tracingCost * 100, 1)}%${sat.saturated && satOn.saturated ? "" : " (a run was not saturated)"}`, mark(tracingCost <= 0.15)],
     ["5 tracing on vs off, CPU per order", "—", `${fmt(satOn.cpuMsPerOrder, 2)} vs ${fmt(sat.cpuMsPerOrder, 2)} ms: ${signed((satOn.cpuMsPerOrder / sat.cpuMsPerOrder - 1) * 100)}% (less sensitive to other load on the box)`, ""],
-    [
-      "6 ordering cost",
-      "report if different",
-      satUnordered
-        ? `max_ack_pending 1 ${fmt(sat.throughput)} vs 1,000 ${fmt(satUnordered.throughput)} orders/s (${fmt((1 - sat.throughput / satUnordered.throughput) * 100, 1)}%)${satUnordered.saturated ? "" : " (NOT saturated)"}`
-        : `n/a: ordering is always on (${orderingNote})`,
-      "",
-    ],
-    ...(satUnordered
-      ? [["6 ordering, CPU per order", "—", `${fmt(sat.cpuMsPerOrder, 2)} vs ${fmt(satUnordered.cpuMsPerOrder, 2)} ms`, ""] as [string, string, string, string]]
-      : []),
     ...Object.keys(rss).map(
       (name) =>
         [
@@ -469,7 +440,7 @@ async function main(): Promise<void> {
   if (JSON_OUT) {
     writeFileSync(
       JSON_OUT,
-      JSON.stringify({ machine, quick: QUICK, raw, replay, offWarm, sat, lat200, lat1000, onWarm, satOn, satUnordered, spans, ready, rss, rssAtReady, rssOn, profiles }, (k, v) =>
+      JSON.stringify({ machine, quick: QUICK, raw, replay, offWarm, sat, lat200, lat1000, onWarm, satOn, spans, ready, rss, rssAtReady, rssOn, profiles }, (k, v) =>
         k === "latencies" ? undefined : v, 2),
     );
   }

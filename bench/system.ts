@@ -42,8 +42,6 @@ export interface SystemOptions {
   label: string;
   /** Extra env for every service (tracing settings). */
   env?: Record<string, string>;
-  /** Pre-create the partition consumers with this max_ack_pending (the services bind what exists). */
-  maxAckPending?: number;
   /** Write a V8 CPU profile of every service into this directory (node --cpu-prof). */
   cpuProfDir?: string;
   /** Node flags for the services instead of SERVICE_NODE_ARGS (bench/memory.ts compares them). */
@@ -215,14 +213,6 @@ export async function startBenchSystem(opts: SystemOptions): Promise<BenchSystem
   const jsm = await jetstreamManager(nc);
   const services: BenchService[] = [];
   try {
-    if (opts.maxAckPending !== undefined) {
-      await ensureStream(jsm, ordersStreamConfig(1));
-      for (const service of SERVICES) {
-        for (let p = 0; p < PARTITIONS; p++) {
-          await ensureConsumer(jsm, ORDERS_STREAM, { ...partitionConsumerConfig(service, p), max_ack_pending: opts.maxAckPending });
-        }
-      }
-    }
     const env = { NATS_URL: nats.url, LOG_LEVEL: "warn", OTEL_TRACES_EXPORTER: "none", ...opts.env };
     for (const name of SERVICES) services.push(await spawnService(name, env, opts.cpuProfDir, opts.nodeArgs, opts.bundle));
   } catch (err) {
