@@ -422,8 +422,8 @@ export class PartitionWorker {
     }
     if (this.ackable && !this.ackScheduled) {
       this.ackScheduled = true;
-      // A timer rather than an immediate: Web-standard, and it gathers more events per ack.
-      setTimeout(() => this.flushAck(), 0);
+      // After the handlers that finish in the same turn (PubAcks read off the socket together): one ack for them all.
+      queueMicrotask(() => this.flushAck());
     }
   }
 
