@@ -33,27 +33,27 @@ export function startConsumerSpan(
   const eventType = parsed?.eventType ?? "unknown";
   const span = tracer.startSpan(
     `process ${eventType}`,
-    {
-      kind: SpanKind.CONSUMER,
-      attributes: {
-        [MessagingAttr.system]: MESSAGING_SYSTEM,
-        [MessagingAttr.systemName]: MESSAGING_SYSTEM,
-        [MessagingAttr.destinationName]: msg.subject,
-        [MessagingAttr.destinationTemplate]: "orders.{partition}.{orderId}.{eventType}",
-        [MessagingAttr.operationType]: "process",
-        [MessagingAttr.operationName]: "process",
-        [MessagingAttr.consumerGroup]: msg.consumer,
-        [MessagingAttr.bodySize]: msg.bodySize,
-        [MessagingAttr.streamName]: ORDERS_STREAM,
-        [MessagingAttr.streamSequence]: msg.seq,
-        [MessagingAttr.deliveryCount]: msg.deliveryCount,
-        [EVENT_TYPE_ATTR]: eventType,
-        ...(parsed ? { [ORDER_ID_ATTR]: parsed.orderId } : {}),
-        ...extra,
-      },
-      links: producer ? [{ context: producer }] : [],
-    },
+    { kind: SpanKind.CONSUMER, links: producer ? [{ context: producer }] : [] },
     parentContext,
   );
+  // Attributes only for a span that is kept: an unsampled one (tracing off) costs no more than its ids.
+  if (span.isRecording()) {
+    span.setAttributes({
+      [MessagingAttr.system]: MESSAGING_SYSTEM,
+      [MessagingAttr.systemName]: MESSAGING_SYSTEM,
+      [MessagingAttr.destinationName]: msg.subject,
+      [MessagingAttr.destinationTemplate]: "orders.{partition}.{orderId}.{eventType}",
+      [MessagingAttr.operationType]: "process",
+      [MessagingAttr.operationName]: "process",
+      [MessagingAttr.consumerGroup]: msg.consumer,
+      [MessagingAttr.bodySize]: msg.bodySize,
+      [MessagingAttr.streamName]: ORDERS_STREAM,
+      [MessagingAttr.streamSequence]: msg.seq,
+      [MessagingAttr.deliveryCount]: msg.deliveryCount,
+      [EVENT_TYPE_ATTR]: eventType,
+      ...(parsed ? { [ORDER_ID_ATTR]: parsed.orderId } : {}),
+      ...extra,
+    });
+  }
   return { span, context: trace.setSpan(parentContext, span) };
 }

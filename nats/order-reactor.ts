@@ -47,8 +47,12 @@ export interface ReactorRuntime<S, C> {
   memorySize?: number;
 }
 
-/** Enough for the orders in flight of one partition at a few thousand orders/s. */
-export const DEFAULT_MEMORY_SIZE = 512;
+/**
+ * Orders remembered per partition: those in flight at a few thousand orders/s (shipping holds an
+ * order from its ORDER_CREATED to its PAYMENT_COMPLETED, milliseconds apart). One forgotten costs a
+ * read of its events when it comes back.
+ */
+export const DEFAULT_MEMORY_SIZE = 256;
 /** decide → perform rounds per event at most: a core that keeps asking has a bug, not a backlog. */
 const MAX_ROUNDS = 8;
 

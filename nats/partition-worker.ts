@@ -28,7 +28,15 @@ import { MAX_DELIVER, OWNER_TTL_MS } from "./definitions.ts";
 import { decodeEvent, type Delivery, type GiveUp, type HandledReport, type HandleOutcome, type PartitionHandler } from "./delivery.ts";
 import { rebindDelayMs, stopWhenDeleted } from "./durable-loop.ts";
 import { readPartitionRange } from "./order-history.ts";
-import { CONSUMED_EVENT_TYPES, consumerName, ORDERS_STREAM, OWNER_GROUP, parseEventSubject, type ServiceName } from "./subjects.ts";
+import {
+  CONSUMED_EVENT_TYPES,
+  consumerName,
+  ORDERS_STREAM,
+  OWNER_GROUP,
+  parseEventSubject,
+  type EventSubject,
+  type ServiceName,
+} from "./subjects.ts";
 
 /** Messages one pull asks for; nats.js asks again when a quarter of them arrived. */
 const PULL_BATCH = 256;
@@ -73,7 +81,8 @@ interface Entry {
   /** The latest delivery of the message here; undefined for one read from the stream (until redelivered). */
   msg: JsMsg | undefined;
   firstSight: boolean;
-  orderId: string;
+  /** The subject's tokens (null: not an event subject; the entry is then rejected). */
+  parsed: EventSubject | null;
   state: EntryState;
 }
 
@@ -263,7 +272,7 @@ export class PartitionWorker {
       headers: msg.headers,
       msg,
       firstSight: msg.info.deliveryCount === 1 && seq > this.horizon,
-      orderId: parseEventSubject(msg.subject)?.orderId ?? "",
+      parsed: parseEventSubject(msg.subject),
       state: "queued",
     });
   }
@@ -277,7 +286,7 @@ export class PartitionWorker {
       headers: m.header,
       msg: undefined,
       firstSight: false,
-      orderId: parseEventSubject(m.subject)?.orderId ?? "",
+      parsed: parseEventSubject(m.subject),
       state: "queued",
     });
     return true;
@@ -289,13 +298,14 @@ export class PartitionWorker {
     let i = this.window.length;
     while (i > 0 && this.window[i - 1]!.seq > entry.seq) i--;
     this.window.splice(i, 0, entry);
-    const queue = this.orders.get(entry.orderId);
+    const orderId = entry.parsed?.orderId ?? "";
+    const queue = this.orders.get(orderId);
     if (queue) {
       queue.push(entry);
       return;
     }
-    this.orders.set(entry.orderId, [entry]);
-    void this.runOrder(entry.orderId);
+    this.orders.set(orderId, [entry]);
+    void this.runOrder(orderId);
   }
 
   /** Handles one order's entries one after the other. */
@@ -317,7 +327,7 @@ export class PartitionWorker {
 
   private async handle(entry: Entry): Promise<void> {
     entry.state = "running";
-    const parsedSubject = parseEventSubject(entry.subject);
+    const parsedSubject = entry.parsed;
     const event = decodeEvent(entry, parsedSubject);
     if (typeof event === "string") {
       this.opts.log.error({ seq: entry.seq, consumer: this.consumer, orderId: parsedSubject?.orderId, reason: event }, "rejected a message that is not a valid order event");
@@ -346,7 +356,7 @@ export class PartitionWorker {
   private async attempt(
     entry: Entry,
     event: Exclude<ReturnType<typeof decodeEvent>, string>,
-    parsedSubject: ReturnType<typeof parseEventSubject>,
+    parsedSubject: EventSubject | null,
     attempt: number,
   ): Promise<"ok" | { reason: string }> {
     const { span, context } = startConsumerSpan({

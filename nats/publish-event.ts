@@ -7,7 +7,8 @@
  * - `Nats-Expected-Last-Subject-Sequence: 0` on the event's own subject: after the window the server
  *   still refuses a second message for that (order, event type), whatever the redeliveries or replays.
  */
-import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
+import { PubHeaders, type JetStreamManager } from "@nats-io/jetstream";
+import type { JetStreamPublisher } from "./jetstream-publisher.ts";
 import { isWrongLastSequence } from "./wrong-last-sequence.ts";
 import { headers as natsHeaders } from "@nats-io/transport-node";
 import { SpanKind, SpanStatusCode, trace, context, type Context } from "@opentelemetry/api";
@@ -62,13 +63,16 @@ export interface EventPublisherOptions {
   onPublished?(eventType: string, result: PublishResult): void;
 }
 
-/** An EventPublisher on a JetStream client; `jsm` answers where an already-stored event sits. */
+/**
+ * An EventPublisher that publishes through `publisher` (nats/jetstream-publisher.ts: pipelined,
+ * one reply subscription); `jsm` answers where an already-stored event sits.
+ */
 export function createEventPublisher(
-  js: JetStreamClient,
+  publisher: JetStreamPublisher,
   jsm: JetStreamManager,
   opts: EventPublisherOptions = {},
 ): EventPublisher {
-  const inner = guardedPublisher(js, jsm);
+  const inner = guardedPublisher(publisher, jsm);
   if (!opts.onPublished) return inner;
   const onPublished = opts.onPublished;
   return {
@@ -86,42 +90,38 @@ export function createEventPublisher(
   };
 }
 
-function guardedPublisher(js: JetStreamClient, jsm: JetStreamManager): EventPublisher {
+function guardedPublisher(publisher: JetStreamPublisher, jsm: JetStreamManager): EventPublisher {
   return {
     async publish(draft, parent = context.active()) {
       const event = completeEvent(draft);
       const subject = eventSubject(event.orderId, event.eventType);
       const body = encoder.encode(JSON.stringify(event));
-      const span = tracer.startSpan(
-        `send ${event.eventType}`,
-        {
-          kind: SpanKind.PRODUCER,
-          attributes: {
-            [MessagingAttr.system]: MESSAGING_SYSTEM,
-            [MessagingAttr.systemName]: MESSAGING_SYSTEM,
-            [MessagingAttr.destinationName]: subject,
-            [MessagingAttr.destinationTemplate]: "orders.{partition}.{orderId}.{eventType}",
-            [MessagingAttr.operationType]: "send",
-            [MessagingAttr.operationName]: "publish",
-            [MessagingAttr.messageId]: event.eventId,
-            [MessagingAttr.bodySize]: body.byteLength,
-            [MessagingAttr.streamName]: ORDERS_STREAM,
-            [ORDER_ID_ATTR]: event.orderId,
-            [EVENT_TYPE_ATTR]: event.eventType,
-          },
-        },
-        parent,
-      );
+      const span = tracer.startSpan(`send ${event.eventType}`, { kind: SpanKind.PRODUCER }, parent);
+      // Attributes only for a span that is kept: an unsampled one (tracing off) costs no more than its ids.
+      if (span.isRecording()) {
+        span.setAttributes({
+          [MessagingAttr.system]: MESSAGING_SYSTEM,
+          [MessagingAttr.systemName]: MESSAGING_SYSTEM,
+          [MessagingAttr.destinationName]: subject,
+          [MessagingAttr.destinationTemplate]: "orders.{partition}.{orderId}.{eventType}",
+          [MessagingAttr.operationType]: "send",
+          [MessagingAttr.operationName]: "publish",
+          [MessagingAttr.messageId]: event.eventId,
+          [MessagingAttr.bodySize]: body.byteLength,
+          [MessagingAttr.streamName]: ORDERS_STREAM,
+          [ORDER_ID_ATTR]: event.orderId,
+          [EVENT_TYPE_ATTR]: event.eventType,
+        });
+      }
       try {
         const hdrs = natsHeaders();
         injectTraceHeaders(hdrs, trace.setSpan(parent, span));
         let seq: number;
         try {
-          const ack = await js.publish(subject, body, {
-            msgID: event.eventId,
-            headers: hdrs,
-            expect: { lastSubjectSequence: 0, streamName: ORDERS_STREAM },
-          });
+          hdrs.set(PubHeaders.MsgIdHdr, event.eventId);
+          hdrs.set(PubHeaders.ExpectedLastSubjectSequenceHdr, "0");
+          hdrs.set(PubHeaders.ExpectedStreamHdr, ORDERS_STREAM);
+          const ack = await publisher.publish(subject, body, hdrs);
           span.setAttribute(MessagingAttr.streamSequence, ack.seq);
           if (!ack.duplicate) return { event, seq: ack.seq, duplicate: false, traceparent: hdrs.get("traceparent") || null };
           seq = ack.seq;

@@ -33,9 +33,11 @@ export function isServiceName(name: string): name is ServiceName {
  * FNV-1a 32-bit of the order id modulo the partition count: the same function as the server's
  * `{{partition(n, k)}}` subject mapping, so a mapping could compute the token instead.
  */
+const encoder = new TextEncoder();
+
 export function partitionOf(orderId: string, partitions = PARTITIONS): number {
   let hash = 0x811c9dc5;
-  for (const byte of new TextEncoder().encode(orderId)) {
+  for (const byte of encoder.encode(orderId)) {
     hash ^= byte;
     hash = Math.imul(hash, 0x01000193) >>> 0;
   }

@@ -40,18 +40,15 @@ const headerGetter: TextMapGetter<Headers> = {
 export function httpServerSpans(serviceName: string): MiddlewareHandler {
   return async (c, next) => {
     const parent = propagation.extract(ROOT_CONTEXT, c.req.raw.headers, headerGetter);
-    const span = tracer.startSpan(
-      `${c.req.method} ${routePath(c)}`,
-      {
-        kind: SpanKind.SERVER,
-        attributes: {
-          [ATTR_HTTP_REQUEST_METHOD]: c.req.method,
-          [ATTR_SERVICE_NAME]: serviceName,
-          [ATTR_URL_FULL]: c.req.url,
-        },
-      },
-      parent,
-    );
+    const span = tracer.startSpan(`${c.req.method} ${routePath(c)}`, { kind: SpanKind.SERVER }, parent);
+    // Attributes only for a span that is kept: an unsampled one (tracing off) costs no more than its ids.
+    if (span.isRecording()) {
+      span.setAttributes({
+        [ATTR_HTTP_REQUEST_METHOD]: c.req.method,
+        [ATTR_SERVICE_NAME]: serviceName,
+        [ATTR_URL_FULL]: c.req.url,
+      });
+    }
     c.set("requestTrace", trace.setSpan(parent, span));
     try {
       await next();
@@ -76,6 +73,7 @@ export function requestSpan(c: HonoContext): Span | undefined {
 }
 
 function finish(c: HonoContext, span: Span, error: unknown): void {
+  if (!span.isRecording()) return;
   // The matched route is known only now (the span started before routing).
   const route = routePath(c);
   span.updateName(`${c.req.method} ${route}`);

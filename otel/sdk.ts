@@ -4,7 +4,10 @@
  * - traces go as OTLP/HTTP JSON to `<OTEL_EXPORTER_OTLP_ENDPOINT>/v1/traces` (or
  *   OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) through a batch span processor (OTEL_BSP_* apply);
  * - `OTEL_TRACES_EXPORTER=none` exports nothing, but spans still get ids, so traceparent headers,
- *   the traceId answered by POST /orders and trace_id in logs keep working;
+ *   the traceId answered by POST /orders and trace_id in logs keep working. Unless
+ *   OTEL_TRACES_SAMPLER says otherwise, the sampler is then `parentbased_always_off`: a span that
+ *   would go nowhere is not recorded (its attributes are not even built), and the traces this
+ *   service starts are marked unsampled, so the services after it do not record them either;
  * - OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES, OTEL_NODE_RESOURCE_DETECTORS,
  *   OTEL_TRACES_SAMPLER(_ARG), OTEL_PROPAGATORS (tracecontext, baggage, none), OTEL_*_LIMIT span
  *   limits and OTEL_LOG_LEVEL as the NodeSDK reads them;
@@ -81,7 +84,7 @@ export async function startTracing(defaultServiceName: string, env: Env): Promis
     .merge(resourceFromAttributes({ [ATTR_SERVICE_NAME]: serviceName }));
   const provider = new TracerProvider({
     resource,
-    sampler: samplerFromEnv(),
+    sampler: samplerFromEnv() ?? (exportsNothing(env) ? new ParentBasedSampler({ root: new AlwaysOffSampler() }) : undefined),
     spanLimits: spanLimitsFromEnv(),
     spanProcessors: [spanProcessorFromEnv(env)],
   });
@@ -192,10 +195,14 @@ function spanLimitsFromEnv() {
   };
 }
 
+/** `OTEL_TRACES_EXPORTER=none`: spans get ids but go nowhere. */
+function exportsNothing(env: Env): boolean {
+  return (env.OTEL_TRACES_EXPORTER ?? "otlp").split(",").map((s) => s.trim()).includes("none");
+}
+
 /** `OTEL_TRACES_EXPORTER=none`: spans get ids but go nowhere; anything else: OTLP/HTTP JSON. */
 function spanProcessorFromEnv(env: Env): BatchSpanProcessor | NoopSpanProcessor {
-  const exporters = (env.OTEL_TRACES_EXPORTER ?? "otlp").split(",").map((s) => s.trim());
-  return exporters.includes("none") ? new NoopSpanProcessor() : batchProcessorFromEnv(env);
+  return exportsNothing(env) ? new NoopSpanProcessor() : batchProcessorFromEnv(env);
 }
 
 /**

@@ -1,7 +1,9 @@
-/** Ids the system issues and how they are checked before they reach a NATS subject. */
-import { sha256 } from "./sha256.ts";
-
-const encoder = new TextEncoder();
+/**
+ * Ids the system issues and how they are checked before they reach a NATS subject. Hashing uses
+ * `node:crypto`'s synchronous createHash (Deno provides `node:crypto` too): WebCrypto's digest is
+ * async, and ids are derived on every event published.
+ */
+import { createHash } from "node:crypto";
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
@@ -27,20 +29,15 @@ export function isUserId(id: string): boolean {
  * gets the same id, which is what makes retried publishes deduplicate.
  */
 export function deterministicUuid(...parts: string[]): string {
-  const bytes = sha256(encoder.encode(parts.join("\u001f"))).slice(0, 16);
-  bytes[6] = (bytes[6]! & 0x0f) | 0x80;
-  bytes[8] = (bytes[8]! & 0x3f) | 0x80;
-  const hex = toHex(bytes);
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+  const hex = createHash("sha256").update(parts.join("\u001f"), "utf8").digest("hex");
+  // Version 8 in the 13th digit; the variant's two bits (10) over the 17th digit's top two.
+  const variant = VARIANT_DIGITS[Number.parseInt(hex[16]!, 16) & 3];
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-8${hex.slice(13, 16)}-${variant}${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
 }
+
+const VARIANT_DIGITS = "89ab";
 
 /** Hex SHA-256 of a string: used for keys built from user input (idempotency keys, bodies). */
 export function sha256Hex(text: string): string {
-  return toHex(sha256(encoder.encode(text)));
-}
-
-function toHex(bytes: Uint8Array): string {
-  let out = "";
-  for (const b of bytes) out += b.toString(16).padStart(2, "0");
-  return out;
+  return createHash("sha256").update(text, "utf8").digest("hex");
 }

@@ -14,6 +14,10 @@ export interface ServiceMetrics {
   handlerDuration: client.Histogram<"event_type">;
   /** ORDER_CREATED → SHIPPING_READY (their occurredAt), observed once per order by the shipping service. */
   orderLatency: client.Histogram;
+  /** One event handled (ok, retried…), and how long its handler ran when it was called. */
+  eventHandled(eventType: string, outcome: string, handlerSeconds?: number): void;
+  eventPublished(eventType: string, result: string): void;
+  httpAnswered(method: string, route: string, status: string, seconds: number): void;
   /**
    * Makes the JetStream gauges (consumer pending / ack pending / redelivered, DLQ size) read from
    * `read`, at most once per `maxAgeMs` however often Prometheus scrapes.
@@ -95,6 +99,52 @@ export function createMetrics(service: string): ServiceMetrics {
     },
   });
 
+  const orderLatency = new client.Histogram({
+    name: "orderstream_order_e2e_latency_seconds",
+    help: "Time from an order's ORDER_CREATED to its SHIPPING_READY (event occurredAt), observed by the shipping service when it ships.",
+    buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
+    registers: [registry],
+  });
+  const httpRequests = new client.Counter({
+    name: "orderstream_http_requests_total",
+    help: "HTTP requests answered, by route and status.",
+    labelNames: ["method", "route", "status"],
+    registers: [registry],
+  });
+  const httpDuration = new client.Histogram({
+    name: "orderstream_http_request_duration_seconds",
+    help: "HTTP request duration, by route and status.",
+    labelNames: ["method", "route", "status"],
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [registry],
+  });
+  const eventsPublished = new client.Counter({
+    name: "orderstream_events_published_total",
+    help: "Order events published, by type and result (new, duplicate, or error).",
+    labelNames: ["event_type", "result"],
+    registers: [registry],
+  });
+  const eventsHandled = new client.Counter({
+    name: "orderstream_events_handled_total",
+    help: "Order events received, by type and outcome (ok, retried, dead_lettered, rejected).",
+    labelNames: ["event_type", "outcome"],
+    registers: [registry],
+  });
+  const handlerDuration = new client.Histogram({
+    name: "orderstream_handler_duration_seconds",
+    help: "Time to handle one order event, effects included.",
+    labelNames: ["event_type"],
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+    registers: [registry],
+  });
+  // prom-client hashes a label set on every call; a label set's child, made once, does not.
+  const children = new Map<string, { inc(): void } | { observe(v: number): void }>();
+  const child = <C extends { inc(): void } | { observe(v: number): void }>(key: string, make: () => C): C => {
+    let c = children.get(key) as C | undefined;
+    if (!c) children.set(key, (c = make()));
+    return c;
+  };
+
   return {
     registry,
     watchJetStream(reader, opts = {}) {
@@ -103,43 +153,23 @@ export function createMetrics(service: string): ServiceMetrics {
       onError = opts.onError ?? (() => {});
       cached = undefined;
     },
-    orderLatency: new client.Histogram({
-      name: "orderstream_order_e2e_latency_seconds",
-      help: "Time from an order's ORDER_CREATED to its SHIPPING_READY (event occurredAt), observed by the shipping service when it ships.",
-      buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
-      registers: [registry],
-    }),
-    httpRequests: new client.Counter({
-      name: "orderstream_http_requests_total",
-      help: "HTTP requests answered, by route and status.",
-      labelNames: ["method", "route", "status"],
-      registers: [registry],
-    }),
-    httpDuration: new client.Histogram({
-      name: "orderstream_http_request_duration_seconds",
-      help: "HTTP request duration, by route and status.",
-      labelNames: ["method", "route", "status"],
-      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
-      registers: [registry],
-    }),
-    eventsPublished: new client.Counter({
-      name: "orderstream_events_published_total",
-      help: "Order events published, by type and result (new, duplicate, or error).",
-      labelNames: ["event_type", "result"],
-      registers: [registry],
-    }),
-    eventsHandled: new client.Counter({
-      name: "orderstream_events_handled_total",
-      help: "Order events received, by type and outcome (ok, skipped, retried, dead_lettered, rejected).",
-      labelNames: ["event_type", "outcome"],
-      registers: [registry],
-    }),
-    handlerDuration: new client.Histogram({
-      name: "orderstream_handler_duration_seconds",
-      help: "Time to handle one order event, effects included.",
-      labelNames: ["event_type"],
-      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
-      registers: [registry],
-    }),
+    orderLatency,
+    httpRequests,
+    httpDuration,
+    eventsPublished,
+    eventsHandled,
+    handlerDuration,
+    eventHandled(eventType, outcome, handlerSeconds) {
+      child(`h ${eventType} ${outcome}`, () => eventsHandled.labels({ event_type: eventType, outcome })).inc();
+      if (handlerSeconds !== undefined) child(`d ${eventType}`, () => handlerDuration.labels({ event_type: eventType })).observe(handlerSeconds);
+    },
+    eventPublished(eventType, result) {
+      child(`p ${eventType} ${result}`, () => eventsPublished.labels({ event_type: eventType, result })).inc();
+    },
+    httpAnswered(method, route, status, seconds) {
+      const labels = { method, route, status };
+      child(`r ${method} ${route} ${status}`, () => httpRequests.labels(labels)).inc();
+      child(`t ${method} ${route} ${status}`, () => httpDuration.labels(labels)).observe(seconds);
+    },
   };
 }

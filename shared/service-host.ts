@@ -19,6 +19,7 @@ import { assertServerVersion } from "../nats/server-version.ts";
 import { bucketOptions } from "../nats/definitions.ts";
 import { ensureBucket, ensureOrderStreams, ensurePartitionConsumers } from "../nats/setup.ts";
 import { createEventPublisher, type EventPublisher } from "../nats/publish-event.ts";
+import { createJetStreamPublisher, type JetStreamPublisher } from "../nats/jetstream-publisher.ts";
 import { startPartitionedConsumers, type RunningConsumers } from "../nats/partitioned-consumer.ts";
 import { defaultRetryDelayMs, type HandlerFactory } from "../nats/delivery.ts";
 import { readOrderEvents, type StoredEvent } from "../nats/order-history.ts";
@@ -33,6 +34,8 @@ export interface Infra {
   js: JetStreamClient;
   jsm: JetStreamManager;
   publisher: EventPublisher;
+  /** JetStream publishes of anything else (notifications), pipelined like the events'. */
+  streamPublisher: JetStreamPublisher;
   /** One order's events from the stream, in stream order (empty for an unknown order). */
   history(orderId: string): Promise<StoredEvent[]>;
   config: ServiceConfig;
@@ -89,9 +92,7 @@ export function createService<R>(
   app.use(async (c, next) => {
     const started = performance.now();
     await next();
-    const labels = { method: c.req.method, route: routePath(c), status: String(c.res.status) };
-    metrics.httpRequests.inc(labels);
-    metrics.httpDuration.observe(labels, (performance.now() - started) / 1000);
+    metrics.httpAnswered(c.req.method, routePath(c), String(c.res.status), (performance.now() - started) / 1000);
   });
   // Security headers on every answer (errors included) and a 10 s deadline: shared/http/hardening.ts.
   app.use(...hardening());
@@ -185,14 +186,16 @@ export function createService<R>(
       const instances = await untilNatsAnswers("creating the instances bucket", () =>
         ensureBucket(nc!, jsm, BUCKETS.instances, bucketOptions.instances),
       );
-      const publisher = createEventPublisher(js, jsm, {
-        onPublished: (eventType, result) => metrics.eventsPublished.inc({ event_type: eventType, result }),
+      const streamPublisher = createJetStreamPublisher(nc);
+      const publisher = createEventPublisher(streamPublisher, jsm, {
+        onPublished: (eventType, result) => metrics.eventPublished(eventType, result),
       });
       const infra: Infra = {
         nc,
         js,
         jsm,
         publisher,
+        streamPublisher,
         history: (orderId) => readOrderEvents(jsm, orderId),
         config,
         log,
@@ -213,10 +216,7 @@ export function createService<R>(
           handlers,
           log,
           retryDelayMs: (n) => defaultRetryDelayMs(n, config.handlerRetryBaseMs),
-          onHandled: ({ eventType, outcome, handlerSeconds }) => {
-            metrics.eventsHandled.inc({ event_type: eventType, outcome });
-            if (handlerSeconds !== undefined) metrics.handlerDuration.observe({ event_type: eventType }, handlerSeconds);
-          },
+          onHandled: ({ eventType, outcome, handlerSeconds }) => metrics.eventHandled(eventType, outcome, handlerSeconds),
           giveUp: (m) =>
             writeDeadLetter(js, {
               subject: m.subject,

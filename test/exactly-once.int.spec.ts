@@ -10,6 +10,7 @@ import { jetstream, jetstreamManager, JetStreamApiError, type JetStreamManager }
 import { getJson, postOrder, startSystem, waitForStatus, type System } from "./support/system.ts";
 import { waitUntil, type ServiceName } from "./support/processes.ts";
 import { createEventPublisher } from "../nats/publish-event.ts";
+import { createJetStreamPublisher } from "../nats/jetstream-publisher.ts";
 import { CONSUMED_EVENT_TYPES } from "../nats/subjects.ts";
 import type { EventDraft, OrderEvent } from "../shared/events.ts";
 
@@ -219,7 +220,7 @@ describe("publishing an already-published event again", () => {
     expect(await streamCount("ORDERS")).toBe(countBefore);
 
     // 3. The services' own publisher, given the same logical event (a fresh draft: new time, same id).
-    const publisher = createEventPublisher(js, jsm);
+    const publisher = createEventPublisher(createJetStreamPublisher(nc), jsm);
     for (const e of events as { seq: number; data: OrderEvent }[]) {
       const { eventId: _id, occurredAt: _at, schemaVersion: _v, ...draft } = e.data;
       const result = await publisher.publish(draft as EventDraft);

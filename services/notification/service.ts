@@ -50,7 +50,7 @@ export const notificationService: ServiceDefinition<NotificationRuntime> = {
   },
   handlers(rt) {
     const webhook = rt.infra.config.notifyWebhookUrl;
-    const { jsm, js } = rt.infra;
+    const { jsm, streamPublisher } = rt.infra;
     const handler: PartitionHandler = {
       forget() {},
       async handle(event, delivery) {
@@ -59,7 +59,7 @@ export const notificationService: ServiceDefinition<NotificationRuntime> = {
           if (!delivery.firstSight && (await isNotificationRecorded(jsm, notification))) return;
           await postWebhook(webhook, notification);
         }
-        await recordNotification(js, notification);
+        await recordNotification(streamPublisher, notification);
       },
     };
     return () => handler;

@@ -4,7 +4,9 @@
  * eventId, and "no message on this subject yet"), so an event is recorded once whatever the
  * redeliveries; a user's list is one subject filter, read by any instance.
  */
-import { DeliverPolicy, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
+import { DeliverPolicy, PubHeaders, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
+import { headers } from "@nats-io/transport-node";
+import type { JetStreamPublisher } from "../../nats/jetstream-publisher.ts";
 import { isWrongLastSequence } from "../../nats/wrong-last-sequence.ts";
 import type { EventType } from "../../shared/events.ts";
 import { NOTIFICATIONS_STREAM, notificationSubject, userNotificationsFilter } from "../../nats/subjects.ts";
@@ -13,13 +15,16 @@ import type { Notification } from "./domain/notification.ts";
 /** Upper bound of one listing; older entries beyond it are not returned. */
 export const MAX_LISTED = 10_000;
 
+const encoder = new TextEncoder();
+
 /** Records a notification; false when it was already recorded. */
-export async function recordNotification(js: JetStreamClient, n: Notification): Promise<boolean> {
+export async function recordNotification(publisher: JetStreamPublisher, n: Notification): Promise<boolean> {
+  const h = headers();
+  h.set(PubHeaders.MsgIdHdr, n.eventId);
+  h.set(PubHeaders.ExpectedLastSubjectSequenceHdr, "0");
+  h.set(PubHeaders.ExpectedStreamHdr, NOTIFICATIONS_STREAM);
   try {
-    const ack = await js.publish(notificationSubject(n.userId, n.orderId, n.eventType as EventType), JSON.stringify(n), {
-      msgID: n.eventId,
-      expect: { lastSubjectSequence: 0, streamName: NOTIFICATIONS_STREAM },
-    });
+    const ack = await publisher.publish(notificationSubject(n.userId, n.orderId, n.eventType as EventType), encoder.encode(JSON.stringify(n)), h);
     return !ack.duplicate;
   } catch (err) {
     if (isWrongLastSequence(err)) return false;
