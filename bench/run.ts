@@ -167,7 +167,11 @@ async function measureRun(
     steady,
     cancelled: events.cancelled,
     throughput: all.completed / windowS,
-    saturated: (!drain.drained || drain.ms >= SATURATED_DRAIN_MS) && all.completed / windowS < KEPT_UP_SHARE * opts.rate,
+    // Saturated: orders queued inside (a backlog left when the load ended) or in front (the order
+    // service accepted less than it was offered), and fewer completed than were offered.
+    saturated:
+      (!drain.drained || drain.ms >= SATURATED_DRAIN_MS || steady.createdPerSec < KEPT_UP_SHARE * opts.rate) &&
+      all.completed / windowS < KEPT_UP_SHARE * opts.rate,
     windowS,
     notifications,
     notificationsLagMs: lastNotif - all.lastCompletedMs,

@@ -39,7 +39,13 @@ import {
 } from "./subjects.ts";
 
 /** Messages one pull asks for; nats.js asks again when a quarter of them arrived. */
-const PULL_BATCH = 256;
+const PULL_BATCH = 64;
+/**
+ * Orders handled at once per partition: enough to keep publishes pipelined, few enough that a
+ * backlog (up to MAX_ACK_PENDING events delivered ahead) waits as messages, not as handlers holding
+ * spans and publishes in flight.
+ */
+const CONCURRENT_ORDERS = 32;
 /**
  * How long one pull request lives. The pin is kept only by pulls that carry its id, so an idle owner
  * must pull again well within OWNER_TTL_MS; a forgotten pull (server restart, consumer recreated) is
@@ -109,6 +115,9 @@ export class PartitionWorker {
   private ackable: JsMsg | undefined;
   private ackScheduled = false;
   private readonly orders = new Map<string, Entry[]>();
+  /** Orders with events waiting for one of the CONCURRENT_ORDERS slots. */
+  private readonly waitingOrders: string[] = [];
+  private runningOrders = 0;
   private readonly sleeping = new Set<() => void>();
   private idle: (() => void) | undefined;
 
@@ -305,7 +314,18 @@ export class PartitionWorker {
       return;
     }
     this.orders.set(orderId, [entry]);
-    void this.runOrder(orderId);
+    if (this.runningOrders < CONCURRENT_ORDERS) this.startOrder(orderId);
+    else this.waitingOrders.push(orderId);
+  }
+
+  private startOrder(orderId: string): void {
+    this.runningOrders++;
+    void this.runOrder(orderId).finally(() => {
+      this.runningOrders--;
+      const next = this.waitingOrders.shift();
+      if (next !== undefined) this.startOrder(next);
+      else if (this.orders.size === 0) this.idle?.();
+    });
   }
 
   /** Handles one order's entries one after the other. */
@@ -322,7 +342,6 @@ export class PartitionWorker {
       queue.shift();
     }
     this.orders.delete(orderId);
-    if (this.orders.size === 0) this.idle?.();
   }
 
   private async handle(entry: Entry): Promise<void> {
