@@ -23,17 +23,19 @@ function fnv1a(text: string): number {
 }
 
 /**
- * Partitions per instance: rendezvous hashing with a capacity, so every instance gets ⌊n/k⌋ or ⌈n/k⌉
+ * Partitions per instance: rendezvous hashing with quotas, so every instance gets ⌊n/k⌋ or ⌈n/k⌉
  * partitions, and an instance joining or leaving moves few of them (each partition goes to the
- * instance that scores it highest among those not yet full). Pure: the same members give the same
+ * instance that scores it highest among those with room left). Pure: the same members give the same
  * assignment in every process.
  */
 export function assignPartitions(members: readonly string[], partitions = PARTITIONS): Map<string, number[]> {
   const sorted = [...new Set(members)].sort();
   const out = new Map<string, number[]>(sorted.map((m) => [m, []]));
   if (sorted.length === 0) return out;
-  const capacity = Math.ceil(partitions / sorted.length);
-  // Partitions with the strongest preference pick first, so the capacity bends the fewest choices.
+  // The first n mod k instances (in id order) take one partition more than the others.
+  const base = Math.floor(partitions / sorted.length);
+  const quota = new Map(sorted.map((m, i) => [m, base + (i < partitions % sorted.length ? 1 : 0)]));
+  // Partitions with the strongest preference pick first, so the quotas bend the fewest choices.
   const choices = Array.from({ length: partitions }, (_, p) => {
     const ranked = sorted
       .map((m) => ({ m, score: fnv1a(`${m}/${p}`) }))
@@ -41,7 +43,7 @@ export function assignPartitions(members: readonly string[], partitions = PARTIT
     return { p, ranked };
   }).sort((a, b) => b.ranked[0]!.score - a.ranked[0]!.score || a.p - b.p);
   for (const { p, ranked } of choices) {
-    const pick = ranked.find(({ m }) => out.get(m)!.length < capacity)!;
+    const pick = ranked.find(({ m }) => out.get(m)!.length < quota.get(m)!)!;
     out.get(pick.m)!.push(p);
   }
   for (const list of out.values()) list.sort((a, b) => a - b);

@@ -68,6 +68,7 @@ export interface RunningService {
 const START_STEP_RETRY_MS = 60_000;
 
 const NOT_READY = new HttpProblem(503, "not-ready", "The service is not connected to NATS yet; retry shortly.");
+NOT_READY.headers.set("retry-after", "1");
 
 export function createService<R>(
   definition: ServiceDefinition<R>,

@@ -86,7 +86,7 @@ function bodyOf(p: Placed) {
   }
 }
 
-/** POST with the same Idempotency-Key until the order is accepted (503/500 are expected while NATS is down). */
+/** POST with the same Idempotency-Key until the order is accepted (503 problem+json is expected while NATS is down, nothing else). */
 function place(p: Placed): Promise<void> {
   return placeUntilAccepted(sys.orderUrl, p, bodyOf(p), { deadlineMs: POST_RETRY_DEADLINE_MS, requestTimeoutMs: 10_000, intervalMs: 250 });
 }

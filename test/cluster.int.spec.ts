@@ -170,7 +170,7 @@ describe("a 3-node JetStream cluster", () => {
           : { userId: p.userId, amount: 20, items: [{ sku: "OUT-OF-STOCK", quantity: 1, unitPrice: 20 }] };
 
     // POST with the same Idempotency-Key until it is accepted: while the cluster elects new leaders
-    // the order service answers 503/500 problems (or times out).
+    // the order service answers 503 problems (or times out), never another 5xx.
     const place = (p: (typeof placed)[number]) =>
       placeUntilAccepted(sys!.orderUrl, p, bodyOf(p), {
         deadlineMs: POST_RETRY_DEADLINE_MS,

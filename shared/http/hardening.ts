@@ -6,6 +6,7 @@
 import type { MiddlewareHandler } from "hono";
 import { secureHeaders } from "hono/secure-headers";
 import { errors as natsErrors } from "@nats-io/transport-node";
+import { JetStreamApiError } from "@nats-io/jetstream";
 import { HttpProblem } from "./problem.ts";
 
 /** Default deadline of one request: far above a healthy request (milliseconds), far below a client's patience. */
@@ -93,10 +94,15 @@ export function unavailableProblem(err: unknown): HttpProblem | null {
   return problem;
 }
 
-/** True when `err` (or its cause) says NATS did not answer: transient, worth trying again. */
+/**
+ * True when `err` (or its cause) says NATS did not answer, or JetStream answered that it cannot
+ * serve right now (an API error with status 503: no leader yet, JetStream starting up after a
+ * restart): transient, worth trying again.
+ */
 export function natsUnavailable(err: unknown): boolean {
   for (let e: unknown = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
     if (UNAVAILABLE.some((type) => e instanceof type)) return true;
+    if (e instanceof JetStreamApiError && e.status === 503) return true;
   }
   return false;
 }

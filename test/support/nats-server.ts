@@ -19,6 +19,8 @@ export interface StartNatsServerOptions {
   storeDir?: string;
   /** Fixed port. Default: a free port picked at start. */
   port?: number;
+  /** The nats-server binary to run. Default: the current one findNatsServer finds. */
+  binary?: string;
 }
 
 export interface NatsServerHandle {
@@ -146,7 +148,7 @@ async function waitForExit(launch: Launch, timeoutMs: number): Promise<boolean> 
 
 // ---- main ------------------------------------------------------------------
 export async function startNatsServer(opts: StartNatsServerOptions = {}): Promise<NatsServerHandle> {
-  const bin = findNatsServer();
+  const bin = opts.binary ?? findNatsServer();
   if (!bin) throw new Error(`Cannot start a test NATS server. ${NATS_INSTALL_HINT}`);
   installExitHook();
 

@@ -115,15 +115,23 @@ export interface PlacementState {
 
 /**
  * POSTs an order with the same Idempotency-Key until it is accepted, as a client does while NATS is
- * away (503/500 problem+json answers and timeouts are retried; anything else is a bug and throws).
- * A retry must name the order the first accepted attempt named, never a second one.
+ * away (503 problem+json answers with Retry-After, and timeouts, are retried; anything else is a bug
+ * and throws). A retry must name the order the first accepted attempt named, never a second one.
  */
 export async function placeUntilAccepted(
   baseUrl: string,
   p: PlacementState,
   body: unknown,
-  opts: { deadlineMs: number; requestTimeoutMs: number; intervalMs: number; diagnostics?: () => string },
+  opts: {
+    deadlineMs: number;
+    requestTimeoutMs: number;
+    intervalMs: number;
+    diagnostics?: () => string;
+    /** Statuses that mean "try again" (default 503 only: NATS away is never another 5xx). */
+    retryStatuses?: number[];
+  },
 ): Promise<void> {
+  const retry = opts.retryStatuses ?? [503];
   const deadline = Date.now() + opts.deadlineMs;
   for (;;) {
     p.attempts++;
@@ -147,10 +155,11 @@ export async function placeUntilAccepted(
       return;
     }
     if (res) {
-      if (res.status !== 503 && res.status !== 500) throw new Error(`POST ${p.key} answered ${res.status}: ${text}`);
+      if (!retry.includes(res.status)) throw new Error(`POST ${p.key} answered ${res.status}: ${text}`);
       if (!/^application\/problem\+json/.test(res.headers.get("content-type") ?? "")) {
         throw new Error(`POST ${p.key} answered ${res.status} without problem+json: ${text}`);
       }
+      if (res.status === 503 && !res.headers.get("retry-after")) throw new Error(`POST ${p.key} answered 503 without Retry-After: ${text}`);
       p.failures.push(`${res.status} ${(JSON.parse(text) as { type?: string }).type ?? ""}`);
     }
     if (Date.now() > deadline) {
