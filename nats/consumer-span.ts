@@ -42,7 +42,6 @@ export function startConsumerSpan(
       [MessagingAttr.system]: MESSAGING_SYSTEM,
       [MessagingAttr.systemName]: MESSAGING_SYSTEM,
       [MessagingAttr.destinationName]: msg.subject,
-      [MessagingAttr.destinationTemplate]: "orders.{partition}.{orderId}.{eventType}",
       [MessagingAttr.operationType]: "process",
       [MessagingAttr.operationName]: "process",
       [MessagingAttr.consumerGroup]: msg.consumer,

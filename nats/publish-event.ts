@@ -103,7 +103,6 @@ function guardedPublisher(publisher: JetStreamPublisher, jsm: JetStreamManager):
           [MessagingAttr.system]: MESSAGING_SYSTEM,
           [MessagingAttr.systemName]: MESSAGING_SYSTEM,
           [MessagingAttr.destinationName]: subject,
-          [MessagingAttr.destinationTemplate]: "orders.{partition}.{orderId}.{eventType}",
           [MessagingAttr.operationType]: "send",
           [MessagingAttr.operationName]: "publish",
           [MessagingAttr.messageId]: event.eventId,

@@ -8,7 +8,6 @@ export const MessagingAttr = {
   system: "messaging.system",
   systemName: "messaging.system.name",
   destinationName: "messaging.destination.name",
-  destinationTemplate: "messaging.destination.template",
   operationType: "messaging.operation.type",
   operationName: "messaging.operation.name",
   messageId: "messaging.message.id",

@@ -205,9 +205,14 @@ function spanProcessorFromEnv(env: Env): BatchSpanProcessor | NoopSpanProcessor 
   return exportsNothing(env) ? new NoopSpanProcessor() : batchProcessorFromEnv(env);
 }
 
+/** Spans per export unless OTEL_BSP_MAX_EXPORT_BATCH_SIZE says otherwise (the SDK's default is 512). */
+export const DEFAULT_EXPORT_BATCH_SIZE = 128;
+
 /**
  * A BatchSpanProcessor given as `spanProcessors` no longer reads OTEL_BSP_* itself (sdk-trace 3 /
- * sdk-node 0.301 read them only for processors they create), so pass them on.
+ * sdk-node 0.301 read them only for processors they create), so pass them on. Batches of 128
+ * rather than 512 spans: the same CPU per span at a few thousand spans a second, and a quarter of the
+ * memory a batch takes while it is serialised (peak RSS ~10 MB lower under load; BENCHMARKS.md).
  */
 function batchProcessorFromEnv(env: Env): BatchSpanProcessor {
   return new BatchSpanProcessor({
@@ -215,7 +220,7 @@ function batchProcessorFromEnv(env: Env): BatchSpanProcessor {
     scheduledDelayMillis: positiveNumber(env.OTEL_BSP_SCHEDULE_DELAY),
     exportTimeoutMillis: positiveNumber(env.OTEL_BSP_EXPORT_TIMEOUT),
     maxQueueSize: positiveNumber(env.OTEL_BSP_MAX_QUEUE_SIZE),
-    maxExportBatchSize: positiveNumber(env.OTEL_BSP_MAX_EXPORT_BATCH_SIZE),
+    maxExportBatchSize: positiveNumber(env.OTEL_BSP_MAX_EXPORT_BATCH_SIZE) ?? DEFAULT_EXPORT_BATCH_SIZE,
   });
 }
 

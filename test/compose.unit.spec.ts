@@ -7,6 +7,7 @@ import { Ajv, type ErrorObject, type ValidateFunction } from "ajv";
 import * as ajvFormats from "ajv-formats";
 import { parse } from "yaml";
 import { beforeAll, describe, expect, it } from "vitest";
+import { compareVersions, MIN_SERVER_VERSION } from "../nats/server-version.ts";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const specPath = join(root, "test/fixtures/compose/compose-spec.json");
@@ -183,6 +184,17 @@ describe("compose.yaml", () => {
 
   it("has consistent cross-references (depends_on, volumes, networks, configs, build files)", () => {
     expect(crossReferenceErrors(doc)).toEqual([]);
+  });
+
+  it(`pins one current nats-server image (${MIN_SERVER_VERSION} or newer, an exact release) for every NATS node`, () => {
+    const images = Object.values(doc.services)
+      .map((svc) => String(svc.image ?? ""))
+      .filter((image) => /^nats:/.test(image));
+    expect(images.length).toBeGreaterThanOrEqual(4); // the single node and the three of the cluster profile
+    expect(new Set(images).size).toBe(1);
+    const tag = /^nats:(\d+\.\d+\.\d+)(-alpine)?$/.exec(images[0]!);
+    expect(tag, images[0]).not.toBeNull();
+    expect(compareVersions(tag![1]!, MIN_SERVER_VERSION)).toBeGreaterThanOrEqual(0);
   });
 
   it("gives every service a healthcheck", () => {
