@@ -46,11 +46,13 @@ export const SERVER_MAX_DELIVER = 50;
 export const OWNER_TTL_MS = 5_000;
 /**
  * Unacknowledged messages a partition consumer allows its owner: what bounds the memory an owner
- * holds under a backlog. The owner acknowledges cumulatively (ack policy "all") up to the oldest
- * event not yet done, so while an event is being retried its partition runs ahead by at most this
- * many events (seconds at full load, a minute at a few hundred orders/s), then waits for it.
+ * holds under a backlog (each waiting message is a few KB once decoded; 1,000 per partition took
+ * the notification service to 150 MB at saturation, 300 kept it under 120). The owner acknowledges
+ * cumulatively (ack policy "all") up to the oldest event not yet done, so while an event is being
+ * retried its partition runs ahead by at most this many events — about 14 s at 200 orders/s, a
+ * second at full load — then waits for it (it is done or dead-lettered within MAX_DELIVER attempts).
  */
-export const MAX_ACK_PENDING = 1_000;
+export const MAX_ACK_PENDING = 512;
 /** Window in which the server drops a second publish with the same Nats-Msg-Id. */
 export const DUPLICATE_WINDOW_MS = 2 * 60_000;
 /** Idempotency keys are kept at least this long (contract: at least 24 h). */
