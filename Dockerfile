@@ -22,6 +22,7 @@ FROM scratch AS source
 COPY package.json tsconfig.json /app/
 COPY services/ /app/services/
 COPY shared/ /app/shared/
+COPY host/ /app/host/
 # nats/ holds TypeScript (subjects, stream setup) next to the server configs.
 COPY nats/ /app/nats/
 COPY otel/ /app/otel/

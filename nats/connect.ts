@@ -1,15 +1,7 @@
 /** The NATS connection of a service: server list and credentials from the contract's variables. */
 import { connect, credsAuthenticator, type NatsConnection } from "@nats-io/transport-node";
+import type { NatsTlsOptions } from "../shared/config.ts";
 import { shareRequestCancelError } from "./request-cancel.ts";
-
-/** PEM contents for TLS to NATS (the entry reads the files: file access is runtime-specific). */
-export interface NatsTlsOptions {
-  /** CA bundle that signed the server's certificate (default: the system's CAs). */
-  ca?: string;
-  /** Client certificate and key, when the server verifies clients (`tls { verify: true }`). */
-  cert?: string;
-  key?: string;
-}
 
 export interface NatsConnectOptions {
   servers: string[];

@@ -1,7 +1,7 @@
 /**
  * What operators watch on JetStream, per service: each partition consumer's backlog (pending, ack
  * pending, redelivered) as the server counts it, and the dead letters of those consumers. Plain
- * numbers; the metrics layer turns them into gauges (shared/metrics.ts), so this file stays free
+ * numbers; the metrics layer turns them into gauges (host/metrics.ts), so this file stays free
  * of any metrics library. A consumer info is cheap on current servers (kept counters, ≈ 0.25 ms).
  */
 import type { JetStreamManager } from "@nats-io/jetstream";

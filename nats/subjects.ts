@@ -22,12 +22,9 @@ export const NOTIFICATIONS_SUBJECTS = "notifications.*.*.*";
  */
 export const PARTITIONS = 16;
 
-export const SERVICES = ["order", "payment", "shipping", "notification"] as const;
-export type ServiceName = (typeof SERVICES)[number];
-
-export function isServiceName(name: string): name is ServiceName {
-  return (SERVICES as readonly string[]).includes(name);
-}
+// The service names live with the rest of the bottom layer; this file names what they own in NATS.
+export { isServiceName, SERVICES, type ServiceName } from "../shared/services.ts";
+import type { ServiceName } from "../shared/services.ts";
 
 /**
  * FNV-1a 32-bit of the order id modulo the partition count: the same function as the server's

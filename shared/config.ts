@@ -1,6 +1,14 @@
 /** Service configuration from environment variables (names and defaults from the contract). */
-import type { ServiceName } from "../nats/subjects.ts";
-import type { NatsTlsOptions } from "../nats/connect.ts";
+import type { ServiceName } from "./services.ts";
+
+/** PEM contents for TLS to NATS (the entry reads the files: file access is runtime-specific). */
+export interface NatsTlsOptions {
+  /** CA bundle that signed the server's certificate (default: the system's CAs). */
+  ca?: string;
+  /** Client certificate and key, when the server verifies clients (`tls { verify: true }`). */
+  cert?: string;
+  key?: string;
+}
 
 export const DEFAULT_PORTS: Record<ServiceName, number> = { order: 3000, payment: 3001, shipping: 3002, notification: 3003 };
 

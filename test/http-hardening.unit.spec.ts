@@ -1,4 +1,4 @@
-// The shared HTTP hardening (shared/http/hardening.ts and the app of shared/service-host.ts) without
+// The shared HTTP hardening (shared/http/hardening.ts and the app of host/service-host.ts) without
 // NATS: security headers on every answer, the request deadline, and error bodies that say nothing
 // about internals.
 import { describe, expect, it } from "vitest";
@@ -6,7 +6,7 @@ import { Hono } from "hono";
 import { errors as natsErrors } from "@nats-io/transport-node";
 import { API_CSP, hardening, requestTimeout, unavailableProblem } from "../shared/http/hardening.ts";
 import { HttpProblem, problemResponse } from "../shared/http/problem.ts";
-import { createService, type ServiceDefinition } from "../shared/service-host.ts";
+import { createService, type ServiceDefinition } from "../host/service-host.ts";
 import { loadConfig } from "../shared/config.ts";
 import { createLogger } from "../shared/logger.ts";
 
@@ -77,6 +77,7 @@ describe("hardening middleware", () => {
 
 describe("the service app's error bodies", () => {
   const definition: ServiceDefinition<null> = {
+    name: "order",
     setup: async () => null,
     handlers: () => () => ({ handle: async () => {}, forget: () => {} }),
     routes(app) {

@@ -1,7 +1,7 @@
-// The service registry (shared/metrics.ts) without a running system: its exposition passes
+// The service registry (host/metrics.ts) without a running system: its exposition passes
 // promtool's lint, and the JetStream gauges read their source at most once per cache period.
 import { describe, expect, it } from "vitest";
-import { createMetrics, type JetStreamStats } from "../shared/metrics.ts";
+import { createMetrics, type JetStreamStats } from "../host/metrics.ts";
 import { promtool } from "./support/prometheus.ts";
 
 const stats = (pending: number, deadLetters = 0): JetStreamStats => ({

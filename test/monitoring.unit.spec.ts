@@ -4,7 +4,7 @@ import { readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { beforeAll, describe, expect, it } from "vitest";
-import { createMetrics } from "../shared/metrics.ts";
+import { createMetrics } from "../host/metrics.ts";
 import { promtool } from "./support/prometheus.ts";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");

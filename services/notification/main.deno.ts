@@ -1,4 +1,5 @@
 // Deno entry of the notification service: `deno task notification` (or `deno run -A services/notification/main.deno.ts`).
-import { runServiceOnDeno } from "../../shared/runtime/deno.ts";
+import { runServiceOnDeno } from "../../host/runtime/deno.ts";
+import { notificationService } from "./service.ts";
 
-await runServiceOnDeno("notification");
+await runServiceOnDeno(notificationService);

@@ -1,4 +1,5 @@
 // Node entry of the notification service: `node --import tsx services/notification/main.ts` (or `npm run service -- notification`).
-import { runServiceOnNode } from "../../shared/runtime/node.ts";
+import { runServiceOnNode } from "../../host/runtime/node.ts";
+import { notificationService } from "./service.ts";
 
-await runServiceOnNode("notification");
+await runServiceOnNode(notificationService);

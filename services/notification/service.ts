@@ -11,7 +11,7 @@
  * first looked up in the stream, so a notification recorded already is not POSTed again.
  */
 import { Hono } from "hono";
-import type { ServiceDefinition, Infra } from "../../shared/service-host.ts";
+import type { ServiceDefinition, Infra } from "../../host/service-host.ts";
 import type { PartitionHandler } from "../../nats/delivery.ts";
 import { isUserId } from "../../shared/ids.ts";
 import { HttpProblem } from "../../shared/http/problem.ts";
@@ -45,6 +45,7 @@ async function postWebhook(url: string, notification: Notification): Promise<voi
 }
 
 export const notificationService: ServiceDefinition<NotificationRuntime> = {
+  name: "notification",
   async setup(infra) {
     return { infra };
   },

@@ -11,7 +11,7 @@ import { claimOrderId } from "./idempotency.ts";
 import { fetchTrace } from "../../otel/jaeger-query.ts";
 import { ORDER_ID_ATTR } from "../../otel/messaging-attributes.ts";
 import { requestSpan, requestTrace } from "../../otel/http-server-span.ts";
-import type { OrderRuntime } from "./service.ts";
+import type { OrderRuntime } from "./runtime.ts";
 import { renderTimelinePage } from "./timeline-page.ts";
 
 function notFound(orderId: string): HttpProblem {

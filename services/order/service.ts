@@ -1,6 +1,5 @@
 /** The order service: the order API, and ORDER_CANCELLED once payment failed or was refunded. */
-import type { KV } from "@nats-io/kv";
-import type { Infra, ServiceDefinition } from "../../shared/service-host.ts";
+import type { ServiceDefinition } from "../../host/service-host.ts";
 import { ensureBucket } from "../../nats/setup.ts";
 import { bucketOptions } from "../../nats/definitions.ts";
 import { BUCKETS } from "../../nats/subjects.ts";
@@ -8,13 +7,10 @@ import { reactorHandlers } from "../../nats/order-reactor.ts";
 import { decide, evolve, initialState, type OrderState } from "./domain/order.ts";
 import { orderRoutes } from "./http.ts";
 import type { EventDraft } from "../../shared/events.ts";
-
-export interface OrderRuntime {
-  infra: Infra;
-  idempotencyKeys: KV;
-}
+import type { OrderRuntime } from "./runtime.ts";
 
 export const orderService: ServiceDefinition<OrderRuntime> = {
+  name: "order",
   async setup(infra) {
     const idempotencyKeys = await ensureBucket(infra.nc, infra.jsm, BUCKETS.idempotencyKeys, bucketOptions.idempotency);
     return { infra, idempotencyKeys };

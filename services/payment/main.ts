@@ -1,4 +1,5 @@
 // Node entry of the payment service: `node --import tsx services/payment/main.ts` (or `npm run service -- payment`).
-import { runServiceOnNode } from "../../shared/runtime/node.ts";
+import { runServiceOnNode } from "../../host/runtime/node.ts";
+import { paymentService } from "./service.ts";
 
-await runServiceOnNode("payment");
+await runServiceOnNode(paymentService);

@@ -1,4 +1,5 @@
 // Deno entry of the shipping service: `deno task shipping` (or `deno run -A services/shipping/main.deno.ts`).
-import { runServiceOnDeno } from "../../shared/runtime/deno.ts";
+import { runServiceOnDeno } from "../../host/runtime/deno.ts";
+import { shippingService } from "./service.ts";
 
-await runServiceOnDeno("shipping");
+await runServiceOnDeno(shippingService);

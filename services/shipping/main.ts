@@ -1,4 +1,5 @@
 // Node entry of the shipping service: `node --import tsx services/shipping/main.ts` (or `npm run service -- shipping`).
-import { runServiceOnNode } from "../../shared/runtime/node.ts";
+import { runServiceOnNode } from "../../host/runtime/node.ts";
+import { shippingService } from "./service.ts";
 
-await runServiceOnNode("shipping");
+await runServiceOnNode(shippingService);

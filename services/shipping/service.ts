@@ -1,5 +1,5 @@
 /** The shipping service: prepares the shipment of a paid order, or fails it for unavailable SKUs. */
-import type { ServiceDefinition, Infra } from "../../shared/service-host.ts";
+import type { ServiceDefinition, Infra } from "../../host/service-host.ts";
 import { reactorHandlers } from "../../nats/order-reactor.ts";
 import { deterministicUuid } from "../../shared/ids.ts";
 import { decide, evolve, initialState, type ShippingDecision, type ShippingRules, type ShippingState } from "./domain/shipping.ts";
@@ -10,6 +10,7 @@ export interface ShippingRuntime {
 }
 
 export const shippingService: ServiceDefinition<ShippingRuntime> = {
+  name: "shipping",
   async setup(infra) {
     const rules: ShippingRules = {
       unavailableSkus: new Set(infra.config.unavailableSkus),

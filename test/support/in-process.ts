@@ -6,7 +6,7 @@
 import type { Hono } from "hono";
 import { loadConfig } from "../../shared/config.ts";
 import { createLogger } from "../../shared/logger.ts";
-import { createService, type RunningService } from "../../shared/service-host.ts";
+import { createService, type RunningService } from "../../host/service-host.ts";
 import { serviceDefinitions } from "../../services/registry.ts";
 import type { ServiceName } from "../../nats/subjects.ts";
 

@@ -3,13 +3,11 @@
  * NATS; SIGTERM/SIGINT drain (in-flight messages finish and are acked, nothing new is pulled) and
  * exit 0. node.ts and deno.ts only adapt their runtime's process, file and server APIs to it.
  */
-import { startTracing } from "../../otel/sdk.ts";
-import { ConfigError, loadConfig, natsTlsFrom } from "../config.ts";
-import { createLogger } from "../logger.ts";
-import { createService } from "../service-host.ts";
-import { ServerTooOldError } from "../../nats/server-version.ts";
-import { serviceDefinitions } from "../../services/registry.ts";
-import type { ServiceName } from "../../nats/subjects.ts";
+import { startTracing } from "../otel/sdk.ts";
+import { ConfigError, loadConfig, natsTlsFrom } from "../shared/config.ts";
+import { createLogger } from "../shared/logger.ts";
+import { createService, type ServiceDefinition } from "./service-host.ts";
+import { ServerTooOldError } from "../nats/server-version.ts";
 
 const DRAIN_TIMEOUT_MS = 25_000;
 
@@ -28,7 +26,8 @@ export interface Platform {
   ): { close(): Promise<void> };
 }
 
-export async function runService(name: ServiceName, platform: Platform): Promise<void> {
+export async function runService(definition: ServiceDefinition<unknown>, platform: Platform): Promise<void> {
+  const name = definition.name;
   const { env } = platform;
   const tracing = await startTracing(`${name}-service`, env);
   const fail = (message: string): never => {
@@ -51,7 +50,7 @@ export async function runService(name: ServiceName, platform: Platform): Promise
   } catch (err) {
     fail((err as Error).message);
   }
-  const service = createService(serviceDefinitions[name], config, log, { creds, tls }, { pid: platform.pid, runtime: platform.runtime });
+  const service = createService(definition, config, log, { creds, tls }, { pid: platform.pid, runtime: platform.runtime });
   const port = config.port;
   const server = platform.serve(service.app.fetch, {
     port,

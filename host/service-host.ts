@@ -9,11 +9,11 @@ import { httpServerSpans, requestSpan } from "../otel/http-server-span.ts";
 import { routePath } from "hono/route";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
-import type { ServiceConfig } from "./config.ts";
-import { traceFields, type Logger } from "./logger.ts";
+import type { ServiceConfig } from "../shared/config.ts";
+import { traceFields, type Logger } from "../shared/logger.ts";
 import { createMetrics, type ServiceMetrics } from "./metrics.ts";
-import { HttpProblem, problemResponse } from "./http/problem.ts";
-import { hardening, natsUnavailable, unavailableProblem } from "./http/hardening.ts";
+import { HttpProblem, problemResponse } from "../shared/http/problem.ts";
+import { hardening, natsUnavailable, unavailableProblem } from "../shared/http/hardening.ts";
 import { connectNats, inboxPrefixOf, type NatsConnectOptions } from "../nats/connect.ts";
 import { assertServerVersion } from "../nats/server-version.ts";
 import { bucketOptions } from "../nats/definitions.ts";
@@ -23,7 +23,7 @@ import { createJetStreamPublisher, type JetStreamPublisher } from "../nats/jetst
 import { startPartitionedConsumers, type RunningConsumers } from "../nats/partitioned-consumer.ts";
 import { defaultRetryDelayMs, type HandlerFactory } from "../nats/delivery.ts";
 import { readOrderEvents, type StoredEvent } from "../nats/order-history.ts";
-import { BUCKETS, ORDERS_STREAM } from "../nats/subjects.ts";
+import { BUCKETS, ORDERS_STREAM, type ServiceName } from "../nats/subjects.ts";
 import { ensureDeadLetterStreams, startAdvisoryProcessor, writeDeadLetter } from "../nats/dead-letters.ts";
 import { startRetryProcessor } from "../nats/dead-letter-retry.ts";
 import { readJetStreamStats } from "../nats/jetstream-stats.ts";
@@ -45,8 +45,9 @@ export interface Infra {
   instanceId: string;
 }
 
-/** A service: how it sets itself up, its handler of the events it is delivered, and its routes. */
+/** A service: its name, how it sets itself up, its handler of the events it is delivered, and its routes. */
 export interface ServiceDefinition<R> {
+  name: ServiceName;
   /** Binds buckets etc. and returns the runtime its handlers and routes use. */
   setup(infra: Infra): Promise<R>;
   /** Its partition handlers (the events delivered are those of CONSUMED_EVENT_TYPES). */

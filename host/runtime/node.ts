@@ -1,11 +1,11 @@
 /** Runs one service as a Node process: Node's process, file and HTTP server APIs for runService. */
 import { readFileSync } from "node:fs";
 import { serve } from "@hono/node-server";
-import type { ServiceName } from "../../nats/subjects.ts";
-import { runService } from "./run-service.ts";
+import type { ServiceDefinition } from "../service-host.ts";
+import { runService } from "../run-service.ts";
 
-export function runServiceOnNode(name: ServiceName): Promise<void> {
-  return runService(name, {
+export function runServiceOnNode(definition: ServiceDefinition<unknown>): Promise<void> {
+  return runService(definition, {
     runtime: "node",
     env: process.env,
     pid: process.pid,

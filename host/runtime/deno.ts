@@ -10,8 +10,8 @@
  * OpenTelemetry (`OTEL_DENO=true`) must stay off: it takes over the global OpenTelemetry API first,
  * and the SDK's spans are then not exported at all, so the entry refuses to start with it.
  */
-import type { ServiceName } from "../../nats/subjects.ts";
-import { runService } from "./run-service.ts";
+import type { ServiceDefinition } from "../service-host.ts";
+import { runService } from "../run-service.ts";
 
 /**
  * The few Deno APIs this entry uses, declared here so `tsc` (Node types) type-checks this file
@@ -32,15 +32,16 @@ declare const Deno: {
   ): DenoHttpServer;
 };
 
-/** Starts service `name` on Deno; returns once it is connected to NATS and consuming. */
-export function runServiceOnDeno(name: ServiceName): Promise<void> {
+/** Starts a service on Deno; returns once it is connected to NATS and consuming. */
+export function runServiceOnDeno(definition: ServiceDefinition<unknown>): Promise<void> {
+  const name = definition.name;
   const env = Deno.env.toObject();
   if (env.OTEL_DENO === "true") {
     // Checked on Deno 2.9.6: with it on, the SDK's spans never reach the collector. Refuse rather than trace nothing.
     console.error(`${name}: unset OTEL_DENO (or set it to false): the service exports its traces through the OpenTelemetry SDK, which Deno's built-in telemetry would displace`);
     Deno.exit(1);
   }
-  return runService(name, {
+  return runService(definition, {
     runtime: "deno",
     env,
     pid: Deno.pid,
