@@ -1,14 +1,13 @@
 /**
  * Dead letters. A message that cannot be handled must neither block its partition nor be lost:
- * - the service that gives up (invalid event, or its handler failed on the last delivery) knows why,
- *   so it writes the dead letter itself, with the reason, then terminates the message;
- * - what dies without a service seeing it (max deliveries reached through crashes or ack timeouts)
- *   is caught from the server's MAX_DELIVERIES advisories, captured durably in a stream (on 2.9
- *   neither `term()` nor advisories carry a reason, hence the split).
+ * - the service that gives up (an invalid event, or its handler failed on the last attempt) knows
+ *   why, so it writes the dead letter itself, with the reason, before it acknowledges the event;
+ * - what dies without a service seeing it (a consumer's max deliveries reached through crashes or
+ *   ack timeouts) is caught from the server's MAX_DELIVERIES advisories, captured durably in a stream.
  * Entries live in the ORDERS_DLQ stream as `dlq.orders.<consumer>.<ordersSeq>` (one per consumer and
  * sequence, deduplicated), holding the original body and headers plus the reason. `dlq retry`
  * publishes `dlq.retry.<service>.<consumer>.<ordersSeq>`, which that service's instances pick up
- * and hand to the same handler; on success the dead letter is removed.
+ * and hand to a fresh handler; on success the dead letter is removed.
  */
 import {
   AckPolicy,

@@ -242,8 +242,11 @@ export class PartitionWorker {
         const info = await this.opts.jsm.consumers.info(ORDERS_STREAM, this.consumer);
         const from = Math.max(info.ack_floor.stream_seq, this.floor) + 1;
         const stored = await readPartitionRange(this.opts.jsm, this.opts.partition, from, info.delivered.stream_seq);
+        // What was delivered here under the new pin is taken as delivered (it may be first sight);
+        // the rest of the range is what the previous owner left.
+        const deliveredHere = new Set(this.buffered.map((m) => m.seq));
         let taken = 0;
-        for (const m of stored) if (this.wants(m.subject) && this.takeStored(m)) taken++;
+        for (const m of stored) if (!deliveredHere.has(m.seq) && this.wants(m.subject) && this.takeStored(m)) taken++;
         if (taken > 0) {
           this.opts.log.info({ consumer: this.consumer, from, to: info.delivered.stream_seq, taken }, "took over events the previous owner left unacknowledged");
         }

@@ -57,7 +57,7 @@ const API = "$JS.API";
 function durable(stream: string, name: string): string[] {
   return [
     `${API}.CONSUMER.INFO.${stream}.${name}`,
-    // The 2.9 create API carries the filter subject as extra tokens: `CREATE.<stream>.<name>.<filter>`.
+    // The create API may carry a single filter subject as extra tokens: `CREATE.<stream>.<name>.<filter>`.
     `${API}.CONSUMER.CREATE.${stream}.${name}`,
     `${API}.CONSUMER.CREATE.${stream}.${name}.>`,
     // nats.js creates a consumer with several filters through the durable form of the API.
