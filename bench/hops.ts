@@ -40,9 +40,8 @@ for (let round = 1; round <= Number(values.rounds); round++) for (const bundle o
   try {
     await httpLoad({ url: `${sys.orderUrl}/orders`, rate: 0, durationS: 0, amount: 400, connections: 64 });
     await waitDrained(sys.jsm, 30_000);
-    // A lead-in at the rate, as the bench's latency runs have: the drain wait's consumer infos
-    // leave nats-server 2.9 recounting pending messages at every delivery for a moment
-    // (BENCHMARKS.md, "Fifth session").
+    // A lead-in at the rate, as the bench's latency runs have: the measured window starts with
+    // every process warm and paced, not with the warm-up's backlog still draining.
     await httpLoad({ url: `${sys.orderUrl}/orders`, rate, durationS: LEAD_IN_S });
     const from = (await sys.jsm.streams.info(ORDERS_STREAM)).state.last_seq + 1;
     const http = await httpLoad({ url: `${sys.orderUrl}/orders`, rate, durationS: seconds });

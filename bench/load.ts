@@ -104,12 +104,9 @@ export async function httpLoad(opts: HttpLoadOptions): Promise<HttpLoadResult> {
 /**
  * Waits until every durable consumer of every stream has nothing pending and nothing unacked (twice in
  * a row). The consumers are only asked once no stream has grown since the last look: while the
- * services work, some stream's last sequence moves (events, notifications, KV writes). That keeps the
- * bench from loading the server it measures: a consumer info is dear under a backlog, because
- * nats-server 2.9 counts a filtered consumer's num_pending over the subjects of its whole backlog —
- * one order id per subject here — ≈ 4 ms of server CPU at 10k messages behind, 58 ms at 160k
- * (BENCHMARKS.md, "Fourth session"); asking the 64 partition consumers every 200 ms took more of
- * the server than the services did, and the drain after an overload crawled.
+ * services work, some stream's last sequence moves (events, notifications). That keeps the bench
+ * from loading the server it measures: a consumer info walks the consumer's filtered backlog, and
+ * asking the 64 partition consumers often under a backlog took more of the server than the services.
  */
 export async function waitDrained(jsm: JetStreamManager, timeoutMs: number): Promise<{ drained: boolean; ms: number; pending: number }> {
   const started = performance.now();

@@ -52,11 +52,8 @@ const SERVICE_ENV: Record<string, string> = Object.fromEntries(
 );
 const REPLAY_ONLY = argv.includes("--replay-only");
 
-// latLeadInSeconds: the latency runs offer their rate this long before the measured window. The
-// drain wait before them asks every consumer for its info, and on nats-server 2.9 that resets a
-// caught-up consumer's pending count: until it is right again, each delivery walks the stream's
-// last block — a spike of up to a few hundred ms at the start of a run that the running system
-// (whose services no longer ask for consumer infos) does not see (BENCHMARKS.md, "Fifth session").
+// latLeadInSeconds: the latency runs offer their rate this long before the measured window, so it
+// starts with every process paced at that rate rather than catching up after the drain wait.
 const CFG = QUICK
   ? { rawMessages: 20_000, warmupOrders: 400, satSeconds: 5, latLeadInSeconds: 1, lat200Seconds: 3, lat1000Seconds: 2, replayEvents: 10_000, drainCapMs: 5_000 }
   : { rawMessages: 100_000, warmupOrders: 1_000, satSeconds: 20, latLeadInSeconds: 3, lat200Seconds: 10, lat1000Seconds: 10, replayEvents: 100_000, drainCapMs: 40_000 };
@@ -68,10 +65,9 @@ const OVERLOAD = 1.5;
 const MAX_SATURATING_TRIES = 3;
 /**
  * Offered load of the next try, relative to the rate the last one kept up with: enough to leave
- * a backlog, not so much that the backlog outgrows the services' per-order state cache (4,096
- * orders) within the run — beyond that every event costs a KV read again and nats-server reads old
- * messages back from its file store, so a deeper overload measures how the system degrades, not
- * what it sustains (BENCHMARKS.md, "Overload").
+ * a backlog, not so much that the run measures how a deep backlog degrades (each partition's
+ * reactor remembers 256 orders; beyond that an event costs a read of the order's history, and
+ * nats-server reads old messages back from its file store) rather than what the system sustains.
  */
 const RETRY_OVERLOAD = 1.3;
 /** A run saturated the pipeline when a backlog was left at the end of the load: draining took this long… */
