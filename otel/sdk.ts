@@ -1,8 +1,10 @@
 /**
  * OpenTelemetry SDK bootstrap for a service process (entry files only; the rest of the code uses
  * @opentelemetry/api). Configured by the standard OTEL_* variables:
- * - traces go as OTLP/HTTP JSON to `<OTEL_EXPORTER_OTLP_ENDPOINT>/v1/traces` (or
- *   OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) through a batch span processor (OTEL_BSP_* apply);
+ * - traces go as OTLP/HTTP to `<OTEL_EXPORTER_OTLP_ENDPOINT>/v1/traces` (or
+ *   OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) through a batch span processor (OTEL_BSP_* apply), as JSON
+ *   unless OTEL_EXPORTER_OTLP_(TRACES_)PROTOCOL is `http/protobuf`. JSON is the default here (the
+ *   spec's is protobuf) because it costs the same CPU per span in the bench and anyone can read it;
  * - `OTEL_TRACES_EXPORTER=none` exports nothing, but spans still get ids, so traceparent headers,
  *   the traceId answered by POST /orders and trace_id in logs keep working. Unless
  *   OTEL_TRACES_SAMPLER says otherwise, the sampler is then `parentbased_always_off`: a span that
@@ -53,6 +55,7 @@ import {
   TraceIdRatioBasedSampler,
   TracerProvider,
   type Sampler,
+  type SpanExporter,
 } from "@opentelemetry/sdk-trace";
 import { ATTR_SERVICE_NAME } from "@opentelemetry/semantic-conventions";
 
@@ -86,7 +89,7 @@ export async function startTracing(defaultServiceName: string, env: Env): Promis
     resource,
     sampler: samplerFromEnv() ?? (exportsNothing(env) ? new ParentBasedSampler({ root: new AlwaysOffSampler() }) : undefined),
     spanLimits: spanLimitsFromEnv(),
-    spanProcessors: [spanProcessorFromEnv(env)],
+    spanProcessors: [await spanProcessorFromEnv(env)],
   });
   trace.setGlobalTracerProvider(provider);
   return { shutdown: () => provider.shutdown() };
@@ -104,7 +107,7 @@ async function startNodeSdk(serviceName: string, env: Env): Promise<Tracing> {
   const { NodeSDK } = await import("@opentelemetry/sdk-node");
   const sdk = new NodeSDK({
     serviceName,
-    spanProcessors: [spanProcessorFromEnv(env)],
+    spanProcessors: [await spanProcessorFromEnv(env)],
     ...(env.OTEL_METRICS_EXPORTER ? {} : { metricReaders: [] }),
     ...(env.OTEL_LOGS_EXPORTER ? {} : { logRecordProcessors: [] }),
     instrumentations: [],
@@ -200,10 +203,26 @@ function exportsNothing(env: Env): boolean {
   return (env.OTEL_TRACES_EXPORTER ?? "otlp").split(",").map((s) => s.trim()).includes("none");
 }
 
-/** `OTEL_TRACES_EXPORTER=none`: spans get ids but go nowhere; anything else: OTLP/HTTP JSON. */
-function spanProcessorFromEnv(env: Env): BatchSpanProcessor | NoopSpanProcessor {
-  return exportsNothing(env) ? new NoopSpanProcessor() : batchProcessorFromEnv(env);
+/** `OTEL_TRACES_EXPORTER=none`: spans get ids but go nowhere; anything else: OTLP over HTTP. */
+async function spanProcessorFromEnv(env: Env): Promise<BatchSpanProcessor | NoopSpanProcessor> {
+  return exportsNothing(env) ? new NoopSpanProcessor() : batchProcessorFromEnv(env, await traceExporterFromEnv(env));
 }
+
+/**
+ * OTEL_EXPORTER_OTLP_TRACES_PROTOCOL (or OTEL_EXPORTER_OTLP_PROTOCOL): `http/json` or
+ * `http/protobuf`. The protobuf exporter is imported only when asked for.
+ */
+async function traceExporterFromEnv(env: Env): Promise<SpanExporter> {
+  const protocol = (env.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL ?? env.OTEL_EXPORTER_OTLP_PROTOCOL)?.trim() || DEFAULT_OTLP_PROTOCOL;
+  if (protocol === "http/protobuf") {
+    const { OTLPTraceExporter: OTLPProtobufTraceExporter } = await import("@opentelemetry/exporter-trace-otlp-proto");
+    return new OTLPProtobufTraceExporter();
+  }
+  if (protocol !== "http/json") diag.warn(`Unsupported OTLP traces protocol "${protocol}"; using http/json.`);
+  return new OTLPTraceExporter();
+}
+
+export const DEFAULT_OTLP_PROTOCOL = "http/json";
 
 /** Spans per export unless OTEL_BSP_MAX_EXPORT_BATCH_SIZE says otherwise (the SDK's default is 512). */
 export const DEFAULT_EXPORT_BATCH_SIZE = 128;
@@ -214,9 +233,9 @@ export const DEFAULT_EXPORT_BATCH_SIZE = 128;
  * rather than 512 spans: the same CPU per span at a few thousand spans a second, and a quarter of the
  * memory a batch takes while it is serialised (peak RSS ~10 MB lower under load; BENCHMARKS.md).
  */
-function batchProcessorFromEnv(env: Env): BatchSpanProcessor {
+function batchProcessorFromEnv(env: Env, exporter: SpanExporter): BatchSpanProcessor {
   return new BatchSpanProcessor({
-    exporter: new OTLPTraceExporter(),
+    exporter,
     scheduledDelayMillis: positiveNumber(env.OTEL_BSP_SCHEDULE_DELAY),
     exportTimeoutMillis: positiveNumber(env.OTEL_BSP_EXPORT_TIMEOUT),
     maxQueueSize: positiveNumber(env.OTEL_BSP_MAX_QUEUE_SIZE),
