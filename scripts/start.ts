@@ -17,6 +17,7 @@ import { findNatsServer, freePort, isPortFree, NATS_INSTALL_HINT } from "./nats-
 import { localPasswords, writeLocalNats, type NatsUser } from "./local-nats.ts";
 import { buildBundles, serviceBundleArgs } from "./build.ts";
 import { serviceEnv, startHost } from "./start-env.ts";
+import { serverPasswordEnv } from "./nats-password-hash.ts";
 
 // The local server runs with nats/auth (one least-privilege user per service) unless turned off.
 const useAuth = process.env.ORDERSTREAM_NATS_AUTH !== "off";
@@ -36,7 +37,7 @@ function pipeWithPrefix(name: string, proc: ChildProcess, keep: (line: string) =
   }
 }
 
-async function startNats(): Promise<string> {
+async function startNats(passwordEnv: Record<string, string>): Promise<string> {
   const binary = findNatsServer();
   if (!binary) {
     console.error(`npm start: NATS_URL is not set and ${NATS_INSTALL_HINT}`);
@@ -47,9 +48,6 @@ async function startNats(): Promise<string> {
   const storeDir = `${root}.data/nats`;
   mkdirSync(storeDir, { recursive: true });
   const authArgs = useAuth ? ["-c", `${root}nats/auth/nats-server.auth.conf`] : [];
-  const passwordEnv = Object.fromEntries(
-    Object.entries(passwords).map(([user, password]) => [`${user.toUpperCase()}_NATS_PASSWORD`, password]),
-  );
   // Its own process group: Ctrl-C must not stop the server before the services have drained.
   const proc = spawn(binary, [...authArgs, "-a", "127.0.0.1", "-p", String(port), "-js", "-sd", storeDir], {
     stdio: ["ignore", "pipe", "pipe"],
@@ -70,7 +68,7 @@ async function startNats(): Promise<string> {
   writeLocalNats({ url, passwords });
   console.log(
     `Started nats-server ${binary} on ${url} (JetStream data in ${storeDir}` +
-      (useAuth ? "; one NATS user per service, nats/auth — ORDERSTREAM_NATS_AUTH=off to run without)." : ")."),
+      (useAuth ? "; one NATS user per service, nats/auth, passwords bcrypt-hashed — ORDERSTREAM_NATS_AUTH=off to run without)." : ")."),
   );
   localServer = true;
   return url;
@@ -119,8 +117,10 @@ function exitOf(proc: ChildProcess, signal: NodeJS.Signals): Promise<void> {
 process.on("SIGINT", () => void stopAll(0));
 process.on("SIGTERM", () => void stopAll(0));
 
-await buildBundles();
-const natsUrl = process.env.NATS_URL?.trim() || (await startNats());
+// The server gets bcrypt hashes of the passwords (scripts/nats-password-hash.ts), made while the bundles build.
+const needServer = !process.env.NATS_URL?.trim();
+const [, passwordEnv] = await Promise.all([buildBundles(), needServer && useAuth ? serverPasswordEnv(passwords) : {}]);
+const natsUrl = process.env.NATS_URL?.trim() || (await startNats(passwordEnv));
 for (const name of SERVICES) {
   const port = DEFAULT_PORTS[name];
   if (!(await isPortFree(port, host))) {
