@@ -130,13 +130,17 @@ for (const name of SERVICES) {
   startService(name, natsUrl, port);
 }
 const url = (name: ServiceName) => localUrlOf(host, DEFAULT_PORTS[name]);
+function listenNote(bound: string): string {
+  if (bound === "127.0.0.1") return "listening on 127.0.0.1 only (HOST=0.0.0.0 npm start opens them to the network)";
+  return bound === "0.0.0.0" || bound === "::" ? `listening on every interface (HOST=${bound})` : `listening on ${bound} (HOST)`;
+}
 console.log(`
 orderstream is starting against ${natsUrl}
   order API      ${url("order")}/orders   (try: curl -XPOST ${url("order")}/orders -H 'content-type: application/json' -d '{"userId":"u1","amount":42}')
   payment        ${url("payment")}/readyz
   shipping       ${url("shipping")}/readyz
   notification   ${url("notification")}/users/<userId>/notifications
-  ${host === "127.0.0.1" ? "listening on 127.0.0.1 only (HOST=0.0.0.0 npm start to open them to the network)" : `listening on ${host} (HOST)`}
+  ${listenNote(host)}
   ${process.env.OTEL_EXPORTER_OTLP_ENDPOINT ? `traces → ${process.env.OTEL_EXPORTER_OTLP_ENDPOINT}; Jaeger UI ${process.env.JAEGER_QUERY_URL ?? "http://127.0.0.1:16686"}` : "traces are not exported (set OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4318 to send them to Jaeger)"}
 Ctrl-C stops everything.
 `);

@@ -2,8 +2,8 @@
  * `npm start`'s NATS, as it runs it: nats/auth/nats-server.auth.conf with the passwords given to the
  * server only as bcrypt hashes (scripts/nats-password-hash.ts), the four services each with its own
  * user and plain password. The server logs no "Plaintext passwords" warning, the services, the CLI
- * and natscli connect; and every natscli command docs/operations.md shows (read from that page)
- * works with the natscli context npm start writes for its admin user.
+ * and natscli connect; and every natscli command docs/operations.md and the README show (read from
+ * those pages) works with the natscli context npm start writes for its admin user.
  */
 import { execFile } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -103,21 +103,27 @@ function natscli(args: string[], env: Record<string, string>, pty = false): Prom
   });
 }
 
-/** The `nats …` lines of the fenced block under "## The NATS CLI beside ours", comments dropped. */
+/**
+ * The `nats …` lines (comments dropped) of the fenced blocks that set npm start's natscli context,
+ * in docs/operations.md ("The NATS CLI beside ours") and the README, without repeats.
+ */
 function documentedCommands(): string[] {
-  const page = readFileSync(join(REPO_ROOT, "docs/operations.md"), "utf8");
-  const section = page.slice(page.indexOf("## The NATS CLI beside ours"));
-  const block = /```bash\n([\s\S]*?)```/.exec(section)?.[1] ?? "";
-  return block
-    .split("\n")
-    .map((line) => line.replace(/\s+#\s.*$/, "").trim())
-    .filter((line) => line.startsWith("nats "));
+  const lines = new Set<string>();
+  for (const file of ["docs/operations.md", "README.md"]) {
+    const page = readFileSync(join(REPO_ROOT, file), "utf8");
+    const blocks = [...page.matchAll(/```bash\n([\s\S]*?)```/g)].map((m) => m[1]!).filter((b) => b.includes("export NATS_CONTEXT="));
+    expect(blocks.length, `${file}: a bash block that sets NATS_CONTEXT`).toBeGreaterThan(0);
+    for (const block of blocks) {
+      for (const line of block.split("\n").map((l) => l.replace(/\s+#\s.*$/, "").trim())) if (line.startsWith("nats ")) lines.add(line);
+    }
+  }
+  return [...lines];
 }
 
 /** Shell words: 'single-quoted' or bare. */
 const words = (line: string) => [...line.matchAll(/'([^']*)'|(\S+)/g)].map((m) => m[1] ?? m[2]!);
 
-describe("natscli as docs/operations.md shows it", () => {
+describe("natscli as docs/operations.md and the README show it", () => {
   it("runs every documented command with npm start's context (NATS_CONTEXT) and its admin user", async () => {
     const commands = documentedCommands();
     // The page shows at least the reports and one order's subject; a block that lost them fails here.
