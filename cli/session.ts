@@ -45,7 +45,11 @@ export async function withNats<T>(
       failFast: true,
     });
   } catch (err) {
-    throw new CliError(`cannot connect to NATS at ${config.natsServers.join(",")}: ${(err as Error).message} (set NATS_URL)`);
+    const where = config.natsServers.join(",");
+    const reason = (err as Error).message;
+    // Without NATS_URL the address is the last `npm start`'s, which may have stopped since.
+    if (!env.NATS_URL && readLocalNats()) throw new CliError(`cannot connect to npm start's nats-server at ${where}: ${reason} (is npm start running? or set NATS_URL)`);
+    throw new CliError(`cannot connect to NATS at ${where}: ${reason} (set NATS_URL)`);
   }
   try {
     assertServerVersion(nc);
