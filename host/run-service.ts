@@ -4,7 +4,7 @@
  * exit 0. node.ts and deno.ts only adapt their runtime's process, file and server APIs to it.
  */
 import { startTracing } from "../otel/sdk.ts";
-import { ConfigError, loadConfig, natsTlsFrom } from "../shared/config.ts";
+import { ConfigError, loadConfig, localUrlOf, natsTlsFrom } from "../shared/config.ts";
 import { createLogger } from "../shared/logger.ts";
 import { createService, type ServiceDefinition } from "./service-host.ts";
 import { ServerTooOldError } from "../nats/server-version.ts";
@@ -54,9 +54,12 @@ export async function runService(definition: ServiceDefinition<unknown>, platfor
   const port = config.port;
   const server = platform.serve(service.app.fetch, {
     port,
-    hostname: env.HOST ?? "0.0.0.0",
+    hostname: config.host,
     onListening: () =>
-      log.info({ port, pid: platform.pid, runtime: platform.runtime }, `${name} service listening on http://127.0.0.1:${port}`),
+      log.info(
+        { host: config.host, port, pid: platform.pid, runtime: platform.runtime },
+        `${name} service listening on ${localUrlOf(config.host, port)}${config.host === "0.0.0.0" || config.host === "::" ? " (every interface)" : ""}`,
+      ),
     onError: (err) => {
       log.fatal({ err, port }, `cannot listen on port ${port}`);
       platform.exit(1);

@@ -3,21 +3,27 @@
  * starts a local nats-server (JetStream, data under .data/nats, port 4222 or a free one).
  * The services run from the bundle (scripts/build.ts), built first: about a second, and each
  * process then needs half the memory it would under tsx.
+ * The services listen on 127.0.0.1 unless HOST is set (a laptop's API is not for the whole network;
+ * `HOST=0.0.0.0 npm start` opens it); `npm run service` and compose keep every interface.
  * Ctrl-C (or SIGTERM) drains the services, then stops the server.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdirSync } from "node:fs";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
-import { DEFAULT_PORTS } from "../shared/config.ts";
+import { DEFAULT_PORTS, localUrlOf } from "../shared/config.ts";
 import { SERVICES, type ServiceName } from "../nats/subjects.ts";
 import { findNatsServer, freePort, isPortFree, NATS_INSTALL_HINT } from "./nats-binary.ts";
 import { localPasswords, writeLocalNats, type NatsUser } from "./local-nats.ts";
 import { buildBundles, serviceBundleArgs } from "./build.ts";
+import { serviceEnv, startHost } from "./start-env.ts";
+import { serverPasswordEnv } from "./nats-password-hash.ts";
 
 // The local server runs with nats/auth (one least-privilege user per service) unless turned off.
 const useAuth = process.env.ORDERSTREAM_NATS_AUTH !== "off";
 const passwords = localPasswords();
+/** Where the services listen: HOST when set, else only this machine. */
+const host = startHost(process.env);
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const children: { name: string; proc: ChildProcess }[] = [];
@@ -31,7 +37,7 @@ function pipeWithPrefix(name: string, proc: ChildProcess, keep: (line: string) =
   }
 }
 
-async function startNats(): Promise<string> {
+async function startNats(passwordEnv: Record<string, string>): Promise<string> {
   const binary = findNatsServer();
   if (!binary) {
     console.error(`npm start: NATS_URL is not set and ${NATS_INSTALL_HINT}`);
@@ -42,9 +48,6 @@ async function startNats(): Promise<string> {
   const storeDir = `${root}.data/nats`;
   mkdirSync(storeDir, { recursive: true });
   const authArgs = useAuth ? ["-c", `${root}nats/auth/nats-server.auth.conf`] : [];
-  const passwordEnv = Object.fromEntries(
-    Object.entries(passwords).map(([user, password]) => [`${user.toUpperCase()}_NATS_PASSWORD`, password]),
-  );
   // Its own process group: Ctrl-C must not stop the server before the services have drained.
   const proc = spawn(binary, [...authArgs, "-a", "127.0.0.1", "-p", String(port), "-js", "-sd", storeDir], {
     stdio: ["ignore", "pipe", "pipe"],
@@ -65,7 +68,7 @@ async function startNats(): Promise<string> {
   writeLocalNats({ url, passwords });
   console.log(
     `Started nats-server ${binary} on ${url} (JetStream data in ${storeDir}` +
-      (useAuth ? "; one NATS user per service, nats/auth — ORDERSTREAM_NATS_AUTH=off to run without)." : ")."),
+      (useAuth ? "; one NATS user per service, nats/auth, passwords bcrypt-hashed — ORDERSTREAM_NATS_AUTH=off to run without)." : ")."),
   );
   localServer = true;
   return url;
@@ -80,13 +83,8 @@ async function waitForPort(port: number): Promise<void> {
 }
 
 function startService(name: ServiceName, natsUrl: string, port: number): void {
-  const env: NodeJS.ProcessEnv = { ...process.env, NATS_URL: natsUrl, PORT: String(port) };
-  if (localServer && useAuth) {
-    env.NATS_USER = name;
-    env.NATS_PASSWORD = passwords[name as NatsUser];
-  }
-  // Without a collector to send to, exporting would only log connection errors.
-  if (!env.OTEL_EXPORTER_OTLP_ENDPOINT && !env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) env.OTEL_TRACES_EXPORTER ??= "none";
+  const credentials = localServer && useAuth ? { user: name, password: passwords[name as NatsUser] } : undefined;
+  const env = serviceEnv(process.env, { natsUrl, host, port, credentials });
   const proc = spawn(process.execPath, serviceBundleArgs(name), { cwd: root, env, stdio: ["ignore", "pipe", "pipe"] });
   children.push({ name, proc });
   pipeWithPrefix(name, proc);
@@ -119,22 +117,30 @@ function exitOf(proc: ChildProcess, signal: NodeJS.Signals): Promise<void> {
 process.on("SIGINT", () => void stopAll(0));
 process.on("SIGTERM", () => void stopAll(0));
 
-await buildBundles();
-const natsUrl = process.env.NATS_URL?.trim() || (await startNats());
+// The server gets bcrypt hashes of the passwords (scripts/nats-password-hash.ts), made while the bundles build.
+const needServer = !process.env.NATS_URL?.trim();
+const [, passwordEnv] = await Promise.all([buildBundles(), needServer && useAuth ? serverPasswordEnv(passwords) : {}]);
+const natsUrl = process.env.NATS_URL?.trim() || (await startNats(passwordEnv));
 for (const name of SERVICES) {
   const port = DEFAULT_PORTS[name];
-  if (!(await isPortFree(port, "0.0.0.0"))) {
+  if (!(await isPortFree(port, host))) {
     console.error(`Port ${port} for the ${name} service is taken; free it, or stop the other orderstream first.`);
     await stopAll(1);
   }
   startService(name, natsUrl, port);
 }
+const url = (name: ServiceName) => localUrlOf(host, DEFAULT_PORTS[name]);
+function listenNote(bound: string): string {
+  if (bound === "127.0.0.1") return "listening on 127.0.0.1 only (HOST=0.0.0.0 npm start opens them to the network)";
+  return bound === "0.0.0.0" || bound === "::" ? `listening on every interface (HOST=${bound})` : `listening on ${bound} (HOST)`;
+}
 console.log(`
 orderstream is starting against ${natsUrl}
-  order API      http://127.0.0.1:${DEFAULT_PORTS.order}/orders   (try: curl -XPOST localhost:${DEFAULT_PORTS.order}/orders -H 'content-type: application/json' -d '{"userId":"u1","amount":42}')
-  payment        http://127.0.0.1:${DEFAULT_PORTS.payment}/readyz
-  shipping       http://127.0.0.1:${DEFAULT_PORTS.shipping}/readyz
-  notification   http://127.0.0.1:${DEFAULT_PORTS.notification}/users/<userId>/notifications
+  order API      ${url("order")}/orders   (try: curl -XPOST ${url("order")}/orders -H 'content-type: application/json' -d '{"userId":"u1","amount":42}')
+  payment        ${url("payment")}/readyz
+  shipping       ${url("shipping")}/readyz
+  notification   ${url("notification")}/users/<userId>/notifications
+  ${listenNote(host)}
   ${process.env.OTEL_EXPORTER_OTLP_ENDPOINT ? `traces → ${process.env.OTEL_EXPORTER_OTLP_ENDPOINT}; Jaeger UI ${process.env.JAEGER_QUERY_URL ?? "http://127.0.0.1:16686"}` : "traces are not exported (set OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4318 to send them to Jaeger)"}
 Ctrl-C stops everything.
 `);

@@ -12,8 +12,26 @@ export interface NatsTlsOptions {
 
 export const DEFAULT_PORTS: Record<ServiceName, number> = { order: 3000, payment: 3001, shipping: 3002, notification: 3003 };
 
+/**
+ * The interface a service listens on without HOST: every one, as a container must (compose, the
+ * image, `npm run service`). `npm start` on a laptop passes HOST=127.0.0.1 unless HOST is set.
+ */
+export const DEFAULT_HOST = "0.0.0.0";
+
+/**
+ * A URL to reach, from this machine, a server bound to `host`: the loopback for a wildcard
+ * address, brackets around an IPv6 literal.
+ * @example localUrlOf("0.0.0.0", 3000) // "http://127.0.0.1:3000"
+ */
+export function localUrlOf(host: string, port: number): string {
+  const reachable = host === "0.0.0.0" ? "127.0.0.1" : host === "::" ? "::1" : host;
+  return `http://${reachable.includes(":") ? `[${reachable}]` : reachable}:${port}`;
+}
+
 export interface ServiceConfig {
   service: ServiceName;
+  /** HTTP listen address (HOST). */
+  host: string;
   port: number;
   natsServers: string[];
   natsUser?: string;
@@ -66,6 +84,7 @@ export function loadConfig(service: ServiceName, env: Env): ServiceConfig {
   }
   return {
     service,
+    host: optional(env, "HOST") ?? DEFAULT_HOST,
     port: numberVar(env, "PORT", DEFAULT_PORTS[service], (n) => Number.isInteger(n) && n >= 0 && n < 65536, "a TCP port"),
     natsServers: (env.NATS_URL?.trim() || "nats://127.0.0.1:4222").split(",").map((s) => s.trim()).filter(Boolean),
     natsUser: optional(env, "NATS_USER"),

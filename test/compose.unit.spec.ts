@@ -211,6 +211,8 @@ describe("compose.yaml", () => {
       expect(svc.build, `${name} build`).toMatchObject({ context: ".", dockerfile: "Dockerfile" });
       const e = env(svc);
       expect(e.OTEL_SERVICE_NAME, `${name} OTEL_SERVICE_NAME`).toBe(otelName);
+      // Listening on every interface of the container (npm start binds 127.0.0.1 on a laptop).
+      expect(e.HOST, `${name} HOST`).toBe("0.0.0.0");
       expect(e.NATS_URL, `${name} NATS_URL`).toContain("nats://nats:4222");
       expect(e.OTEL_EXPORTER_OTLP_ENDPOINT, `${name} OTLP endpoint`).toBe("http://jaeger:4318");
       expect(svc.healthcheck?.test?.toString(), `${name} healthcheck`).toContain("/readyz");

@@ -1,7 +1,7 @@
 /**
  * rebuildOrderViews against a real nats-server: every order folded again from sequence 1 with the
  * API's own validation and evolve, counted by status; invalid messages and orders without an
- * ORDER_CREATED before their events are counted, not folded; progress is reported.
+ * ORDER_CREATED before their events are counted, not folded; progress (done of total) is reported.
  */
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { connect, headers, type NatsConnection } from "@nats-io/transport-node";
@@ -85,24 +85,25 @@ describe("rebuildOrderViews", () => {
       else expect(id).toBe(orphan);
     }
     expect(byStatus).toEqual({ CREATED: 1, PAID: 1, SHIPPING_READY: 40, CANCELLED: 1 });
-    expect(result).toEqual({ phase: "done", events: events + 2, lastSeq: events + 2, orders: histories.size, invalid: 2, orphans: 1, byStatus });
+    expect(result).toEqual({ phase: "done", events: events + 2, total: events + 2, lastSeq: events + 2, orders: histories.size, invalid: 2, orphans: 1, byStatus });
     expect(seen.at(-1)).toEqual(result);
   });
 
-  it("reports progress every 10,000 events on a long stream", async () => {
+  it("reports progress before reading (0 of the total), every 10,000 events, and when done", async () => {
     const id = newOrderId();
     await publish(id, created);
     for (let i = 0; i < 10_000; i++) await js.publish(eventSubject(newOrderId(), "ORDER_CREATED"), "not json");
     const seen: RebuildProgress[] = [];
     const result = await rebuildOrderViews(js, jsm, (p) => seen.push(p));
-    expect(seen.map((p) => [p.phase, p.events])).toEqual([
-      ["reading", 10_000],
-      ["done", 10_001],
+    expect(seen.map((p) => [p.phase, p.events, p.total])).toEqual([
+      ["reading", 0, 10_001],
+      ["reading", 10_000, 10_001],
+      ["done", 10_001, 10_001],
     ]);
     expect(result).toMatchObject({ orders: 1, invalid: 10_000, byStatus: { CREATED: 1 } });
   });
 
   it("folds nothing from an empty stream", async () => {
-    expect(await rebuildOrderViews(js, jsm)).toMatchObject({ phase: "done", events: 0, orders: 0 });
+    expect(await rebuildOrderViews(js, jsm)).toMatchObject({ phase: "done", events: 0, total: 0, orders: 0 });
   });
 });

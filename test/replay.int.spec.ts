@@ -137,8 +137,10 @@ describe("replay --consumer <service> --from-seq 1", () => {
       expect(result.stderr, `${service}: ${result.stdout}`).toBe("");
       expect(result.code).toBe(0);
       expect(result.stdout).toContain("replaying 16 consumer(s) from sequence 1");
-      expect(result.stdout).toMatch(/delivered \d+, remaining \d+/);
-      expect(result.stdout).toContain("replay done");
+      // Not a terminal: plain progress lines (events done / total, events/s, ETA), the last one at 100%.
+      expect(result.stdout).toMatch(/^replay: [\d,]+ \/ [\d,]+ events \(\d+%\), .* events\/s, (ETA|took) /m);
+      expect(result.stdout).toMatch(/^replay: ([\d,]+) \/ \1 events \(100%\), .*took \d+:\d\d\nreplay done$/m);
+      expect(result.stdout).not.toMatch(/\r/);
       console.log(`replay of ${service}: ${Date.now() - started} ms`);
 
       // The consumers really went back: recreated at sequence 1 and walked through every message again.
@@ -266,5 +268,6 @@ describe("rebuild-view", () => {
       expect(summary![3], status).toContain(`${byStatus[status] ?? 0} ${status}`);
     }
     expect(result.stdout).not.toMatch(/not valid order events|no ORDER_CREATED/);
+    expect(result.stdout).toMatch(new RegExp(`^rebuild-view: ${events.toLocaleString("en-US")} / ${events.toLocaleString("en-US")} events \\(100%\\)`, "m"));
   });
 });

@@ -15,6 +15,8 @@ import { evolve, type OrderState, type OrderStatus } from "./domain/order.ts";
 export interface RebuildProgress {
   phase: "reading" | "done";
   events: number;
+  /** Messages in the stream up to its last sequence at the start: what `events` will reach. */
+  total: number;
   lastSeq: number;
   orders: number;
   /** Messages that are not valid order events (they are skipped, as the API skips them). */
@@ -28,18 +30,23 @@ export interface RebuildProgress {
 const PULL_BATCH = 4_096;
 const PROGRESS_EVERY = 10_000;
 
-/** Folds every order from sequence 1 up to the stream's last sequence at the start. */
+/**
+ * Folds every order from sequence 1 up to the stream's last sequence at the start. Progress is
+ * reported once before reading (events 0 of total), every 10,000 events, and when done.
+ */
 export async function rebuildOrderViews(
   js: JetStreamClient,
   jsm: JetStreamManager,
   onProgress: (p: RebuildProgress) => void = () => {},
 ): Promise<RebuildProgress> {
-  const endSeq = (await jsm.streams.info(ORDERS_STREAM)).state.last_seq;
+  const { state } = await jsm.streams.info(ORDERS_STREAM);
+  const endSeq = state.last_seq;
   const views = new Map<string, OrderState>();
   const orphaned = new Set<string>();
   const progress: RebuildProgress = {
     phase: "reading",
     events: 0,
+    total: state.messages,
     lastSeq: 0,
     orders: 0,
     invalid: 0,
@@ -61,6 +68,7 @@ export async function rebuildOrderViews(
     if (progress.events % PROGRESS_EVERY === 0) onProgress(snapshot());
   };
   if (endSeq > 0) {
+    onProgress(snapshot());
     const consumer = await js.consumers.get(ORDERS_STREAM, { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: 1 });
     let finished = false;
     const messages = await consumer.consume({

@@ -21,6 +21,8 @@ export interface StartNatsServerOptions {
   port?: number;
   /** The nats-server binary to run. Default: the current one findNatsServer finds. */
   binary?: string;
+  /** Added to the server's environment (a config's `$VARIABLE`s, e.g. the auth config's passwords). */
+  env?: Record<string, string>;
 }
 
 export interface NatsServerHandle {
@@ -173,7 +175,7 @@ export async function startNatsServer(opts: StartNatsServerOptions = {}): Promis
   };
 
   const spawnOnce = (p: number): Launch => {
-    const child = spawn(bin, buildArgs(p), { stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(bin, buildArgs(p), { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...opts.env } });
     if (child.pid === undefined) {
       throw new Error(`failed to spawn ${bin}`);
     }
