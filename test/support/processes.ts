@@ -70,6 +70,8 @@ export function childEnv(env: Record<string, string>): Record<string, string> {
     out[k] = v;
   }
   out.OTEL_TRACES_EXPORTER = "none";
+  // Tests and the bench only ever use loopback: a service under test is not reachable from outside.
+  out.HOST = "127.0.0.1";
   return Object.assign(out, env);
 }
 
