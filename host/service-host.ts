@@ -28,6 +28,7 @@ import { ensureDeadLetterStreams, startAdvisoryProcessor, writeDeadLetter } from
 import { startRetryProcessor } from "../nats/dead-letter-retry.ts";
 import { readJetStreamStats } from "../nats/jetstream-stats.ts";
 import { describeRoute, jsonResponse, serveApiDocuments } from "../shared/http/openapi.ts";
+import { allowedMethods } from "../shared/http/allowed-methods.ts";
 import { HealthBody, ReadinessBody, type Health, type Readiness } from "./http-schemas.ts";
 
 /** The version of the HTTP API the documents describe (not the package's). */
@@ -156,9 +157,18 @@ export function createService<R>(
     version: API_VERSION,
     bearerAuth: api?.bearerAuth,
   });
-  app.notFound((c) =>
-    problemResponse(new HttpProblem(404, "not-found", `No route for ${c.req.method} ${JSON.stringify(c.req.path.slice(0, 200))}.`)),
-  );
+  // A known path asked with another method is 405 with `Allow` (RFC 9110), anything else 404.
+  let allowed: ((path: string) => string[]) | undefined;
+  app.notFound((c) => {
+    allowed ??= allowedMethods(app.routes);
+    const methods = allowed(c.req.path);
+    if (methods.length > 0 && !methods.includes(c.req.method)) {
+      const problem = new HttpProblem(405, "method-not-allowed", `${JSON.stringify(c.req.path.slice(0, 200))} answers ${methods.join(", ")} only.`);
+      problem.headers.set("allow", methods.join(", "));
+      return problemResponse(problem, c.req.path);
+    }
+    return problemResponse(new HttpProblem(404, "not-found", `No route for ${c.req.method} ${JSON.stringify(c.req.path.slice(0, 200))}.`));
+  });
   app.onError((err, c: Context) => {
     if (err instanceof HttpProblem) return problemResponse(err, c.req.path);
     const unavailable = unavailableProblem(err);
