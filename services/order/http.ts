@@ -198,8 +198,9 @@ export function orderRoutes(app: Hono, runtime: () => OrderRuntime, config: Serv
       // An id not of the issued form is 404 whatever the query says.
       if (!isOrderId(c.req.param("orderId"))) throw notFound(c.req.param("orderId"));
       const raw = c.req.query("fromSeq");
-      const fromSeq = raw === undefined ? 0 : Number(raw);
-      if (!Number.isSafeInteger(fromSeq) || fromSeq < 0) {
+      // Decimal digits only: Number() would also take "", " 7", "0x10" and "1e3" (schemathesis found "").
+      const fromSeq = raw === undefined ? 0 : /^[0-9]{1,16}$/.test(raw) ? Number(raw) : NaN;
+      if (!Number.isSafeInteger(fromSeq)) {
         throw new HttpProblem(400, "bad-from-seq", "fromSeq must be a stream sequence: a whole number ≥ 0.");
       }
       const history = await historyOf(runtime(), c.req.param("orderId"));
