@@ -157,7 +157,8 @@ export function createService<R>(
     version: API_VERSION,
     bearerAuth: api?.bearerAuth,
   });
-  // A known path asked with another method is 405 with `Allow` (RFC 9110), anything else 404.
+  // A fixed path (/healthz, /orders, …) asked with another method is 405 with `Allow` (RFC 9110);
+  // anything else, /orders/{id} with another method included, is 404 (shared/http/allowed-methods.ts).
   let allowed: ((path: string) => string[]) | undefined;
   app.notFound((c) => {
     allowed ??= allowedMethods(app.routes);

@@ -1,6 +1,11 @@
 /**
- * Which methods a path answers, from an app's route table: what a 405 answer's `Allow` header
- * lists (RFC 9110 §15.5.6) when a known path is asked with another method.
+ * Which methods a fixed path answers, from an app's route table: what a 405 answer's `Allow` header
+ * lists (RFC 9110 §15.5.6) when such a path is asked with another method.
+ *
+ * Only paths without parameters count. Whether `/orders/{orderId}` exists depends on the id (the
+ * contract: an unknown id, or one not of the issued form, is 404 on every route), so another method
+ * there stays 404 — as it must for `/orders/./cancel`, which URL normalization turns into
+ * `/orders/cancel`.
  */
 
 /** A route as Hono's `app.routes` lists it; `ALL` entries are middleware, not answers. */
@@ -9,31 +14,22 @@ export interface RouteEntry {
   path: string;
 }
 
-function patternOf(path: string): RegExp {
-  const source = path
-    .split("/")
-    .map((segment) => {
-      if (segment === "*") return "[^]*";
-      if (segment.startsWith(":")) return "[^/]+";
-      return segment.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
-    })
-    .join("/");
-  return new RegExp(`^${source}$`);
-}
-
 /**
- * A lookup from a request path to the methods its routes answer (sorted, `HEAD` added where `GET`
- * is, as Hono answers HEAD with the GET route); empty for a path no route matches. Built once.
+ * A lookup from a request path to the methods its fixed route answers (sorted, `HEAD` added where
+ * `GET` is, as Hono answers HEAD with the GET route); empty for any other path.
  *
  * @example
  * const allowed = allowedMethods(app.routes)
  * allowed("/orders") // ["POST"]
  */
 export function allowedMethods(routes: readonly RouteEntry[]): (path: string) => string[] {
-  const table = routes.filter((r) => r.method !== "ALL").map((r) => ({ method: r.method.toUpperCase(), pattern: patternOf(r.path) }));
-  return (path) => {
-    const methods = new Set(table.filter((r) => r.pattern.test(path)).map((r) => r.method));
-    if (methods.has("GET")) methods.add("HEAD");
-    return [...methods].sort();
-  };
+  const table = new Map<string, Set<string>>();
+  for (const { method, path } of routes) {
+    if (method === "ALL" || /[:*]/.test(path)) continue;
+    const methods = table.get(path) ?? new Set<string>();
+    methods.add(method.toUpperCase());
+    if (method.toUpperCase() === "GET") methods.add("HEAD");
+    table.set(path, methods);
+  }
+  return (path) => [...(table.get(path) ?? [])].sort();
 }
