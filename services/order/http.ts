@@ -146,7 +146,7 @@ export function orderRoutes(app: Hono, runtime: () => OrderRuntime, config: Serv
     describe("createOrder", "Create an order", {
       description:
         "Publishes ORDER_CREATED; payment, shipping and notification follow through events. Read your writes: once this " +
-        "has answered, every route below knows the order.",
+        "has answered, every /orders/{orderId} route knows the order.",
       parameters: [IDEMPOTENCY_KEY_PARAMETER],
       requestBody: { required: true, content: { "application/json": { schema: schemaOf(CreateOrderBody) } } },
       responses: {

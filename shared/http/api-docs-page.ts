@@ -39,11 +39,12 @@ function anchor(method: string, path: string): string {
   return `op-${method}-${path.replace(/[^A-Za-z0-9]+/g, "-").replace(/^-|-$/g, "")}`;
 }
 
-function contentRows(content: unknown): string {
+function contentRows(content: unknown, open = false): string {
   return Object.entries(objectOr(content))
     .map(([media, m]) => {
       const schema = objectOr(m).schema;
-      return `<div class="media"><code>${esc(media)}</code>${schema === undefined ? "" : `<details><summary>schema</summary>${schemaBlock(schema)}</details>`}</div>`;
+      const details = `<details${open ? " open" : ""}><summary>schema</summary>${schemaBlock(schema)}</details>`;
+      return `<div class="media"><code>${esc(media)}</code>${schema === undefined ? "" : details}</div>`;
     })
     .join("");
 }
@@ -76,7 +77,7 @@ function operationSection(method: string, path: string, op: Json): string {
   const security = Array.isArray(op.security) && op.security.length > 0 ? `<p class="auth">Needs <code>Authorization: Bearer &lt;token&gt;</code>.</p>` : "";
   const body = objectOr(op.requestBody);
   const requestBody = isObject(op.requestBody)
-    ? `<h4>Request body${body.required ? " (required)" : ""}</h4>${body.description ? `<p>${prose(body.description)}</p>` : ""}${contentRows(body.content)}`
+    ? `<h4>Request body${body.required ? " (required)" : ""}</h4>${body.description ? `<p>${prose(body.description)}</p>` : ""}${contentRows(body.content, true)}`
     : "";
   return `<section class="op" id="${anchor(method, path)}">
 <h3><span class="method ${esc(method)}">${esc(method.toUpperCase())}</span> <code>${esc(path)}</code></h3>
@@ -102,6 +103,11 @@ export function renderApiDocsPage(document: unknown): string {
       if (isObject(op)) operations.push({ method, path, op });
     }
   }
+  // The service's own routes first, then those every service has (health, metrics, these documents).
+  const COMMON = ["operations", "documentation"];
+  const tagOf = (op: Json) => (Array.isArray(op.tags) && typeof op.tags[0] === "string" ? op.tags[0] : "other");
+  const rank = (op: Json) => COMMON.indexOf(tagOf(op));
+  operations.sort((a, b) => rank(a.op) - rank(b.op));
   const index = operations
     .map(({ method, path, op }) => `<li><a href="#${anchor(method, path)}"><span class="method ${esc(method)}">${esc(method.toUpperCase())}</span> <code>${esc(path)}</code></a> ${prose(op.summary)}</li>`)
     .join("");
