@@ -27,6 +27,12 @@ import { BUCKETS, ORDERS_STREAM, type ServiceName } from "../nats/subjects.ts";
 import { ensureDeadLetterStreams, startAdvisoryProcessor, writeDeadLetter } from "../nats/dead-letters.ts";
 import { startRetryProcessor } from "../nats/dead-letter-retry.ts";
 import { readJetStreamStats } from "../nats/jetstream-stats.ts";
+import { describeRoute, jsonResponse, serveApiDocuments } from "../shared/http/openapi.ts";
+import { allowedMethods } from "../shared/http/allowed-methods.ts";
+import { HealthBody, ReadinessBody, type Health, type Readiness } from "./http-schemas.ts";
+
+/** The version of the HTTP API the documents describe (not the package's). */
+export const API_VERSION = "1.0.0";
 
 /** What a service's own code gets once NATS is there. */
 export interface Infra {
@@ -52,8 +58,13 @@ export interface ServiceDefinition<R> {
   setup(infra: Infra): Promise<R>;
   /** Its partition handlers (the events delivered are those of CONSUMED_EVENT_TYPES). */
   handlers(runtime: R): HandlerFactory;
-  /** Mounts the service's routes; `runtime()` throws a 503 problem until NATS is ready. */
+  /**
+   * Mounts the service's routes, each with its `describeRoute(...)` (shared/http/openapi.ts);
+   * `runtime()` throws a 503 problem until NATS is ready.
+   */
   routes?(app: Hono, runtime: () => R, config: ServiceConfig): void;
+  /** What the service's OpenAPI document says of its API (GET /openapi.json, GET /docs). */
+  api?(config: ServiceConfig): { description: string; bearerAuth?: boolean };
 }
 
 export interface RunningService {
@@ -98,15 +109,39 @@ export function createService<R>(
   });
   // Security headers on every answer (errors included) and a 10 s deadline: shared/http/hardening.ts.
   app.use(...hardening());
-  app.get("/healthz", (c) => c.json({ status: "ok", service: config.service }));
-  app.get("/readyz", (c) => {
-    const ok = ready();
-    return c.json({ status: ok ? "ready" : "not ready", nats: connected ? "connected" : "disconnected" }, ok ? 200 : 503);
-  });
-  app.get("/metrics", async (c) => {
-    c.header("content-type", metrics.registry.contentType);
-    return c.body(await metrics.registry.metrics());
-  });
+  app.get(
+    "/healthz",
+    describeRoute({ tags: ["operations"], summary: "Liveness: 200 while the process runs", responses: { 200: jsonResponse("The process runs.", HealthBody) } }),
+    (c) => c.json({ status: "ok", service: config.service } satisfies Health),
+  );
+  app.get(
+    "/readyz",
+    describeRoute({
+      tags: ["operations"],
+      summary: "Readiness: 200 only while connected to NATS with the consumers bound",
+      responses: {
+        200: jsonResponse("Ready.", ReadinessBody),
+        503: jsonResponse("Not ready (yet, or any more): not connected to NATS, still starting, or draining.", ReadinessBody),
+      },
+    }),
+    (c) => {
+      const ok = ready();
+      const body: Readiness = { status: ok ? "ready" : "not ready", nats: connected ? "connected" : "disconnected" };
+      return c.json(body, ok ? 200 : 503);
+    },
+  );
+  app.get(
+    "/metrics",
+    describeRoute({
+      tags: ["operations"],
+      summary: "Prometheus metrics (text exposition format)",
+      responses: { 200: { description: "The metrics; docs/operations.md lists them.", content: { "text/plain": { schema: { type: "string" } } } } },
+    }),
+    async (c) => {
+      c.header("content-type", metrics.registry.contentType);
+      return c.body(await metrics.registry.metrics());
+    },
+  );
   definition.routes?.(
     app,
     () => {
@@ -115,9 +150,26 @@ export function createService<R>(
     },
     config,
   );
-  app.notFound((c) =>
-    problemResponse(new HttpProblem(404, "not-found", `No route for ${c.req.method} ${JSON.stringify(c.req.path.slice(0, 200))}.`)),
-  );
+  const api = definition.api?.(config);
+  serveApiDocuments(app, {
+    title: `orderstream ${config.service} service`,
+    description: api?.description ?? `The ${config.service} service's operational routes.`,
+    version: API_VERSION,
+    bearerAuth: api?.bearerAuth,
+  });
+  // A fixed path (/healthz, /orders, …) asked with another method is 405 with `Allow` (RFC 9110);
+  // anything else, /orders/{id} with another method included, is 404 (shared/http/allowed-methods.ts).
+  let allowed: ((path: string) => string[]) | undefined;
+  app.notFound((c) => {
+    allowed ??= allowedMethods(app.routes);
+    const methods = allowed(c.req.path);
+    if (methods.length > 0 && !methods.includes(c.req.method)) {
+      const problem = new HttpProblem(405, "method-not-allowed", `${JSON.stringify(c.req.path.slice(0, 200))} answers ${methods.join(", ")} only.`);
+      problem.headers.set("allow", methods.join(", "));
+      return problemResponse(problem, c.req.path);
+    }
+    return problemResponse(new HttpProblem(404, "not-found", `No route for ${c.req.method} ${JSON.stringify(c.req.path.slice(0, 200))}.`));
+  });
   app.onError((err, c: Context) => {
     if (err instanceof HttpProblem) return problemResponse(err, c.req.path);
     const unavailable = unavailableProblem(err);

@@ -76,6 +76,18 @@ describe("the service bundle", () => {
     expect(receiver.rejected()).toEqual([]);
   });
 
+  it("serves each service's OpenAPI document and docs page from the bundle (no node_modules)", async () => {
+    for (const service of services) {
+      const { status, body } = await getJson(`${service.baseUrl}/openapi.json`);
+      expect(status, service.name).toBe(200);
+      expect(body as { openapi: string; paths: object }).toMatchObject({ openapi: "3.1.0", paths: { "/healthz": {}, "/docs": {} } });
+      const page = await fetch(`${service.baseUrl}/docs`);
+      expect(page.status, service.name).toBe(200);
+      expect(await page.text()).toContain("/openapi.json");
+    }
+    expect(((await getJson(`${services[0]!.baseUrl}/openapi.json`)).body as { paths: object }).paths).toHaveProperty("/orders/{orderId}");
+  });
+
   it("the CLI bundle reads the same order's timeline", async () => {
     const { body } = await postOrder(services[0]!.baseUrl, { userId: "bundle-u2", amount: 5 });
     await waitForStatus(services[0]!.baseUrl, body.orderId, ["SHIPPING_READY"]);

@@ -146,7 +146,7 @@ describe("the four services on Deno 2", () => {
     expect(receiver.rejected()).toEqual([]);
   }
 
-  it("answer the HTTP contract: /healthz, /readyz and /metrics on each service", async () => {
+  it("answer the HTTP contract: /healthz, /readyz, /metrics, /openapi.json and /docs on each service", async () => {
     for (const name of SERVICES) {
       const s = deno[name]!;
       expect(s.output(), "the Deno entry logs its runtime").toContain('"runtime":"deno"');
@@ -155,6 +155,10 @@ describe("the four services on Deno 2", () => {
       const metrics = await fetch(`${s.baseUrl}/metrics`);
       expect(metrics.status).toBe(200);
       expect(await metrics.text()).toMatch(/^# HELP orderstream_/m);
+      const doc = await getJson(`${s.baseUrl}/openapi.json`);
+      expect(doc.status).toBe(200);
+      expect(doc.body).toMatchObject({ openapi: "3.1.0", info: { title: `orderstream ${name} service` } });
+      expect((await fetch(`${s.baseUrl}/docs`)).status).toBe(200);
     }
     const notFound = await fetch(`${orderUrl()}/no-such-route`);
     expect(notFound.status).toBe(404);

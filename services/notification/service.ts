@@ -11,10 +11,13 @@
  * first looked up in the stream, so a notification recorded already is not POSTed again.
  */
 import { Hono } from "hono";
+import * as v from "valibot";
 import type { ServiceDefinition, Infra } from "../../host/service-host.ts";
 import type { PartitionHandler } from "../../nats/delivery.ts";
 import { isUserId } from "../../shared/ids.ts";
 import { HttpProblem } from "../../shared/http/problem.ts";
+import { describeRoute, jsonResponse, problems, UNAVAILABLE } from "../../shared/http/openapi.ts";
+import { EVENT_TYPES } from "../../shared/events.ts";
 import { notificationFor, type Notification } from "./domain/notification.ts";
 import { isNotificationRecorded, listNotifications, recordNotification } from "./store.ts";
 
@@ -44,6 +47,26 @@ async function postWebhook(url: string, notification: Notification): Promise<voi
   if (!response.ok) throw new WebhookError(`webhook ${url} answered ${response.status}`);
 }
 
+/** GET /users/{userId}/notifications answers this (the OpenAPI document is generated from it). */
+export const NotificationsBody = v.array(
+  v.object({
+    eventId: v.string(),
+    orderId: v.pipe(v.string(), v.uuid()),
+    eventType: v.picklist(EVENT_TYPES),
+    sentAt: v.pipe(v.string(), v.isoTimestamp()),
+    message: v.string(),
+  }),
+);
+type NotificationsAnswer = v.InferOutput<typeof NotificationsBody>;
+
+const USER_ID_PARAMETER = {
+  name: "userId",
+  in: "path",
+  required: true,
+  description: "The order's userId: 1-64 letters, digits, '_' or '-'. Any other value is 404.",
+  schema: { type: "string", pattern: "^[A-Za-z0-9_-]{1,64}$" },
+} as const;
+
 export const notificationService: ServiceDefinition<NotificationRuntime> = {
   name: "notification",
   async setup(infra) {
@@ -67,17 +90,35 @@ export const notificationService: ServiceDefinition<NotificationRuntime> = {
   },
   routes(app, runtime) {
     const users = new Hono();
-    users.get("/:userId/notifications", async (c) => {
-      const userId = c.req.param("userId");
-      if (!isUserId(userId)) {
-        throw new HttpProblem(404, "user-not-found", "User ids are 1-64 letters, digits, '_' or '-'.");
-      }
-      const rt = runtime();
-      const list = await listNotifications(rt.infra.js, rt.infra.jsm, userId);
-      return c.json(
-        list.map(({ eventId, orderId, eventType, sentAt, message }) => ({ eventId, orderId, eventType, sentAt, message })),
-      );
-    });
+    users.get(
+      "/:userId/notifications",
+      describeRoute({
+        operationId: "listNotifications",
+        tags: ["notifications"],
+        summary: "What the user was told, oldest first",
+        description: "One notification per order event, never two for the same eventId; one order's in the order of its events.",
+        parameters: [USER_ID_PARAMETER],
+        responses: {
+          200: jsonResponse("The notifications (an empty list for a user never notified).", NotificationsBody),
+          ...problems({ 404: "Not a user id of the form orders take.", ...UNAVAILABLE }),
+        },
+      }),
+      async (c) => {
+        const userId = c.req.param("userId");
+        if (!isUserId(userId)) {
+          throw new HttpProblem(404, "user-not-found", "User ids are 1-64 letters, digits, '_' or '-'.");
+        }
+        const rt = runtime();
+        const list = await listNotifications(rt.infra.js, rt.infra.jsm, userId);
+        return c.json(
+          list.map(({ eventId, orderId, eventType, sentAt, message }) => ({ eventId, orderId, eventType, sentAt, message })) satisfies NotificationsAnswer,
+        );
+      },
+    );
     app.route("/users", users);
   },
+  api: () => ({
+    description:
+      "What each customer was told: one notification per order event, kept durably in JetStream. Errors are RFC 9457 `application/problem+json`.",
+  }),
 };

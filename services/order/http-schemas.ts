@@ -1,12 +1,18 @@
-/** The order API's request body, validated with valibot (contract: "Order API"). */
+/**
+ * The order API's request body, validated with valibot (contract: "Order API"), and its answers;
+ * the OpenAPI document (GET /openapi.json) is generated from these schemas.
+ */
 import * as v from "valibot";
 import { USER_ID_PATTERN } from "../../shared/ids.ts";
+import { CANCEL_REASONS, EVENT_TYPES, OrderEventSchema, OrderItemSchema } from "../../shared/events.ts";
+import type { OrderStatus } from "./domain/order.ts";
 
 const hasAtMostTwoDecimals = (n: number) => Math.round(n * 100) / 100 === n;
 const cents = (n: number) => Math.round(n * 100);
 
 const Price = v.pipe(
   v.number("must be a number"),
+  v.description("At most 2 decimal places."),
   v.finite("must be a finite number"),
   v.minValue(0, "must not be negative"),
   v.maxValue(1_000_000_000, "must be at most 1,000,000,000"),
@@ -22,6 +28,7 @@ export const CreateOrderBody = v.pipe(
     ),
     amount: v.pipe(
       v.number("must be a number"),
+      v.description("> 0, at most 1,000,000,000, at most 2 decimal places; with items, the sum of quantity × unitPrice to the cent."),
       v.finite("must be a finite number"),
       v.gtValue(0, "must be greater than 0"),
       v.maxValue(1_000_000_000, "must be at most 1,000,000,000"),
@@ -62,6 +69,98 @@ export const CreateOrderBody = v.pipe(
     ),
     ["amount"],
   ),
+  v.description("A new order. `currency` defaults to USD, `items` to none."),
 );
 
 export type CreateOrderInput = v.InferOutput<typeof CreateOrderBody>;
+
+// ---- answers --------------------------------------------------------------------------------
+// The routes' answers as valibot schemas: the OpenAPI document is generated from them, and the
+// routes build their bodies as these types, so neither can drift from the other.
+
+const OrderId = v.pipe(v.string(), v.uuid(), v.description("An order id as the API issues it (UUID, lower case)."));
+const TraceId = v.pipe(v.string(), v.regex(/^[0-9a-f]{32}$/), v.description("W3C trace id of the order's trace."));
+const Timestamp = v.pipe(v.string(), v.isoTimestamp());
+
+/** The path parameter of every /orders/{orderId} route. */
+export const ORDER_ID_PARAMETER = {
+  name: "orderId",
+  in: "path",
+  required: true,
+  description: "The order id POST /orders answered with. Any other value is 404.",
+  schema: { type: "string", format: "uuid", pattern: "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$" },
+} as const;
+
+export const CreatedOrderBody = v.object({
+  orderId: OrderId,
+  status: v.literal("CREATED"),
+  traceId: v.pipe(v.nullable(TraceId), v.description("The order's trace (null when the publish carried no trace context).")),
+});
+export type CreatedOrder = v.InferOutput<typeof CreatedOrderBody>;
+
+export const ORDER_STATUSES = ["CREATED", "PAID", "SHIPPING_READY", "CANCELLED"] as const satisfies readonly OrderStatus[];
+
+export const OrderViewBody = v.object({
+  orderId: OrderId,
+  userId: v.pipe(v.string(), v.regex(USER_ID_PATTERN)),
+  amount: v.number(),
+  currency: v.pipe(v.string(), v.regex(/^[A-Z]{3}$/)),
+  items: v.array(OrderItemSchema),
+  status: v.picklist(ORDER_STATUSES),
+  createdAt: Timestamp,
+  updatedAt: Timestamp,
+  paymentId: v.optional(v.string()),
+  shippingId: v.optional(v.string()),
+  cancelReason: v.optional(v.picklist(CANCEL_REASONS)),
+  traceId: v.optional(TraceId),
+});
+export type OrderViewAnswer = v.InferOutput<typeof OrderViewBody>;
+
+export const OrderEventsBody = v.array(
+  v.object({
+    seq: v.pipe(v.number(), v.integer(), v.minValue(1), v.description("The event's ORDERS stream sequence.")),
+    subject: v.string(),
+    time: v.pipe(Timestamp, v.description("When the stream stored it.")),
+    eventType: v.picklist(EVENT_TYPES),
+    data: OrderEventSchema,
+    traceparent: v.nullable(v.string()),
+  }),
+);
+export type OrderEventsAnswer = v.InferOutput<typeof OrderEventsBody>;
+
+/** `?fromSeq=N` of GET /orders/{orderId}/events. */
+export const FROM_SEQ_PARAMETER = {
+  name: "fromSeq",
+  in: "query",
+  required: false,
+  description: "Start at this ORDERS stream sequence (default 0: from the first event).",
+  schema: { type: "integer", minimum: 0, maximum: Number.MAX_SAFE_INTEGER },
+} as const;
+
+const TraceSpanSchema = v.object({
+  spanId: v.string(),
+  parentSpanId: v.nullable(v.string()),
+  service: v.string(),
+  operation: v.string(),
+  kind: v.nullable(v.string()),
+  startTimeUs: v.number(),
+  durationUs: v.number(),
+  status: v.picklist(["ok", "error", "unset"]),
+  attributes: v.record(v.string(), v.union([v.string(), v.number(), v.boolean()])),
+});
+
+export const OrderTraceBody = v.object({
+  orderId: OrderId,
+  traceId: v.nullable(TraceId),
+  jaegerUrl: v.nullable(v.string()),
+  spans: v.pipe(v.nullable(v.array(TraceSpanSchema)), v.description("From Jaeger; null (with a warning) when Jaeger does not answer or has no such trace.")),
+  warning: v.optional(v.string()),
+});
+export type OrderTraceAnswer = v.InferOutput<typeof OrderTraceBody>;
+
+export const CancelAcceptedBody = v.object({
+  orderId: OrderId,
+  status: v.pipe(v.picklist(["CREATED", "PAID"]), v.description("The order's status when the cancel was asked.")),
+  cancelRequested: v.literal(true),
+});
+export type CancelAccepted = v.InferOutput<typeof CancelAcceptedBody>;

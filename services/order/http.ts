@@ -6,7 +6,22 @@ import { readJsonBody } from "../../shared/http/json-body.ts";
 import { isOrderId, newOrderId } from "../../shared/ids.ts";
 import { traceIdOf, type StoredEvent } from "../../nats/order-history.ts";
 import { decideCancel, decideCreate, foldOrder, type OrderView } from "./domain/order.ts";
-import { CreateOrderBody } from "./http-schemas.ts";
+import {
+  CancelAcceptedBody,
+  CreatedOrderBody,
+  CreateOrderBody,
+  FROM_SEQ_PARAMETER,
+  ORDER_ID_PARAMETER,
+  OrderEventsBody,
+  OrderTraceBody,
+  OrderViewBody,
+  type CancelAccepted,
+  type CreatedOrder,
+  type OrderEventsAnswer,
+  type OrderViewAnswer,
+  type OrderTraceAnswer,
+} from "./http-schemas.ts";
+import { BODY_PROBLEMS, describeRoute, type DescribeRouteOptions, header, jsonResponse, problems, schemaOf, UNAVAILABLE } from "../../shared/http/openapi.ts";
 import { claimOrderId } from "./idempotency.ts";
 import { fetchTrace } from "../../otel/jaeger-query.ts";
 import { ORDER_ID_ATTR } from "../../otel/messaging-attributes.ts";
@@ -61,7 +76,60 @@ function timingSafeEqual(a: string, b: string): boolean {
   return diff === 0;
 }
 
+/** The Idempotency-Key request header: 1-255 printable ASCII (no leading or trailing space, which HTTP drops). */
+const IDEMPOTENCY_KEY_PARAMETER = {
+  name: "Idempotency-Key",
+  in: "header",
+  required: false,
+  description: "The same key with the same body answers the same order (200), also while the first is in flight; with another body, 409. Kept at least 24 h.",
+  schema: { type: "string", pattern: "^[\\x21-\\x7e]([\\x20-\\x7e]{0,253}[\\x21-\\x7e])?$" },
+} as const;
+
+const LOCATION = { Location: header("`/orders/{orderId}`", { type: "string", pattern: "^/orders/[0-9a-f-]{36}$" }) };
+
+/** What the order service's OpenAPI document says of its API. */
+export function orderApi(config: ServiceConfig) {
+  return {
+    description:
+      "The order API: create an order, read its view, its events and its trace, ask to cancel it. Errors are " +
+      "RFC 9457 `application/problem+json`." +
+      (config.orderApiToken ? " Every /orders route asks `Authorization: Bearer <ORDER_API_TOKEN>`." : ""),
+    bearerAuth: config.orderApiToken !== undefined,
+  };
+}
+
+/** Links from a created order to the routes that take its id (OpenAPI links; schemathesis follows them). */
+const ORDER_LINKS = Object.fromEntries(
+  (
+    [
+      ["GetOrder", "getOrder"],
+      ["GetOrderEvents", "getOrderEvents"],
+      ["GetOrderTrace", "getOrderTrace"],
+      ["GetOrderView", "getOrderView"],
+      ["CancelOrder", "cancelOrder"],
+    ] as const
+  ).map(([name, operationId]) => [name, { operationId, parameters: { orderId: "$response.body#/orderId" } }]),
+);
+
 export function orderRoutes(app: Hono, runtime: () => OrderRuntime, config: ServiceConfig): void {
+  // Each route is described with the schemas it validates with and answers by (shared/http/openapi.ts).
+  const guarded = config.orderApiToken !== undefined;
+  const describe = (operationId: string, summary: string, spec: Omit<DescribeRouteOptions, "summary" | "tags" | "operationId">) =>
+    describeRoute({
+      operationId,
+      tags: ["orders"],
+      summary,
+      ...spec,
+      ...(guarded ? { security: [{ bearerAuth: [] }] } : {}),
+      responses: {
+        ...spec.responses,
+        ...(guarded ? problems({ 401: "No `Authorization: Bearer <ORDER_API_TOKEN>`, or another token." }) : {}),
+        ...problems(UNAVAILABLE),
+      },
+    });
+  const byId = { parameters: [ORDER_ID_PARAMETER] };
+  const unknownOrder = problems({ 404: "No such order: unknown, or not an id of the form the API issues." });
+
   const orders = new Hono();
   if (config.orderApiToken) orders.use(requireToken(config.orderApiToken));
   // The request's span names the order, when the path holds an id of the issued form.
@@ -73,85 +141,166 @@ export function orderRoutes(app: Hono, runtime: () => OrderRuntime, config: Serv
   orders.use("/:orderId", tagOrder);
   orders.use("/:orderId/*", tagOrder);
 
-  orders.post("/", async (c) => {
-    const body = await readJsonBody(c, CreateOrderBody);
-    const rt = runtime();
-    const key = c.req.header("idempotency-key");
-    const orderId = key === undefined ? newOrderId() : await claimOrderId(rt.idempotencyKeys, key, body, newOrderId());
-    requestSpan(c)?.setAttribute(ORDER_ID_ATTR, orderId);
-    const published = await rt.infra.publisher.publish(decideCreate({ orderId, ...body }), requestTrace(c));
-    c.header("location", `/orders/${orderId}`);
-    return c.json(
-      { orderId, status: "CREATED", traceId: traceIdOf(published.traceparent) },
-      published.duplicate ? 200 : 201,
-    );
-  });
+  orders.post(
+    "/",
+    describe("createOrder", "Create an order", {
+      description:
+        "Publishes ORDER_CREATED; payment, shipping and notification follow through events. Read your writes: once this " +
+        "has answered, every /orders/{orderId} route knows the order.",
+      parameters: [IDEMPOTENCY_KEY_PARAMETER],
+      requestBody: { required: true, content: { "application/json": { schema: schemaOf(CreateOrderBody) } } },
+      responses: {
+        201: { ...jsonResponse("Created.", CreatedOrderBody, LOCATION), links: ORDER_LINKS },
+        200: { ...jsonResponse("A repeat (same Idempotency-Key, same body): the first request's order.", CreatedOrderBody, LOCATION), links: ORDER_LINKS },
+        ...problems({
+          ...BODY_PROBLEMS,
+          400: `${BODY_PROBLEMS[400]} Or the Idempotency-Key is not 1-255 printable ASCII characters.`,
+          409: "The Idempotency-Key was used with another body (or is being expired right now).",
+        }),
+      },
+    }),
+    async (c) => {
+      const body = await readJsonBody(c, CreateOrderBody);
+      const rt = runtime();
+      const key = c.req.header("idempotency-key");
+      const orderId = key === undefined ? newOrderId() : await claimOrderId(rt.idempotencyKeys, key, body, newOrderId());
+      requestSpan(c)?.setAttribute(ORDER_ID_ATTR, orderId);
+      const published = await rt.infra.publisher.publish(decideCreate({ orderId, ...body }), requestTrace(c));
+      c.header("location", `/orders/${orderId}`);
+      return c.json(
+        { orderId, status: "CREATED", traceId: traceIdOf(published.traceparent) } satisfies CreatedOrder,
+        published.duplicate ? 200 : 201,
+      );
+    },
+  );
 
-  orders.get("/:orderId", async (c) => c.json(publicView(await viewOf(runtime(), c.req.param("orderId")))));
+  orders.get(
+    "/:orderId",
+    describe("getOrder", "The order's current view", {
+      ...byId,
+      description: "Folded from the order's events in the stream on every read.",
+      responses: { 200: jsonResponse("The view.", OrderViewBody), ...unknownOrder },
+    }),
+    async (c) => c.json(publicView(await viewOf(runtime(), c.req.param("orderId"))) satisfies OrderViewAnswer),
+  );
 
-  orders.get("/:orderId/events", async (c) => {
-    // An id not of the issued form is 404 whatever the query says.
-    if (!isOrderId(c.req.param("orderId"))) throw notFound(c.req.param("orderId"));
-    const raw = c.req.query("fromSeq");
-    const fromSeq = raw === undefined ? 0 : Number(raw);
-    if (!Number.isSafeInteger(fromSeq) || fromSeq < 0) {
-      throw new HttpProblem(400, "bad-from-seq", "fromSeq must be a stream sequence: a whole number ≥ 0.");
-    }
-    const history = await historyOf(runtime(), c.req.param("orderId"));
-    return c.json(
-      history
-        .filter((e) => e.seq >= fromSeq)
-        .map((e) => ({
-          seq: e.seq,
-          subject: e.subject,
-          time: e.time,
-          eventType: e.event.eventType,
-          data: e.event,
-          traceparent: e.traceparent,
-        })),
-    );
-  });
+  orders.get(
+    "/:orderId/events",
+    describe("getOrderEvents", "The order's events in stream order", {
+      parameters: [ORDER_ID_PARAMETER, FROM_SEQ_PARAMETER],
+      responses: {
+        200: jsonResponse("The events, oldest first.", OrderEventsBody),
+        ...problems({ 400: "fromSeq is not a whole number ≥ 0." }),
+        ...unknownOrder,
+      },
+    }),
+    async (c) => {
+      // An id not of the issued form is 404 whatever the query says.
+      if (!isOrderId(c.req.param("orderId"))) throw notFound(c.req.param("orderId"));
+      const raw = c.req.query("fromSeq");
+      // Decimal digits only: Number() would also take "", " 7", "0x10" and "1e3" (schemathesis found "").
+      const fromSeq = raw === undefined ? 0 : /^[0-9]{1,16}$/.test(raw) ? Number(raw) : NaN;
+      if (!Number.isSafeInteger(fromSeq)) {
+        throw new HttpProblem(400, "bad-from-seq", "fromSeq must be a stream sequence: a whole number ≥ 0.");
+      }
+      const history = await historyOf(runtime(), c.req.param("orderId"));
+      return c.json(
+        history
+          .filter((e) => e.seq >= fromSeq)
+          .map((e) => ({
+            seq: e.seq,
+            subject: e.subject,
+            time: e.time,
+            eventType: e.event.eventType,
+            data: e.event,
+            traceparent: e.traceparent,
+          })) satisfies OrderEventsAnswer,
+      );
+    },
+  );
 
-  orders.post("/:orderId/cancel", async (c) => {
-    const rt = runtime();
-    const orderId = c.req.param("orderId");
-    // Decided on the stream itself, not the (possibly lagging) view.
-    const view = foldOrder((await historyOf(rt, orderId)).map((e) => e.event));
-    if (!view) throw notFound(orderId);
-    const decision = decideCancel(view);
-    if (decision.kind === "too-late") {
-      throw new HttpProblem(409, "order-not-cancellable", `Order ${orderId} is ${decision.status} and can no longer be cancelled.`);
-    }
-    await rt.infra.publisher.publish(decision.event, requestTrace(c));
-    return c.json({ orderId, status: view.status, cancelRequested: true }, 202);
-  });
+  orders.post(
+    "/:orderId/cancel",
+    describe("cancelOrder", "Ask to cancel the order", {
+      ...byId,
+      description:
+        "Publishes ORDER_CANCEL_REQUESTED; the compensation runs (refund if paid, then ORDER_CANCELLED with CUSTOMER_REQUEST). " +
+        "If shipping wins the race the order ends SHIPPING_READY instead. No body needed.",
+      responses: {
+        202: jsonResponse("Accepted: the cancel is on its way.", CancelAcceptedBody),
+        ...unknownOrder,
+        ...problems({ 409: "The order is SHIPPING_READY or CANCELLED already." }),
+      },
+    }),
+    async (c) => {
+      const rt = runtime();
+      const orderId = c.req.param("orderId");
+      // Decided on the stream itself, not the (possibly lagging) view.
+      const view = foldOrder((await historyOf(rt, orderId)).map((e) => e.event));
+      if (!view) throw notFound(orderId);
+      const decision = decideCancel(view);
+      if (decision.kind === "too-late") {
+        throw new HttpProblem(409, "order-not-cancellable", `Order ${orderId} is ${decision.status} and can no longer be cancelled.`);
+      }
+      await rt.infra.publisher.publish(decision.event, requestTrace(c));
+      // decideCancel accepts only orders not yet SHIPPING_READY or CANCELLED.
+      const status = view.status as CancelAccepted["status"];
+      return c.json({ orderId, status, cancelRequested: true } satisfies CancelAccepted, 202);
+    },
+  );
 
-  orders.get("/:orderId/trace", async (c) => {
-    const orderId = c.req.param("orderId");
-    const rt = runtime();
-    const history = await historyOf(rt, orderId);
-    const traceId = traceIdOf(history[0]?.traceparent);
-    if (!traceId) {
-      return c.json({ orderId, traceId: null, jaegerUrl: null, spans: null, warning: "The order's first event carries no traceparent header." });
-    }
-    const lookup = await fetchTrace({ baseUrl: config.jaegerQueryUrl, traceId });
-    return c.json({ orderId, ...lookup, spans: lookup.spans });
-  });
+  orders.get(
+    "/:orderId/trace",
+    describe("getOrderTrace", "The order's trace, from Jaeger", {
+      ...byId,
+      responses: {
+        200: jsonResponse("The trace; `spans` is null with a `warning` (still 200) when Jaeger does not answer.", OrderTraceBody),
+        ...unknownOrder,
+      },
+    }),
+    async (c) => {
+      const orderId = c.req.param("orderId");
+      const rt = runtime();
+      const history = await historyOf(rt, orderId);
+      const traceId = traceIdOf(history[0]?.traceparent);
+      if (!traceId) {
+        return c.json({
+          orderId,
+          traceId: null,
+          jaegerUrl: null,
+          spans: null,
+          warning: "The order's first event carries no traceparent header.",
+        } satisfies OrderTraceAnswer);
+      }
+      const lookup = await fetchTrace({ baseUrl: config.jaegerQueryUrl, traceId });
+      return c.json({ orderId, ...lookup, spans: lookup.spans } satisfies OrderTraceAnswer);
+    },
+  );
 
   // The timeline page: events and view from the stream itself (so they agree), the trace when Jaeger answers.
-  orders.get("/:orderId/view", async (c) => {
-    const orderId = c.req.param("orderId");
-    const history = await historyOf(runtime(), orderId);
-    const traceId = traceIdOf(history[0]?.traceparent);
-    const lookup = traceId ? await fetchTrace({ baseUrl: config.jaegerQueryUrl, traceId }) : null;
-    const page = renderTimelinePage({ orderId, view: foldOrder(history.map((e) => e.event)), events: history, trace: lookup });
-    return c.body(page, 200, {
-      "content-type": "text/html; charset=utf-8",
-      "cache-control": "no-store",
-      // No script at all, inline styles only: a value that slipped through escaping still could not run.
-      "content-security-policy": "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
-    });
-  });
+  orders.get(
+    "/:orderId/view",
+    describe("getOrderView", "The order's timeline page", {
+      ...byId,
+      responses: {
+        200: { description: "An HTML page: the order's events in order and its trace waterfall.", content: { "text/html": { schema: { type: "string" } } } },
+        ...unknownOrder,
+      },
+    }),
+    async (c) => {
+      const orderId = c.req.param("orderId");
+      const history = await historyOf(runtime(), orderId);
+      const traceId = traceIdOf(history[0]?.traceparent);
+      const lookup = traceId ? await fetchTrace({ baseUrl: config.jaegerQueryUrl, traceId }) : null;
+      const page = renderTimelinePage({ orderId, view: foldOrder(history.map((e) => e.event)), events: history, trace: lookup });
+      return c.body(page, 200, {
+        "content-type": "text/html; charset=utf-8",
+        "cache-control": "no-store",
+        // No script at all, inline styles only: a value that slipped through escaping still could not run.
+        "content-security-policy": "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+      });
+    },
+  );
 
   app.route("/orders", orders);
 }

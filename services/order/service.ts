@@ -5,7 +5,7 @@ import { bucketOptions } from "../../nats/definitions.ts";
 import { BUCKETS } from "../../nats/subjects.ts";
 import { reactorHandlers } from "../../nats/order-reactor.ts";
 import { decide, evolve, initialState, type OrderState } from "./domain/order.ts";
-import { orderRoutes } from "./http.ts";
+import { orderApi, orderRoutes } from "./http.ts";
 import type { EventDraft } from "../../shared/events.ts";
 import type { OrderRuntime } from "./runtime.ts";
 
@@ -23,4 +23,5 @@ export const orderService: ServiceDefinition<OrderRuntime> = {
     });
   },
   routes: orderRoutes,
+  api: orderApi,
 };
