@@ -41,9 +41,11 @@ function withoutUserinfo(value: unknown): unknown {
 
 /**
  * A logger for one service; `level` follows LOG_LEVEL (default info). `destination` defaults to
- * stdout (tests pass a stream to read the lines).
+ * stdout (tests pass a stream to read the lines). `ship`, when given, also gets every line as
+ * written (the log shipper's `write`, shared/log-shipper.ts): one serialisation, two destinations.
+ * @example createLogger("payment-service", "info", undefined, createLogShipper({ url }).write)
  */
-export function createLogger(service: string, level = "info", destination?: DestinationStream): Logger {
+export function createLogger(service: string, level = "info", destination?: DestinationStream, ship?: (line: string) => void): Logger {
   const options: pino.LoggerOptions = {
     level,
     base: { service },
@@ -56,6 +58,17 @@ export function createLogger(service: string, level = "info", destination?: Dest
       censor: (value, path) => (URL_KEYS.has(path[path.length - 1] ?? "") ? withoutUserinfo(value) : "[redacted]"),
     },
   };
+  if (ship) {
+    // pino's own stdout destination (asynchronous, as pino(options) would use) plus the shipper.
+    const out = destination ?? pino.destination(1);
+    const tee: DestinationStream = {
+      write(line: string) {
+        out.write(line);
+        ship(line);
+      },
+    };
+    return pino(options, tee);
+  }
   return destination ? pino(options, destination) : pino(options);
 }
 

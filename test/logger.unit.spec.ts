@@ -88,4 +88,16 @@ describe("createLogger", () => {
       servers: ["nats://nats:4222", "nats://nats-2:4222"],
     });
   });
+
+  it("hands every line, as written, to the shipper as well as to its destination", () => {
+    const written: string[] = [];
+    const shipped: string[] = [];
+    const log = createLogger("order-service", "info", { write: (l: string) => void written.push(l) }, (l) => shipped.push(l));
+    log.info({ orderId: "o-1", password: "hunter2" }, "order accepted");
+    log.debug("below the level: neither");
+    expect(shipped).toEqual(written);
+    expect(shipped).toHaveLength(1);
+    expect(shipped[0]!.endsWith("\n")).toBe(true);
+    expect(JSON.parse(shipped[0]!)).toMatchObject({ service: "order-service", msg: "order accepted", orderId: "o-1", password: "[redacted]" });
+  });
 });
