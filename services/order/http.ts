@@ -11,6 +11,7 @@ import { claimOrderId } from "./idempotency.ts";
 import { fetchTrace } from "../../otel/jaeger-query.ts";
 import { ORDER_ID_ATTR } from "../../otel/messaging-attributes.ts";
 import { requestSpan, requestTrace } from "../../otel/http-server-span.ts";
+import { traceFields } from "../../shared/logger.ts";
 import type { OrderRuntime } from "./runtime.ts";
 import { renderTimelinePage } from "./timeline-page.ts";
 
@@ -80,6 +81,11 @@ export function orderRoutes(app: Hono, runtime: () => OrderRuntime, config: Serv
     const orderId = key === undefined ? newOrderId() : await claimOrderId(rt.idempotencyKeys, key, body, newOrderId());
     requestSpan(c)?.setAttribute(ORDER_ID_ATTR, orderId);
     const published = await rt.infra.publisher.publish(decideCreate({ orderId, ...body }), requestTrace(c));
+    // The order's first log line (the services log one per event they handle: nats/partition-worker.ts).
+    rt.infra.log.info(
+      { orderId, eventType: "ORDER_CREATED", seq: published.seq, duplicate: published.duplicate, userId: body.userId, ...traceFields(requestSpan(c)) },
+      published.duplicate ? "order already accepted (repeated request)" : "order accepted",
+    );
     c.header("location", `/orders/${orderId}`);
     return c.json(
       { orderId, status: "CREATED", traceId: traceIdOf(published.traceparent) },
