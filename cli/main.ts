@@ -18,17 +18,23 @@ import { rebuildOrderViews } from "../services/order/rebuild-view.ts";
 import { renderTraceReport } from "./waterfall.ts";
 import { renderEventTable } from "./event-table.ts";
 import { readLocalNats } from "../scripts/local-nats.ts";
+import { readLocalObservability } from "../scripts/local-observability.ts";
+import { DEFAULT_VICTORIA_LOGS_URL } from "../shared/config.ts";
+import { fetchOrderLogs } from "../shared/log-query.ts";
+import { renderLogLines } from "./log-table.ts";
 import { listDeadLetters, requestRetry } from "../nats/dead-letters.ts";
 
 const USAGE = `usage: orderstream <command>
   events <orderId>                                   the order's timeline
   trace <orderId>                                    the order's trace (from Jaeger) as a waterfall, and its Jaeger link
+  logs <orderId> [--json]                            the order's log lines from every service, in time order (from VictoriaLogs)
   replay --consumer <name|service> --from-seq <N>    re-deliver from stream sequence N (or --from-time <ISO>)
   dlq list                                           dead-lettered messages: ORDERS sequence, consumer, reason
   dlq retry <seq>                                    hand the dead-lettered message at that ORDERS sequence back to its service
   rebuild-view                                       fold every order's view again from sequence 1 and check the stream
 env: NATS_URL (default nats://127.0.0.1:4222; tls://… for TLS), NATS_USER/NATS_PASSWORD or NATS_CREDS,
-     NATS_TLS_CA/NATS_TLS_CERT/NATS_TLS_KEY (PEM files), JAEGER_QUERY_URL`;
+     NATS_TLS_CA/NATS_TLS_CERT/NATS_TLS_KEY (PEM files), JAEGER_QUERY_URL,
+     VICTORIA_LOGS_QUERY_URL (or VICTORIA_LOGS_URL; default http://127.0.0.1:9428)`;
 
 /** A failure the user can act on: printed as one line, exit code 1. */
 class CliError extends Error {}
@@ -86,11 +92,40 @@ async function traceCommand(orderId: string): Promise<void> {
   if (history.length === 0) throw new CliError(`no order ${orderId} in the ${ORDERS_STREAM} stream`);
   const traceId = traceIdOf(history[0]!.traceparent);
   if (!traceId) throw new CliError(`order ${orderId}'s first event carries no traceparent`);
-  const baseUrl = (process.env.JAEGER_QUERY_URL || "http://127.0.0.1:16686").replace(/\/+$/, "");
+  const baseUrl = jaegerQueryUrl();
   const lookup = await fetchTrace({ baseUrl, traceId });
   console.log(renderTraceReport(lookup, { color: process.stdout.isTTY }));
   // The id and link above still help, but without spans there is no waterfall: that is a failure.
   if (!lookup.spans) throw new CliError(`no spans for trace ${traceId} from Jaeger at ${baseUrl} (see above; set JAEGER_QUERY_URL)`);
+}
+
+/** JAEGER_QUERY_URL, else the Jaeger a running `npm start` started, else Jaeger's default address. */
+function jaegerQueryUrl(): string {
+  return (process.env.JAEGER_QUERY_URL || readLocalObservability()?.jaegerQueryUrl || "http://127.0.0.1:16686").replace(/\/+$/, "");
+}
+
+/** VICTORIA_LOGS_QUERY_URL or VICTORIA_LOGS_URL, else the VictoriaLogs a running `npm start` started, else its default address. */
+function victoriaLogsUrl(): string {
+  const url = process.env.VICTORIA_LOGS_QUERY_URL || process.env.VICTORIA_LOGS_URL || readLocalObservability()?.victoriaLogsUrl || DEFAULT_VICTORIA_LOGS_URL;
+  return url.replace(/\/+$/, "");
+}
+
+/** `logs <orderId> [--json]`: needs only VictoriaLogs, not NATS. */
+async function logsCommand(args: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({ args, options: { json: { type: "boolean" } }, allowPositionals: true });
+  const orderId = requireOrderId(positionals[0]);
+  const baseUrl = victoriaLogsUrl();
+  const lookup = await fetchOrderLogs({ baseUrl, orderId, timeoutMs: 5_000 });
+  if (!lookup.lines) throw new CliError(`no log lines: ${lookup.warning ?? "VictoriaLogs gave no answer"}`);
+  if (values.json) {
+    console.log(JSON.stringify(lookup.lines, null, 2));
+  } else if (lookup.lines.length > 0) {
+    console.log(renderLogLines(lookup.lines, { color: process.stdout.isTTY }));
+    console.log(`\n${lookup.lines.length} lines from ${new Set(lookup.lines.map((l) => l.service)).size} service(s); VictoriaLogs: ${lookup.uiUrl} (query: ${lookup.query})`);
+  }
+  if (lookup.lines.length === 0) {
+    throw new CliError(`VictoriaLogs at ${baseUrl} has no log lines for order ${orderId} yet (lines are shipped about once a second; is VICTORIA_LOGS_URL set for the services?)`);
+  }
 }
 
 async function replay(args: string[]): Promise<void> {
@@ -198,6 +233,8 @@ async function main(argv: string[]): Promise<void> {
       return events(requireOrderId(rest[0]));
     case "trace":
       return traceCommand(requireOrderId(rest[0]));
+    case "logs":
+      return logsCommand(rest);
     case "replay":
       return replay(rest);
     case "rebuild-view":

@@ -12,6 +12,7 @@ import { fetchTrace } from "../../otel/jaeger-query.ts";
 import { ORDER_ID_ATTR } from "../../otel/messaging-attributes.ts";
 import { requestSpan, requestTrace } from "../../otel/http-server-span.ts";
 import { traceFields } from "../../shared/logger.ts";
+import { fetchOrderLogs } from "../../shared/log-query.ts";
 import type { OrderRuntime } from "./runtime.ts";
 import { renderTimelinePage } from "./timeline-page.ts";
 
@@ -144,13 +145,17 @@ export function orderRoutes(app: Hono, runtime: () => OrderRuntime, config: Serv
     return c.json({ orderId, ...lookup, spans: lookup.spans });
   });
 
-  // The timeline page: events and view from the stream itself (so they agree), the trace when Jaeger answers.
+  // The timeline page: events and view from the stream itself (so they agree), the trace when Jaeger
+  // answers, the log lines when VictoriaLogs does (both asked at once, each with its own timeout).
   orders.get("/:orderId/view", async (c) => {
     const orderId = c.req.param("orderId");
     const history = await historyOf(runtime(), orderId);
     const traceId = traceIdOf(history[0]?.traceparent);
-    const lookup = traceId ? await fetchTrace({ baseUrl: config.jaegerQueryUrl, traceId }) : null;
-    const page = renderTimelinePage({ orderId, view: foldOrder(history.map((e) => e.event)), events: history, trace: lookup });
+    const [lookup, logs] = await Promise.all([
+      traceId ? fetchTrace({ baseUrl: config.jaegerQueryUrl, traceId }) : null,
+      fetchOrderLogs({ baseUrl: config.victoriaLogsQueryUrl, orderId }),
+    ]);
+    const page = renderTimelinePage({ orderId, view: foldOrder(history.map((e) => e.event)), events: history, trace: lookup, logs });
     return c.body(page, 200, {
       "content-type": "text/html; charset=utf-8",
       "cache-control": "no-store",
