@@ -6,7 +6,7 @@
 import { startTracing } from "../otel/sdk.ts";
 import { ConfigError, loadConfig, natsTlsFrom } from "../shared/config.ts";
 import { createLogger } from "../shared/logger.ts";
-import { createLogShipper, type LogShipper } from "../shared/log-shipper.ts";
+import { createLogShipper, type HttpPost, type LogShipper } from "../shared/log-shipper.ts";
 import { createService, type ServiceDefinition } from "./service-host.ts";
 import { ServerTooOldError } from "../nats/server-version.ts";
 
@@ -22,6 +22,8 @@ export interface Platform {
   readTextFile(path: string): string;
   exit(code: number): never;
   onSignal(signal: "SIGTERM" | "SIGINT", handler: () => void): void;
+  /** How log batches are POSTed to VictoriaLogs; default: global fetch. */
+  httpPost?: HttpPost;
   /** Opens the HTTP port; `onError` when it cannot (e.g. in use). */
   serve(
     fetch: (request: Request) => Response | Promise<Response>,
@@ -51,6 +53,7 @@ export async function runService(definition: ServiceDefinition<unknown>, platfor
     shipper = createLogShipper({
       url: config.victoriaLogsUrl,
       extraFields: { instance: instanceId },
+      post: platform.httpPost,
       maxBufferedLines: config.logBufferLines,
       flushIntervalMs: config.logFlushMs,
       // stderr, not the logger: a line about shipping failing would only join the queue that fails.

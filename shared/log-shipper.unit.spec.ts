@@ -1,7 +1,7 @@
 // The log shipper against a scripted fetch: batching, the bound on what it holds, retries, refusals,
 // and closing — never blocking or throwing into the logger whatever the store does.
 import { describe, expect, it } from "vitest";
-import { createLogShipper, jsonLineInsertUrl, type LogShipperOptions } from "./log-shipper.ts";
+import { createLogShipper, fetchPost, jsonLineInsertUrl, type LogShipperOptions } from "./log-shipper.ts";
 
 type Reply = "ok" | "down" | number;
 
@@ -38,7 +38,7 @@ function shipper(script: Reply[], options: Partial<LogShipperOptions> = {}) {
     extraFields: { instance: "i-1" },
     flushIntervalMs: 20,
     maxRetryDelayMs: 40,
-    fetch: f.fetchImpl,
+    post: fetchPost(f.fetchImpl),
     onStateChange: (c) => changes.push(c.state === "failing" ? `failing: ${c.reason}` : `recovered, ${c.dropped} dropped`),
     ...options,
   });
