@@ -153,7 +153,7 @@ export function orderRoutes(app: Hono, runtime: () => OrderRuntime, config: Serv
     const traceId = traceIdOf(history[0]?.traceparent);
     const [lookup, logs] = await Promise.all([
       traceId ? fetchTrace({ baseUrl: config.jaegerQueryUrl, traceId }) : null,
-      fetchOrderLogs({ baseUrl: config.victoriaLogsQueryUrl, orderId }),
+      config.victoriaLogsQueryUrl ? fetchOrderLogs({ baseUrl: config.victoriaLogsQueryUrl, orderId }) : ("not-configured" as const),
     ]);
     const page = renderTimelinePage({ orderId, view: foldOrder(history.map((e) => e.event)), events: history, trace: lookup, logs });
     return c.body(page, 200, {

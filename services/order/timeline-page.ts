@@ -21,8 +21,11 @@ export interface TimelinePageInput {
   events: StoredEvent[];
   /** The trace lookup, or null when the order's first event carries no traceparent. */
   trace: TraceLookup | null;
-  /** The order's log lines from the log store (shared/log-query.ts); no section when absent. */
-  logs?: LogLookup;
+  /**
+   * The order's log lines from the log store (shared/log-query.ts), or "not-configured" when the
+   * service knows of none (VICTORIA_LOGS_URL unset); no section when absent.
+   */
+  logs?: LogLookup | "not-configured";
 }
 
 /** Which service publishes an event type. */
@@ -78,10 +81,17 @@ export function renderTimelinePage(input: TimelinePageInput): string {
   <h2 id="trace-title">Trace</h2>
   ${traceSection(trace)}
 </section>
-${logs ? html`<section aria-labelledby="logs-title">
+${logs === "not-configured"
+  ? html`<section aria-labelledby="logs-title">
+  <h2 id="logs-title">Logs</h2>
+  <p class="empty">Log lines are not collected centrally here: set VICTORIA_LOGS_URL for the services (npm start and compose do) to ship them to VictoriaLogs, and this page shows the order's lines from every service.</p>
+</section>`
+  : logs
+    ? html`<section aria-labelledby="logs-title">
   <h2 id="logs-title">Logs <small>(${logs.lines ? `${logs.lines.length} line${logs.lines.length === 1 ? "" : "s"}, every service, in time order` : "unavailable"})</small></h2>
   ${logsSection(logs)}
-</section>` : ""}
+</section>`
+    : ""}
 </main>
 </body>
 </html>

@@ -231,8 +231,11 @@ describe("renderTimelinePage: the log lines", () => {
     expect(down).not.toContain(`id="logs"`);
     const none = withLogs(logs([]));
     expect(none).toContain("The log store has no lines for this order (yet");
-    // Without a lookup (a caller that does not read logs), no section at all.
+    // Without a lookup (a caller that does not read logs), no section at all; without a store, a note.
     expect(page(HAPPY, null)).not.toContain("logs-title");
+    const off = renderTimelinePage({ orderId: ORDER_ID, view: foldOrder(HAPPY.map((e) => e.event)), events: HAPPY, trace: null, logs: "not-configured" });
+    expect(off).toContain(`<p class="empty">Log lines are not collected centrally here: set VICTORIA_LOGS_URL`);
+    expect(off.split('id="logs-title"')[1]).not.toContain("warning");
   });
 });
 
