@@ -59,8 +59,10 @@ export interface JaegerPorts {
  * Jaeger v2's configuration (an OpenTelemetry Collector config): the OTLP/HTTP receiver only (no
  * gRPC, Jaeger or Zipkin receivers), in-memory storage, the query extension on the given ports,
  * no health, metrics or self-tracing listeners — so several can run side by side on free ports.
+ * The store keeps the last `maxTraces` traces (10,000 orders' worth, ~100 MB at most: a load test
+ * against `npm start` must not grow it without bound; the upstream example keeps 100,000).
  */
-export function jaegerConfig(ports: JaegerPorts, host = "127.0.0.1", maxTraces = 100_000): string {
+export function jaegerConfig(ports: JaegerPorts, host = "127.0.0.1", maxTraces = 10_000): string {
   return `# Written by scripts/observability.ts: Jaeger v2, in-memory, OTLP/HTTP in, query API out.
 service:
   extensions: [jaeger_storage, jaeger_query]
