@@ -7,6 +7,8 @@
  *   npm run bench -- --json FILE  also write every figure as JSON
  *   npm run bench -- --service-env KEY=VALUE   extra env for every service (repeatable; experiments)
  *   npm run bench -- --replay-only  only phases 1 and 4 (raw read, rebuild-view) and their ratio, ≈ 40 s
+ *   npm run bench -- --logs       also two systems logging at info: to stdout only, and shipped to a real
+ *                                 VictoriaLogs too (issue 17); each saturated (≈ +1.5 min; needs victoria-logs)
  *
  * Phases: (1) raw JetStream publish / ordered read with nats.js and with `nats bench` (natscli), (4)
  * replay, on a bare nats-server; then a system with tracing off: (7) start-up, warm-up + capacity
@@ -14,7 +16,7 @@
  * its own warm-up and saturating run. Targets are those of the current-NATS issue (16); they are
  * figures, not assertions — the process exits 0 whatever they are (1 only when the bench itself fails).
  */
-import { mkdtempSync, readdirSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
@@ -41,6 +43,7 @@ import {
 import { startOtlpSink, type OtlpSink } from "./otlp-sink.ts";
 import { natsBench, type NatsBenchResult } from "./nats-bench.ts";
 import { formatProfile } from "./profile.ts";
+import { findVictoriaLogs, startVictoriaLogs, VICTORIA_LOGS_INSTALL_HINT, type VictoriaLogsProcess } from "../scripts/observability.ts";
 
 const argv = process.argv.slice(2);
 const QUICK = argv.includes("--quick");
@@ -51,6 +54,8 @@ const SERVICE_ENV: Record<string, string> = Object.fromEntries(
   argv.flatMap((a, i) => (a === "--service-env" && argv[i + 1]?.includes("=") ? [envAssignment(argv[i + 1]!)] : [])),
 );
 const REPLAY_ONLY = argv.includes("--replay-only");
+/** `--logs`: the logging cost (issue 17) — LOG_LEVEL=info, every line shipped to a real VictoriaLogs. */
+const LOGS = argv.includes("--logs");
 
 // latLeadInSeconds: the latency runs offer their rate this long before the measured window, so it
 // starts with every process paced at that rate rather than catching up after the drain wait.
@@ -115,7 +120,7 @@ interface RunResult {
 }
 
 function cpuSnapshot(sys: BenchSystem): Record<string, number> {
-  const snap: Record<string, number> = { "nats-server": sys.natsCpuSeconds() };
+  const snap: Record<string, number> = { "nats-server": sys.natsCpuSeconds(), ...sys.companionCpuSeconds() };
   for (const s of sys.services) snap[s.name] = s.cpuSeconds();
   const self = process.cpuUsage();
   snap.bench = (self.user + self.system) / 1e6;
@@ -371,6 +376,64 @@ async function main(): Promise<void> {
   const spansPerOrder = spans.spans / ordersOn;
   say(`OTLP sink: ${fmt(spans.requests)} requests, ${fmt(spans.bytes / 2 ** 20, 1)} MiB, ${fmt(spans.spans)} spans (${fmt(spansPerOrder, 1)} per order)`);
 
+  // ---- 17: logs at info — to stdout only, then also shipped to a real VictoriaLogs ------------------
+  // The baseline of the rest of the bench logs at warn: a happy order writes no line. At info every
+  // service writes one line per event it handles and the order service one per POST (7 per happy
+  // order). Two more systems, each offered at least what tracing off sustained: info to stdout only
+  // (what logging at info costs by itself), and info to stdout and shipped to VictoriaLogs on this
+  // machine, whose CPU counts as the system's (what shipping costs on top: the issue's target).
+  let satInfo: RunResult | undefined;
+  let satLogs: RunResult | undefined;
+  let logLines: { shipped: number; dropped: number; perOrder: number } | undefined;
+  if (LOGS) {
+    const binary = findVictoriaLogs();
+    if (!binary) throw new Error(`--logs: ${VICTORIA_LOGS_INSTALL_HINT}`);
+    say("starting nats-server + 4 services (tracing off, LOG_LEVEL=info, logs to stdout only)");
+    const info = await startBenchSystem({ label: "info", env: { ...SERVICE_ENV, LOG_LEVEL: "info" } });
+    try {
+      const warm = await warmUp(info, "info logs", QUICK ? 250 : CFG.warmupOrders);
+      satInfo = await saturate(info, "info logs", Math.max(capacityGuess(warm), Math.round(sat.throughput)));
+      say(`  ${arrivalsLine(satInfo)}; CPU cores used: ${coresLine(satInfo)}`);
+    } finally {
+      await info.stop();
+    }
+    const dataDir = mkdtempSync(join(tmpdir(), "orderstream-bench-vlogs-"));
+    let vlogs: VictoriaLogsProcess | undefined;
+    try {
+      vlogs = await startVictoriaLogs({ binary, dataDir });
+      say(`starting nats-server + 4 services (tracing off, LOG_LEVEL=info, logs to stdout and shipped to VictoriaLogs ${vlogs.url})`);
+      const logsOn = await startBenchSystem({
+        label: "logs",
+        env: { ...SERVICE_ENV, LOG_LEVEL: "info", VICTORIA_LOGS_URL: vlogs.url },
+        companions: [{ name: "victoria-logs", pid: vlogs.pid }],
+      });
+      try {
+        const warm = await warmUp(logsOn, "logs shipped", QUICK ? 250 : CFG.warmupOrders);
+        satLogs = await saturate(logsOn, "logs shipped", Math.max(capacityGuess(warm), Math.round(sat.throughput), Math.round(satInfo.throughput)));
+        say(`  ${arrivalsLine(satLogs)}; CPU cores used: ${coresLine(satLogs)}`);
+        const orders = (await streamMessages(logsOn.jsm, ORDERS_STREAM)).messages / 3;
+        // The shippers' own counters: what VictoriaLogs accepted, what was dropped.
+        await new Promise((r) => setTimeout(r, 1_500)); // one flush interval and a bit
+        let shipped = 0;
+        let dropped = 0;
+        for (const s of logsOn.services) {
+          const text = await (await fetch(`${s.baseUrl}/metrics`)).text();
+          for (const line of text.split("\n")) {
+            if (line.startsWith("orderstream_log_lines_shipped_total")) shipped += Number(line.slice(line.lastIndexOf(" ") + 1));
+            if (line.startsWith("orderstream_log_lines_dropped_total")) dropped += Number(line.slice(line.lastIndexOf(" ") + 1));
+          }
+        }
+        logLines = { shipped, dropped, perOrder: shipped / orders };
+        say(`log shipping: ${fmt(shipped)} lines accepted by VictoriaLogs (${fmt(logLines.perOrder, 1)} per order), ${fmt(dropped)} dropped`);
+      } finally {
+        await logsOn.stop();
+      }
+    } finally {
+      await vlogs?.stop();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  }
+
   // ---- table ------------------------------------------------------------------------------------
   /** Messages an order stores: its three events and their three notifications. */
   const STORED_PER_ORDER = 6;
@@ -432,6 +495,35 @@ async function main(): Promise<void> {
       mark(satOn.throughput >= 1_650),
     ],
     ["5 tracing on vs off, CPU per order", "—", `${fmt(satOn.cpuMsPerOrder, 2)} vs ${fmt(sat.cpuMsPerOrder, 2)} ms: ${signed((satOn.cpuMsPerOrder / sat.cpuMsPerOrder - 1) * 100)}%`, ""],
+    ...(satLogs && satInfo
+      ? ([
+          [
+            "17 logging at info (stdout) vs warn",
+            "reported",
+            `${fmt(satInfo.throughput)} vs ${fmt(sat.throughput)} orders/s: ${fmt((1 - satInfo.throughput / sat.throughput) * 100, 1)} % below${notSaturated(satInfo)}; CPU per order ${fmt(satInfo.cpuMsPerOrder, 2)} vs ${fmt(sat.cpuMsPerOrder, 2)} ms (${signed((satInfo.cpuMsPerOrder / sat.cpuMsPerOrder - 1) * 100)}%)`,
+            "",
+          ],
+          [
+            "17 shipping info logs to VictoriaLogs vs info on stdout only",
+            "≤ 5 %",
+            `${fmt(satLogs.throughput)} vs ${fmt(satInfo.throughput)} orders/s: ${fmt((1 - satLogs.throughput / satInfo.throughput) * 100, 1)} % below${notSaturated(satLogs)}`,
+            mark(satLogs.throughput >= 0.95 * satInfo.throughput),
+          ],
+          [
+            "17 shipping, CPU per order (VictoriaLogs included)",
+            "—",
+            `${fmt(satLogs.cpuMsPerOrder, 2)} vs ${fmt(satInfo.cpuMsPerOrder, 2)} ms: ${signed((satLogs.cpuMsPerOrder / satInfo.cpuMsPerOrder - 1) * 100)}% (victoria-logs ${fmt(satLogs.cores["victoria-logs"] ?? NaN, 2)} cores)`,
+            "",
+          ],
+          [
+            "17 info logs shipped vs warn (both costs)",
+            "reported",
+            `${fmt((1 - satLogs.throughput / sat.throughput) * 100, 1)} % below tracing off; CPU per order ${signed((satLogs.cpuMsPerOrder / sat.cpuMsPerOrder - 1) * 100)}%`,
+            "",
+          ],
+          ["17 log lines shipped / dropped", "0 dropped", `${fmt(logLines?.shipped ?? NaN)} / ${fmt(logLines?.dropped ?? NaN)} (${fmt(logLines?.perOrder ?? NaN, 1)} per order)`, mark((logLines?.dropped ?? 1) === 0)],
+        ] as [string, string, string, string][])
+      : []),
     ...Object.keys(rss).map(
       (name) =>
         [
@@ -456,11 +548,13 @@ async function main(): Promise<void> {
       `HTTP POST ${httpLine(sat)}; CPU cores: ${coresLine(sat)}`,
   );
   console.log(`tracing on: ${fmt(satOn.cpuMsPerOrder, 1)} CPU ms/order; ${fmt(spans.spans)} spans received (${fmt(spansPerOrder, 1)} per order)`);
+  if (satInfo) console.log(`info logs to stdout: ${fmt(satInfo.throughput)} orders/s, ${fmt(satInfo.cpuMsPerOrder, 2)} CPU ms/order; CPU cores: ${coresLine(satInfo)}`);
+  if (satLogs) console.log(`info logs shipped: ${fmt(satLogs.throughput)} orders/s, ${fmt(satLogs.cpuMsPerOrder, 2)} CPU ms/order; CPU cores: ${coresLine(satLogs)}`);
   console.log(`peak RSS ${maxRss < 120 / 1.048576 ? "within" : "over"} target (max ${fmt(maxRss, 1)} MiB); slowest ready ${fmt(maxReady)} ms`);
   if (JSON_OUT) {
     writeFileSync(
       JSON_OUT,
-      JSON.stringify({ machine, quick: QUICK, raw, natsBench: nb, replay, offWarm, sat, lat200, lat1000, onWarm, satOn, spans, ready, rss, rssAtReady, rssOn, profiles }, (k, v) =>
+      JSON.stringify({ machine, quick: QUICK, raw, natsBench: nb, replay, offWarm, sat, lat200, lat1000, onWarm, satOn, spans, satInfo, satLogs, logLines, ready, rss, rssAtReady, rssOn, profiles }, (k, v) =>
         k === "latencies" ? undefined : v, 2),
     );
   }

@@ -48,6 +48,8 @@ export interface SystemOptions {
   nodeArgs?: string[];
   /** Bundle to run instead of SERVICE_BUNDLE (bench/memory.ts compares builds of two commits). */
   bundle?: string;
+  /** Other processes the system uses (e.g. VictoriaLogs), whose CPU time counts as the system's. */
+  companions?: { name: string; pid: number }[];
 }
 
 export interface BenchSystem {
@@ -59,6 +61,8 @@ export interface BenchSystem {
   services: BenchService[];
   orderUrl: string;
   natsCpuSeconds(): number;
+  /** CPU seconds of each companion process (SystemOptions.companions) so far. */
+  companionCpuSeconds(): Record<string, number>;
   /**
    * Messages nats-server received and sent so far (its /varz in_msgs and out_msgs), minus the
    * bench's own connection's traffic: what the services exchanged with the server.
@@ -230,6 +234,7 @@ export async function startBenchSystem(opts: SystemOptions): Promise<BenchSystem
     services,
     orderUrl: services.find((s) => s.name === "order")!.baseUrl,
     natsCpuSeconds: () => procCpuSeconds(nats.pid),
+    companionCpuSeconds: () => Object.fromEntries((opts.companions ?? []).map((c) => [c.name, procCpuSeconds(c.pid)])),
     async natsServiceMessages() {
       const varz = (await (await fetch(`http://127.0.0.1:${monitorPort}/varz`)).json()) as { in_msgs: number; out_msgs: number };
       const own = nc.stats();

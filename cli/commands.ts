@@ -10,12 +10,14 @@ import { consumersFor, replayConsumer, type ReplayStart } from "../nats/replay.t
 import { ORDERS_STREAM } from "../nats/subjects.ts";
 import { listDeadLetters, requestRetry } from "../nats/dead-letters.ts";
 import { fetchTrace } from "../otel/jaeger-query.ts";
+import { fetchOrderLogs } from "../shared/log-query.ts";
 import { rebuildOrderViews } from "../services/order/rebuild-view.ts";
 import { CliError, type CliCommand, type CliIo } from "./command.ts";
 import { renderEventTable } from "./event-table.ts";
 import { renderTraceReport } from "./waterfall.ts";
+import { renderLogLines } from "./log-table.ts";
 import { createProgress, trackRemaining } from "./progress.ts";
-import { cliConfig, withNats } from "./session.ts";
+import { jaegerQueryUrl, victoriaLogsUrl, withNats } from "./session.ts";
 
 const print = (io: CliIo, text: string) => io.stdout.write(`${text}\n`);
 const printJson = (io: CliIo, value: unknown) => io.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
@@ -63,12 +65,38 @@ const trace: CliCommand = {
     const history = await historyOf(io, orderId);
     const traceId = traceIdOf(history[0]!.traceparent);
     if (!traceId) throw new CliError(`order ${orderId}'s first event carries no traceparent`);
-    const baseUrl = cliConfig(io.env).jaegerQueryUrl;
+    const baseUrl = jaegerQueryUrl(io.env);
     const lookup = await fetchTrace({ baseUrl, traceId });
     if (json) printJson(io, { orderId, ...lookup, spans: lookup.spans });
     else print(io, renderTraceReport(lookup, { color: io.stdout.isTTY === true }));
     // The id and link still help, but without spans there is no waterfall: that is a failure.
     if (!lookup.spans) throw new CliError(`no spans for trace ${traceId} from Jaeger at ${baseUrl} (see above; set JAEGER_QUERY_URL)`);
+  },
+};
+
+const logs: CliCommand = {
+  name: "logs",
+  positionals: ["orderId"],
+  summary: "the order's log lines from every service, in time order (from VictoriaLogs)",
+  description:
+    "Asks VictoriaLogs (VICTORIA_LOGS_QUERY_URL or VICTORIA_LOGS_URL) for the lines whose orderId is this order, with a\n" +
+    "LogsQL query; needs no NATS. Fails (exit 1) when the store does not answer or has no line for the order yet\n" +
+    "(services ship their lines about once a second).",
+  json: true,
+  jsonHelp: "print the lines as a JSON array, oldest first: [{ time, service, level, msg, orderId, trace_id, span_id, … }]",
+  async run({ positionals, json }, io) {
+    const orderId = orderIdOf(positionals[0]!);
+    const baseUrl = victoriaLogsUrl(io.env);
+    const lookup = await fetchOrderLogs({ baseUrl, orderId, timeoutMs: 5_000 });
+    if (!lookup.lines) throw new CliError(`no log lines: ${lookup.warning ?? "VictoriaLogs gave no answer"}`);
+    if (json) printJson(io, lookup.lines);
+    else if (lookup.lines.length > 0) {
+      print(io, renderLogLines(lookup.lines, { color: io.stdout.isTTY === true }));
+      print(io, `\n${lookup.lines.length} lines from ${new Set(lookup.lines.map((l) => l.service)).size} service(s); VictoriaLogs: ${lookup.uiUrl} (query: ${lookup.query})`);
+    }
+    if (lookup.lines.length === 0) {
+      throw new CliError(`VictoriaLogs at ${baseUrl} has no log lines for order ${orderId} yet (lines are shipped about once a second; is VICTORIA_LOGS_URL set for the services?)`);
+    }
   },
 };
 
@@ -223,4 +251,4 @@ const rebuildView: CliCommand = {
 };
 
 /** Every command, in the order `orderstream --help` lists them. */
-export const COMMANDS: readonly CliCommand[] = [events, trace, replay, dlqList, dlqRetry, rebuildView];
+export const COMMANDS: readonly CliCommand[] = [events, trace, logs, replay, dlqList, dlqRetry, rebuildView];

@@ -4,6 +4,7 @@
  * compatibility). One registry per service process.
  */
 import client from "prom-client";
+import type { LogShippingStats } from "../shared/log-shipper.ts";
 
 export interface ServiceMetrics {
   registry: client.Registry;
@@ -23,6 +24,8 @@ export interface ServiceMetrics {
    * `read`, at most once per `maxAgeMs` however often Prometheus scrapes.
    */
   watchJetStream(read: () => Promise<JetStreamStats>, opts?: { maxAgeMs?: number; onError?: (err: unknown) => void }): void;
+  /** Makes the log shipping metrics read the shipper's totals (shared/log-shipper.ts) at each scrape. */
+  watchLogShipping(read: () => LogShippingStats): void;
 }
 
 /** What the JetStream gauges show; filled from deliveries, consumer and stream info (nats/jetstream-stats.ts). */
@@ -99,6 +102,50 @@ export function createMetrics(service: string): ServiceMetrics {
     },
   });
 
+  // Log shipping to VictoriaLogs (host/run-service.ts): totals kept by the shipper, read at each
+  // scrape. Zero while the service ships nothing (VICTORIA_LOGS_URL unset).
+  let logStats: (() => LogShippingStats) | undefined;
+  new client.Counter({
+    name: "orderstream_log_lines_shipped_total",
+    help: "Log lines VictoriaLogs accepted from this process (VICTORIA_LOGS_URL).",
+    registers: [registry],
+    collect() {
+      const stats = logStats?.();
+      this.reset();
+      this.inc(stats?.shipped ?? 0);
+    },
+  });
+  new client.Counter({
+    name: "orderstream_log_lines_dropped_total",
+    help: "Log lines not shipped to VictoriaLogs: buffer_full (it did not answer for too long), rejected (it refused the batch). They still went to stdout.",
+    labelNames: ["reason"],
+    registers: [registry],
+    collect() {
+      const stats = logStats?.();
+      this.reset();
+      this.inc({ reason: "buffer_full" }, stats?.dropped.bufferFull ?? 0);
+      this.inc({ reason: "rejected" }, stats?.dropped.rejected ?? 0);
+    },
+  });
+  new client.Counter({
+    name: "orderstream_log_ship_requests_failed_total",
+    help: "Requests to VictoriaLogs that failed (no answer, timeout, 5xx) and were retried.",
+    registers: [registry],
+    collect() {
+      const stats = logStats?.();
+      this.reset();
+      this.inc(stats?.failedRequests ?? 0);
+    },
+  });
+  new client.Gauge({
+    name: "orderstream_log_lines_buffered",
+    help: "Log lines waiting to be shipped to VictoriaLogs (bounded by VICTORIA_LOGS_BUFFER_LINES).",
+    registers: [registry],
+    collect() {
+      this.set(logStats?.().buffered ?? 0);
+    },
+  });
+
   const orderLatency = new client.Histogram({
     name: "orderstream_order_e2e_latency_seconds",
     help: "Time from an order's ORDER_CREATED to its SHIPPING_READY (event occurredAt), observed by the shipping service when it ships.",
@@ -152,6 +199,9 @@ export function createMetrics(service: string): ServiceMetrics {
       maxAgeMs = opts.maxAgeMs ?? 5_000;
       onError = opts.onError ?? (() => {});
       cached = undefined;
+    },
+    watchLogShipping(reader) {
+      logStats = reader;
     },
     orderLatency,
     httpRequests,

@@ -6,10 +6,13 @@
 import { startTracing } from "../otel/sdk.ts";
 import { ConfigError, loadConfig, localUrlOf, natsTlsFrom } from "../shared/config.ts";
 import { createLogger } from "../shared/logger.ts";
+import { createLogShipper, type HttpPost, type LogShipper } from "../shared/log-shipper.ts";
 import { createService, type ServiceDefinition } from "./service-host.ts";
 import { ServerTooOldError } from "../nats/server-version.ts";
 
 const DRAIN_TIMEOUT_MS = 25_000;
+/** At exit, buffered log lines get this long to reach VictoriaLogs (it may be down: never wait longer). */
+const LOG_FLUSH_AT_EXIT_MS = 2_000;
 
 /** What a runtime entry hands to `runService`. */
 export interface Platform {
@@ -19,6 +22,8 @@ export interface Platform {
   readTextFile(path: string): string;
   exit(code: number): never;
   onSignal(signal: "SIGTERM" | "SIGINT", handler: () => void): void;
+  /** How log batches are POSTed to VictoriaLogs; default: global fetch. */
+  httpPost?: HttpPost;
   /** Opens the HTTP port; `onError` when it cannot (e.g. in use). */
   serve(
     fetch: (request: Request) => Response | Promise<Response>,
@@ -41,7 +46,27 @@ export async function runService(definition: ServiceDefinition<unknown>, platfor
     if (err instanceof ConfigError) fail(err.message);
     throw err;
   }
-  const log = createLogger(`${name}-service`, config.logLevel);
+  // One id for this process: its partition-owner key and, in VictoriaLogs, its `instance` stream field.
+  const instanceId = crypto.randomUUID();
+  let shipper: LogShipper | undefined;
+  if (config.victoriaLogsUrl) {
+    shipper = createLogShipper({
+      url: config.victoriaLogsUrl,
+      extraFields: { instance: instanceId },
+      post: platform.httpPost,
+      maxBufferedLines: config.logBufferLines,
+      flushIntervalMs: config.logFlushMs,
+      // stderr, not the logger: a line about shipping failing would only join the queue that fails.
+      onStateChange: (change) =>
+        console.error(
+          change.state === "failing"
+            ? `${name}: ${change.reason}`
+            : `${name}: log shipping to ${config.victoriaLogsUrl} works again (${change.dropped} lines dropped meanwhile)`,
+        ),
+    });
+  }
+  const log = createLogger(`${name}-service`, config.logLevel, undefined, shipper?.write);
+  const closeLogs = () => shipper?.close(LOG_FLUSH_AT_EXIT_MS) ?? Promise.resolve();
   let creds: string | undefined;
   let tls;
   try {
@@ -50,7 +75,14 @@ export async function runService(definition: ServiceDefinition<unknown>, platfor
   } catch (err) {
     fail((err as Error).message);
   }
-  const service = createService(definition, config, log, { creds, tls }, { pid: platform.pid, runtime: platform.runtime });
+  const service = createService(
+    definition,
+    config,
+    log,
+    { creds, tls },
+    { pid: platform.pid, runtime: platform.runtime },
+    { instanceId, logShipping: shipper ? () => shipper.stats() : undefined },
+  );
   const port = config.port;
   const server = platform.serve(service.app.fetch, {
     port,
@@ -81,9 +113,11 @@ export async function runService(definition: ServiceDefinition<unknown>, platfor
       await tracing.shutdown();
       clearTimeout(timer);
       log.info("drained; bye");
+      await closeLogs();
       platform.exit(0);
     } catch (err) {
       log.error({ err }, "drain failed");
+      await closeLogs();
       platform.exit(1);
     }
   };
@@ -101,6 +135,7 @@ export async function runService(definition: ServiceDefinition<unknown>, platfor
       log.fatal({ err }, "could not start: NATS setup failed");
     }
     await tracing.shutdown().catch(() => {});
+    await closeLogs();
     platform.exit(1);
   }
 }

@@ -11,6 +11,7 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
 import type { ServiceConfig } from "../shared/config.ts";
 import { traceFields, type Logger } from "../shared/logger.ts";
+import type { LogShippingStats } from "../shared/log-shipper.ts";
 import { createMetrics, type ServiceMetrics } from "./metrics.ts";
 import { HttpProblem, problemResponse } from "../shared/http/problem.ts";
 import { hardening, natsUnavailable, unavailableProblem } from "../shared/http/hardening.ts";
@@ -82,6 +83,14 @@ const START_STEP_RETRY_MS = 60_000;
 const NOT_READY = new HttpProblem(503, "not-ready", "The service is not connected to NATS yet; retry shortly.");
 NOT_READY.headers.set("retry-after", "1");
 
+/** What the entry may hand the host besides config and logger. */
+export interface ServiceExtras {
+  /** This process's id among its service's instances (default: a fresh UUID). */
+  instanceId?: string;
+  /** The log shipper's totals, for the log shipping metrics (absent: logs go to stdout only). */
+  logShipping?: () => LogShippingStats;
+}
+
 export function createService<R>(
   definition: ServiceDefinition<R>,
   config: ServiceConfig,
@@ -89,9 +98,11 @@ export function createService<R>(
   nats: Omit<NatsConnectOptions, "servers" | "user" | "password" | "name">,
   /** What the instance's heartbeat says of it besides service and port (the entry adds pid, runtime). */
   describeInstance: Record<string, unknown> = {},
+  extras: ServiceExtras = {},
 ): RunningService {
   const metrics = createMetrics(config.service);
-  const instanceId = crypto.randomUUID();
+  if (extras.logShipping) metrics.watchLogShipping(extras.logShipping);
+  const instanceId = extras.instanceId ?? crypto.randomUUID();
   let runtime: R | undefined;
   let nc: NatsConnection | undefined;
   let consumers: RunningConsumers | undefined;

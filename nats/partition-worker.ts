@@ -94,6 +94,8 @@ interface Entry {
 
 export class PartitionWorker {
   readonly consumer: string;
+  /** Whether the "handled" line is logged (LOG_LEVEL info or below): its fields are not even built otherwise. */
+  private readonly logHandled: boolean;
   private readonly types: ReadonlySet<string>;
   private readonly maxAttempts: number;
   private messages: ConsumerMessages | undefined;
@@ -125,6 +127,7 @@ export class PartitionWorker {
     this.consumer = consumerName(opts.service, opts.partition);
     this.types = new Set(CONSUMED_EVENT_TYPES[opts.service]);
     this.maxAttempts = opts.maxAttempts ?? MAX_DELIVER;
+    this.logHandled = opts.log.isLevelEnabled("info");
   }
 
   /** Binds the consumer (trying again while NATS does not answer) and pulls; rebinds whenever it breaks. */
@@ -403,7 +406,24 @@ export class PartitionWorker {
     const started = performance.now();
     try {
       await this.opts.handler.handle(event, delivery);
-      this.opts.onHandled?.({ eventType: event.eventType, outcome: "ok", handlerSeconds: (performance.now() - started) / 1000 });
+      const handlerSeconds = (performance.now() - started) / 1000;
+      this.opts.onHandled?.({ eventType: event.eventType, outcome: "ok", handlerSeconds });
+      // One info line per event a service handles: with the order's POST line (services/order/http.ts),
+      // an order's lines in the log store show its path through every service, each tied to its span.
+      if (this.logHandled) {
+        this.opts.log.info(
+          {
+            orderId: event.orderId,
+            eventType: event.eventType,
+            seq: entry.seq,
+            consumer: this.consumer,
+            attempt,
+            durationMs: Math.round(handlerSeconds * 1e5) / 100,
+            ...traceFields(span),
+          },
+          `handled ${event.eventType}`,
+        );
+      }
       return "ok";
     } catch (err) {
       span.recordException(err as Error);

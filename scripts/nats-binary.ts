@@ -24,8 +24,11 @@ function isExecutableFile(path: string): boolean {
   }
 }
 
-/** Where a Go-installed or otherwise installed binary may be: an explicit variable first, then Go's bin dirs, the PATH, fallbacks. */
-function candidates(exe: string, explicitVar: string, fallbacks: string[] = []): string[] {
+/**
+ * Where a Go-installed or otherwise installed binary may be: an explicit variable first, then Go's
+ * bin dirs (GOBIN, GOPATH/bin, ~/go/bin), the PATH, fallbacks; only executable files, in that order.
+ */
+export function executableCandidates(exe: string, explicitVar: string, fallbacks: string[] = []): string[] {
   const dirs = [process.env.GOBIN, process.env.GOPATH ? join(process.env.GOPATH, "bin") : undefined, join(homedir(), "go", "bin")];
   const out = [process.env[explicitVar], ...dirs.map((d) => (d ? join(d, exe) : undefined))];
   for (const dir of (process.env.PATH ?? "").split(delimiter)) if (dir) out.push(join(dir, exe));
@@ -52,7 +55,7 @@ const versionCache = new Map<string, string | null>();
  */
 export function findNatsServer(): string | null {
   const exe = process.platform === "win32" ? "nats-server.exe" : "nats-server";
-  for (const path of candidates(exe, "NATS_SERVER_BIN", ["/usr/local/bin/nats-server", "/usr/sbin/nats-server"])) {
+  for (const path of executableCandidates(exe, "NATS_SERVER_BIN", ["/usr/local/bin/nats-server", "/usr/sbin/nats-server"])) {
     if (!versionCache.has(path)) versionCache.set(path, natsServerVersion(path));
     const version = versionCache.get(path);
     if (version && compareVersions(version, MIN_SERVER_VERSION) >= 0) return path;
@@ -62,7 +65,7 @@ export function findNatsServer(): string | null {
 
 /** Absolute path of natscli (`nats`): NATS_CLI_BIN, GOBIN, ~/go/bin, then the PATH; null when missing. */
 export function findNatsCli(): string | null {
-  return candidates(process.platform === "win32" ? "nats.exe" : "nats", "NATS_CLI_BIN")[0] ?? null;
+  return executableCandidates(process.platform === "win32" ? "nats.exe" : "nats", "NATS_CLI_BIN")[0] ?? null;
 }
 
 /** A port the OS considers free right now (listen on 0, read it, close). Racy by nature: retry on EADDRINUSE. */

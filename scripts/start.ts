@@ -1,11 +1,16 @@
 /**
  * `npm start`: the whole system on one machine, each service its own process. Without NATS_URL it
  * starts a local nats-server (JetStream, data under .data/nats, port 4222 or a free one).
+ * When their binaries are found (scripts/observability.ts) it also starts Jaeger (in-memory, OTLP
+ * on 4318, query API on 16686) unless OTEL_EXPORTER_OTLP_ENDPOINT is set, and VictoriaLogs (9428,
+ * data under .data/victoria-logs) unless VICTORIA_LOGS_URL is set — each on its default ports, or
+ * free ones when those are taken (then written to .data/observability.json for the CLI) — and points
+ * every service at them. Without them the services run as before and the banner says how to get them.
  * The services run from the bundle (scripts/build.ts), built first: about a second, and each
  * process then needs half the memory it would under tsx.
  * The services listen on 127.0.0.1 unless HOST is set (a laptop's API is not for the whole network;
  * `HOST=0.0.0.0 npm start` opens it); `npm run service` and compose keep every interface.
- * Ctrl-C (or SIGTERM) drains the services, then stops the server.
+ * Ctrl-C (or SIGTERM) drains the services, then stops the servers.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdirSync } from "node:fs";
@@ -18,6 +23,19 @@ import { localPasswords, writeLocalNats, type NatsUser } from "./local-nats.ts";
 import { buildBundles, serviceBundleArgs } from "./build.ts";
 import { serviceEnv, startHost } from "./start-env.ts";
 import { serverPasswordEnv } from "./nats-password-hash.ts";
+import {
+  DEFAULT_JAEGER_PORTS,
+  DEFAULT_VICTORIA_LOGS_PORT,
+  findJaeger,
+  findVictoriaLogs,
+  JAEGER_INSTALL_HINT,
+  startJaeger,
+  startVictoriaLogs,
+  VICTORIA_LOGS_INSTALL_HINT,
+  type JaegerPorts,
+  type ManagedProcess,
+} from "./observability.ts";
+import { removeLocalObservability, writeLocalObservability } from "./local-observability.ts";
 
 // The local server runs with nats/auth (one least-privilege user per service) unless turned off.
 const useAuth = process.env.ORDERSTREAM_NATS_AUTH !== "off";
@@ -27,8 +45,14 @@ const host = startHost(process.env);
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const children: { name: string; proc: ChildProcess }[] = [];
+/** Jaeger and VictoriaLogs, when started here: stopped after the services (which flush to them). */
+const observers: { name: string; proc: ManagedProcess }[] = [];
 let stopping = false;
 let localServer = false;
+/** What every service gets besides NATS and its port: where traces and logs go. */
+const observabilityEnv: Record<string, string> = {};
+/** Banner lines about traces and logs. */
+const observabilityLines: string[] = [];
 
 function pipeWithPrefix(name: string, proc: ChildProcess, keep: (line: string) => boolean = () => true): void {
   const tag = `[${name}]`.padEnd(15);
@@ -84,7 +108,7 @@ async function waitForPort(port: number): Promise<void> {
 
 function startService(name: ServiceName, natsUrl: string, port: number): void {
   const credentials = localServer && useAuth ? { user: name, password: passwords[name as NatsUser] } : undefined;
-  const env = serviceEnv(process.env, { natsUrl, host, port, credentials });
+  const env = serviceEnv({ ...process.env, ...observabilityEnv }, { natsUrl, host, port, credentials });
   const proc = spawn(process.execPath, serviceBundleArgs(name), { cwd: root, env, stdio: ["ignore", "pipe", "pipe"] });
   children.push({ name, proc });
   pipeWithPrefix(name, proc);
@@ -98,8 +122,93 @@ async function stopAll(code: number): Promise<void> {
   stopping = true;
   const services = children.filter((c) => c.name !== "nats-server");
   await Promise.all(services.map((c) => exitOf(c.proc, "SIGTERM")));
-  await Promise.all(children.filter((c) => c.name === "nats-server").map((c) => exitOf(c.proc, "SIGTERM")));
+  await Promise.all([
+    ...children.filter((c) => c.name === "nats-server").map((c) => exitOf(c.proc, "SIGTERM")),
+    ...observers.map((o) => o.proc.stop()),
+  ]);
+  removeLocalObservability();
   process.exit(code);
+}
+
+/** The port itself when free, else a free one: the defaults keep the CLI's defaults right. */
+async function portOr(preferred: number): Promise<number> {
+  return (await isPortFree(preferred)) ? preferred : freePort();
+}
+
+function watchObserver(name: string, proc: ManagedProcess, what: string): void {
+  observers.push({ name, proc });
+  proc.onUnexpectedExit((code, signal) => {
+    if (!stopping) console.error(`${name} exited (${signal ?? `code ${code}`}); the services keep running without ${what}. Its last lines:\n${proc.logs().split("\n").slice(-10).join("\n")}`);
+  });
+}
+
+/**
+ * Jaeger and VictoriaLogs beside the services, when their binaries are there and nothing else is
+ * configured; otherwise the banner says what to do. Never fatal: the system runs without them.
+ */
+async function startObservability(): Promise<void> {
+  const traceExportSet = !!(process.env.OTEL_EXPORTER_OTLP_ENDPOINT || process.env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT);
+  const tracesOff = (process.env.OTEL_TRACES_EXPORTER ?? "").split(",").map((v) => v.trim()).includes("none");
+  const local: { jaegerQueryUrl?: string; otlpUrl?: string; victoriaLogsUrl?: string } = {};
+  const jaegerBinary = traceExportSet || tracesOff ? null : findJaeger();
+  const logsBinary = process.env.VICTORIA_LOGS_URL ? null : findVictoriaLogs();
+  const [jaeger, logs] = await Promise.allSettled([
+    jaegerBinary
+      ? (async () => {
+          const ports: JaegerPorts = {
+            otlpHttp: await portOr(DEFAULT_JAEGER_PORTS.otlpHttp),
+            queryHttp: await portOr(DEFAULT_JAEGER_PORTS.queryHttp),
+            queryGrpc: await portOr(DEFAULT_JAEGER_PORTS.queryGrpc),
+          };
+          return startJaeger({ binary: jaegerBinary, ports, detached: true });
+        })()
+      : Promise.resolve(null),
+    logsBinary
+      ? (async () =>
+          startVictoriaLogs({ binary: logsBinary, port: await portOr(DEFAULT_VICTORIA_LOGS_PORT), dataDir: `${root}.data/victoria-logs`, detached: true }))()
+      : Promise.resolve(null),
+  ]);
+
+  if (jaeger.status === "fulfilled" && jaeger.value) {
+    const j = jaeger.value;
+    watchObserver("jaeger", j, "trace export");
+    Object.assign(observabilityEnv, {
+      OTEL_EXPORTER_OTLP_ENDPOINT: j.otlpUrl,
+      JAEGER_QUERY_URL: j.queryUrl,
+      // Spans reach Jaeger within a second (the SDK's default waits 5 s), so `cli trace` right after an order works.
+      OTEL_BSP_SCHEDULE_DELAY: process.env.OTEL_BSP_SCHEDULE_DELAY ?? "1000",
+    });
+    Object.assign(local, { jaegerQueryUrl: j.queryUrl, otlpUrl: j.otlpUrl });
+    observabilityLines.push(
+      `  traces         Jaeger ${j.binary} (in-memory): OTLP ${j.otlpUrl}, query API ${j.queryUrl}/api/v3/traces/<traceId>`,
+      `                 UI ${j.queryUrl} (a Jaeger built with go has no UI assets: a placeholder page; the order page and \`npm run cli -- trace <id>\` show the waterfall)`,
+    );
+  } else if (jaeger.status === "rejected") {
+    observabilityLines.push(`  traces         not exported: Jaeger did not start (${(jaeger.reason as Error).message.split("\n")[0]})`);
+  } else if (traceExportSet) {
+    observabilityLines.push(`  traces         → ${process.env.OTEL_EXPORTER_OTLP_ENDPOINT ?? process.env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT}; Jaeger query ${process.env.JAEGER_QUERY_URL ?? "http://127.0.0.1:16686"}`);
+  } else if (tracesOff) {
+    observabilityLines.push("  traces         not exported (OTEL_TRACES_EXPORTER=none)");
+  } else {
+    observabilityLines.push(`  traces         not exported: ${JAEGER_INSTALL_HINT}`);
+  }
+
+  if (logs.status === "fulfilled" && logs.value) {
+    const v = logs.value;
+    watchObserver("victoria-logs", v, "central logs (they still go to this terminal)");
+    observabilityEnv.VICTORIA_LOGS_URL = v.url;
+    local.victoriaLogsUrl = v.url;
+    observabilityLines.push(
+      `  logs           VictoriaLogs ${v.binary} on ${v.url} (data in .data/victoria-logs); UI ${v.url}/select/vmui/ — \`npm run cli -- logs <id>\``,
+    );
+  } else if (logs.status === "rejected") {
+    observabilityLines.push(`  logs           to this terminal only: VictoriaLogs did not start (${(logs.reason as Error).message.split("\n")[0]})`);
+  } else if (process.env.VICTORIA_LOGS_URL) {
+    observabilityLines.push(`  logs           → ${process.env.VICTORIA_LOGS_URL} (VICTORIA_LOGS_URL)`);
+  } else {
+    observabilityLines.push(`  logs           to this terminal only: ${VICTORIA_LOGS_INSTALL_HINT}`);
+  }
+  if (local.jaegerQueryUrl || local.victoriaLogsUrl) writeLocalObservability({ pid: process.pid, ...local });
 }
 
 function exitOf(proc: ChildProcess, signal: NodeJS.Signals): Promise<void> {
@@ -121,6 +230,7 @@ process.on("SIGTERM", () => void stopAll(0));
 const needServer = !process.env.NATS_URL?.trim();
 const [, passwordEnv] = await Promise.all([buildBundles(), needServer && useAuth ? serverPasswordEnv(passwords) : {}]);
 const natsUrl = process.env.NATS_URL?.trim() || (await startNats(passwordEnv));
+await startObservability();
 for (const name of SERVICES) {
   const port = DEFAULT_PORTS[name];
   if (!(await isPortFree(port, host))) {
@@ -140,7 +250,9 @@ orderstream is starting against ${natsUrl}
   payment        ${url("payment")}/readyz
   shipping       ${url("shipping")}/readyz
   notification   ${url("notification")}/users/<userId>/notifications
+  order page     ${url("order")}/orders/<orderId>/view   (events, trace waterfall, log lines)
+  API documents  ${url("order")}/docs (and /openapi.json on every service)
   ${listenNote(host)}
-  ${process.env.OTEL_EXPORTER_OTLP_ENDPOINT ? `traces → ${process.env.OTEL_EXPORTER_OTLP_ENDPOINT}; Jaeger UI ${process.env.JAEGER_QUERY_URL ?? "http://127.0.0.1:16686"}` : "traces are not exported (set OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4318 to send them to Jaeger)"}
+${observabilityLines.join("\n")}
 Ctrl-C stops everything.
 `);

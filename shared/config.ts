@@ -43,6 +43,14 @@ export interface ServiceConfig {
   natsTlsKeyFile?: string;
   ordersReplicas: number;
   jaegerQueryUrl: string;
+  /** Where the service ships its log lines (VictoriaLogs base URL, VICTORIA_LOGS_URL); unset: stdout only. */
+  victoriaLogsUrl?: string;
+  /** Where the order page reads an order's log lines (VICTORIA_LOGS_QUERY_URL, else VICTORIA_LOGS_URL); unset: the page says logs are not collected. */
+  victoriaLogsQueryUrl?: string;
+  /** Log lines the shipper holds at most while VictoriaLogs does not answer (VICTORIA_LOGS_BUFFER_LINES). */
+  logBufferLines: number;
+  /** How long a log line waits at most for its batch (VICTORIA_LOGS_FLUSH_MS). */
+  logFlushMs: number;
   paymentLimit: number;
   unavailableSkus: string[];
   notifyWebhookUrl?: string;
@@ -75,6 +83,22 @@ function optional(env: Env, name: string): string | undefined {
   return value ? value : undefined;
 }
 
+/** VictoriaLogs' default address on this machine (its own default port, where `npm start` runs it): the CLI's default. */
+export const DEFAULT_VICTORIA_LOGS_URL = "http://127.0.0.1:9428";
+
+function httpUrl(env: Env, name: string): string | undefined {
+  const value = optional(env, name);
+  if (value === undefined) return undefined;
+  let ok = false;
+  try {
+    ok = ["http:", "https:"].includes(new URL(value).protocol);
+  } catch {
+    ok = false;
+  }
+  if (!ok) throw new ConfigError(`${name}=${value} is not valid: an http(s) URL such as ${DEFAULT_VICTORIA_LOGS_URL}`);
+  return value.replace(/\/+$/, "");
+}
+
 export function loadConfig(service: ServiceName, env: Env): ServiceConfig {
   if (optional(env, "NATS_TLS_CERT") !== undefined && optional(env, "NATS_TLS_KEY") === undefined) {
     throw new ConfigError("NATS_TLS_CERT is set without NATS_TLS_KEY: a client certificate needs its key");
@@ -95,6 +119,10 @@ export function loadConfig(service: ServiceName, env: Env): ServiceConfig {
     natsTlsKeyFile: optional(env, "NATS_TLS_KEY"),
     ordersReplicas: numberVar(env, "ORDERS_REPLICAS", 1, (n) => [1, 3, 5].includes(n), "1, 3 or 5"),
     jaegerQueryUrl: (optional(env, "JAEGER_QUERY_URL") ?? "http://127.0.0.1:16686").replace(/\/+$/, ""),
+    victoriaLogsUrl: httpUrl(env, "VICTORIA_LOGS_URL"),
+    victoriaLogsQueryUrl: httpUrl(env, "VICTORIA_LOGS_QUERY_URL") ?? httpUrl(env, "VICTORIA_LOGS_URL"),
+    logBufferLines: numberVar(env, "VICTORIA_LOGS_BUFFER_LINES", 10_000, (n) => Number.isInteger(n) && n >= 1, "a whole number of lines ≥ 1"),
+    logFlushMs: numberVar(env, "VICTORIA_LOGS_FLUSH_MS", 1_000, (n) => n >= 10 && n <= 60_000, "milliseconds, 10-60000"),
     paymentLimit: numberVar(env, "PAYMENT_LIMIT", 10_000, (n) => n >= 0, "a non-negative amount"),
     unavailableSkus: (env.SHIPPING_UNAVAILABLE_SKUS ?? "OUT-OF-STOCK").split(",").map((s) => s.trim()).filter(Boolean),
     notifyWebhookUrl: optional(env, "NOTIFY_WEBHOOK_URL"),

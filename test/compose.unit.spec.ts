@@ -8,6 +8,7 @@ import * as ajvFormats from "ajv-formats";
 import { parse } from "yaml";
 import { beforeAll, describe, expect, it } from "vitest";
 import { compareVersions, MIN_SERVER_VERSION } from "../nats/server-version.ts";
+import { VICTORIA_LOGS_VERSION } from "../scripts/observability.ts";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const specPath = join(root, "test/fixtures/compose/compose-spec.json");
@@ -197,8 +198,23 @@ describe("compose.yaml", () => {
     expect(compareVersions(tag![1]!, MIN_SERVER_VERSION)).toBeGreaterThanOrEqual(0);
   });
 
-  it("gives every service a healthcheck", () => {
+  /**
+   * Services that cannot have one, and why: the VictoriaLogs image is distroless (no shell, no HTTP
+   * client to probe /health with), and nothing waits for it to be healthy.
+   */
+  const NO_HEALTHCHECK: Record<string, string> = { "victoria-logs": "distroless image" };
+
+  it("gives every service a healthcheck (but the listed exceptions)", () => {
     for (const [name, svc] of Object.entries(doc.services)) {
+      if (name in NO_HEALTHCHECK) {
+        expect(svc.healthcheck, `${name}: ${NO_HEALTHCHECK[name]}, so no healthcheck`).toBeUndefined();
+        const dependants = Object.entries(doc.services).filter(([, s]) => {
+          const deps = s.depends_on;
+          return deps && !Array.isArray(deps) && (deps[name] as { condition?: string } | undefined)?.condition === "service_healthy";
+        });
+        expect(dependants.map(([n]) => n), `nothing waits for ${name} to be healthy`).toEqual([]);
+        continue;
+      }
       expect(svc.healthcheck?.test, `${name} healthcheck`).toBeTruthy();
       expect(svc.healthcheck?.disable ?? false, `${name} healthcheck disabled`).toBe(false);
     }
@@ -217,6 +233,21 @@ describe("compose.yaml", () => {
       expect(e.OTEL_EXPORTER_OTLP_ENDPOINT, `${name} OTLP endpoint`).toBe("http://jaeger:4318");
       expect(svc.healthcheck?.test?.toString(), `${name} healthcheck`).toContain("/readyz");
       expect(svc.depends_on, `${name} depends_on`).toMatchObject({ nats: { condition: "service_healthy" } });
+    }
+  });
+
+  it(`runs VictoriaLogs ${VICTORIA_LOGS_VERSION} (what .ci/run builds) with a data volume, and every service ships its logs there without depending on it`, () => {
+    const logs = service(doc, "victoria-logs");
+    expect(logs.image).toBe(`victoriametrics/victoria-logs:${VICTORIA_LOGS_VERSION}`);
+    expect(readFileSync(join(root, ".ci/run"), "utf8")).toContain(`VICTORIA_LOGS_VERSION=${VICTORIA_LOGS_VERSION}`);
+    expect(logs.volumes).toContain("victoria-logs-data:/vlogs");
+    expect(String(logs.command)).toContain("-storageDataPath=/vlogs");
+    // Its default HTTP port; the host side is loopback only.
+    expect(logs.ports).toEqual(["127.0.0.1:9428:9428"]);
+    for (const name of Object.keys(APP_SERVICES)) {
+      const svc = service(doc, name);
+      expect(env(svc).VICTORIA_LOGS_URL, `${name} VICTORIA_LOGS_URL`).toBe("http://victoria-logs:9428");
+      expect(Object.keys(svc.depends_on ?? {}), `${name} does not wait for the log store`).not.toContain("victoria-logs");
     }
   });
 
@@ -313,7 +344,7 @@ describe("compose.yaml monitoring profile", () => {
     for (const name of ["prometheus", "grafana", "nats-exporter"]) {
       expect(service(doc, name).profiles, name).toEqual(["monitoring"]);
     }
-    for (const name of [...Object.keys(APP_SERVICES), "nats", "jaeger"]) {
+    for (const name of [...Object.keys(APP_SERVICES), "nats", "jaeger", "victoria-logs"]) {
       expect(service(doc, name).profiles, `${name} runs without a profile`).toBeUndefined();
     }
   });
@@ -344,15 +375,20 @@ describe("compose.yaml monitoring profile", () => {
     expect(readFileSync(join(root, "nats/nats-server.conf"), "utf8")).toMatch(/http_port\s*[:=]?\s*8222|http\s*[:=]\s*\S*8222/);
   });
 
-  it("provisions Grafana with the Prometheus datasource and the dashboard folder it mounts", () => {
+  it("provisions Grafana with the Prometheus and VictoriaLogs datasources and the dashboard folder it mounts", () => {
     const grafana = service(doc, "grafana");
     const provisioning = bindSource(grafana, "/etc/grafana/provisioning");
     expect(provisioning).toBe("./monitoring/grafana/provisioning");
-    const ds = parse(readFileSync(join(root, provisioning!, "datasources/prometheus.yml"), "utf8")) as {
-      datasources: { uid: string; type: string; url: string }[];
-    };
-    const prom = ds.datasources.find((d) => d.type === "prometheus");
+    const datasources = (file: string) =>
+      (parse(readFileSync(join(root, provisioning!, "datasources", file), "utf8")) as { datasources: { uid: string; type: string; url: string }[] })
+        .datasources;
+    const prom = datasources("prometheus.yml").find((d) => d.type === "prometheus");
     expect(prom?.url).toBe("http://prometheus:9090");
+    // The VictoriaLogs plugin is installed before Grafana starts (so provisioning knows its type), and points at the compose service.
+    const logs = datasources("victorialogs.yml").find((d) => d.type === "victoriametrics-logs-datasource");
+    expect(logs?.url).toBe(`http://victoria-logs:${/:(\d+)$/.exec(service(doc, "victoria-logs").ports![0] as string)![1]}`);
+    expect(env(grafana).GF_PLUGINS_PREINSTALL_SYNC?.split(",")).toContain("victoriametrics-logs-datasource");
+    expect(Object.keys(grafana.depends_on ?? {})).toContain("victoria-logs");
 
     const providers = parse(readFileSync(join(root, provisioning!, "dashboards/dashboards.yml"), "utf8")) as {
       providers: { type: string; options: { path: string } }[];
@@ -373,7 +409,7 @@ describe("compose.yaml monitoring profile", () => {
       }
     };
     walk(dashboard.panels);
-    expect([...uids]).toEqual([prom!.uid]);
+    expect([...uids].sort()).toEqual([logs!.uid, prom!.uid].sort());
   });
 });
 

@@ -88,4 +88,35 @@ describe("createLogger", () => {
       servers: ["nats://nats:4222", "nats://nats-2:4222"],
     });
   });
+
+  it("redacts one level down without touching the caller's objects: secrets, URLs (arrays too), header bags", () => {
+    const { lines, log } = capture();
+    const config = { natsUrl: "nats://bob:pw2@nats:4222", servers: ["tls://carol:pw3@n1:4222", "n2:4222"], apiKey: "k-1", port: 4222 };
+    const request = { method: "GET", headers: { authorization: "Bearer xyz", cookie: "sid=1", accept: "*/*" } };
+    const err = Object.assign(new Error("boom"), { code: "E_BOOM" });
+    log.error({ config, request, err, plain: 1 }, "failed");
+    expect(lines[0]).toMatchObject({
+      config: { natsUrl: "nats://nats:4222", servers: ["tls://n1:4222", "n2:4222"], apiKey: "[redacted]", port: 4222 },
+      request: { method: "GET", headers: { authorization: "[redacted]", cookie: "[redacted]", accept: "*/*" } },
+      err: { message: "boom", code: "E_BOOM", type: "Error" },
+      plain: 1,
+    });
+    for (const secret of ["bob", "pw2", "carol", "pw3", "k-1", "xyz", "sid=1"]) expect(JSON.stringify(lines[0])).not.toContain(secret);
+    // The objects handed to the logger are as they were.
+    expect(config.apiKey).toBe("k-1");
+    expect(config.servers[0]).toBe("tls://carol:pw3@n1:4222");
+    expect(request.headers.authorization).toBe("Bearer xyz");
+  });
+
+  it("hands every line, as written, to the shipper as well as to its destination", () => {
+    const written: string[] = [];
+    const shipped: string[] = [];
+    const log = createLogger("order-service", "info", { write: (l: string) => void written.push(l) }, (l) => shipped.push(l));
+    log.info({ orderId: "o-1", password: "hunter2" }, "order accepted");
+    log.debug("below the level: neither");
+    expect(shipped).toEqual(written);
+    expect(shipped).toHaveLength(1);
+    expect(shipped[0]!.endsWith("\n")).toBe(true);
+    expect(JSON.parse(shipped[0]!)).toMatchObject({ service: "order-service", msg: "order accepted", orderId: "o-1", password: "[redacted]" });
+  });
 });

@@ -80,4 +80,28 @@ describe("createMetrics", () => {
     expect(text).toContain("# TYPE orderstream_consumer_pending_messages gauge");
     expect(samples(text, "orderstream_consumer_pending_messages")).toEqual([]);
   });
+
+  it("exports the log shipper's totals at each scrape (zero while nothing is shipped), and still passes promtool", async () => {
+    const m = createMetrics("shipping");
+    const idle = await m.registry.metrics();
+    expect(samples(idle, "orderstream_log_lines_dropped_total")).toEqual([
+      'orderstream_log_lines_dropped_total{reason="buffer_full",service="shipping"} 0',
+      'orderstream_log_lines_dropped_total{reason="rejected",service="shipping"} 0',
+    ]);
+    let stats = { shipped: 120, dropped: { bufferFull: 7, rejected: 2 }, buffered: 40, failedRequests: 3 };
+    m.watchLogShipping(() => stats);
+    const text = await m.registry.metrics();
+    expect(samples(text, "orderstream_log_lines_shipped_total")).toEqual(['orderstream_log_lines_shipped_total{service="shipping"} 120']);
+    expect(samples(text, "orderstream_log_lines_dropped_total")).toEqual([
+      'orderstream_log_lines_dropped_total{reason="buffer_full",service="shipping"} 7',
+      'orderstream_log_lines_dropped_total{reason="rejected",service="shipping"} 2',
+    ]);
+    expect(samples(text, "orderstream_log_ship_requests_failed_total")).toEqual(['orderstream_log_ship_requests_failed_total{service="shipping"} 3']);
+    expect(samples(text, "orderstream_log_lines_buffered")).toEqual(['orderstream_log_lines_buffered{service="shipping"} 40']);
+    const check = promtool(["check", "metrics"], text);
+    expect(check.status, check.output).toBe(0);
+    stats = { ...stats, shipped: 160, buffered: 0 };
+    const later = await m.registry.metrics();
+    expect(samples(later, "orderstream_log_lines_shipped_total")).toEqual(['orderstream_log_lines_shipped_total{service="shipping"} 160']);
+  });
 });

@@ -50,12 +50,16 @@ function metricRefs(expr: string): { metrics: MetricRef[]; groupingLabels: strin
   return { metrics, groupingLabels };
 }
 
-/** Every `expr` in the dashboard, rows' nested panels included. */
+/** The VictoriaLogs datasource's type: its `expr`s are LogsQL, not PromQL. */
+const LOGS_DATASOURCE = "victoriametrics-logs-datasource";
+
+/** Every PromQL `expr` in the dashboard, rows' nested panels included (LogsQL targets left out). */
 function dashboardExpressions(dashboard: unknown): string[] {
   const out: string[] = [];
   const walk = (node: unknown): void => {
     if (Array.isArray(node)) node.forEach(walk);
     else if (node && typeof node === "object") {
+      if ((node as { datasource?: { type?: string } }).datasource?.type === LOGS_DATASOURCE) return;
       for (const [key, value] of Object.entries(node)) {
         if (key === "expr" && typeof value === "string") out.push(value);
         else walk(value);
@@ -143,6 +147,23 @@ describe("the Grafana dashboard", () => {
     }
     const latency = dashboardExpressions(dashboard).filter((e) => e.includes("orderstream_order_e2e_latency_seconds_bucket"));
     expect(latency.map((e) => /histogram_quantile\((0\.\d+)/.exec(e)?.[1])).toEqual(["0.5", "0.9", "0.99"]);
+  });
+
+  it("has a logs panel for one order (LogsQL on the VictoriaLogs datasource) beside the links to its trace, and the log shipping rates", () => {
+    type Panel = { id: number; type: string; title: string; gridPos: { x: number; y: number; w: number; h: number }; datasource?: { type: string }; targets?: { expr: string }[]; options?: { content?: string } };
+    const panels = dashboard.panels as Panel[];
+    const logs = panels.find((p) => p.type === "logs")!;
+    expect(logs.datasource?.type).toBe(LOGS_DATASOURCE);
+    expect(logs.targets?.map((t) => t.expr)).toEqual(['orderId:="$orderId" | sort by (_time)']);
+    const links = panels.find((p) => p.type === "text" && p.options?.content?.includes("/orders/${orderId}/view"))!;
+    expect(links.options!.content).toContain("localhost:16686/search");
+    // Side by side: same row, adjacent.
+    expect(links.gridPos.y).toBe(logs.gridPos.y);
+    expect(links.gridPos.x + links.gridPos.w).toBe(logs.gridPos.x);
+    const variables = (dashboard as unknown as { templating: { list: { name: string; type: string }[] } }).templating.list;
+    expect(variables).toContainEqual(expect.objectContaining({ name: "orderId", type: "textbox" }));
+    const shipping = dashboardExpressions(dashboard).filter((e) => e.includes("orderstream_log_lines_"));
+    expect(shipping.length).toBe(2);
   });
 
   it("exports the process memory and event-loop lag the dashboard shows", () => {

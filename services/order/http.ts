@@ -26,6 +26,8 @@ import { claimOrderId } from "./idempotency.ts";
 import { fetchTrace } from "../../otel/jaeger-query.ts";
 import { ORDER_ID_ATTR } from "../../otel/messaging-attributes.ts";
 import { requestSpan, requestTrace } from "../../otel/http-server-span.ts";
+import { traceFields } from "../../shared/logger.ts";
+import { fetchOrderLogs } from "../../shared/log-query.ts";
 import type { OrderRuntime } from "./runtime.ts";
 import { renderTimelinePage } from "./timeline-page.ts";
 
@@ -166,6 +168,11 @@ export function orderRoutes(app: Hono, runtime: () => OrderRuntime, config: Serv
       const orderId = key === undefined ? newOrderId() : await claimOrderId(rt.idempotencyKeys, key, body, newOrderId());
       requestSpan(c)?.setAttribute(ORDER_ID_ATTR, orderId);
       const published = await rt.infra.publisher.publish(decideCreate({ orderId, ...body }), requestTrace(c));
+      // The order's first log line (the services log one per event they handle: nats/partition-worker.ts).
+      rt.infra.log.info(
+        { orderId, eventType: "ORDER_CREATED", seq: published.seq, duplicate: published.duplicate, userId: body.userId, ...traceFields(requestSpan(c)) },
+        published.duplicate ? "order already accepted (repeated request)" : "order accepted",
+      );
       c.header("location", `/orders/${orderId}`);
       return c.json(
         { orderId, status: "CREATED", traceId: traceIdOf(published.traceparent) } satisfies CreatedOrder,
@@ -277,13 +284,14 @@ export function orderRoutes(app: Hono, runtime: () => OrderRuntime, config: Serv
     },
   );
 
-  // The timeline page: events and view from the stream itself (so they agree), the trace when Jaeger answers.
+  // The timeline page: events and view from the stream itself (so they agree), the trace when Jaeger
+  // answers, the log lines when VictoriaLogs does (both asked at once, each with its own timeout).
   orders.get(
     "/:orderId/view",
     describe("getOrderView", "The order's timeline page", {
       ...byId,
       responses: {
-        200: { description: "An HTML page: the order's events in order and its trace waterfall.", content: { "text/html": { schema: { type: "string" } } } },
+        200: { description: "An HTML page: the order's events in order, its trace waterfall and its log lines.", content: { "text/html": { schema: { type: "string" } } } },
         ...unknownOrder,
       },
     }),
@@ -291,8 +299,11 @@ export function orderRoutes(app: Hono, runtime: () => OrderRuntime, config: Serv
       const orderId = c.req.param("orderId");
       const history = await historyOf(runtime(), orderId);
       const traceId = traceIdOf(history[0]?.traceparent);
-      const lookup = traceId ? await fetchTrace({ baseUrl: config.jaegerQueryUrl, traceId }) : null;
-      const page = renderTimelinePage({ orderId, view: foldOrder(history.map((e) => e.event)), events: history, trace: lookup });
+      const [lookup, logs] = await Promise.all([
+        traceId ? fetchTrace({ baseUrl: config.jaegerQueryUrl, traceId }) : null,
+        config.victoriaLogsQueryUrl ? fetchOrderLogs({ baseUrl: config.victoriaLogsQueryUrl, orderId }) : ("not-configured" as const),
+      ]);
+      const page = renderTimelinePage({ orderId, view: foldOrder(history.map((e) => e.event)), events: history, trace: lookup, logs });
       return c.body(page, 200, {
         "content-type": "text/html; charset=utf-8",
         "cache-control": "no-store",

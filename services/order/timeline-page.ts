@@ -1,12 +1,14 @@
 /**
- * The order timeline page (`GET /orders/{id}/view`): the order's events in stream order and its
- * trace as a waterfall, as one self-contained HTML document — inline CSS, no script, no build step.
+ * The order timeline page (`GET /orders/{id}/view`): the order's events in stream order, its trace
+ * as a waterfall and its log lines from every service, as one self-contained HTML document — inline
+ * CSS, no script, no build step.
  *
- * Pure: data in, string out. Every value that comes from an event or from Jaeger goes through
- * {@link html}'s escaping; only the template text itself and numbers computed here are trusted.
+ * Pure: data in, string out. Every value that comes from an event, from Jaeger or from the log store
+ * goes through {@link html}'s escaping; only the template text itself and numbers computed here are trusted.
  */
 import type { StoredEvent } from "../../nats/order-history.ts";
 import type { TraceLookup, TraceSpan } from "../../otel/jaeger-query.ts";
+import type { LogLookup } from "../../shared/log-query.ts";
 import { assertNever, type EventType, type OrderEvent } from "../../shared/events.ts";
 import type { OrderView } from "./domain/order.ts";
 
@@ -19,6 +21,11 @@ export interface TimelinePageInput {
   events: StoredEvent[];
   /** The trace lookup, or null when the order's first event carries no traceparent. */
   trace: TraceLookup | null;
+  /**
+   * The order's log lines from the log store (shared/log-query.ts), or "not-configured" when the
+   * service knows of none (VICTORIA_LOGS_URL unset); no section when absent.
+   */
+  logs?: LogLookup | "not-configured";
 }
 
 /** Which service publishes an event type. */
@@ -26,6 +33,10 @@ export type Publisher = "order" | "payment" | "shipping";
 
 /** More spans than this are cut off: a page that size is no longer a readable waterfall. */
 const MAX_SPANS = 300;
+/** More log lines than this are cut off, the same way. */
+const MAX_LOG_LINES = 500;
+/** Log fields shown in the details column, in this order; the line's time, service, level and message have columns. */
+const LOG_DETAIL_FIELDS = ["eventType", "seq", "consumer", "attempt", "durationMs", "err.message", "err.type", "reason", "path"];
 /** The four services keep the colours of their event badges; any other service takes the next spare one. */
 const KNOWN_SERVICE_COLORS: Record<string, string> = { order: "#2b6cb0", payment: "#2f855a", shipping: "#b7791f", notification: "#6b46c1" };
 const SPARE_COLORS = ["#0987a0", "#c05621", "#97266d", "#4a5568"] as const;
@@ -46,7 +57,7 @@ export function publisherOf(eventType: EventType): Publisher {
  * @example c.body(renderTimelinePage({ orderId, view, events, trace }), 200, { "content-type": "text/html; charset=utf-8" })
  */
 export function renderTimelinePage(input: TimelinePageInput): string {
-  const { orderId, view, events, trace } = input;
+  const { orderId, view, events, trace, logs } = input;
   return html`<!doctype html>
 <html lang="en">
 <head>
@@ -70,6 +81,17 @@ export function renderTimelinePage(input: TimelinePageInput): string {
   <h2 id="trace-title">Trace</h2>
   ${traceSection(trace)}
 </section>
+${logs === "not-configured"
+  ? html`<section aria-labelledby="logs-title">
+  <h2 id="logs-title">Logs</h2>
+  <p class="empty">Log lines are not collected centrally here: set VICTORIA_LOGS_URL for the services (npm start and compose do) to ship them to VictoriaLogs, and this page shows the order's lines from every service.</p>
+</section>`
+  : logs
+    ? html`<section aria-labelledby="logs-title">
+  <h2 id="logs-title">Logs <small>(${logs.lines ? `${logs.lines.length} line${logs.lines.length === 1 ? "" : "s"}, every service, in time order` : "unavailable"})</small></h2>
+  ${logsSection(logs)}
+</section>`
+    : ""}
 </main>
 </body>
 </html>
@@ -163,6 +185,45 @@ function jaegerLink(trace: TraceLookup) {
     : html`${label}: ${trace.jaegerUrl}`;
 }
 
+function logsSection(logs: LogLookup) {
+  const ui = /^https?:\/\//i.test(logs.uiUrl)
+    ? html`<p class="logs-ui">Query in <a class="logs-link" href="${logs.uiUrl}" rel="noreferrer">VictoriaLogs</a>: <code>${logs.query}</code></p>`
+    : html`<p class="logs-ui">Query: <code>${logs.query}</code></p>`;
+  if (!logs.lines) return html`<p class="warning" role="status">No logs: ${logs.warning ?? "the log store gave no answer."}</p>${ui}`;
+  if (logs.lines.length === 0) {
+    return html`<p class="empty">The log store has no lines for this order (yet: lines are shipped about once a second, and only by services with VICTORIA_LOGS_URL set).</p>${ui}`;
+  }
+  const lines = logs.lines.slice(0, MAX_LOG_LINES);
+  const first = Date.parse(lines[0]!.time);
+  const rows = lines.map((line) => {
+    const since = Date.parse(line.time) - first;
+    const service = line.service.replace(/-service$/, "");
+    const known = service in KNOWN_SERVICE_COLORS;
+    const details = LOG_DETAIL_FIELDS.filter((k) => line.fields[k] !== undefined && line.fields[k] !== "").map(
+      (k, i) => html`${i > 0 ? " " : ""}<span class="field">${k}=<code>${line.fields[k]}</code></span>`,
+    );
+    const spanId = line.fields.span_id;
+    const trace = line.fields.trace_id
+      ? html` <span class="field">trace <code>${line.fields.trace_id.slice(0, 8)}…</code>${spanId ? html` span <a href="${`#span-${spanId}`}"><code>${spanId}</code></a>` : ""}</span>`
+      : "";
+    return html`<tr class="level-${line.level}" data-service="${line.service}">
+    <td><time datetime="${line.time}">${Number.isFinite(Date.parse(line.time)) ? new Date(Date.parse(line.time)).toISOString() : line.time}</time></td>
+    <td class="num">${Number.isFinite(since) ? `+${since} ms` : ""}</td>
+    <td><span class="${known ? `svc svc-${service}` : "svc svc-other"}">${line.service}</span></td>
+    <td class="level">${line.level}</td>
+    <td class="msg">${line.msg}</td>
+    <td class="details">${details}${trace}</td>
+  </tr>`;
+  });
+  const cut = logs.lines.length > lines.length ? html`<p class="warning">Showing the first ${lines.length} of ${logs.lines.length} lines.</p>` : "";
+  return html`<table class="events logs" id="logs">
+  <thead><tr><th>Time</th><th>Since first</th><th>Service</th><th>Level</th><th>Message</th><th>Details</th></tr></thead>
+  <tbody>
+  ${rows}
+  </tbody>
+</table>${cut}${ui}`;
+}
+
 interface Row {
   span: TraceSpan;
   depth: number;
@@ -188,7 +249,7 @@ function waterfall(all: TraceSpan[]) {
   const lines = rows.map(({ span, depth }) => {
     const offset = span.startTimeUs - start;
     const color = span.status === "error" ? ERROR_COLOR : colors.get(span.service)!;
-    return html`<div class="span status-${span.status}" data-span-id="${span.spanId}">
+    return html`<div class="span status-${span.status}" id="${`span-${span.spanId}`}" data-span-id="${span.spanId}">
     <div class="label" style="padding-left:${(depth * 0.9).toFixed(1)}em" title="${span.service}: ${span.operation}"><span class="svc-name" style="color:${color}">${span.service}</span> <span class="op">${span.operation}</span>${span.kind ? html` <span class="kind">${span.kind}</span>` : ""}</div>
     <div class="lane"><div class="bar" style="left:${pct(offset)};width:${pct(span.durationUs)};background:${color}"></div></div>
     <div class="num">${ms(offset)}</div>
@@ -303,6 +364,10 @@ table.events td.num { text-align: right; }
 .type code { font-weight: 600; }
 .svc { display: inline-block; padding: 0 .5em; border-radius: 4px; color: #fff; font-size: .85em; }
 .svc-order { background: ${KNOWN_SERVICE_COLORS.order}; } .svc-payment { background: ${KNOWN_SERVICE_COLORS.payment}; } .svc-shipping { background: ${KNOWN_SERVICE_COLORS.shipping}; }
+.svc-notification { background: ${KNOWN_SERVICE_COLORS.notification}; } .svc-other { background: ${SPARE_COLORS[3]}; }
+table.logs { font-size: .85em; } table.logs td.msg { font-weight: 600; } table.logs .field { white-space: nowrap; color: #4a5568; }
+table.logs tr.level-warn td.level { color: #c05621; font-weight: 600; } table.logs tr.level-error td.level, table.logs tr.level-fatal td.level { color: ${ERROR_COLOR}; font-weight: 600; }
+.logs-ui { margin-top: .6em; font-size: .9em; color: #718096; }
 .warning { background: #fffaf0; border: 1px solid #f6ad55; border-radius: 6px; padding: .6em .9em; color: #7b341e; }
 .empty { color: #718096; }
 .waterfall { background: #fff; border: 1px solid #e2e8f0; font-size: .85em; }

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { StoredEvent } from "../../nats/order-history.ts";
 import type { TraceLookup, TraceSpan } from "../../otel/jaeger-query.ts";
+import type { LogLine, LogLookup } from "../../shared/log-query.ts";
 import type { OrderEvent } from "../../shared/events.ts";
 import { foldOrder } from "./domain/order.ts";
 import { escapeHtml, publisherOf, renderTimelinePage } from "./timeline-page.ts";
@@ -167,6 +168,74 @@ describe("renderTimelinePage", () => {
     const doc = page(HAPPY, null);
     expect(doc).toContain("No trace: the order's first event carries no traceparent header.");
     expect(doc).not.toContain("jaeger-link");
+  });
+});
+
+describe("renderTimelinePage: the log lines", () => {
+  const QUERY = `orderId:="${ORDER_ID}" | sort by (_time) | limit 1000`;
+  const logLine = (ms: number, service: string, msg: string, fields: Record<string, string> = {}, level = "info"): LogLine => ({
+    time: new Date(T0 + ms).toISOString().replace(/0+Z$/, "Z"),
+    service,
+    level,
+    msg,
+    fields: { orderId: ORDER_ID, trace_id: TRACE_ID, ...fields },
+  });
+  const logs = (lines: LogLine[] | null, warning?: string): LogLookup => ({
+    query: QUERY,
+    uiUrl: "http://logs.local:9428/select/vmui/",
+    lines,
+    ...(warning === undefined ? {} : { warning }),
+  });
+  const withLogs = (l: LogLookup) =>
+    renderTimelinePage({ orderId: ORDER_ID, view: foldOrder(HAPPY.map((e) => e.event)), events: HAPPY, trace: lookup([span("a", null, 0, 10)]), logs: l });
+
+  it("lists every service's lines in the order given, under the trace, each tied to its span in the waterfall", () => {
+    const doc = withLogs(
+      logs([
+        logLine(1, "order-service", "order accepted", { eventType: "ORDER_CREATED", seq: "11", span_id: "a" }),
+        logLine(20, "payment-service", "handled ORDER_CREATED", { eventType: "ORDER_CREATED", seq: "11", consumer: "payment-p03", span_id: "b" }),
+        logLine(50, "notification-service", "handled SHIPPING_READY", { eventType: "SHIPPING_READY", seq: "19" }, "warn"),
+      ]),
+    );
+    expect(doc.indexOf('id="logs-title"')).toBeGreaterThan(doc.indexOf('id="waterfall"'));
+    expect(doc).toContain("Logs <small>(3 lines, every service, in time order)</small>");
+    expect(attrs(doc, "data-service")).toEqual(["order-service", "payment-service", "notification-service"]);
+    const rows = doc.split('<tr class="level-').slice(1);
+    expect(rows[0]).toContain(`<time datetime="2026-01-02T03:04:05.001Z">2026-01-02T03:04:05.001Z</time>`);
+    expect(rows[1]).toContain("+19 ms");
+    expect(rows[1]).toMatch(/class="svc svc-payment">payment-service</);
+    expect(rows[1]).toContain(`consumer=<code>payment-p03</code>`);
+    expect(rows[0]).toContain(`<a href="#span-a"><code>a</code></a>`);
+    expect(doc).toContain(`id="span-a" data-span-id="a"`);
+    expect(rows[2]!.startsWith('warn"')).toBe(true);
+    expect(rows[2]).toMatch(/class="svc svc-notification">notification-service</);
+    expect(doc).toContain(`<a class="logs-link" href="http://logs.local:9428/select/vmui/"`);
+    expect(doc).toContain(escapeHtml(QUERY));
+  });
+
+  it("escapes what the log store returns", () => {
+    const doc = withLogs({
+      ...logs([logLine(0, `<svc onclick=x>`, `<script>alert(1)</script>`, { span_id: `"><img src=x>`, eventType: "<b>" })], `<i>warn</i>`),
+      uiUrl: `javascript:alert(2)`,
+    });
+    expect(doc).not.toMatch(/<script|<img|<b>|<i>|<svc/i);
+    expect(doc).not.toMatch(/href="javascript:/i);
+    expect(doc).toContain("&lt;script&gt;alert(1)&lt;/script&gt;");
+    expect(doc).toContain(`class="svc svc-other"`);
+  });
+
+  it("warns when the log store does not answer, and says so when it has nothing yet", () => {
+    const down = withLogs(logs(null, "VictoriaLogs at http://127.0.0.1:1 did not answer (connection refused)"));
+    expect(down).toContain(`<p class="warning" role="status">No logs: VictoriaLogs at http://127.0.0.1:1 did not answer (connection refused)</p>`);
+    expect(down).toContain("Logs <small>(unavailable)</small>");
+    expect(down).not.toContain(`id="logs"`);
+    const none = withLogs(logs([]));
+    expect(none).toContain("The log store has no lines for this order (yet");
+    // Without a lookup (a caller that does not read logs), no section at all; without a store, a note.
+    expect(page(HAPPY, null)).not.toContain("logs-title");
+    const off = renderTimelinePage({ orderId: ORDER_ID, view: foldOrder(HAPPY.map((e) => e.event)), events: HAPPY, trace: null, logs: "not-configured" });
+    expect(off).toContain(`<p class="empty">Log lines are not collected centrally here: set VICTORIA_LOGS_URL`);
+    expect(off.split('id="logs-title"')[1]).not.toContain("warning");
   });
 });
 

@@ -61,12 +61,16 @@ function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
 
-/** Environment for a child: ours minus inherited NATS_* / OTEL_*, tracing export off unless asked, then `env`. */
+/**
+ * Environment for a child: ours minus inherited NATS_* / OTEL_* / VICTORIA_LOGS_* / JAEGER_QUERY_URL
+ * (a developer's shell must not point test services at real servers), tracing export off unless
+ * asked, then `env`.
+ */
 export function childEnv(env: Record<string, string>): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) {
     if (v === undefined) continue;
-    if (k.startsWith("NATS_") || k.startsWith("OTEL_")) continue;
+    if (k.startsWith("NATS_") || k.startsWith("OTEL_") || k.startsWith("VICTORIA_LOGS_") || k === "JAEGER_QUERY_URL") continue;
     out[k] = v;
   }
   out.OTEL_TRACES_EXPORTER = "none";
