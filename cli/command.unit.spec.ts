@@ -144,7 +144,7 @@ describe("runCommandLine", () => {
 describe("the commands table", () => {
   it("has --json on every read command and not on the others", () => {
     const readers = COMMANDS.filter((c) => c.json).map((c) => c.name);
-    expect(readers).toEqual(["events", "trace", "dlq list", "rebuild-view"]);
+    expect(readers).toEqual(["events", "trace", "logs", "dlq list", "rebuild-view"]);
   });
 
   it("has a summary, a description and a help text that parses for every command", () => {
