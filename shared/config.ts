@@ -1,5 +1,6 @@
 /** Service configuration from environment variables (names and defaults from the contract). */
 import type { ServiceName } from "./services.ts";
+import { DEFAULT_MAX_BUFFERED_LINES } from "./log-shipper.ts";
 
 /** PEM contents for TLS to NATS (the entry reads the files: file access is runtime-specific). */
 export interface NatsTlsOptions {
@@ -121,7 +122,7 @@ export function loadConfig(service: ServiceName, env: Env): ServiceConfig {
     jaegerQueryUrl: (optional(env, "JAEGER_QUERY_URL") ?? "http://127.0.0.1:16686").replace(/\/+$/, ""),
     victoriaLogsUrl: httpUrl(env, "VICTORIA_LOGS_URL"),
     victoriaLogsQueryUrl: httpUrl(env, "VICTORIA_LOGS_QUERY_URL") ?? httpUrl(env, "VICTORIA_LOGS_URL"),
-    logBufferLines: numberVar(env, "VICTORIA_LOGS_BUFFER_LINES", 10_000, (n) => Number.isInteger(n) && n >= 1, "a whole number of lines ≥ 1"),
+    logBufferLines: numberVar(env, "VICTORIA_LOGS_BUFFER_LINES", DEFAULT_MAX_BUFFERED_LINES, (n) => Number.isInteger(n) && n >= 1, "a whole number of lines ≥ 1"),
     logFlushMs: numberVar(env, "VICTORIA_LOGS_FLUSH_MS", 1_000, (n) => n >= 10 && n <= 60_000, "milliseconds, 10-60000"),
     paymentLimit: numberVar(env, "PAYMENT_LIMIT", 10_000, (n) => n >= 0, "a non-negative amount"),
     unavailableSkus: (env.SHIPPING_UNAVAILABLE_SKUS ?? "OUT-OF-STOCK").split(",").map((s) => s.trim()).filter(Boolean),

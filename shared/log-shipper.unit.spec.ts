@@ -64,14 +64,26 @@ describe("createLogShipper", () => {
     expect(s.stats()).toEqual({ shipped: 3, dropped: { bufferFull: 0, rejected: 0 }, buffered: 0, failedRequests: 0 });
   });
 
-  it("sends a full batch at once and the rest within the flush interval, one request at a time", async () => {
+  it("sends once a batch's worth waits, each request carrying all that waits, one at a time; fewer wait for the interval", async () => {
     const { s, f } = shipper(["ok"], { batchLines: 4, flushIntervalMs: 60_000 });
     for (let i = 0; i < 9; i++) s.write(line(i));
-    await until(() => s.stats().shipped === 8, "two full batches");
-    expect(f.requests.map((r) => r.body.split("\n").filter(Boolean).length)).toEqual([4, 4]);
-    expect(s.stats().buffered).toBe(1); // waits for its batch, or the interval
+    // The 4th line sends 4; lines 5-9 wait behind that request and then leave together.
+    await until(() => s.stats().shipped === 9, "all nine lines");
+    expect(f.requests.map((r) => r.body.split("\n").filter(Boolean).length)).toEqual([4, 5]);
+    for (let i = 9; i < 12; i++) s.write(line(i));
+    await sleep(50);
+    expect(s.stats().buffered).toBe(3); // fewer than a batch: they wait for the interval, or a flush
     await s.flush();
-    expect(f.lines()).toEqual(Array.from({ length: 9 }, (_, i) => line(i).trimEnd()));
+    expect(f.lines()).toEqual(Array.from({ length: 12 }, (_, i) => line(i).trimEnd()));
+  });
+
+  it("keeps shipping after a flush with nothing to send (a timer firing on an empty buffer)", async () => {
+    const { s, f } = shipper(["ok"], { batchLines: 2 });
+    await s.flush(); // nothing waiting
+    await s.flush();
+    for (let i = 0; i < 5; i++) s.write(line(i));
+    await until(() => s.stats().shipped === 5, "the lines written after the empty flushes");
+    expect(f.lines()).toHaveLength(5);
   });
 
   it("while the store is down: writes return at once, at most the bound is held, the rest is dropped and counted; all resumes when it is back", async () => {
