@@ -134,7 +134,15 @@ export async function ensurePartitionConsumer(jsm: JetStreamManager, stream: str
   } catch (err) {
     if (!isApiError(err, CONSUMER_NOT_FOUND)) throw err;
   }
-  if (existing && hasPartitionShape(existing.config, wanted)) return;
+  if (existing && hasPartitionShape(existing.config, wanted)) {
+    // Limits a version may change in place (say, a smaller max_ack_pending): updated, not replaced.
+    const { max_ack_pending, ack_wait, max_deliver } = wanted;
+    const c = existing.config;
+    if (c.max_ack_pending !== max_ack_pending || c.ack_wait !== ack_wait || c.max_deliver !== max_deliver) {
+      await jsm.consumers.update(stream, wanted.durable_name, { max_ack_pending, ack_wait, max_deliver });
+    }
+    return;
+  }
   const config: PartitionConsumerConfig = existing
     ? { ...wanted, deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: existing.ack_floor.stream_seq + 1 }
     : wanted;
