@@ -52,7 +52,7 @@ describe("ensurePartitionConsumer", () => {
   it("replaces one with another ack policy by one starting after its ack floor", async () => {
     const wanted = partitionConsumerConfig("payment", 2);
     const js = jetstream(nc);
-    const subject = wanted.filter_subjects[0]!.replace("*", "00000000-0000-4000-8000-000000000002");
+    const subject = (wanted.filter_subjects ?? [])[0]!.replace("*", "00000000-0000-4000-8000-000000000002");
     for (let i = 0; i < 3; i++) await js.publish(subject, `{"n":${i}}`);
     await jsm.consumers.add(ORDERS_STREAM, {
       durable_name: wanted.durable_name,
