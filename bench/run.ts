@@ -64,6 +64,8 @@ const CFG = QUICK
   : { rawMessages: 100_000, warmupOrders: 1_000, satSeconds: 20, latLeadInSeconds: 3, lat200Seconds: 10, lat1000Seconds: 10, replayEvents: 100_000, drainCapMs: 40_000 };
 /** Closed-loop connections of the warm-up: enough that the HTTP side outruns the pipeline. */
 const WARMUP_CONNECTIONS = 64;
+/** Seconds of no load after the warm-up, to measure the NATS traffic that does not come from orders. */
+const IDLE_SECONDS = 3;
 /** Offered load of the saturating runs, relative to the capacity seen in the warm-up. */
 const OVERLOAD = 1.5;
 /** Saturating runs per system at most: the first, and more while each kept up with its offered rate. */
@@ -236,6 +238,16 @@ function capacityGuess(warm: RunResult): number {
  * a run that kept up sustained its rate, while an overload can come out lower (BENCHMARKS.md,
  * "Overload"); it is then marked not saturated.
  */
+/** The services' NATS traffic with no orders flowing: what per-order counts include besides the orders. */
+async function idleNatsMessages(sys: BenchSystem, seconds = IDLE_SECONDS): Promise<{ in: number; out: number }> {
+  const before = await sys.natsServiceMessages();
+  const t = performance.now();
+  await new Promise((r) => setTimeout(r, seconds * 1_000));
+  const after = await sys.natsServiceMessages();
+  const s = (performance.now() - t) / 1_000;
+  return { in: (after.in - before.in) / s, out: (after.out - before.out) / s };
+}
+
 async function saturate(sys: BenchSystem, label: string, rate: number, countSr = false): Promise<RunResult> {
   const run = (r: number, note = "") =>
     measureRun(sys, { label: `${label}, saturating${note} (${fmt(r)} orders/s offered, ${CFG.satSeconds} s)`, rate: r, durationS: CFG.satSeconds, paced: false, countSr });
@@ -314,7 +326,7 @@ async function main(): Promise<void> {
   const profDir = PROFILE ? mkdtempSync(join(tmpdir(), "orderstream-prof-")) : undefined;
   say(`starting nats-server + 4 services (tracing off)${profDir ? `, CPU profiles into ${profDir}` : ""}`);
   const off = await startBenchSystem({ label: "off", cpuProfDir: profDir, env: SERVICE_ENV });
-  let offWarm: RunResult, sat: RunResult, lat200: RunResult, lat1000: RunResult;
+  let offWarm: RunResult, sat: RunResult, lat200: RunResult, lat1000: RunResult, idleMsgs: { in: number; out: number };
   const ready: Record<string, number> = {};
   const rss: Record<string, number> = {};
   const rssAtReady: Record<string, number> = {};
@@ -325,6 +337,8 @@ async function main(): Promise<void> {
     for (const s of off.services) rssAtReady[s.name] = s.rssAtReadyMiB;
     for (const s of off.services) pids[s.name] = s.pid;
     offWarm = await warmUp(off, "tracing off");
+    idleMsgs = await idleNatsMessages(off);
+    say(`idle: ${fmt(idleMsgs.in, 1)} messages/s to nats-server, ${fmt(idleMsgs.out, 1)} from it (KV heartbeats and watches, pull requests and their heartbeats)`);
     sat = await saturate(off, "tracing off", capacityGuess(offWarm), true);
     say(`  ${arrivalsLine(sat)}; CPU cores used: ${coresLine(sat)}`);
     const leadInS = CFG.latLeadInSeconds;
@@ -474,7 +488,8 @@ async function main(): Promise<void> {
     [
       "2 NATS messages per order, each way",
       "≤ 12",
-      `${fmt(msgs.in, 1)} from the services to nats-server, ${fmt(msgs.out, 1)} back (its /varz)`,
+      `${fmt(msgs.in, 2)} from the services to nats-server, ${fmt(msgs.out, 2)} back (its /varz; idle traffic ` +
+        `${fmt(idleMsgs.in, 1)} / ${fmt(idleMsgs.out, 1)} per s ≈ ${fmt(idleMsgs.in / sat.throughput, 3)} / ${fmt(idleMsgs.out / sat.throughput, 3)} per order at this rate)`,
       mark(msgs.in <= 12 && msgs.out <= 12),
     ],
     ["3 p99 POST→SHIPPING_READY @ 200/s", "≤ 20 ms", `${fmt(p99(lat200), 1)} ms (${latencyLine(lat200)})${overloaded(lat200)}`, mark(p99(lat200) <= 20)],
@@ -554,7 +569,7 @@ async function main(): Promise<void> {
   if (JSON_OUT) {
     writeFileSync(
       JSON_OUT,
-      JSON.stringify({ machine, quick: QUICK, raw, natsBench: nb, replay, offWarm, sat, lat200, lat1000, onWarm, satOn, spans, satInfo, satLogs, logLines, ready, rss, rssAtReady, rssOn, profiles }, (k, v) =>
+      JSON.stringify({ machine, quick: QUICK, raw, natsBench: nb, replay, offWarm, idleMsgs, sat, lat200, lat1000, onWarm, satOn, spans, satInfo, satLogs, logLines, ready, rss, rssAtReady, rssOn, profiles }, (k, v) =>
         k === "latencies" ? undefined : v, 2),
     );
   }
