@@ -8,7 +8,7 @@
  *
  * With several `--bundle`s (e.g. builds of two commits), each round runs each of them in turn.
  *
- * BENCHMARKS.md, "Third session", quotes it. Needs `nats-server` like the bench.
+ * BENCHMARKS.md, "How to reproduce", lists it. Needs `nats-server` like the bench.
  */
 import { parseArgs } from "node:util";
 import { ORDERS_STREAM } from "../nats/subjects.ts";

@@ -1,6 +1,6 @@
 /**
  * Memory and start-up of the service processes, cheaper and more focused than `npm run bench`
- * (BENCHMARKS.md, "Memory and start-up"). Needs `nats-server` like the bench; each run has its own.
+ * (BENCHMARKS.md, "Settings decided by measurement"). Needs `nats-server` like the bench; each run has its own.
  *
  *   node --import tsx bench/memory.ts ready [--rounds N] -- <command…>
  *       spawns each service as `<command…> <name>` against a private nats-server, one at a time:

@@ -23,6 +23,7 @@ import { performance } from "node:perf_hooks";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { startNatsServer } from "../test/support/nats-server.ts";
+import { spanCount } from "../test/support/trace-shape.ts";
 import { completeEvent } from "../nats/publish-event.ts";
 import { NOTIFICATIONS_STREAM, ORDERS_STREAM } from "../nats/subjects.ts";
 import { envAssignment, startBenchSystem, type BenchSystem } from "./system.ts";
@@ -64,6 +65,8 @@ const CFG = QUICK
   : { rawMessages: 100_000, warmupOrders: 1_000, satSeconds: 20, latLeadInSeconds: 3, lat200Seconds: 10, lat1000Seconds: 10, replayEvents: 100_000, drainCapMs: 40_000 };
 /** Closed-loop connections of the warm-up: enough that the HTTP side outruns the pipeline. */
 const WARMUP_CONNECTIONS = 64;
+/** Spans of one happy order's trace: the POST, one send per event, one process span per consumer of each. */
+const HAPPY_ORDER_SPANS = spanCount(["ORDER_CREATED", "PAYMENT_COMPLETED", "SHIPPING_READY"]);
 /** Seconds of no load after the warm-up, to measure the NATS traffic that does not come from orders. */
 const IDLE_SECONDS = 3;
 /** Offered load of the saturating runs, relative to the capacity seen in the warm-up. */
@@ -236,7 +239,7 @@ function capacityGuess(warm: RunResult): number {
  * RETRY_OVERLOAD × the rate it kept up with, up to MAX_SATURATING_TRIES runs in all while time is
  * left. The highest throughput is the figure: the issue asks for a rate sustained for the run, and
  * a run that kept up sustained its rate, while an overload can come out lower (BENCHMARKS.md,
- * "Overload"); it is then marked not saturated.
+ * "Settings decided by measurement"); it is then marked not saturated.
  */
 /** The services' NATS traffic with no orders flowing: what per-order counts include besides the orders. */
 async function idleNatsMessages(sys: BenchSystem, seconds = IDLE_SECONDS): Promise<{ in: number; out: number }> {
@@ -246,6 +249,16 @@ async function idleNatsMessages(sys: BenchSystem, seconds = IDLE_SECONDS): Promi
   const after = await sys.natsServiceMessages();
   const s = (performance.now() - t) / 1_000;
   return { in: (after.in - before.in) / s, out: (after.out - before.out) / s };
+}
+
+/** Sum of one counter over the services' /metrics. */
+async function serviceCounter(sys: BenchSystem, name: string): Promise<number> {
+  let sum = 0;
+  for (const s of sys.services) {
+    const text = await (await fetch(`${s.baseUrl}/metrics`)).text();
+    for (const line of text.split("\n")) if (line.startsWith(name)) sum += Number(line.slice(line.lastIndexOf(" ") + 1));
+  }
+  return sum;
 }
 
 async function saturate(sys: BenchSystem, label: string, rate: number, countSr = false): Promise<RunResult> {
@@ -374,6 +387,7 @@ async function main(): Promise<void> {
   });
   let satOn: RunResult, onWarm: RunResult;
   let ordersOn = NaN;
+  let spansDroppedCounted = NaN;
   const rssOn: Record<string, number> = {};
   try {
     onWarm = await warmUp(on, "tracing on", QUICK ? 250 : CFG.warmupOrders);
@@ -381,6 +395,7 @@ async function main(): Promise<void> {
     say(`  ${arrivalsLine(satOn)}; CPU cores used: ${coresLine(satOn)}`);
     for (const s of on.services) rssOn[s.name] = s.peakRssMiB();
     ordersOn = (await streamMessages(on.jsm, ORDERS_STREAM)).messages / 3; // happy path: 3 events per order
+    spansDroppedCounted = await serviceCounter(on, "orderstream_trace_spans_dropped_total");
   } finally {
     await on.stop();
   }
@@ -388,7 +403,13 @@ async function main(): Promise<void> {
   const spans = sink.stats();
   await sink.close();
   const spansPerOrder = spans.spans / ordersOn;
-  say(`OTLP sink: ${fmt(spans.requests)} requests, ${fmt(spans.bytes / 2 ** 20, 1)} MiB, ${fmt(spans.spans)} spans (${fmt(spansPerOrder, 1)} per order)`);
+  const spansExpected = ordersOn * HAPPY_ORDER_SPANS;
+  const spansDropped = Math.max(0, 1 - spans.spans / spansExpected);
+  say(
+    `OTLP sink: ${fmt(spans.requests)} requests, ${fmt(spans.bytes / 2 ** 20, 1)} MiB, ${fmt(spans.spans)} spans (${fmt(spansPerOrder, 1)} per order ` +
+      `of the ${HAPPY_ORDER_SPANS} a happy order makes: ${fmt(spansDropped * 100, 1)} % dropped by the SDK's batch span processor, its queue full; ` +
+      `the services counted ${fmt(spansDroppedCounted)} in orderstream_trace_spans_dropped_total)`,
+  );
 
   // ---- 17: logs at info — to stdout only, then also shipped to a real VictoriaLogs ------------------
   // The baseline of the rest of the bench logs at warn: a happy order writes no line. At info every
@@ -428,15 +449,8 @@ async function main(): Promise<void> {
         const orders = (await streamMessages(logsOn.jsm, ORDERS_STREAM)).messages / 3;
         // The shippers' own counters: what VictoriaLogs accepted, what was dropped.
         await new Promise((r) => setTimeout(r, 1_500)); // one flush interval and a bit
-        let shipped = 0;
-        let dropped = 0;
-        for (const s of logsOn.services) {
-          const text = await (await fetch(`${s.baseUrl}/metrics`)).text();
-          for (const line of text.split("\n")) {
-            if (line.startsWith("orderstream_log_lines_shipped_total")) shipped += Number(line.slice(line.lastIndexOf(" ") + 1));
-            if (line.startsWith("orderstream_log_lines_dropped_total")) dropped += Number(line.slice(line.lastIndexOf(" ") + 1));
-          }
-        }
+        const shipped = await serviceCounter(logsOn, "orderstream_log_lines_shipped_total");
+        const dropped = await serviceCounter(logsOn, "orderstream_log_lines_dropped_total");
         logLines = { shipped, dropped, perOrder: shipped / orders };
         say(`log shipping: ${fmt(shipped)} lines accepted by VictoriaLogs (${fmt(logLines.perOrder, 1)} per order), ${fmt(dropped)} dropped`);
       } finally {
@@ -509,6 +523,12 @@ async function main(): Promise<void> {
       `${fmt(satOn.throughput)} orders/s${notSaturated(satOn)}; ${fmt((1 - satOn.throughput / sat.throughput) * 100, 1)} % below tracing off`,
       mark(satOn.throughput >= 1_650),
     ],
+    [
+      "5 spans exported (tracing on, all phases)",
+      "all",
+      `${fmt(spansPerOrder, 2)} of ${HAPPY_ORDER_SPANS} per order: ${fmt(spansDropped * 100, 1)} % dropped (queue of ${SERVICE_ENV.OTEL_BSP_MAX_QUEUE_SIZE ?? "2048"} spans per service)`,
+      mark(spansDropped < 0.001),
+    ],
     ["5 tracing on vs off, CPU per order", "—", `${fmt(satOn.cpuMsPerOrder, 2)} vs ${fmt(sat.cpuMsPerOrder, 2)} ms: ${signed((satOn.cpuMsPerOrder / sat.cpuMsPerOrder - 1) * 100)}%`, ""],
     ...(satLogs && satInfo
       ? ([
@@ -562,7 +582,7 @@ async function main(): Promise<void> {
       `(last ${fmt(sat.notificationsLagMs)} ms after the last SHIPPING_READY), SHIPPING_READY subjects counted: ${fmt(sat.shippingReadyCounted ?? NaN)}; ` +
       `HTTP POST ${httpLine(sat)}; CPU cores: ${coresLine(sat)}`,
   );
-  console.log(`tracing on: ${fmt(satOn.cpuMsPerOrder, 1)} CPU ms/order; ${fmt(spans.spans)} spans received (${fmt(spansPerOrder, 1)} per order)`);
+  console.log(`tracing on: ${fmt(satOn.cpuMsPerOrder, 1)} CPU ms/order; ${fmt(spans.spans)} spans received (${fmt(spansPerOrder, 1)} per order of ${HAPPY_ORDER_SPANS})`);
   if (satInfo) console.log(`info logs to stdout: ${fmt(satInfo.throughput)} orders/s, ${fmt(satInfo.cpuMsPerOrder, 2)} CPU ms/order; CPU cores: ${coresLine(satInfo)}`);
   if (satLogs) console.log(`info logs shipped: ${fmt(satLogs.throughput)} orders/s, ${fmt(satLogs.cpuMsPerOrder, 2)} CPU ms/order; CPU cores: ${coresLine(satLogs)}`);
   console.log(`peak RSS ${maxRss < 120 / 1.048576 ? "within" : "over"} target (max ${fmt(maxRss, 1)} MiB); slowest ready ${fmt(maxReady)} ms`);

@@ -209,7 +209,7 @@ export async function startBenchSystem(opts: SystemOptions): Promise<BenchSystem
   await (built ??= buildBundles());
   const monitorPort = await freePort();
   // BENCH_NATS_PROFILE_PORT opens nats-server's Go profiling port: its goroutine dumps
-  // (/debug/pprof/goroutine?debug=2) show what the server is busy with (BENCHMARKS.md, "Fifth session").
+  // (/debug/pprof/goroutine?debug=2) show what the server is busy with (BENCHMARKS.md, "How to reproduce").
   const profile = process.env.BENCH_NATS_PROFILE_PORT ? ["--profile", process.env.BENCH_NATS_PROFILE_PORT] : [];
   const nats = await startNatsServer({ args: ["-m", String(monitorPort), ...profile] });
   const nc = await connect({ servers: nats.url, name: `bench-${opts.label}` });

@@ -26,6 +26,8 @@ export interface ServiceMetrics {
   watchJetStream(read: () => Promise<JetStreamStats>, opts?: { maxAgeMs?: number; onError?: (err: unknown) => void }): void;
   /** Makes the log shipping metrics read the shipper's totals (shared/log-shipper.ts) at each scrape. */
   watchLogShipping(read: () => LogShippingStats): void;
+  /** Reads the trace SDK's dropped spans (otel/diagnostics.ts) at each scrape. */
+  watchDroppedSpans(read: () => number): void;
 }
 
 /** What the JetStream gauges show; filled from deliveries, consumer and stream info (nats/jetstream-stats.ts). */
@@ -137,6 +139,16 @@ export function createMetrics(service: string): ServiceMetrics {
       this.inc(stats?.failedRequests ?? 0);
     },
   });
+  let droppedSpans: (() => number) | undefined;
+  new client.Counter({
+    name: "orderstream_trace_spans_dropped_total",
+    help: "Spans the trace SDK dropped because its export queue was full (exports could not keep up): traces of those moments miss spans.",
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(droppedSpans?.() ?? 0);
+    },
+  });
   new client.Gauge({
     name: "orderstream_log_lines_buffered",
     help: "Log lines waiting to be shipped to VictoriaLogs (bounded by VICTORIA_LOGS_BUFFER_LINES).",
@@ -202,6 +214,9 @@ export function createMetrics(service: string): ServiceMetrics {
     },
     watchLogShipping(reader) {
       logStats = reader;
+    },
+    watchDroppedSpans(reader) {
+      droppedSpans = reader;
     },
     orderLatency,
     httpRequests,

@@ -4,6 +4,7 @@
  * exit 0. node.ts and deno.ts only adapt their runtime's process, file and server APIs to it.
  */
 import { startTracing } from "../otel/sdk.ts";
+import { reportSdkDiagnostics } from "../otel/diagnostics.ts";
 import { ConfigError, loadConfig, localUrlOf, natsTlsFrom } from "../shared/config.ts";
 import { createLogger } from "../shared/logger.ts";
 import { createLogShipper, type HttpPost, type LogShipper } from "../shared/log-shipper.ts";
@@ -66,6 +67,7 @@ export async function runService(definition: ServiceDefinition<unknown>, platfor
     });
   }
   const log = createLogger(`${name}-service`, config.logLevel, undefined, shipper?.write);
+  const sdkDiagnostics = reportSdkDiagnostics(log, env);
   const closeLogs = () => shipper?.close(LOG_FLUSH_AT_EXIT_MS) ?? Promise.resolve();
   let creds: string | undefined;
   let tls;
@@ -81,7 +83,7 @@ export async function runService(definition: ServiceDefinition<unknown>, platfor
     log,
     { creds, tls },
     { pid: platform.pid, runtime: platform.runtime },
-    { instanceId, logShipping: shipper ? () => shipper.stats() : undefined },
+    { instanceId, logShipping: shipper ? () => shipper.stats() : undefined, droppedSpans: sdkDiagnostics.droppedSpans },
   );
   const port = config.port;
   const server = platform.serve(service.app.fetch, {

@@ -89,6 +89,8 @@ export interface ServiceExtras {
   instanceId?: string;
   /** The log shipper's totals, for the log shipping metrics (absent: logs go to stdout only). */
   logShipping?: () => LogShippingStats;
+  /** Spans the trace SDK dropped so far (otel/diagnostics.ts), for /metrics. */
+  droppedSpans?: () => number;
 }
 
 export function createService<R>(
@@ -102,6 +104,7 @@ export function createService<R>(
 ): RunningService {
   const metrics = createMetrics(config.service);
   if (extras.logShipping) metrics.watchLogShipping(extras.logShipping);
+  if (extras.droppedSpans) metrics.watchDroppedSpans(extras.droppedSpans);
   const instanceId = extras.instanceId ?? crypto.randomUUID();
   let runtime: R | undefined;
   let nc: NatsConnection | undefined;

@@ -48,10 +48,11 @@ export const OWNER_TTL_MS = 5_000;
  * Unacknowledged messages a partition consumer allows its owner: what bounds the memory an owner
  * holds under a backlog (each waiting message is a few KB once decoded). At saturation on the bench
  * machine, 128 gave the same orders/s and CPU per order as 256 and 512 (three interleaved rounds) and
- * kept the notification service at 103-105 MB against 123-140 with 512 (BENCHMARKS.md). The owner
- * acknowledges cumulatively (ack policy "all") up to the oldest event not yet done, so while an event
- * is being retried its partition runs ahead by at most this many events — a few seconds at 200
- * orders/s — then waits for it (it is done or dead-lettered within MAX_DELIVER attempts).
+ * kept the notification service at 103-105 MB against 123-140 with 512 (BENCHMARKS.md, "Settings
+ * decided by measurement"). The owner acknowledges cumulatively (ack policy "all") up to the
+ * oldest event not yet done, so while an event is being retried its partition runs ahead by at most
+ * this many events — a few seconds at 200 orders/s — then waits for it (it is done or
+ * dead-lettered within MAX_DELIVER attempts).
  */
 export const MAX_ACK_PENDING = 128;
 /** Window in which the server drops a second publish with the same Nats-Msg-Id. */

@@ -3,7 +3,7 @@
  * `cancel()` rejects the already settled promise with a *new* `RequestError("cancelled")`: an Error,
  * stack trace included, built and dropped per request (each JetStream publish, KV write and direct
  * get). `noAsyncTraces` does not cover it. In the benchmark's profile it was 4–5 % of every
- * service's CPU (BENCHMARKS.md, "Third session").
+ * service's CPU (BENCHMARKS.md, "Settings decided by measurement").
  *
  * Nobody can observe that rejection: after an answer the promise is settled, and after a timeout the
  * request's promise has already lost the race to the timer's. So cancelling without a reason passes

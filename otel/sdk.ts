@@ -20,7 +20,7 @@
  * The trace pipeline is assembled here from the pieces `@opentelemetry/sdk-node` wraps
  * (sdk-trace's TracerProvider, resources, the W3C propagators), because the NodeSDK statically loads every exporter (gRPC, protobuf, Zipkin,
  * Prometheus) and the metrics and logs SDKs: ≈ 13 MiB more per process, see BENCHMARKS.md,
- * "Memory and start-up". Only when a variable asks for something this path does not build
+ * "Settings decided by measurement". Only when a variable asks for something this path does not build
  * (metrics or logs export, the B3 propagators) is the NodeSDK loaded, on demand, as before.
  */
 import { diag, DiagConsoleLogger, propagation, trace, type TextMapPropagator } from "@opentelemetry/api";
@@ -78,7 +78,7 @@ export async function startTracing(defaultServiceName: string, env: Env): Promis
 
   // No context manager: the code passes trace contexts explicitly (Delivery.trace, requestTrace).
   // The AsyncLocalStorage one puts a hook on every promise on Node 20, 6–10 % of a service's CPU
-  // in the benchmark (BENCHMARKS.md, "Third session"), for nothing the code needs.
+  // in the benchmark (BENCHMARKS.md, "Settings decided by measurement"), for nothing the code needs.
   const propagator = propagatorFromEnv();
   if (propagator) propagation.setGlobalPropagator(propagator);
 
@@ -231,7 +231,8 @@ export const DEFAULT_EXPORT_BATCH_SIZE = 128;
  * A BatchSpanProcessor given as `spanProcessors` no longer reads OTEL_BSP_* itself (sdk-trace 3 /
  * sdk-node 0.301 read them only for processors they create), so pass them on. Batches of 128
  * rather than 512 spans: the same CPU per span at a few thousand spans a second, and a quarter of the
- * memory a batch takes while it is serialised (peak RSS ~10 MB lower under load; BENCHMARKS.md).
+ * memory a batch takes while it is serialised (peak RSS ~10 MB lower under load; BENCHMARKS.md,
+ * "Settings decided by measurement").
  */
 function batchProcessorFromEnv(env: Env, exporter: SpanExporter): BatchSpanProcessor {
   return new BatchSpanProcessor({

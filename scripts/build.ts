@@ -1,7 +1,7 @@
 /**
  * `npm run build`: bundles the Node entries into plain JavaScript under dist/, so production, `npm
  * start` and the benchmark run services without the TypeScript loader (tsx costs ≈ 30 MiB and most
- * of the start-up time per process; see BENCHMARKS.md, "Memory and start-up"):
+ * of the start-up time per process; see BENCHMARKS.md, "Settings decided by measurement"):
  * - `dist/service.mjs <name>` — one service (scripts/service.ts), run with SERVICE_NODE_ARGS;
  * - `dist/cli.mjs <command>` — the operator CLI (cli/main.ts).
  * Every npm dependency is bundled too (the runtime image needs no node_modules); what is loaded only
@@ -26,7 +26,7 @@ export const SERVICE_BUNDLE = "dist/service.mjs";
  * - a smaller V8 heap under load: semi-spaces of at most 4 MiB (default 16) and the old generation
  *   grown by 1.5× per major GC (default: up to 4×, by GC speed). The live heap is ≈ 20 MiB; without
  *   these the heap grows to 60–70 MiB more under load (peak RSS 110–140 MiB against 80–90 MiB),
- *   for no measurable CPU per order (BENCHMARKS.md, "Memory and start-up").
+ *   for no measurable CPU per order (BENCHMARKS.md, "Settings decided by measurement").
  */
 export const SERVICE_NODE_ARGS = ["--enable-source-maps", "--max-semi-space-size=4", "--heap-growing-percent=50"];
 

@@ -387,7 +387,9 @@ describe("compose.yaml monitoring profile", () => {
     // The VictoriaLogs plugin is installed before Grafana starts (so provisioning knows its type), and points at the compose service.
     const logs = datasources("victorialogs.yml").find((d) => d.type === "victoriametrics-logs-datasource");
     expect(logs?.url).toBe(`http://victoria-logs:${/:(\d+)$/.exec(service(doc, "victoria-logs").ports![0] as string)![1]}`);
-    expect(env(grafana).GF_PLUGINS_PREINSTALL_SYNC?.split(",")).toContain("victoriametrics-logs-datasource");
+    // Pinned (<id>@<version>) like the images, so a new plugin release cannot change a running setup.
+    const plugins = env(grafana).GF_PLUGINS_PREINSTALL_SYNC?.split(",") ?? [];
+    expect(plugins.find((p) => p.split("@")[0] === "victoriametrics-logs-datasource")).toMatch(/@\d+\.\d+\.\d+$/);
     expect(Object.keys(grafana.depends_on ?? {})).toContain("victoria-logs");
 
     const providers = parse(readFileSync(join(root, provisioning!, "dashboards/dashboards.yml"), "utf8")) as {

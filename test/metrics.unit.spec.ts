@@ -81,6 +81,22 @@ describe("createMetrics", () => {
     expect(samples(text, "orderstream_consumer_pending_messages")).toEqual([]);
   });
 
+  it("exports the spans the trace SDK dropped at each scrape (zero until a source is wired)", async () => {
+    const m = createMetrics("notification");
+    expect(samples(await m.registry.metrics(), "orderstream_trace_spans_dropped_total")).toEqual([
+      'orderstream_trace_spans_dropped_total{service="notification"} 0',
+    ]);
+    let dropped = 250;
+    m.watchDroppedSpans(() => dropped);
+    expect(samples(await m.registry.metrics(), "orderstream_trace_spans_dropped_total")).toEqual([
+      'orderstream_trace_spans_dropped_total{service="notification"} 250',
+    ]);
+    dropped = 300;
+    expect(samples(await m.registry.metrics(), "orderstream_trace_spans_dropped_total")).toEqual([
+      'orderstream_trace_spans_dropped_total{service="notification"} 300',
+    ]);
+  });
+
   it("exports the log shipper's totals at each scrape (zero while nothing is shipped), and still passes promtool", async () => {
     const m = createMetrics("shipping");
     const idle = await m.registry.metrics();
