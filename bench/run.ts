@@ -67,6 +67,10 @@ const CFG = QUICK
 const WARMUP_CONNECTIONS = 64;
 /** Spans of one happy order's trace: the POST, one send per event, one process span per consumer of each. */
 const HAPPY_ORDER_SPANS = spanCount(["ORDER_CREATED", "PAYMENT_COMPLETED", "SHIPPING_READY"]);
+/** The issue's tracing-on target, offered as a steady rate with every span sampled. */
+const TRACING_TARGET_RATE = 1_650;
+/** The batch span processor's schedule (5 s) and a bit: what was queued has reached the sink. */
+const SPAN_EXPORT_WAIT_MS = 5_500;
 /** Seconds of no load after the warm-up, to measure the NATS traffic that does not come from orders. */
 const IDLE_SECONDS = 3;
 /** Offered load of the saturating runs, relative to the capacity seen in the warm-up. */
@@ -387,10 +391,30 @@ async function main(): Promise<void> {
   });
   let satOn: RunResult, onWarm: RunResult;
   let ordersOn = NaN;
+  let atTargetOn: { run: RunResult; spansPerOrder: number } | undefined;
   let spansDroppedCounted = NaN;
   const rssOn: Record<string, number> = {};
   try {
     onWarm = await warmUp(on, "tracing on", QUICK ? 250 : CFG.warmupOrders);
+    if (!QUICK) {
+      // The target rate, every span sampled: does the system keep up, and does every span reach the
+      // sink? (At saturation the SDK drops spans rather than slow the services, so the saturated
+      // figure alone says nothing about complete traces.)
+      const leadInS = CFG.latLeadInSeconds;
+      await new Promise((r) => setTimeout(r, SPAN_EXPORT_WAIT_MS));
+      const spansBefore = sink.stats().spans;
+      const ordersBefore = (await streamMessages(on.jsm, ORDERS_STREAM)).messages / 3;
+      const run = await measureRun(on, {
+        label: `tracing on at ${fmt(TRACING_TARGET_RATE)} orders/s (${leadInS} s lead-in + ${CFG.lat1000Seconds} s)`,
+        rate: TRACING_TARGET_RATE,
+        durationS: leadInS + CFG.lat1000Seconds,
+        leadInS,
+      });
+      await new Promise((r) => setTimeout(r, SPAN_EXPORT_WAIT_MS));
+      const orders = (await streamMessages(on.jsm, ORDERS_STREAM)).messages / 3 - ordersBefore;
+      atTargetOn = { run, spansPerOrder: (sink.stats().spans - spansBefore) / orders };
+      say(`  POST→SHIPPING_READY ${latencyLine(run)}; spans exported ${fmt(atTargetOn.spansPerOrder, 2)} of ${HAPPY_ORDER_SPANS} per order; ${arrivalsLine(run)}`);
+    }
     satOn = await saturate(on, "tracing on", Math.max(capacityGuess(onWarm), Math.round(sat.throughput)));
     say(`  ${arrivalsLine(satOn)}; CPU cores used: ${coresLine(satOn)}`);
     for (const s of on.services) rssOn[s.name] = s.peakRssMiB();
@@ -523,6 +547,22 @@ async function main(): Promise<void> {
       `${fmt(satOn.throughput)} orders/s${notSaturated(satOn)}; ${fmt((1 - satOn.throughput / sat.throughput) * 100, 1)} % below tracing off`,
       mark(satOn.throughput >= 1_650),
     ],
+    ...(atTargetOn
+      ? ([
+          [
+            `5 tracing on at ${fmt(TRACING_TARGET_RATE)} orders/s offered, every span exported`,
+            "kept up, all spans",
+            `accepted ${fmt(atTargetOn.run.steady.createdPerSec)}/s, ${atTargetOn.run.drained ? `drained ${fmt(atTargetOn.run.drainMs / 1000, 1)} s after` : "NOT drained"}; ` +
+              `${fmt(atTargetOn.spansPerOrder, 2)} of ${HAPPY_ORDER_SPANS} spans per order; p99 ${fmt(p99(atTargetOn.run), 1)} ms`,
+            mark(
+              atTargetOn.run.drained &&
+                atTargetOn.run.drainMs < SATURATED_DRAIN_MS &&
+                atTargetOn.run.steady.createdPerSec >= KEPT_UP_SHARE * TRACING_TARGET_RATE &&
+                atTargetOn.spansPerOrder >= 0.999 * HAPPY_ORDER_SPANS,
+            ),
+          ],
+        ] as [string, string, string, string][])
+      : []),
     [
       "5 spans exported (tracing on, all phases)",
       "all",
@@ -589,7 +629,7 @@ async function main(): Promise<void> {
   if (JSON_OUT) {
     writeFileSync(
       JSON_OUT,
-      JSON.stringify({ machine, quick: QUICK, raw, natsBench: nb, replay, offWarm, idleMsgs, sat, lat200, lat1000, onWarm, satOn, spans, satInfo, satLogs, logLines, ready, rss, rssAtReady, rssOn, profiles }, (k, v) =>
+      JSON.stringify({ machine, quick: QUICK, raw, natsBench: nb, replay, offWarm, idleMsgs, sat, lat200, lat1000, onWarm, atTargetOn, satOn, spans, satInfo, satLogs, logLines, ready, rss, rssAtReady, rssOn, profiles }, (k, v) =>
         k === "latencies" ? undefined : v, 2),
     );
   }
