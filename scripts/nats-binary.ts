@@ -2,7 +2,7 @@
 // Node-only helper, shared by scripts/ (local start), bench/ and test/support/.
 import { execFileSync } from "node:child_process";
 import { accessSync, constants, statSync } from "node:fs";
-import { createServer } from "node:net";
+import { createServer, connect as tcpConnect } from "node:net";
 import { homedir } from "node:os";
 import { delimiter, join } from "node:path";
 import { compareVersions, MIN_SERVER_VERSION, SERVER_INSTALL_HINT } from "../nats/server-version.ts";
@@ -96,5 +96,20 @@ export async function isPortFree(port: number, host = "127.0.0.1"): Promise<bool
     srv.listen({ port, host, exclusive: true }, () => {
       srv.close(() => resolve(true));
     });
+  });
+}
+
+/** True when something accepts a TCP connection on host:port within a second (a server is up). */
+export function canConnect(port: number, host = "127.0.0.1"): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = tcpConnect({ port, host });
+    const done = (ok: boolean) => {
+      socket.removeAllListeners();
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.setTimeout(1000, () => done(false));
+    socket.once("connect", () => done(true));
+    socket.once("error", () => done(false));
   });
 }

@@ -11,10 +11,9 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { connect as tcpConnect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { executableCandidates, freePort } from "./nats-binary.ts";
+import { canConnect, executableCandidates, freePort } from "./nats-binary.ts";
 
 /** The approved Jaeger module version (Jaeger v2.12.0) and VictoriaLogs release; .ci/run builds these. */
 export const JAEGER_MODULE_VERSION = "v1.75.0";
@@ -166,19 +165,6 @@ function track(child: ChildProcess): void {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-function canConnect(port: number, host = "127.0.0.1"): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = tcpConnect({ port, host });
-    const done = (ok: boolean) => {
-      socket.removeAllListeners();
-      socket.destroy();
-      resolve(ok);
-    };
-    socket.setTimeout(1000, () => done(false));
-    socket.once("connect", () => done(true));
-    socket.once("error", () => done(false));
-  });
-}
 
 async function answers(url: string, ok: (status: number, body: string) => boolean): Promise<boolean> {
   try {

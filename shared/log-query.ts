@@ -4,6 +4,7 @@
  * (otel/jaeger-query.ts), it never throws: a store that does not answer gives `lines: null` and a
  * warning the user can act on.
  */
+import { networkFailureReason } from "./network-error.ts";
 
 /** One log line as stored: its time, service, level, message, and every other field as text. */
 export interface LogLine {
@@ -121,21 +122,6 @@ function compareTimes(a: string, b: string): number {
   if (Number.isFinite(ms) && ms !== 0) return ms;
   const frac = (t: string) => (/\.(\d+)/.exec(t)?.[1] ?? "").padEnd(9, "0");
   return frac(a) < frac(b) ? -1 : frac(a) > frac(b) ? 1 : 0;
-}
-
-function networkFailureReason(error: unknown): string {
-  if (typeof error === "object" && error !== null && ["TimeoutError", "AbortError"].includes((error as { name?: string }).name ?? "")) return "timeout";
-  const texts: string[] = [];
-  for (let e: unknown = error, depth = 0; e && depth < 4; depth++) {
-    const rec = e as { code?: unknown; message?: unknown; cause?: unknown };
-    if (typeof rec.code === "string") texts.push(rec.code);
-    if (typeof rec.message === "string") texts.push(rec.message);
-    e = rec.cause;
-  }
-  const all = texts.join(" ");
-  if (/ECONNREFUSED|connection refused/i.test(all)) return "connection refused";
-  if (/ENOTFOUND|EAI_AGAIN|dns|name resolution|failed to lookup/i.test(all)) return "host name not found";
-  return texts.at(-1) ?? String(error);
 }
 
 function oneLine(text: string): string {

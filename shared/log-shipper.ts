@@ -20,6 +20,7 @@
  * O(1), and what is kept stays in time order) and counted. A batch VictoriaLogs refuses as malformed
  * (4xx) is dropped and counted too: sending it again would not help. The lines still go to stdout.
  */
+import { networkFailureReason } from "./network-error.ts";
 
 /** Options of {@link createLogShipper}. */
 export interface LogShipperOptions {
@@ -177,7 +178,7 @@ export function createLogShipper(options: LogShipperOptions): LogShipper {
       noteFailure(`VictoriaLogs answered HTTP ${status}`);
       return "failed";
     } catch (error) {
-      noteFailure(reasonOf(error));
+      noteFailure(networkFailureReason(error));
       return "failed";
     }
   }
@@ -296,19 +297,3 @@ export function createLogShipper(options: LogShipperOptions): LogShipper {
   };
 }
 
-/** Node puts the socket error in `cause` (ECONNREFUSED); Deno in the message. */
-function reasonOf(error: unknown): string {
-  if (typeof error === "object" && error !== null && ((error as { name?: string }).name === "TimeoutError" || (error as { name?: string }).name === "AbortError")) {
-    return "timeout";
-  }
-  const texts: string[] = [];
-  for (let e: unknown = error, depth = 0; e && depth < 4; depth++) {
-    const rec = e as { code?: unknown; message?: unknown; cause?: unknown };
-    if (typeof rec.code === "string") texts.push(rec.code);
-    if (typeof rec.message === "string") texts.push(rec.message);
-    e = rec.cause;
-  }
-  const all = texts.join(" ");
-  if (/ECONNREFUSED|connection refused/i.test(all)) return "connection refused";
-  return texts.at(-1) ?? String(error);
-}

@@ -3,10 +3,9 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { rmSync } from "node:fs";
 import { mkdir, mkdtemp, rm } from "node:fs/promises";
-import { connect as tcpConnect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { findNatsServer, freePort, isPortFree, NATS_INSTALL_HINT } from "../../scripts/nats-binary.ts";
+import { canConnect, findNatsServer, freePort, isPortFree, NATS_INSTALL_HINT } from "../../scripts/nats-binary.ts";
 
 export interface StartNatsServerOptions {
   /** Pass `-js` and wait for JetStream to come up. Default true. */
@@ -123,19 +122,6 @@ function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
 
-function canConnect(port: number, host = "127.0.0.1"): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = tcpConnect({ port, host });
-    const done = (ok: boolean) => {
-      socket.removeAllListeners();
-      socket.destroy();
-      resolve(ok);
-    };
-    socket.setTimeout(1000, () => done(false));
-    socket.once("connect", () => done(true));
-    socket.once("error", () => done(false));
-  });
-}
 
 async function waitForExit(launch: Launch, timeoutMs: number): Promise<boolean> {
   if (launch.hasExited) return true;
