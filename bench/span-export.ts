@@ -6,6 +6,7 @@
  * the services (BENCHMARKS.md, "Settings decided by measurement").
  *
  *   node --import tsx bench/span-export.ts [--rates 1000,1300,1600,1700] [--seconds 10] [--service-env KEY=VALUE]…
+ *       [--node-args='<flags instead of SERVICE_NODE_ARGS>']
  *
  * Needs `nats-server` like the bench.
  */
@@ -21,6 +22,7 @@ const { values } = parseArgs({
     rates: { type: "string", default: "1000,1300,1600,1700" },
     seconds: { type: "string", default: "10" },
     "service-env": { type: "string", multiple: true, default: [] },
+    "node-args": { type: "string" },
   },
 });
 const rates = values.rates.split(",").map(Number);
@@ -33,6 +35,7 @@ const wait = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const sink = await startOtlpSink();
 const sys = await startBenchSystem({
   label: "spans",
+  nodeArgs: values["node-args"]?.split(" ").filter(Boolean),
   env: {
     ...Object.fromEntries(values["service-env"].map(envAssignment)),
     OTEL_TRACES_EXPORTER: "otlp",
