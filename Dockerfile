@@ -5,7 +5,7 @@
 # deps (production node_modules) + source -> deno (the same TypeScript run by Deno).
 # compose builds `target: node` explicitly, so the stage order does not pick the runtime.
 
-ARG NODE_VERSION=22
+ARG NODE_VERSION=24
 
 FROM node:${NODE_VERSION}-slim AS base
 WORKDIR /app
