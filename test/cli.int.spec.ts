@@ -147,7 +147,7 @@ describe("rebuild-view", () => {
     expect(result.code, result.stderr).toBe(0);
     expect(result.stdout).not.toMatch(/\r|\u001b/);
     expect(result.stdout).toMatch(/^rebuild-view: 0 \/ 2 events \(0%\), – events\/s, ETA \?$/m);
-    expect(result.stdout).toMatch(/^rebuild-view: 2 \/ 2 events \(100%\), .* events\/s, took 0:00$/m);
+    expect(result.stdout).toMatch(/^rebuild-view: 2 \/ 2 events \(100%\), .* events\/s, took \d+:\d\d$/m); // elapsed time depends on the machine's load
     expect(result.stdout).toMatch(/^rebuilt 1 order views from 2 events in [\d.]+ s: 0 CREATED, 1 PAID, 0 SHIPPING_READY, 0 CANCELLED$/m);
   });
 
