@@ -93,7 +93,7 @@ describe("every route answers as its service's OpenAPI document says", () => {
   let cancelled = "";
   const userId = `docs-${Date.now()}`;
 
-  it("POST /orders: 201, 200 for a repeat, 409, 400, 413, 415, 422, 401, 503", async () => {
+  it("POST /orders: 201, 200 for a repeat, 422 for a reused key, 400, 413, 415, 422, 401, 503", async () => {
     const created = await call("order", "POST", "/orders", { headers: JSON_TYPE, body: JSON.stringify({ userId, amount: 10, items: [{ sku: "A-1", quantity: 2, unitPrice: 5 }] }) });
     expect(created.status).toBe(201);
     happy = created.json().orderId;
@@ -104,7 +104,7 @@ describe("every route answers as its service's OpenAPI document says", () => {
     const keyed = (body: unknown) => call("order", "POST", "/orders", { headers: { ...JSON_TYPE, "idempotency-key": key }, body: JSON.stringify(body) });
     expect((await keyed({ userId, amount: 7 })).status).toBe(201);
     expect((await keyed({ userId, amount: 7 })).status).toBe(200);
-    expect((await keyed({ userId, amount: 8 })).status).toBe(409);
+    expect((await keyed({ userId, amount: 8 })).status).toBe(422);
 
     const post = (body: string, headers: Record<string, string> = JSON_TYPE) => call("order", "POST", "/orders", { headers, body });
     expect((await post("{")).status).toBe(400);

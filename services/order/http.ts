@@ -83,7 +83,10 @@ const IDEMPOTENCY_KEY_PARAMETER = {
   name: "Idempotency-Key",
   in: "header",
   required: false,
-  description: "The same key with the same body answers the same order (200), also while the first is in flight; with another body, 409. Kept at least 24 h.",
+  description:
+    "The same key with the same body answers the same order (201 the first time, 200 for a repeat), also for concurrent " +
+    "duplicates, which get the first one's order (never a second order); with another body, 422 " +
+    "(draft-ietf-httpapi-idempotency-key-header). Kept at least 24 h.",
   schema: { type: "string", pattern: "^[\\x21-\\x7e]([\\x20-\\x7e]{0,253}[\\x21-\\x7e])?$" },
 } as const;
 
@@ -157,7 +160,7 @@ export function orderRoutes(app: Hono, runtime: () => OrderRuntime, config: Serv
         ...problems({
           ...BODY_PROBLEMS,
           400: `${BODY_PROBLEMS[400]} Or the Idempotency-Key is not 1-255 printable ASCII characters.`,
-          409: "The Idempotency-Key was used with another body (or is being expired right now).",
+          422: `${BODY_PROBLEMS[422]} Or the Idempotency-Key was already used with another request body (type …/idempotency-key-reused).`,
         }),
       },
     }),
