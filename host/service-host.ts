@@ -7,6 +7,7 @@
 import { Hono, type Context } from "hono";
 import { httpServerSpans, requestSpan } from "../otel/http-server-span.ts";
 import { routePath } from "hono/route";
+import { HTTPException } from "hono/http-exception";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
 import type { ServiceConfig } from "../shared/config.ts";
@@ -186,6 +187,11 @@ export function createService<R>(
   });
   app.onError((err, c: Context) => {
     if (err instanceof HttpProblem) return problemResponse(err, c.req.path);
+    // Hono's middleware (hono/bearer-auth) throws its answer in an HTTPException: the routes build
+    // those answers as problem+json; one without its own Response becomes one here.
+    if (err instanceof HTTPException) {
+      return err.res ? err.getResponse() : problemResponse(new HttpProblem(err.status, "http-error", err.message || "The request was refused."), c.req.path);
+    }
     const unavailable = unavailableProblem(err);
     if (unavailable) {
       log.warn({ err, path: c.req.path, ...traceFields(requestSpan(c)) }, "NATS did not answer a request in time");
