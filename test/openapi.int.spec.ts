@@ -198,3 +198,25 @@ describe("every route answers as its service's OpenAPI document says", () => {
     expect([...exercised].filter((k) => !described.has(k))).toEqual([]);
   });
 });
+
+describe("the documents' servers, over real HTTP", () => {
+  it("the first server, `/`, taken from where the document was fetched, reaches the service that served it", async () => {
+    const { serve } = await import("@hono/node-server");
+    const server = serve({ fetch: targets.order!.app.fetch, hostname: "127.0.0.1", port: 0 });
+    try {
+      await new Promise<void>((resolve) => (server.listening ? resolve() : server.once("listening", () => resolve())));
+      const { port } = server.address() as { port: number };
+      const documentUrl = `http://127.0.0.1:${port}/openapi.json`;
+      const doc = (await (await fetch(documentUrl)).json()) as Json;
+      // OpenAPI: the server URL is resolved against the document's URL, then the path is appended to it.
+      const base = new URL(doc.servers[0].url, documentUrl).href.replace(/\/$/, "");
+      expect(base).toBe(`http://127.0.0.1:${port}`);
+      const health = await fetch(`${base}/healthz`);
+      expect(health.status).toBe(200);
+      const order = await fetch(`${base}/orders`, { method: "POST", headers: JSON_TYPE, body: JSON.stringify({ userId: "servers", amount: 2 }) });
+      expect(order.status).toBe(201);
+    } finally {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  });
+});
