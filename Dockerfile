@@ -5,7 +5,9 @@
 # deps (production node_modules) + source -> deno (the same TypeScript run by Deno).
 # compose builds `target: node` explicitly, so the stage order does not pick the runtime.
 
-ARG NODE_VERSION=24
+# An exact release, not the floating `24`: the same build gives the same image (test/compose.unit.spec.ts).
+# Node 24 LTS's current patch, the one .ci/run installs.
+ARG NODE_VERSION=24.22.3
 
 FROM node:${NODE_VERSION}-slim AS base
 WORKDIR /app
