@@ -5,7 +5,9 @@
 # deps (production node_modules) + source -> deno (the same TypeScript run by Deno).
 # compose builds `target: node` explicitly, so the stage order does not pick the runtime.
 
-ARG NODE_VERSION=24
+# An exact release, not the floating `24`: the same build gives the same image (test/compose.unit.spec.ts).
+# Node 24 LTS's current patch, the one .ci/run installs.
+ARG NODE_VERSION=24.22.3
 
 FROM node:${NODE_VERSION}-slim AS base
 WORKDIR /app
@@ -19,7 +21,8 @@ RUN --mount=type=cache,target=/root/.npm \
 
 # --- source: just what runs, no tests/bench/docs; reusable by other runtime stages ---
 FROM scratch AS source
-COPY package.json tsconfig.json /app/
+# LICENSE travels with every image (Apache-2.0, section 4(a)).
+COPY package.json tsconfig.json LICENSE /app/
 COPY services/ /app/services/
 COPY shared/ /app/shared/
 COPY host/ /app/host/
@@ -44,6 +47,7 @@ FROM base AS node
 # Files stay root-owned: the `node` user can read and run them but not modify them.
 # The CLI ships too: `docker compose exec order node dist/cli.mjs <command>`.
 COPY --from=build /app/dist ./dist
+COPY --from=source /app/LICENSE ./
 USER node
 EXPOSE 3000 3001 3002 3003
 # PORT is set per service by compose; without it, the port is derived from the service name

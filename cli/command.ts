@@ -1,7 +1,9 @@
 /**
  * The CLI's frame: a table of commands, each with its help text, options and whether it takes
- * `--json`; parsing with `node:util`'s `parseArgs`; `--help` for the whole CLI and per command;
- * exit code 0 on success and for help, 1 with a one-line reason on stderr for anything else.
+ * `--json`; parsing with `node:util`'s `parseArgs`; `--help` for the whole CLI and per command,
+ * `--version`; exit code 0 on success, help and version, 1 with a one-line reason on stderr when a
+ * command fails, 2 with the reason and the usage on stderr when the command line is wrong (the
+ * convention of getopt-style tools: a script can tell "you called me wrong" from "it failed").
  * Adding a command is one entry in the table (cli/commands.ts). No NATS here: testable in-process.
  */
 import { parseArgs } from "node:util";
@@ -23,6 +25,20 @@ export interface TextOut {
 /** A failure the user can act on: printed as one line, exit code 1. */
 export class CliError extends Error {
   override name = "CliError";
+}
+
+/**
+ * The command line itself is wrong (unknown command or option, missing or malformed argument, no
+ * command): printed as one line followed by the usage on stderr, exit code 2.
+ */
+export class CliUsageError extends CliError {
+  override name = "CliUsageError";
+  /** The usage to print after the reason; the runner fills in the command's, else the CLI's. */
+  usage: string | undefined;
+  constructor(message: string, options: { usage?: string; cause?: unknown } = {}) {
+    super(message, { cause: options.cause });
+    this.usage = options.usage;
+  }
 }
 
 /** An option besides `--help` and `--json`, as `parseArgs` takes it, with its help text. */
@@ -64,8 +80,11 @@ export interface CliCommand {
 
 export const EXIT_OK = 0;
 export const EXIT_FAILURE = 1;
+export const EXIT_USAGE = 2;
 
-const EXIT_CODES = "exit codes: 0 success (and --help), 1 failure, with a one-line reason on stderr";
+const EXIT_CODES =
+  "exit codes: 0 success (and --help, --version), 1 failure, with a one-line reason on stderr,\n" +
+  "            2 usage error (unknown command or option, missing or bad argument), with the usage on stderr";
 
 function usageOf(command: CliCommand): string {
   const positionals = (command.positionals ?? []).map((p) => `<${p}>`).join(" ");
@@ -84,6 +103,7 @@ export function renderUsage(commands: readonly CliCommand[], envHelp: string): s
   const readers = commands.filter((c) => c.json).map((c) => c.name);
   return [
     "usage: orderstream <command> [options]",
+    "       orderstream --help | --version",
     "",
     "commands:",
     ...lines,
@@ -118,19 +138,24 @@ export function renderCommandHelp(command: CliCommand): string {
   ].join("\n");
 }
 
-/** What a command line asks for: a help text to print, or a command to run with its input. */
-export type Parsed = { kind: "help"; text: string } | { kind: "run"; command: CliCommand; input: CommandInput };
+/** What a command line asks for: a help text or the version to print, or a command to run with its input. */
+export type Parsed = { kind: "help"; text: string } | { kind: "version" } | { kind: "run"; command: CliCommand; input: CommandInput };
 
 const isHelpFlag = (arg: string | undefined) => arg === "--help" || arg === "-h";
+const isVersionFlag = (arg: string | undefined) => arg === "--version" || arg === "-V";
 
 /**
  * Resolves argv against the table: the longest run of leading words that names a command, then
- * its options by `parseArgs` (strict: an unknown option is an error). Throws CliError.
+ * its options by `parseArgs` (strict: an unknown option is an error). Throws CliUsageError when
+ * the command line is wrong.
  * @example parseCommandLine(COMMANDS, ["events", id, "--json"], env) // { kind: "run", command: events, input: { positionals: [id], json: true, … } }
  */
 export function parseCommandLine(commands: readonly CliCommand[], argv: readonly string[], envHelp: string): Parsed {
   const [first, ...others] = argv;
-  if (first === undefined || isHelpFlag(first)) return { kind: "help", text: renderUsage(commands, envHelp) };
+  if (first === undefined) throw new CliUsageError("no command given");
+  if (isHelpFlag(first)) return { kind: "help", text: renderUsage(commands, envHelp) };
+  if (isVersionFlag(first) && others.length === 0) return { kind: "version" };
+  if (first.startsWith("-")) throw new CliUsageError(`unknown option "${first}" before the command (orderstream --help lists the commands)`);
   if (first === "help") {
     if (others.length === 0) return { kind: "help", text: renderUsage(commands, envHelp) };
     return { kind: "help", text: helpFor(commands, others) };
@@ -140,8 +165,9 @@ export function parseCommandLine(commands: readonly CliCommand[], argv: readonly
     const [group, sub] = argv;
     if (isHelpFlag(sub)) return { kind: "help", text: found.group.map(renderCommandHelp).join("\n\n") };
     const names = found.group.map((c) => c.name.split(" ").slice(1).join(" ")).join(", ");
-    if (sub === undefined) throw new CliError(`${group} needs a subcommand: ${names} (see orderstream ${group} --help)`);
-    throw new CliError(`unknown command "${group} ${sub}": ${group} takes ${names}`);
+    const usage = found.group.map(renderCommandHelp).join("\n\n");
+    if (sub === undefined) throw new CliUsageError(`${group} needs a subcommand: ${names} (see orderstream ${group} --help)`, { usage });
+    throw new CliUsageError(`unknown command "${group} ${sub}": ${group} takes ${names}`, { usage });
   }
   const { command, rest } = found;
   const options: Record<string, { type: "string" | "boolean"; short?: string }> = {};
@@ -154,16 +180,16 @@ export function parseCommandLine(commands: readonly CliCommand[], argv: readonly
   } catch (err) {
     // parseArgs explains at length; its first sentence is the reason.
     const reason = (err as Error).message.split(/\.\s/)[0]!.replace(/\.$/, "");
-    throw new CliError(`${command.name}: ${reason} (see orderstream ${command.name} --help)`);
+    throw new CliUsageError(`${command.name}: ${reason} (see orderstream ${command.name} --help)`, { usage: renderCommandHelp(command), cause: err });
   }
   const { help, json, ...values } = parsed.values as Record<string, string | boolean | undefined>;
   if (help) return { kind: "help", text: renderCommandHelp(command) };
   const wanted = command.positionals ?? [];
   if (parsed.positionals.length < wanted.length) {
-    throw new CliError(`${command.name} needs ${wanted.slice(parsed.positionals.length).map((p) => `<${p}>`).join(" ")} (see orderstream ${command.name} --help)`);
+    throw new CliUsageError(`${command.name} needs ${wanted.slice(parsed.positionals.length).map((p) => `<${p}>`).join(" ")} (see orderstream ${command.name} --help)`, { usage: renderCommandHelp(command) });
   }
   if (parsed.positionals.length > wanted.length) {
-    throw new CliError(`${command.name}: unexpected argument "${parsed.positionals[wanted.length]}" (see orderstream ${command.name} --help)`);
+    throw new CliUsageError(`${command.name}: unexpected argument "${parsed.positionals[wanted.length]}" (see orderstream ${command.name} --help)`, { usage: renderCommandHelp(command) });
   }
   return { kind: "run", command, input: { values, positionals: parsed.positionals, json: json === true } };
 }
@@ -186,7 +212,7 @@ function match(
   if (best) return { command: best, rest: argv.slice(best.name.split(" ").length) };
   const group = commands.filter((c) => c.name.includes(" ") && c.name.split(" ")[0] === argv[0]);
   if (group.length > 0) return { group };
-  throw new CliError(`unknown command "${argv[0]}" (orderstream --help lists the commands)`);
+  throw new CliUsageError(`unknown command "${argv[0]}" (orderstream --help lists the commands)`);
 }
 
 /** A reason as one line: whatever a library put in the message, newlines included. */
@@ -194,22 +220,37 @@ export function oneLine(message: string): string {
   return message.replace(/\s*\n\s*/g, " ").trim();
 }
 
+/** What the CLI says about itself: the environment it reads (for the usage) and its version. */
+export interface CliAbout {
+  envHelp: string;
+  version: string;
+}
+
 /**
  * Runs the command line against the table and answers the exit code; never throws.
- * @example process.exitCode = await runCommandLine(COMMANDS, process.argv.slice(2), io, ENV_HELP)
+ * @example process.exitCode = await runCommandLine(COMMANDS, process.argv.slice(2), io, { envHelp: ENV_HELP, version })
  */
-export async function runCommandLine(commands: readonly CliCommand[], argv: readonly string[], io: CliIo, envHelp: string): Promise<number> {
+export async function runCommandLine(commands: readonly CliCommand[], argv: readonly string[], io: CliIo, about: CliAbout): Promise<number> {
+  let command: CliCommand | undefined;
   try {
-    const parsed = parseCommandLine(commands, argv, envHelp);
+    const parsed = parseCommandLine(commands, argv, about.envHelp);
     if (parsed.kind === "help") {
       io.stdout.write(`${parsed.text}\n`);
       return EXIT_OK;
     }
-    await parsed.command.run(parsed.input, io);
+    if (parsed.kind === "version") {
+      io.stdout.write(`${about.version}\n`);
+      return EXIT_OK;
+    }
+    command = parsed.command;
+    await command.run(parsed.input, io);
     return EXIT_OK;
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
     io.stderr.write(`orderstream: ${oneLine(message) || "failed"}\n`);
-    return EXIT_FAILURE;
+    if (!(err instanceof CliUsageError)) return EXIT_FAILURE;
+    const usage = err.usage ?? (command ? renderCommandHelp(command) : renderUsage(commands, about.envHelp));
+    io.stderr.write(`\n${usage}\n`);
+    return EXIT_USAGE;
   }
 }

@@ -1,13 +1,15 @@
 /**
  * The CLI's frame, in-process: which command a command line names, its options and positionals,
- * `--help` at every level, `--json` only where a command takes it, and the exit codes (0 for
- * success and help, 1 with one line on stderr for everything else).
+ * `--help` at every level, `--version`, `--json` only where a command takes it, and the exit codes
+ * (0 for success, help and version; 1 with one line on stderr when a command fails; 2 with the
+ * reason and the usage on stderr when the command line is wrong).
  */
 import { describe, expect, it } from "vitest";
-import { CliError, parseCommandLine, renderCommandHelp, runCommandLine, type CliCommand, type CommandInput } from "./command.ts";
+import { CliError, CliUsageError, parseCommandLine, renderCommandHelp, runCommandLine, type CliCommand, type CommandInput } from "./command.ts";
 import { COMMANDS } from "./commands.ts";
 
 const ENV_HELP = "environment: NONE";
+const ABOUT = { envHelp: ENV_HELP, version: "9.8.7" };
 
 /** A table like the real one, whose commands record what they were run with. */
 function table() {
@@ -38,7 +40,7 @@ function buffers(isTTY = false) {
 
 async function run(argv: string[], commands: readonly CliCommand[] = table().commands) {
   const { out, err, io } = buffers();
-  const code = await runCommandLine(commands, argv, io, ENV_HELP);
+  const code = await runCommandLine(commands, argv, io, ABOUT);
   return { code, stdout: out.text, stderr: err.text };
 }
 
@@ -68,18 +70,28 @@ describe("parseCommandLine", () => {
     [["nope"], /^unknown command "nope" \(orderstream --help lists the commands\)$/],
     [["box"], /^box needs a subcommand: list, take/],
     [["box", "open"], /^unknown command "box open": box takes list, take$/],
-  ])("given %j, then it is a CliError saying why", (argv, reason) => {
+    [[], /^no command given$/],
+    [["--bogus"], /^unknown option "--bogus" before the command/],
+    [["--version", "show"], /^unknown option "--version" before the command/],
+    [["help", "nope"], /^unknown command "nope"/],
+  ])("given %j, then it is a usage error saying why", (argv, reason) => {
     expect(() => parseCommandLine(table().commands, argv, ENV_HELP)).toThrowError(reason);
+    expect(() => parseCommandLine(table().commands, argv, ENV_HELP)).toThrowError(CliUsageError);
   });
 
-  it.each([[[]], [["--help"]], [["-h"]], [["help"]]])("given %j, then the usage lists every command", (argv) => {
+  it.each([[["--version"]], [["-V"]]])("given %j alone, then the version is asked for", (argv) => {
+    expect(parseCommandLine(table().commands, argv, ENV_HELP)).toEqual({ kind: "version" });
+  });
+
+  it.each([[["--help"]], [["-h"]], [["help"]]])("given %j, then the usage lists every command", (argv) => {
     const parsed = parseCommandLine(table().commands, argv, ENV_HELP);
     expect(parsed.kind).toBe("help");
     const text = (parsed as { text: string }).text;
     for (const name of ["show <id> [--json]", "move [options]", "box list [--json]", "box take <seq>"]) expect(text).toContain(name);
     expect(text).toContain("show, box list take --json");
     expect(text).toContain(ENV_HELP);
-    expect(text).toMatch(/exit codes: 0 success .*1 failure/);
+    expect(text).toMatch(/exit codes: 0 success \(and --help, --version\), 1 failure[\s\S]*2 usage error/);
+    expect(text).toContain("orderstream --help | --version");
   });
 
   it.each([[["move", "--help"]], [["move", "-h"]], [["help", "move"]], [["move", "--to", "x", "--help"]]])(
@@ -124,11 +136,42 @@ describe("runCommandLine", () => {
     expect(result.stderr).toBe("");
   });
 
-  it.each([[["fail"]], [["nope"]], [["show"]], [["box"]], [["move", "--bad"]]])("answers 1 with one line on stderr for %j", async (argv) => {
-    const result = await run(argv);
+  it.each([[["--version"]], [["-V"]]])("answers 0 and prints the version alone on stdout for %j", async (argv) => {
+    expect(await run(argv)).toEqual({ code: 0, stdout: "9.8.7\n", stderr: "" });
+  });
+
+  it("answers 1 with one line on stderr for a command that fails", async () => {
+    const result = await run(["fail"]);
     expect(result.code).toBe(1);
     expect(result.stdout).toBe("");
     expect(result.stderr).toMatch(/^orderstream: [^\n]+\n$/);
+  });
+
+  it.each([
+    [[], "usage: orderstream <command>"],
+    [["nope"], "usage: orderstream <command>"],
+    [["-x"], "usage: orderstream <command>"],
+    [["help", "nope"], "usage: orderstream <command>"],
+    [["show"], "usage: orderstream show <id> [--json]"],
+    [["show", "1", "2"], "usage: orderstream show <id> [--json]"],
+    [["move", "--bad"], "usage: orderstream move [options]"],
+    [["box"], "usage: orderstream box list [--json]"],
+    [["box", "open"], "usage: orderstream box list [--json]"],
+  ])("answers 2 for the usage error %j: the reason, then the usage on stderr, nothing on stdout", async (argv, usage) => {
+    const result = await run(argv);
+    expect(result.code).toBe(2);
+    expect(result.stdout).toBe("");
+    const [reason, blank, ...rest] = result.stderr.split("\n");
+    expect(reason).toMatch(/^orderstream: \S/);
+    expect(blank).toBe("");
+    expect(rest.join("\n")).toMatch(new RegExp(`^${usage.replace(/[[\]]/g, "\\$&")}`));
+  });
+
+  it("answers 2 with the command's usage when the command itself finds an argument wrong", async () => {
+    const picky: CliCommand = { name: "picky", positionals: ["n"], summary: "", run: () => Promise.reject(new CliUsageError("<n> must be a number")) };
+    const result = await run(["picky", "x"], [picky]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/^orderstream: <n> must be a number\n\nusage: orderstream picky <n>\n/);
   });
 
   it("puts a multi-line reason on one line", async () => {
@@ -158,7 +201,7 @@ describe("the commands table", () => {
     }
   });
 
-  it("checks replay's and the order commands' arguments before connecting anywhere", async () => {
+  it("checks replay's and the order commands' arguments before connecting anywhere: a usage error, exit 2", async () => {
     const cases: [string[], RegExp][] = [
       [["replay", "--from-seq", "1"], /replay needs --consumer/],
       [["replay", "--consumer", "payment"], /replay needs --from-seq <N> or --from-time <ISO>/],
@@ -171,8 +214,9 @@ describe("the commands table", () => {
     ];
     for (const [argv, reason] of cases) {
       const result = await run(argv, COMMANDS);
-      expect(result.code, argv.join(" ")).toBe(1);
+      expect(result.code, argv.join(" ")).toBe(2);
       expect(result.stderr, argv.join(" ")).toMatch(reason);
+      expect(result.stderr, argv.join(" ")).toContain(`usage: orderstream ${argv[0] === "dlq" ? "dlq retry" : argv[0]}`);
     }
   });
 });

@@ -12,7 +12,7 @@ import { listDeadLetters, requestRetry } from "../nats/dead-letters.ts";
 import { fetchTrace } from "../otel/jaeger-query.ts";
 import { fetchOrderLogs } from "../shared/log-query.ts";
 import { rebuildOrderViews } from "../services/order/rebuild-view.ts";
-import { CliError, type CliCommand, type CliIo } from "./command.ts";
+import { CliError, CliUsageError, type CliCommand, type CliIo } from "./command.ts";
 import { renderEventTable } from "./event-table.ts";
 import { renderTraceReport } from "./waterfall.ts";
 import { renderLogLines } from "./log-table.ts";
@@ -24,7 +24,7 @@ const printJson = (io: CliIo, value: unknown) => io.stdout.write(`${JSON.stringi
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function orderIdOf(id: string): string {
-  if (!isOrderId(id)) throw new CliError(`"${id}" is not an order id (the API issues UUIDs)`);
+  if (!isOrderId(id)) throw new CliUsageError(`"${id}" is not an order id (the API issues UUIDs)`);
   return id;
 }
 
@@ -103,18 +103,18 @@ const logs: CliCommand = {
 function replayStart(values: Record<string, string | boolean | undefined>): ReplayStart {
   const fromSeq = values["from-seq"];
   const fromTime = values["from-time"];
-  if (typeof fromSeq === "string" && typeof fromTime === "string") throw new CliError("replay takes --from-seq or --from-time, not both");
+  if (typeof fromSeq === "string" && typeof fromTime === "string") throw new CliUsageError("replay takes --from-seq or --from-time, not both");
   if (typeof fromSeq === "string") {
     const seq = Number(fromSeq);
-    if (!Number.isSafeInteger(seq) || seq < 1) throw new CliError("--from-seq must be a stream sequence ≥ 1");
+    if (!Number.isSafeInteger(seq) || seq < 1) throw new CliUsageError("--from-seq must be a stream sequence ≥ 1");
     return { fromSeq: seq };
   }
   if (typeof fromTime === "string") {
     const time = new Date(fromTime);
-    if (Number.isNaN(time.getTime())) throw new CliError("--from-time must be an ISO date, e.g. 2026-11-26T10:00:00Z");
+    if (Number.isNaN(time.getTime())) throw new CliUsageError("--from-time must be an ISO date, e.g. 2026-11-26T10:00:00Z");
     return { fromTime: time };
   }
-  throw new CliError("replay needs --from-seq <N> or --from-time <ISO>");
+  throw new CliUsageError("replay needs --from-seq <N> or --from-time <ISO>");
 }
 
 /** How long replay waits for the services to work through the backlog. */
@@ -136,7 +136,7 @@ const replay: CliCommand = {
     "a line every 5 s otherwise) until nothing is pending. Handlers are idempotent: a replay changes no outcome\n" +
     "already reached. Fails (exit 1) if the backlog is not worked through within 30 minutes.",
   async run({ values }, io) {
-    if (typeof values.consumer !== "string") throw new CliError("replay needs --consumer <durable name or service name>");
+    if (typeof values.consumer !== "string") throw new CliUsageError("replay needs --consumer <durable name or service name>");
     const start = replayStart(values);
     const names = consumersFor(values.consumer);
     await withNats(io.env, async (_nc, jsm) => {
@@ -200,7 +200,7 @@ const dlqRetry: CliCommand = {
   description: "A fresh handler of the owning service takes it (folding the order from the stream); waits up to 60 s until the dead letter is gone.",
   async run({ positionals }, io) {
     const seq = Number(positionals[0]);
-    if (!Number.isSafeInteger(seq) || seq < 1) throw new CliError("dlq retry needs the ORDERS stream sequence, e.g. dlq retry 42");
+    if (!Number.isSafeInteger(seq) || seq < 1) throw new CliUsageError("dlq retry needs the ORDERS stream sequence, e.g. dlq retry 42");
     await withNats(io.env, async (nc, jsm) => {
       const letters = await requestRetry(jetstream(nc), jsm, seq);
       if (letters.length === 0) throw new CliError(`no dead letter for ORDERS sequence ${seq} (see dlq list)`);

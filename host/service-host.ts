@@ -7,9 +7,10 @@
 import { Hono, type Context } from "hono";
 import { httpServerSpans, requestSpan } from "../otel/http-server-span.ts";
 import { routePath } from "hono/route";
+import { HTTPException } from "hono/http-exception";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
-import type { ServiceConfig } from "../shared/config.ts";
+import { DEFAULT_PORTS, type ServiceConfig } from "../shared/config.ts";
 import { traceFields, type Logger } from "../shared/logger.ts";
 import type { LogShippingStats } from "../shared/log-shipper.ts";
 import { createMetrics, type ServiceMetrics } from "./metrics.ts";
@@ -28,9 +29,18 @@ import { BUCKETS, ORDERS_STREAM, type ServiceName } from "../nats/subjects.ts";
 import { ensureDeadLetterStreams, startAdvisoryProcessor, writeDeadLetter } from "../nats/dead-letters.ts";
 import { startRetryProcessor } from "../nats/dead-letter-retry.ts";
 import { readJetStreamStats } from "../nats/jetstream-stats.ts";
-import { describeRoute, jsonResponse, serveApiDocuments } from "../shared/http/openapi.ts";
+import { describeRoute, jsonResponse, serveApiDocuments, type ApiServer } from "../shared/http/openapi.ts";
 import { allowedMethods } from "../shared/http/allowed-methods.ts";
 import { HealthBody, ReadinessBody, type Health, type Readiness } from "./http-schemas.ts";
+
+/** Where a service answers by default on the machine that runs it (PORT unset, as `npm start` runs it). */
+export function defaultServer(service: ServiceName): ApiServer {
+  return {
+    url: "http://localhost:{port}",
+    description: `The ${service} service's default address on the machine that runs it (npm start; PORT unset).`,
+    variables: { port: { default: String(DEFAULT_PORTS[service]), description: "The service's PORT." } },
+  };
+}
 
 /** The version of the HTTP API the documents describe (not the package's). */
 export const API_VERSION = "1.0.0";
@@ -170,6 +180,7 @@ export function createService<R>(
     description: api?.description ?? `The ${config.service} service's operational routes.`,
     version: API_VERSION,
     bearerAuth: api?.bearerAuth,
+    servers: [defaultServer(config.service)],
   });
   // A fixed path (/healthz, /orders, …) asked with another method is 405 with `Allow` (RFC 9110);
   // anything else, /orders/{id} with another method included, is 404 (shared/http/allowed-methods.ts).
@@ -186,6 +197,11 @@ export function createService<R>(
   });
   app.onError((err, c: Context) => {
     if (err instanceof HttpProblem) return problemResponse(err, c.req.path);
+    // Hono's middleware (hono/bearer-auth) throws its answer in an HTTPException: the routes build
+    // those answers as problem+json; one without its own Response becomes one here.
+    if (err instanceof HTTPException) {
+      return err.res ? err.getResponse() : problemResponse(new HttpProblem(err.status, "http-error", err.message || "The request was refused."), c.req.path);
+    }
     const unavailable = unavailableProblem(err);
     if (unavailable) {
       log.warn({ err, path: c.req.path, ...traceFields(requestSpan(c)) }, "NATS did not answer a request in time");

@@ -2,8 +2,11 @@
  * The CLI as a child process (as `npm run cli` runs it) against a real nats-server with an order's
  * events and a dead letter in it: `--help` at each level, `--json` on the read commands (one JSON
  * document on stdout, the API's shapes), plain progress lines when stdout is not a terminal, and
- * exit code 0 on success, 1 with a one-line reason on stderr otherwise.
+ * exit code 0 on success (and for --help, --version), 1 with a one-line reason on stderr when a
+ * command fails, 2 with the usage on stderr when the command line is wrong.
  */
+import { readFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { headers, type NatsConnection } from "@nats-io/transport-node";
 import { jetstream, jetstreamManager, type JetStreamClient } from "@nats-io/jetstream";
@@ -16,6 +19,7 @@ import { eventSubject } from "../nats/subjects.ts";
 import { completeEvent } from "../nats/publish-event.ts";
 import type { EventDraft } from "../shared/events.ts";
 import { freePort } from "../scripts/nats-binary.ts";
+import { REPO_ROOT } from "./support/processes.ts";
 
 let nats: NatsServerHandle;
 let nc: NatsConnection;
@@ -71,10 +75,32 @@ describe("help and exit codes", () => {
     expect(help.stderr).toBe("");
   });
 
-  it("an unknown command, option or a missing argument is exit 1 with one line", async () => {
-    expectFailure(await runCli(["nope"], env), /unknown command "nope"/);
-    expectFailure(await runCli(["events", orderId, "--jsn"], env), /Unknown option '--jsn'/);
-    expectFailure(await runCli(["dlq", "retry"], env), /dlq retry needs <seq>/);
+  it("--version and -V print package.json's version (exit 0), also through the npx entry bin/orderstream.mjs", async () => {
+    const { version } = JSON.parse(readFileSync(`${REPO_ROOT}/package.json`, "utf8")) as { version: string };
+    for (const flag of ["--version", "-V"]) expect(await runCli([flag], env)).toEqual({ code: 0, stdout: `${version}\n`, stderr: "" });
+    const bin = spawnSync(process.execPath, ["bin/orderstream.mjs", "--version"], { cwd: REPO_ROOT, encoding: "utf8", timeout: 60_000 });
+    expect({ code: bin.status, stdout: bin.stdout }).toEqual({ code: 0, stdout: `${version}\n` });
+  });
+
+  it("an unknown command or option, a missing or bad argument, or no command is exit 2: the reason, then the usage on stderr", async () => {
+    const cases: [string[], RegExp, string][] = [
+      [[], /no command given/, "usage: orderstream <command> [options]"],
+      [["nope"], /unknown command "nope"/, "usage: orderstream <command> [options]"],
+      [["--nope"], /unknown option "--nope"/, "usage: orderstream <command> [options]"],
+      [["events", orderId, "--jsn"], /Unknown option '--jsn'/, "usage: orderstream events <orderId> [--json]"],
+      [["dlq", "retry"], /dlq retry needs <seq>/, "usage: orderstream dlq retry <seq>"],
+      [["replay", "--consumer", "payment"], /replay needs --from-seq <N> or --from-time <ISO>/, "usage: orderstream replay --consumer"],
+    ];
+    for (const [argv, reason, usage] of cases) {
+      const result = await runCli(argv, env);
+      expect(result.code, `${argv.join(" ")}: ${result.stderr}`).toBe(2);
+      expect(result.stdout).toBe("");
+      const [first, blank, ...rest] = result.stderr.split("\n");
+      expect(first).toMatch(/^orderstream: /);
+      expect(first).toMatch(reason);
+      expect(blank).toBe("");
+      expect(rest.join("\n").startsWith(usage), result.stderr).toBe(true);
+    }
   });
 
   it("an unreachable NATS is exit 1 with one line naming it", async () => {

@@ -164,6 +164,69 @@ const APP_SERVICES = {
   notification: "notification-service",
 } as const;
 
+/**
+ * Why an image reference floats (another pull may get another image), or null when it is pinned:
+ * an exact release tag (`v?MAJOR.MINOR.PATCH`, optionally with a variant such as `-alpine`), or a digest.
+ */
+function floatingImageReason(ref: string): string | null {
+  if (/@sha256:[0-9a-f]{64}$/.test(ref)) return null;
+  const slash = ref.lastIndexOf("/");
+  const colon = ref.lastIndexOf(":");
+  if (colon <= slash) return `${ref} has no tag: Docker pulls :latest`;
+  const tag = ref.slice(colon + 1);
+  if (tag === "latest") return `${ref} floats: :latest is whatever was pushed last`;
+  if (!/^v?\d+\.\d+\.\d+(-[a-z0-9][a-z0-9.-]*)?$/i.test(tag)) return `${ref} floats: ${tag} is not an exact release (MAJOR.MINOR.PATCH)`;
+  return null;
+}
+
+/** The images a Dockerfile's FROM lines pull (ARG defaults filled in), without `scratch` and its own stages. */
+function dockerfileImages(text: string): string[] {
+  const args = new Map([...text.matchAll(/^ARG\s+(\w+)=(\S+)/gm)].map((m) => [m[1]!, m[2]!] as const));
+  const stages = new Set([...text.matchAll(/^FROM\s+\S+\s+AS\s+(\S+)/gim)].map((m) => m[1]!.toLowerCase()));
+  return [...text.matchAll(/^FROM\s+(\S+)/gim)]
+    .map((m) => m[1]!.replace(/\$\{(\w+)\}|\$(\w+)/g, (whole, a, b) => args.get(a ?? b) ?? whole))
+    .filter((image) => image !== "scratch" && !stages.has(image.toLowerCase()));
+}
+
+describe("pinned images", () => {
+  const composeFiles = ["compose.yaml", "compose.auth.yaml", "compose.deno.yaml"];
+
+  it("pins every image of every compose file and of the Dockerfile to an exact release", () => {
+    const images: string[] = [];
+    for (const file of composeFiles) {
+      const compose = parse(readFileSync(join(root, file), "utf8"), { merge: true }) as Compose;
+      for (const svc of Object.values(compose.services ?? {})) if (typeof svc.image === "string") images.push(svc.image);
+    }
+    const fromDockerfile = dockerfileImages(readFileSync(join(root, "Dockerfile"), "utf8"));
+    expect(fromDockerfile).toEqual(["node:24.22.3-slim", "denoland/deno:2.9.6"]);
+    images.push(...fromDockerfile);
+    expect(images.length).toBeGreaterThanOrEqual(10);
+    expect(images.map(floatingImageReason).filter(Boolean)).toEqual([]);
+  });
+
+  it.each([
+    ["nats", /no tag/],
+    ["nats:latest", /:latest/],
+    ["node:24-slim", /not an exact release/],
+    ["prom/prometheus:v3", /not an exact release/],
+    ["grafana/grafana:12.2", /not an exact release/],
+    ["registry.local:5000/team/app", /no tag/],
+    ["denoland/deno:alpine", /not an exact release/],
+  ])("calls %s floating", (ref, reason) => {
+    expect(floatingImageReason(ref)).toMatch(reason);
+  });
+
+  it.each([["nats:2.15.3-alpine"], ["prom/prometheus:v3.5.5"], ["registry.local:5000/team/app:1.2.3"], [`node@sha256:${"a".repeat(64)}`]])(
+    "calls %s pinned",
+    (ref) => expect(floatingImageReason(ref)).toBeNull(),
+  );
+
+  it("reads a Dockerfile's images with its ARG defaults, skipping scratch and its own stages", () => {
+    const text = "ARG V=1.2.3\nFROM node:${V}-slim AS base\nFROM scratch AS src\nFROM base AS run\nFROM $V AS odd\n";
+    expect(dockerfileImages(text)).toEqual(["node:1.2.3-slim", "1.2.3"]);
+  });
+});
+
 describe("compose.yaml", () => {
   let validate: ValidateFunction;
   let doc: Compose;

@@ -9,6 +9,7 @@ import { HttpProblem, problemResponse } from "../shared/http/problem.ts";
 import { createService, type ServiceDefinition } from "../host/service-host.ts";
 import { loadConfig } from "../shared/config.ts";
 import { createLogger } from "../shared/logger.ts";
+import { orderService } from "../services/order/service.ts";
 
 function appWith(routes: (app: Hono) => void, timeoutMs = 10_000): Hono {
   const app = new Hono();
@@ -127,5 +128,50 @@ describe("the service app's error bodies", () => {
     expect((await app.request("/healthz")).status).toBe(200);
     expect((await app.request("/readyz")).status).toBe(503); // not started: no NATS
     expect((await app.request("/metrics")).status).toBe(200);
+  });
+});
+
+describe("the order API behind ORDER_API_TOKEN (hono/bearer-auth)", () => {
+  const TOKEN = "s3cret-token";
+  const app = createService(orderService, loadConfig("order", { ORDER_API_TOKEN: TOKEN }), createLogger("test", "silent"), {}).app;
+  const order = `/orders/${crypto.randomUUID()}`;
+
+  it.each([
+    ["no Authorization", undefined],
+    ["another token", `Bearer ${TOKEN}x`],
+    ["a prefix of it", `Bearer ${TOKEN.slice(0, -1)}`],
+    ["another scheme", `Basic ${TOKEN}`],
+    ["the token alone", TOKEN],
+    ["Bearer and nothing", "Bearer"],
+    ["a token Bearer cannot carry", "Bearer a b"],
+    ["a hostile token", 'Bearer "<script>'],
+  ])("given %s, then 401 problem+json with the Bearer challenge, and the route never runs", async (_, authorization) => {
+    for (const [method, path] of [["GET", order], ["POST", "/orders"], ["GET", `${order}/view`]] as const) {
+      const res = await app.request(path, { method, headers: authorization === undefined ? {} : { authorization } });
+      expect(res.status, `${method} ${path}`).toBe(401);
+      expect(res.headers.get("content-type")).toBe("application/problem+json");
+      expect(res.headers.get("www-authenticate")).toBe('Bearer realm="orderstream"');
+      expect(res.headers.get("x-content-type-options")).toBe("nosniff");
+      expect(await res.json()).toMatchObject({ status: 401, type: "https://orderstream.dev/problems/unauthorized", title: "Unauthorized", detail: expect.stringMatching(/Bearer/) });
+    }
+  });
+
+  it.each([[`Bearer ${TOKEN}`], [`bearer ${TOKEN}`], [`Bearer   ${TOKEN}`]])("given %j, then the request passes to the route (503 here: no NATS)", async (authorization) => {
+    const res = await app.request(order, { headers: { authorization } });
+    expect(res.status).toBe(503);
+  });
+
+  it("leaves health, readiness, metrics and the API documents open", async () => {
+    expect((await app.request("/healthz")).status).toBe(200);
+    expect((await app.request("/readyz")).status).toBe(503); // not started: no NATS
+    expect((await app.request("/metrics")).status).toBe(200);
+    expect((await app.request("/openapi.json")).status).toBe(200);
+    expect((await app.request("/docs")).status).toBe(200);
+  });
+
+  it("refuses at start a token no Bearer header could carry, saying what a token may hold", () => {
+    expect(() => createService(orderService, loadConfig("order", { ORDER_API_TOKEN: "with space" }), createLogger("test", "silent"), {})).toThrowError(
+      /ORDER_API_TOKEN must be a bearer token/,
+    );
   });
 });

@@ -1,6 +1,7 @@
 /**
- * Idempotency-Key on POST /orders against the real system: concurrent duplicates get one order,
- * a reused key with another body is a conflict, and the stream keeps exactly one ORDER_CREATED.
+ * Idempotency-Key on POST /orders against the real system: concurrent duplicates get one order and
+ * share its answer, a reused key with another body is 422 (draft-ietf-httpapi-idempotency-key-header),
+ * and the stream keeps exactly one ORDER_CREATED.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
@@ -50,8 +51,10 @@ describe("Idempotency-Key", () => {
     const ids = new Set(results.map((r) => r.body.orderId));
     expect(ids.size).toBe(1);
     orderId = results[0]!.body.orderId;
+    const traceIds = new Set(results.map((r) => r.body.traceId));
+    expect(traceIds.size).toBe(1);
     for (const r of results) {
-      expect(r.body).toMatchObject({ orderId, status: "CREATED" });
+      expect(r.body).toMatchObject({ orderId, status: "CREATED", traceId: expect.stringMatching(/^[0-9a-f]{32}$/) });
       expect(r.headers.get("location")).toBe(`/orders/${orderId}`);
     }
 
@@ -75,17 +78,48 @@ describe("Idempotency-Key", () => {
     expect(createdCount(await subjectsOf(orderId))).toBe(1);
   });
 
-  it("the same key with another body is a 409 problem and writes nothing", async () => {
+  it("the same key with another body is a 422 problem saying so, and writes nothing", async () => {
     expect(orderId).toBeDefined();
     const before = (await jsm.streams.info("ORDERS")).state.messages;
     const res = await postOrder(sys.orderUrl, { ...body, amount: 43, items: [{ sku: "A-1", quantity: 1, unitPrice: 43 }] }, {
       "idempotency-key": key,
     });
-    expect(res.status).toBe(409);
+    expect(res.status).toBe(422);
     expect(res.headers.get("content-type")).toMatch(/^application\/problem\+json/);
-    expect(res.body).toMatchObject({ status: 409, type: expect.any(String), title: expect.any(String), detail: expect.any(String) });
+    expect(res.body).toMatchObject({
+      status: 422,
+      type: expect.stringMatching(/\/idempotency-key-reused$/),
+      title: expect.any(String),
+      detail: expect.stringMatching(/Idempotency-Key was already used with another request body/),
+      errors: [{ path: "", message: expect.any(String) }],
+    });
     expect(res.body.orderId).toBeUndefined();
     expect((await jsm.streams.info("ORDERS")).state.messages).toBe(before);
+  });
+
+  it("two bodies racing for one key (10 concurrent POSTs each): one order, the winner's body shares it, the other body is 422", async () => {
+    const raceKey = `${key}-race`;
+    const bodies = [body, { ...body, amount: 21.25, items: [{ sku: "A-1", quantity: 1, unitPrice: 21.25 }] }];
+    const before = (await jsm.streams.info("ORDERS")).state.messages;
+    const sent = Array.from({ length: 20 }, (_, i) => i % 2);
+    const results = await Promise.all(sent.map((b) => postOrder(sys.orderUrl, bodies[b], { "idempotency-key": raceKey })));
+    const won = results.filter((r) => r.status === 201);
+    expect(won).toHaveLength(1);
+    const winner = sent[results.indexOf(won[0]!)]!;
+    results.forEach((r, i) => {
+      if (sent[i] === winner) {
+        expect([200, 201], JSON.stringify(r.body)).toContain(r.status);
+        expect(r.body.orderId).toBe(won[0]!.body.orderId);
+        expect(r.body.traceId).toBe(won[0]!.body.traceId);
+      } else {
+        expect(r.status, JSON.stringify(r.body)).toBe(422);
+        expect(r.body.type).toMatch(/\/idempotency-key-reused$/);
+      }
+    });
+    const raced = won[0]!.body.orderId as string;
+    expect((await waitForStatus(sys.orderUrl, raced, ["SHIPPING_READY", "CANCELLED"])).status).toBe("SHIPPING_READY");
+    expect(createdCount(await subjectsOf(raced))).toBe(1);
+    expect((await jsm.streams.info("ORDERS")).state.messages).toBe(before + 3);
   });
 
   it("keys are kept at least 24 h, then expire (the bucket's max age)", async () => {

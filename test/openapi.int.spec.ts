@@ -93,7 +93,7 @@ describe("every route answers as its service's OpenAPI document says", () => {
   let cancelled = "";
   const userId = `docs-${Date.now()}`;
 
-  it("POST /orders: 201, 200 for a repeat, 409, 400, 413, 415, 422, 401, 503", async () => {
+  it("POST /orders: 201, 200 for a repeat, 422 for a reused key, 400, 413, 415, 422, 401, 503", async () => {
     const created = await call("order", "POST", "/orders", { headers: JSON_TYPE, body: JSON.stringify({ userId, amount: 10, items: [{ sku: "A-1", quantity: 2, unitPrice: 5 }] }) });
     expect(created.status).toBe(201);
     happy = created.json().orderId;
@@ -104,7 +104,7 @@ describe("every route answers as its service's OpenAPI document says", () => {
     const keyed = (body: unknown) => call("order", "POST", "/orders", { headers: { ...JSON_TYPE, "idempotency-key": key }, body: JSON.stringify(body) });
     expect((await keyed({ userId, amount: 7 })).status).toBe(201);
     expect((await keyed({ userId, amount: 7 })).status).toBe(200);
-    expect((await keyed({ userId, amount: 8 })).status).toBe(409);
+    expect((await keyed({ userId, amount: 8 })).status).toBe(422);
 
     const post = (body: string, headers: Record<string, string> = JSON_TYPE) => call("order", "POST", "/orders", { headers, body });
     expect((await post("{")).status).toBe(400);
@@ -196,5 +196,27 @@ describe("every route answers as its service's OpenAPI document says", () => {
     const notProduced = [...described].filter((k) => !exercised.has(k) && !/^(payment|shipping) get \/readyz 503$/.test(k));
     expect(notProduced).toEqual([]);
     expect([...exercised].filter((k) => !described.has(k))).toEqual([]);
+  });
+});
+
+describe("the documents' servers, over real HTTP", () => {
+  it("the first server, `/`, taken from where the document was fetched, reaches the service that served it", async () => {
+    const { serve } = await import("@hono/node-server");
+    const server = serve({ fetch: targets.order!.app.fetch, hostname: "127.0.0.1", port: 0 });
+    try {
+      await new Promise<void>((resolve) => (server.listening ? resolve() : server.once("listening", () => resolve())));
+      const { port } = server.address() as { port: number };
+      const documentUrl = `http://127.0.0.1:${port}/openapi.json`;
+      const doc = (await (await fetch(documentUrl)).json()) as Json;
+      // OpenAPI: the server URL is resolved against the document's URL, then the path is appended to it.
+      const base = new URL(doc.servers[0].url, documentUrl).href.replace(/\/$/, "");
+      expect(base).toBe(`http://127.0.0.1:${port}`);
+      const health = await fetch(`${base}/healthz`);
+      expect(health.status).toBe(200);
+      const order = await fetch(`${base}/orders`, { method: "POST", headers: JSON_TYPE, body: JSON.stringify({ userId: "servers", amount: 2 }) });
+      expect(order.status).toBe(201);
+    } finally {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
   });
 });

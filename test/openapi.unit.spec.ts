@@ -7,7 +7,7 @@ import { describe, expect, it } from "vitest";
 import { Validator } from "@seriousme/openapi-schema-validator";
 import * as v from "valibot";
 import type { Hono } from "hono";
-import { loadConfig } from "../shared/config.ts";
+import { DEFAULT_PORTS, loadConfig } from "../shared/config.ts";
 import { createLogger } from "../shared/logger.ts";
 import { createService } from "../host/service-host.ts";
 import { serviceDefinitions } from "../services/registry.ts";
@@ -92,6 +92,18 @@ describe.each(VARIANTS)("the $label service's OpenAPI document", ({ name, env })
       expect(op.responses["401"] !== undefined, op.operationId).toBe(env?.ORDER_API_TOKEN !== undefined);
     }
     expect(doc.components?.securitySchemes?.bearerAuth !== undefined).toBe(env?.ORDER_API_TOKEN !== undefined);
+  });
+
+  it("lists its servers: first `/` (where the document was fetched from), then its default address", async () => {
+    const doc = await documentOf(appOf(name, env));
+    expect(doc.servers).toEqual([
+      { url: "/", description: expect.any(String) },
+      { url: "http://localhost:{port}", description: expect.stringContaining(`${name} service`), variables: { port: { default: String(DEFAULT_PORTS[name]), description: expect.any(String) } } },
+    ]);
+    // `/` resolves against the document's own address: the service that served it, on any host or port.
+    expect(new URL(doc.servers[0].url, "http://orders.example:8443/openapi.json").href).toBe("http://orders.example:8443/");
+    const { url, variables } = doc.servers[1];
+    expect(url.replace("{port}", variables.port.default)).toBe(`http://localhost:${DEFAULT_PORTS[name]}`);
   });
 
   it("serves /docs: the document as one HTML page that loads nothing from anywhere", async () => {

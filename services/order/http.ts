@@ -1,7 +1,8 @@
 /** The order API routes (contract: "Order API"). */
 import { Hono, type Context } from "hono";
 import type { ServiceConfig } from "../../shared/config.ts";
-import { HttpProblem } from "../../shared/http/problem.ts";
+import { bearerAuth } from "hono/bearer-auth";
+import { HttpProblem, problemResponse } from "../../shared/http/problem.ts";
 import { readJsonBody } from "../../shared/http/json-body.ts";
 import { isOrderId, newOrderId } from "../../shared/ids.ts";
 import { traceIdOf, type StoredEvent } from "../../nats/order-history.ts";
@@ -57,25 +58,25 @@ function publicView(view: OrderView) {
   return rest;
 }
 
-function requireToken(token: string) {
-  return async (c: Context, next: () => Promise<void>) => {
-    const header = c.req.header("authorization") ?? "";
-    const match = /^Bearer\s+(.+)$/i.exec(header);
-    if (!match || !timingSafeEqual(match[1]!.trim(), token)) {
-      const problem = new HttpProblem(401, "unauthorized", "Send Authorization: Bearer <ORDER_API_TOKEN>.");
-      problem.headers.set("www-authenticate", 'Bearer realm="orderstream"');
-      throw problem;
-    }
-    await next();
-  };
-}
+/** What hono/bearer-auth accepts as a token (RFC 6750's b64token): other tokens could never match. */
+const BEARER_TOKEN = /^[A-Za-z0-9._~+/-]+=*$/;
 
-function timingSafeEqual(a: string, b: string): boolean {
-  const x = new TextEncoder().encode(a);
-  const y = new TextEncoder().encode(b);
-  let diff = x.length ^ y.length;
-  for (let i = 0; i < Math.max(x.length, y.length); i++) diff |= (x[i] ?? 0) ^ (y[i] ?? 0);
-  return diff === 0;
+/**
+ * `Authorization: Bearer <token>` by Hono's bearer-auth (constant-time comparison), answering a
+ * missing, malformed (Hono's 400) or wrong header alike: 401 problem+json with the challenge. Its
+ * Response travels in an HTTPException, which the host's onError passes on (host/service-host.ts).
+ */
+function requireToken(token: string) {
+  if (!BEARER_TOKEN.test(token)) {
+    throw new Error("ORDER_API_TOKEN must be a bearer token: letters, digits and - . _ ~ + / (then = only at the end)");
+  }
+  const unauthorized = (c: Context) => {
+    const problem = new HttpProblem(401, "unauthorized", "Send Authorization: Bearer <ORDER_API_TOKEN>.");
+    problem.headers.set("www-authenticate", 'Bearer realm="orderstream"');
+    return problemResponse(problem, c.req.path);
+  };
+  const challenge = { message: unauthorized };
+  return bearerAuth({ token, realm: "orderstream", noAuthenticationHeader: challenge, invalidAuthenticationHeader: challenge, invalidToken: challenge });
 }
 
 /** The Idempotency-Key request header: 1-255 printable ASCII (no leading or trailing space, which HTTP drops). */
@@ -83,7 +84,10 @@ const IDEMPOTENCY_KEY_PARAMETER = {
   name: "Idempotency-Key",
   in: "header",
   required: false,
-  description: "The same key with the same body answers the same order (200), also while the first is in flight; with another body, 409. Kept at least 24 h.",
+  description:
+    "The same key with the same body answers the same order (201 the first time, 200 for a repeat), also for concurrent " +
+    "duplicates, which get the first one's order (never a second order); with another body, 422 " +
+    "(draft-ietf-httpapi-idempotency-key-header). Kept at least 24 h.",
   schema: { type: "string", pattern: "^[\\x21-\\x7e]([\\x20-\\x7e]{0,253}[\\x21-\\x7e])?$" },
 } as const;
 
@@ -157,7 +161,7 @@ export function orderRoutes(app: Hono, runtime: () => OrderRuntime, config: Serv
         ...problems({
           ...BODY_PROBLEMS,
           400: `${BODY_PROBLEMS[400]} Or the Idempotency-Key is not 1-255 printable ASCII characters.`,
-          409: "The Idempotency-Key was used with another body (or is being expired right now).",
+          422: `${BODY_PROBLEMS[422]} Or the Idempotency-Key was already used with another request body (type …/idempotency-key-reused).`,
         }),
       },
     }),

@@ -4,13 +4,16 @@
  * CSS, no script, no build step.
  *
  * Pure: data in, string out. Every value that comes from an event, from Jaeger or from the log store
- * goes through {@link html}'s escaping; only the template text itself and numbers computed here are trusted.
+ * goes through the escaping of Hono's `html` tag (hono/html); only the template text itself and numbers computed
+ * here are trusted.
  */
 import type { StoredEvent } from "../../nats/order-history.ts";
 import type { TraceLookup, TraceSpan } from "../../otel/jaeger-query.ts";
 import type { LogLookup } from "../../shared/log-query.ts";
 import { assertNever, type EventType, type OrderEvent } from "../../shared/events.ts";
 import type { OrderView } from "./domain/order.ts";
+import { html as honoHtml, raw } from "hono/html";
+import type { HtmlEscapedString } from "hono/utils/html";
 
 /** Input of {@link renderTimelinePage}. */
 export interface TimelinePageInput {
@@ -95,7 +98,7 @@ ${logs === "not-configured"
 </main>
 </body>
 </html>
-`.text;
+`.toString();
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -304,42 +307,18 @@ function ms(us: number): string {
 // ---------------------------------------------------------------------------------------------
 // escaping
 
-/** Markup that is already safe: the template text, and parts built by {@link html}. */
-class Html {
-  constructor(readonly text: string) {}
-  toString(): string {
-    return this.text;
-  }
-}
-
-type Part = Html | string | number | boolean | null | undefined | readonly Part[];
-
-/** Tagged template: the literal text is markup, every interpolated value is escaped unless it is {@link Html}. */
-function html(strings: TemplateStringsArray, ...values: Part[]): Html {
-  let out = strings[0] ?? "";
-  for (let i = 0; i < values.length; i++) out += renderPart(values[i]) + (strings[i + 1] ?? "");
-  return new Html(out);
-}
-
-function raw(text: string): Html {
-  return new Html(text);
-}
-
-function renderPart(part: Part): string {
-  if (part === null || part === undefined || part === false || part === true) return "";
-  if (part instanceof Html) return part.text;
-  if (Array.isArray(part)) return part.map(renderPart).join("");
-  return escapeHtml(String(part));
-}
-
-const ENTITIES: Record<string, string> = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" };
+/** A value the page interpolates: text and numbers (escaped), markup built by {@link html}, lists of them. */
+type Part = HtmlEscapedString | string | number | boolean | null | undefined | readonly Part[];
 
 /**
- * Escapes text for element content and double- or single-quoted attribute values.
- * @example escapeHtml(`<b title="x">`) // "&lt;b title=&quot;x&quot;&gt;"
+ * Hono's `html` tag (hono/html): the literal text is markup, every interpolated string is escaped
+ * (`& < > " '`) unless it is markup built by the tag itself (or `raw`). Typed to take no promise,
+ * so it answers synchronously; the check keeps that true if someone passes one anyway.
  */
-export function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => ENTITIES[c]!);
+function html(strings: TemplateStringsArray, ...values: Part[]): HtmlEscapedString {
+  const out = honoHtml(strings, ...values);
+  if (out instanceof Promise) throw new TypeError("timeline-page: a part of the page is a Promise; render only resolved values");
+  return out;
 }
 
 const CSS = `

@@ -4,7 +4,7 @@ import type { TraceLookup, TraceSpan } from "../../otel/jaeger-query.ts";
 import type { LogLine, LogLookup } from "../../shared/log-query.ts";
 import type { OrderEvent } from "../../shared/events.ts";
 import { foldOrder } from "./domain/order.ts";
-import { escapeHtml, publisherOf, renderTimelinePage } from "./timeline-page.ts";
+import { publisherOf, renderTimelinePage } from "./timeline-page.ts";
 
 const ORDER_ID = "ord_timeline1";
 const TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736";
@@ -210,7 +210,7 @@ describe("renderTimelinePage: the log lines", () => {
     expect(rows[2]!.startsWith('warn"')).toBe(true);
     expect(rows[2]).toMatch(/class="svc svc-notification">notification-service</);
     expect(doc).toContain(`<a class="logs-link" href="http://logs.local:9428/select/vmui/"`);
-    expect(doc).toContain(escapeHtml(QUERY));
+    expect(doc).toContain(`<code>orderId:=&quot;${ORDER_ID}&quot; | sort by (_time) | limit 1000</code>`);
   });
 
   it("escapes what the log store returns", () => {
@@ -250,8 +250,38 @@ describe("publisherOf", () => {
   });
 });
 
-describe("escapeHtml", () => {
-  it("escapes the five characters that matter in content and quoted attributes", () => {
-    expect(escapeHtml(`<a href="x" title='y'>&</a>`)).toBe("&lt;a href=&quot;x&quot; title=&#39;y&#39;&gt;&amp;&lt;/a&gt;");
+describe("escaping an order's data (hono/html)", () => {
+  // What a stream could hold if something upstream let it through: markup, both quotes, ampersands.
+  const EVIL = `Tom & Jerry's "best" <script>alert(1)</script>`;
+  const EVIL_ESCAPED = "Tom &amp; Jerry&#39;s &quot;best&quot; &lt;script&gt;alert(1)&lt;/script&gt;";
+
+  it("given hostile strings in every text field of the order's events, then each comes out escaped, as text", () => {
+    const env = (type: string, ms: number) => ({ ...envelope(type, ms), userId: EVIL });
+    const events = [
+      stored(1, 0, { eventType: "ORDER_CREATED", ...env("ORDER_CREATED", 0), amount: 30, currency: "EUR", items: [{ sku: EVIL, quantity: 2, unitPrice: 15 }] }),
+      stored(2, 10, { eventType: "PAYMENT_COMPLETED", ...env("PAYMENT_COMPLETED", 10), paymentId: EVIL, amount: 30, currency: "EUR" }),
+      stored(3, 20, { eventType: "SHIPPING_FAILED", ...env("SHIPPING_FAILED", 20), reason: EVIL, unavailableSkus: [EVIL] }),
+      stored(4, 30, { eventType: "PAYMENT_REFUNDED", ...env("PAYMENT_REFUNDED", 30), paymentId: EVIL, amount: 30, currency: "EUR", reason: "SHIPPING_FAILED" }),
+      stored(5, 40, { eventType: "PAYMENT_FAILED", ...env("PAYMENT_FAILED", 40), reason: EVIL }),
+    ];
+    const doc = page(events, lookup(null, EVIL));
+
+    expect(doc).not.toContain("<script");
+    expect(doc).not.toContain(`"best"`);
+    expect(doc).not.toMatch(/&(?!amp;|lt;|gt;|quot;|#39;)/);
+    // userId; sku (summary, event); paymentId (summary, two events); shipping reason; unavailable sku; payment reason; Jaeger's warning.
+    expect(doc.split(EVIL_ESCAPED).length - 1).toBe(10);
+    expect(doc).toContain(`<dt>User</dt><dd>${EVIL_ESCAPED}</dd>`);
+    expect(doc).toContain(`<li><code>${EVIL_ESCAPED}</code> × 2 @ 15.00</li>`);
+    expect(doc).toContain(`payment <code>${EVIL_ESCAPED}</code>, 30.00 EUR`);
+    expect(doc).toContain(`${EVIL_ESCAPED} (unavailable: <code>${EVIL_ESCAPED}</code>)`);
+  });
+
+  it("given a hostile order id, then it is escaped in the title, the heading and the link's attribute", () => {
+    const doc = renderTimelinePage({ orderId: EVIL, view: null, events: [], trace: null });
+    expect(doc).toContain(`<title>Order ${EVIL_ESCAPED} · timeline</title>`);
+    expect(doc).toContain(`<h1>Order <code>${EVIL_ESCAPED}</code></h1>`);
+    expect(doc).toContain(`<a href="../${encodeURIComponent(EVIL).replaceAll("'", "&#39;")}">order</a>`);
+    expect(doc).not.toContain("<script");
   });
 });

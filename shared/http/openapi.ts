@@ -108,6 +108,21 @@ export const UNAVAILABLE = {
   503: "NATS did not answer in time, or the service is not connected yet; retry after `Retry-After` seconds.",
 } as const;
 
+/** A server the document lists (OpenAPI's Server Object); `{name}` in the URL is a variable. */
+export interface ApiServer {
+  url: string;
+  description: string;
+  variables?: Record<string, { default: string; description?: string }>;
+}
+
+/**
+ * The first server of every document: `/`, which OpenAPI resolves against where the document was
+ * fetched from — the very service that answered, whatever host, port or proxy the client used (an
+ * absolute URL built from the Host header would be wrong behind a proxy, and the same for every
+ * client, as the document is generated once).
+ */
+export const SAME_ORIGIN_SERVER: ApiServer = { url: "/", description: "This service: where this document was fetched from." };
+
 /** What the document says about the service as a whole. */
 export interface ApiInfo {
   title: string;
@@ -115,6 +130,8 @@ export interface ApiInfo {
   version: string;
   /** Bearer auth in force on some routes (their operations name it in `security`). */
   bearerAuth?: boolean;
+  /** Documented addresses of the service, listed after {@link SAME_ORIGIN_SERVER}. */
+  servers?: ApiServer[];
 }
 
 const JsonObject = v.pipe(v.record(v.string(), v.unknown()), v.description("The service's OpenAPI 3.1 document."));
@@ -166,6 +183,7 @@ export async function generateApiDocument(app: Hono, info: ApiInfo): Promise<Ope
   const spec = await generateSpecs(app, {
     documentation: {
       info: { title: info.title, description: info.description, version: info.version },
+      servers: [SAME_ORIGIN_SERVER, ...(info.servers ?? [])],
       jsonSchemaDialect: "https://json-schema.org/draft/2020-12/schema",
       ...(info.bearerAuth
         ? { components: { securitySchemes: { bearerAuth: { type: "http", scheme: "bearer", description: "ORDER_API_TOKEN" } } } }
