@@ -105,6 +105,8 @@ export function createService<R>(
   const metrics = createMetrics(config.service);
   if (extras.logShipping) metrics.watchLogShipping(extras.logShipping);
   if (extras.droppedSpans) metrics.watchDroppedSpans(extras.droppedSpans);
+  // Hoisted function: /metrics and /readyz give the same answer.
+  metrics.watchReadiness(ready);
   const instanceId = extras.instanceId ?? crypto.randomUUID();
   let runtime: R | undefined;
   let nc: NatsConnection | undefined;

@@ -201,7 +201,7 @@ describe("Prometheus scraping the four services", () => {
   });
 
   it("keeps order ids out of every label", async () => {
-    const res = await fetch(`${prometheus!.url}/api/v1/series?match[]=${encodeURIComponent('{__name__=~"orderstream_.+"}')}`);
+    const res = await fetch(`${prometheus!.url}/api/v1/series?match[]=${encodeURIComponent('{service=~".+"}')}`);
     const series = ((await res.json()) as { data: Record<string, string>[] }).data;
     expect(series.length).toBeGreaterThan(100);
     const values = series.flatMap((s) => Object.values(s)).join("\n");
@@ -210,9 +210,11 @@ describe("Prometheus scraping the four services", () => {
     expect([...labelNames].filter((l) => /order/i.test(l))).toEqual([]);
   });
 
-  it("exports process memory and event-loop lag for every service", async () => {
-    expect(await scalar(`count(orderstream_process_resident_memory_bytes > 0)`)).toBe(SERVICES.length);
-    expect(await scalar(`count(orderstream_nodejs_eventloop_lag_p99_seconds)`)).toBe(SERVICES.length);
+  it("exports process memory, CPU and event-loop lag under their standard names, and readiness, for every service", async () => {
+    expect(await scalar(`count(process_resident_memory_bytes > 0)`)).toBe(SERVICES.length);
+    expect(await scalar(`count(process_cpu_seconds_total > 0)`)).toBe(SERVICES.length);
+    expect(await scalar(`count(nodejs_eventloop_lag_p99_seconds)`)).toBe(SERVICES.length);
+    expect(await scalar(`count(orderstream_ready == 1)`)).toBe(SERVICES.length);
   });
 });
 

@@ -167,9 +167,9 @@ describe("the Grafana dashboard", () => {
   });
 
   it("exports the process memory and event-loop lag the dashboard shows", () => {
-    expect(series.has("orderstream_process_resident_memory_bytes")).toBe(true);
-    expect(series.has("orderstream_nodejs_eventloop_lag_p99_seconds")).toBe(true);
-    expect(series.has("orderstream_nodejs_heap_size_used_bytes")).toBe(true);
+    expect(series.has("process_resident_memory_bytes")).toBe(true);
+    expect(series.has("nodejs_eventloop_lag_p99_seconds")).toBe(true);
+    expect(series.has("nodejs_heap_size_used_bytes")).toBe(true);
   });
 
   describe("the checks can fail", () => {
