@@ -29,8 +29,9 @@ import { ensureDeadLetterStreams, startAdvisoryProcessor, writeDeadLetter } from
 import { startRetryProcessor } from "../nats/dead-letter-retry.ts";
 import { readJetStreamStats } from "../nats/jetstream-stats.ts";
 import { describeRoute, jsonResponse, serveApiDocuments } from "../shared/http/openapi.ts";
+import { generateAsyncApiDocument, type AsyncApiDocument } from "../nats/asyncapi.ts";
 import { allowedMethods } from "../shared/http/allowed-methods.ts";
-import { HealthBody, ReadinessBody, type Health, type Readiness } from "./http-schemas.ts";
+import { AsyncApiBody, HealthBody, ReadinessBody, type Health, type Readiness } from "./http-schemas.ts";
 
 /** The version of the HTTP API the documents describe (not the package's). */
 export const API_VERSION = "1.0.0";
@@ -165,6 +166,16 @@ export function createService<R>(
       return runtime;
     },
     config,
+  );
+  let asyncApi: AsyncApiDocument | undefined;
+  app.get(
+    "/asyncapi.json",
+    describeRoute({
+      tags: ["documentation"],
+      summary: "The AsyncAPI 3.0 document of the events this service sends and receives over NATS",
+      responses: { 200: jsonResponse("The document (nats/asyncapi.ts).", AsyncApiBody) },
+    }),
+    (c) => c.json((asyncApi ??= generateAsyncApiDocument(config.service, { version: API_VERSION }))),
   );
   const api = definition.api?.(config);
   serveApiDocuments(app, {
