@@ -103,6 +103,25 @@ describe("the Grafana dashboard", () => {
     uses("exporter: consumer redelivered", "jetstream_consumer_num_redelivered");
   });
 
+  it("lays its panels out on the 24-column grid without overlap, each with its own id", () => {
+    type Panel = { id: number; title: string; gridPos: { x: number; y: number; w: number; h: number } };
+    const panels = dashboard.panels as unknown as Panel[];
+    expect(new Set(panels.map((p) => p.id)).size).toBe(panels.length);
+    const taken = new Map<string, string>();
+    const overlaps: string[] = [];
+    for (const { title, gridPos: g } of panels) {
+      expect(g.x + g.w, title).toBeLessThanOrEqual(24);
+      for (let x = g.x; x < g.x + g.w; x++) {
+        for (let y = g.y; y < g.y + g.h; y++) {
+          const other = taken.get(`${x},${y}`);
+          if (other) overlaps.push(`${title} overlaps ${other}`);
+          taken.set(`${x},${y}`, title);
+        }
+      }
+    }
+    expect([...new Set(overlaps)]).toEqual([]);
+  });
+
   describe("the $service and $instance variables", () => {
     type Variable = { name: string; type: string; query?: { query: string } | string; multi?: boolean; includeAll?: boolean; allValue?: string };
     type Panel = { title: string; type: string; datasource?: { type?: string }; targets?: { expr: string }[] };
