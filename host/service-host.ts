@@ -106,7 +106,7 @@ export function createService<R>(
   const metrics = createMetrics(config.service);
   if (extras.logShipping) metrics.watchLogShipping(extras.logShipping);
   if (extras.droppedSpans) metrics.watchDroppedSpans(extras.droppedSpans);
-  // Hoisted function: /metrics and /readyz give the same answer.
+  // `ready` (declared below) is what /readyz answers: orderstream_ready in /metrics is the same.
   metrics.watchReadiness(ready);
   const instanceId = extras.instanceId ?? crypto.randomUUID();
   let runtime: R | undefined;
