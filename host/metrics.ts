@@ -28,6 +28,8 @@ export interface ServiceMetrics {
   watchLogShipping(read: () => LogShippingStats): void;
   /** Reads the trace SDK's dropped spans (otel/diagnostics.ts) at each scrape. */
   watchDroppedSpans(read: () => number): void;
+  /** Makes `orderstream_ready` read the same answer as /readyz (host/service-host.ts) at each scrape. */
+  watchReadiness(read: () => boolean): void;
 }
 
 /** What the JetStream gauges show; filled from deliveries, consumer and stream info (nats/jetstream-stats.ts). */
@@ -40,7 +42,10 @@ export interface JetStreamStats {
 export function createMetrics(service: string): ServiceMetrics {
   const registry = new client.Registry();
   registry.setDefaultLabels({ service });
-  client.collectDefaultMetrics({ register: registry, prefix: "orderstream_" });
+  // The process and Node.js metrics keep their standard names (process_cpu_seconds_total,
+  // nodejs_eventloop_lag_seconds, …) so the community Node.js dashboards read them as they are;
+  // only the project's own metrics carry the orderstream_ prefix.
+  client.collectDefaultMetrics({ register: registry });
   // prom-client also exports gauges named *_total (nodejs_active_handles_total, …), which
   // `promtool check metrics` rejects: only counters end in _total. Their per-type twins
   // (nodejs_active_handles{type}) stay, so the totals are one sum() away.
@@ -158,6 +163,16 @@ export function createMetrics(service: string): ServiceMetrics {
     },
   });
 
+  let readiness: (() => boolean) | undefined;
+  new client.Gauge({
+    name: "orderstream_ready",
+    help: "1 while the instance is ready (GET /readyz answers 200: connected to NATS, consumers bound, not draining), else 0.",
+    registers: [registry],
+    collect() {
+      this.set(readiness?.() ? 1 : 0);
+    },
+  });
+
   const orderLatency = new client.Histogram({
     name: "orderstream_order_e2e_latency_seconds",
     help: "Time from an order's ORDER_CREATED to its SHIPPING_READY (event occurredAt), observed by the shipping service when it ships.",
@@ -217,6 +232,9 @@ export function createMetrics(service: string): ServiceMetrics {
     },
     watchDroppedSpans(reader) {
       droppedSpans = reader;
+    },
+    watchReadiness(reader) {
+      readiness = reader;
     },
     orderLatency,
     httpRequests,

@@ -30,8 +30,9 @@ import { ensureDeadLetterStreams, startAdvisoryProcessor, writeDeadLetter } from
 import { startRetryProcessor } from "../nats/dead-letter-retry.ts";
 import { readJetStreamStats } from "../nats/jetstream-stats.ts";
 import { describeRoute, jsonResponse, serveApiDocuments, type ApiServer } from "../shared/http/openapi.ts";
+import { generateAsyncApiDocument, type AsyncApiDocument } from "../nats/asyncapi.ts";
 import { allowedMethods } from "../shared/http/allowed-methods.ts";
-import { HealthBody, ReadinessBody, type Health, type Readiness } from "./http-schemas.ts";
+import { AsyncApiBody, HealthBody, ReadinessBody, type Health, type Readiness } from "./http-schemas.ts";
 
 /** Where a service answers by default on the machine that runs it (PORT unset, as `npm start` runs it). */
 export function defaultServer(service: ServiceName): ApiServer {
@@ -115,6 +116,8 @@ export function createService<R>(
   const metrics = createMetrics(config.service);
   if (extras.logShipping) metrics.watchLogShipping(extras.logShipping);
   if (extras.droppedSpans) metrics.watchDroppedSpans(extras.droppedSpans);
+  // `ready` (declared below) is what /readyz answers: orderstream_ready in /metrics is the same.
+  metrics.watchReadiness(ready);
   const instanceId = extras.instanceId ?? crypto.randomUUID();
   let runtime: R | undefined;
   let nc: NatsConnection | undefined;
@@ -173,6 +176,16 @@ export function createService<R>(
       return runtime;
     },
     config,
+  );
+  let asyncApi: AsyncApiDocument | undefined;
+  app.get(
+    "/asyncapi.json",
+    describeRoute({
+      tags: ["documentation"],
+      summary: "The AsyncAPI 3.0 document of the events this service sends and receives over NATS",
+      responses: { 200: jsonResponse("The document (nats/asyncapi.ts).", AsyncApiBody) },
+    }),
+    (c) => c.json((asyncApi ??= generateAsyncApiDocument(config.service, { version: API_VERSION }))),
   );
   const api = definition.api?.(config);
   serveApiDocuments(app, {

@@ -69,6 +69,17 @@ export const CONSUMED_EVENT_TYPES: Record<ServiceName, readonly EventType[]> = {
   notification: EVENT_TYPES,
 };
 
+/**
+ * The event types each service publishes (its domain's decisions: services/<name>/domain/). The
+ * notification service publishes none; it records notifications (`notificationSubject`).
+ */
+export const PUBLISHED_EVENT_TYPES: Record<ServiceName, readonly EventType[]> = {
+  order: ["ORDER_CREATED", "ORDER_CANCEL_REQUESTED", "ORDER_CANCELLED"],
+  payment: ["PAYMENT_COMPLETED", "PAYMENT_FAILED", "PAYMENT_REFUNDED"],
+  shipping: ["SHIPPING_READY", "SHIPPING_FAILED"],
+  notification: [],
+};
+
 /** The subject filters of a service's consumer for one partition: one per event type it acts on. */
 export function consumerFilterSubjects(service: ServiceName, partition: number): string[] {
   const types = CONSUMED_EVENT_TYPES[service];

@@ -251,7 +251,7 @@ orderstream is starting against ${natsUrl}
   shipping       ${url("shipping")}/readyz
   notification   ${url("notification")}/users/<userId>/notifications
   order page     ${url("order")}/orders/<orderId>/view   (events, trace waterfall, log lines)
-  API documents  ${url("order")}/docs (and /openapi.json on every service)
+  API documents  ${url("order")}/docs (and /openapi.json, /asyncapi.json on every service)
   ${listenNote(host)}
 ${observabilityLines.join("\n")}
 Ctrl-C stops everything.

@@ -137,3 +137,16 @@ export function isEventType(value: string): value is EventType {
 export function assertNever(value: never): never {
   throw new Error(`unhandled case: ${JSON.stringify(value)}`);
 }
+
+/**
+ * What the notification service records in the NOTIFICATIONS stream, and POSTs to the webhook, for
+ * each order event (services/notification/domain/notification.ts builds it).
+ */
+export const NotificationSchema = v.object({
+  eventId: envelope.eventId,
+  orderId: Id,
+  userId: Id,
+  eventType: v.picklist(EVENT_TYPES),
+  sentAt: v.pipe(v.string(), v.isoTimestamp()),
+  message: v.string(),
+});

@@ -76,7 +76,7 @@ describe("the service bundle", () => {
     expect(receiver.rejected()).toEqual([]);
   });
 
-  it("serves each service's OpenAPI document and docs page from the bundle (no node_modules)", async () => {
+  it("serves each service's OpenAPI and AsyncAPI documents and docs page from the bundle (no node_modules)", async () => {
     for (const service of services) {
       const { status, body } = await getJson(`${service.baseUrl}/openapi.json`);
       expect(status, service.name).toBe(200);
@@ -84,6 +84,9 @@ describe("the service bundle", () => {
       const page = await fetch(`${service.baseUrl}/docs`);
       expect(page.status, service.name).toBe(200);
       expect(await page.text()).toContain("/openapi.json");
+      const events = await getJson(`${service.baseUrl}/asyncapi.json`);
+      expect(events.status, service.name).toBe(200);
+      expect(events.body).toMatchObject({ asyncapi: "3.0.0", channels: {}, operations: {} });
     }
     expect(((await getJson(`${services[0]!.baseUrl}/openapi.json`)).body as { paths: object }).paths).toHaveProperty("/orders/{orderId}");
   });

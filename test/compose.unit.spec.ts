@@ -419,6 +419,15 @@ describe("compose.yaml monitoring profile", () => {
     expect(String(prom.command)).toContain("--config.file=/etc/prometheus/prometheus.yml");
   });
 
+  it("mounts monitoring/rules.yml beside it, where prometheus.yml's rule_files finds it", () => {
+    const prom = service(doc, "prometheus");
+    expect(prom.configs).toContainEqual({ source: "prometheus-rules", target: "/etc/prometheus/rules.yml" });
+    expect(doc.configs?.["prometheus-rules"]?.file).toBe("./monitoring/rules.yml");
+    const config = parse(readFileSync(join(root, "monitoring/prometheus.yml"), "utf8")) as { rule_files?: string[] };
+    // Relative paths resolve against the config file's folder: /etc/prometheus in the container.
+    expect(config.rule_files).toEqual(["rules.yml"]);
+  });
+
   it("scrapes every replica of each service on the port compose gives it", () => {
     for (const name of Object.keys(APP_SERVICES)) {
       const job = scrape.find((j) => j.dns_sd_configs?.some((d) => d.names.includes(name)));

@@ -146,7 +146,7 @@ describe("the four services on Deno 2", () => {
     expect(receiver.rejected()).toEqual([]);
   }
 
-  it("answer the HTTP contract: /healthz, /readyz, /metrics, /openapi.json and /docs on each service", async () => {
+  it("answer the HTTP contract: /healthz, /readyz, /metrics, /openapi.json, /asyncapi.json and /docs on each service", async () => {
     for (const name of SERVICES) {
       const s = deno[name]!;
       expect(s.output(), "the Deno entry logs its runtime").toContain('"runtime":"deno"');
@@ -159,6 +159,9 @@ describe("the four services on Deno 2", () => {
       expect(doc.status).toBe(200);
       expect(doc.body).toMatchObject({ openapi: "3.1.0", info: { title: `orderstream ${name} service` } });
       expect((await fetch(`${s.baseUrl}/docs`)).status).toBe(200);
+      const events = await getJson(`${s.baseUrl}/asyncapi.json`);
+      expect(events.status).toBe(200);
+      expect(events.body).toMatchObject({ asyncapi: "3.0.0", info: { title: `orderstream ${name} service events` } });
     }
     const notFound = await fetch(`${orderUrl()}/no-such-route`);
     expect(notFound.status).toBe(404);

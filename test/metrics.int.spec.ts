@@ -6,6 +6,7 @@
  * `promtool check metrics`, and the log lines about a failing message carry its order id and seq.
  */
 import { createServer, type Server } from "node:http";
+import { fileURLToPath } from "node:url";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { jetstream } from "@nats-io/jetstream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -14,6 +15,7 @@ import { waitUntil } from "./support/processes.ts";
 import { findBinary, PROMETHEUS_INSTALL_HINT, promtool, startPrometheus, type PrometheusHandle } from "./support/prometheus.ts";
 import { postOrder, startSystem, waitForStatus, type System } from "./support/system.ts";
 
+const RULES = fileURLToPath(new URL("../monitoring/rules.yml", import.meta.url));
 const SERVICES = ["order", "payment", "shipping", "notification"] as const;
 const PARTITIONS = 16;
 const ORDERS = 6;
@@ -84,7 +86,8 @@ beforeAll(async () => {
 
   system = await startSystem({ env: { NOTIFY_WEBHOOK_URL: webhookUrl, HANDLER_RETRY_BASE_MS: "50" } });
   const jobs = Object.fromEntries(SERVICES.map((name) => [name, system!.of(name).map((s) => `127.0.0.1:${s.port}`)]));
-  prometheus = await startPrometheus({ jobs, scrapeIntervalSeconds: 1 });
+  // The project's rules too (monitoring/rules.yml): they must match the live series, not only promtool's.
+  prometheus = await startPrometheus({ jobs, scrapeIntervalSeconds: 1, ruleFiles: [RULES] });
   nc = await connect({ servers: system.nats.url });
 });
 
@@ -200,8 +203,26 @@ describe("Prometheus scraping the four services", () => {
     }
   });
 
+  it("evaluates monitoring/rules.yml on the live series: rules healthy, the recordings filled, the dead-letter alert pending", async () => {
+    const receivers = SERVICES.filter((name) => CONSUMED_EVENT_TYPES[name].includes("ORDER_CREATED"));
+    // The poison message of the test before: one dead letter per service delivered it.
+    await eventually(
+      `count(ALERTS{alertname="OrderstreamDeadLetters"})`,
+      (v) => v === receivers.length,
+      "OrderstreamDeadLetters pending (or firing) for every service that dead-lettered",
+    );
+    await eventually(`count(service:orderstream_http_requests:rate5m > 0)`, (v) => v === SERVICES.length, "a request rate recorded per service");
+    await eventually(`orderstream:orders_completed:rate5m`, (v) => v > 0, "orders completed per second recorded");
+    expect(await scalar(`count(ALERTS{alertname=~"OrderstreamServiceNotReady|OrderstreamServiceDown"})`)).toBe(0);
+    const res = await fetch(`${prometheus!.url}/api/v1/rules`);
+    const groups = ((await res.json()) as { data: { groups: { rules: { name: string; health: string; lastError?: string }[] }[] } }).data.groups;
+    const rules = groups.flatMap((g) => g.rules);
+    expect(rules.length).toBeGreaterThan(10);
+    expect(rules.filter((r) => r.health !== "ok").map((r) => `${r.name}: ${r.health} ${r.lastError ?? ""}`)).toEqual([]);
+  });
+
   it("keeps order ids out of every label", async () => {
-    const res = await fetch(`${prometheus!.url}/api/v1/series?match[]=${encodeURIComponent('{__name__=~"orderstream_.+"}')}`);
+    const res = await fetch(`${prometheus!.url}/api/v1/series?match[]=${encodeURIComponent('{service=~".+"}')}`);
     const series = ((await res.json()) as { data: Record<string, string>[] }).data;
     expect(series.length).toBeGreaterThan(100);
     const values = series.flatMap((s) => Object.values(s)).join("\n");
@@ -210,9 +231,11 @@ describe("Prometheus scraping the four services", () => {
     expect([...labelNames].filter((l) => /order/i.test(l))).toEqual([]);
   });
 
-  it("exports process memory and event-loop lag for every service", async () => {
-    expect(await scalar(`count(orderstream_process_resident_memory_bytes > 0)`)).toBe(SERVICES.length);
-    expect(await scalar(`count(orderstream_nodejs_eventloop_lag_p99_seconds)`)).toBe(SERVICES.length);
+  it("exports process memory, CPU and event-loop lag under their standard names, and readiness, for every service", async () => {
+    expect(await scalar(`count(process_resident_memory_bytes > 0)`)).toBe(SERVICES.length);
+    expect(await scalar(`count(process_cpu_seconds_total > 0)`)).toBe(SERVICES.length);
+    expect(await scalar(`count(nodejs_eventloop_lag_p99_seconds)`)).toBe(SERVICES.length);
+    expect(await scalar(`count(orderstream_ready == 1)`)).toBe(SERVICES.length);
   });
 });
 

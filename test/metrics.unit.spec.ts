@@ -39,11 +39,23 @@ describe("createMetrics", () => {
     expect(samples(text, "orderstream_order_e2e_latency_seconds_count")).toEqual(['orderstream_order_e2e_latency_seconds_count{service="payment"} 1']);
   });
 
-  it("includes process memory and event-loop lag among the default metrics", async () => {
+  it("includes process memory, CPU and event-loop lag among the default metrics, under their standard unprefixed names", async () => {
     const text = await createMetrics("order").registry.metrics();
-    for (const name of ["orderstream_process_resident_memory_bytes", "orderstream_nodejs_heap_size_used_bytes", "orderstream_nodejs_eventloop_lag_p99_seconds"]) {
+    for (const name of ["process_resident_memory_bytes", "nodejs_heap_size_used_bytes", "nodejs_eventloop_lag_p99_seconds", "nodejs_eventloop_lag_seconds"]) {
       expect(text).toContain(`# TYPE ${name} gauge`);
     }
+    expect(text).toContain("# TYPE process_cpu_seconds_total counter");
+    expect(text).not.toMatch(/^# TYPE orderstream_(process|nodejs)_/m);
+  });
+
+  it("exports readiness as 1/0, read from the same answer as /readyz at each scrape (0 until wired)", async () => {
+    const m = createMetrics("payment");
+    expect(samples(await m.registry.metrics(), "orderstream_ready")).toEqual(['orderstream_ready{service="payment"} 0']);
+    let ready = true;
+    m.watchReadiness(() => ready);
+    expect(samples(await m.registry.metrics(), "orderstream_ready")).toEqual(['orderstream_ready{service="payment"} 1']);
+    ready = false;
+    expect(samples(await m.registry.metrics(), "orderstream_ready")).toEqual(['orderstream_ready{service="payment"} 0']);
   });
 
   it("reads JetStream once per cache period however many scrapes, and keeps the last numbers on errors", async () => {

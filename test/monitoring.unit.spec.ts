@@ -4,51 +4,12 @@ import { readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { beforeAll, describe, expect, it } from "vitest";
-import { createMetrics } from "../host/metrics.ts";
 import { promtool } from "./support/prometheus.ts";
+import { metricRefs, NATS_EXPORTER_SERIES, queryProblems, serviceSeries } from "./support/promql.ts";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const PROMETHEUS_CONFIG = join(root, "monitoring/prometheus.yml");
 const DASHBOARD = join(root, "monitoring/grafana/dashboards/orderstream.json");
-
-/**
- * The NATS panel reads prometheus-nats-exporter, which no test here runs: its names are listed, by
- * hand, from the exporter's varz mapping (`gnatsd_varz_<field>`).
- */
-const NATS_EXPORTER_METRICS = new Set(["gnatsd_varz_in_msgs", "gnatsd_varz_out_msgs"]);
-/** Labels Prometheus adds to every scraped series. */
-const TARGET_LABELS = ["job", "instance"];
-
-const PROMQL_KEYWORDS = new Set(["by", "without", "on", "ignoring", "group_left", "group_right", "offset", "bool", "and", "or", "unless"]);
-
-interface MetricRef {
-  name: string;
-  /** Label names used in the selector's matchers. */
-  labels: string[];
-}
-
-/** Metric selectors of a PromQL expression: names not followed by `(` once strings, ranges and grouping are set aside. */
-function metricRefs(expr: string): { metrics: MetricRef[]; groupingLabels: string[] } {
-  const groupingLabels: string[] = [];
-  const noStrings = expr.replace(/"(?:[^"\\]|\\.)*"/g, '""');
-  const withoutGrouping = noStrings.replace(/\b(?:by|without|on|ignoring|group_left|group_right)\s*\(([^)]*)\)/g, (_, labels: string) => {
-    groupingLabels.push(...labels.split(",").map((l) => l.trim()).filter(Boolean));
-    return " ";
-  });
-  const withoutRanges = withoutGrouping.replace(/\[[^\]]*\]/g, "");
-  const metrics: MetricRef[] = [];
-  const selector = /([a-zA-Z_:][a-zA-Z0-9_:]*)\s*(\{[^}]*\})?/g;
-  for (const m of withoutRanges.matchAll(selector)) {
-    const [whole, name, matchers] = m;
-    const rest = withoutRanges.slice(m.index + whole.length);
-    if (!matchers && /^\s*\(/.test(rest)) continue; // a function or aggregation
-    if (PROMQL_KEYWORDS.has(name!)) continue;
-    if (/[\d.]/.test(withoutRanges[m.index - 1] ?? "")) continue; // the exponent of 1e3
-    const labels = [...(matchers ?? "").matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)\s*(?:=~|!~|!=|=)/g)].map((l) => l[1]!);
-    metrics.push({ name: name!, labels });
-  }
-  return { metrics, groupingLabels };
-}
 
 /** The VictoriaLogs datasource's type: its `expr`s are LogsQL, not PromQL. */
 const LOGS_DATASOURCE = "victoriametrics-logs-datasource";
@@ -70,45 +31,9 @@ function dashboardExpressions(dashboard: unknown): string[] {
   return out;
 }
 
-/** Series names a service exposes (histograms as _bucket/_sum/_count) with their label names. */
-function exportedSeries(): Map<string, Set<string>> {
-  const metrics = createMetrics("order");
-  const series = new Map<string, Set<string>>();
-  for (const metric of metrics.registry.getMetricsAsArray()) {
-    // prom-client's typings lack the instance fields; at runtime every metric has them.
-    const { name, type, labelNames = [] } = metric as unknown as { name: string; type: string; labelNames?: string[] };
-    const labels = new Set([...labelNames, "service", ...TARGET_LABELS]);
-    if (type === "histogram") {
-      series.set(`${name}_bucket`, new Set([...labels, "le"]));
-      series.set(`${name}_sum`, labels);
-      series.set(`${name}_count`, labels);
-    } else {
-      series.set(name, labels);
-    }
-  }
-  return series;
-}
-
-/** Problems of the dashboard's queries against what is exported; empty when it is consistent. */
-function dashboardProblems(expressions: string[], series: Map<string, Set<string>>): string[] {
-  const problems: string[] = [];
-  const allLabels = new Set([...series.values()].flatMap((s) => [...s]));
-  for (const expr of expressions) {
-    const { metrics, groupingLabels } = metricRefs(expr);
-    if (metrics.length === 0) problems.push(`no metric in: ${expr}`);
-    for (const { name, labels } of metrics) {
-      if (NATS_EXPORTER_METRICS.has(name)) continue;
-      const known = series.get(name);
-      if (!known) {
-        problems.push(`${name} is not exported (in: ${expr})`);
-        continue;
-      }
-      for (const l of labels) if (!known.has(l)) problems.push(`${name} has no label ${l} (in: ${expr})`);
-    }
-    const natsOnly = metrics.every((m) => NATS_EXPORTER_METRICS.has(m.name));
-    for (const l of groupingLabels) if (!natsOnly && !allLabels.has(l)) problems.push(`no metric has label ${l} (in: ${expr})`);
-  }
-  return problems;
+/** What the dashboard may query: the services' series and the NATS exporter's. */
+function exportedSeries(): Map<string, ReadonlySet<string>> {
+  return new Map<string, ReadonlySet<string>>([...serviceSeries(), ...NATS_EXPORTER_SERIES]);
 }
 
 describe("monitoring/prometheus.yml", () => {
@@ -127,7 +52,7 @@ describe("monitoring/prometheus.yml", () => {
 
 describe("the Grafana dashboard", () => {
   let dashboard: { panels: { title: string; type: string }[] };
-  let series: Map<string, Set<string>>;
+  let series: Map<string, ReadonlySet<string>>;
 
   beforeAll(() => {
     dashboard = JSON.parse(readFileSync(DASHBOARD, "utf8"));
@@ -137,7 +62,7 @@ describe("the Grafana dashboard", () => {
   it("queries only metrics and labels the services export", () => {
     const expressions = dashboardExpressions(dashboard);
     expect(expressions.length).toBeGreaterThan(10);
-    expect(dashboardProblems(expressions, series)).toEqual([]);
+    expect(queryProblems(expressions, series)).toEqual([]);
   });
 
   it("has the panels operators look for", () => {
@@ -166,15 +91,85 @@ describe("the Grafana dashboard", () => {
     expect(shipping.length).toBe(2);
   });
 
+  it("has JetStream panels from the NATS exporter: stream messages and bytes, consumer pending, ack pending, redelivered", () => {
+    type Panel = { title: string; targets?: { expr: string }[] };
+    const exprs = (title: string) =>
+      (dashboard.panels as Panel[]).filter((p) => p.title.toLowerCase().includes(title)).flatMap((p) => (p.targets ?? []).map((t) => t.expr));
+    const uses = (title: string, metric: string) => expect(exprs(title).some((e) => metricRefs(e).metrics.some((m) => m.name === metric)), `${title}: ${metric}`).toBe(true);
+    uses("stream messages", "jetstream_stream_total_messages");
+    uses("stream bytes", "jetstream_stream_total_bytes");
+    uses("exporter: consumer pending", "jetstream_consumer_num_pending");
+    uses("exporter: consumer ack pending", "jetstream_consumer_num_ack_pending");
+    uses("exporter: consumer redelivered", "jetstream_consumer_num_redelivered");
+  });
+
+  it("lays its panels out on the 24-column grid without overlap, each with its own id", () => {
+    type Panel = { id: number; title: string; gridPos: { x: number; y: number; w: number; h: number } };
+    const panels = dashboard.panels as unknown as Panel[];
+    expect(new Set(panels.map((p) => p.id)).size).toBe(panels.length);
+    const taken = new Map<string, string>();
+    const overlaps: string[] = [];
+    for (const { title, gridPos: g } of panels) {
+      expect(g.x + g.w, title).toBeLessThanOrEqual(24);
+      for (let x = g.x; x < g.x + g.w; x++) {
+        for (let y = g.y; y < g.y + g.h; y++) {
+          const other = taken.get(`${x},${y}`);
+          if (other) overlaps.push(`${title} overlaps ${other}`);
+          taken.set(`${x},${y}`, title);
+        }
+      }
+    }
+    expect([...new Set(overlaps)]).toEqual([]);
+  });
+
+  describe("the $service and $instance variables", () => {
+    type Variable = { name: string; type: string; query?: { query: string } | string; multi?: boolean; includeAll?: boolean; allValue?: string };
+    type Panel = { title: string; type: string; datasource?: { type?: string }; targets?: { expr: string }[] };
+    /** Panels about the whole system (the order flow, NATS as a whole), which no service filter applies to. */
+    const WHOLE_SYSTEM = ["Orders per second", "End-to-end latency (ORDER_CREATED → SHIPPING_READY)", "NATS messages per second", "Stream messages", "Stream bytes"];
+    const variables = () => (dashboard as unknown as { templating: { list: Variable[] } }).templating.list;
+    const promPanels = () => (dashboard.panels as Panel[]).filter((p) => p.targets && p.datasource?.type === "prometheus");
+
+    it("exist, list label values of a metric every instance exports, and allow several or all", () => {
+      for (const [name, label] of [["service", "service"], ["instance", "instance"]] as const) {
+        const v = variables().find((x) => x.name === name);
+        expect(v, name).toMatchObject({ type: "query", multi: true, includeAll: true, allValue: ".*" });
+        const query = typeof v!.query === "string" ? v!.query : v!.query!.query;
+        const m = /^label_values\((.+),\s*([a-z_]+)\)$/.exec(query);
+        expect(m, query).not.toBeNull();
+        expect(m![2]).toBe(label);
+        expect(queryProblems([m![1]!], series)).toEqual([]);
+        expect(series.get(metricRefs(m![1]!).metrics[0]!.name)?.has(label)).toBe(true);
+      }
+      // Instances follow the services chosen.
+      expect(JSON.stringify(variables().find((x) => x.name === "instance")!.query)).toContain('service=~\\"$service\\"');
+    });
+
+    it("filter every per-service panel by $service, and every per-instance series by $instance", () => {
+      const problems: string[] = [];
+      for (const panel of promPanels()) {
+        if (WHOLE_SYSTEM.includes(panel.title)) continue;
+        for (const { expr } of panel.targets!) {
+          if (!expr.includes("$service")) problems.push(`${panel.title}: no $service in ${expr}`);
+          const perProcess = metricRefs(expr).metrics.some((m) => /^(process|nodejs)_/.test(m.name));
+          if (perProcess && !expr.includes('instance=~"$instance"')) problems.push(`${panel.title}: no $instance in ${expr}`);
+        }
+      }
+      expect(problems).toEqual([]);
+      const all = promPanels().flatMap((p) => p.targets!.map((t) => t.expr));
+      expect(all.filter((e) => e.includes('instance=~"$instance"')).length).toBeGreaterThan(5);
+    });
+  });
+
   it("exports the process memory and event-loop lag the dashboard shows", () => {
-    expect(series.has("orderstream_process_resident_memory_bytes")).toBe(true);
-    expect(series.has("orderstream_nodejs_eventloop_lag_p99_seconds")).toBe(true);
-    expect(series.has("orderstream_nodejs_heap_size_used_bytes")).toBe(true);
+    expect(series.has("process_resident_memory_bytes")).toBe(true);
+    expect(series.has("nodejs_eventloop_lag_p99_seconds")).toBe(true);
+    expect(series.has("nodejs_heap_size_used_bytes")).toBe(true);
   });
 
   describe("the checks can fail", () => {
     it("spots an unknown metric, a wrong label and an unknown grouping label", () => {
-      const problems = dashboardProblems(
+      const problems = queryProblems(
         [
           'sum(rate(orderstream_orders_total{result="new"}[5m]))',
           'rate(orderstream_events_published_total{order_id="x"}[1m])',

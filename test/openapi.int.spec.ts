@@ -174,9 +174,9 @@ describe("every route answers as its service's OpenAPI document says", () => {
     expect((await call("coldNotification", "GET", `/users/${userId}/notifications`)).status).toBe(503);
   });
 
-  it("every service's own routes: /healthz, /readyz (200, and 503 before NATS), /metrics, /openapi.json, /docs", async () => {
+  it("every service's own routes: /healthz, /readyz (200, and 503 before NATS), /metrics, /openapi.json, /asyncapi.json, /docs", async () => {
     for (const label of ["order", "guarded", "notification", "payment", "shipping", "coldOrder", "coldNotification"]) {
-      for (const path of ["/healthz", "/readyz", "/metrics", "/openapi.json", "/docs"]) {
+      for (const path of ["/healthz", "/readyz", "/metrics", "/openapi.json", "/asyncapi.json", "/docs"]) {
         const a = await call(label, "GET", path);
         expect(a.status, `${label} ${path}`).toBe(path === "/readyz" && label.startsWith("cold") ? 503 : 200);
       }

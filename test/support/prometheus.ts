@@ -58,6 +58,8 @@ export interface StartPrometheusOptions {
   jobs: Record<string, string[]>;
   scrapeIntervalSeconds?: number;
   readyTimeoutMs?: number;
+  /** Rule files (absolute paths) to load, evaluated every scrape interval. */
+  ruleFiles?: string[];
 }
 
 const live = new Set<ChildProcess>();
@@ -78,6 +80,7 @@ export async function startPrometheus(opts: StartPrometheusOptions): Promise<Pro
     `  scrape_interval: ${interval}`,
     `  scrape_timeout: ${interval}`,
     `  evaluation_interval: ${interval}`,
+    ...(opts.ruleFiles?.length ? ["rule_files:", ...opts.ruleFiles.map((f) => `  - ${JSON.stringify(f)}`)] : []),
     "scrape_configs:",
     ...Object.entries(opts.jobs).flatMap(([job, targets]) => [
       `  - job_name: ${JSON.stringify(job)}`,

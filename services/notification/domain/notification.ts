@@ -1,14 +1,9 @@
 /** What a customer is told about each order event. Pure. */
-import { assertNever, type OrderEvent } from "../../../shared/events.ts";
+import type * as v from "valibot";
+import { assertNever, type NotificationSchema, type OrderEvent } from "../../../shared/events.ts";
 
-export interface Notification {
-  eventId: string;
-  orderId: string;
-  userId: string;
-  eventType: OrderEvent["eventType"];
-  sentAt: string;
-  message: string;
-}
+/** Its schema (shared/events.ts) is what the AsyncAPI document shows of the NOTIFICATIONS messages. */
+export type Notification = v.InferOutput<typeof NotificationSchema>;
 
 export function messageFor(event: OrderEvent): string {
   const order = `Order ${event.orderId}`;
