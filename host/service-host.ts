@@ -5,7 +5,7 @@
  * Web-standard only: the runtime entry (node.ts / deno.ts) opens the port and wires signals.
  */
 import { Hono, type Context } from "hono";
-import { httpServerSpans, requestSpan } from "../otel/http-server-span.ts";
+import { httpServerSpans, requestSpan, type ConnectionFacts } from "../otel/http-server-span.ts";
 import { routePath } from "hono/route";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
@@ -91,6 +91,8 @@ export interface ServiceExtras {
   logShipping?: () => LogShippingStats;
   /** Spans the trace SDK dropped so far (otel/diagnostics.ts), for /metrics. */
   droppedSpans?: () => number;
+  /** The runtime's reader of a request's connection (client address, HTTP version) for the SERVER spans. */
+  connection?: (env: unknown) => ConnectionFacts | undefined;
 }
 
 export function createService<R>(
@@ -115,7 +117,7 @@ export function createService<R>(
   let stopping = false;
 
   const app = new Hono();
-  app.use(httpServerSpans(`${config.service}-service`));
+  app.use(httpServerSpans({ connection: extras.connection }));
   app.use(async (c, next) => {
     const started = performance.now();
     await next();
