@@ -83,23 +83,41 @@ export function httpServerSpanName(method: string, route: string | undefined): s
 
 /** The attributes known when the request arrives. */
 export function httpServerRequestAttributes(request: Request, connection: ConnectionFacts = {}): Attributes {
-  const url = new URL(request.url);
+  const url = splitUrl(request.url);
   const method = methodOf(request.method);
-  const host = request.headers.get("host");
-  const server = host ? hostAndPort(host) : { address: url.hostname, port: url.port ? Number(url.port) : undefined };
+  const server = hostAndPort(request.headers.get("host") ?? url.authority);
   const userAgent = request.headers.get("user-agent");
   return {
     [ATTR_HTTP_REQUEST_METHOD]: method.attribute,
     ...(method.original !== undefined ? { [ATTR_HTTP_REQUEST_METHOD_ORIGINAL]: method.original } : {}),
-    [ATTR_URL_PATH]: url.pathname,
-    [ATTR_URL_SCHEME]: url.protocol.replace(/:$/, ""),
-    ...(url.search.length > 1 ? { [ATTR_URL_QUERY]: url.search.slice(1) } : {}),
+    [ATTR_URL_PATH]: url.path,
+    [ATTR_URL_SCHEME]: url.scheme,
+    ...(url.query ? { [ATTR_URL_QUERY]: url.query } : {}),
     ...(server.address ? { [ATTR_SERVER_ADDRESS]: server.address } : {}),
     ...(server.port !== undefined ? { [ATTR_SERVER_PORT]: server.port } : {}),
     ...(userAgent ? { [ATTR_USER_AGENT_ORIGINAL]: userAgent } : {}),
     ...(connection.clientAddress ? { [ATTR_CLIENT_ADDRESS]: connection.clientAddress } : {}),
     ...(connection.clientPort !== undefined ? { [ATTR_CLIENT_PORT]: connection.clientPort } : {}),
     ...(connection.protocolVersion ? { [ATTR_NETWORK_PROTOCOL_VERSION]: connection.protocolVersion } : {}),
+  };
+}
+
+/**
+ * A request's absolute URL (`scheme://authority/path?query`, as the runtimes build it) cut into its
+ * parts: by hand, because a full `new URL` parse costs several µs on every request.
+ */
+function splitUrl(href: string): { scheme: string; authority: string; path: string; query: string } {
+  const schemeEnd = href.indexOf("://");
+  const authorityStart = schemeEnd < 0 ? 0 : schemeEnd + 3;
+  let pathStart = href.indexOf("/", authorityStart);
+  const queryStart = href.indexOf("?", authorityStart);
+  if (pathStart < 0 || (queryStart >= 0 && queryStart < pathStart)) pathStart = queryStart < 0 ? href.length : queryStart;
+  const pathEnd = queryStart < 0 ? href.length : queryStart;
+  return {
+    scheme: schemeEnd < 0 ? "" : href.slice(0, schemeEnd).toLowerCase(),
+    authority: href.slice(authorityStart, pathStart),
+    path: href.slice(pathStart, pathEnd) || "/",
+    query: queryStart < 0 ? "" : href.slice(queryStart + 1),
   };
 }
 

@@ -122,6 +122,13 @@ describe("httpServerRequestAttributes", () => {
     });
   });
 
+  it("given no Host header and no query, then server.address/port from the URL and no url.query", () => {
+    const attrs = httpServerRequestAttributes(new Request("HTTP://127.0.0.1:3003/users/u-1/notifications?"));
+    expect(attrs).toMatchObject({ "url.scheme": "http", "url.path": "/users/u-1/notifications", "server.address": "127.0.0.1", "server.port": 3003 });
+    expect(attrs["url.query"]).toBeUndefined();
+    expect(httpServerRequestAttributes(new Request("http://h"))).toMatchObject({ "url.path": "/", "server.address": "h" });
+  });
+
   it("given an IPv6 Host header, then the address without brackets", () => {
     const request = new Request("http://[::1]:3000/x", { headers: { host: "[::1]:3000" } });
     expect(httpServerRequestAttributes(request)).toMatchObject({ "server.address": "::1", "server.port": 3000 });
