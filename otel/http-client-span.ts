@@ -81,6 +81,7 @@ export function httpClientResponseAttributes(status: number): Attributes {
 /**
  * `fetch` under a CLIENT span, a child of `parent`, whose context travels in the request's trace
  * headers. The response (any status) or the thrown error is the caller's, unchanged.
+ * The span is named by the method, which is taken as given: callers use the standard ones.
  *
  * @example const res = await tracedFetch(url, { method: "POST", body }, delivery.trace);
  */

@@ -63,7 +63,7 @@ export interface HttpServerSpanOptions {
 }
 
 /** The methods the HTTP conventions know; any other is `_OTHER`, the original kept beside it. */
-const KNOWN_METHODS = new Set(["CONNECT", "DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT", "QUERY", "TRACE"]);
+const KNOWN_METHODS = new Set(["CONNECT", "DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT", "TRACE"]);
 
 /** `http.request.method` as the conventions want it, and the name to start the span with. */
 function methodOf(method: string): { attribute: string; original?: string } {
