@@ -8,6 +8,7 @@ import { consumerName, partitionOf, type ServiceName } from "../nats/subjects.ts
 import { consumersOf as consumerLabelsOf, processSpanName, publishSpanName, spanCount } from "./support/trace-shape.ts";
 import { startWebhookReceiver, type WebhookReceiver, type WebhookRequest } from "./support/webhook-receiver.ts";
 import { startOtlpReceiver, type OtlpReceiver, type ReceivedSpan } from "./support/otlp-receiver.ts";
+import { waitUntil } from "./support/processes.ts";
 import { eventTypes, getJson, postOrder, startSystem, waitForStatus, type System } from "./support/system.ts";
 
 const SERVER = 2;
@@ -436,18 +437,21 @@ describe("one trace per order, exported over OTLP/HTTP", () => {
 
 describe("with OTEL_TRACES_EXPORTER=none", () => {
   let silent: OtlpReceiver;
+  let webhook: WebhookReceiver;
   let sys: System;
 
   beforeAll(async () => {
     // Pointed at a receiver all the same: "none" must export nothing, not merely have nowhere to send.
     silent = await startOtlpReceiver();
+    webhook = await startWebhookReceiver();
     sys = await startSystem({
-      env: { OTEL_TRACES_EXPORTER: "none", OTEL_EXPORTER_OTLP_ENDPOINT: silent.url, OTEL_BSP_SCHEDULE_DELAY: "200" },
+      env: { OTEL_TRACES_EXPORTER: "none", OTEL_EXPORTER_OTLP_ENDPOINT: silent.url, OTEL_BSP_SCHEDULE_DELAY: "200", NOTIFY_WEBHOOK_URL: webhook.url },
     });
   });
 
   afterAll(async () => {
     await sys?.stop();
+    await webhook?.close();
     await silent?.close();
   });
 
@@ -470,6 +474,24 @@ describe("with OTEL_TRACES_EXPORTER=none", () => {
     });
     // Three producers, three spans: the context moved on through each consumer, not just copied.
     expect(new Set(parents).size).toBe(3);
+
+    // The webhook POSTs carry the order's trace id too, each under a span id of its own.
+    // Notification POSTs each event after the order view has it: wait for the third.
+    const posts = await waitUntil(
+      async () => {
+        const mine = webhook.requests().filter((r) => r.body?.orderId === orderId);
+        return mine.length >= 3 ? mine : undefined;
+      },
+      { timeoutMs: 10_000, intervalMs: 50, what: `the webhook POSTs of ${orderId}` },
+    );
+    expect(posts.map((p) => p.body?.eventType)).toEqual(["ORDER_CREATED", "PAYMENT_COMPLETED", "SHIPPING_READY"]);
+    const postParents = posts.map((p) => {
+      const match = /^00-([0-9a-f]{32})-([0-9a-f]{16})-[0-9a-f]{2}$/.exec(String(p.headers.traceparent));
+      expect(match, `${p.body?.eventType} POST traceparent ${p.headers.traceparent}`).not.toBeNull();
+      expect(match![1]).toBe(traceId);
+      return match![2];
+    });
+    expect(new Set([...parents, ...postParents]).size).toBe(6);
 
     await sleep(SETTLE_MS);
     expect(silent.spans()).toEqual([]);
