@@ -65,7 +65,7 @@ const CFG = QUICK
   : { rawMessages: 100_000, warmupOrders: 1_000, satSeconds: 20, latLeadInSeconds: 3, lat200Seconds: 10, lat1000Seconds: 10, replayEvents: 100_000, drainCapMs: 40_000 };
 /** Closed-loop connections of the warm-up: enough that the HTTP side outruns the pipeline. */
 const WARMUP_CONNECTIONS = 64;
-/** Spans of one happy order's trace: the POST, one send per event, one process span per consumer of each. */
+/** Spans of one happy order's trace: the POST, one publish per event, one process span per consumer of each (no webhook here). */
 const HAPPY_ORDER_SPANS = spanCount(["ORDER_CREATED", "PAYMENT_COMPLETED", "SHIPPING_READY"]);
 /** The tracing-on target, offered as a steady rate with every span sampled. */
 const TRACING_TARGET_RATE = 1_650;

@@ -3,7 +3,7 @@
  * bar in a fixed-width lane on the right, positioned proportionally to the trace's time span.
  * Pure functions from spans to text; the caller decides where it goes and whether to colour it.
  */
-import type { TraceLookup, TraceSpan } from "../otel/jaeger-query.ts";
+import { spanLabel, type TraceLookup, type TraceSpan } from "../otel/jaeger-query.ts";
 
 /** Options of {@link renderWaterfall} and {@link renderTraceReport}. */
 export interface WaterfallOptions {
@@ -41,7 +41,7 @@ export function renderWaterfall(spans: TraceSpan[], opts: WaterfallOptions = {})
 
   const cells = rows.map(({ span, depth }) => [
     INDENT.repeat(depth) + clean(span.service),
-    clean(span.operation),
+    clean(spanLabel(span)),
     span.kind ?? "",
     formatMs(span.startTimeUs - traceStart),
     formatMs(span.durationUs),

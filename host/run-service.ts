@@ -3,6 +3,7 @@
  * NATS; SIGTERM/SIGINT drain (in-flight messages finish and are acked, nothing new is pulled) and
  * exit 0. node.ts and deno.ts only adapt their runtime's process, file and server APIs to it.
  */
+import type { ConnectionFacts } from "../otel/http-server-span.ts";
 import { startTracing } from "../otel/sdk.ts";
 import { reportSdkDiagnostics } from "../otel/diagnostics.ts";
 import { ConfigError, loadConfig, localUrlOf, natsTlsFrom } from "../shared/config.ts";
@@ -25,6 +26,8 @@ export interface Platform {
   onSignal(signal: "SIGTERM" | "SIGINT", handler: () => void): void;
   /** How log batches are POSTed to VictoriaLogs; default: global fetch. */
   httpPost?: HttpPost;
+  /** What the runtime's per-request value (Hono's `c.env`, as `serve` passes it) tells of the connection. */
+  connection?: (env: unknown) => ConnectionFacts | undefined;
   /** Opens the HTTP port; `onError` when it cannot (e.g. in use). */
   serve(
     fetch: (request: Request) => Response | Promise<Response>,
@@ -83,7 +86,12 @@ export async function runService(definition: ServiceDefinition<unknown>, platfor
     log,
     { creds, tls },
     { pid: platform.pid, runtime: platform.runtime },
-    { instanceId, logShipping: shipper ? () => shipper.stats() : undefined, droppedSpans: sdkDiagnostics.droppedSpans },
+    {
+      instanceId,
+      logShipping: shipper ? () => shipper.stats() : undefined,
+      droppedSpans: sdkDiagnostics.droppedSpans,
+      connection: platform.connection,
+    },
   );
   const port = config.port;
   const server = platform.serve(service.app.fetch, {

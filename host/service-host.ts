@@ -5,7 +5,7 @@
  * Web-standard only: the runtime entry (node.ts / deno.ts) opens the port and wires signals.
  */
 import { Hono, type Context } from "hono";
-import { httpServerSpans, requestSpan } from "../otel/http-server-span.ts";
+import { httpServerSpans, requestSpan, type ConnectionFacts } from "../otel/http-server-span.ts";
 import { routePath } from "hono/route";
 import { HTTPException } from "hono/http-exception";
 import type { NatsConnection } from "@nats-io/transport-node";
@@ -102,6 +102,8 @@ export interface ServiceExtras {
   logShipping?: () => LogShippingStats;
   /** Spans the trace SDK dropped so far (otel/diagnostics.ts), for /metrics. */
   droppedSpans?: () => number;
+  /** The runtime's reader of a request's connection (client address, HTTP version) for the SERVER spans. */
+  connection?: (env: unknown) => ConnectionFacts | undefined;
 }
 
 export function createService<R>(
@@ -128,7 +130,7 @@ export function createService<R>(
   let stopping = false;
 
   const app = new Hono();
-  app.use(httpServerSpans(`${config.service}-service`));
+  app.use(httpServerSpans({ connection: extras.connection }));
   app.use(async (c, next) => {
     const started = performance.now();
     await next();

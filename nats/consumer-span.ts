@@ -1,13 +1,14 @@
 /**
- * The CONSUMER span of one delivered ORDERS message: a child of the producer's span (read from the
- * message's trace headers), so an order's trace is one tree, and linked to it as the messaging
- * conventions prefer; with the messaging attributes and the order id.
+ * The CONSUMER span of one delivered ORDERS message, `process orders.{partition}.{orderId}.<TYPE>`:
+ * a child of the producer's span (read from the message's trace headers), so an order's trace is
+ * one tree — the conventions allow the creation context as parent for single-message processing —
+ * and linked to it as they prefer; with the messaging attributes (otel/messaging-attributes.ts).
  */
 import { SpanKind, trace, type Context, type Span } from "@opentelemetry/api";
 import type { MsgHdrs } from "@nats-io/transport-node";
 import { extractTraceContext } from "../otel/nats-headers.ts";
-import { EVENT_TYPE_ATTR, MESSAGING_SYSTEM, MessagingAttr, ORDER_ID_ATTR } from "../otel/messaging-attributes.ts";
-import { ORDERS_STREAM, parseEventSubject, type EventSubject } from "./subjects.ts";
+import { consumerAttributes, messagingSpanName, PROCESS_OPERATION } from "../otel/messaging-attributes.ts";
+import { eventDestination, ORDERS_STREAM, parseEventSubject, type EventSubject } from "./subjects.ts";
 
 const tracer = trace.getTracer("orderstream.nats");
 
@@ -30,27 +31,25 @@ export function startConsumerSpan(
   const parentContext = extractTraceContext(msg.headers);
   const producer = trace.getSpanContext(parentContext);
   const parsed = msg.parsedSubject === undefined ? parseEventSubject(msg.subject) : msg.parsedSubject;
-  const eventType = parsed?.eventType ?? "unknown";
+  const destination = eventDestination(msg.subject, parsed);
   const span = tracer.startSpan(
-    `process ${eventType}`,
+    messagingSpanName(PROCESS_OPERATION.name, destination),
     { kind: SpanKind.CONSUMER, links: producer ? [{ context: producer }] : [] },
     parentContext,
   );
   // Attributes only for a span that is kept: an unsampled one (tracing off) costs no more than its ids.
   if (span.isRecording()) {
     span.setAttributes({
-      [MessagingAttr.system]: MESSAGING_SYSTEM,
-      [MessagingAttr.systemName]: MESSAGING_SYSTEM,
-      [MessagingAttr.destinationName]: msg.subject,
-      [MessagingAttr.operationType]: "process",
-      [MessagingAttr.operationName]: "process",
-      [MessagingAttr.consumerGroup]: msg.consumer,
-      [MessagingAttr.bodySize]: msg.bodySize,
-      [MessagingAttr.streamName]: ORDERS_STREAM,
-      [MessagingAttr.streamSequence]: msg.seq,
-      [MessagingAttr.deliveryCount]: msg.deliveryCount,
-      [EVENT_TYPE_ATTR]: eventType,
-      ...(parsed ? { [ORDER_ID_ATTR]: parsed.orderId } : {}),
+      ...consumerAttributes({
+        destination,
+        consumerGroup: msg.consumer,
+        bodySize: msg.bodySize,
+        stream: ORDERS_STREAM,
+        streamSequence: msg.seq,
+        deliveryCount: msg.deliveryCount,
+        eventType: parsed?.eventType ?? "unknown",
+        ...(parsed ? { orderId: parsed.orderId } : {}),
+      }),
       ...extra,
     });
   }

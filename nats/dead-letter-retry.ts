@@ -8,7 +8,7 @@
 import { startConsumerSpan } from "./consumer-span.ts";
 import { AckPolicy, DeliverPolicy, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
 import { nanos } from "@nats-io/transport-node";
-import { SpanStatusCode } from "@opentelemetry/api";
+import { recordSpanError } from "../otel/span-error.ts";
 import { traceFields, type Logger } from "../shared/logger.ts";
 import { MessagingAttr } from "../otel/messaging-attributes.ts";
 import { DLQ_STREAM, ordersMessage, removeDeadLetter } from "./dead-letters.ts";
@@ -83,8 +83,7 @@ export async function startRetryProcessor(opts: {
         log.info("dead letter retried successfully");
         return true;
       } catch (err) {
-        span.recordException(err as Error);
-        span.setStatus({ code: SpanStatusCode.ERROR, message: (err as Error).message });
+        recordSpanError(span, err);
         log.error({ err, ...traceFields(span) }, "dead letter retry failed; it stays in the DLQ");
         if (request.info.deliveryCount >= 3) {
           request.term();

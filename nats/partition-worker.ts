@@ -20,7 +20,7 @@
  */
 import type { Consumer, ConsumerInfo, ConsumerMessages, JetStreamClient, JetStreamManager, JsMsg, StoredMsg } from "@nats-io/jetstream";
 import { errors, type MsgHdrs } from "@nats-io/transport-node";
-import { SpanStatusCode } from "@opentelemetry/api";
+import { recordSpanError } from "../otel/span-error.ts";
 import { traceFields, type Logger } from "../shared/logger.ts";
 import { MessagingAttr } from "../otel/messaging-attributes.ts";
 import { startConsumerSpan } from "./consumer-span.ts";
@@ -426,8 +426,7 @@ export class PartitionWorker {
       }
       return "ok";
     } catch (err) {
-      span.recordException(err as Error);
-      span.setStatus({ code: SpanStatusCode.ERROR, message: (err as Error).message });
+      recordSpanError(span, err);
       const last = attempt >= this.maxAttempts;
       this.opts.log[last ? "error" : "warn"](
         { err, seq: entry.seq, consumer: this.consumer, orderId: event.orderId, eventType: event.eventType, attempt, ...traceFields(span) },

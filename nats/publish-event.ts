@@ -11,12 +11,13 @@ import { PubHeaders, type JetStreamManager } from "@nats-io/jetstream";
 import type { JetStreamPublisher } from "./jetstream-publisher.ts";
 import { isWrongLastSequence } from "./wrong-last-sequence.ts";
 import { headers as natsHeaders } from "@nats-io/transport-node";
-import { SpanKind, SpanStatusCode, trace, context, type Context } from "@opentelemetry/api";
+import { SpanKind, trace, context, type Context } from "@opentelemetry/api";
 import { type EventDraft, type OrderEvent, SCHEMA_VERSION } from "../shared/events.ts";
 import { deterministicUuid } from "../shared/ids.ts";
 import { injectTraceHeaders } from "../otel/nats-headers.ts";
-import { EVENT_TYPE_ATTR, MESSAGING_SYSTEM, MessagingAttr, ORDER_ID_ATTR } from "../otel/messaging-attributes.ts";
-import { eventSubject, ORDERS_STREAM } from "./subjects.ts";
+import { MessagingAttr, messagingSpanName, producerAttributes, PUBLISH_OPERATION } from "../otel/messaging-attributes.ts";
+import { recordSpanError } from "../otel/span-error.ts";
+import { eventDestination, eventSubject, ORDERS_STREAM } from "./subjects.ts";
 import { getOrdersMessage, toStoredEvent } from "./order-history.ts";
 
 const tracer = trace.getTracer("orderstream.nats");
@@ -96,21 +97,20 @@ function guardedPublisher(publisher: JetStreamPublisher, jsm: JetStreamManager):
       const event = completeEvent(draft);
       const subject = eventSubject(event.orderId, event.eventType);
       const body = encoder.encode(JSON.stringify(event));
-      const span = tracer.startSpan(`send ${event.eventType}`, { kind: SpanKind.PRODUCER }, parent);
+      const destination = eventDestination(subject);
+      const span = tracer.startSpan(messagingSpanName(PUBLISH_OPERATION.name, destination), { kind: SpanKind.PRODUCER }, parent);
       // Attributes only for a span that is kept: an unsampled one (tracing off) costs no more than its ids.
       if (span.isRecording()) {
-        span.setAttributes({
-          [MessagingAttr.system]: MESSAGING_SYSTEM,
-          [MessagingAttr.systemName]: MESSAGING_SYSTEM,
-          [MessagingAttr.destinationName]: subject,
-          [MessagingAttr.operationType]: "send",
-          [MessagingAttr.operationName]: "publish",
-          [MessagingAttr.messageId]: event.eventId,
-          [MessagingAttr.bodySize]: body.byteLength,
-          [MessagingAttr.streamName]: ORDERS_STREAM,
-          [ORDER_ID_ATTR]: event.orderId,
-          [EVENT_TYPE_ATTR]: event.eventType,
-        });
+        span.setAttributes(
+          producerAttributes({
+            destination,
+            messageId: event.eventId,
+            bodySize: body.byteLength,
+            stream: ORDERS_STREAM,
+            orderId: event.orderId,
+            eventType: event.eventType,
+          }),
+        );
       }
       try {
         const hdrs = natsHeaders();
@@ -128,15 +128,14 @@ function guardedPublisher(publisher: JetStreamPublisher, jsm: JetStreamManager):
           if (!isWrongLastSequence(err)) throw err;
           seq = 0;
         }
-        span.setAttribute("messaging.nats.duplicate", true);
+        span.setAttribute(MessagingAttr.duplicate, true);
         const stored = await getOrdersMessage(jsm, seq ? { seq } : { last_by_subj: subject });
         const first = stored ? toStoredEvent(stored) : null;
         if (!first) throw new Error(`event ${event.eventType} of order ${event.orderId} is stored but cannot be read back`);
         span.setAttribute(MessagingAttr.streamSequence, first.seq);
         return { event: first.event, seq: first.seq, duplicate: true, traceparent: first.traceparent };
       } catch (err) {
-        span.recordException(err as Error);
-        span.setStatus({ code: SpanStatusCode.ERROR, message: (err as Error).message });
+        recordSpanError(span, err);
         throw err;
       } finally {
         span.end();

@@ -103,6 +103,22 @@ export function parseEventSubject(subject: string): EventSubject | null {
   return { partition: Number(tokens[1]), orderId: tokens[2]!, eventType: tokens[3]! };
 }
 
+/**
+ * The low-cardinality form of an ORDERS subject, for tracing (`messaging.destination.template`
+ * and the messaging span names): partition and order id as placeholders, the event type kept when
+ * it is one of ours (any other token could be anything, so it is a placeholder too).
+ */
+export function eventSubjectTemplate(eventType: string): string {
+  const known = (EVENT_TYPES as readonly string[]).includes(eventType);
+  return `orders.{partition}.{orderId}.${known ? eventType : "{eventType}"}`;
+}
+
+/** A subject as tracing describes it: itself, its template (null if not an ORDERS subject) and its partition. */
+export function eventDestination(subject: string, parsed: EventSubject | null = parseEventSubject(subject)): { name: string; template: string | null; partitionId?: string } {
+  if (!parsed) return { name: subject, template: null };
+  return { name: subject, template: eventSubjectTemplate(parsed.eventType), partitionId: String(parsed.partition) };
+}
+
 /** Durable consumer name of a service for one partition, e.g. `payment-p07`. */
 export function consumerName(service: ServiceName, partition: number): string {
   return `${service}-p${String(partition).padStart(2, "0")}`;

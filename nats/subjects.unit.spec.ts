@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { EVENT_TYPES } from "../shared/events.ts";
-import { eventSubject, orderSubjectFilter, parseEventSubject, partitionOf, PARTITIONS } from "./subjects.ts";
+import { eventDestination, eventSubject, eventSubjectTemplate, orderSubjectFilter, parseEventSubject, partitionOf, PARTITIONS } from "./subjects.ts";
 
 // FNV-1a 32-bit test vectors (from the FNV reference test suite), and one non-ASCII input: the
 // hash runs over the UTF-8 bytes ("é" = c3 a9).
@@ -81,4 +81,29 @@ describe("parseEventSubject", () => {
       expect(parseEventSubject(subject)).toBeNull();
     },
   );
+});
+
+describe("eventDestination (tracing's view of a subject)", () => {
+  it("given an event's subject, then the subject, its template with placeholders for partition and order id, and the partition", () => {
+    const orderId = "0b9c3c55-5d0e-4b43-9d65-3b0a3b7a2f10";
+    const subject = eventSubject(orderId, "PAYMENT_COMPLETED");
+    expect(eventDestination(subject)).toEqual({
+      name: subject,
+      template: "orders.{partition}.{orderId}.PAYMENT_COMPLETED",
+      partitionId: String(partitionOf(orderId)),
+    });
+  });
+
+  it("given one template per event type, then as many templates as types: the cardinality stays bounded", () => {
+    const templates = new Set(EVENT_TYPES.map((t) => eventSubjectTemplate(t)));
+    expect(templates.size).toBe(EVENT_TYPES.length);
+  });
+
+  it("given a last token that is no event type, then a placeholder for it too", () => {
+    expect(eventDestination("orders.3.x.WHATEVER-1234")).toMatchObject({ template: "orders.{partition}.{orderId}.{eventType}" });
+  });
+
+  it("given a subject outside the ORDERS scheme, then no template", () => {
+    expect(eventDestination("notifications.u.o.ORDER_CREATED")).toEqual({ name: "notifications.u.o.ORDER_CREATED", template: null });
+  });
 });

@@ -21,6 +21,27 @@ export interface TraceSpan {
   attributes: Record<string, string | number | boolean>;
 }
 
+/**
+ * A span's name as the waterfalls show it. A messaging span is named after its destination template
+ * (`publish orders.{partition}.{orderId}.ORDER_CREATED`, otel/messaging-attributes.ts), the same
+ * for every order, so within one trace its operation and event type say it all:
+ * `publish ORDER_CREATED`. A CLIENT span, named by its method alone, adds where it went.
+ *
+ * @example spanLabel(span) // "process PAYMENT_COMPLETED", "POST 127.0.0.1:8080", "POST /orders"
+ */
+export function spanLabel(span: TraceSpan): string {
+  const a = span.attributes;
+  const operation = a["messaging.operation.name"];
+  const eventType = a["orderstream.event_type"];
+  if (typeof operation === "string" && typeof eventType === "string") return `${operation} ${eventType}`;
+  const address = a["server.address"];
+  if (span.kind === "client" && typeof address === "string") {
+    const port = a["server.port"];
+    return `${span.operation} ${address.includes(":") ? `[${address}]` : address}${port !== undefined ? `:${port}` : ""}`;
+  }
+  return span.operation;
+}
+
 /** What a trace lookup found: spans, or null with a warning saying why. */
 export interface TraceLookup {
   traceId: string;

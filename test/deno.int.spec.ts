@@ -17,7 +17,7 @@ import { startNatsServer, type NatsServerHandle } from "./support/nats-server.ts
 import { startOtlpReceiver, type OtlpReceiver, type ReceivedSpan } from "./support/otlp-receiver.ts";
 import { REPO_ROOT, startService, waitUntil, type ServiceName, type ServiceProcess } from "./support/processes.ts";
 import { eventTypes, getJson, postOrder, waitForStatus } from "./support/system.ts";
-import { processedBy, spanCount } from "./support/trace-shape.ts";
+import { processedBy, processSpanName, publishSpanName, spanCount } from "./support/trace-shape.ts";
 
 const SERVER = 2;
 const PRODUCER = 4;
@@ -103,7 +103,7 @@ describe("the four services on Deno 2", () => {
   }
 
   /**
-   * Waits for the order's whole trace (the POST, one send per event, each event processed by the
+   * Waits for the order's whole trace (the POST, one publish per event, each event processed by the
    * services that act on it), lets late exports land, and checks it is one tree over the four services.
    */
   async function expectOneTrace(traceId: string, chain: string[]): Promise<ReceivedSpan[]> {
@@ -122,15 +122,15 @@ describe("the four services on Deno 2", () => {
     const ids = new Set(trace.map((s) => s.spanId));
     expect(trace.filter((s) => s.parentSpanId !== null && !ids.has(s.parentSpanId)), `missing parents in ${context}`).toEqual([]);
     expect(new Set(trace.map((s) => s.serviceName)), context).toEqual(new Set(SERVICE_LABELS));
-    expect(trace.filter((s) => s.kind === PRODUCER).map((s) => s.name).sort(), context).toEqual(chain.map((e) => `send ${e}`).sort());
+    expect(trace.filter((s) => s.kind === PRODUCER).map((s) => s.name).sort(), context).toEqual(chain.map((e) => publishSpanName(e)).sort());
     for (const label of SERVICE_LABELS) {
       const processed = trace.filter((s) => s.kind === CONSUMER && s.serviceName === label).map((s) => s.name).sort();
-      expect(processed, `${label} in ${context}`).toEqual(processedBy(label, chain).map((e) => `process ${e}`).sort());
+      expect(processed, `${label} in ${context}`).toEqual(processedBy(label, chain).map((e) => processSpanName(e)).sort());
     }
-    // Each consumer span hangs under the send span of its event: the traceparent crossed NATS.
+    // Each consumer span hangs under the publish span of its event: the traceparent crossed NATS.
     for (const span of trace.filter((s) => s.kind === CONSUMER)) {
       const parent = trace.find((s) => s.spanId === span.parentSpanId);
-      expect(parent?.name, `${span.serviceName} ${span.name} in ${context}`).toBe(span.name.replace(/^process /, "send "));
+      expect(parent?.name, `${span.serviceName} ${span.name} in ${context}`).toBe(span.name.replace(/^process /, "publish "));
     }
     expect(trace.filter((s) => s.status.code === STATUS_ERROR), context).toEqual([]);
     return trace;

@@ -15,11 +15,14 @@ import { runCli } from "./support/cli.ts";
 import { startTestJaeger, startTestVictoriaLogs } from "./support/observability.ts";
 import { waitUntil } from "./support/processes.ts";
 import { getJson, postOrder, startSystem, waitForStatus, type System } from "./support/system.ts";
-import { consumersOf, spanCount } from "./support/trace-shape.ts";
+import { consumersOf, processSpanName, publishSpanName, spanCount } from "./support/trace-shape.ts";
+import { startWebhookReceiver, type WebhookReceiver } from "./support/webhook-receiver.ts";
 import type { JaegerProcess, VictoriaLogsProcess } from "../scripts/observability.ts";
 
 const CHAIN = ["ORDER_CREATED", "PAYMENT_COMPLETED", "SHIPPING_READY"] as const;
 const SERVICES = ["order-service", "payment-service", "shipping-service", "notification-service"] as const;
+/** The order's spans: notification POSTs each event to the webhook, a CLIENT span each. */
+const SPANS = spanCount(CHAIN, { webhook: true });
 /** One line per event a service handles, plus the order service's "order accepted". */
 const LOG_LINES = 1 + CHAIN.reduce((n, e) => n + consumersOf(e).length, 0);
 
@@ -48,6 +51,7 @@ async function jaegerLinks(jaeger: JaegerProcess, traceId: string): Promise<Map<
 describe("trace inspection and central logs against a real Jaeger and a real VictoriaLogs", () => {
   let jaeger: JaegerProcess;
   let logs: VictoriaLogsProcess;
+  let webhook: WebhookReceiver;
   let sys: System;
   let orderId: string;
   let traceId: string;
@@ -56,7 +60,7 @@ describe("trace inspection and central logs against a real Jaeger and a real Vic
   const cliEnv = () => ({ NATS_URL: sys.nats.url, JAEGER_QUERY_URL: jaeger.queryUrl, VICTORIA_LOGS_QUERY_URL: logs.url });
 
   beforeAll(async () => {
-    [jaeger, logs] = await Promise.all([startTestJaeger(), startTestVictoriaLogs()]);
+    [jaeger, logs, webhook] = await Promise.all([startTestJaeger(), startTestVictoriaLogs(), startWebhookReceiver()]);
     sys = await startSystem({
       env: {
         OTEL_TRACES_EXPORTER: "otlp",
@@ -66,6 +70,7 @@ describe("trace inspection and central logs against a real Jaeger and a real Vic
         JAEGER_QUERY_URL: jaeger.queryUrl,
         VICTORIA_LOGS_URL: logs.url,
         LOG_LEVEL: "info",
+        NOTIFY_WEBHOOK_URL: webhook.url,
       },
     });
     const posted = await postOrder(sys.orderUrl, { userId: "observed", amount: 30, items: [{ sku: "A-1", quantity: 3, unitPrice: 10 }] });
@@ -77,7 +82,7 @@ describe("trace inspection and central logs against a real Jaeger and a real Vic
 
   afterAll(async () => {
     await sys?.stop();
-    await Promise.all([jaeger?.stop(), logs?.stop()]);
+    await Promise.all([jaeger?.stop(), logs?.stop(), webhook?.close()]);
   });
 
   it("GET /orders/{id}/trace reads the order's one trace back from Jaeger: all four services, each consumer span a child of its producer and linked to it", async () => {
@@ -85,7 +90,7 @@ describe("trace inspection and central logs against a real Jaeger and a real Vic
       async () => {
         const { status, body } = await getJson(`${sys.orderUrl}/orders/${orderId}/trace`);
         const a = body as TraceAnswer;
-        return status === 200 && a.spans && a.spans.length >= spanCount(CHAIN) ? a : undefined;
+        return status === 200 && a.spans && a.spans.length >= SPANS ? a : undefined;
       },
       { timeoutMs: 20_000, intervalMs: 250, what: `the trace of ${orderId} complete in Jaeger` },
     );
@@ -95,22 +100,32 @@ describe("trace inspection and central logs against a real Jaeger and a real Vic
     expect(answer.warning).toBeUndefined();
     spans = answer.spans!;
     const context = spans.map((s) => `${s.service} ${s.kind} ${s.operation} ${s.spanId}←${s.parentSpanId}`).join("\n");
-    expect(spans.length, context).toBe(spanCount(CHAIN));
+    expect(spans.length, context).toBe(SPANS);
     expect(new Set(spans.map((s) => s.service)), context).toEqual(new Set(SERVICES));
     expect(spans.filter((s) => s.parentSpanId === null).map((s) => s.operation), context).toEqual(["POST /orders"]);
 
     // Messaging: one send per event, and under it one process span per service delivered it.
     const links = await jaegerLinks(jaeger, traceId);
     for (const eventType of CHAIN) {
-      const sends = spans.filter((s) => s.kind === "producer" && s.operation === `send ${eventType}`);
-      expect(sends.length, `send ${eventType} in\n${context}`).toBe(1);
-      const processes = spans.filter((s) => s.kind === "consumer" && s.operation === `process ${eventType}`);
+      const sends = spans.filter((s) => s.kind === "producer" && s.operation === publishSpanName(eventType));
+      expect(sends.length, `publish ${eventType} in\n${context}`).toBe(1);
+      const processes = spans.filter((s) => s.kind === "consumer" && s.operation === processSpanName(eventType));
       expect(new Set(processes.map((s) => s.service)), `who processes ${eventType}`).toEqual(new Set(consumersOf(eventType)));
       for (const p of processes) {
         expect(p.parentSpanId, `${p.service} process ${eventType}'s parent`).toBe(sends[0]!.spanId);
         expect(links.get(p.spanId), `${p.service} process ${eventType}'s link`).toContain(sends[0]!.spanId);
         expect(p.attributes["messaging.message.id"]).toBe(sends[0]!.attributes["messaging.message.id"]);
       }
+      // The webhook hop: the POST's traceparent names a CLIENT span of this trace, under notification's process span.
+      const post = webhook.requests().find((r) => r.body?.orderId === orderId && r.body?.eventType === eventType);
+      expect(post, `webhook POST of ${eventType}`).toBeDefined();
+      const [, postTraceId, postParent] = /^00-([0-9a-f]{32})-([0-9a-f]{16})-01$/.exec(String(post!.headers.traceparent)) ?? [];
+      expect(postTraceId, `traceparent ${post!.headers.traceparent}`).toBe(traceId);
+      const client = spans.find((s) => s.spanId === postParent);
+      expect(client, `CLIENT span ${postParent} in\n${context}`).toMatchObject({ kind: "client", operation: "POST", service: "notification-service" });
+      expect(client!.attributes).toMatchObject({ "http.request.method": "POST", "url.full": webhook.url, "http.response.status_code": 204 });
+      const parent = spans.find((s) => s.spanId === client!.parentSpanId);
+      expect(parent, `${eventType} POST's parent`).toMatchObject({ kind: "consumer", service: "notification-service", operation: processSpanName(eventType) });
     }
     console.log(`trace of all four services readable from Jaeger ${seenAfterMs} ms after the POST answered`);
   });
@@ -118,9 +133,11 @@ describe("trace inspection and central logs against a real Jaeger and a real Vic
   it("`cli trace` prints the waterfall of all four services and the Jaeger link", async () => {
     const run = await runCli(["trace", orderId], cliEnv());
     expect(run.code, run.stderr).toBe(0);
-    expect(run.stdout).toContain(`Trace ${traceId} (${spanCount(CHAIN)} spans, 4 services,`);
+    expect(run.stdout).toContain(`Trace ${traceId} (${SPANS} spans, 4 services,`);
     for (const service of SERVICES) expect(run.stdout).toContain(service);
     for (const eventType of CHAIN) expect(run.stdout).toContain(`process ${eventType}`);
+    // The webhook POSTs, labelled by where they went.
+    expect(run.stdout).toContain(`POST ${new URL(webhook.url).host}`);
     expect(run.stdout).toContain(`Jaeger: ${jaeger.queryUrl}/trace/${traceId}`);
     expect(run.stdout).not.toContain("No spans");
   });
@@ -170,7 +187,7 @@ describe("trace inspection and central logs against a real Jaeger and a real Vic
     const res = await fetch(`${sys.orderUrl}/orders/${orderId}/view`);
     expect(res.status).toBe(200);
     const page = await res.text();
-    expect(page.match(/data-span-id="/g)?.length).toBe(spanCount(CHAIN));
+    expect(page.match(/data-span-id="/g)?.length).toBe(SPANS);
     expect(page).not.toContain("No waterfall");
     const logsSection = page.slice(page.indexOf('id="logs-title"'));
     expect(page.indexOf('id="logs-title"')).toBeGreaterThan(page.indexOf('id="waterfall"'));

@@ -263,7 +263,8 @@ describe("order timeline page in headless Chromium", () => {
       expect(await spanRows.first().getAttribute("data-span-id")).toBe(root.spanId);
       const waterfallText = await page.locator("#waterfall").innerText();
       for (const service of SERVICES) expect(waterfallText).toContain(service);
-      expect(waterfallText).toContain("send SHIPPING_READY");
+      // Messaging spans are labelled by operation and event type (otel/jaeger-query.ts spanLabel).
+      expect(waterfallText).toContain("publish SHIPPING_READY");
       const lane = await page.locator(`#waterfall [data-span-id="${root.spanId}"] .lane`).boundingBox();
       const rootBar = await page.locator(`#waterfall [data-span-id="${root.spanId}"] .bar`).boundingBox();
       expect(lane && rootBar).toBeTruthy();

@@ -3,15 +3,16 @@
  * receiver on loopback; an order's spans must form one tree rooted at its POST, linked across
  * services through the traceparent header each event carries.
  */
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { consumerName, partitionOf, type ServiceName } from "../nats/subjects.ts";
-import { consumersOf as consumerLabelsOf, spanCount } from "./support/trace-shape.ts";
+import { consumersOf as consumerLabelsOf, processSpanName, publishSpanName, spanCount } from "./support/trace-shape.ts";
+import { startWebhookReceiver, type WebhookReceiver, type WebhookRequest } from "./support/webhook-receiver.ts";
 import { startOtlpReceiver, type OtlpReceiver, type ReceivedSpan } from "./support/otlp-receiver.ts";
+import { waitUntil } from "./support/processes.ts";
 import { eventTypes, getJson, postOrder, startSystem, waitForStatus, type System } from "./support/system.ts";
 
 const SERVER = 2;
+const CLIENT = 3;
 const PRODUCER = 4;
 const CONSUMER = 5;
 const STATUS_ERROR = 2;
@@ -49,22 +50,24 @@ function describeSpans(spans: ReceivedSpan[]): string {
 }
 
 function isSendOf(span: ReceivedSpan, eventType: string): boolean {
-  return span.kind === PRODUCER && span.name === `send ${eventType}`;
+  return span.kind === PRODUCER && span.name === publishSpanName(eventType);
 }
 
 /** CONSUMER spans of `eventType` whose parent is `parent`. */
 function processSpansUnder(spans: ReceivedSpan[], parent: ReceivedSpan, eventType: string): ReceivedSpan[] {
-  return spans.filter((s) => s.kind === CONSUMER && s.name === `process ${eventType}` && s.parentSpanId === parent.spanId);
+  return spans.filter((s) => s.kind === CONSUMER && s.name === processSpanName(eventType) && s.parentSpanId === parent.spanId);
 }
 
 /**
- * Waits until the order's trace holds its POST span, a send span per event of the chain and a
- * process span of every service under each, then lets late exports land and returns the trace.
+ * Waits until the order's trace holds its POST span, a publish span per event of the chain, a
+ * process span of every service under each and `clientSpans` webhook POSTs, then lets late exports
+ * land and returns the trace.
  */
 async function collectOrderTrace(
   receiver: OtlpReceiver,
   traceId: string,
   chain: string[],
+  clientSpans: number,
   extra: (spans: ReceivedSpan[]) => boolean = () => true,
 ): Promise<ReceivedSpan[]> {
   const ofTrace = (all: ReceivedSpan[]) => all.filter((s) => s.traceId === traceId);
@@ -80,7 +83,7 @@ async function collectOrderTrace(
             return consumersOf(eventType).every((name) => services.has(name));
           }),
       );
-      return complete && extra(spans);
+      return complete && spans.filter((s) => s.kind === CLIENT).length >= clientSpans && extra(spans);
     }, 30_000)
     .catch((err: Error) => {
       throw new Error(`${err.message.split(";")[0]}; trace ${traceId} so far:\n${describeSpans(ofTrace(receiver.spans()))}`);
@@ -108,8 +111,20 @@ function expectOneTree(all: ReceivedSpan[], trace: ReceivedSpan[], traceId: stri
   const root = roots[0]!;
   expect(root.kind).toBe(SERVER);
   expect(root.serviceName).toBe("order-service");
-  expect(root.attributes["http.request.method"]).toBe("POST");
-  expect(root.attributes["http.response.status_code"]).toBe(201);
+  expect(root.attributes).toMatchObject({
+    "http.request.method": "POST",
+    "http.route": "/orders",
+    "http.response.status_code": 201,
+    "url.path": "/orders",
+    "url.scheme": "http",
+    "server.address": "127.0.0.1",
+    "network.protocol.version": "1.1",
+  });
+  expect(root.attributes["server.port"]).toEqual(expect.any(Number));
+  expect(String(root.attributes["client.address"])).toMatch(/127\.0\.0\.1/);
+  // A client attribute and a resource attribute: neither belongs on a SERVER span.
+  expect(root.attributes["url.full"]).toBeUndefined();
+  expect(root.attributes["service.name"]).toBeUndefined();
 
   const known = new Set(ids);
   const orphans = trace.filter((s) => s.parentSpanId !== null && !known.has(s.parentSpanId));
@@ -117,13 +132,17 @@ function expectOneTree(all: ReceivedSpan[], trace: ReceivedSpan[], traceId: stri
 
   for (const span of trace.filter((s) => s.kind === PRODUCER || s.kind === CONSUMER)) {
     expect(span.attributes["orderstream.order_id"], `${span.serviceName} ${span.name}`).toBe(orderId);
-    expect(span.attributes["messaging.system"]).toBe("nats");
+    expect(span.attributes["messaging.system.name"]).toBe("nats");
+    // Deprecated by the conventions aligned with (docs/operations.md, "Tracing").
+    expect(span.attributes["messaging.system"]).toBeUndefined();
+    // The span name carries the low-cardinality template, never the order id.
+    expect(span.name).not.toContain(orderId);
   }
   return root;
 }
 
 /**
- * Checks the send span of every stored event (attributes, parent, the traceparent stored with the
+ * Checks the publish span of every stored event (attributes, parent, the traceparent stored with the
  * event) and the CONSUMER spans under it: one per service, each delivered once unless `redelivered`
  * says otherwise. Returns the send spans by event type.
  */
@@ -139,13 +158,13 @@ function expectChain(
   const context = `trace ${traceId}:\n${describeSpans(trace)}`;
   expect(events.map((e) => e.eventType)).toEqual(chain.map((l) => l.eventType));
   expect(trace.filter((s) => s.kind === PRODUCER).map((s) => s.name).sort(), context).toEqual(
-    chain.map((l) => `send ${l.eventType}`).sort(),
+    chain.map((l) => publishSpanName(l.eventType)).sort(),
   );
 
   const sends = new Map<string, ReceivedSpan>();
   for (const [i, link] of chain.entries()) {
     const event = events[i]!;
-    const what = `send ${link.eventType}`;
+    const what = publishSpanName(link.eventType);
     const matching = trace.filter((s) => isSendOf(s, link.eventType));
     expect(matching.length, `${what} in ${context}`).toBe(1);
     const send = matching[0]!;
@@ -153,9 +172,12 @@ function expectChain(
 
     expect(send.serviceName, what).toBe(link.producer);
     expect(send.attributes, what).toMatchObject({
-      "messaging.system": "nats",
+      "messaging.system.name": "nats",
       "messaging.destination.name": event.subject,
+      "messaging.destination.template": `orders.{partition}.{orderId}.${link.eventType}`,
+      "messaging.destination.partition.id": String(partitionOf(orderId)),
       "messaging.operation.type": "send",
+      "messaging.operation.name": "publish",
       "messaging.message.id": event.data.eventId,
       "messaging.nats.stream.sequence": event.seq,
       "orderstream.order_id": orderId,
@@ -193,9 +215,12 @@ function expectChain(
       );
       for (const span of mine) {
         expect(span.attributes, where).toMatchObject({
-          "messaging.system": "nats",
+          "messaging.system.name": "nats",
           "messaging.destination.name": event.subject,
+          "messaging.destination.template": `orders.{partition}.{orderId}.${link.eventType}`,
+          "messaging.destination.partition.id": String(partitionOf(orderId)),
           "messaging.operation.type": "process",
+          "messaging.operation.name": "process",
           "messaging.message.id": event.data.eventId,
           "messaging.consumer.group.name": consumerName(service.replace(/-service$/, "") as ServiceName, partitionOf(orderId)),
           "messaging.nats.stream.sequence": event.seq,
@@ -211,38 +236,66 @@ function expectChain(
 }
 
 /** A webhook receiver that answers 503 to the first ORDER_CREATED notification of FLAKY_USER, 204 otherwise. */
-async function startWebhook(): Promise<{ url: string; attempts: (eventType: string, userId: string) => number; close(): Promise<void> }> {
-  const seen: { eventType: string; userId: string }[] = [];
-  const server: Server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on("data", (c: Buffer) => chunks.push(c));
-    req.on("end", () => {
-      let body: { eventType?: string; userId?: string } = {};
-      try {
-        body = JSON.parse(Buffer.concat(chunks).toString("utf8"));
-      } catch {
-        /* answered 204 below; the test's assertions notice a missing attempt */
-      }
-      const entry = { eventType: String(body.eventType), userId: String(body.userId) };
-      seen.push(entry);
-      const firstFlaky =
-        entry.userId === FLAKY_USER &&
-        entry.eventType === "ORDER_CREATED" &&
-        seen.filter((s) => s.userId === FLAKY_USER && s.eventType === "ORDER_CREATED").length === 1;
-      res.writeHead(firstFlaky ? 503 : 204).end();
-    });
+function startWebhook(): Promise<WebhookReceiver> {
+  return startWebhookReceiver((request, earlier) => {
+    const flakyCreated = (r: Pick<WebhookRequest, "body">) => r.body?.userId === FLAKY_USER && r.body?.eventType === "ORDER_CREATED";
+    return flakyCreated(request) && !earlier.some(flakyCreated) ? 503 : 204;
   });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}/hook`,
-    attempts: (eventType, userId) => seen.filter((s) => s.eventType === eventType && s.userId === userId).length,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
-  };
+}
+
+function attempts(webhook: WebhookReceiver, eventType: string, userId: string): WebhookRequest[] {
+  return webhook.requests().filter((r) => r.body?.eventType === eventType && r.body?.userId === userId);
+}
+
+/**
+ * The webhook hop: every POST of the order's notifications carries its event id as Idempotency-Key
+ * and a traceparent of the order's trace whose parent id is a CLIENT span `POST` of notification,
+ * itself a child of notification's CONSUMER span of that event, with the HTTP client attributes.
+ * Returns the CLIENT spans in the order of the requests.
+ */
+function expectWebhookHop(trace: ReceivedSpan[], traceId: string, events: StoredEventView[], webhook: WebhookReceiver): ReceivedSpan[] {
+  const context = `trace ${traceId}:\n${describeSpans(trace)}`;
+  const orderIds = new Set(events.map((e) => e.data.orderId));
+  const posts = webhook.requests().filter((r) => orderIds.has(String(r.body?.orderId)));
+  expect(posts.map((p) => p.body?.eventType).filter((t, i, all) => all.indexOf(t) === i)).toEqual(events.map((e) => e.eventType));
+  const hook = new URL(webhook.url);
+  const clients = posts.map((post) => {
+    const event = events.find((e) => e.data.eventId === post.body?.eventId)!;
+    const what = `webhook POST of ${event.eventType}`;
+    expect(post.method, what).toBe("POST");
+    expect(post.headers["idempotency-key"], what).toBe(event.data.eventId);
+    const match = /^00-([0-9a-f]{32})-([0-9a-f]{16})-01$/.exec(String(post.headers.traceparent));
+    expect(match, `${what}: traceparent ${post.headers.traceparent}`).not.toBeNull();
+    expect(match![1], what).toBe(traceId);
+    const client = trace.find((s) => s.spanId === match![2]);
+    expect(client, `${what}: span ${match![2]} in ${context}`).toBeDefined();
+    expect(client!.kind, what).toBe(CLIENT);
+    expect(client!.name, what).toBe("POST");
+    expect(client!.serviceName, what).toBe("notification-service");
+    const parent = trace.find((s) => s.spanId === client!.parentSpanId);
+    expect(parent?.kind, `${what}'s parent in ${context}`).toBe(CONSUMER);
+    expect(parent?.serviceName, what).toBe("notification-service");
+    expect(parent?.name, what).toBe(processSpanName(event.eventType));
+    expect(client!.attributes, what).toMatchObject({
+      "http.request.method": "POST",
+      "url.full": webhook.url,
+      "server.address": hook.hostname,
+      "server.port": Number(hook.port),
+      "http.response.status_code": post.status,
+    });
+    if (post.status >= 400) {
+      expect(client!.status.code, what).toBe(STATUS_ERROR);
+      expect(client!.attributes["error.type"], what).toBe(String(post.status));
+      // A failed POST fails the delivery it belongs to.
+      expect(parent!.status.code, what).toBe(STATUS_ERROR);
+    } else {
+      expect(client!.status.code, what).not.toBe(STATUS_ERROR);
+      expect(client!.attributes["error.type"], what).toBeUndefined();
+    }
+    return client!;
+  });
+  expect(trace.filter((s) => s.kind === CLIENT).length, `CLIENT spans are the webhook POSTs in ${context}`).toBe(clients.length);
+  return clients;
 }
 
 async function storedEvents(sys: System, orderId: string): Promise<StoredEventView[]> {
@@ -253,7 +306,7 @@ async function storedEvents(sys: System, orderId: string): Promise<StoredEventVi
 
 describe("one trace per order, exported over OTLP/HTTP", () => {
   let receiver: OtlpReceiver;
-  let webhook: Awaited<ReturnType<typeof startWebhook>>;
+  let webhook: WebhookReceiver;
   let sys: System;
 
   beforeAll(async () => {
@@ -292,17 +345,19 @@ describe("one trace per order, exported over OTLP/HTTP", () => {
       { eventType: "PAYMENT_COMPLETED", producer: "payment-service", parent: { eventType: "ORDER_CREATED", service: "payment-service" } },
       { eventType: "SHIPPING_READY", producer: "shipping-service", parent: { eventType: "PAYMENT_COMPLETED", service: "shipping-service" } },
     ];
-    const trace = await collectOrderTrace(receiver, traceId, chain.map((l) => l.eventType));
+    const trace = await collectOrderTrace(receiver, traceId, chain.map((l) => l.eventType), chain.length);
     expect(receiver.rejected()).toEqual([]);
 
     const root = expectOneTree(receiver.spans(), trace, traceId, orderId);
     const events = await storedEvents(sys, orderId);
     expectChain(trace, root, traceId, orderId, events, chain);
+    expect(expectWebhookHop(trace, traceId, events, webhook)).toHaveLength(3);
 
     // Each service is delivered only the event types it acts on (payment learns its own
-    // PAYMENT_COMPLETED from the publish): 1 HTTP + 3 sends + 3 + 2 + 1 process spans.
-    expect(trace.length, describeSpans(trace)).toBe(spanCount(chain.map((l) => l.eventType)));
-    expect(trace.length).toBe(10);
+    // PAYMENT_COMPLETED from the publish): 1 HTTP + 3 publishes + 3 + 2 + 1 process spans, and
+    // notification's 3 webhook POSTs.
+    expect(trace.length, describeSpans(trace)).toBe(spanCount(chain.map((l) => l.eventType), { webhook: true }));
+    expect(trace.length).toBe(13);
     expect(trace.filter((s) => s.status.code === STATUS_ERROR)).toEqual([]);
     expect(trace.filter((s) => s.kind === CONSUMER).every((s) => s.attributes["messaging.nats.delivery_count"] === 1)).toBe(true);
   });
@@ -320,11 +375,13 @@ describe("one trace per order, exported over OTLP/HTTP", () => {
       { eventType: "PAYMENT_FAILED", producer: "payment-service", parent: { eventType: "ORDER_CREATED", service: "payment-service" } },
       { eventType: "ORDER_CANCELLED", producer: "order-service", parent: { eventType: "PAYMENT_FAILED", service: "order-service" } },
     ];
-    const trace = await collectOrderTrace(receiver, traceId, chain.map((l) => l.eventType));
+    const trace = await collectOrderTrace(receiver, traceId, chain.map((l) => l.eventType), chain.length);
     const root = expectOneTree(receiver.spans(), trace, traceId, orderId);
-    expectChain(trace, root, traceId, orderId, await storedEvents(sys, orderId), chain);
+    const events = await storedEvents(sys, orderId);
+    expectChain(trace, root, traceId, orderId, events, chain);
+    expectWebhookHop(trace, traceId, events, webhook);
     expect(trace.some((s) => /PAYMENT_COMPLETED|SHIPPING_READY/.test(s.name)), describeSpans(trace)).toBe(false);
-    expect(trace.length, describeSpans(trace)).toBe(spanCount(chain.map((l) => l.eventType)));
+    expect(trace.length, describeSpans(trace)).toBe(spanCount(chain.map((l) => l.eventType), { webhook: true }));
   });
 
   it("a failed delivery is an error span with the exception, and its redelivery a sibling with delivery count 2", async () => {
@@ -342,15 +399,19 @@ describe("one trace per order, exported over OTLP/HTTP", () => {
       spans.some(
         (s) =>
           s.serviceName === "notification-service" &&
-          s.name === "process ORDER_CREATED" &&
+          s.name === processSpanName("ORDER_CREATED") &&
           s.attributes["messaging.nats.delivery_count"] === 2,
       );
-    const trace = await collectOrderTrace(receiver, traceId, chain.map((l) => l.eventType), notificationRetried);
+    // Four POSTs: ORDER_CREATED's twice (503, then 204 on the redelivery), the other two once.
+    const trace = await collectOrderTrace(receiver, traceId, chain.map((l) => l.eventType), chain.length + 1, notificationRetried);
     const root = expectOneTree(receiver.spans(), trace, traceId, orderId);
-    const sends = expectChain(trace, root, traceId, orderId, await storedEvents(sys, orderId), chain, [
+    const events = await storedEvents(sys, orderId);
+    const sends = expectChain(trace, root, traceId, orderId, events, chain, [
       { eventType: "ORDER_CREATED", service: "notification-service", deliveries: 2 },
     ]);
-    expect(webhook.attempts("ORDER_CREATED", FLAKY_USER)).toBe(2);
+    expect(attempts(webhook, "ORDER_CREATED", FLAKY_USER).map((r) => r.status)).toEqual([503, 204]);
+    const clients = expectWebhookHop(trace, traceId, events, webhook);
+    expect(clients.map((c) => c.attributes["http.response.status_code"])).toEqual([503, 204, 204, 204]);
 
     const [failed, retried] = processSpansUnder(trace, sends.get("ORDER_CREATED")!, "ORDER_CREATED")
       .filter((s) => s.serviceName === "notification-service")
@@ -366,24 +427,31 @@ describe("one trace per order, exported over OTLP/HTTP", () => {
     expect(retried!.attributes["messaging.nats.delivery_count"]).toBe(2);
     expect(retried!.status.code).not.toBe(STATUS_ERROR);
     expect(retried!.events.filter((e) => e.name === "exception")).toEqual([]);
-    expect(trace.length, describeSpans(trace)).toBe(spanCount(chain.map((l) => l.eventType)) + 1);
+    // Each attempt has its own CLIENT span under its own delivery: the 503 under the failed one.
+    expect(clients[0]!.parentSpanId).toBe(failed!.spanId);
+    expect(clients[1]!.parentSpanId).toBe(retried!.spanId);
+    // The redelivery and its second POST.
+    expect(trace.length, describeSpans(trace)).toBe(spanCount(chain.map((l) => l.eventType), { webhook: true }) + 2);
   });
 });
 
 describe("with OTEL_TRACES_EXPORTER=none", () => {
   let silent: OtlpReceiver;
+  let webhook: WebhookReceiver;
   let sys: System;
 
   beforeAll(async () => {
     // Pointed at a receiver all the same: "none" must export nothing, not merely have nowhere to send.
     silent = await startOtlpReceiver();
+    webhook = await startWebhookReceiver();
     sys = await startSystem({
-      env: { OTEL_TRACES_EXPORTER: "none", OTEL_EXPORTER_OTLP_ENDPOINT: silent.url, OTEL_BSP_SCHEDULE_DELAY: "200" },
+      env: { OTEL_TRACES_EXPORTER: "none", OTEL_EXPORTER_OTLP_ENDPOINT: silent.url, OTEL_BSP_SCHEDULE_DELAY: "200", NOTIFY_WEBHOOK_URL: webhook.url },
     });
   });
 
   afterAll(async () => {
     await sys?.stop();
+    await webhook?.close();
     await silent?.close();
   });
 
@@ -406,6 +474,24 @@ describe("with OTEL_TRACES_EXPORTER=none", () => {
     });
     // Three producers, three spans: the context moved on through each consumer, not just copied.
     expect(new Set(parents).size).toBe(3);
+
+    // The webhook POSTs carry the order's trace id too, each under a span id of its own.
+    // Notification POSTs each event after the order view has it: wait for the third.
+    const posts = await waitUntil(
+      async () => {
+        const mine = webhook.requests().filter((r) => r.body?.orderId === orderId);
+        return mine.length >= 3 ? mine : undefined;
+      },
+      { timeoutMs: 10_000, intervalMs: 50, what: `the webhook POSTs of ${orderId}` },
+    );
+    expect(posts.map((p) => p.body?.eventType)).toEqual(["ORDER_CREATED", "PAYMENT_COMPLETED", "SHIPPING_READY"]);
+    const postParents = posts.map((p) => {
+      const match = /^00-([0-9a-f]{32})-([0-9a-f]{16})-[0-9a-f]{2}$/.exec(String(p.headers.traceparent));
+      expect(match, `${p.body?.eventType} POST traceparent ${p.headers.traceparent}`).not.toBeNull();
+      expect(match![1]).toBe(traceId);
+      return match![2];
+    });
+    expect(new Set([...parents, ...postParents]).size).toBe(6);
 
     await sleep(SETTLE_MS);
     expect(silent.spans()).toEqual([]);

@@ -113,6 +113,22 @@ describe("renderWaterfall", () => {
     expect(rows.map((r) => r.match(/^ */)![0].length / 2)).toEqual([0, 1, 0, 0, 1]);
   });
 
+  it("labels a messaging span by operation and event type, and a CLIENT span by where it went", () => {
+    const template = "orders.{partition}.{orderId}.SHIPPING_READY";
+    const spans = [
+      span("a", null, {
+        startMs: 0,
+        durationMs: 1,
+        operation: `publish ${template}`,
+        kind: "producer",
+        attributes: { "messaging.operation.name": "publish", "messaging.destination.template": template, "orderstream.event_type": "SHIPPING_READY" },
+      }),
+      span("b", "a", { startMs: 0.5, durationMs: 1, service: "notification-service", operation: "POST", kind: "client", attributes: { "server.address": "127.0.0.1", "server.port": 8080 } }),
+    ];
+    const rows = lines(renderWaterfall(spans, { width: 20 })).slice(1);
+    expect(rows.map((r) => r.trim().split(/\s{2,}/)[1])).toEqual(["publish SHIPPING_READY", "POST 127.0.0.1:8080"]);
+  });
+
   it("truncates long names and neutralises control characters", () => {
     const long = "x".repeat(60);
     const [, row] = lines(renderWaterfall([span("a", null, { startMs: 0, durationMs: 1, operation: long, service: `evil${ESC}[2J` })]));

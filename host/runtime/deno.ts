@@ -17,6 +17,10 @@ import { runService } from "../run-service.ts";
  * The few Deno APIs this entry uses, declared here so `tsc` (Node types) type-checks this file
  * too; under `deno check` the local declaration shadows the global `Deno` namespace the same way.
  */
+/** What Deno.serve passes its handler beside the request (Hono's `c.env`). */
+interface DenoServeInfo {
+  remoteAddr?: { hostname?: string; port?: number };
+}
 interface DenoHttpServer {
   shutdown(): Promise<void>;
 }
@@ -28,7 +32,7 @@ declare const Deno: {
   addSignalListener(signal: "SIGTERM" | "SIGINT", handler: () => void): void;
   serve(
     options: { port: number; hostname?: string; onListen?: (addr: { hostname: string; port: number }) => void },
-    handler: (request: Request) => Response | Promise<Response>,
+    handler: (request: Request, info: DenoServeInfo) => Response | Promise<Response>,
   ): DenoHttpServer;
 };
 
@@ -48,6 +52,11 @@ export function runServiceOnDeno(definition: ServiceDefinition<unknown>): Promis
     readTextFile: (path) => Deno.readTextFileSync(path),
     exit: (code) => Deno.exit(code),
     onSignal: (signal, handler) => Deno.addSignalListener(signal, handler),
+    // Deno.serve does not tell the HTTP version; the client's address it does.
+    connection: (env) => {
+      const remote = (env as DenoServeInfo | undefined)?.remoteAddr;
+      return remote ? { clientAddress: remote.hostname, clientPort: remote.port } : undefined;
+    },
     serve(fetch, { port, hostname, onListening, onError }) {
       try {
         const server = Deno.serve({ port, hostname, onListen: onListening }, fetch);

@@ -1,11 +1,12 @@
 /** Runs one service as a Node process: Node's process, file and HTTP server APIs for runService. */
 import { readFileSync } from "node:fs";
-import { Agent as HttpAgent, request as httpRequest } from "node:http";
+import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from "node:http";
 import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
 import { serve } from "@hono/node-server";
 import type { ServiceDefinition } from "../service-host.ts";
 import type { HttpPost } from "../../shared/log-shipper.ts";
 import { runService } from "../run-service.ts";
+import type { ConnectionFacts } from "../../otel/http-server-span.ts";
 
 /**
  * POSTs log batches with node:http on one kept-alive connection: a third of the CPU per line of
@@ -33,6 +34,13 @@ export function nodeHttpPost(): HttpPost {
     });
 }
 
+/** @hono/node-server hands each request its IncomingMessage as `env.incoming`. */
+function nodeConnection(env: unknown): ConnectionFacts | undefined {
+  const incoming = (env as { incoming?: IncomingMessage } | undefined)?.incoming;
+  if (!incoming) return undefined;
+  return { clientAddress: incoming.socket.remoteAddress, clientPort: incoming.socket.remotePort, protocolVersion: incoming.httpVersion };
+}
+
 export function runServiceOnNode(definition: ServiceDefinition<unknown>): Promise<void> {
   return runService(definition, {
     runtime: "node",
@@ -42,6 +50,7 @@ export function runServiceOnNode(definition: ServiceDefinition<unknown>): Promis
     exit: (code) => process.exit(code),
     onSignal: (signal, handler) => process.on(signal, handler),
     httpPost: nodeHttpPost(),
+    connection: nodeConnection,
     serve(fetch, { port, hostname, onListening, onError }) {
       const server = serve({ fetch, port, hostname }, onListening);
       server.on("error", onError);

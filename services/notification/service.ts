@@ -7,10 +7,13 @@
  * webhook is POSTed before the notification is recorded, with `Idempotency-Key: <eventId>`: a
  * recorded notification was POSTed, and when the service dies between the two, the event comes
  * again and POSTs with the same key, which the receiver uses to drop the repeat (the usual webhook
- * contract). An event that may have been handled before (a redelivery, a replay, a take-over) is
+ * contract). The POST is a CLIENT span under the delivery's CONSUMER span and carries its
+ * `traceparent`, so the order's trace reaches the receiver (otel/http-client-span.ts). An event
+ * that may have been handled before (a redelivery, a replay, a take-over) is
  * first looked up in the stream, so a notification recorded already is not POSTed again.
  */
 import { Hono } from "hono";
+import type { Context } from "@opentelemetry/api";
 import * as v from "valibot";
 import type { ServiceDefinition, Infra } from "../../host/service-host.ts";
 import type { PartitionHandler } from "../../nats/delivery.ts";
@@ -18,6 +21,7 @@ import { isUserId } from "../../shared/ids.ts";
 import { HttpProblem } from "../../shared/http/problem.ts";
 import { describeRoute, jsonResponse, problems, UNAVAILABLE } from "../../shared/http/openapi.ts";
 import { EVENT_TYPES } from "../../shared/events.ts";
+import { tracedFetch } from "../../otel/http-client-span.ts";
 import { notificationFor, type Notification } from "./domain/notification.ts";
 import { isNotificationRecorded, listNotifications, recordNotification } from "./store.ts";
 
@@ -34,13 +38,18 @@ export class WebhookError extends Error {
   }
 }
 
-async function postWebhook(url: string, notification: Notification): Promise<void> {
-  const response = await fetch(url, {
-    method: "POST",
-    headers: { "content-type": "application/json", "idempotency-key": notification.eventId },
-    body: JSON.stringify(notification),
-    signal: AbortSignal.timeout(WEBHOOK_TIMEOUT_MS),
-  }).catch((err) => {
+/** POSTs one notification under a CLIENT span of the delivery's trace (`parent`), which its `traceparent` names. */
+async function postWebhook(url: string, notification: Notification, parent: Context): Promise<void> {
+  const response = await tracedFetch(
+    url,
+    {
+      method: "POST",
+      headers: { "content-type": "application/json", "idempotency-key": notification.eventId },
+      body: JSON.stringify(notification),
+      signal: AbortSignal.timeout(WEBHOOK_TIMEOUT_MS),
+    },
+    parent,
+  ).catch((err) => {
     throw new WebhookError(`webhook ${url} did not answer: ${(err as Error).message}`, { cause: err });
   });
   await response.body?.cancel();
@@ -81,7 +90,7 @@ export const notificationService: ServiceDefinition<NotificationRuntime> = {
         const notification = notificationFor(event, new Date());
         if (webhook) {
           if (!delivery.firstSight && (await isNotificationRecorded(jsm, notification))) return;
-          await postWebhook(webhook, notification);
+          await postWebhook(webhook, notification, delivery.trace);
         }
         await recordNotification(streamPublisher, notification);
       },

@@ -8,7 +8,7 @@
  * here are trusted.
  */
 import type { StoredEvent } from "../../nats/order-history.ts";
-import type { TraceLookup, TraceSpan } from "../../otel/jaeger-query.ts";
+import { spanLabel, type TraceLookup, type TraceSpan } from "../../otel/jaeger-query.ts";
 import type { LogLookup } from "../../shared/log-query.ts";
 import { assertNever, type EventType, type OrderEvent } from "../../shared/events.ts";
 import type { OrderView } from "./domain/order.ts";
@@ -253,7 +253,7 @@ function waterfall(all: TraceSpan[]) {
     const offset = span.startTimeUs - start;
     const color = span.status === "error" ? ERROR_COLOR : colors.get(span.service)!;
     return html`<div class="span status-${span.status}" id="${`span-${span.spanId}`}" data-span-id="${span.spanId}">
-    <div class="label" style="padding-left:${(depth * 0.9).toFixed(1)}em" title="${span.service}: ${span.operation}"><span class="svc-name" style="color:${color}">${span.service}</span> <span class="op">${span.operation}</span>${span.kind ? html` <span class="kind">${span.kind}</span>` : ""}</div>
+    <div class="label" style="padding-left:${(depth * 0.9).toFixed(1)}em" title="${span.service}: ${span.operation}"><span class="svc-name" style="color:${color}">${span.service}</span> <span class="op">${spanLabel(span)}</span>${span.kind ? html` <span class="kind">${span.kind}</span>` : ""}</div>
     <div class="lane"><div class="bar" style="left:${pct(offset)};width:${pct(span.durationUs)};background:${color}"></div></div>
     <div class="num">${ms(offset)}</div>
     <div class="num">${ms(span.durationUs)}</div>

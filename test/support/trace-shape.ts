@@ -1,8 +1,10 @@
 /**
- * What an order's trace is made of: the POST, one send span per event, and one CONSUMER span per
- * service delivered the event (each service's consumers are filtered to the types it acts on).
+ * What an order's trace is made of: the POST, one publish span per event, one CONSUMER span per
+ * service delivered the event (each service's consumers are filtered to the types it acts on), and
+ * — when NOTIFY_WEBHOOK_URL is set — one CLIENT span per webhook POST, under notification's.
  */
-import { CONSUMED_EVENT_TYPES, SERVICES } from "../../nats/subjects.ts";
+import { CONSUMED_EVENT_TYPES, eventSubjectTemplate, SERVICES } from "../../nats/subjects.ts";
+import { messagingSpanName, PROCESS_OPERATION, PUBLISH_OPERATION } from "../../otel/messaging-attributes.ts";
 import type { EventType } from "../../shared/events.ts";
 
 /** The services (as `<name>-service`) that process an event type. */
@@ -15,7 +17,21 @@ export function processedBy(serviceLabel: string, chain: readonly string[]): str
   return chain.filter((e) => consumersOf(e).includes(serviceLabel)).sort();
 }
 
-/** Spans of an order's trace: 1 HTTP + one send per event + one process span per consumer of each. */
-export function spanCount(chain: readonly string[]): number {
-  return 1 + chain.length + chain.reduce((n, eventType) => n + consumersOf(eventType).length, 0);
+/** The PRODUCER span's name for an event type: `publish orders.{partition}.{orderId}.<TYPE>`. */
+export function publishSpanName(eventType: string): string {
+  return messagingSpanName(PUBLISH_OPERATION.name, { name: "", template: eventSubjectTemplate(eventType) });
+}
+
+/** The CONSUMER span's name for an event type: `process orders.{partition}.{orderId}.<TYPE>`. */
+export function processSpanName(eventType: string): string {
+  return messagingSpanName(PROCESS_OPERATION.name, { name: "", template: eventSubjectTemplate(eventType) });
+}
+
+/**
+ * Spans of an order's trace: 1 HTTP + one publish per event + one process span per consumer of
+ * each, + one webhook POST per event (notification is delivered every type) when `webhook`.
+ */
+export function spanCount(chain: readonly string[], opts: { webhook?: boolean } = {}): number {
+  const posts = opts.webhook ? chain.filter((e) => consumersOf(e).includes("notification-service")).length : 0;
+  return 1 + chain.length + chain.reduce((n, eventType) => n + consumersOf(eventType).length, 0) + posts;
 }
