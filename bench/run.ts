@@ -9,6 +9,8 @@
  *   npm run bench -- --replay-only  only phases 1 and 4 (raw read, rebuild-view) and their ratio, ≈ 40 s
  *   npm run bench -- --logs       also two systems logging at info: to stdout only, and shipped to a real
  *                                 VictoriaLogs too (issue 17); each saturated (≈ +1.5 min; needs victoria-logs)
+ *   npm run bench -- --ws         only the WebSocket comparison, ≈ 2 min: the same system with the services
+ *                                 on nats-server's TCP port, then on its WebSocket port (ws://); orders/s of each
  *
  * Phases: (1) raw JetStream publish / ordered read with nats.js and with `nats bench` (natscli), (4)
  * replay, on a bare nats-server; then a system with tracing off: (7) start-up, warm-up + capacity
@@ -21,7 +23,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
-import { connect } from "@nats-io/transport-node";
+import { connectNats } from "../nats/connect.ts";
 import { startNatsServer } from "../test/support/nats-server.ts";
 import { spanCount } from "../test/support/trace-shape.ts";
 import { completeEvent } from "../nats/publish-event.ts";
@@ -57,6 +59,8 @@ const SERVICE_ENV: Record<string, string> = Object.fromEntries(
 const REPLAY_ONLY = argv.includes("--replay-only");
 /** `--logs`: the logging cost (issue 17) — LOG_LEVEL=info, every line shipped to a real VictoriaLogs. */
 const LOGS = argv.includes("--logs");
+/** `--ws`: only the services over TCP vs over WebSocket, each warmed up and saturated. */
+const WS_ONLY = argv.includes("--ws");
 
 // latLeadInSeconds: the latency runs offer their rate this long before the measured window, so it
 // starts with every process paced at that rate rather than catching up after the drain wait.
@@ -284,6 +288,46 @@ async function saturate(sys: BenchSystem, label: string, rate: number, countSr =
   return best;
 }
 
+/**
+ * `--ws`: one system with the services on nats-server's TCP port, then a fresh one with them on its
+ * WebSocket port (each server opens both listeners, tracing off): warm-up, saturating run, latency
+ * at 200 orders/s. The ratio of the two is the figure; the absolute rates depend on the machine's load.
+ */
+async function webSocketComparison(machine: Record<string, unknown>): Promise<void> {
+  const results: { over: "tcp" | "websocket"; warm: RunResult; sat: RunResult; lat200: RunResult }[] = [];
+  for (const over of ["tcp", "websocket"] as const) {
+    say(`starting nats-server (client and WebSocket listeners) + 4 services connected over ${over === "tcp" ? "TCP (nats://)" : "WebSocket (ws://)"}`);
+    const sys = await startBenchSystem({ label: over, env: SERVICE_ENV, servicesOver: over });
+    try {
+      say(`ready (spawn → /readyz 200): ${sys.services.map((s) => `${s.name} ${fmt(s.readyMs)} ms`).join(", ")}`);
+      const warm = await warmUp(sys, over);
+      const sat = await saturate(sys, over, capacityGuess(warm));
+      say(`  ${arrivalsLine(sat)}; CPU cores used: ${coresLine(sat)}`);
+      const leadInS = CFG.latLeadInSeconds;
+      const lat200 = await measureRun(sys, { label: `${over}: latency at 200 orders/s (${leadInS} s lead-in + ${CFG.lat200Seconds} s)`, rate: 200, durationS: leadInS + CFG.lat200Seconds, leadInS });
+      say(`  POST→SHIPPING_READY ${latencyLine(lat200)}`);
+      results.push({ over, warm, sat, lat200 });
+    } finally {
+      await sys.stop();
+    }
+  }
+  const [tcp, ws] = results as [(typeof results)[0], (typeof results)[0]];
+  const p99 = (r: RunResult) => percentile(r.steady.latencies, 99);
+  console.log(`
+Results (--ws${QUICK ? " --quick" : ""}, ${fmt((performance.now() - t0) / 1000, 0)} s):`);
+  console.log(`| services connected over | orders/s (saturating) | CPU ms/order | p99 POST→SHIPPING_READY @ 200/s |`);
+  console.log(`| --- | --- | --- | --- |`);
+  for (const r of results) {
+    console.log(`| ${r.over === "tcp" ? "TCP (nats://)" : "WebSocket (ws://)"} | ${fmt(r.sat.throughput)}${r.sat.saturated ? "" : " (not saturated)"} | ${fmt(r.sat.cpuMsPerOrder, 2)} | ${fmt(p99(r.lat200), 1)} ms |`);
+  }
+  console.log(
+    `
+WebSocket / TCP: ${fmt(ws.sat.throughput / tcp.sat.throughput, 3)} of the orders/s, ${signed((ws.sat.cpuMsPerOrder / tcp.sat.cpuMsPerOrder - 1) * 100)} % CPU per order ` +
+      `(nats-server ${fmt(ws.sat.cores["nats-server"] ?? NaN, 2)} vs ${fmt(tcp.sat.cores["nats-server"] ?? NaN, 2)} cores)`,
+  );
+  if (JSON_OUT) writeFileSync(JSON_OUT, JSON.stringify({ machine, quick: QUICK, webSocket: results }, (k, v) => (k === "latencies" ? undefined : v), 2));
+}
+
 async function main(): Promise<void> {
   const machine = {
     cores: (await import("node:os")).cpus().length,
@@ -292,6 +336,7 @@ async function main(): Promise<void> {
     node: process.version,
   };
   say(`orderstream bench${QUICK ? " --quick" : ""}: ${machine.cores} cores (${machine.cpu}), ${fmt(machine.memGiB, 1)} GiB, node ${machine.node}`);
+  if (WS_ONLY) return webSocketComparison(machine);
 
   // ---- 1 + 4: the limit, and replay, on a bare server ---------------------------------------
   const bare = await startNatsServer();
@@ -299,7 +344,7 @@ async function main(): Promise<void> {
   let nb: NatsBenchResult;
   let replay: ReplayResult;
   {
-    const nc = await connect({ servers: bare.url, name: "bench-raw" });
+    const nc = await connectNats({ servers: [bare.url], name: "bench-raw", failFast: true });
     const js = jetstream(nc);
     const jsm = await jetstreamManager(nc);
     try {
