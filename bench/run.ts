@@ -9,8 +9,8 @@
  *   npm run bench -- --replay-only  only phases 1 and 4 (raw read, rebuild-view) and their ratio, ≈ 40 s
  *   npm run bench -- --logs       also two systems logging at info: to stdout only, and shipped to a real
  *                                 VictoriaLogs too (issue 17); each saturated (≈ +1.5 min; needs victoria-logs)
- *   npm run bench -- --ws         only the WebSocket comparison, ≈ 2 min: the same system with the services
- *                                 on nats-server's TCP port, then on its WebSocket port (ws://); orders/s of each
+ *   npm run bench -- --ws         only the WebSocket comparison, ≈ 2.5 min: two systems, the services on
+ *                                 nats-server's TCP port in one, on its WebSocket port (ws://) in the other, taking turns
  *
  * Phases: (1) raw JetStream publish / ordered read with nats.js and with `nats bench` (natscli), (4)
  * replay, on a bare nats-server; then a system with tracing off: (7) start-up, warm-up + capacity
@@ -289,43 +289,53 @@ async function saturate(sys: BenchSystem, label: string, rate: number, countSr =
 }
 
 /**
- * `--ws`: one system with the services on nats-server's TCP port, then a fresh one with them on its
- * WebSocket port (each server opens both listeners, tracing off): warm-up, saturating run, latency
- * at 200 orders/s. The ratio of the two is the figure; the absolute rates depend on the machine's load.
+ * `--ws`: two systems side by side, tracing off, each nats-server with both listeners: one with the
+ * services on its TCP port, one with them on its WebSocket port. After a warm-up each, they take
+ * turns (ABAB, the first swapped each round) at the same offered rate, so a change in the machine's
+ * background load falls on both; the figure is the median per-round ratio and the CPU per order.
  */
 async function webSocketComparison(machine: Record<string, unknown>): Promise<void> {
-  const results: { over: "tcp" | "websocket"; warm: RunResult; sat: RunResult; lat200: RunResult }[] = [];
-  for (const over of ["tcp", "websocket"] as const) {
-    say(`starting nats-server (client and WebSocket listeners) + 4 services connected over ${over === "tcp" ? "TCP (nats://)" : "WebSocket (ws://)"}`);
-    const sys = await startBenchSystem({ label: over, env: SERVICE_ENV, servicesOver: over });
-    try {
-      say(`ready (spawn → /readyz 200): ${sys.services.map((s) => `${s.name} ${fmt(s.readyMs)} ms`).join(", ")}`);
-      const warm = await warmUp(sys, over);
-      const sat = await saturate(sys, over, capacityGuess(warm));
-      say(`  ${arrivalsLine(sat)}; CPU cores used: ${coresLine(sat)}`);
-      const leadInS = CFG.latLeadInSeconds;
-      const lat200 = await measureRun(sys, { label: `${over}: latency at 200 orders/s (${leadInS} s lead-in + ${CFG.lat200Seconds} s)`, rate: 200, durationS: leadInS + CFG.lat200Seconds, leadInS });
-      say(`  POST→SHIPPING_READY ${latencyLine(lat200)}`);
-      results.push({ over, warm, sat, lat200 });
-    } finally {
-      await sys.stop();
+  const rounds = QUICK ? 1 : 4;
+  const turnS = QUICK ? 5 : 10;
+  const systems: Record<"tcp" | "websocket", BenchSystem> = {} as Record<"tcp" | "websocket", BenchSystem>;
+  const runs: Record<"tcp" | "websocket", RunResult[]> = { tcp: [], websocket: [] };
+  try {
+    for (const over of ["tcp", "websocket"] as const) {
+      say(`starting nats-server (client and WebSocket listeners) + 4 services connected over ${over === "tcp" ? "TCP (nats://)" : "WebSocket (ws://)"}`);
+      systems[over] = await startBenchSystem({ label: over, env: SERVICE_ENV, servicesOver: over });
+      say(`ready (spawn → /readyz 200): ${systems[over].services.map((s) => `${s.name} ${fmt(s.readyMs)} ms`).join(", ")}`);
     }
+    const warm = { tcp: await warmUp(systems.tcp, "tcp"), websocket: await warmUp(systems.websocket, "websocket") };
+    const rate = Math.max(capacityGuess(warm.tcp), capacityGuess(warm.websocket));
+    for (let round = 1; round <= rounds; round++) {
+      const order = round % 2 === 1 ? (["tcp", "websocket"] as const) : (["websocket", "tcp"] as const);
+      for (const over of order) {
+        runs[over].push(
+          await measureRun(systems[over], { label: `round ${round}/${rounds}, ${over} (${fmt(rate)} orders/s offered, ${turnS} s)`, rate, durationS: turnS, paced: false }),
+        );
+      }
+    }
+  } finally {
+    await Promise.all(Object.values(systems).map((sys) => sys.stop()));
   }
-  const [tcp, ws] = results as [(typeof results)[0], (typeof results)[0]];
-  const p99 = (r: RunResult) => percentile(r.steady.latencies, 99);
-  console.log(`
-Results (--ws${QUICK ? " --quick" : ""}, ${fmt((performance.now() - t0) / 1000, 0)} s):`);
-  console.log(`| services connected over | orders/s (saturating) | CPU ms/order | p99 POST→SHIPPING_READY @ 200/s |`);
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)]!;
+  const ratios = runs.websocket.map((ws, i) => ws.throughput / runs.tcp[i]!.throughput);
+  const cpuMs = (rs: RunResult[]) => median(rs.map((r) => r.cpuMsPerOrder));
+  console.log(`\nResults (--ws${QUICK ? " --quick" : ""}, ${fmt((performance.now() - t0) / 1000, 0)} s, ${rounds} rounds of ${turnS} s per transport):`);
+  console.log(`| services connected over | orders/s per round | CPU ms/order (median) | nats-server cores (median) |`);
   console.log(`| --- | --- | --- | --- |`);
-  for (const r of results) {
-    console.log(`| ${r.over === "tcp" ? "TCP (nats://)" : "WebSocket (ws://)"} | ${fmt(r.sat.throughput)}${r.sat.saturated ? "" : " (not saturated)"} | ${fmt(r.sat.cpuMsPerOrder, 2)} | ${fmt(p99(r.lat200), 1)} ms |`);
+  for (const over of ["tcp", "websocket"] as const) {
+    const rs = runs[over];
+    console.log(
+      `| ${over === "tcp" ? "TCP (nats://)" : "WebSocket (ws://)"} | ${rs.map((r) => `${fmt(r.throughput)}${r.saturated ? "" : "*"}`).join(", ")} | ${fmt(cpuMs(rs), 2)} | ${fmt(median(rs.map((r) => r.cores["nats-server"] ?? NaN)), 2)} |`,
+    );
   }
   console.log(
-    `
-WebSocket / TCP: ${fmt(ws.sat.throughput / tcp.sat.throughput, 3)} of the orders/s, ${signed((ws.sat.cpuMsPerOrder / tcp.sat.cpuMsPerOrder - 1) * 100)} % CPU per order ` +
-      `(nats-server ${fmt(ws.sat.cores["nats-server"] ?? NaN, 2)} vs ${fmt(tcp.sat.cores["nats-server"] ?? NaN, 2)} cores)`,
+    `\nWebSocket / TCP orders/s: median ${fmt(median(ratios), 3)} (per round ${ratios.map((r) => fmt(r, 3)).join(", ")}); ` +
+      `CPU per order ${signed((cpuMs(runs.websocket) / cpuMs(runs.tcp) - 1) * 100)} %` +
+      (Object.values(runs).flat().some((r) => !r.saturated) ? " (* not saturated: that run kept up with the offered rate)" : ""),
   );
-  if (JSON_OUT) writeFileSync(JSON_OUT, JSON.stringify({ machine, quick: QUICK, webSocket: results }, (k, v) => (k === "latencies" ? undefined : v), 2));
+  if (JSON_OUT) writeFileSync(JSON_OUT, JSON.stringify({ machine, quick: QUICK, webSocket: { runs, ratios } }, (k, v) => (k === "latencies" ? undefined : v), 2));
 }
 
 async function main(): Promise<void> {

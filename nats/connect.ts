@@ -34,7 +34,7 @@ export function requiresTls(opts: Pick<NatsConnectOptions, "servers" | "tls">): 
 
 /**
  * The transport this process connected with first. nats.js keeps one transport factory per process
- * and builds every reconnect from the latest one (@nats-io/nats-core lib/transport.js): a second
+ * and builds every reconnect from the latest one (node_modules/@nats-io/nats-core/lib/transport.js): a second
  * connection on the other transport would make the first one reconnect through the wrong one.
  */
 let processTransport: NatsTransport | undefined;

@@ -1,7 +1,7 @@
 /**
  * Which transport a NATS server list asks for. A process has one: nats.js keeps a single,
  * process-wide transport factory and builds every reconnect's transport from it
- * (@nats-io/nats-core lib/transport.js), so a WebSocket list and a TCP list cannot share a client.
+ * (node_modules/@nats-io/nats-core/lib/transport.js), so a WebSocket list and a TCP list cannot share a client.
  */
 import { ConfigError } from "./config-error.ts";
 
