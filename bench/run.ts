@@ -9,6 +9,8 @@
  *   npm run bench -- --replay-only  only phases 1 and 4 (raw read, rebuild-view) and their ratio, ≈ 40 s
  *   npm run bench -- --logs       also two systems logging at info: to stdout only, and shipped to a real
  *                                 VictoriaLogs too (issue 17); each saturated (≈ +1.5 min; needs victoria-logs)
+ *   npm run bench -- --ws         only the WebSocket comparison, ≈ 2.5 min: two systems, the services on
+ *                                 nats-server's TCP port in one, on its WebSocket port (ws://) in the other, taking turns
  *
  * Phases: (1) raw JetStream publish / ordered read with nats.js and with `nats bench` (natscli), (4)
  * replay, on a bare nats-server; then a system with tracing off: (7) start-up, warm-up + capacity
@@ -21,7 +23,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
-import { connect } from "@nats-io/transport-node";
+import { connectNats } from "../nats/connect.ts";
 import { startNatsServer } from "../test/support/nats-server.ts";
 import { spanCount } from "../test/support/trace-shape.ts";
 import { completeEvent } from "../nats/publish-event.ts";
@@ -57,6 +59,8 @@ const SERVICE_ENV: Record<string, string> = Object.fromEntries(
 const REPLAY_ONLY = argv.includes("--replay-only");
 /** `--logs`: the logging cost (issue 17) — LOG_LEVEL=info, every line shipped to a real VictoriaLogs. */
 const LOGS = argv.includes("--logs");
+/** `--ws`: only the services over TCP vs over WebSocket, each warmed up and saturated. */
+const WS_ONLY = argv.includes("--ws");
 
 // latLeadInSeconds: the latency runs offer their rate this long before the measured window, so it
 // starts with every process paced at that rate rather than catching up after the drain wait.
@@ -284,6 +288,56 @@ async function saturate(sys: BenchSystem, label: string, rate: number, countSr =
   return best;
 }
 
+/**
+ * `--ws`: two systems side by side, tracing off, each nats-server with both listeners: one with the
+ * services on its TCP port, one with them on its WebSocket port. After a warm-up each, they take
+ * turns (ABAB, the first swapped each round) at the same offered rate, so a change in the machine's
+ * background load falls on both; the figure is the median per-round ratio and the CPU per order.
+ */
+async function webSocketComparison(machine: Record<string, unknown>): Promise<void> {
+  const rounds = QUICK ? 1 : 4;
+  const turnS = QUICK ? 5 : 10;
+  const systems: Record<"tcp" | "websocket", BenchSystem> = {} as Record<"tcp" | "websocket", BenchSystem>;
+  const runs: Record<"tcp" | "websocket", RunResult[]> = { tcp: [], websocket: [] };
+  try {
+    for (const over of ["tcp", "websocket"] as const) {
+      say(`starting nats-server (client and WebSocket listeners) + 4 services connected over ${over === "tcp" ? "TCP (nats://)" : "WebSocket (ws://)"}`);
+      systems[over] = await startBenchSystem({ label: over, env: SERVICE_ENV, servicesOver: over });
+      say(`ready (spawn → /readyz 200): ${systems[over].services.map((s) => `${s.name} ${fmt(s.readyMs)} ms`).join(", ")}`);
+    }
+    const warm = { tcp: await warmUp(systems.tcp, "tcp"), websocket: await warmUp(systems.websocket, "websocket") };
+    const rate = Math.max(capacityGuess(warm.tcp), capacityGuess(warm.websocket));
+    for (let round = 1; round <= rounds; round++) {
+      const order = round % 2 === 1 ? (["tcp", "websocket"] as const) : (["websocket", "tcp"] as const);
+      for (const over of order) {
+        runs[over].push(
+          await measureRun(systems[over], { label: `round ${round}/${rounds}, ${over} (${fmt(rate)} orders/s offered, ${turnS} s)`, rate, durationS: turnS, paced: false }),
+        );
+      }
+    }
+  } finally {
+    await Promise.all(Object.values(systems).map((sys) => sys.stop()));
+  }
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)]!;
+  const ratios = runs.websocket.map((ws, i) => ws.throughput / runs.tcp[i]!.throughput);
+  const cpuMs = (rs: RunResult[]) => median(rs.map((r) => r.cpuMsPerOrder));
+  console.log(`\nResults (--ws${QUICK ? " --quick" : ""}, ${fmt((performance.now() - t0) / 1000, 0)} s, ${rounds} rounds of ${turnS} s per transport):`);
+  console.log(`| services connected over | orders/s per round | CPU ms/order (median) | nats-server cores (median) |`);
+  console.log(`| --- | --- | --- | --- |`);
+  for (const over of ["tcp", "websocket"] as const) {
+    const rs = runs[over];
+    console.log(
+      `| ${over === "tcp" ? "TCP (nats://)" : "WebSocket (ws://)"} | ${rs.map((r) => `${fmt(r.throughput)}${r.saturated ? "" : "*"}`).join(", ")} | ${fmt(cpuMs(rs), 2)} | ${fmt(median(rs.map((r) => r.cores["nats-server"] ?? NaN)), 2)} |`,
+    );
+  }
+  console.log(
+    `\nWebSocket / TCP orders/s: median ${fmt(median(ratios), 3)} (per round ${ratios.map((r) => fmt(r, 3)).join(", ")}); ` +
+      `CPU per order ${signed((cpuMs(runs.websocket) / cpuMs(runs.tcp) - 1) * 100)} %` +
+      (Object.values(runs).flat().some((r) => !r.saturated) ? " (* not saturated: that run kept up with the offered rate)" : ""),
+  );
+  if (JSON_OUT) writeFileSync(JSON_OUT, JSON.stringify({ machine, quick: QUICK, webSocket: { runs, ratios } }, (k, v) => (k === "latencies" ? undefined : v), 2));
+}
+
 async function main(): Promise<void> {
   const machine = {
     cores: (await import("node:os")).cpus().length,
@@ -292,6 +346,7 @@ async function main(): Promise<void> {
     node: process.version,
   };
   say(`orderstream bench${QUICK ? " --quick" : ""}: ${machine.cores} cores (${machine.cpu}), ${fmt(machine.memGiB, 1)} GiB, node ${machine.node}`);
+  if (WS_ONLY) return webSocketComparison(machine);
 
   // ---- 1 + 4: the limit, and replay, on a bare server ---------------------------------------
   const bare = await startNatsServer();
@@ -299,7 +354,7 @@ async function main(): Promise<void> {
   let nb: NatsBenchResult;
   let replay: ReplayResult;
   {
-    const nc = await connect({ servers: bare.url, name: "bench-raw" });
+    const nc = await connectNats({ servers: [bare.url], name: "bench-raw", failFast: true });
     const js = jetstream(nc);
     const jsm = await jetstreamManager(nc);
     try {

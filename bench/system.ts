@@ -8,7 +8,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { performance } from "node:perf_hooks";
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
-import { connect, type NatsConnection } from "@nats-io/transport-node";
+import type { NatsConnection } from "@nats-io/transport-node";
 import { startNatsServer, type NatsServerHandle } from "../test/support/nats-server.ts";
 import { childEnv, REPO_ROOT } from "../test/support/processes.ts";
 import { freePort } from "../scripts/nats-binary.ts";
@@ -50,6 +50,11 @@ export interface SystemOptions {
   bundle?: string;
   /** Other processes the system uses (e.g. VictoriaLogs), whose CPU time counts as the system's. */
   companions?: { name: string; pid: number }[];
+  /**
+   * How the services reach nats-server (`npm run bench -- --ws`). When given, either way, the
+   * server also opens a WebSocket listener, so both runs of the comparison have the same server.
+   */
+  servicesOver?: "tcp" | "websocket";
 }
 
 export interface BenchSystem {
@@ -211,13 +216,15 @@ export async function startBenchSystem(opts: SystemOptions): Promise<BenchSystem
   // BENCH_NATS_PROFILE_PORT opens nats-server's Go profiling port: its goroutine dumps
   // (/debug/pprof/goroutine?debug=2) show what the server is busy with (BENCHMARKS.md, "How to reproduce").
   const profile = process.env.BENCH_NATS_PROFILE_PORT ? ["--profile", process.env.BENCH_NATS_PROFILE_PORT] : [];
-  const nats = await startNatsServer({ args: ["-m", String(monitorPort), ...profile] });
-  const nc = await connect({ servers: nats.url, name: `bench-${opts.label}` });
+  const nats = await startNatsServer({ args: ["-m", String(monitorPort), ...profile], websocket: opts.servicesOver !== undefined });
+  // The bench's own connection stays on TCP whatever the services use: this process never mixes transports.
+  const nc = await connectNats({ servers: [nats.url], name: `bench-${opts.label}`, failFast: true });
   const js = jetstream(nc);
   const jsm = await jetstreamManager(nc);
   const services: BenchService[] = [];
   try {
-    const env = { NATS_URL: nats.url, LOG_LEVEL: "warn", OTEL_TRACES_EXPORTER: "none", ...opts.env };
+    const natsUrl = opts.servicesOver === "websocket" ? nats.wsUrl! : nats.url;
+    const env = { NATS_URL: natsUrl, LOG_LEVEL: "warn", OTEL_TRACES_EXPORTER: "none", ...opts.env };
     for (const name of SERVICES) services.push(await spawnService(name, env, opts.cpuProfDir, opts.nodeArgs, opts.bundle));
   } catch (err) {
     await Promise.all(services.map((s) => s.stop()));

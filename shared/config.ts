@@ -1,6 +1,8 @@
 /** Service configuration from environment variables (names and defaults from the contract). */
 import type { ServiceName } from "./services.ts";
 import { DEFAULT_MAX_BUFFERED_LINES } from "./log-shipper.ts";
+import { ConfigError } from "./config-error.ts";
+import { natsTransportOf } from "./nats-servers.ts";
 
 /** PEM contents for TLS to NATS (the entry reads the files: file access is runtime-specific). */
 export interface NatsTlsOptions {
@@ -61,13 +63,7 @@ export interface ServiceConfig {
   handlerRetryBaseMs: number;
 }
 
-/** A setting that cannot be used; the message names the variable and what it needs. */
-export class ConfigError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "ConfigError";
-  }
-}
+export { ConfigError } from "./config-error.ts";
 
 type Env = Record<string, string | undefined>;
 
@@ -107,11 +103,13 @@ export function loadConfig(service: ServiceName, env: Env): ServiceConfig {
   if (optional(env, "NATS_TLS_KEY") !== undefined && optional(env, "NATS_TLS_CERT") === undefined) {
     throw new ConfigError("NATS_TLS_KEY is set without NATS_TLS_CERT: a client key needs its certificate");
   }
+  const natsServers = (env.NATS_URL?.trim() || "nats://127.0.0.1:4222").split(",").map((s) => s.trim()).filter(Boolean);
+  natsTransportOf(natsServers, { ca: optional(env, "NATS_TLS_CA"), cert: optional(env, "NATS_TLS_CERT"), key: optional(env, "NATS_TLS_KEY") });
   return {
     service,
     host: optional(env, "HOST") ?? DEFAULT_HOST,
     port: numberVar(env, "PORT", DEFAULT_PORTS[service], (n) => Number.isInteger(n) && n >= 0 && n < 65536, "a TCP port"),
-    natsServers: (env.NATS_URL?.trim() || "nats://127.0.0.1:4222").split(",").map((s) => s.trim()).filter(Boolean),
+    natsServers,
     natsUser: optional(env, "NATS_USER"),
     natsPassword: optional(env, "NATS_PASSWORD"),
     natsCredsFile: optional(env, "NATS_CREDS"),

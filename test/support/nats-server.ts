@@ -2,9 +2,9 @@
 // restart with the same port + store, and no leaks even when a test crashes.
 import { spawn, type ChildProcess } from "node:child_process";
 import { rmSync } from "node:fs";
-import { mkdir, mkdtemp, rm } from "node:fs/promises";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, relative, resolve } from "node:path";
 import { canConnect, findNatsServer, freePort, isPortFree, NATS_INSTALL_HINT } from "../../scripts/nats-binary.ts";
 
 export interface StartNatsServerOptions {
@@ -22,12 +22,19 @@ export interface StartNatsServerOptions {
   binary?: string;
   /** Added to the server's environment (a config's `$VARIABLE`s, e.g. the auth config's passwords). */
   env?: Record<string, string>;
+  /**
+   * Also listen for WebSocket clients (plain `ws`, no TLS) on a free loopback port, kept across
+   * restarts; the handle's `wsUrl` names it. Works together with `configFile` (included).
+   */
+  websocket?: boolean;
 }
 
 export interface NatsServerHandle {
   /** nats://127.0.0.1:<port> */
   url: string;
   port: number;
+  /** ws://127.0.0.1:<port> of the WebSocket listener, when started with `websocket: true`. */
+  wsUrl?: string;
   storeDir: string;
   /** PID of the current process (changes after restart()). */
   readonly pid: number;
@@ -148,6 +155,28 @@ export async function startNatsServer(opts: StartNatsServerOptions = {}): Promis
 
   const log = new LogRing(LOG_LINES);
   let port = opts.port ?? (await freePort());
+  // nats-server 2.15 has no command-line flag for the websocket block: a config file in a temp dir
+  // of its own holds it, including the caller's config by a relative path (`include` resolves
+  // every path against the including file's directory).
+  let configFile = opts.configFile;
+  let wsPort: number | undefined;
+  let confDir: string | undefined;
+  const removeConfDir = async () => {
+    if (confDir === undefined) return;
+    ownedTempDirs.delete(confDir);
+    await rm(confDir, { recursive: true, force: true });
+  };
+  const writeWebsocketConf = async (listenPort: number) => {
+    confDir = await mkdtemp(join(tmpdir(), "orderstream-nats-ws-"));
+    ownedTempDirs.add(confDir);
+    configFile = join(confDir, "websocket.conf");
+    const include = opts.configFile ? `include ${JSON.stringify(relative(confDir, resolve(opts.configFile)))}\n` : "";
+    await writeFile(configFile, `${include}websocket {\n  listen: "127.0.0.1:${listenPort}"\n  no_tls: true\n}\n`);
+  };
+  if (opts.websocket) {
+    wsPort = await freePort();
+    await writeWebsocketConf(wsPort);
+  }
   let current: Launch | undefined;
   let stopped = false;
 
@@ -155,7 +184,7 @@ export async function startNatsServer(opts: StartNatsServerOptions = {}): Promis
     const args = ["-a", "127.0.0.1", "-p", String(p)];
     if (jetstream) args.push("-js");
     args.push("-sd", storeDir);
-    if (opts.configFile) args.push("-c", opts.configFile);
+    if (configFile) args.push("-c", configFile);
     if (opts.args) args.push(...opts.args);
     return args;
   };
@@ -248,6 +277,7 @@ export async function startNatsServer(opts: StartNatsServerOptions = {}): Promis
   };
 
   await launchReady(opts.port !== undefined, false).catch(async (err) => {
+    await removeConfDir();
     if (ownsStoreDir) {
       ownedTempDirs.delete(storeDir);
       await rm(storeDir, { recursive: true, force: true });
@@ -258,6 +288,7 @@ export async function startNatsServer(opts: StartNatsServerOptions = {}): Promis
   const handle: NatsServerHandle = {
     url: `nats://127.0.0.1:${port}`,
     port,
+    wsUrl: wsPort === undefined ? undefined : `ws://127.0.0.1:${wsPort}`,
     storeDir,
     get pid() {
       return current!.pid;
@@ -266,6 +297,7 @@ export async function startNatsServer(opts: StartNatsServerOptions = {}): Promis
       if (stopped) return;
       stopped = true;
       await terminate();
+      await removeConfDir();
       if (ownsStoreDir) {
         ownedTempDirs.delete(storeDir);
         await rm(storeDir, { recursive: true, force: true });
@@ -284,6 +316,7 @@ export async function startNatsServer(opts: StartNatsServerOptions = {}): Promis
         stopped = false;
         await mkdir(storeDir, { recursive: true });
         if (ownsStoreDir) ownedTempDirs.add(storeDir);
+        if (wsPort !== undefined) await writeWebsocketConf(wsPort);
       }
       log.push(`[harness] ---- restarting nats-server on port ${port} ----`);
       await launchReady(true, true);
