@@ -177,6 +177,7 @@ async function build(tool: ToolName, go: string, target: string, env: Env): Prom
   const work = mkdtempSync(join(tmpdir(), `orderstream-build-${spec.exe}-`));
   const binDir = join(work, "bin");
   const out = join(binDir, process.platform === "win32" ? `${spec.exe}.exe` : spec.exe);
+  mkdirSync(binDir);
   const buildEnv = { ...env, ...spec.buildEnv, GOBIN: binDir };
   try {
     for (const args of spec.build(out)) await run(go, args, work, buildEnv);
