@@ -6,7 +6,7 @@
  * own data directory (ORDERSTREAM_DATA_DIR) and free ports, so none touches the checkout's .data.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
@@ -195,6 +195,10 @@ describe("npm start under a supervisor", () => {
   });
 
   it("takes over the stale lock, and stops everything within 15 s on SIGHUP to npm (which npm does not pass on)", async () => {
+    // A lock left by a SIGKILLed start (as the test before leaves one): its pid is gone.
+    const gone = spawn("true");
+    await new Promise((resolve) => gone.once("exit", resolve));
+    writeFileSync(join(dataDir, "npm-start.lock"), JSON.stringify({ pid: gone.pid, startedAt: "earlier" }));
     const s = npmStart(await startEnv());
     const { pids, ports } = await whenUp(s);
     expect(s.output()).toMatch(/taking over .*npm-start\.lock: the npm start that held it \(pid \d+\) is gone/);
