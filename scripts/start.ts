@@ -26,7 +26,7 @@ import { SERVICES, type ServiceName } from "../nats/subjects.ts";
 import { freePort, isPortFree } from "./nats-binary.ts";
 import { localPasswords, writeLocalNats, type NatsUser } from "./local-nats.ts";
 import { buildBundles, serviceBundleArgs } from "./build.ts";
-import { serviceEnv, startHost, startPorts } from "./start-env.ts";
+import { PortVariableError, serviceEnv, startHost, startPorts, type StartPorts } from "./start-env.ts";
 import { serverPasswordEnv } from "./nats-password-hash.ts";
 import {
   DEFAULT_JAEGER_PORTS,
@@ -43,7 +43,16 @@ import { DATA_DIR } from "./data-dir.ts";
 import { acquireLock, AlreadyRunningError, dyingWithParent, onStopRequest, stopChild, type HeldLock } from "./supervise.ts";
 import { ensureTool, optionalTool, ToolMissingError } from "./tools.ts";
 
-export const START_LOCK_FILE = join(DATA_DIR, "npm-start.lock");
+const START_LOCK_FILE = join(DATA_DIR, "npm-start.lock");
+
+let ports: StartPorts;
+try {
+  ports = startPorts(process.env);
+} catch (err) {
+  if (!(err instanceof PortVariableError)) throw err;
+  console.error(`npm start: ${err.message}`);
+  process.exit(1);
+}
 
 // Before anything is started or written: one npm start per checkout (scripts/supervise.ts).
 let lock: HeldLock;
@@ -63,7 +72,6 @@ const useAuth = process.env.ORDERSTREAM_NATS_AUTH !== "off";
 const passwords = localPasswords();
 /** Where the services listen: HOST when set, else only this machine. */
 const host = startHost(process.env);
-const ports = startPorts(process.env);
 /** How long the services get to drain, then the servers to stop: 15 s in all, as a supervisor expects. */
 const SERVICE_STOP_MS = 8_000;
 const SERVER_STOP_MS = 5_000;
@@ -94,8 +102,8 @@ async function startNats(passwordEnv: Record<string, string>): Promise<string> {
     binary = await ensureTool("nats-server", { log: say });
   } catch (err) {
     if (!(err instanceof ToolMissingError)) throw err;
-    console.error(`npm start: NATS_URL is not set and ${err.message}`);
-    console.error("Or point the system at a running server: NATS_URL=nats://host:4222 npm start");
+    // One line: what is missing, how to get it, and the way around it.
+    console.error(`npm start: ${err.message.split("\n").join(" ")} Or point it at a running server: NATS_URL=nats://host:4222 npm start.`);
     return stopAll(1);
   }
   const port = ports.nats ?? (await portOr(4222));

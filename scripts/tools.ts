@@ -42,7 +42,7 @@ export const TOOLS: Record<ToolName, Tool> = {
     find: findNatsServer,
     build: () => [["install", `github.com/nats-io/nats-server/v2@${NATS_SERVER_VERSION}`]],
     alternatives:
-      "a release binary from https://github.com/nats-io/nats-server/releases (on the PATH, or NATS_SERVER_BIN=/path/to/it), `brew install nats-server`, or the `nats:2.12` container image (then NATS_URL=nats://127.0.0.1:4222)",
+      "a release binary from https://github.com/nats-io/nats-server/releases (on the PATH, or NATS_SERVER_BIN=/path/to/it), `brew install nats-server`, or the `nats:2.15` container image (then NATS_URL=nats://127.0.0.1:4222)",
   },
   natscli: {
     exe: "nats",
