@@ -164,12 +164,19 @@ function startService(name: ServiceName, natsUrl: string, port: number): void {
 async function stopAll(code: number): Promise<never> {
   if (stopping) return new Promise<never>(() => {});
   stopping = true;
+  const started = performance.now();
   const services = children.filter((c) => c.name !== "nats-server");
   await Promise.all(services.map((c) => stopChild(c.proc, SERVICE_STOP_MS)));
-  await Promise.all([
-    ...children.filter((c) => c.name === "nats-server").map((c) => stopChild(c.proc, SERVER_STOP_MS)),
-    ...observers.map((o) => o.proc.stop()),
-  ]);
+  const servers = children.filter((c) => c.name === "nats-server");
+  await Promise.all([...servers.map((c) => stopChild(c.proc, SERVER_STOP_MS)), ...observers.map((o) => o.proc.stop())]);
+  // How each ended: a service that drained exits 0; "SIGKILL" means it overran its time.
+  const how = (c: (typeof children)[number]) => `${c.name} ${c.proc.signalCode ?? c.proc.exitCode}`;
+  if (children.length > 0) {
+    say(
+      `stopped in ${((performance.now() - started) / 1000).toFixed(1)} s: ${[...services, ...servers].map(how).join(", ")}` +
+        (observers.length ? `, ${observers.map((o) => o.name).join(", ")}` : ""),
+    );
+  }
   removeLocalObservability();
   lock.release();
   return process.exit(code);

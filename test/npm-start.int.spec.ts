@@ -103,8 +103,11 @@ async function whenUp(s: Started): Promise<{ pids: number[]; ports: number[]; st
   });
   expect(s.exit(), s.output()).toBeUndefined();
   const lock = await waitUntil(async () => (readLock().endpoints ? readLock() : null), { timeoutMs: 10_000, what: "the lock's endpoints" });
-  const orderUrl = lock.endpoints!.order!;
-  await waitUntil(async () => (await fetch(`${orderUrl}/readyz`)).status === 200, { timeoutMs: 60_000, intervalMs: 250, what: "the order service ready" });
+  // All four ready (consumers bound): a service stopped while it still binds them cannot drain cleanly.
+  for (const name of ["order", "payment", "shipping", "notification"]) {
+    const url = lock.endpoints![name]!;
+    await waitUntil(async () => (await fetch(`${url}/readyz`)).status === 200, { timeoutMs: 60_000, intervalMs: 250, what: `the ${name} service ready` });
+  }
   const ports = Object.values(lock.endpoints!).map((url) => Number(new URL(url).port));
   const pids = descendants(s.npm.pid!);
   return { pids, ports, startPid: lock.pid, lock };
@@ -120,6 +123,12 @@ async function allGone(pids: number[], ports: number[], s: Started): Promise<num
   const elapsed = Date.now() - t0;
   for (const port of ports) expect(await isPortFree(port), `port ${port} still taken`).toBe(true);
   return elapsed;
+}
+
+/** Every service drained and exited 0, then nats-server exited 0, as npm start's last line says. */
+function expectDrained(s: Started): void {
+  expect(s.output().match(/drained; bye/g)?.length ?? 0, s.output().slice(-3000)).toBe(4);
+  expect(s.output(), s.output().slice(-3000)).toMatch(/npm start: stopped in \d+\.\d s: order 0, payment 0, shipping 0, notification 0, nats-server 0/);
 }
 
 beforeAll(() => {
@@ -179,7 +188,7 @@ describe("npm start under a supervisor", () => {
     const ms = await allGone(pids, ports, first);
     console.log(`SIGTERM to npm: ${pids.length} processes gone in ${ms} ms`);
     // The services drained (SIGTERM, in-flight work finished, exit 0) rather than being killed.
-    expect(first.output().match(/drained; bye/g)?.length ?? 0, first.output().slice(-3000)).toBe(4);
+    expectDrained(first);
     expect(existsSync(join(dataDir, "npm-start.lock"))).toBe(false);
   });
 
@@ -194,6 +203,15 @@ describe("npm start under a supervisor", () => {
     expect(readLock().pid).toBe(startPid);
   });
 
+  it.each(["SIGTERM", "SIGHUP"] as const)("stops everything within 15 s on %s to the start script itself", async (signal) => {
+    const s = npmStart(await startEnv());
+    const { pids, ports, startPid } = await whenUp(s);
+    process.kill(startPid, signal);
+    const ms = await allGone(pids, ports, s);
+    console.log(`${signal} to the start script: ${pids.length} processes gone in ${ms} ms`);
+    expectDrained(s);
+  });
+
   it("takes over the stale lock, and stops everything within 15 s on SIGHUP to npm (which npm does not pass on)", async () => {
     // A lock left by a SIGKILLed start (as the test before leaves one): its pid is gone.
     const gone = spawn("true");
@@ -205,6 +223,6 @@ describe("npm start under a supervisor", () => {
     process.kill(s.npm.pid!, "SIGHUP");
     const ms = await allGone(pids, ports, s);
     console.log(`SIGHUP to npm: ${pids.length} processes gone in ${ms} ms`);
-    expect(s.output().match(/drained; bye/g)?.length ?? 0, s.output().slice(-3000)).toBe(4);
+    expectDrained(s);
   });
 });
