@@ -9,6 +9,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { ensureTool, planTool, ToolMissingError } from "./tools.ts";
+import { NATS_SERVER_VERSION, NATSCLI_VERSION } from "./versions.ts";
+import { NATS_CLI_INSTALL_HINT } from "./nats-binary.ts";
+import { SERVER_INSTALL_HINT } from "../nats/server-version.ts";
 
 let dir: string;
 let env: Record<string, string>;
@@ -97,5 +100,13 @@ describe("a tool on first use", () => {
     expect(message).toContain("https://github.com/jaegertracing/jaeger/releases");
     expect(message).toContain("container image");
     expect(message.split("\n")).toHaveLength(1);
+  });
+});
+
+describe("the versions", () => {
+  it("given scripts/versions.ts, then the install hints a user reads name the same versions", () => {
+    // nats/ cannot import scripts/ (layers point down): its hint is kept in step by this test.
+    expect(SERVER_INSTALL_HINT).toContain(`nats-server/v2@${NATS_SERVER_VERSION}`);
+    expect(NATS_CLI_INSTALL_HINT).toContain(`natscli/nats@${NATSCLI_VERSION}`);
   });
 });
