@@ -26,6 +26,8 @@ interface Started {
   output(): string;
   /** The exit code of npm once it has exited, else undefined. */
   exit(): number | null | undefined;
+  /** Its processes once up: what the clean-up kills when npm itself is gone (they are not its descendants then). */
+  pids: number[];
 }
 
 /** `npm start` as a supervisor runs it: its own process group, no terminal, NATS_URL unset. */
@@ -36,7 +38,7 @@ function npmStart(env: Record<string, string>): Started {
   npm.stdout!.on("data", (d) => (out += d));
   npm.stderr!.on("data", (d) => (out += d));
   npm.on("exit", (c, signal) => (code = c ?? (signal ? null : c)));
-  const s: Started = { npm, env, output: () => out, exit: () => code };
+  const s: Started = { npm, env, output: () => out, exit: () => code, pids: [] };
   started.push(s);
   return s;
 }
@@ -110,6 +112,7 @@ async function whenUp(s: Started): Promise<{ pids: number[]; ports: number[]; st
   }
   const ports = Object.values(lock.endpoints!).map((url) => Number(new URL(url).port));
   const pids = descendants(s.npm.pid!);
+  s.pids = pids;
   return { pids, ports, startPid: lock.pid, lock };
 }
 
@@ -138,7 +141,7 @@ beforeAll(() => {
 afterEach(async () => {
   // A failed assertion must not leave a system running: SIGKILL whatever is left of this test's trees.
   for (const s of started.splice(0)) {
-    for (const pid of [...descendants(s.npm.pid!), s.npm.pid!]) {
+    for (const pid of new Set([...descendants(s.npm.pid!), ...s.pids.filter(running), s.npm.pid!])) {
       try {
         process.kill(pid, "SIGKILL");
       } catch {
