@@ -16,6 +16,8 @@ export default defineConfig({
         test: {
           name: "int",
           include: ["**/*.int.spec.ts"],
+          // Finds or builds (with Go, once) the servers the specs run: test/support/global-setup.ts.
+          globalSetup: ["test/support/global-setup.ts"],
           exclude: ["node_modules/**"],
           testTimeout: 120_000,
           hookTimeout: 60_000,

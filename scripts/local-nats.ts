@@ -8,13 +8,13 @@
  */
 import { randomBytes } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { dirname } from "node:path";
-import { fileURLToPath } from "node:url";
+import { dirname, join } from "node:path";
+import { DATA_DIR } from "./data-dir.ts";
 import { SERVICES } from "../nats/subjects.ts";
 
-export const LOCAL_NATS_FILE = fileURLToPath(new URL("../.data/nats/local.json", import.meta.url));
+export const LOCAL_NATS_FILE = join(DATA_DIR, "nats", "local.json");
 /** natscli takes a context from a file path ending in .json (`--context` or NATS_CONTEXT). */
-export const NATSCLI_CONTEXT_FILE = fileURLToPath(new URL("../.data/nats/natscli.json", import.meta.url));
+export const NATSCLI_CONTEXT_FILE = join(DATA_DIR, "nats", "natscli.json");
 
 export type NatsUser = (typeof SERVICES)[number] | "admin";
 

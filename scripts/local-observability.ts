@@ -5,10 +5,10 @@
  * others. Read only while the `npm start` that wrote it is still running.
  */
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { dirname } from "node:path";
-import { fileURLToPath } from "node:url";
+import { dirname, join } from "node:path";
+import { DATA_DIR } from "./data-dir.ts";
 
-export const LOCAL_OBSERVABILITY_FILE = fileURLToPath(new URL("../.data/observability.json", import.meta.url));
+export const LOCAL_OBSERVABILITY_FILE = join(DATA_DIR, "observability.json");
 
 export interface LocalObservability {
   /** The `npm start` process that runs them. */

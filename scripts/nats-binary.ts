@@ -6,13 +6,14 @@ import { createServer, connect as tcpConnect } from "node:net";
 import { homedir } from "node:os";
 import { delimiter, join } from "node:path";
 import { compareVersions, MIN_SERVER_VERSION, SERVER_INSTALL_HINT } from "../nats/server-version.ts";
+import { NATSCLI_VERSION } from "./versions.ts";
 
 export const NATS_INSTALL_HINT =
   `no nats-server ${MIN_SERVER_VERSION} or newer found (looked at NATS_SERVER_BIN, GOBIN, ~/go/bin, the PATH, /usr/local/bin and /usr/sbin). ` +
   SERVER_INSTALL_HINT;
 
 export const NATS_CLI_INSTALL_HINT =
-  "natscli (`nats`) not found (looked at NATS_CLI_BIN, GOBIN, ~/go/bin and the PATH): `go install github.com/nats-io/natscli/nats@v0.5.0`, or `brew install nats-io/nats-tools/nats`.";
+  `natscli (\`nats\`) not found (looked at NATS_CLI_BIN, GOBIN, ~/go/bin and the PATH): \`go install github.com/nats-io/natscli/nats@${NATSCLI_VERSION}\` (npm test builds it when Go is on the PATH), or \`brew install nats-io/nats-tools/nats\`.`;
 
 function isExecutableFile(path: string): boolean {
   try {
@@ -24,14 +25,21 @@ function isExecutableFile(path: string): boolean {
   }
 }
 
+type Env = Record<string, string | undefined>;
+
+/** Where `go install` puts binaries, most specific first: GOBIN, GOPATH/bin, ~/go/bin (Go's default GOPATH). */
+export function goBinDirs(env: Env = process.env): string[] {
+  const dirs = [env.GOBIN, env.GOPATH ? join(env.GOPATH.split(delimiter)[0]!, "bin") : undefined, join(env.HOME || homedir(), "go", "bin")];
+  return [...new Set(dirs.filter((d): d is string => !!d))];
+}
+
 /**
  * Where a Go-installed or otherwise installed binary may be: an explicit variable first, then Go's
  * bin dirs (GOBIN, GOPATH/bin, ~/go/bin), the PATH, fallbacks; only executable files, in that order.
  */
-export function executableCandidates(exe: string, explicitVar: string, fallbacks: string[] = []): string[] {
-  const dirs = [process.env.GOBIN, process.env.GOPATH ? join(process.env.GOPATH, "bin") : undefined, join(homedir(), "go", "bin")];
-  const out = [process.env[explicitVar], ...dirs.map((d) => (d ? join(d, exe) : undefined))];
-  for (const dir of (process.env.PATH ?? "").split(delimiter)) if (dir) out.push(join(dir, exe));
+export function executableCandidates(exe: string, explicitVar: string, fallbacks: string[] = [], env: Env = process.env): string[] {
+  const out = [env[explicitVar], ...goBinDirs(env).map((d) => join(d, exe))];
+  for (const dir of (env.PATH ?? "").split(delimiter)) if (dir) out.push(join(dir, exe));
   out.push(...fallbacks);
   return [...new Set(out.filter((p): p is string => !!p))].filter(isExecutableFile);
 }
@@ -53,9 +61,9 @@ const versionCache = new Map<string, string | null>();
  * puts it), the PATH, /usr/local/bin and /usr/sbin — the first of version MIN_SERVER_VERSION or
  * newer (Debian's 2.9 in /usr/sbin is skipped). Null when there is none.
  */
-export function findNatsServer(): string | null {
+export function findNatsServer(env: Env = process.env): string | null {
   const exe = process.platform === "win32" ? "nats-server.exe" : "nats-server";
-  for (const path of executableCandidates(exe, "NATS_SERVER_BIN", ["/usr/local/bin/nats-server", "/usr/sbin/nats-server"])) {
+  for (const path of executableCandidates(exe, "NATS_SERVER_BIN", ["/usr/local/bin/nats-server", "/usr/sbin/nats-server"], env)) {
     if (!versionCache.has(path)) versionCache.set(path, natsServerVersion(path));
     const version = versionCache.get(path);
     if (version && compareVersions(version, MIN_SERVER_VERSION) >= 0) return path;
@@ -64,8 +72,8 @@ export function findNatsServer(): string | null {
 }
 
 /** Absolute path of natscli (`nats`): NATS_CLI_BIN, GOBIN, ~/go/bin, then the PATH; null when missing. */
-export function findNatsCli(): string | null {
-  return executableCandidates(process.platform === "win32" ? "nats.exe" : "nats", "NATS_CLI_BIN")[0] ?? null;
+export function findNatsCli(env: Env = process.env): string | null {
+  return executableCandidates(process.platform === "win32" ? "nats.exe" : "nats", "NATS_CLI_BIN", [], env)[0] ?? null;
 }
 
 /** A port the OS considers free right now (listen on 0, read it, close). Racy by nature: retry on EADDRINUSE. */

@@ -4,7 +4,7 @@
  * waiting until they answer. `npm start` (scripts/start.ts), the tests (test/support/observability.ts)
  * and the bench use it. Node-only helper, like nats-binary.ts.
  *
- * Both servers are built from the Go module proxy (`bash .ci/run` does it when they are missing):
+ * Both servers are built from the Go module proxy when they are missing (scripts/tools.ts):
  * Jaeger's module v1.75.0 is the Jaeger v2.12.0 backend. A Jaeger built that way has no UI assets:
  * its page on the query port is a placeholder, while the query API (`/api/v3/traces/{id}`, what the
  * CLI, the order API and the order page read) works in full.
@@ -14,35 +14,35 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { canConnect, executableCandidates, freePort } from "./nats-binary.ts";
+import { dyingWithParent } from "./supervise.ts";
+import { JAEGER_MODULE_VERSION, VICTORIA_LOGS_VERSION } from "./versions.ts";
 
-/** The approved Jaeger module version (Jaeger v2.12.0) and VictoriaLogs release; .ci/run builds these. */
-export const JAEGER_MODULE_VERSION = "v1.75.0";
-export const VICTORIA_LOGS_VERSION = "v1.52.2";
+export { JAEGER_MODULE_VERSION, VICTORIA_LOGS_VERSION };
 
 export const JAEGER_INSTALL_HINT =
   "no `jaeger` binary found (looked at JAEGER_BIN, GOBIN, ~/go/bin and the PATH). Build Jaeger v2 from the Go module proxy: " +
   "`cd \"$(mktemp -d)\" && go mod init jaeger-build && go get -tool github.com/jaegertracing/jaeger/cmd/jaeger@" +
   JAEGER_MODULE_VERSION +
-  " && go build -o \"$(go env GOPATH)/bin/jaeger\" github.com/jaegertracing/jaeger/cmd/jaeger` (or run `bash .ci/run`).";
+  " && go build -o \"$(go env GOPATH)/bin/jaeger\" github.com/jaegertracing/jaeger/cmd/jaeger`; npm start and npm test build it themselves when Go is on the PATH.";
 
 export const VICTORIA_LOGS_INSTALL_HINT =
   "no `victoria-logs` binary found (looked at VICTORIA_LOGS_BIN, GOBIN, ~/go/bin and the PATH). Build it from the Go module proxy (cgo: needs gcc): " +
   "`go install github.com/VictoriaMetrics/VictoriaLogs/app/victoria-logs@" +
   VICTORIA_LOGS_VERSION +
-  "` (or run `bash .ci/run`).";
+  "`; npm start and npm test build it themselves when Go is on the PATH.";
 
 /** Default ports, as the upstream images use them: the CLI's defaults match them. */
 export const DEFAULT_JAEGER_PORTS: JaegerPorts = { otlpHttp: 4318, queryHttp: 16686, queryGrpc: 16685 };
 export const DEFAULT_VICTORIA_LOGS_PORT = 9428;
 
 /** Absolute path of `jaeger`: JAEGER_BIN, GOBIN, GOPATH/bin, ~/go/bin, then the PATH; null when there is none. */
-export function findJaeger(): string | null {
-  return executableCandidates(process.platform === "win32" ? "jaeger.exe" : "jaeger", "JAEGER_BIN")[0] ?? null;
+export function findJaeger(env: Record<string, string | undefined> = process.env): string | null {
+  return executableCandidates(process.platform === "win32" ? "jaeger.exe" : "jaeger", "JAEGER_BIN", [], env)[0] ?? null;
 }
 
 /** Absolute path of `victoria-logs`: VICTORIA_LOGS_BIN, GOBIN, GOPATH/bin, ~/go/bin, then the PATH; null when there is none. */
-export function findVictoriaLogs(): string | null {
-  return executableCandidates(process.platform === "win32" ? "victoria-logs.exe" : "victoria-logs", "VICTORIA_LOGS_BIN")[0] ?? null;
+export function findVictoriaLogs(env: Record<string, string | undefined> = process.env): string | null {
+  return executableCandidates(process.platform === "win32" ? "victoria-logs.exe" : "victoria-logs", "VICTORIA_LOGS_BIN", [], env)[0] ?? null;
 }
 
 export interface JaegerPorts {
@@ -137,6 +137,8 @@ interface StartCommon {
   /** Its own process group (npm start: Ctrl-C must not stop it before the services have drained). */
   detached?: boolean;
   readyTimeoutMs?: number;
+  /** Gets SIGTERM when this process dies, even of SIGKILL (scripts/supervise.ts): npm start's servers. */
+  dieWithParent?: boolean;
 }
 
 const READY_TIMEOUT_MS = 20_000;
@@ -192,7 +194,8 @@ async function launch(
     for (const line of chunk.split(/\r?\n/)) if (line) lines.push(line);
     if (lines.length > LOG_LINES) lines.splice(0, lines.length - LOG_LINES);
   };
-  const child = spawn(binary, args, { stdio: ["ignore", "pipe", "pipe"], detached: opts.detached ?? false });
+  const [command, argv] = opts.dieWithParent ? dyingWithParent(binary, args) : [binary, args];
+  const child = spawn(command, argv, { stdio: ["ignore", "pipe", "pipe"], detached: opts.detached ?? false });
   track(child);
   child.stdout!.setEncoding("utf8").on("data", push);
   child.stderr!.setEncoding("utf8").on("data", push);

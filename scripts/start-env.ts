@@ -1,6 +1,9 @@
 /**
  * What `npm start` hands each service: pure, so the defaults are tested without starting anything.
  */
+import { DEFAULT_PORTS } from "../shared/config.ts";
+import type { ServiceName } from "../shared/services.ts";
+
 /** The listen address npm start gives the services: HOST when set, else 127.0.0.1 (this machine only). */
 export function startHost(env: Record<string, string | undefined>): string {
   return env.HOST?.trim() || "127.0.0.1";
@@ -25,4 +28,40 @@ export function serviceEnv(base: Record<string, string | undefined>, start: Serv
   // Without a collector to send to, exporting would only log connection errors.
   if (!env.OTEL_EXPORTER_OTLP_ENDPOINT && !env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) env.OTEL_TRACES_EXPORTER ??= "none";
   return env;
+}
+
+/** The ports npm start uses: NATS_PORT (else 4222, or a free one when taken) and each service's <NAME>_PORT. */
+export interface StartPorts {
+  /** Null: 4222 when free, else a free one. */
+  nats: number | null;
+  services: Record<ServiceName, number>;
+}
+
+/** Thrown for a port variable that is not a TCP port number. */
+export class PortVariableError extends Error {
+  constructor(name: string, value: string) {
+    super(`${name}=${value} is not a TCP port (1-65535); unset it or give a number.`);
+    this.name = "PortVariableError";
+  }
+}
+
+function portVariable(env: Record<string, string | undefined>, name: string): number | null {
+  const raw = env[name]?.trim();
+  if (!raw) return null;
+  const port = Number(raw);
+  if (!/^\d+$/.test(raw) || port < 1 || port > 65535) throw new PortVariableError(name, raw);
+  return port;
+}
+
+/**
+ * npm start's ports: the defaults (order 3000 … notification 3003), each movable with ORDER_PORT,
+ * PAYMENT_PORT, SHIPPING_PORT, NOTIFICATION_PORT (a second checkout beside the first, a test), and
+ * NATS_PORT for its nats-server.
+ * @example startPorts({ ORDER_PORT: "3100" }).services.order // 3100
+ */
+export function startPorts(env: Record<string, string | undefined>): StartPorts {
+  const services = Object.fromEntries(
+    Object.entries(DEFAULT_PORTS).map(([name, port]) => [name, portVariable(env, `${name.toUpperCase()}_PORT`) ?? port]),
+  ) as Record<ServiceName, number>;
+  return { nats: portVariable(env, "NATS_PORT"), services };
 }

@@ -4,7 +4,7 @@
  * point at the address they are bound to.
  */
 import { describe, expect, it } from "vitest";
-import { serviceEnv, startHost } from "./start-env.ts";
+import { PortVariableError, serviceEnv, startHost, startPorts } from "./start-env.ts";
 import { DEFAULT_HOST, loadConfig, localUrlOf } from "../shared/config.ts";
 
 describe("npm start's HOST", () => {
@@ -56,4 +56,21 @@ describe("localUrlOf", () => {
     ["localhost", "http://localhost:3000"],
     ["192.0.2.7", "http://192.0.2.7:3000"],
   ])("given a server bound to %s, then it is reached at %s", (host, url) => expect(localUrlOf(host, 3000)).toBe(url));
+});
+
+describe("npm start's ports", () => {
+  it("given no port variables, then the defaults, and 4222-or-free for NATS", () => {
+    expect(startPorts({})).toEqual({ nats: null, services: { order: 3000, payment: 3001, shipping: 3002, notification: 3003 } });
+  });
+
+  it("given <NAME>_PORT and NATS_PORT, then those", () => {
+    const ports = startPorts({ ORDER_PORT: "13000", NOTIFICATION_PORT: " 13003 ", NATS_PORT: "14222" });
+    expect(ports).toEqual({ nats: 14222, services: { order: 13000, payment: 3001, shipping: 3002, notification: 13003 } });
+  });
+
+  it("given a port that is not one, then an error naming the variable", () => {
+    expect(() => startPorts({ PAYMENT_PORT: "30o1" })).toThrow(PortVariableError);
+    expect(() => startPorts({ PAYMENT_PORT: "30o1" })).toThrow("PAYMENT_PORT=30o1 is not a TCP port");
+    expect(() => startPorts({ NATS_PORT: "70000" })).toThrow("NATS_PORT=70000");
+  });
 });

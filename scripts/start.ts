@@ -10,24 +10,27 @@
  * process then needs half the memory it would under tsx.
  * The services listen on 127.0.0.1 unless HOST is set (a laptop's API is not for the whole network;
  * `HOST=0.0.0.0 npm start` opens it); `npm run service` and compose keep every interface.
- * Ctrl-C (or SIGTERM) drains the services, then stops the servers.
+ * Ctrl-C, SIGTERM or SIGHUP (to it or to the npm above it), or the npm above it going away, drains
+ * the services, then stops the servers, within 15 s; when it is SIGKILLed its children get SIGTERM
+ * from the kernel (scripts/supervise.ts). One runs per checkout: a second refuses before it starts
+ * or writes anything (the lock .data/npm-start.lock). A missing nats-server, Jaeger or VictoriaLogs
+ * is built with Go first (scripts/tools.ts). The state lives in .data/, or ORDERSTREAM_DATA_DIR.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdirSync } from "node:fs";
+import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
-import { DEFAULT_PORTS, localUrlOf } from "../shared/config.ts";
+import { localUrlOf } from "../shared/config.ts";
 import { SERVICES, type ServiceName } from "../nats/subjects.ts";
-import { findNatsServer, freePort, isPortFree, NATS_INSTALL_HINT } from "./nats-binary.ts";
+import { freePort, isPortFree } from "./nats-binary.ts";
 import { localPasswords, writeLocalNats, type NatsUser } from "./local-nats.ts";
 import { buildBundles, serviceBundleArgs } from "./build.ts";
-import { serviceEnv, startHost } from "./start-env.ts";
+import { PortVariableError, serviceEnv, startHost, startPorts, type StartPorts } from "./start-env.ts";
 import { serverPasswordEnv } from "./nats-password-hash.ts";
 import {
   DEFAULT_JAEGER_PORTS,
   DEFAULT_VICTORIA_LOGS_PORT,
-  findJaeger,
-  findVictoriaLogs,
   JAEGER_INSTALL_HINT,
   startJaeger,
   startVictoriaLogs,
@@ -36,12 +39,42 @@ import {
   type ManagedProcess,
 } from "./observability.ts";
 import { removeLocalObservability, writeLocalObservability } from "./local-observability.ts";
+import { DATA_DIR } from "./data-dir.ts";
+import { acquireLock, AlreadyRunningError, dyingWithParent, onStopRequest, stopChild, type HeldLock } from "./supervise.ts";
+import { ensureTool, optionalTool, ToolMissingError } from "./tools.ts";
+
+const START_LOCK_FILE = join(DATA_DIR, "npm-start.lock");
+
+let ports: StartPorts;
+try {
+  ports = startPorts(process.env);
+} catch (err) {
+  if (!(err instanceof PortVariableError)) throw err;
+  console.error(`npm start: ${err.message}`);
+  process.exit(1);
+}
+
+// Before anything is started or written: one npm start per checkout (scripts/supervise.ts).
+let lock: HeldLock;
+try {
+  lock = acquireLock(START_LOCK_FILE, (stale) =>
+    console.log(`npm start: taking over ${START_LOCK_FILE}: the npm start that held it${stale ? ` (pid ${stale.pid})` : ""} is gone.`),
+  );
+} catch (err) {
+  if (!(err instanceof AlreadyRunningError)) throw err;
+  console.error(`npm start: ${err.message}`);
+  process.exit(1);
+}
+process.on("exit", () => lock.release());
 
 // The local server runs with nats/auth (one least-privilege user per service) unless turned off.
 const useAuth = process.env.ORDERSTREAM_NATS_AUTH !== "off";
 const passwords = localPasswords();
 /** Where the services listen: HOST when set, else only this machine. */
 const host = startHost(process.env);
+/** How long the services get to drain, then the servers to stop: 15 s in all, as a supervisor expects. */
+const SERVICE_STOP_MS = 8_000;
+const SERVER_STOP_MS = 5_000;
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const children: { name: string; proc: ChildProcess }[] = [];
@@ -54,6 +87,8 @@ const observabilityEnv: Record<string, string> = {};
 /** Banner lines about traces and logs. */
 const observabilityLines: string[] = [];
 
+const say = (line: string) => console.log(`npm start: ${line}`);
+
 function pipeWithPrefix(name: string, proc: ChildProcess, keep: (line: string) => boolean = () => true): void {
   const tag = `[${name}]`.padEnd(15);
   for (const stream of [proc.stdout, proc.stderr]) {
@@ -62,24 +97,29 @@ function pipeWithPrefix(name: string, proc: ChildProcess, keep: (line: string) =
 }
 
 async function startNats(passwordEnv: Record<string, string>): Promise<string> {
-  const binary = findNatsServer();
-  if (!binary) {
-    console.error(`npm start: NATS_URL is not set and ${NATS_INSTALL_HINT}`);
-    console.error("Or point the system at a running server: NATS_URL=nats://host:4222 npm start");
-    process.exit(1);
+  let binary: string;
+  try {
+    binary = await ensureTool("nats-server", { log: say });
+  } catch (err) {
+    if (!(err instanceof ToolMissingError)) throw err;
+    // One line: what is missing, how to get it, and the way around it.
+    console.error(`npm start: ${err.message.split("\n").join(" ")} Or point it at a running server: NATS_URL=nats://host:4222 npm start.`);
+    return stopAll(1);
   }
-  const port = (await isPortFree(4222)) ? 4222 : await freePort();
-  const storeDir = `${root}.data/nats`;
+  const port = ports.nats ?? (await portOr(4222));
+  const storeDir = join(DATA_DIR, "nats");
   mkdirSync(storeDir, { recursive: true });
   const authArgs = useAuth ? ["-c", `${root}nats/auth/nats-server.auth.conf`] : [];
   // Its own process group: Ctrl-C must not stop the server before the services have drained.
-  const proc = spawn(binary, [...authArgs, "-a", "127.0.0.1", "-p", String(port), "-js", "-sd", storeDir], {
+  const [command, args] = dyingWithParent(binary, [...authArgs, "-a", "127.0.0.1", "-p", String(port), "-js", "-sd", storeDir]);
+  const proc = spawn(command, args, {
     stdio: ["ignore", "pipe", "pipe"],
     detached: true,
     env: { ...process.env, ...passwordEnv },
   });
   children.push({ name: "nats-server", proc });
   process.on("exit", () => proc.kill("SIGTERM"));
+  if (stopping) return stopAll(1);
   pipeWithPrefix("nats", proc, (line) => /\[(WRN|ERR|FTL)\]/.test(line));
   proc.on("exit", (code) => {
     if (!stopping) {
@@ -109,7 +149,10 @@ async function waitForPort(port: number): Promise<void> {
 function startService(name: ServiceName, natsUrl: string, port: number): void {
   const credentials = localServer && useAuth ? { user: name, password: passwords[name as NatsUser] } : undefined;
   const env = serviceEnv({ ...process.env, ...observabilityEnv }, { natsUrl, host, port, credentials });
-  const proc = spawn(process.execPath, serviceBundleArgs(name), { cwd: root, env, stdio: ["ignore", "pipe", "pipe"] });
+  // Its own process group: Ctrl-C and a closing terminal's SIGHUP reach npm start, which stops the
+  // services first and in order, not each service on its own.
+  const [command, args] = dyingWithParent(process.execPath, serviceBundleArgs(name));
+  const proc = spawn(command, args, { cwd: root, env, stdio: ["ignore", "pipe", "pipe"], detached: true });
   children.push({ name, proc });
   pipeWithPrefix(name, proc);
   proc.on("exit", (code, signal) => {
@@ -117,17 +160,26 @@ function startService(name: ServiceName, natsUrl: string, port: number): void {
   });
 }
 
-async function stopAll(code: number): Promise<void> {
-  if (stopping) return;
+/** Stops everything started here, services first, and exits; a second call waits for the first. */
+async function stopAll(code: number): Promise<never> {
+  if (stopping) return new Promise<never>(() => {});
   stopping = true;
+  const started = performance.now();
   const services = children.filter((c) => c.name !== "nats-server");
-  await Promise.all(services.map((c) => exitOf(c.proc, "SIGTERM")));
-  await Promise.all([
-    ...children.filter((c) => c.name === "nats-server").map((c) => exitOf(c.proc, "SIGTERM")),
-    ...observers.map((o) => o.proc.stop()),
-  ]);
+  await Promise.all(services.map((c) => stopChild(c.proc, SERVICE_STOP_MS)));
+  const servers = children.filter((c) => c.name === "nats-server");
+  await Promise.all([...servers.map((c) => stopChild(c.proc, SERVER_STOP_MS)), ...observers.map((o) => o.proc.stop())]);
+  // How each ended: a service that drained exits 0; "SIGKILL" means it overran its time.
+  const how = (c: (typeof children)[number]) => `${c.name} ${c.proc.signalCode ?? c.proc.exitCode}`;
+  if (children.length > 0) {
+    say(
+      `stopped in ${((performance.now() - started) / 1000).toFixed(1)} s: ${[...services, ...servers].map(how).join(", ")}` +
+        (observers.length ? `, ${observers.map((o) => o.name).join(", ")}` : ""),
+    );
+  }
   removeLocalObservability();
-  process.exit(code);
+  lock.release();
+  return process.exit(code);
 }
 
 /** The port itself when free, else a free one: the defaults keep the CLI's defaults right. */
@@ -150,8 +202,13 @@ async function startObservability(): Promise<void> {
   const traceExportSet = !!(process.env.OTEL_EXPORTER_OTLP_ENDPOINT || process.env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT);
   const tracesOff = (process.env.OTEL_TRACES_EXPORTER ?? "").split(",").map((v) => v.trim()).includes("none");
   const local: { jaegerQueryUrl?: string; otlpUrl?: string; victoriaLogsUrl?: string } = {};
-  const jaegerBinary = traceExportSet || tracesOff ? null : findJaeger();
-  const logsBinary = process.env.VICTORIA_LOGS_URL ? null : findVictoriaLogs();
+  // Built with Go on first use; without Go (or when the build fails) a warning, and no traces or central logs.
+  const warn = (line: string) => console.warn(`npm start: ${line}`);
+  const [jaegerBinary, logsBinary] = await Promise.all([
+    traceExportSet || tracesOff ? null : optionalTool("jaeger", say, warn),
+    process.env.VICTORIA_LOGS_URL ? null : optionalTool("victoria-logs", say, warn),
+  ]);
+  if (stopping) return;
   const [jaeger, logs] = await Promise.allSettled([
     jaegerBinary
       ? (async () => {
@@ -160,12 +217,12 @@ async function startObservability(): Promise<void> {
             queryHttp: await portOr(DEFAULT_JAEGER_PORTS.queryHttp),
             queryGrpc: await portOr(DEFAULT_JAEGER_PORTS.queryGrpc),
           };
-          return startJaeger({ binary: jaegerBinary, ports, detached: true });
+          return startJaeger({ binary: jaegerBinary, ports, detached: true, dieWithParent: true });
         })()
       : Promise.resolve(null),
     logsBinary
       ? (async () =>
-          startVictoriaLogs({ binary: logsBinary, port: await portOr(DEFAULT_VICTORIA_LOGS_PORT), dataDir: `${root}.data/victoria-logs`, detached: true }))()
+          startVictoriaLogs({ binary: logsBinary, port: await portOr(DEFAULT_VICTORIA_LOGS_PORT), dataDir: join(DATA_DIR, "victoria-logs"), detached: true, dieWithParent: true }))()
       : Promise.resolve(null),
   ]);
 
@@ -211,20 +268,10 @@ async function startObservability(): Promise<void> {
   if (local.jaegerQueryUrl || local.victoriaLogsUrl) writeLocalObservability({ pid: process.pid, ...local });
 }
 
-function exitOf(proc: ChildProcess, signal: NodeJS.Signals): Promise<void> {
-  if (proc.exitCode !== null || proc.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => proc.kill("SIGKILL"), 30_000);
-    proc.once("exit", () => {
-      clearTimeout(timer);
-      resolve();
-    });
-    proc.kill(signal);
-  });
-}
-
-process.on("SIGINT", () => void stopAll(0));
-process.on("SIGTERM", () => void stopAll(0));
+onStopRequest((why) => {
+  console.log(`npm start: stopping (${why}).`);
+  void stopAll(0);
+});
 
 // The server gets bcrypt hashes of the passwords (scripts/nats-password-hash.ts), made while the bundles build.
 const needServer = !process.env.NATS_URL?.trim();
@@ -232,14 +279,15 @@ const [, passwordEnv] = await Promise.all([buildBundles(), needServer && useAuth
 const natsUrl = process.env.NATS_URL?.trim() || (await startNats(passwordEnv));
 await startObservability();
 for (const name of SERVICES) {
-  const port = DEFAULT_PORTS[name];
+  const port = ports.services[name];
+  if (stopping) break;
   if (!(await isPortFree(port, host))) {
-    console.error(`Port ${port} for the ${name} service is taken; free it, or stop the other orderstream first.`);
+    console.error(`Port ${port} for the ${name} service is taken; free it (or move it: ${name.toUpperCase()}_PORT=…), or stop the other orderstream first.`);
     await stopAll(1);
   }
   startService(name, natsUrl, port);
 }
-const url = (name: ServiceName) => localUrlOf(host, DEFAULT_PORTS[name]);
+const url = (name: ServiceName) => localUrlOf(host, ports.services[name]);
 function listenNote(bound: string): string {
   if (bound === "127.0.0.1") return "listening on 127.0.0.1 only (HOST=0.0.0.0 npm start opens them to the network)";
   return bound === "0.0.0.0" || bound === "::" ? `listening on every interface (HOST=${bound})` : `listening on ${bound} (HOST)`;
@@ -254,5 +302,11 @@ orderstream is starting against ${natsUrl}
   API documents  ${url("order")}/docs (and /openapi.json, /asyncapi.json on every service)
   ${listenNote(host)}
 ${observabilityLines.join("\n")}
-Ctrl-C stops everything.
+Ctrl-C (or SIGTERM/SIGHUP to npm or to pid ${process.pid}) stops everything.
 `);
+lock.update({
+  nats: natsUrl,
+  ...Object.fromEntries(SERVICES.map((name) => [name, url(name)])),
+  ...(observabilityEnv.JAEGER_QUERY_URL ? { jaeger: observabilityEnv.JAEGER_QUERY_URL } : {}),
+  ...(observabilityEnv.VICTORIA_LOGS_URL ? { "victoria-logs": observabilityEnv.VICTORIA_LOGS_URL } : {}),
+});
