@@ -212,6 +212,13 @@ describe("Prometheus scraping the four services", () => {
       "OrderstreamDeadLetters pending (or firing) for every service that dead-lettered",
     );
     await eventually(`count(service:orderstream_http_requests:rate5m > 0)`, (v) => v === SERVICES.length, "a request rate recorded per service");
+    // rate() sees only increases between two scrapes of a series that already exists: the orders of
+    // the tests before may all have shipped before the SHIPPING_READY series was first scraped, so one
+    // more order ships now.
+    const late = await postOrder(system!.orderUrl, { userId: "metrics-late", amount: 30 });
+    expect(late.status).toBe(201);
+    orderIds.push(late.body.orderId);
+    await waitForStatus(system!.orderUrl, late.body.orderId, ["SHIPPING_READY"], 30_000);
     await eventually(`orderstream:orders_completed:rate5m`, (v) => v > 0, "orders completed per second recorded");
     expect(await scalar(`count(ALERTS{alertname=~"OrderstreamServiceNotReady|OrderstreamServiceDown"})`)).toBe(0);
     const res = await fetch(`${prometheus!.url}/api/v1/rules`);

@@ -199,9 +199,9 @@ describe("replay --consumer <service> --from-seq 1", () => {
     expect(await snapshot()).toEqual(before);
   });
 
-  it("refuses bad arguments with exit 1 and a reason", async () => {
+  it("refuses a missing start as a usage error (exit 2) and an unknown consumer with exit 1 and a reason", async () => {
     const noStart = await runCli(["replay", "--consumer", "payment"], { NATS_URL: sys.nats.url });
-    expect(noStart.code).toBe(1);
+    expect(noStart.code).toBe(2);
     expect(noStart.stderr).toMatch(/--from-seq/);
     const unknown = await runCli(["replay", "--consumer", "nobody-p99", "--from-seq", "1"], { NATS_URL: sys.nats.url });
     expect(unknown.code).toBe(1);
