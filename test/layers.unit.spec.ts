@@ -35,4 +35,44 @@ describe("the layer check itself", () => {
     expect(problems.filter((p) => p.startsWith("import cycle:"))).toEqual(["import cycle: services/a.ts → services/b.ts → services/a.ts"]);
     expect(problems).toHaveLength(2);
   });
+
+  it("keeps a service's domain/ pure: only shared/, its own folder and valibot; its specs may use test tools", () => {
+    const domainRoot = mkdtempSync(join(tmpdir(), "layers-domain-"));
+    const put = (path: string, text: string) => {
+      mkdirSync(dirname(join(domainRoot, path)), { recursive: true });
+      writeFileSync(join(domainRoot, path), text);
+    };
+    try {
+      put("shared/events.ts", `export type E = 1;\n`);
+      put("services/order/service.ts", `export const s = 1;\n`);
+      put("services/order/domain/rules.ts", `export const r = 1;\n`);
+      put("services/payment/domain/payment.ts", `export const p = 1;\n`);
+      put(
+        "services/order/domain/order.ts",
+        [
+          `import type { E } from "../../../shared/events.ts";`,
+          `import { r } from "./rules.ts";`,
+          `import type * as v from "valibot";`,
+          `import { createHash } from "node:crypto";`,
+          `import { Hono } from "hono";`,
+          `import type { JetStreamClient } from "@nats-io/jetstream";`,
+          `import { trace } from "@opentelemetry/api";`,
+          `import { s } from "../service.ts";`,
+          `import { p } from "../../payment/domain/payment.ts";`,
+        ].join("\n"),
+      );
+      put("services/order/domain/order.unit.spec.ts", `import { it } from "vitest";\nimport { s } from "../service.ts";\n`);
+      const problems = layerViolations(domainRoot);
+      expect(problems).toEqual([
+        "services/order/domain/order.ts imports node:crypto: services/order/domain/ is pure and may import no package but valibot (no node:, Hono, NATS or OpenTelemetry)",
+        "services/order/domain/order.ts imports hono: services/order/domain/ is pure and may import no package but valibot (no node:, Hono, NATS or OpenTelemetry)",
+        "services/order/domain/order.ts imports @nats-io/jetstream: services/order/domain/ is pure and may import no package but valibot (no node:, Hono, NATS or OpenTelemetry)",
+        "services/order/domain/order.ts imports @opentelemetry/api: services/order/domain/ is pure and may import no package but valibot (no node:, Hono, NATS or OpenTelemetry)",
+        "services/order/domain/order.ts imports services/order/service.ts: services/order/domain/ is pure and may import only shared/ and itself",
+        "services/order/domain/order.ts imports services/payment/domain/payment.ts: services/order/domain/ is pure and may import only shared/ and itself",
+      ]);
+    } finally {
+      rmSync(domainRoot, { recursive: true, force: true });
+    }
+  });
 });
