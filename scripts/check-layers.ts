@@ -15,7 +15,7 @@
  *
  * Specs (`*.spec.ts`) are tests wherever they sit and may import test helpers. Run:
  * `node --import tsx scripts/check-layers.ts` (exit 1 and one line per violation); the unit test
- * test/layers.unit.spec.ts runs the same check.
+ * scripts/check-layers.unit.spec.ts runs the same check.
  */
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";

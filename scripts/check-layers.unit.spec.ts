@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { importsOf, layerViolations } from "../scripts/check-layers.ts";
+import { importsOf, layerViolations } from "./check-layers.ts";
 
 describe("the layers of the code base", () => {
   it("import one way only (shared ← otel ← nats ← host ← services ← cli/scripts), with no cycles", () => {
