@@ -101,5 +101,5 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   const files = process.argv.slice(2).flatMap((p) =>
     statSync(p).isDirectory() ? readdirSync(p).filter((f) => f.endsWith(".cpuprofile")).map((f) => join(p, f)) : [p],
   );
-  for (const f of files) console.log(formatProfile(f, 20) + "\n");
+  for (const f of files) console.log(`${formatProfile(f, 20)}\n`);
 }

@@ -13,9 +13,7 @@ import { startNatsServer, type NatsServerHandle } from "../test/support/nats-ser
 import { childEnv, REPO_ROOT } from "../test/support/processes.ts";
 import { freePort } from "../scripts/nats-binary.ts";
 import { buildBundles, SERVICE_BUNDLE, SERVICE_NODE_ARGS } from "../scripts/build.ts";
-import { ordersStreamConfig, partitionConsumerConfig } from "../nats/definitions.ts";
-import { ensureConsumer, ensureStream } from "../nats/setup.ts";
-import { ORDERS_STREAM, PARTITIONS, SERVICES, type ServiceName } from "../nats/subjects.ts";
+import { SERVICES, type ServiceName } from "../nats/subjects.ts";
 import { connectNats } from "../nats/connect.ts";
 
 const READY_POLL_MS = 10;
@@ -158,7 +156,12 @@ async function spawnService(
   child.stdout!.setEncoding("utf8").on("data", push);
   child.stderr!.setEncoding("utf8").on("data", push);
   let exited = false;
-  const exit = new Promise<void>((resolve) => child.once("exit", () => ((exited = true), resolve())));
+  const exit = new Promise<void>((resolve) =>
+    child.once("exit", () => {
+      exited = true;
+      resolve();
+    }),
+  );
   live.add(child);
   void exit.then(() => live.delete(child));
   const baseUrl = `http://127.0.0.1:${port}`;

@@ -174,7 +174,7 @@ export function parseCommandLine(commands: readonly CliCommand[], argv: readonly
   for (const [name, o] of Object.entries(command.options ?? {})) options[name] = o.short ? { type: o.type, short: o.short } : { type: o.type };
   options.help = { type: "boolean", short: "h" };
   if (command.json) options.json = { type: "boolean" };
-  let parsed;
+  let parsed: ReturnType<typeof parseArgs>;
   try {
     parsed = parseArgs({ args: [...rest], options, allowPositionals: true, strict: true });
   } catch (err) {

@@ -105,6 +105,7 @@ describe("createProgress without a terminal", () => {
       "replay: 8,000 / 10,000 events (80%), 800 events/s, ETA 0:03\n",
       "replay: 10,000 / 10,000 events (100%), 952 events/s, took 0:11\n",
     ]);
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: no carriage return, no escape sequence when not a terminal
     expect(writes.join("")).not.toMatch(/\r|\u001b/);
   });
 

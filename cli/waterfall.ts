@@ -158,5 +158,6 @@ function fit(text: string, width: number): string {
 
 /** Span names come from other programs; control characters would drive the terminal. */
 function clean(text: string): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: replacing control characters is the point
   return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, "?");
 }

@@ -6,7 +6,7 @@
 import type { ConnectionFacts } from "../otel/http-server-span.ts";
 import { startTracing } from "../otel/sdk.ts";
 import { reportSdkDiagnostics } from "../otel/diagnostics.ts";
-import { ConfigError, loadConfig, localUrlOf, natsTlsFrom } from "../shared/config.ts";
+import { ConfigError, loadConfig, localUrlOf, natsTlsFrom, type NatsTlsOptions, type ServiceConfig } from "../shared/config.ts";
 import { createLogger } from "../shared/logger.ts";
 import { createLogShipper, type HttpPost, type LogShipper } from "../shared/log-shipper.ts";
 import { createService, type ServiceDefinition } from "./service-host.ts";
@@ -43,7 +43,7 @@ export async function runService(definition: ServiceDefinition<unknown>, platfor
     console.error(`${name}: ${message}`);
     return platform.exit(1);
   };
-  let config;
+  let config: ServiceConfig;
   try {
     config = loadConfig(name, env);
   } catch (err) {
@@ -73,7 +73,7 @@ export async function runService(definition: ServiceDefinition<unknown>, platfor
   const sdkDiagnostics = reportSdkDiagnostics(log, env);
   const closeLogs = () => shipper?.close(LOG_FLUSH_AT_EXIT_MS) ?? Promise.resolve();
   let creds: string | undefined;
-  let tls;
+  let tls: NatsTlsOptions | undefined;
   try {
     creds = config.natsCredsFile ? platform.readTextFile(config.natsCredsFile) : undefined;
     tls = natsTlsFrom(config, platform.readTextFile);

@@ -6,7 +6,7 @@
  * schema format extends); operations are what the service receives (CONSUMED_EVENT_TYPES) and
  * sends (PUBLISHED_EVENT_TYPES, and the notifications). Served at `GET /asyncapi.json`.
  */
-import * as v from "valibot";
+import type * as v from "valibot";
 import { toJsonSchema } from "@valibot/to-json-schema";
 import {
   EVENT_TYPES,
@@ -178,7 +178,7 @@ export function generateAsyncApiDocument(service: ServiceName, info: { version: 
   const parameters = new Set<string>();
   for (const type of eventTypes) {
     const address = orderEventAddress(type);
-    Object.keys(parametersOf(address)).forEach((p) => parameters.add(p));
+    for (const p of Object.keys(parametersOf(address))) parameters.add(p);
     channels[type] = {
       address,
       title: type,
@@ -197,7 +197,7 @@ export function generateAsyncApiDocument(service: ServiceName, info: { version: 
   }
   if (sendsNotifications) {
     const address = notificationAddress();
-    Object.keys(parametersOf(address)).forEach((p) => parameters.add(p));
+    for (const p of Object.keys(parametersOf(address))) parameters.add(p);
     channels[NOTIFICATIONS_CHANNEL] = {
       address,
       title: "Notifications",

@@ -13,7 +13,7 @@ describe("withSharedCancelError", () => {
   it("passes a given reason through and the shared error when there is none", () => {
     const seen: (Error | undefined)[] = [];
     const shared = new Error("shared");
-    const cancel = withSharedCancelError(function (err) {
+    const cancel = withSharedCancelError((err) => {
       seen.push(err);
     }, shared);
     const failed = new Error("publish failed");

@@ -3,7 +3,7 @@
  * and left as it is (a second instance starting never resets a consumer's position), what is
  * missing is created; two instances racing to create the same thing both succeed.
  */
-import type { JetStreamManager } from "@nats-io/jetstream";
+import type { ConsumerInfo, JetStreamManager } from "@nats-io/jetstream";
 import { JetStreamApiError } from "@nats-io/jetstream";
 import { Kvm, type KV } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
@@ -128,7 +128,7 @@ export async function ensurePartitionConsumers(jsm: JetStreamManager, stream: st
  * handled is handed out again, nothing it had not is skipped.
  */
 export async function ensurePartitionConsumer(jsm: JetStreamManager, stream: string, wanted: PartitionConsumerConfig): Promise<void> {
-  let existing;
+  let existing: ConsumerInfo | undefined;
   try {
     existing = await jsm.consumers.info(stream, wanted.durable_name);
   } catch (err) {

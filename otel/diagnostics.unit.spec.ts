@@ -11,7 +11,12 @@ function heldExporter() {
     export: (_spans: ReadableSpan[], done: (r: ExportResult) => void) => void pending.push(done),
     shutdown: async () => {},
   };
-  return { exporter, finishAll: () => pending.splice(0).forEach((done) => done({ code: ExportResultCode.SUCCESS })) };
+  return {
+    exporter,
+    finishAll: () => {
+      for (const done of pending.splice(0)) done({ code: ExportResultCode.SUCCESS });
+    },
+  };
 }
 
 function recordingLog() {

@@ -44,7 +44,9 @@ const headerGetter: TextMapGetter<Headers> = {
   get: (headers, key) => headers.get(key) ?? undefined,
   keys: (headers) => {
     const keys: string[] = [];
-    headers.forEach((_value, key) => keys.push(key));
+    headers.forEach((_value, key) => {
+      keys.push(key);
+    });
     return keys;
   },
 };

@@ -9,9 +9,13 @@
  *   services/ the four services                                shared, otel, nats, host
  *   cli/, scripts/ (tools), bench/, test/                      anything below them
  *
+ * Inside services/, each `<name>/domain/` folder holds a pure decider (state, evolve, decide): it
+ * imports only shared/ and its own folder, and of packages only DOMAIN_PACKAGES — no `node:`, no
+ * Hono, NATS or OpenTelemetry — so the business rules run and are tested without any I/O.
+ *
  * Specs (`*.spec.ts`) are tests wherever they sit and may import test helpers. Run:
  * `node --import tsx scripts/check-layers.ts` (exit 1 and one line per violation); the unit test
- * test/layers.unit.spec.ts runs the same check.
+ * scripts/check-layers.unit.spec.ts runs the same check.
  */
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
@@ -32,6 +36,9 @@ export const MAY_IMPORT: Record<string, readonly string[]> = {
   test: ["shared", "otel", "nats", "host", "services", "cli", "scripts", "bench"],
 };
 
+/** The only packages a `services/<name>/domain/` module may import: schemas, never I/O. */
+export const DOMAIN_PACKAGES: readonly string[] = ["valibot"];
+
 const SKIP = new Set(["node_modules", "dist", ".data", ".git", "fixtures"]);
 
 function sources(dir: string, out: string[] = []): string[] {
@@ -44,15 +51,31 @@ function sources(dir: string, out: string[] = []): string[] {
   return out;
 }
 
-/** The relative specifiers a module imports or re-exports (type-only ones included). */
-export function importsOf(text: string): string[] {
+/** Every specifier a module imports or re-exports (type-only ones included): relative and packages. */
+export function specifiersOf(text: string): string[] {
   const out: string[] = [];
   const re = /(?:^|\n)\s*(?:import|export)\s[^;]*?from\s*["']([^"']+)["']|import\(\s*["']([^"']+)["']\s*\)|(?:^|\n)\s*import\s*["']([^"']+)["']/g;
   for (const m of text.matchAll(re)) {
     const spec = m[1] ?? m[2] ?? m[3];
-    if (spec?.startsWith(".")) out.push(spec);
+    if (spec) out.push(spec);
   }
   return out;
+}
+
+/** The relative specifiers a module imports or re-exports (type-only ones included). */
+export function importsOf(text: string): string[] {
+  return specifiersOf(text).filter((spec) => spec.startsWith("."));
+}
+
+/** `services/<name>/domain/` of a path relative to the root, or undefined outside a domain folder. */
+function domainOf(path: string): string | undefined {
+  return /^(services\/[^/]+\/domain)\//.exec(path)?.[1];
+}
+
+/** The package a bare specifier names: `@scope/name` or `name` (`node:fs` stays `node:fs`). */
+function packageOf(spec: string): string {
+  const parts = spec.split("/");
+  return spec.startsWith("@") ? parts.slice(0, 2).join("/") : parts[0]!;
 }
 
 const isSpec = (file: string) => /\.spec\.ts$/.test(file);
@@ -66,7 +89,21 @@ export function layerViolations(root = REPO_ROOT): string[] {
   for (const file of files) {
     const from = layerOf(file);
     const deps: string[] = [];
-    for (const spec of importsOf(readFileSync(file, "utf8"))) {
+    const specs = specifiersOf(readFileSync(file, "utf8"));
+    const domain = domainOf(relative(root, file));
+    if (domain && !isSpec(file)) {
+      for (const spec of specs) {
+        if (spec.startsWith(".")) {
+          const target = relative(root, resolve(dirname(file), spec));
+          if (layerOf(resolve(root, target)) !== "shared" && domainOf(target) !== domain) {
+            problems.push(`${relative(root, file)} imports ${target}: ${domain}/ is pure and may import only shared/ and itself`);
+          }
+        } else if (!DOMAIN_PACKAGES.includes(packageOf(spec))) {
+          problems.push(`${relative(root, file)} imports ${spec}: ${domain}/ is pure and may import no package but ${DOMAIN_PACKAGES.join(", ")} (no node:, Hono, NATS or OpenTelemetry)`);
+        }
+      }
+    }
+    for (const spec of specs.filter((s) => s.startsWith("."))) {
       const target = resolve(dirname(file), spec);
       const to = layerOf(target);
       deps.push(target);

@@ -171,6 +171,7 @@ describe("rebuild-view", () => {
   it("without a terminal prints plain progress lines (done / total, events/s) and the summary", async () => {
     const result = await runCli(["rebuild-view"], env);
     expect(result.code, result.stderr).toBe(0);
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: no carriage return, no escape sequence when not a terminal
     expect(result.stdout).not.toMatch(/\r|\u001b/);
     expect(result.stdout).toMatch(/^rebuild-view: 0 \/ 2 events \(0%\), – events\/s, ETA \?$/m);
     expect(result.stdout).toMatch(/^rebuild-view: 2 \/ 2 events \(100%\), .* events\/s, took \d+:\d\d$/m); // elapsed time depends on the machine's load

@@ -80,6 +80,7 @@ describe("the Grafana dashboard", () => {
     const logs = panels.find((p) => p.type === "logs")!;
     expect(logs.datasource?.type).toBe(LOGS_DATASOURCE);
     expect(logs.targets?.map((t) => t.expr)).toEqual(['orderId:="$orderId" | sort by (_time)']);
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: a Grafana variable, not a template
     const links = panels.find((p) => p.type === "text" && p.options?.content?.includes("/orders/${orderId}/view"))!;
     expect(links.options!.content).toContain("localhost:16686/search");
     // Side by side: same row, adjacent.

@@ -68,7 +68,11 @@ function descendants(pid: number): number[] {
   const queue = [pid];
   while (queue.length > 0) {
     const p = queue.shift()!;
-    for (const [child, parent] of parents) if (parent === p) (out.push(child), queue.push(child));
+    for (const [child, parent] of parents) {
+      if (parent !== p) continue;
+      out.push(child);
+      queue.push(child);
+    }
   }
   return out;
 }

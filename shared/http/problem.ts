@@ -77,7 +77,9 @@ export class HttpProblem extends Error {
 /** A Response carrying a problem document. */
 export function problemResponse(problem: HttpProblem, instance?: string, headers?: HeadersInit): Response {
   const h = new Headers(headers);
-  problem.headers.forEach((value, key) => h.set(key, value));
+  problem.headers.forEach((value, key) => {
+    h.set(key, value);
+  });
   h.set("content-type", "application/problem+json");
   return new Response(JSON.stringify(problem.toProblem(instance)), { status: problem.status, headers: h });
 }

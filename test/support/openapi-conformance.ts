@@ -11,6 +11,7 @@ type FormatsPlugin = (ajv: Ajv) => Ajv;
 // ajv-formats is CommonJS: its default export arrives as `default` or as the module itself.
 const addFormats: FormatsPlugin = (ajvFormats as unknown as { default?: FormatsPlugin }).default ?? (ajvFormats as unknown as FormatsPlugin);
 
+// biome-ignore lint/suspicious/noExplicitAny: OpenAPI documents, walked as plain JSON
 type Json = Record<string, any>;
 
 export interface Answer {
@@ -53,6 +54,7 @@ export function operationFor(doc: Json, method: string, path: string): Operation
 }
 
 /** Replaces `#/components/...` references by what they point at (the documents have no cycles). */
+// biome-ignore-start lint/suspicious/noExplicitAny: an OpenAPI document, walked as plain JSON
 export function deref(value: unknown, doc: Json, depth = 0): any {
   if (depth > 50) throw new Error("reference cycle");
   if (Array.isArray(value)) return value.map((v) => deref(v, doc, depth + 1));
@@ -68,6 +70,7 @@ export function deref(value: unknown, doc: Json, depth = 0): any {
   }
   return Object.fromEntries(Object.entries(obj).map(([k, v]) => [k, deref(v, doc, depth + 1)]));
 }
+// biome-ignore-end lint/suspicious/noExplicitAny: end of deref
 
 /** A strict Ajv for JSON Schema 2020-12 with the standard formats. */
 export function createAjv(): Ajv2020 {

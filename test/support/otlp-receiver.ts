@@ -126,7 +126,7 @@ export function flattenAttributes(kvs: KeyValue[] | undefined): Record<string, u
   return out;
 }
 
-/* eslint-disable @typescript-eslint/no-explicit-any */
+// biome-ignore-start lint/suspicious/noExplicitAny: OTLP/JSON as received, read field by field with fallbacks
 /** Parse an ExportTraceServiceRequest (OTLP/JSON) into flat spans. */
 export function parseOtlpTraceRequest(body: any): ReceivedSpan[] {
   const out: ReceivedSpan[] = [];
@@ -159,7 +159,7 @@ export function parseOtlpTraceRequest(body: any): ReceivedSpan[] {
   }
   return out;
 }
-/* eslint-enable @typescript-eslint/no-explicit-any */
+// biome-ignore-end lint/suspicious/noExplicitAny: end of the OTLP/JSON parsing
 
 const KIND_LABELS = ["unspecified", "internal", "server", "client", "producer", "consumer"];
 

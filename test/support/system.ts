@@ -79,9 +79,11 @@ export async function postOrder(baseUrl: string, body: unknown, headers: Record<
     headers: { "content-type": "application/json", ...headers },
     body: typeof body === "string" ? body : JSON.stringify(body),
   });
+  // biome-ignore lint/suspicious/noExplicitAny: a response body the caller's assertions check
   return { status: res.status, headers: res.headers, body: (await res.json()) as any };
 }
 
+// biome-ignore lint/suspicious/noExplicitAny: a response body the caller's assertions check
 export async function getJson(url: string): Promise<{ status: number; body: any; headers: Headers }> {
   const res = await fetch(url);
   const text = await res.text();

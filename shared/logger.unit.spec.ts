@@ -2,7 +2,7 @@
 import { Writable } from "node:stream";
 import { context, ROOT_CONTEXT, trace, TraceFlags, type Context, type ContextManager } from "@opentelemetry/api";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createLogger } from "../shared/logger.ts";
+import { createLogger } from "./logger.ts";
 
 /** Just enough context propagation for synchronous code (the SDK's async-hooks one is the entry's business). */
 class StackContextManager implements ContextManager {

@@ -2,13 +2,13 @@ import { createServer, type RequestListener, type Server } from "node:http";
 import { readFileSync } from "node:fs";
 import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
-import { fetchTrace, jaegerTraceUrl, type TraceSpan } from "../otel/jaeger-query.ts";
+import { fetchTrace, jaegerTraceUrl, type TraceSpan } from "./jaeger-query.ts";
 
 const BASE = "http://jaeger.test:16686";
 const TRACE_ID = "00000000000000000000000000000001";
 const OTLP_TRACE_ID = "83a9efd15c1c98a977e0711cc93ee28b";
 
-const fixture = (name: string): string => readFileSync(new URL(`./fixtures/jaeger/${name}`, import.meta.url), "utf8");
+const fixture = (name: string): string => readFileSync(new URL(`../test/fixtures/jaeger/${name}`, import.meta.url), "utf8");
 const v1Trace = fixture("api_v1_get_trace.json");
 const v1FromOtlp = fixture("api_v1_get_trace_otlp2jaeger.json");
 const v3Snapshot = fixture("api_v3_get_trace.json");

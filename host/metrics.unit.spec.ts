@@ -1,8 +1,8 @@
 // The service registry (host/metrics.ts) without a running system: its exposition passes
 // promtool's lint, and the JetStream gauges read their source at most once per cache period.
 import { describe, expect, it } from "vitest";
-import { createMetrics, type JetStreamStats } from "../host/metrics.ts";
-import { promtool } from "./support/prometheus.ts";
+import { createMetrics, type JetStreamStats } from "./metrics.ts";
+import { promtool } from "../test/support/prometheus.ts";
 
 const stats = (pending: number, deadLetters = 0): JetStreamStats => ({
   consumers: [

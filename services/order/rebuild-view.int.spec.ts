@@ -6,13 +6,13 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { connect, headers, type NatsConnection } from "@nats-io/transport-node";
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
-import { startNatsServer, type NatsServerHandle } from "./support/nats-server.ts";
-import { ensureOrderStreams } from "../nats/setup.ts";
-import { eventSubject } from "../nats/subjects.ts";
-import { completeEvent } from "../nats/publish-event.ts";
-import type { EventDraft, OrderEvent } from "../shared/events.ts";
-import { foldOrder } from "../services/order/domain/order.ts";
-import { rebuildOrderViews, type RebuildProgress } from "../services/order/rebuild-view.ts";
+import { startNatsServer, type NatsServerHandle } from "../../test/support/nats-server.ts";
+import { ensureOrderStreams } from "../../nats/setup.ts";
+import { eventSubject } from "../../nats/subjects.ts";
+import { completeEvent } from "../../nats/publish-event.ts";
+import type { EventDraft, OrderEvent } from "../../shared/events.ts";
+import { foldOrder } from "./domain/order.ts";
+import { rebuildOrderViews, type RebuildProgress } from "./rebuild-view.ts";
 
 let server: NatsServerHandle;
 let nc: NatsConnection;

@@ -2,7 +2,7 @@ import { existsSync } from "node:fs";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { afterEach, describe, expect, it } from "vitest";
-import { startNatsServer, type NatsServerHandle } from "./support/nats-server.ts";
+import { startNatsServer, type NatsServerHandle } from "./nats-server.ts";
 
 describe("nats-server test harness", () => {
   const started: NatsServerHandle[] = [];

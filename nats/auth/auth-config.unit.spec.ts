@@ -2,10 +2,10 @@
 // services really work with it (and what it refuses) is test/nats-auth.int.spec.ts.
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { publishAllow, renderAuthConfig, subscribeAllow } from "../nats/auth/auth-config.ts";
-import { SERVICES } from "../nats/subjects.ts";
+import { publishAllow, renderAuthConfig, subscribeAllow } from "./auth-config.ts";
+import { SERVICES } from "../subjects.ts";
 
-const AUTH_CONF = new URL("../nats/auth/nats-server.auth.conf", import.meta.url).pathname;
+const AUTH_CONF = new URL("./nats-server.auth.conf", import.meta.url).pathname;
 
 describe("nats/auth/nats-server.auth.conf", () => {
   it("is exactly what nats/auth/auth-config.ts renders (regenerate it after changing names)", () => {

@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { renderTraceReport, renderWaterfall } from "../cli/waterfall.ts";
+import { renderTraceReport, renderWaterfall } from "./waterfall.ts";
 import { fetchTrace, type TraceLookup, type TraceSpan } from "../otel/jaeger-query.ts";
 
 const T0 = 1_700_000_000_000_000;
@@ -140,7 +140,7 @@ describe("renderWaterfall", () => {
   });
 
   it("renders Jaeger's edge-case fixture as a tree", async () => {
-    const body = readFileSync(new URL("./fixtures/jaeger/api_v1_get_trace.json", import.meta.url), "utf8");
+    const body = readFileSync(new URL("../test/fixtures/jaeger/api_v1_get_trace.json", import.meta.url), "utf8");
     const lookup = await fetchTrace({
       baseUrl: "http://jaeger.test:16686",
       traceId: "00000000000000000000000000000001",

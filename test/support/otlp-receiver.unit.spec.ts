@@ -3,7 +3,7 @@ import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
 import { resourceFromAttributes } from "@opentelemetry/resources";
 import { BatchSpanProcessor, TracerProvider } from "@opentelemetry/sdk-trace";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { normaliseOtlpId, startOtlpReceiver, type OtlpReceiver } from "./support/otlp-receiver.ts";
+import { normaliseOtlpId, startOtlpReceiver, type OtlpReceiver } from "./otlp-receiver.ts";
 
 describe("otlp receiver", () => {
   let receiver: OtlpReceiver;

@@ -1,9 +1,9 @@
 // Every consumed message is checked against the event schema AND its own subject before a handler
 // sees it (nats/partitioned-consumer.ts decodeEvent); anything else goes to the DLQ with this reason.
 import { describe, expect, it } from "vitest";
-import { decodeEvent } from "../nats/delivery.ts";
-import { completeEvent } from "../nats/publish-event.ts";
-import { eventSubject } from "../nats/subjects.ts";
+import { decodeEvent } from "./delivery.ts";
+import { completeEvent } from "./publish-event.ts";
+import { eventSubject } from "./subjects.ts";
 
 const A = "0c0ffee0-0000-4000-8000-00000000000a";
 const B = "0c0ffee0-0000-4000-8000-00000000000b";
