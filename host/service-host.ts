@@ -14,7 +14,10 @@ import { traceFields, type Logger } from "../shared/logger.ts";
 import type { LogShippingStats } from "../shared/log-shipper.ts";
 import { createMetrics, type ServiceMetrics } from "./metrics.ts";
 import { HttpProblem, problemResponse } from "../shared/http/problem.ts";
-import { hardening, natsUnavailable, unavailableProblem } from "../shared/http/hardening.ts";
+import { hardening, natsUnavailable, storeFullProblem, unavailableProblem } from "../shared/http/hardening.ts";
+import { storeRefusal } from "../shared/store-refusal.ts";
+import { createJetStreamProbe } from "../nats/jetstream-probe.ts";
+import { createReadiness, type Readiness as ReadinessState } from "./readiness.ts";
 import { connectNats, inboxPrefixOf, type NatsConnectOptions } from "../nats/connect.ts";
 import { assertServerVersion } from "../nats/server-version.ts";
 import { bucketOptions } from "../nats/definitions.ts";
@@ -66,6 +69,11 @@ export interface ServiceDefinition<R> {
   routes?(app: Hono, runtime: () => R, config: ServiceConfig): void;
   /** What the service's OpenAPI document says of its API (GET /openapi.json, GET /docs). */
   api?(config: ServiceConfig): { description: string; bearerAuth?: boolean };
+  /**
+   * Whether a full event store makes the instance unready: true for a service that takes writes
+   * from users (it cannot take them); consumers stay ready so that they keep draining.
+   */
+  unreadyWhenStoreFull?: boolean;
 }
 
 export interface RunningService {
@@ -76,6 +84,10 @@ export interface RunningService {
   /** Drains: no new pulls, in-flight messages settled, connection drained. */
   stop(): Promise<void>;
 }
+
+/** Readiness probe: one round every second, each round trip given up after 2.5 s (503 within 5 s of the server not answering). */
+const PROBE_INTERVAL_MS = 1_000;
+const PROBE_TIMEOUT_MS = 2_500;
 
 /** How long a start-up step keeps trying while NATS does not answer. */
 const START_STEP_RETRY_MS = 60_000;
@@ -113,6 +125,8 @@ export function createService<R>(
   let connected = false;
   let started = false;
   let stopping = false;
+  let readiness: ReadinessState | undefined;
+  metrics.watchReadiness(() => ({ ready: ready(), store: readiness?.storeUsage() }));
 
   const app = new Hono();
   app.use(httpServerSpans(`${config.service}-service`));
@@ -140,7 +154,12 @@ export function createService<R>(
     }),
     (c) => {
       const ok = ready();
-      const body: Readiness = { status: ok ? "ready" : "not ready", nats: connected ? "connected" : "disconnected" };
+      const report = readiness?.report();
+      const body: Readiness = {
+        status: ok ? "ready" : "not ready",
+        nats: report?.checks.nats.ok ? "connected" : "disconnected",
+        ...(report ? { checks: report.checks } : {}),
+      };
       return c.json(body, ok ? 200 : 503);
     },
   );
@@ -186,6 +205,13 @@ export function createService<R>(
   });
   app.onError((err, c: Context) => {
     if (err instanceof HttpProblem) return problemResponse(err, c.req.path);
+    const full = storeFullProblem(err);
+    if (full) {
+      const refusal = storeRefusal(err)!;
+      readiness?.storeRefused(refusal);
+      log.warn({ err, path: c.req.path, code: refusal.code, ...traceFields(requestSpan(c)) }, "the event store is full: a write was refused");
+      return problemResponse(full, c.req.path);
+    }
     const unavailable = unavailableProblem(err);
     if (unavailable) {
       log.warn({ err, path: c.req.path, ...traceFields(requestSpan(c)) }, "NATS did not answer a request in time");
@@ -207,7 +233,7 @@ export function createService<R>(
       try {
         return await fn();
       } catch (err) {
-        if (!natsUnavailable(err) || stopping || nc?.isClosed() || Date.now() > deadline) throw err;
+        if (!(natsUnavailable(err) || storeRefusal(err)) || stopping || nc?.isClosed() || Date.now() > deadline) throw err;
         log.warn({ err, attempt }, `${step}: NATS did not answer; trying again`);
         await new Promise((r) => setTimeout(r, Math.min(2_000, 100 * 2 ** attempt)));
       }
@@ -215,7 +241,7 @@ export function createService<R>(
   }
 
   function ready(): boolean {
-    return connected && started && !stopping;
+    return readiness !== undefined && readiness.ready() && started && !stopping;
   }
 
   async function watchStatus(conn: NatsConnection): Promise<void> {
@@ -247,14 +273,32 @@ export function createService<R>(
       assertServerVersion(nc);
       connected = true;
       void watchStatus(nc);
+      readiness = createReadiness({
+        probe: await createJetStreamProbe(nc, PROBE_TIMEOUT_MS),
+        storeGatesReadiness: definition.unreadyWhenStoreFull === true,
+        intervalMs: PROBE_INTERVAL_MS,
+        onChange: (check, state) =>
+          state.ok ? log.info({ check }, `readiness check ${check} passes again`) : log.warn({ check, detail: state.detail }, `readiness check ${check} fails`),
+      });
+      readiness.start();
       const js = jetstream(nc);
       const jsm = await jetstreamManager(nc);
-      await untilNatsAnswers("creating the ORDERS streams", () => ensureOrderStreams(jsm, config.ordersReplicas));
+      await untilNatsAnswers("creating the ORDERS streams", () =>
+        ensureOrderStreams(jsm, config.ordersReplicas, {
+          ordersMaxBytes: config.ordersMaxBytes,
+          notificationsMaxAgeMs: config.notificationsMaxAgeMs,
+        }),
+      );
       await untilNatsAnswers("creating the partition consumers", () => ensurePartitionConsumers(jsm, ORDERS_STREAM, config.service));
       const instances = await untilNatsAnswers("creating the instances bucket", () =>
         ensureBucket(nc!, jsm, BUCKETS.instances, bucketOptions.instances),
       );
-      const streamPublisher = createJetStreamPublisher(nc);
+      const streamPublisher = createJetStreamPublisher(nc, {
+        onStoreRefused: (refusal) => {
+          metrics.writeRefused(refusal.reason);
+          readiness?.storeRefused(refusal);
+        },
+      });
       const publisher = createEventPublisher(streamPublisher, jsm, {
         onPublished: (eventType, result) => metrics.eventPublished(eventType, result),
       });
@@ -310,12 +354,15 @@ export function createService<R>(
         ),
       );
       started = true;
+      readiness.setConsumersBound(true);
       log.info({ servers: config.natsServers }, "connected to NATS; consumers bound");
     },
     async stop() {
       stopping = true;
+      readiness?.setConsumersBound(false, "draining");
       await consumers?.stop();
       await Promise.all(background.map((stop) => stop()));
+      readiness?.stop();
       if (nc && !nc.isClosed()) await nc.drain();
     },
   };

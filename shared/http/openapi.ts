@@ -62,6 +62,7 @@ export function header(description: string, schema: SchemaObject = { type: "stri
 const PROBLEM_HEADERS: Partial<Record<number, Record<string, HeaderObject>>> = {
   401: { "WWW-Authenticate": header('Always `Bearer realm="orderstream"`.') },
   503: { "Retry-After": header("Seconds to wait before retrying.", { type: "string", pattern: "^[0-9]+$" }) },
+  507: { "Retry-After": header("Seconds to wait before retrying.", { type: "string", pattern: "^[0-9]+$" }) },
 };
 
 /** The problem schema of one status (its `status` is that number), named in components. */
@@ -106,6 +107,11 @@ export const BODY_PROBLEMS = {
 /** The answer of every route that needs NATS, while NATS does not answer (or before the service is ready). */
 export const UNAVAILABLE = {
   503: "NATS did not answer in time, or the service is not connected yet; retry after `Retry-After` seconds.",
+} as const;
+
+/** The answer of every route that writes to JetStream, while the store has no room (shared/store-refusal.ts). */
+export const STORE_FULL = {
+  507: "The event store is full (JetStream refused the write for lack of room; the detail names the server's reason); nothing was written. Retry after `Retry-After` seconds with the same Idempotency-Key.",
 } as const;
 
 /** What the document says about the service as a whole. */
