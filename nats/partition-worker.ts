@@ -27,6 +27,7 @@ import { startConsumerSpan } from "./consumer-span.ts";
 import { MAX_DELIVER, OWNER_TTL_MS } from "./definitions.ts";
 import { decodeEvent, type Delivery, type GiveUp, type HandledReport, type HandleOutcome, type PartitionHandler } from "./delivery.ts";
 import { rebindDelayMs, stopWhenDeleted } from "./durable-loop.ts";
+import { storeRefusal } from "../shared/store-refusal.ts";
 import { readPartitionRange } from "./order-history.ts";
 import {
   CONSUMED_EVENT_TYPES,
@@ -363,6 +364,9 @@ export class PartitionWorker {
       const outcome = await this.attempt(entry, event, parsedSubject, attempt);
       if (outcome === "ok") return this.done(entry);
       this.opts.handler.forget(event.orderId);
+      // A full store is the server's condition, not the event's fault: it waits for room (at the
+      // longest pause) instead of using up its attempts and landing in the dead letters.
+      if (outcome.storeFull) attempt = Math.min(attempt, this.maxAttempts - 1);
       if (attempt >= this.maxAttempts) {
         await this.giveUpOrKeep(entry, attempt, outcome.reason, "dead_lettered", event.eventType);
         return;
@@ -383,7 +387,7 @@ export class PartitionWorker {
     event: Exclude<ReturnType<typeof decodeEvent>, string>,
     parsedSubject: EventSubject | null,
     attempt: number,
-  ): Promise<"ok" | { reason: string }> {
+  ): Promise<"ok" | { reason: string; storeFull?: boolean }> {
     const { span, context } = startConsumerSpan({
       subject: entry.subject,
       seq: entry.seq,
@@ -428,12 +432,13 @@ export class PartitionWorker {
     } catch (err) {
       span.recordException(err as Error);
       span.setStatus({ code: SpanStatusCode.ERROR, message: (err as Error).message });
-      const last = attempt >= this.maxAttempts;
+      const storeFull = storeRefusal(err) !== null;
+      const last = attempt >= this.maxAttempts && !storeFull;
       this.opts.log[last ? "error" : "warn"](
         { err, seq: entry.seq, consumer: this.consumer, orderId: event.orderId, eventType: event.eventType, attempt, ...traceFields(span) },
         last ? "handler failed on the last attempt; giving the event up" : "handler failed; the event will be tried again",
       );
-      return { reason: `handler failed ${attempt} times: ${(err as Error).message}` };
+      return { reason: `handler failed ${attempt} times: ${(err as Error).message}`, storeFull };
     } finally {
       span.end();
     }

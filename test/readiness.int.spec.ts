@@ -22,7 +22,7 @@ afterAll(async () => {
 
 const readyz = async (url: string) => {
   const res = await fetch(`${url}/readyz`, { signal: AbortSignal.timeout(1_000) });
-  return { status: res.status, body: (await res.json()) as { status: string; nats: string; checks: Record<string, { ok: boolean; since: string; detail?: string }> } };
+  return { status: res.status, body: (await res.json()) as { status: string; nats: string; checks: Record<"nats" | "jetstream" | "consumers" | "store", { ok: boolean; since: string; detail?: string }> } };
 };
 const gauge = async (url: string) => {
   const text = await (await fetch(`${url}/metrics`, { signal: AbortSignal.timeout(1_000) })).text();
