@@ -83,7 +83,13 @@ export async function runService(definition: ServiceDefinition<unknown>, platfor
     log,
     { creds, tls },
     { pid: platform.pid, runtime: platform.runtime },
-    { instanceId, logShipping: shipper ? () => shipper.stats() : undefined, droppedSpans: sdkDiagnostics.droppedSpans },
+    {
+      instanceId,
+      logShipping: shipper ? () => shipper.stats() : undefined,
+      droppedSpans: sdkDiagnostics.droppedSpans,
+      // A test hook (docs/operations.md): the process dies on this user's events.
+      crashOn: env.ORDERSTREAM_TEST_CRASH_ON ? { userId: env.ORDERSTREAM_TEST_CRASH_ON, exit: platform.exit } : undefined,
+    },
   );
   const port = config.port;
   const server = platform.serve(service.app.fetch, {

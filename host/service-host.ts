@@ -21,7 +21,7 @@ import { createReadiness, type Readiness as ReadinessState } from "./readiness.t
 import { connectNats, inboxPrefixOf, type NatsConnectOptions } from "../nats/connect.ts";
 import { assertServerVersion } from "../nats/server-version.ts";
 import { bucketOptions } from "../nats/definitions.ts";
-import { ensureBucket, ensureOrderStreams, ensurePartitionConsumers } from "../nats/setup.ts";
+import { ensureBucket, ensureOrderStreams, ensurePartitionConsumers, updateOrderStreamLimits } from "../nats/setup.ts";
 import { createEventPublisher, type EventPublisher } from "../nats/publish-event.ts";
 import { createJetStreamPublisher, type JetStreamPublisher } from "../nats/jetstream-publisher.ts";
 import { startPartitionedConsumers, type RunningConsumers } from "../nats/partitioned-consumer.ts";
@@ -30,6 +30,7 @@ import { readOrderEvents, type StoredEvent } from "../nats/order-history.ts";
 import { BUCKETS, ORDERS_STREAM, type ServiceName } from "../nats/subjects.ts";
 import { ensureDeadLetterStreams, startAdvisoryProcessor, writeDeadLetter } from "../nats/dead-letters.ts";
 import { startRetryProcessor } from "../nats/dead-letter-retry.ts";
+import { kvCrashSuspects } from "../nats/crash-suspects.ts";
 import { readJetStreamStats } from "../nats/jetstream-stats.ts";
 import { describeRoute, jsonResponse, serveApiDocuments } from "../shared/http/openapi.ts";
 import { allowedMethods } from "../shared/http/allowed-methods.ts";
@@ -103,6 +104,31 @@ export interface ServiceExtras {
   logShipping?: () => LogShippingStats;
   /** Spans the trace SDK dropped so far (otel/diagnostics.ts), for /metrics. */
   droppedSpans?: () => number;
+  /**
+   * Test hook (ORDERSTREAM_TEST_CRASH_ON, host/run-service.ts): the process dies, with `exit`, when
+   * its handler is given an event of this user. Unset in production: the handlers are not wrapped.
+   */
+  crashOn?: { userId: string; exit(code: number): never };
+}
+
+/** Exit code of a process killed by the crash test hook. */
+export const TEST_CRASH_EXIT_CODE = 86;
+
+/** The handlers, made to kill the process on an event of `crashOn.userId` (the crash-loop tests). */
+function crashingOn(make: HandlerFactory, crashOn: NonNullable<ServiceExtras["crashOn"]>, log: Logger): HandlerFactory {
+  return () => {
+    const inner = make();
+    return {
+      forget: (orderId) => inner.forget(orderId),
+      handle(event, delivery) {
+        if ((event as { userId?: string }).userId === crashOn.userId) {
+          log.fatal({ orderId: event.orderId, seq: delivery.seq, consumer: delivery.consumer }, "ORDERSTREAM_TEST_CRASH_ON: killing the process");
+          crashOn.exit(TEST_CRASH_EXIT_CODE);
+        }
+        return inner.handle(event, delivery);
+      },
+    };
+  };
 }
 
 export function createService<R>(
@@ -284,11 +310,16 @@ export function createService<R>(
       const js = jetstream(nc);
       const jsm = await jetstreamManager(nc);
       await untilNatsAnswers("creating the ORDERS streams", () =>
-        ensureOrderStreams(jsm, config.ordersReplicas, {
-          ordersMaxBytes: config.ordersMaxBytes,
-          notificationsMaxAgeMs: config.notificationsMaxAgeMs,
-        }),
+        ensureOrderStreams(jsm, config.ordersReplicas, { ordersMaxBytes: config.ordersMaxBytes, notificationsMaxAgeMs: config.notificationsMaxAgeMs }),
       );
+      const limits = { ordersMaxBytes: config.ordersMaxBytes, notificationsMaxAgeMs: config.notificationsMaxAgeMs };
+      try {
+        const changed = await updateOrderStreamLimits(jsm, config.ordersReplicas, limits);
+        if (changed.length > 0) log.info({ streams: changed, ...limits }, "updated the streams' limits and compression in place");
+      } catch (err) {
+        // Not fatal: the streams work as they are; with nats/auth/ only the admin may change them.
+        log.warn({ err, ...limits }, "could not update the streams' limits in place; apply them as the NATS admin (docs/operations.md, Sizing the store)");
+      }
       await untilNatsAnswers("creating the partition consumers", () => ensurePartitionConsumers(jsm, ORDERS_STREAM, config.service));
       const instances = await untilNatsAnswers("creating the instances bucket", () =>
         ensureBucket(nc!, jsm, BUCKETS.instances, bucketOptions.instances),
@@ -317,7 +348,10 @@ export function createService<R>(
       const r = await untilNatsAnswers("setting up the service's buckets", () => definition.setup(infra));
       runtime = r;
       await untilNatsAnswers("creating the dead-letter streams", () => ensureDeadLetterStreams(jsm, config.ordersReplicas));
-      const handlers = definition.handlers(r);
+      const suspects = await untilNatsAnswers("creating the crash suspects bucket", () =>
+        ensureBucket(nc!, jsm, BUCKETS.crashSuspects, bucketOptions.crashSuspects),
+      );
+      const handlers = extras.crashOn ? crashingOn(definition.handlers(r), extras.crashOn, log) : definition.handlers(r);
       consumers = await untilNatsAnswers("taking this instance's partitions", () =>
         startPartitionedConsumers({
           js,
@@ -328,6 +362,8 @@ export function createService<R>(
           handlers,
           log,
           retryDelayMs: (n) => defaultRetryDelayMs(n, config.handlerRetryBaseMs),
+          suspects: kvCrashSuspects(suspects, config.service),
+          crashLimit: config.crashLimit,
           onHandled: ({ eventType, outcome, handlerSeconds }) => metrics.eventHandled(eventType, outcome, handlerSeconds),
           giveUp: (m) =>
             writeDeadLetter(js, {

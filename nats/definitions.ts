@@ -174,4 +174,9 @@ export const bucketOptions = {
    * OWNER_TTL_MS). File storage, so the bucket outlives a server restart like the streams.
    */
   instances: { history: 1, storage: StorageType.File, ttl: 60_000 },
+  /**
+   * Crash suspects: a key lives while its message is handled in isolation by a new owner; one
+   * left behind means that owner died. A week is far beyond any crash loop; then it is garbage.
+   */
+  crashSuspects: { history: 1, storage: StorageType.File, ttl: 7 * 24 * 60 * 60_000 },
 } as const;

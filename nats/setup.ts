@@ -112,12 +112,23 @@ async function ordersReplicas(jsm: JetStreamManager): Promise<number> {
   }
 }
 
-/** Adds ORDERS and NOTIFICATIONS, or brings the limits of existing ones to `limits` in place. */
+/** Adds ORDERS and NOTIFICATIONS (with `limits`) unless they exist; see updateOrderStreamLimits for existing ones. */
 export async function ensureOrderStreams(jsm: JetStreamManager, replicas: number, limits?: StreamLimits): Promise<void> {
+  await ensureStream(jsm, ordersStreamConfig(replicas, limits));
+  await ensureStream(jsm, notificationsStreamConfig(replicas, limits));
+}
+
+/**
+ * Brings the limits of the existing ORDERS and NOTIFICATIONS streams to `limits`; resolves with
+ * the names of the streams it changed. Needs `$JS.API.STREAM.UPDATE.<stream>`, which the services'
+ * users of nats/auth/ do not have: there the admin applies them (docs/operations.md).
+ */
+export async function updateOrderStreamLimits(jsm: JetStreamManager, replicas: number, limits?: StreamLimits): Promise<string[]> {
+  const changed: string[] = [];
   for (const wanted of [ordersStreamConfig(replicas, limits), notificationsStreamConfig(replicas, limits)]) {
-    await ensureStream(jsm, wanted);
-    await updateStreamLimits(jsm, wanted);
+    if (await updateStreamLimits(jsm, wanted)) changed.push(wanted.name);
   }
+  return changed;
 }
 
 /**
