@@ -309,16 +309,20 @@ export function createService<R>(
       readiness.start();
       const js = jetstream(nc);
       const jsm = await jetstreamManager(nc);
+      const streamLimits = {
+        ordersMaxBytes: config.ordersMaxBytes,
+        notificationsMaxAgeMs: config.notificationsMaxAgeMs,
+        compression: config.streamCompression,
+      };
       await untilNatsAnswers("creating the ORDERS streams", () =>
-        ensureOrderStreams(jsm, config.ordersReplicas, { ordersMaxBytes: config.ordersMaxBytes, notificationsMaxAgeMs: config.notificationsMaxAgeMs }),
+        ensureOrderStreams(jsm, config.ordersReplicas, streamLimits),
       );
-      const limits = { ordersMaxBytes: config.ordersMaxBytes, notificationsMaxAgeMs: config.notificationsMaxAgeMs };
       try {
-        const changed = await updateOrderStreamLimits(jsm, config.ordersReplicas, limits);
-        if (changed.length > 0) log.info({ streams: changed, ...limits }, "updated the streams' limits and compression in place");
+        const changed = await updateOrderStreamLimits(jsm, config.ordersReplicas, streamLimits);
+        if (changed.length > 0) log.info({ streams: changed, ...streamLimits }, "updated the streams' limits and compression in place");
       } catch (err) {
         // Not fatal: the streams work as they are; with nats/auth/ only the admin may change them.
-        log.warn({ err, ...limits }, "could not update the streams' limits in place; apply them as the NATS admin (docs/operations.md, Sizing the store)");
+        log.warn({ err, ...streamLimits }, "could not update the streams' limits in place; apply them as the NATS admin (docs/operations.md, Sizing the store)");
       }
       await untilNatsAnswers("creating the partition consumers", () => ensurePartitionConsumers(jsm, ORDERS_STREAM, config.service));
       const instances = await untilNatsAnswers("creating the instances bucket", () =>

@@ -74,6 +74,8 @@ export interface StreamLimits {
   ordersMaxBytes: number;
   /** NOTIFICATIONS max_age in milliseconds; 0 keeps them forever (NOTIFICATIONS_MAX_AGE). */
   notificationsMaxAgeMs: number;
+  /** Compression of both streams' blocks on disk (STREAM_COMPRESSION); default STREAM_COMPRESSION. */
+  compression?: "s2" | "none";
 }
 
 /** Notifications are kept 30 days unless NOTIFICATIONS_MAX_AGE says otherwise. */
@@ -82,9 +84,12 @@ export const DEFAULT_STREAM_LIMITS: StreamLimits = { ordersMaxBytes: -1, notific
 
 /**
  * Compression of the business streams' blocks on disk, chosen by measurement (BENCHMARKS.md,
- * "S2 compression of the streams").
+ * "S2 compression of the streams", bench/compression.ts).
  */
 export const STREAM_COMPRESSION: StoreCompression = StoreCompression.S2;
+
+const compressionOf = (limits: StreamLimits): StoreCompression =>
+  limits.compression === "none" ? StoreCompression.None : limits.compression === "s2" ? StoreCompression.S2 : STREAM_COMPRESSION;
 
 function fileStream(name: string, subject: string, description: string, replicas: number): StreamDefinition {
   return {
@@ -107,7 +112,7 @@ export function ordersStreamConfig(replicas: number, limits: StreamLimits = DEFA
     max_age: 0,
     max_bytes: limited ? limits.ordersMaxBytes : -1,
     discard: limited ? DiscardPolicy.New : DiscardPolicy.Old,
-    compression: STREAM_COMPRESSION,
+    compression: compressionOf(limits),
   };
 }
 
@@ -120,7 +125,7 @@ export function notificationsStreamConfig(replicas: number, limits: StreamLimits
       replicas,
     ),
     max_age: nanos(Math.max(0, limits.notificationsMaxAgeMs)),
-    compression: STREAM_COMPRESSION,
+    compression: compressionOf(limits),
   };
 }
 

@@ -65,6 +65,8 @@ export interface ServiceConfig {
   notificationsMaxAgeMs: number;
   /** Process deaths while handling one message before it is dead-lettered (CRASH_LIMIT). */
   crashLimit: number;
+  /** Compression of the ORDERS and NOTIFICATIONS blocks on disk (STREAM_COMPRESSION); unset: the default of nats/definitions.ts. */
+  streamCompression?: "s2" | "none";
 }
 
 /** A setting that cannot be used; the message names the variable and what it needs. */
@@ -105,6 +107,13 @@ function durationVar(env: Env, name: string, fallbackMs: number): number {
   const m = /^(\d+)\s*([smhd]?)$/.exec(raw);
   if (!m) throw new ConfigError(`${name}=${raw} is not valid: a duration such as 30d, 12h or 90m (0: no limit)`);
   return Number(m[1]) * DURATION_UNITS[m[2] || "s"]!;
+}
+
+function compressionVar(env: Env): "s2" | "none" | undefined {
+  const raw = env.STREAM_COMPRESSION?.trim().toLowerCase();
+  if (!raw) return undefined;
+  if (raw !== "s2" && raw !== "none") throw new ConfigError(`STREAM_COMPRESSION=${env.STREAM_COMPRESSION} is not valid: s2 or none`);
+  return raw;
 }
 
 function optional(env: Env, name: string): string | undefined {
@@ -160,6 +169,7 @@ export function loadConfig(service: ServiceName, env: Env): ServiceConfig {
     handlerRetryBaseMs: numberVar(env, "HANDLER_RETRY_BASE_MS", 250, (n) => n >= 0 && n <= 60_000, "milliseconds, 0-60000"),
     ordersMaxBytes: sizeVar(env, "ORDERS_MAX_BYTES"),
     notificationsMaxAgeMs: durationVar(env, "NOTIFICATIONS_MAX_AGE", 30 * 86_400_000),
+    streamCompression: compressionVar(env),
     crashLimit: numberVar(env, "CRASH_LIMIT", 3, (n) => Number.isInteger(n) && n >= 1 && n <= 100, "a whole number of process deaths, 1-100"),
   };
 }
