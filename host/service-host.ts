@@ -395,6 +395,8 @@ export function createService<R>(
       );
       started = true;
       readiness.setConsumersBound(true);
+      // One round now, so that start() resolves with /readyz telling what is (the streams exist now).
+      await readiness.probeOnce();
       log.info({ servers: config.natsServers }, "connected to NATS; consumers bound");
     },
     async stop() {
