@@ -439,6 +439,7 @@ export class PartitionWorker {
           this.opts.log.warn({ err, seq: entry.seq, consumer: this.consumer }, "could not record a suspect's start; a crash now goes uncounted");
         });
         await this.handleNow(entry);
+        if (entry.state === "done") this.opts.log.info({ seq: entry.seq, consumer: this.consumer, orderId: event.orderId, eventType: event.eventType, deaths }, "handled a suspect in isolation");
         // Abandoned (stopping while it waited for another attempt): no death, the start is taken back.
         if (entry.state === "abandoned" && starts > 0) await suspects.started(partition, entry.seq, starts).catch(() => {});
       }

@@ -107,6 +107,20 @@ describe("a message that crashes its consumer", () => {
     await Promise.all(innocents.map((id) => waitForStatus(sys.orderUrl, id, ["SHIPPING_READY"], 90_000)));
     for (const id of innocents) expect(await eventTypes(sys.orderUrl, id), id).toEqual(HAPPY);
     expect((await listDeadLetters(jsm)).map((d) => d.streamSeq)).toEqual([guiltySeq]);
+    // The innocent orders of its partition were left behind by a dead owner too, and were handled
+    // one at a time (nats/partition-worker.ts logs each such event).
+    const isolated = new Set(
+      payments.flatMap((p) =>
+        p
+          .output()
+          .split("\n")
+          .filter((l) => l.includes("handled a suspect in isolation"))
+          .map((l) => (JSON.parse(l.slice(l.indexOf("{"))) as { orderId: string }).orderId),
+      ),
+    );
+    const neighbours = innocents.filter((id) => partitionOf(id) === partition);
+    console.log(`crash loop: ${neighbours.filter((id) => isolated.has(id)).length} of the ${neighbours.length} orders of its partition handled in isolation`);
+    expect(neighbours.some((id) => isolated.has(id))).toBe(true);
     expect(alive(payment!.pid)).toBe(true);
     expect(await eventTypes(sys.orderUrl, guilty.body.orderId)).toEqual(["ORDER_CREATED"]);
   });
