@@ -303,6 +303,8 @@ export class PartitionWorker {
     if (entry.suspect) return;
     entry.suspect = true;
     this.pendingSuspects++;
+    // One already waiting at the gate as an ordinary entry must now go the suspects' way.
+    this.openGate();
   }
 
   private wants(subject: string): boolean {
@@ -402,7 +404,10 @@ export class PartitionWorker {
   private async handle(entry: Entry): Promise<void> {
     if (entry.suspect) return this.handleSuspect(entry);
     // While suspects wait, nothing else starts: a suspect runs alone, so a death is its own.
-    while (this.pendingSuspects > 0 && !this.stopping) await this.gate();
+    while (this.pendingSuspects > 0 && !this.stopping) {
+      await this.gate();
+      if (entry.suspect) return this.handleSuspect(entry);
+    }
     this.runningOthers++;
     try {
       await this.handleNow(entry);
