@@ -18,6 +18,7 @@ import { hardening, natsUnavailable, storeFullProblem, unavailableProblem } from
 import { storeRefusal } from "../shared/store-refusal.ts";
 import { createJetStreamProbe } from "../nats/jetstream-probe.ts";
 import { createReadiness, type Readiness as ReadinessState } from "./readiness.ts";
+import { crashingOn, type CrashOn } from "./crash-hook.ts";
 import { connectNats, inboxPrefixOf, type NatsConnectOptions } from "../nats/connect.ts";
 import { assertServerVersion } from "../nats/server-version.ts";
 import { bucketOptions } from "../nats/definitions.ts";
@@ -108,27 +109,7 @@ export interface ServiceExtras {
    * Test hook (ORDERSTREAM_TEST_CRASH_ON, host/run-service.ts): the process dies, with `exit`, when
    * its handler is given an event of this user. Unset in production: the handlers are not wrapped.
    */
-  crashOn?: { userId: string; exit(code: number): never };
-}
-
-/** Exit code of a process killed by the crash test hook. */
-export const TEST_CRASH_EXIT_CODE = 86;
-
-/** The handlers, made to kill the process on an event of `crashOn.userId` (the crash-loop tests). */
-function crashingOn(make: HandlerFactory, crashOn: NonNullable<ServiceExtras["crashOn"]>, log: Logger): HandlerFactory {
-  return () => {
-    const inner = make();
-    return {
-      forget: (orderId) => inner.forget(orderId),
-      handle(event, delivery) {
-        if ((event as { userId?: string }).userId === crashOn.userId) {
-          log.fatal({ orderId: event.orderId, seq: delivery.seq, consumer: delivery.consumer }, "ORDERSTREAM_TEST_CRASH_ON: killing the process");
-          crashOn.exit(TEST_CRASH_EXIT_CODE);
-        }
-        return inner.handle(event, delivery);
-      },
-    };
-  };
+  crashOn?: CrashOn;
 }
 
 export function createService<R>(
@@ -304,9 +285,8 @@ export function createService<R>(
         storeGatesReadiness: definition.unreadyWhenStoreFull === true,
         intervalMs: PROBE_INTERVAL_MS,
         onChange: (check, state) =>
-          state.ok ? log.info({ check }, `readiness check ${check} passes again`) : log.warn({ check, detail: state.detail }, `readiness check ${check} fails`),
+          state.ok ? log.info({ check }, `readiness check ${check} passes`) : log.warn({ check, detail: state.detail }, `readiness check ${check} fails`),
       });
-      readiness.start();
       const js = jetstream(nc);
       const jsm = await jetstreamManager(nc);
       const streamLimits = {
@@ -314,9 +294,9 @@ export function createService<R>(
         notificationsMaxAgeMs: config.notificationsMaxAgeMs,
         compression: config.streamCompression,
       };
-      await untilNatsAnswers("creating the ORDERS streams", () =>
-        ensureOrderStreams(jsm, config.ordersReplicas, streamLimits),
-      );
+      await untilNatsAnswers("creating the ORDERS streams", () => ensureOrderStreams(jsm, config.ordersReplicas, streamLimits));
+      // From here on the probe watches the server (before, ORDERS might just not exist yet).
+      readiness.start();
       try {
         const changed = await updateOrderStreamLimits(jsm, config.ordersReplicas, streamLimits);
         if (changed.length > 0) log.info({ streams: changed, ...streamLimits }, "updated the streams' limits and compression in place");

@@ -1,7 +1,7 @@
 /**
  * A message that kills the process handling it (not a handler error: the process dies) must not
  * be redelivered to every restarted owner forever. The payment service runs with the test hook
- * ORDERSTREAM_TEST_CRASH_ON=<userId> (host/service-host.ts): it exits when handed that user's
+ * ORDERSTREAM_TEST_CRASH_ON=<userId> (host/crash-hook.ts): it exits when handed that user's
  * ORDER_CREATED. The test restarts it after each death, as an orchestrator would. After CRASH_LIMIT
  * (3) deaths the message is in the dead letters with "crashed the consumer 3 times", and every
  * other order — those of the same partition too, delivered with it and redelivered with it —

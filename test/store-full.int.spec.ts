@@ -89,9 +89,11 @@ describe("the JetStream store runs full", () => {
     const text = await waitUntil(
       async () => {
         const t = await (await fetch(`${order.baseUrl}/metrics`)).text();
-        return metric(t, "orderstream_jetstream_store_limit_bytes") > 0 ? t : undefined;
+        // The probe reads the account's usage every second while the store is full.
+        const limit = metric(t, "orderstream_jetstream_store_limit_bytes");
+        return limit > 0 && metric(t, "orderstream_jetstream_store_used_bytes") / limit > 0.9 ? t : undefined;
       },
-      { timeoutMs: 10_000, what: "the store gauges" },
+      { timeoutMs: 10_000, what: "the store gauges to show the store full" },
     );
     const used = metric(text, "orderstream_jetstream_store_used_bytes");
     const limit = metric(text, "orderstream_jetstream_store_limit_bytes");
