@@ -9,9 +9,21 @@ export const HealthBody = v.object({
 });
 export type Health = v.InferOutput<typeof HealthBody>;
 
+const CheckBody = v.object({
+  ok: v.boolean(),
+  since: v.pipe(v.string(), v.description("When the check last changed (ISO 8601).")),
+  detail: v.optional(v.pipe(v.string(), v.description("What failed, while it fails."))),
+});
+
 export const ReadinessBody = v.object({
   status: v.picklist(["ready", "not ready"]),
-  nats: v.picklist(["connected", "disconnected"]),
+  nats: v.pipe(v.picklist(["connected", "disconnected"]), v.description("Whether the NATS server answered the last PING (not the client's connection state).")),
+  checks: v.optional(
+    v.pipe(
+      v.object({ nats: CheckBody, jetstream: CheckBody, consumers: CheckBody, store: CheckBody }),
+      v.description("Each check of the background probe (absent before the first connection); `store` gates readiness on the order service only."),
+    ),
+  ),
 });
 export type Readiness = v.InferOutput<typeof ReadinessBody>;
 

@@ -28,8 +28,16 @@ export interface ServiceMetrics {
   watchLogShipping(read: () => LogShippingStats): void;
   /** Reads the trace SDK's dropped spans (otel/diagnostics.ts) at each scrape. */
   watchDroppedSpans(read: () => number): void;
-  /** Makes `orderstream_ready` read the same answer as /readyz (host/service-host.ts) at each scrape. */
-  watchReadiness(read: () => boolean): void;
+  /** Makes `orderstream_ready` and the store gauges read the readiness probe's last answers (host/readiness.ts). */
+  watchReadiness(read: () => ReadinessSnapshot): void;
+  /** A JetStream write refused for lack of room, by reason (shared/store-refusal.ts). */
+  writeRefused(reason: string): void;
+}
+
+/** What the readiness gauges show: the probe's verdict and the account's storage (absent before the first read). */
+export interface ReadinessSnapshot {
+  ready: boolean;
+  store?: { used: number; limit: number };
 }
 
 /** What the JetStream gauges show; filled from deliveries, consumer and stream info (nats/jetstream-stats.ts). */
@@ -163,14 +171,40 @@ export function createMetrics(service: string): ServiceMetrics {
     },
   });
 
-  let readiness: (() => boolean) | undefined;
+  // Readiness and the store (host/readiness.ts): what the background probe found last, read at each
+  // scrape, so a scrape asks NATS nothing. The alert rules use these exact names.
+  let readiness: (() => ReadinessSnapshot) | undefined;
   new client.Gauge({
     name: "orderstream_ready",
-    help: "1 while the instance is ready (GET /readyz answers 200: connected to NATS, consumers bound, not draining), else 0.",
+    help: "1 while the instance is ready (NATS answers, JetStream serves ORDERS, consumers bound, and for the order service room in the store), else 0; /readyz says which check failed.",
     registers: [registry],
     collect() {
-      this.set(readiness?.() ? 1 : 0);
+      this.set(readiness?.().ready ? 1 : 0);
     },
+  });
+  new client.Gauge({
+    name: "orderstream_jetstream_store_used_bytes",
+    help: "JetStream file storage the account uses (account info, read by the readiness probe).",
+    registers: [registry],
+    collect() {
+      const store = readiness?.().store;
+      if (store) this.set(store.used);
+    },
+  });
+  new client.Gauge({
+    name: "orderstream_jetstream_store_limit_bytes",
+    help: "The account's JetStream file storage limit; 0 when the account has none (the server's max_file_store then binds, not visible here).",
+    registers: [registry],
+    collect() {
+      const store = readiness?.().store;
+      if (store) this.set(store.limit);
+    },
+  });
+  const writesRefused = new client.Counter({
+    name: "orderstream_jetstream_writes_refused_total",
+    help: "Writes JetStream refused for lack of room, by reason: server_storage (max_file_store), server_memory, account_limit, stream_limit (a stream's max_bytes / max_msgs).",
+    labelNames: ["reason"],
+    registers: [registry],
   });
 
   const orderLatency = new client.Histogram({
@@ -235,6 +269,9 @@ export function createMetrics(service: string): ServiceMetrics {
     },
     watchReadiness(reader) {
       readiness = reader;
+    },
+    writeRefused(reason) {
+      writesRefused.inc({ reason });
     },
     orderLatency,
     httpRequests,

@@ -91,6 +91,8 @@ export async function runService(definition: ServiceDefinition<unknown>, platfor
       logShipping: shipper ? () => shipper.stats() : undefined,
       droppedSpans: sdkDiagnostics.droppedSpans,
       connection: platform.connection,
+      // A test hook (docs/operations.md): the process dies on this user's events.
+      crashOn: env.ORDERSTREAM_TEST_CRASH_ON ? { userId: env.ORDERSTREAM_TEST_CRASH_ON, exit: platform.exit } : undefined,
     },
   );
   const port = config.port;

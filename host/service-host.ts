@@ -15,11 +15,15 @@ import { traceFields, type Logger } from "../shared/logger.ts";
 import type { LogShippingStats } from "../shared/log-shipper.ts";
 import { createMetrics, type ServiceMetrics } from "./metrics.ts";
 import { HttpProblem, problemResponse } from "../shared/http/problem.ts";
-import { hardening, natsUnavailable, unavailableProblem } from "../shared/http/hardening.ts";
+import { hardening, natsUnavailable, storeFullProblem, unavailableProblem } from "../shared/http/hardening.ts";
+import { storeRefusal } from "../shared/store-refusal.ts";
+import { createJetStreamProbe } from "../nats/jetstream-probe.ts";
+import { createReadiness, type Readiness as ReadinessState } from "./readiness.ts";
+import { crashingOn, type CrashOn } from "./crash-hook.ts";
 import { connectNats, inboxPrefixOf, type NatsConnectOptions } from "../nats/connect.ts";
 import { assertServerVersion } from "../nats/server-version.ts";
 import { bucketOptions } from "../nats/definitions.ts";
-import { ensureBucket, ensureOrderStreams, ensurePartitionConsumers } from "../nats/setup.ts";
+import { ensureBucket, ensureOrderStreams, ensurePartitionConsumers, updateOrderStreamLimits } from "../nats/setup.ts";
 import { createEventPublisher, type EventPublisher } from "../nats/publish-event.ts";
 import { createJetStreamPublisher, type JetStreamPublisher } from "../nats/jetstream-publisher.ts";
 import { startPartitionedConsumers, type RunningConsumers } from "../nats/partitioned-consumer.ts";
@@ -28,6 +32,7 @@ import { readOrderEvents, type StoredEvent } from "../nats/order-history.ts";
 import { BUCKETS, ORDERS_STREAM, type ServiceName } from "../nats/subjects.ts";
 import { ensureDeadLetterStreams, startAdvisoryProcessor, writeDeadLetter } from "../nats/dead-letters.ts";
 import { startRetryProcessor } from "../nats/dead-letter-retry.ts";
+import { kvCrashSuspects } from "../nats/crash-suspects.ts";
 import { readJetStreamStats } from "../nats/jetstream-stats.ts";
 import { describeRoute, jsonResponse, serveApiDocuments, type ApiServer } from "../shared/http/openapi.ts";
 import { generateAsyncApiDocument, type AsyncApiDocument } from "../nats/asyncapi.ts";
@@ -77,6 +82,11 @@ export interface ServiceDefinition<R> {
   routes?(app: Hono, runtime: () => R, config: ServiceConfig): void;
   /** What the service's OpenAPI document says of its API (GET /openapi.json, GET /docs). */
   api?(config: ServiceConfig): { description: string; bearerAuth?: boolean };
+  /**
+   * Whether a full event store makes the instance unready: true for a service that takes writes
+   * from users (it cannot take them); consumers stay ready so that they keep draining.
+   */
+  unreadyWhenStoreFull?: boolean;
 }
 
 export interface RunningService {
@@ -87,6 +97,10 @@ export interface RunningService {
   /** Drains: no new pulls, in-flight messages settled, connection drained. */
   stop(): Promise<void>;
 }
+
+/** Readiness probe: one round every second, each round trip given up after 2.5 s (503 within 5 s of the server not answering). */
+const PROBE_INTERVAL_MS = 1_000;
+const PROBE_TIMEOUT_MS = 2_500;
 
 /** How long a start-up step keeps trying while NATS does not answer. */
 const START_STEP_RETRY_MS = 60_000;
@@ -104,6 +118,11 @@ export interface ServiceExtras {
   droppedSpans?: () => number;
   /** The runtime's reader of a request's connection (client address, HTTP version) for the SERVER spans. */
   connection?: (env: unknown) => ConnectionFacts | undefined;
+  /**
+   * Test hook (ORDERSTREAM_TEST_CRASH_ON, host/run-service.ts): the process dies, with `exit`, when
+   * its handler is given an event of this user. Unset in production: the handlers are not wrapped.
+   */
+  crashOn?: CrashOn;
 }
 
 export function createService<R>(
@@ -118,8 +137,6 @@ export function createService<R>(
   const metrics = createMetrics(config.service);
   if (extras.logShipping) metrics.watchLogShipping(extras.logShipping);
   if (extras.droppedSpans) metrics.watchDroppedSpans(extras.droppedSpans);
-  // `ready` (declared below) is what /readyz answers: orderstream_ready in /metrics is the same.
-  metrics.watchReadiness(ready);
   const instanceId = extras.instanceId ?? crypto.randomUUID();
   let runtime: R | undefined;
   let nc: NatsConnection | undefined;
@@ -128,6 +145,9 @@ export function createService<R>(
   let connected = false;
   let started = false;
   let stopping = false;
+  let readiness: ReadinessState | undefined;
+  // `ready` (declared below) is what /readyz answers: orderstream_ready in /metrics is the same.
+  metrics.watchReadiness(() => ({ ready: ready(), store: readiness?.storeUsage() }));
 
   const app = new Hono();
   app.use(httpServerSpans({ connection: extras.connection }));
@@ -155,7 +175,12 @@ export function createService<R>(
     }),
     (c) => {
       const ok = ready();
-      const body: Readiness = { status: ok ? "ready" : "not ready", nats: connected ? "connected" : "disconnected" };
+      const report = readiness?.report();
+      const body: Readiness = {
+        status: ok ? "ready" : "not ready",
+        nats: report?.checks.nats.ok ? "connected" : "disconnected",
+        ...(report ? { checks: report.checks } : {}),
+      };
       return c.json(body, ok ? 200 : 503);
     },
   );
@@ -217,6 +242,13 @@ export function createService<R>(
     if (err instanceof HTTPException) {
       return err.res ? err.getResponse() : problemResponse(new HttpProblem(err.status, "http-error", err.message || "The request was refused."), c.req.path);
     }
+    const full = storeFullProblem(err);
+    if (full) {
+      const refusal = storeRefusal(err)!;
+      readiness?.storeRefused(refusal);
+      log.warn({ err, path: c.req.path, code: refusal.code, ...traceFields(requestSpan(c)) }, "the event store is full: a write was refused");
+      return problemResponse(full, c.req.path);
+    }
     const unavailable = unavailableProblem(err);
     if (unavailable) {
       log.warn({ err, path: c.req.path, ...traceFields(requestSpan(c)) }, "NATS did not answer a request in time");
@@ -238,7 +270,7 @@ export function createService<R>(
       try {
         return await fn();
       } catch (err) {
-        if (!natsUnavailable(err) || stopping || nc?.isClosed() || Date.now() > deadline) throw err;
+        if (!(natsUnavailable(err) || storeRefusal(err)) || stopping || nc?.isClosed() || Date.now() > deadline) throw err;
         log.warn({ err, attempt }, `${step}: NATS did not answer; trying again`);
         await new Promise((r) => setTimeout(r, Math.min(2_000, 100 * 2 ** attempt)));
       }
@@ -246,7 +278,7 @@ export function createService<R>(
   }
 
   function ready(): boolean {
-    return connected && started && !stopping;
+    return (readiness?.ready() ?? false) && started && !stopping;
   }
 
   async function watchStatus(conn: NatsConnection): Promise<void> {
@@ -278,14 +310,40 @@ export function createService<R>(
       assertServerVersion(nc);
       connected = true;
       void watchStatus(nc);
+      readiness = createReadiness({
+        probe: await createJetStreamProbe(nc, PROBE_TIMEOUT_MS),
+        storeGatesReadiness: definition.unreadyWhenStoreFull === true,
+        intervalMs: PROBE_INTERVAL_MS,
+        onChange: (check, state) =>
+          state.ok ? log.info({ check }, `readiness check ${check} passes`) : log.warn({ check, detail: state.detail }, `readiness check ${check} fails`),
+      });
       const js = jetstream(nc);
       const jsm = await jetstreamManager(nc);
-      await untilNatsAnswers("creating the ORDERS streams", () => ensureOrderStreams(jsm, config.ordersReplicas));
+      const streamLimits = {
+        ordersMaxBytes: config.ordersMaxBytes,
+        notificationsMaxAgeMs: config.notificationsMaxAgeMs,
+        compression: config.streamCompression,
+      };
+      await untilNatsAnswers("creating the ORDERS streams", () => ensureOrderStreams(jsm, config.ordersReplicas, streamLimits));
+      // From here on the probe watches the server (before, ORDERS might just not exist yet).
+      readiness.start();
+      try {
+        const changed = await updateOrderStreamLimits(jsm, config.ordersReplicas, streamLimits);
+        if (changed.length > 0) log.info({ streams: changed, ...streamLimits }, "updated the streams' limits and compression in place");
+      } catch (err) {
+        // Not fatal: the streams work as they are; with nats/auth/ only the admin may change them.
+        log.warn({ err, ...streamLimits }, "could not update the streams' limits in place; apply them as the NATS admin (docs/operations.md, Sizing the store)");
+      }
       await untilNatsAnswers("creating the partition consumers", () => ensurePartitionConsumers(jsm, ORDERS_STREAM, config.service));
       const instances = await untilNatsAnswers("creating the instances bucket", () =>
         ensureBucket(nc!, jsm, BUCKETS.instances, bucketOptions.instances),
       );
-      const streamPublisher = createJetStreamPublisher(nc);
+      const streamPublisher = createJetStreamPublisher(nc, {
+        onStoreRefused: (refusal) => {
+          metrics.writeRefused(refusal.reason);
+          readiness?.storeRefused(refusal);
+        },
+      });
       const publisher = createEventPublisher(streamPublisher, jsm, {
         onPublished: (eventType, result) => metrics.eventPublished(eventType, result),
       });
@@ -304,7 +362,10 @@ export function createService<R>(
       const r = await untilNatsAnswers("setting up the service's buckets", () => definition.setup(infra));
       runtime = r;
       await untilNatsAnswers("creating the dead-letter streams", () => ensureDeadLetterStreams(jsm, config.ordersReplicas));
-      const handlers = definition.handlers(r);
+      const suspects = await untilNatsAnswers("creating the crash suspects bucket", () =>
+        ensureBucket(nc!, jsm, BUCKETS.crashSuspects, bucketOptions.crashSuspects),
+      );
+      const handlers = extras.crashOn ? crashingOn(definition.handlers(r), extras.crashOn, log) : definition.handlers(r);
       consumers = await untilNatsAnswers("taking this instance's partitions", () =>
         startPartitionedConsumers({
           js,
@@ -315,6 +376,8 @@ export function createService<R>(
           handlers,
           log,
           retryDelayMs: (n) => defaultRetryDelayMs(n, config.handlerRetryBaseMs),
+          suspects: kvCrashSuspects(suspects, config.service),
+          crashLimit: config.crashLimit,
           onHandled: ({ eventType, outcome, handlerSeconds }) => metrics.eventHandled(eventType, outcome, handlerSeconds),
           giveUp: (m) =>
             writeDeadLetter(js, {
@@ -341,12 +404,17 @@ export function createService<R>(
         ),
       );
       started = true;
+      readiness.setConsumersBound(true);
+      // One round now, so that start() resolves with /readyz telling what is (the streams exist now).
+      await readiness.probeOnce();
       log.info({ servers: config.natsServers }, "connected to NATS; consumers bound");
     },
     async stop() {
       stopping = true;
+      readiness?.setConsumersBound(false, "draining");
       await consumers?.stop();
       await Promise.all(background.map((stop) => stop()));
+      readiness?.stop();
       if (nc && !nc.isClosed()) await nc.drain();
     },
   };

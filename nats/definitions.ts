@@ -5,6 +5,7 @@
  */
 import {
   AckPolicy,
+  StoreCompression,
   DeliverPolicy,
   DiscardPolicy,
   RetentionPolicy,
@@ -62,6 +63,34 @@ export const IDEMPOTENCY_TTL_MS = 25 * 60 * 60_000;
 
 type StreamDefinition = Partial<StreamConfig> & { name: string };
 
+/**
+ * What the two business streams keep (docs/operations.md, "Sizing the store"). ORDERS is the
+ * record every view is folded from: no age limit; a byte limit only when the operator sets one,
+ * and then new writes are refused (discard new, a 507 to the client) rather than old history
+ * silently dropped. NOTIFICATIONS is a log of what was sent: it may age out.
+ */
+export interface StreamLimits {
+  /** ORDERS max_bytes; -1 unlimited (ORDERS_MAX_BYTES). */
+  ordersMaxBytes: number;
+  /** NOTIFICATIONS max_age in milliseconds; 0 keeps them forever (NOTIFICATIONS_MAX_AGE). */
+  notificationsMaxAgeMs: number;
+  /** Compression of both streams' blocks on disk (STREAM_COMPRESSION); default STREAM_COMPRESSION. */
+  compression?: "s2" | "none";
+}
+
+/** Notifications are kept 30 days unless NOTIFICATIONS_MAX_AGE says otherwise. */
+export const DEFAULT_NOTIFICATIONS_MAX_AGE_MS = 30 * 24 * 60 * 60_000;
+export const DEFAULT_STREAM_LIMITS: StreamLimits = { ordersMaxBytes: -1, notificationsMaxAgeMs: DEFAULT_NOTIFICATIONS_MAX_AGE_MS };
+
+/**
+ * Compression of the business streams' blocks on disk, chosen by measurement (BENCHMARKS.md,
+ * "S2 compression of the streams", bench/compression.ts).
+ */
+export const STREAM_COMPRESSION: StoreCompression = StoreCompression.S2;
+
+const compressionOf = (limits: StreamLimits): StoreCompression =>
+  limits.compression === "none" ? StoreCompression.None : limits.compression === "s2" ? StoreCompression.S2 : STREAM_COMPRESSION;
+
 function fileStream(name: string, subject: string, description: string, replicas: number): StreamDefinition {
   return {
     name,
@@ -76,18 +105,32 @@ function fileStream(name: string, subject: string, description: string, replicas
   };
 }
 
-export function ordersStreamConfig(replicas: number): StreamDefinition {
-  return fileStream(ORDERS_STREAM, ORDERS_SUBJECTS, "Every order event; subject orders.<partition>.<orderId>.<eventType>", replicas);
+export function ordersStreamConfig(replicas: number, limits: StreamLimits = DEFAULT_STREAM_LIMITS): StreamDefinition {
+  const limited = limits.ordersMaxBytes > 0;
+  return {
+    ...fileStream(ORDERS_STREAM, ORDERS_SUBJECTS, "Every order event; subject orders.<partition>.<orderId>.<eventType>", replicas),
+    max_age: 0,
+    max_bytes: limited ? limits.ordersMaxBytes : -1,
+    discard: limited ? DiscardPolicy.New : DiscardPolicy.Old,
+    compression: compressionOf(limits),
+  };
 }
 
-export function notificationsStreamConfig(replicas: number): StreamDefinition {
-  return fileStream(
-    NOTIFICATIONS_STREAM,
-    NOTIFICATIONS_SUBJECTS,
-    "Notifications sent to users; subject notifications.<userId>.<orderId>.<eventType>",
-    replicas,
-  );
+export function notificationsStreamConfig(replicas: number, limits: StreamLimits = DEFAULT_STREAM_LIMITS): StreamDefinition {
+  return {
+    ...fileStream(
+      NOTIFICATIONS_STREAM,
+      NOTIFICATIONS_SUBJECTS,
+      "Notifications sent to users; subject notifications.<userId>.<orderId>.<eventType>",
+      replicas,
+    ),
+    max_age: nanos(Math.max(0, limits.notificationsMaxAgeMs)),
+    compression: compressionOf(limits),
+  };
 }
+
+/** The fields of a stream's config that a start-up brings up to date in place (nats/setup.ts). */
+export const UPDATABLE_STREAM_LIMITS = ["max_age", "max_bytes", "discard", "compression"] as const;
 
 export type PartitionConsumerConfig = Partial<ConsumerConfig> & { durable_name: string };
 
@@ -136,4 +179,9 @@ export const bucketOptions = {
    * OWNER_TTL_MS). File storage, so the bucket outlives a server restart like the streams.
    */
   instances: { history: 1, storage: StorageType.File, ttl: 60_000 },
+  /**
+   * Crash suspects: a key lives while its message is handled in isolation by a new owner; one
+   * left behind means that owner died. A week is far beyond any crash loop; then it is garbage.
+   */
+  crashSuspects: { history: 1, storage: StorageType.File, ttl: 7 * 24 * 60 * 60_000 },
 } as const;

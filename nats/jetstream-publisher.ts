@@ -11,6 +11,7 @@
  */
 import { JetStreamApiError } from "@nats-io/jetstream";
 import { createInbox, errors, type Msg, type MsgHdrs, type NatsConnection, type Subscription } from "@nats-io/transport-node";
+import { storeRefusal, type StoreRefusal } from "../shared/store-refusal.ts";
 
 export interface StoredAck {
   stream: string;
@@ -39,7 +40,10 @@ interface InFlight {
 const decoder = new TextDecoder();
 
 /** A publisher on `nc` (its replies come under the connection's inbox prefix, as the auth config allows). */
-export function createJetStreamPublisher(nc: NatsConnection, opts: { timeoutMs?: number } = {}): JetStreamPublisher {
+export function createJetStreamPublisher(
+  nc: NatsConnection,
+  opts: { timeoutMs?: number; /** Told of every write refused for lack of room (metrics, readiness). */ onStoreRefused?: (refusal: StoreRefusal) => void } = {},
+): JetStreamPublisher {
   const timeoutMs = opts.timeoutMs ?? PUBLISH_TIMEOUT_MS;
   const prefix = createInbox((nc as { options?: { inboxPrefix?: string } }).options?.inboxPrefix);
   const inFlight = new Map<number, InFlight>();
@@ -64,7 +68,12 @@ export function createJetStreamPublisher(nc: NatsConnection, opts: { timeoutMs?:
       waiting.reject(new Error(`publish to ${waiting.subject}: unreadable acknowledgement`, { cause: err }));
       return;
     }
-    if (reply.error) waiting.reject(new JetStreamApiError(reply.error));
+    if (reply.error) {
+      const err = new JetStreamApiError(reply.error);
+      const refusal = opts.onStoreRefused && storeRefusal(err);
+      if (refusal) opts.onStoreRefused!(refusal);
+      waiting.reject(err);
+    }
     else waiting.resolve({ stream: reply.stream ?? "", seq: reply.seq ?? 0, duplicate: reply.duplicate === true });
   };
 

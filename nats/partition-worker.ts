@@ -14,6 +14,12 @@
  *   stream and handled first, before anything delivered here — the server would hand it out again
  *   only after ack_wait, and later events of the same orders must not overtake it. Handlers are
  *   idempotent, so an event the previous owner had in fact finished is harmless to redo.
+ * - Crash loops: what a new owner takes over from the previous one is suspect (the previous owner
+ *   may have died of one of them). Suspects are handled first, one at a time with nothing else
+ *   running, each recorded durably before its handler runs (nats/crash-suspects.ts); a record found
+ *   on taking over means an owner died handling that message alone. After `crashLimit` deaths it is
+ *   dead-lettered ("crashed the consumer N times") and the partition moves on; the innocent ones,
+ *   handled in isolation, finish and are never blamed. First deliveries cost nothing extra.
  * - Stopping (shutdown or hand-over): nothing new is taken, what was taken finishes (an event waiting
  *   for its next attempt is left to the next owner), the floor is acknowledged, and the pin is
  *   released so the next owner is pinned at once.
@@ -27,6 +33,8 @@ import { startConsumerSpan } from "./consumer-span.ts";
 import { MAX_DELIVER, OWNER_TTL_MS } from "./definitions.ts";
 import { decodeEvent, type Delivery, type GiveUp, type HandledReport, type HandleOutcome, type PartitionHandler } from "./delivery.ts";
 import { rebindDelayMs, stopWhenDeleted } from "./durable-loop.ts";
+import { storeRefusal } from "../shared/store-refusal.ts";
+import type { CrashSuspects } from "./crash-suspects.ts";
 import { readPartitionRange } from "./order-history.ts";
 import {
   CONSUMED_EVENT_TYPES,
@@ -67,7 +75,14 @@ export interface PartitionWorkerOptions {
   /** Told how each event ended (the metrics hook; keeps this layer free of a metrics library). */
   onHandled?(report: HandledReport): void;
   maxAttempts?: number;
+  /** Where deaths while handling a suspect are counted; without it, suspects are not isolated. */
+  suspects?: CrashSuspects;
+  /** Process deaths while handling one message before it is dead-lettered (default 3). */
+  crashLimit?: number;
 }
+
+/** Default of CRASH_LIMIT. */
+export const DEFAULT_CRASH_LIMIT = 3;
 
 /** What a consumer reports for the JetStream gauges, as this worker sees it. */
 export interface WorkerStats {
@@ -90,6 +105,8 @@ interface Entry {
   /** The subject's tokens (null: not an event subject; the entry is then rejected). */
   parsed: EventSubject | null;
   state: EntryState;
+  /** Left unacknowledged by a previous owner (which may have died of it): handled in isolation. */
+  suspect: boolean;
 }
 
 export class PartitionWorker {
@@ -122,6 +139,16 @@ export class PartitionWorker {
   private runningOrders = 0;
   private readonly sleeping = new Set<() => void>();
   private idle: (() => void) | undefined;
+  /** Sequences a new owner took over from the previous one: entries in it are suspects. */
+  private suspectRange = { from: 1, to: 0 };
+  /** Suspect entries not yet handled: while any, nothing else starts. */
+  private pendingSuspects = 0;
+  /** Handlers of non-suspect entries running now (a suspect waits for them to finish). */
+  private runningOthers = 0;
+  /** Suspects run one after the other: each waits for the one before. */
+  private suspectTurn: Promise<void> = Promise.resolve();
+  /** Woken when pendingSuspects or runningOthers drops to 0, or on stop. */
+  private readonly gateWaiters = new Set<() => void>();
 
   constructor(private readonly opts: PartitionWorkerOptions) {
     this.consumer = consumerName(opts.service, opts.partition);
@@ -179,6 +206,7 @@ export class PartitionWorker {
     this.stopping = true;
     this.messages?.stop();
     for (const wake of this.sleeping) wake();
+    this.openGate();
     await this.settled();
     this.flushAck();
     await this.loop;
@@ -244,6 +272,12 @@ export class PartitionWorker {
       try {
         const info = await this.opts.jsm.consumers.info(ORDERS_STREAM, this.consumer);
         const from = Math.max(info.ack_floor.stream_seq, this.floor) + 1;
+        if (this.opts.suspects) {
+          this.suspectRange = { from, to: info.delivered.stream_seq };
+          // Taken here before and still waiting: suspects too, or one waiting at the gate would
+          // hold back a suspect of the same order behind it.
+          for (const e of this.window) if (e.state === "queued" && e.seq <= info.delivered.stream_seq) this.markSuspect(e);
+        }
         const stored = await readPartitionRange(this.opts.jsm, this.opts.partition, from, info.delivered.stream_seq);
         // What was delivered here under the new pin is taken as delivered (it may be first sight);
         // the rest of the range is what the previous owner left.
@@ -259,6 +293,18 @@ export class PartitionWorker {
         await this.sleep(rebindDelayMs(attempt));
       }
     }
+  }
+
+  private inSuspectRange(seq: number): boolean {
+    return seq >= this.suspectRange.from && seq <= this.suspectRange.to;
+  }
+
+  private markSuspect(entry: Entry): void {
+    if (entry.suspect) return;
+    entry.suspect = true;
+    this.pendingSuspects++;
+    // One already waiting at the gate as an ordinary entry must now go the suspects' way.
+    this.openGate();
   }
 
   private wants(subject: string): boolean {
@@ -289,6 +335,7 @@ export class PartitionWorker {
       firstSight: msg.info.deliveryCount === 1 && seq > this.horizon,
       parsed: parseEventSubject(msg.subject),
       state: "queued",
+      suspect: false,
     });
   }
 
@@ -303,11 +350,15 @@ export class PartitionWorker {
       firstSight: false,
       parsed: parseEventSubject(m.subject),
       state: "queued",
+      suspect: false,
     });
     return true;
   }
 
   private enqueue(entry: Entry): void {
+    // Read from the stream on taking over, or delivered before (to an owner that may have died of
+    // it); a first delivery here is no suspect, though the range of a fresh owner includes it.
+    if (this.inSuspectRange(entry.seq) && (entry.msg === undefined || entry.msg.info.deliveryCount > 1)) this.markSuspect(entry);
     this.entries.set(entry.seq, entry);
     // Almost always the highest so far; a stream read on taking over may fill a gap below.
     let i = this.window.length;
@@ -351,6 +402,71 @@ export class PartitionWorker {
   }
 
   private async handle(entry: Entry): Promise<void> {
+    if (entry.suspect) return this.handleSuspect(entry);
+    // While suspects wait, nothing else starts: a suspect runs alone, so a death is its own.
+    while (this.pendingSuspects > 0 && !this.stopping) {
+      await this.gate();
+      if (entry.suspect) return this.handleSuspect(entry);
+    }
+    this.runningOthers++;
+    try {
+      await this.handleNow(entry);
+    } finally {
+      if (--this.runningOthers === 0) this.openGate();
+    }
+  }
+
+  /** A suspect, alone: dead-lettered if owners died handling it crashLimit times, else handled. */
+  private async handleSuspect(entry: Entry): Promise<void> {
+    const turn = this.suspectTurn;
+    let next!: () => void;
+    this.suspectTurn = new Promise((r) => (next = r));
+    await turn;
+    try {
+      while (this.runningOthers > 0 && !this.stopping) await this.gate();
+      const suspects = this.opts.suspects!;
+      const { partition } = this.opts;
+      const limit = this.opts.crashLimit ?? DEFAULT_CRASH_LIMIT;
+      const event = decodeEvent(entry, entry.parsed);
+      if (this.stopping || typeof event === "string") return await this.handleNow(entry);
+      const starts = await suspects.starts(partition, entry.seq).catch((err: unknown) => {
+        this.opts.log.warn({ err, seq: entry.seq, consumer: this.consumer }, "could not read the crash count of a suspect; handling it as never crashed");
+        return 0;
+      });
+      // The death that left it unacknowledged, and each isolated start that never finished.
+      const deaths = starts + 1;
+      if (deaths >= limit) {
+        entry.state = "running";
+        this.opts.log.error({ seq: entry.seq, consumer: this.consumer, orderId: event.orderId, eventType: event.eventType, deaths }, "the event crashed its consumer; dead-lettering it");
+        await this.giveUpOrKeep(entry, deaths, `crashed the consumer ${deaths} times`, "dead_lettered", event.eventType);
+      } else {
+        await suspects.started(partition, entry.seq, starts + 1).catch((err: unknown) => {
+          this.opts.log.warn({ err, seq: entry.seq, consumer: this.consumer }, "could not record a suspect's start; a crash now goes uncounted");
+        });
+        await this.handleNow(entry);
+        if (entry.state === "done") this.opts.log.info({ seq: entry.seq, consumer: this.consumer, orderId: event.orderId, eventType: event.eventType, deaths }, "handled a suspect in isolation");
+        // Abandoned (stopping while it waited for another attempt): no death, the start is taken back.
+        if (entry.state === "abandoned" && starts > 0) await suspects.started(partition, entry.seq, starts).catch(() => {});
+      }
+      if (entry.state === "done" || (entry.state === "abandoned" && starts === 0)) await suspects.finished(partition, entry.seq).catch(() => {});
+    } finally {
+      if (--this.pendingSuspects === 0) this.openGate();
+      next();
+    }
+  }
+
+  /** Waits until the gate opens (suspects done, others done, or stopping). */
+  private gate(): Promise<void> {
+    return new Promise((resolve) => this.gateWaiters.add(resolve));
+  }
+
+  private openGate(): void {
+    const waiters = [...this.gateWaiters];
+    this.gateWaiters.clear();
+    for (const wake of waiters) wake();
+  }
+
+  private async handleNow(entry: Entry): Promise<void> {
     entry.state = "running";
     const parsedSubject = entry.parsed;
     const event = decodeEvent(entry, parsedSubject);
@@ -363,6 +479,9 @@ export class PartitionWorker {
       const outcome = await this.attempt(entry, event, parsedSubject, attempt);
       if (outcome === "ok") return this.done(entry);
       this.opts.handler.forget(event.orderId);
+      // A full store is the server's condition, not the event's fault: it waits for room (at the
+      // longest pause) instead of using up its attempts and landing in the dead letters.
+      if (outcome.storeFull) attempt = Math.min(attempt, this.maxAttempts - 1);
       if (attempt >= this.maxAttempts) {
         await this.giveUpOrKeep(entry, attempt, outcome.reason, "dead_lettered", event.eventType);
         return;
@@ -383,7 +502,7 @@ export class PartitionWorker {
     event: Exclude<ReturnType<typeof decodeEvent>, string>,
     parsedSubject: EventSubject | null,
     attempt: number,
-  ): Promise<"ok" | { reason: string }> {
+  ): Promise<"ok" | { reason: string; storeFull?: boolean }> {
     const { span, context } = startConsumerSpan({
       subject: entry.subject,
       seq: entry.seq,
@@ -427,12 +546,13 @@ export class PartitionWorker {
       return "ok";
     } catch (err) {
       recordSpanError(span, err);
-      const last = attempt >= this.maxAttempts;
+      const storeFull = storeRefusal(err) !== null;
+      const last = attempt >= this.maxAttempts && !storeFull;
       this.opts.log[last ? "error" : "warn"](
         { err, seq: entry.seq, consumer: this.consumer, orderId: event.orderId, eventType: event.eventType, attempt, ...traceFields(span) },
         last ? "handler failed on the last attempt; giving the event up" : "handler failed; the event will be tried again",
       );
-      return { reason: `handler failed ${attempt} times: ${(err as Error).message}` };
+      return { reason: `handler failed ${attempt} times: ${(err as Error).message}`, storeFull };
     } finally {
       span.end();
     }

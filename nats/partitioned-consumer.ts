@@ -9,6 +9,7 @@ import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
 import type { KV } from "@nats-io/kv";
 import type { Logger } from "../shared/logger.ts";
 import { defaultRetryDelayMs, type GiveUp, type HandledReport, type HandlerFactory } from "./delivery.ts";
+import type { CrashSuspects } from "./crash-suspects.ts";
 import { joinPartitionOwners, type PartitionOwners } from "./partition-owners.ts";
 import { PartitionWorker, type WorkerStats } from "./partition-worker.ts";
 import type { ServiceName } from "./subjects.ts";
@@ -24,6 +25,10 @@ export interface PartitionedConsumerOptions {
   handlers: HandlerFactory;
   log: Logger;
   giveUp?: GiveUp;
+  /** Where deaths while handling a suspect message are counted (nats/crash-suspects.ts). */
+  suspects?: CrashSuspects;
+  /** Deaths while handling one message before it is dead-lettered (CRASH_LIMIT). */
+  crashLimit?: number;
   /** Pause before another attempt at a failed event, by attempts made. */
   retryDelayMs?: (attempt: number) => number;
   onHandled?: (report: HandledReport) => void;
@@ -67,6 +72,8 @@ export async function startPartitionedConsumers(opts: PartitionedConsumerOptions
             handler: opts.handlers(),
             log: opts.log,
             giveUp: opts.giveUp,
+            suspects: opts.suspects,
+            crashLimit: opts.crashLimit,
             retryDelayMs: opts.retryDelayMs ?? ((n) => defaultRetryDelayMs(n)),
             onHandled: opts.onHandled,
           });

@@ -13,7 +13,9 @@ import {
   notificationsStreamConfig,
   ordersStreamConfig,
   partitionConsumerConfig,
+  UPDATABLE_STREAM_LIMITS,
   type PartitionConsumerConfig,
+  type StreamLimits,
 } from "./definitions.ts";
 import { DeliverPolicy } from "@nats-io/jetstream";
 import { ORDERS_STREAM, PARTITIONS, type ServiceName } from "./subjects.ts";
@@ -110,10 +112,40 @@ async function ordersReplicas(jsm: JetStreamManager): Promise<number> {
   }
 }
 
-export async function ensureOrderStreams(jsm: JetStreamManager, replicas: number): Promise<void> {
-  await ensureStream(jsm, ordersStreamConfig(replicas));
-  await ensureStream(jsm, notificationsStreamConfig(replicas));
+/** Adds ORDERS and NOTIFICATIONS (with `limits`) unless they exist; see updateOrderStreamLimits for existing ones. */
+export async function ensureOrderStreams(jsm: JetStreamManager, replicas: number, limits?: StreamLimits): Promise<void> {
+  await ensureStream(jsm, ordersStreamConfig(replicas, limits));
+  await ensureStream(jsm, notificationsStreamConfig(replicas, limits));
 }
+
+/**
+ * Brings the limits of the existing ORDERS and NOTIFICATIONS streams to `limits`; resolves with
+ * the names of the streams it changed. Needs `$JS.API.STREAM.UPDATE.<stream>`, which the services'
+ * users of nats/auth/ do not have: there the admin applies them (docs/operations.md).
+ */
+export async function updateOrderStreamLimits(jsm: JetStreamManager, replicas: number, limits?: StreamLimits): Promise<string[]> {
+  const changed: string[] = [];
+  for (const wanted of [ordersStreamConfig(replicas, limits), notificationsStreamConfig(replicas, limits)]) {
+    if (await updateStreamLimits(jsm, wanted)) changed.push(wanted.name);
+  }
+  return changed;
+}
+
+/**
+ * Updates the limits (age, bytes, discard, compression) of an existing stream that differ from
+ * `wanted`: a new version or new settings take effect at the next start, on the stream that holds
+ * the data. Compression applies to blocks written from then on.
+ */
+export async function updateStreamLimits(jsm: JetStreamManager, wanted: ReturnType<typeof ordersStreamConfig>): Promise<boolean> {
+  const { config } = await jsm.streams.info(wanted.name);
+  const differs = UPDATABLE_STREAM_LIMITS.filter((k) => wanted[k] !== undefined && (config[k] ?? defaults[k]) !== wanted[k]);
+  if (differs.length === 0) return false;
+  await jsm.streams.update(wanted.name, { ...config, ...Object.fromEntries(differs.map((k) => [k, wanted[k]])) });
+  return true;
+}
+
+/** What the server reports for a limit left unset. */
+const defaults: Record<(typeof UPDATABLE_STREAM_LIMITS)[number], unknown> = { max_age: 0, max_bytes: -1, discard: "old", compression: "none" };
 
 export async function ensurePartitionConsumers(jsm: JetStreamManager, stream: string, service: ServiceName): Promise<void> {
   await Promise.all(

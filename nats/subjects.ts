@@ -137,13 +137,21 @@ export function userNotificationsFilter(userId: string): string {
 }
 
 /**
- * KV buckets: the order API's idempotency keys, and the instances of each service (a heartbeat per
- * instance, `<service>.<instanceId>`), from which every instance computes who owns which partition.
+ * KV buckets: the order API's idempotency keys, the instances of each service (a heartbeat per
+ * instance, `<service>.<instanceId>`), from which every instance computes who owns which partition,
+ * and the messages suspected of crashing their consumer.
  */
 export const BUCKETS = {
   idempotencyKeys: "idempotency-keys",
   instances: "service-instances",
+  /** Crash suspects: `<service>.<partition>.<ordersSeq>` → isolated starts not finished (nats/crash-suspects.ts). */
+  crashSuspects: "crash-suspects",
 } as const;
+
+/** The key of one message in the crash suspects bucket. */
+export function crashSuspectKey(service: ServiceName, partition: number, seq: number): string {
+  return `${service}.${partition}.${seq}`;
+}
 
 /** The key of one instance in the instances bucket. */
 export function instanceKey(service: ServiceName, instanceId: string): string {

@@ -61,6 +61,14 @@ export interface ServiceConfig {
   logLevel: string;
   /** First retry delay of a failed handler; doubles per delivery up to 10 s. */
   handlerRetryBaseMs: number;
+  /** ORDERS stream max_bytes (ORDERS_MAX_BYTES); -1 unlimited. */
+  ordersMaxBytes: number;
+  /** NOTIFICATIONS stream max_age in ms (NOTIFICATIONS_MAX_AGE); 0 keeps them forever. */
+  notificationsMaxAgeMs: number;
+  /** Process deaths while handling one message before it is dead-lettered (CRASH_LIMIT). */
+  crashLimit: number;
+  /** Compression of the ORDERS and NOTIFICATIONS blocks on disk (STREAM_COMPRESSION); unset: the default of nats/definitions.ts. */
+  streamCompression?: "s2" | "none";
 }
 
 export { ConfigError } from "./config-error.ts";
@@ -73,6 +81,35 @@ function numberVar(env: Env, name: string, fallback: number, check: (n: number) 
   const value = Number(raw);
   if (!Number.isFinite(value) || !check(value)) throw new ConfigError(`${name}=${raw} is not valid: ${need}`);
   return value;
+}
+
+const SIZE_UNITS: Record<string, number> = { "": 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3, T: 1024 ** 4 };
+
+/** Bytes from `512M`, `10G`, `1048576` (binary units, optional B / iB); -1 for `-1`, `0` or unset. */
+function sizeVar(env: Env, name: string): number {
+  const raw = env[name]?.trim();
+  if (!raw || raw === "-1" || raw === "0") return -1;
+  const m = /^(\d+(?:\.\d+)?)\s*([KMGT]?)(?:i?B)?$/i.exec(raw);
+  if (!m) throw new ConfigError(`${name}=${raw} is not valid: a size such as 512M or 10G (or -1 for no limit)`);
+  return Math.floor(Number(m[1]) * SIZE_UNITS[m[2]!.toUpperCase()]!);
+}
+
+const DURATION_UNITS: Record<string, number> = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** Milliseconds from `30d`, `12h`, `90m`, `3600s` (or `3600`: seconds); 0 for `0`. */
+function durationVar(env: Env, name: string, fallbackMs: number): number {
+  const raw = env[name]?.trim();
+  if (!raw) return fallbackMs;
+  const m = /^(\d+)\s*([smhd]?)$/.exec(raw);
+  if (!m) throw new ConfigError(`${name}=${raw} is not valid: a duration such as 30d, 12h or 90m (0: no limit)`);
+  return Number(m[1]) * DURATION_UNITS[m[2] || "s"]!;
+}
+
+function compressionVar(env: Env): "s2" | "none" | undefined {
+  const raw = env.STREAM_COMPRESSION?.trim().toLowerCase();
+  if (!raw) return undefined;
+  if (raw !== "s2" && raw !== "none") throw new ConfigError(`STREAM_COMPRESSION=${env.STREAM_COMPRESSION} is not valid: s2 or none`);
+  return raw;
 }
 
 function optional(env: Env, name: string): string | undefined {
@@ -128,6 +165,10 @@ export function loadConfig(service: ServiceName, env: Env): ServiceConfig {
     orderApiToken: optional(env, "ORDER_API_TOKEN"),
     logLevel: optional(env, "LOG_LEVEL") ?? "info",
     handlerRetryBaseMs: numberVar(env, "HANDLER_RETRY_BASE_MS", 250, (n) => n >= 0 && n <= 60_000, "milliseconds, 0-60000"),
+    ordersMaxBytes: sizeVar(env, "ORDERS_MAX_BYTES"),
+    notificationsMaxAgeMs: durationVar(env, "NOTIFICATIONS_MAX_AGE", 30 * 86_400_000),
+    streamCompression: compressionVar(env),
+    crashLimit: numberVar(env, "CRASH_LIMIT", 3, (n) => Number.isInteger(n) && n >= 1 && n <= 100, "a whole number of process deaths, 1-100"),
   };
 }
 

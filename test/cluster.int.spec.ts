@@ -3,7 +3,8 @@
  * pointed at all three with ORDERS_REPLICAS=3: the streams and the state buckets are R3, reads see
  * the writes just acknowledged (whichever replica would answer a direct get), and SIGKILLing one
  * nats-server mid-load (the ORDERS stream leader, the hardest one to lose) loses no order and
- * produces no contradictory event.
+ * produces no contradictory event. With a second node down ORDERS has no leader: every service's
+ * /readyz is 503 naming the jetstream check (the server it is on still answers), 200 once a node is back.
  *
  * 2.9.10 elects slowly with three servers on one 2-core box: every wait here is generous.
  */
@@ -52,6 +53,14 @@ let nc: NatsConnection;
 let jsm: JetStreamManager;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
 
 function configOf(node: Node, all: Node[]): string {
   return [
@@ -265,5 +274,30 @@ describe("a 3-node JetStream cluster", () => {
       { timeoutMs: 60_000, intervalMs: 500, what: "every partition consumer to be idle" },
     );
     expect(await listDeadLetters(jsm)).toEqual([]);
+  });
+
+  it("is not ready while ORDERS has no leader (two of three nodes down), and ready again once one is back", async () => {
+    // The node killed above stays down; losing one more leaves no quorum: the server a service is
+    // connected to still answers a PING, but JetStream cannot serve ORDERS.
+    const second = nodes.find((n) => n.server && alive(n.server.pid))!;
+    await second.server!.kill();
+    const readyz = async (url: string) => {
+      const res = await fetch(`${url}/readyz`, { signal: AbortSignal.timeout(2_000) });
+      return { status: res.status, body: (await res.json()) as { checks: Record<"nats" | "jetstream", { ok: boolean; detail?: string }> } };
+    };
+    for (const s of sys!.services) {
+      const body = await waitUntil(
+        async () => {
+          const r = await readyz(s.baseUrl);
+          return r.status === 503 && r.body.checks.nats.ok && !r.body.checks.jetstream.ok ? r.body : undefined;
+        },
+        { timeoutMs: 30_000, intervalMs: 250, what: `${s.name} /readyz 503 with the jetstream check failing` },
+      );
+      expect(body.checks.jetstream.detail, s.name).toMatch(/JetStream did not serve the ORDERS stream's info/);
+    }
+    await second.server!.restart();
+    for (const s of sys!.services) {
+      await waitUntil(async () => (await readyz(s.baseUrl)).status === 200, { timeoutMs: 60_000, intervalMs: 250, what: `${s.name} /readyz 200 with a quorum again` });
+    }
   });
 });

@@ -5,6 +5,9 @@
 // at least once. 503s come from instances not yet connected to NATS (the same app before start()).
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Hono } from "hono";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { startNatsServer, type NatsServerHandle } from "./support/nats-server.ts";
 import { startInProcess, type InProcessService } from "./support/in-process.ts";
 import { createAjv, mismatches, operationsOf, operationFor, type Answer } from "./support/openapi-conformance.ts";
@@ -27,6 +30,9 @@ interface Target {
 }
 
 let nats: NatsServerHandle;
+/** A server whose only account has a small JetStream file limit: the store runs full (507). */
+let fullNats: NatsServerHandle;
+let fullDir: string;
 const running: InProcessService[] = [];
 const targets: Record<string, Target> = {};
 const ajv = createAjv();
@@ -40,8 +46,8 @@ function coldApp(name: ServiceName): Hono {
   return createService(serviceDefinitions[name], config, createLogger(`${name}-service`, "silent"), {}).app;
 }
 
-async function start(label: string, name: ServiceName, env: Record<string, string> = {}): Promise<void> {
-  const s = await startInProcess(name, nats.url, env);
+async function start(label: string, name: ServiceName, env: Record<string, string> = {}, server = nats): Promise<void> {
+  const s = await startInProcess(name, server.url, env);
   running.push(s);
   targets[label] = { service: name, app: s.app };
 }
@@ -79,6 +85,10 @@ beforeAll(async () => {
   await start("order", "order");
   await start("guarded", "order", { ORDER_API_TOKEN: TOKEN });
   await start("notification", "notification");
+  fullDir = await mkdtemp(join(tmpdir(), "orderstream-openapi-full-"));
+  await writeFile(join(fullDir, "nats.conf"), "accounts { APP: { jetstream: { max_file: 200KB }, users: [{ user: app, password: app }] } }\nno_auth_user: app\n");
+  fullNats = await startNatsServer({ configFile: join(fullDir, "nats.conf") });
+  await start("full", "order", {}, fullNats);
   targets.coldOrder = { service: "order", app: coldApp("order") };
   targets.coldNotification = { service: "notification", app: coldApp("notification") };
 });
@@ -86,6 +96,8 @@ beforeAll(async () => {
 afterAll(async () => {
   await Promise.all(running.map((s) => s.stop()));
   await nats?.stop();
+  await fullNats?.stop();
+  if (fullDir) await rm(fullDir, { recursive: true, force: true });
 });
 
 describe("every route answers as its service's OpenAPI document says", () => {
@@ -174,6 +186,21 @@ describe("every route answers as its service's OpenAPI document says", () => {
     expect((await call("coldNotification", "GET", `/users/${userId}/notifications`)).status).toBe(503);
   });
 
+  it("POST /orders and POST /orders/{orderId}/cancel: 507 once the store is full", async () => {
+    const order = (amount: number) => call("full", "POST", "/orders", { headers: JSON_TYPE, body: JSON.stringify({ userId, amount }) });
+    const first = await order(1);
+    expect(first.status).toBe(201);
+    let refused: Awaited<ReturnType<typeof call>> | undefined;
+    for (let i = 0; i < 2_000 && !refused; i++) {
+      const a = await order(2 + (i % 50));
+      if (a.status === 507) refused = a;
+      else expect(a.status).toBe(201);
+    }
+    expect(refused?.headers.get("retry-after")).toBe("30");
+    expect(refused?.json().detail).toMatch(/^The event store is full \(JetStream: resource limits exceeded for account\)/);
+    expect((await call("full", "POST", `/orders/${first.json().orderId}/cancel`)).status).toBe(507);
+  });
+
   it("every service's own routes: /healthz, /readyz (200, and 503 before NATS), /metrics, /openapi.json, /asyncapi.json, /docs", async () => {
     for (const label of ["order", "guarded", "notification", "payment", "shipping", "coldOrder", "coldNotification"]) {
       for (const path of ["/healthz", "/readyz", "/metrics", "/openapi.json", "/asyncapi.json", "/docs"]) {
@@ -181,7 +208,7 @@ describe("every route answers as its service's OpenAPI document says", () => {
         expect(a.status, `${label} ${path}`).toBe(path === "/readyz" && label.startsWith("cold") ? 503 : 200);
       }
     }
-    expect((await call("coldOrder", "GET", "/readyz")).json()).toEqual({ status: "not ready", nats: "disconnected" });
+    expect((await call("coldOrder", "GET", "/readyz")).json()).toMatchObject({ status: "not ready", nats: "disconnected" });
   });
 
   it("found every answer described, and produced every answer the documents describe", async () => {

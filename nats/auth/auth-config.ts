@@ -100,6 +100,14 @@ export function publishAllow(service: ServiceName): string[] {
     `${API}.CONSUMER.DELETE.${instances}.*`,
     `${API}.CONSUMER.MSG.NEXT.${instances}.*`,
   );
+  // Crash suspects: its own service's keys (`<service>.<partition>.<seq>`), read by direct get.
+  const suspects = `KV_${BUCKETS.crashSuspects}`;
+  allow.push(
+    ...ensured(suspects),
+    `$KV.${BUCKETS.crashSuspects}.${service}.>`,
+    `${API}.DIRECT.GET.${suspects}.$KV.${BUCKETS.crashSuspects}.${service}.>`,
+    `${API}.STREAM.MSG.GET.${suspects}`,
+  );
   // Dead letters: any instance turns a MAX_DELIVERIES advisory into a dead letter, whichever
   // consumer it names, so `dlq.orders.*.*` is shared (a forged dead letter only makes a service
   // re-read the original from ORDERS by sequence, which its per-order fence makes a no-op).

@@ -22,7 +22,7 @@ import {
   type OrderViewAnswer,
   type OrderTraceAnswer,
 } from "./http-schemas.ts";
-import { BODY_PROBLEMS, describeRoute, type DescribeRouteOptions, header, jsonResponse, problems, schemaOf, UNAVAILABLE } from "../../shared/http/openapi.ts";
+import { BODY_PROBLEMS, describeRoute, type DescribeRouteOptions, header, jsonResponse, problems, schemaOf, STORE_FULL, UNAVAILABLE } from "../../shared/http/openapi.ts";
 import { claimOrderId } from "./idempotency.ts";
 import { fetchTrace } from "../../otel/jaeger-query.ts";
 import { ORDER_ID_ATTR } from "../../otel/messaging-attributes.ts";
@@ -162,6 +162,7 @@ export function orderRoutes(app: Hono, runtime: () => OrderRuntime, config: Serv
           ...BODY_PROBLEMS,
           400: `${BODY_PROBLEMS[400]} Or the Idempotency-Key is not 1-255 printable ASCII characters.`,
           422: `${BODY_PROBLEMS[422]} Or the Idempotency-Key was already used with another request body (type …/idempotency-key-reused).`,
+          ...STORE_FULL,
         }),
       },
     }),
@@ -240,7 +241,7 @@ export function orderRoutes(app: Hono, runtime: () => OrderRuntime, config: Serv
       responses: {
         202: jsonResponse("Accepted: the cancel is on its way.", CancelAcceptedBody),
         ...unknownOrder,
-        ...problems({ 409: "The order is SHIPPING_READY or CANCELLED already." }),
+        ...problems({ 409: "The order is SHIPPING_READY or CANCELLED already.", ...STORE_FULL }),
       },
     }),
     async (c) => {

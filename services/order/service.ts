@@ -11,6 +11,8 @@ import type { OrderRuntime } from "./runtime.ts";
 
 export const orderService: ServiceDefinition<OrderRuntime> = {
   name: "order",
+  // It takes orders from users: with no room in the store it cannot, so it leaves the load balancer.
+  unreadyWhenStoreFull: true,
   async setup(infra) {
     const idempotencyKeys = await ensureBucket(infra.nc, infra.jsm, BUCKETS.idempotencyKeys, bucketOptions.idempotency);
     return { infra, idempotencyKeys };

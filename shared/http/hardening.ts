@@ -8,6 +8,7 @@ import { secureHeaders } from "hono/secure-headers";
 import { errors as natsErrors } from "@nats-io/transport-node";
 import { JetStreamApiError } from "@nats-io/jetstream";
 import { HttpProblem } from "./problem.ts";
+import { storeRefusal } from "../store-refusal.ts";
 
 /** Default deadline of one request: far above a healthy request (milliseconds), far below a client's patience. */
 export const REQUEST_TIMEOUT_MS = 10_000;
@@ -94,6 +95,26 @@ export function unavailableProblem(err: unknown): HttpProblem | null {
   return problem;
 }
 
+/** How long a client is asked to wait before retrying a write the full store refused. */
+export const STORE_FULL_RETRY_AFTER_S = 30;
+
+/**
+ * A 507 problem when `err` (or its cause) is JetStream refusing a write for lack of room (its
+ * error codes, shared/store-refusal.ts), naming the cause; else null. Nothing was written: the
+ * client may retry later with the same Idempotency-Key.
+ */
+export function storeFullProblem(err: unknown): HttpProblem | null {
+  const refusal = storeRefusal(err);
+  if (!refusal) return null;
+  const problem = new HttpProblem(
+    507,
+    "store-full",
+    `The event store is full (JetStream: ${refusal.description}); the request was not carried out. Retry later.`,
+  );
+  problem.headers.set("retry-after", String(STORE_FULL_RETRY_AFTER_S));
+  return problem;
+}
+
 /**
  * True when `err` (or its cause) says NATS did not answer, or JetStream answered that it cannot
  * serve right now (an API error with status 503: no leader yet, JetStream starting up after a
@@ -102,7 +123,8 @@ export function unavailableProblem(err: unknown): HttpProblem | null {
 export function natsUnavailable(err: unknown): boolean {
   for (let e: unknown = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
     if (UNAVAILABLE.some((type) => e instanceof type)) return true;
-    if (e instanceof JetStreamApiError && e.status === 503) return true;
+    // A full store also answers 503 (10023, 10077): that is an answer, and storeFullProblem's.
+    if (e instanceof JetStreamApiError && e.status === 503) return storeRefusal(e) === null;
   }
   return false;
 }

@@ -62,6 +62,7 @@ export function header(description: string, schema: SchemaObject = { type: "stri
 const PROBLEM_HEADERS: Partial<Record<number, Record<string, HeaderObject>>> = {
   401: { "WWW-Authenticate": header('Always `Bearer realm="orderstream"`.') },
   503: { "Retry-After": header("Seconds to wait before retrying.", { type: "string", pattern: "^[0-9]+$" }) },
+  507: { "Retry-After": header("Seconds to wait before retrying.", { type: "string", pattern: "^[0-9]+$" }) },
 };
 
 /** The problem schema of one status (its `status` is that number), named in components. */
@@ -122,6 +123,10 @@ export interface ApiServer {
  * client, as the document is generated once).
  */
 export const SAME_ORIGIN_SERVER: ApiServer = { url: "/", description: "This service: where this document was fetched from." };
+/** The answer of every route that writes to JetStream, while the store has no room (shared/store-refusal.ts). */
+export const STORE_FULL = {
+  507: "The event store is full (JetStream refused the write for lack of room; the detail names the server's reason); nothing was written. Retry after `Retry-After` seconds with the same Idempotency-Key.",
+} as const;
 
 /** What the document says about the service as a whole. */
 export interface ApiInfo {

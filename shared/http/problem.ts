@@ -44,6 +44,7 @@ const TITLES: Record<number, string> = {
   422: "Unprocessable Content",
   500: "Internal Server Error",
   503: "Service Unavailable",
+  507: "Insufficient Storage",
 };
 
 /** An error that becomes a problem response; throw it from any route. */
