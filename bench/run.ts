@@ -9,7 +9,7 @@
  *   npm run bench -- --replay-only  only phases 1 and 4 (raw read, rebuild-view) and their ratio, ≈ 40 s
  *   npm run bench -- --logs       also two systems logging at info: to stdout only, and shipped to a real
  *                                 VictoriaLogs too (issue 17); each saturated (≈ +1.5 min; needs victoria-logs)
- *   npm run bench -- --sync       only the fsync comparison (bench/sync-interval.ts), ≈ 6 min: one system per
+ *   npm run bench -- --sync       only the fsync comparison (bench/sync-interval.ts), ≈ 4 min: one system per
  *                                 JetStream sync_interval (default 2m, 1s, 100ms, always), taking turns in rounds;
  *                                 `--sync-settings 1s,always` compares other settings with the default
  *   npm run bench -- --ws         only the WebSocket comparison, ≈ 2.5 min: two systems, the services on

@@ -109,13 +109,33 @@ export async function syncIntervalComparison(deps: SyncBenchDeps, settings: read
         const sys = systems.get(setting)!;
         const r = runs.get(setting)!;
         const tag = `round ${round}/${rounds}, ${settingLabel(setting)}`;
-        const sat = await deps.measureRun(sys, { label: `${tag}, saturating (${fmt(rate)} orders/s offered, ${satS} s)`, rate, durationS: satS, paced: false, drainCapMs: 30_000 });
+        const sat = await deps.measureRun(sys, {
+          label: `${tag}, saturating (${fmt(rate)} orders/s offered, ${satS} s)`,
+          rate,
+          durationS: satS,
+          paced: false,
+          drainCapMs: 30_000,
+        });
         r.saturating.push(sat);
-        r.at200.push(await deps.measureRun(sys, { label: `${tag}, 200 orders/s (${latS} s)`, rate: 200, durationS: latS, leadInS, drainCapMs: 15_000 }));
+        r.at200.push(
+          await deps.measureRun(sys, {
+            label: `${tag}, 200 orders/s (${latS} s)`,
+            rate: 200,
+            durationS: latS,
+            leadInS,
+            drainCapMs: 15_000,
+          }),
+        );
         // 1,000/s only where the saturating run showed room for it: past its capacity the run would measure a queue.
         r.at1000.push(
           sat.throughput >= 1_100
-            ? await deps.measureRun(sys, { label: `${tag}, 1,000 orders/s (${latS} s)`, rate: 1_000, durationS: latS, leadInS, drainCapMs: 15_000 })
+            ? await deps.measureRun(sys, {
+                label: `${tag}, 1,000 orders/s (${latS} s)`,
+                rate: 1_000,
+                durationS: latS,
+                leadInS,
+                drainCapMs: 15_000,
+              })
             : undefined,
         );
       }
@@ -133,16 +153,26 @@ const RETRY_OVERLOAD = 1.3;
 
 const p99 = (r: SyncRun): number => percentile(r.steady.latencies, 99);
 
-function printSyncResults(deps: SyncBenchDeps, settings: readonly SyncSetting[], runs: Map<SyncSetting, SettingRuns>, rounds: number): void {
+function printSyncResults(
+  deps: SyncBenchDeps,
+  settings: readonly SyncSetting[],
+  runs: Map<SyncSetting, SettingRuns>,
+  rounds: number,
+): void {
   const { fmt } = deps;
   const base = runs.get(null)!;
   /** Median over the rounds of (setting's figure / default's figure in the same round). */
   const ratio = (mine: (SyncRun | undefined)[], theirs: (SyncRun | undefined)[], figure: (r: SyncRun) => number) =>
     median(mine.map((r, i) => (r && theirs[i] ? figure(r) / figure(theirs[i]!) : NaN)));
-  const perRound = (rs: (SyncRun | undefined)[], figure: (r: SyncRun) => number, digits = 0) => rs.map((r) => (r ? fmt(figure(r), digits) : "—")).join(", ");
+  const perRound = (rs: (SyncRun | undefined)[], figure: (r: SyncRun) => number, digits = 0) =>
+    rs.map((r) => (r ? fmt(figure(r), digits) : "—")).join(", ");
   const seconds = (performance.now() - deps.startedMs) / 1000;
-  console.log(`\nResults (--sync${deps.quick ? " --quick" : ""}, ${fmt(seconds)} s, ${rounds} round(s); ratios are medians of per-round ratios to the default, same run):`);
-  console.log("| sync_interval | orders/s per round | × default | CPU ms/order (nats-server) | p99 POST→SHIPPING_READY at 200/s | × default | at 1,000/s | × default | POST p99 at 200/s |");
+  console.log(
+    `\nResults (--sync${deps.quick ? " --quick" : ""}, ${fmt(seconds)} s, ${rounds} round(s); ratios are medians of per-round ratios to the default, same run):`,
+  );
+  console.log(
+    "| sync_interval | orders/s per round | × default | CPU ms/order (nats-server) | p99 POST→SHIPPING_READY at 200/s | × default | at 1,000/s | × default | POST p99 at 200/s |",
+  );
   console.log("| --- | --- | --- | --- | --- | --- | --- | --- | --- |");
   const summary: Record<string, unknown> = {};
   for (const setting of settings) {
@@ -173,7 +203,15 @@ function printSyncResults(deps: SyncBenchDeps, settings: readonly SyncSetting[],
   if (deps.jsonOut) {
     writeFileSync(
       deps.jsonOut,
-      JSON.stringify({ machine: deps.machine, quick: deps.quick, syncInterval: { summary, runs: Object.fromEntries([...runs].map(([k, v]) => [settingLabel(k), v])) } }, (k, v) => (k === "latencies" ? undefined : v), 2),
+      JSON.stringify(
+        {
+          machine: deps.machine,
+          quick: deps.quick,
+          syncInterval: { summary, runs: Object.fromEntries([...runs].map(([k, v]) => [settingLabel(k), v])) },
+        },
+        (k, v) => (k === "latencies" ? undefined : v),
+        2,
+      ),
     );
   }
 }

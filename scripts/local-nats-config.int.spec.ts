@@ -27,7 +27,11 @@ interface Varz {
 
 /** Starts nats-server the way npm start does, with NATS_SYNC_INTERVAL=`value` (or unset), and returns its /varz. */
 async function varzWith(value: string | undefined): Promise<Varz> {
-  const configFile = writeLocalNatsConfig(syncIntervalFrom({ NATS_SYNC_INTERVAL: value }), AUTH_CONF, join(dir, value ?? "unset", "nats", "server.conf"));
+  const configFile = writeLocalNatsConfig(
+    syncIntervalFrom({ NATS_SYNC_INTERVAL: value }),
+    AUTH_CONF,
+    join(dir, value ?? "unset", "nats", "server.conf"),
+  );
   const monitor = await freePort();
   const server = await startNatsServer({ configFile, env: serverEnv, args: ["-m", String(monitor)] });
   try {

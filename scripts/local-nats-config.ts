@@ -33,7 +33,7 @@ export class SyncIntervalError extends Error {
 }
 
 // Go's time.ParseDuration units; a sign is refused below, so only positive durations pass.
-const UNIT_NS: Record<string, number> = { ns: 1, us: 1e3, "µs": 1e3, "μs": 1e3, ms: 1e6, s: 1e9, m: 60e9, h: 3600e9 };
+const UNIT_NS: Record<string, number> = { ns: 1, us: 1e3, µs: 1e3, μs: 1e3, ms: 1e6, s: 1e9, m: 60e9, h: 3600e9 };
 const DURATION = /^(?:\d+(?:\.\d*)?|\.\d+)(?:ns|us|µs|μs|ms|s|m|h)(?:(?:\d+(?:\.\d*)?|\.\d+)(?:ns|us|µs|μs|ms|s|m|h))*$/;
 const PART = /(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)/g;
 
@@ -57,7 +57,9 @@ export function syncIntervalFrom(env: Record<string, string | undefined>): SyncI
   if (!raw) return DEFAULT_SYNC_INTERVAL;
   if (raw.toLowerCase() === "always") return "always";
   if (!DURATION.test(raw)) {
-    const hint = /^\d+(\.\d+)?$/.test(raw) ? " has no unit (nats-server would read a bare number as seconds, with a warning)" : " is not a duration";
+    const hint = /^\d+(\.\d+)?$/.test(raw)
+      ? " has no unit (nats-server would read a bare number as seconds, with a warning)"
+      : " is not a duration";
     throw new SyncIntervalError(raw, hint.trim());
   }
   if (durationNs(raw) < MIN_INTERVAL_NS) throw new SyncIntervalError(raw, "is shorter than 1ms (use always instead)");

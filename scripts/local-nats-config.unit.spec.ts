@@ -59,7 +59,11 @@ describe("npm start's server config", () => {
   });
 
   it("names the included file relative to the config's folder, where nats-server resolves it", () => {
-    expect(includePath("/home/me/orderstream/.data/nats/server.conf", "/home/me/orderstream/nats/auth/nats-server.auth.conf")).toBe("../../nats/auth/nats-server.auth.conf");
-    expect(includePath("/tmp/elsewhere/nats/server.conf", "/home/me/orderstream/nats/auth/nats-server.auth.conf")).toBe("../../../home/me/orderstream/nats/auth/nats-server.auth.conf");
+    expect(includePath("/home/me/orderstream/.data/nats/server.conf", "/home/me/orderstream/nats/auth/nats-server.auth.conf")).toBe(
+      "../../nats/auth/nats-server.auth.conf",
+    );
+    expect(includePath("/tmp/elsewhere/nats/server.conf", "/home/me/orderstream/nats/auth/nats-server.auth.conf")).toBe(
+      "../../../home/me/orderstream/nats/auth/nats-server.auth.conf",
+    );
   });
 });
