@@ -44,7 +44,7 @@ function durationNs(text: string): number {
   return ns;
 }
 
-/** Below this, a timer-driven fsync of every stream is busier than `always` and buys nothing over it. */
+/** Shorter is `always` in all but name, run from a timer (and 0 is no interval at all): refused with a pointer to `always`. */
 const MIN_INTERVAL_NS = 1e6;
 
 /**
