@@ -9,6 +9,9 @@
  *   npm run bench -- --replay-only  only phases 1 and 4 (raw read, rebuild-view) and their ratio, ≈ 40 s
  *   npm run bench -- --logs       also two systems logging at info: to stdout only, and shipped to a real
  *                                 VictoriaLogs too (issue 17); each saturated (≈ +1.5 min; needs victoria-logs)
+ *   npm run bench -- --sync       only the fsync comparison (bench/sync-interval.ts), ≈ 4 min: one system per
+ *                                 JetStream sync_interval (default 2m, 1s, 100ms, always), taking turns in rounds;
+ *                                 `--sync-settings 1s,always` compares other settings with the default
  *   npm run bench -- --ws         only the WebSocket comparison, ≈ 2.5 min: two systems, the services on
  *                                 nats-server's TCP port in one, on its WebSocket port (ws://) in the other, taking turns
  *
@@ -46,6 +49,7 @@ import {
 import { startOtlpSink, type OtlpSink } from "./otlp-sink.ts";
 import { natsBench, type NatsBenchResult } from "./nats-bench.ts";
 import { formatProfile } from "./profile.ts";
+import { parseSyncSettings, syncIntervalComparison } from "./sync-interval.ts";
 import { findVictoriaLogs, startVictoriaLogs, VICTORIA_LOGS_INSTALL_HINT, type VictoriaLogsProcess } from "../scripts/observability.ts";
 
 const argv = process.argv.slice(2);
@@ -61,6 +65,9 @@ const REPLAY_ONLY = argv.includes("--replay-only");
 const LOGS = argv.includes("--logs");
 /** `--ws`: only the services over TCP vs over WebSocket, each warmed up and saturated. */
 const WS_ONLY = argv.includes("--ws");
+/** `--sync`: only the fsync settings of JetStream's file store side by side (bench/sync-interval.ts). */
+const SYNC_ONLY = argv.includes("--sync");
+const SYNC_SETTINGS = argv.includes("--sync-settings") ? argv[argv.indexOf("--sync-settings") + 1] : undefined;
 
 // latLeadInSeconds: the latency runs offer their rate this long before the measured window, so it
 // starts with every process paced at that rate rather than catching up after the drain wait.
@@ -128,6 +135,8 @@ interface RunResult {
   cores: Record<string, number>;
   /** CPU ms of the services and nats-server per completed order */
   cpuMsPerOrder: number;
+  /** CPU ms of nats-server alone per completed order */
+  natsCpuMsPerOrder: number;
   /** Messages the services sent to / received from nats-server per completed order */
   natsMsgsPerOrder: { in: number; out: number };
 }
@@ -142,7 +151,18 @@ function cpuSnapshot(sys: BenchSystem): Record<string, number> {
 
 async function measureRun(
   sys: BenchSystem,
-  opts: { label: string; rate: number; durationS: number; amount?: number; connections?: number; countSr?: boolean; paced?: boolean; leadInS?: number },
+  opts: {
+    label: string;
+    rate: number;
+    durationS: number;
+    amount?: number;
+    connections?: number;
+    countSr?: boolean;
+    paced?: boolean;
+    leadInS?: number;
+    /** Longest wait for the drain, instead of the full run's budget-driven one. */
+    drainCapMs?: number;
+  },
 ): Promise<RunResult> {
   const fromSeq = (await streamMessages(sys.jsm, ORDERS_STREAM)).lastSeq + 1;
   const notifBefore = (await streamMessages(sys.jsm, NOTIFICATIONS_STREAM)).messages;
@@ -151,7 +171,7 @@ async function measureRun(
   const msgsBefore = await sys.natsServiceMessages();
   const started = Date.now();
   const http = await httpLoad({ url: sys.orderUrl, rate: opts.rate, durationS: opts.durationS, amount: opts.amount, connections: opts.connections, paced: opts.paced });
-  const drain = await waitDrained(sys.jsm, Math.max(5_000, Math.min(CFG.drainCapMs, (RUN_BUDGET_S - elapsedS()) * 1_000)));
+  const drain = await waitDrained(sys.jsm, opts.drainCapMs ?? Math.max(5_000, Math.min(CFG.drainCapMs, (RUN_BUDGET_S - elapsedS()) * 1_000)));
   const ended = Date.now();
   const cpuAfter = cpuSnapshot(sys);
   const msgsAfter = await sys.natsServiceMessages();
@@ -191,6 +211,7 @@ async function measureRun(
     shippingReadyCounted: opts.countSr ? srAfter - srBefore : null,
     cores,
     cpuMsPerOrder: (systemCpu * 1000) / all.completed,
+    natsCpuMsPerOrder: ((cpuAfter["nats-server"]! - cpuBefore["nats-server"]!) * 1000) / all.completed,
     natsMsgsPerOrder: { in: (msgsAfter.in - msgsBefore.in) / all.completed, out: (msgsAfter.out - msgsBefore.out) / all.completed },
   };
   say(
@@ -347,6 +368,10 @@ async function main(): Promise<void> {
   };
   say(`orderstream bench${QUICK ? " --quick" : ""}: ${machine.cores} cores (${machine.cpu}), ${fmt(machine.memGiB, 1)} GiB, node ${machine.node}`);
   if (WS_ONLY) return webSocketComparison(machine);
+  if (SYNC_ONLY) {
+    const deps = { quick: QUICK, measureRun, warmUp: (sys: BenchSystem, label: string) => warmUp(sys, label), capacityGuess, say, fmt, jsonOut: JSON_OUT, machine, startedMs: t0 };
+    return syncIntervalComparison(deps, parseSyncSettings(SYNC_SETTINGS));
+  }
 
   // ---- 1 + 4: the limit, and replay, on a bare server ---------------------------------------
   const bare = await startNatsServer();

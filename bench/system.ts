@@ -53,6 +53,8 @@ export interface SystemOptions {
    * server also opens a WebSocket listener, so both runs of the comparison have the same server.
    */
   servicesOver?: "tcp" | "websocket";
+  /** A config file for nats-server (`-c`; e.g. npm start's sync setting, bench/sync-interval.ts). */
+  natsConfigFile?: string;
 }
 
 export interface BenchSystem {
@@ -219,7 +221,11 @@ export async function startBenchSystem(opts: SystemOptions): Promise<BenchSystem
   // BENCH_NATS_PROFILE_PORT opens nats-server's Go profiling port: its goroutine dumps
   // (/debug/pprof/goroutine?debug=2) show what the server is busy with (BENCHMARKS.md, "How to reproduce").
   const profile = process.env.BENCH_NATS_PROFILE_PORT ? ["--profile", process.env.BENCH_NATS_PROFILE_PORT] : [];
-  const nats = await startNatsServer({ args: ["-m", String(monitorPort), ...profile], websocket: opts.servicesOver !== undefined });
+  const nats = await startNatsServer({
+    args: ["-m", String(monitorPort), ...profile],
+    websocket: opts.servicesOver !== undefined,
+    configFile: opts.natsConfigFile,
+  });
   // The bench's own connection stays on TCP whatever the services use: this process never mixes transports.
   const nc = await connectNats({ servers: [nats.url], name: `bench-${opts.label}`, failFast: true });
   const js = jetstream(nc);

@@ -25,6 +25,7 @@ import { localUrlOf } from "../shared/config.ts";
 import { SERVICES, type ServiceName } from "../nats/subjects.ts";
 import { freePort, isPortFree } from "./nats-binary.ts";
 import { localPasswords, writeLocalNats, type NatsUser } from "./local-nats.ts";
+import { SyncIntervalError, syncIntervalFrom, writeLocalNatsConfig, type SyncInterval } from "./local-nats-config.ts";
 import { buildBundles, serviceBundleArgs } from "./build.ts";
 import { PortVariableError, serviceEnv, startHost, startPorts, type StartPorts } from "./start-env.ts";
 import { serverPasswordEnv } from "./nats-password-hash.ts";
@@ -50,6 +51,16 @@ try {
   ports = startPorts(process.env);
 } catch (err) {
   if (!(err instanceof PortVariableError)) throw err;
+  console.error(`npm start: ${err.message}`);
+  process.exit(1);
+}
+
+// How often the local nats-server fsyncs (scripts/local-nats-config.ts); checked before anything starts.
+let syncInterval: SyncInterval;
+try {
+  syncInterval = syncIntervalFrom(process.env);
+} catch (err) {
+  if (!(err instanceof SyncIntervalError)) throw err;
   console.error(`npm start: ${err.message}`);
   process.exit(1);
 }
@@ -109,9 +120,9 @@ async function startNats(passwordEnv: Record<string, string>): Promise<string> {
   const port = ports.nats ?? (await portOr(4222));
   const storeDir = join(DATA_DIR, "nats");
   mkdirSync(storeDir, { recursive: true });
-  const authArgs = useAuth ? ["-c", `${root}nats/auth/nats-server.auth.conf`] : [];
+  const configFile = writeLocalNatsConfig(syncInterval, useAuth ? `${root}nats/auth/nats-server.auth.conf` : undefined);
   // Its own process group: Ctrl-C must not stop the server before the services have drained.
-  const [command, args] = dyingWithParent(binary, [...authArgs, "-a", "127.0.0.1", "-p", String(port), "-js", "-sd", storeDir]);
+  const [command, args] = dyingWithParent(binary, ["-c", configFile, "-a", "127.0.0.1", "-p", String(port), "-js", "-sd", storeDir]);
   const proc = spawn(command, args, {
     stdio: ["ignore", "pipe", "pipe"],
     detached: true,
@@ -131,7 +142,7 @@ async function startNats(passwordEnv: Record<string, string>): Promise<string> {
   const url = `nats://127.0.0.1:${port}`;
   writeLocalNats({ url, passwords });
   console.log(
-    `Started nats-server ${binary} on ${url} (JetStream data in ${storeDir}` +
+    `Started nats-server ${binary} on ${url} (JetStream data in ${storeDir}, sync_interval ${syncInterval}, set by NATS_SYNC_INTERVAL` +
       (useAuth ? "; one NATS user per service, nats/auth, passwords bcrypt-hashed — ORDERSTREAM_NATS_AUTH=off to run without)." : ")."),
   );
   localServer = true;

@@ -166,6 +166,9 @@ describe("npm start under a supervisor", () => {
     // npm, sh, the start script, nats-server and the four services at least.
     expect(pids.length, pids.map(commandOf).join("\n")).toBeGreaterThanOrEqual(6);
     const localNats = readFileSync(join(dataDir, "nats", "local.json"), "utf8");
+    // Its server fsyncs before every PubAck unless NATS_SYNC_INTERVAL says otherwise (scripts/local-nats-config.ts).
+    expect(readFileSync(join(dataDir, "nats", "server.conf"), "utf8")).toMatch(/^ {2}sync_interval: always$/m);
+    expect(first.output()).toMatch(/sync_interval always, set by NATS_SYNC_INTERVAL/);
     const observability = existsSync(join(dataDir, "observability.json")) ? readFileSync(join(dataDir, "observability.json"), "utf8") : null;
 
     const second = npmStart(await startEnv());
@@ -196,6 +199,15 @@ describe("npm start under a supervisor", () => {
     console.log(`SIGTERM to npm: ${pids.length} processes gone in ${ms} ms`);
     // The services drained (SIGTERM, in-flight work finished, exit 0) rather than being killed.
     expectDrained(first);
+    expect(existsSync(join(dataDir, "npm-start.lock"))).toBe(false);
+  });
+
+  it("refuses a NATS_SYNC_INTERVAL nats-server would not read as meant, before it starts or writes anything", async () => {
+    const bad = npmStart({ ...(await startEnv()), NATS_SYNC_INTERVAL: "5" });
+    await waitUntil(async () => bad.exit() !== undefined, { timeoutMs: 60_000, what: "npm start to exit" });
+    expect(bad.exit(), bad.output()).toBe(1);
+    expect(bad.output()).toMatch(/npm start: NATS_SYNC_INTERVAL=5 has no unit .*give "always"/);
+    expect(bad.output()).not.toMatch(/Started nats-server|built dist/);
     expect(existsSync(join(dataDir, "npm-start.lock"))).toBe(false);
   });
 
