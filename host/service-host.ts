@@ -28,6 +28,7 @@ import { BUCKETS, ORDERS_STREAM, type ServiceName } from "../nats/subjects.ts";
 import { ensureDeadLetterStreams, startAdvisoryProcessor, writeDeadLetter } from "../nats/dead-letters.ts";
 import { startRetryProcessor } from "../nats/dead-letter-retry.ts";
 import { readJetStreamStats } from "../nats/jetstream-stats.ts";
+import { ensureSiteLinks, watchHubLink, type HubLink } from "../nats/sites.ts";
 import { describeRoute, jsonResponse, serveApiDocuments } from "../shared/http/openapi.ts";
 import { allowedMethods } from "../shared/http/allowed-methods.ts";
 import { HealthBody, ReadinessBody, type Health, type Readiness } from "./http-schemas.ts";
@@ -50,6 +51,8 @@ export interface Infra {
   metrics: ServiceMetrics;
   /** This instance's id among its service's instances (the partition assignment's key). */
   instanceId: string;
+  /** At a site (SITE): the link to the hub, as the site sees it; absent elsewhere. */
+  hubLink?: HubLink;
 }
 
 /** A service: its name, how it sets itself up, its handler of the events it is delivered, and its routes. */
@@ -249,8 +252,26 @@ export function createService<R>(
       void watchStatus(nc);
       const js = jetstream(nc);
       const jsm = await jetstreamManager(nc);
-      await untilNatsAnswers("creating the ORDERS streams", () => ensureOrderStreams(jsm, config.ordersReplicas));
-      await untilNatsAnswers("creating the partition consumers", () => ensurePartitionConsumers(jsm, ORDERS_STREAM, config.service));
+      const { topology } = config;
+      await untilNatsAnswers("creating the ORDERS streams", () => ensureOrderStreams(jsm, config.ordersReplicas, topology));
+      await untilNatsAnswers("creating the partition consumers", () => ensurePartitionConsumers(jsm, ORDERS_STREAM, config.service, topology));
+      if (topology.kind !== "single") await untilNatsAnswers("setting up the site links", () => ensureSiteLinks(jsm, topology));
+      let hubLink: HubLink | undefined;
+      if (topology.kind === "site") {
+        // Local reads and a probe that never blocks: the site takes orders with the hub away.
+        hubLink = await watchHubLink({
+          nc,
+          jsm,
+          hubDomain: topology.hubDomain,
+          onChange: (s) =>
+            s.up
+              ? log.info({ hub: topology.hubDomain, pendingEvents: s.pendingEvents }, "the hub answers: orders go on to it")
+              : log.warn({ hub: topology.hubDomain, pendingEvents: s.pendingEvents }, "the hub does not answer: orders are taken and wait here"),
+        });
+        const link = hubLink;
+        metrics.watchHubLink(topology.hubDomain, () => link.state());
+        background.push(async () => link.stop());
+      }
       const instances = await untilNatsAnswers("creating the instances bucket", () =>
         ensureBucket(nc!, jsm, BUCKETS.instances, bucketOptions.instances),
       );
@@ -269,6 +290,7 @@ export function createService<R>(
         log,
         metrics,
         instanceId,
+        hubLink,
       };
       const r = await untilNatsAnswers("setting up the service's buckets", () => definition.setup(infra));
       runtime = r;
@@ -297,6 +319,7 @@ export function createService<R>(
               source: "service",
             }),
           describe: () => ({ service: config.service, port: config.port, ...describeInstance }),
+          topology,
         }),
       );
       // Read lazily by /metrics (cached 5 s), so an idle service asks JetStream nothing.

@@ -19,10 +19,11 @@ import {
   NOTIFICATIONS_STREAM,
   NOTIFICATIONS_SUBJECTS,
   ORDERS_STREAM,
-  ORDERS_SUBJECTS,
+  ordersStreamSubjects,
   OWNER_GROUP,
   type ServiceName,
 } from "./subjects.ts";
+import type { Topology } from "../shared/config.ts";
 
 /**
  * How long a delivered message may stay unacknowledged before the server hands it out again (the
@@ -62,11 +63,11 @@ export const IDEMPOTENCY_TTL_MS = 25 * 60 * 60_000;
 
 type StreamDefinition = Partial<StreamConfig> & { name: string };
 
-function fileStream(name: string, subject: string, description: string, replicas: number): StreamDefinition {
+function fileStream(name: string, subjects: string[], description: string, replicas: number): StreamDefinition {
   return {
     name,
     description,
-    subjects: [subject],
+    subjects,
     storage: StorageType.File,
     retention: RetentionPolicy.Limits,
     discard: DiscardPolicy.Old,
@@ -76,14 +77,18 @@ function fileStream(name: string, subject: string, description: string, replicas
   };
 }
 
-export function ordersStreamConfig(replicas: number): StreamDefinition {
-  return fileStream(ORDERS_STREAM, ORDERS_SUBJECTS, "Every order event; subject orders.<partition>.<orderId>.<eventType>", replicas);
+export function ordersStreamConfig(replicas: number, topology: Topology = { kind: "single" }): StreamDefinition {
+  const description =
+    topology.kind === "single"
+      ? "Every order event; subject orders.<partition>.<orderId>.<eventType>"
+      : "Every order event; subject orders.<partition>.<orderId>.<eventType>, a site's orders sites.<site>.orders.<partition>.<orderId>.<eventType>";
+  return fileStream(ORDERS_STREAM, ordersStreamSubjects(topology), description, replicas);
 }
 
 export function notificationsStreamConfig(replicas: number): StreamDefinition {
   return fileStream(
     NOTIFICATIONS_STREAM,
-    NOTIFICATIONS_SUBJECTS,
+    [NOTIFICATIONS_SUBJECTS],
     "Notifications sent to users; subject notifications.<userId>.<orderId>.<eventType>",
     replicas,
   );
@@ -97,11 +102,11 @@ export type PartitionConsumerConfig = Partial<ConsumerConfig> & { durable_name: 
  * which handles its orders' events in stream order and acknowledges cumulatively. Another instance
  * is pinned only once the owner stops pulling for OWNER_TTL_MS or hands the partition over.
  */
-export function partitionConsumerConfig(service: ServiceName, partition: number): PartitionConsumerConfig {
+export function partitionConsumerConfig(service: ServiceName, partition: number, topology: Topology = { kind: "single" }): PartitionConsumerConfig {
   return {
     durable_name: consumerName(service, partition),
     description: `${service} service, partition ${partition}`,
-    filter_subjects: consumerFilterSubjects(service, partition),
+    filter_subjects: consumerFilterSubjects(service, partition, topology),
     ack_policy: AckPolicy.All,
     deliver_policy: DeliverPolicy.All,
     ack_wait: nanos(ACK_WAIT_MS),

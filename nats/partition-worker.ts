@@ -28,12 +28,14 @@ import { MAX_DELIVER, OWNER_TTL_MS } from "./definitions.ts";
 import { decodeEvent, type Delivery, type GiveUp, type HandledReport, type HandleOutcome, type PartitionHandler } from "./delivery.ts";
 import { rebindDelayMs, stopWhenDeleted } from "./durable-loop.ts";
 import { readPartitionRange } from "./order-history.ts";
+import type { Topology } from "../shared/config.ts";
 import {
   CONSUMED_EVENT_TYPES,
   consumerName,
   ORDERS_STREAM,
   OWNER_GROUP,
   parseEventSubject,
+  partitionSubjectFilters,
   type EventSubject,
   type ServiceName,
 } from "./subjects.ts";
@@ -67,6 +69,8 @@ export interface PartitionWorkerOptions {
   /** Told how each event ended (the metrics hook; keeps this layer free of a metrics library). */
   onHandled?(report: HandledReport): void;
   maxAttempts?: number;
+  /** Which subject forms the partition's consumer holds (nats/subjects.ts); default single-site. */
+  topology?: Topology;
 }
 
 /** What a consumer reports for the JetStream gauges, as this worker sees it. */
@@ -244,7 +248,12 @@ export class PartitionWorker {
       try {
         const info = await this.opts.jsm.consumers.info(ORDERS_STREAM, this.consumer);
         const from = Math.max(info.ack_floor.stream_seq, this.floor) + 1;
-        const stored = await readPartitionRange(this.opts.jsm, this.opts.partition, from, info.delivered.stream_seq);
+        const stored = await readPartitionRange(
+          this.opts.jsm,
+          partitionSubjectFilters(this.opts.service, this.opts.partition, this.opts.topology),
+          from,
+          info.delivered.stream_seq,
+        );
         // What was delivered here under the new pin is taken as delivered (it may be first sight);
         // the rest of the range is what the previous owner left.
         const deliveredHere = new Set(this.buffered.map((m) => m.seq));

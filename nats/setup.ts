@@ -17,6 +17,7 @@ import {
 } from "./definitions.ts";
 import { DeliverPolicy } from "@nats-io/jetstream";
 import { ORDERS_STREAM, PARTITIONS, type ServiceName } from "./subjects.ts";
+import type { Topology } from "../shared/config.ts";
 
 const STREAM_NOT_FOUND = 10059;
 const CONSUMER_NOT_FOUND = 10014;
@@ -110,14 +111,35 @@ async function ordersReplicas(jsm: JetStreamManager): Promise<number> {
   }
 }
 
-export async function ensureOrderStreams(jsm: JetStreamManager, replicas: number): Promise<void> {
-  await ensureStream(jsm, ordersStreamConfig(replicas));
+export async function ensureOrderStreams(jsm: JetStreamManager, replicas: number, topology: Topology = { kind: "single" }): Promise<void> {
+  await ensureStream(jsm, ordersStreamConfig(replicas, topology));
+  // A stream made before this server joined sites gains the site subjects in place.
+  if (topology.kind !== "single") await ensureStreamSubjects(jsm, ORDERS_STREAM, ordersStreamConfig(replicas, topology).subjects ?? []);
   await ensureStream(jsm, notificationsStreamConfig(replicas));
 }
 
-export async function ensurePartitionConsumers(jsm: JetStreamManager, stream: string, service: ServiceName): Promise<void> {
+/**
+ * Adds subjects a stream lacks (never removes any), re-reading after the update: instances racing
+ * with other updates (a site's source added meanwhile) keep each other's changes.
+ */
+export async function ensureStreamSubjects(jsm: JetStreamManager, stream: string, subjects: string[]): Promise<void> {
+  for (let attempt = 1; attempt <= 5; attempt++) {
+    const { config } = await jsm.streams.info(stream);
+    const missing = subjects.filter((s) => !(config.subjects ?? []).includes(s));
+    if (missing.length === 0) return;
+    await jsm.streams.update(stream, { ...config, subjects: [...(config.subjects ?? []), ...missing] });
+  }
+  throw new Error(`could not add ${subjects.join(", ")} to the ${stream} stream's subjects after 5 attempts (other updates kept racing)`);
+}
+
+export async function ensurePartitionConsumers(
+  jsm: JetStreamManager,
+  stream: string,
+  service: ServiceName,
+  topology: Topology = { kind: "single" },
+): Promise<void> {
   await Promise.all(
-    Array.from({ length: PARTITIONS }, (_, p) => ensurePartitionConsumer(jsm, stream, partitionConsumerConfig(service, p))),
+    Array.from({ length: PARTITIONS }, (_, p) => ensurePartitionConsumer(jsm, stream, partitionConsumerConfig(service, p, topology))),
   );
 }
 
