@@ -11,7 +11,7 @@ import { Kvm } from "@nats-io/kv";
 import { startSites, type Sites } from "./support/sites.ts";
 import { getJson, postOrder, waitForStatus } from "./support/system.ts";
 import { waitUntil } from "./support/processes.ts";
-import { BUCKETS, ORDERS_STREAM } from "../nats/subjects.ts";
+import { BUCKETS, NOTIFICATIONS_STREAM, ORDERS_STREAM } from "../nats/subjects.ts";
 
 const FINAL = ["SHIPPING_READY", "CANCELLED"];
 const HAPPY = ["ORDER_CREATED", "PAYMENT_COMPLETED", "SHIPPING_READY"];
@@ -125,4 +125,174 @@ describe("orders placed at a site", () => {
     for await (const k of await kv.keys()) keys.push(k);
     expect(keys.filter((k) => k.startsWith("order.")).length).toBe(1);
   }, 30_000);
+});
+
+/** One order of a mixed batch: every 10th declined, every 10th (offset 5) out of stock, the rest happy. */
+function mixedOrder(i: number, userId: string): { body: object; expected: string[] } {
+  if (i % 10 === 3) return { body: { userId, amount: 5000 }, expected: DECLINED };
+  if (i % 10 === 7) return { body: { userId, amount: 10, items: [{ sku: "OUT-OF-STOCK", quantity: 1, unitPrice: 10 }] }, expected: OUT_OF_STOCK };
+  return { body: { userId, amount: 20, items: [{ sku: "A-1", quantity: 2, unitPrice: 10 }] }, expected: HAPPY };
+}
+
+interface Placed {
+  orderId: string;
+  expected: string[];
+}
+
+/** Places `count` mixed orders at a site, `concurrency` at a time; every one must be 201. */
+async function placeMany(baseUrl: string, count: number, userId: string, concurrency = 16): Promise<Placed[]> {
+  const placed: Placed[] = [];
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      for (let i = next++; i < count; i = next++) {
+        const { body, expected } = mixedOrder(i, userId);
+        const res = await postOrder(baseUrl, body);
+        if (res.status !== 201) throw new Error(`POST /orders at ${baseUrl} answered ${res.status}: ${JSON.stringify(res.body)}`);
+        placed.push({ orderId: res.body.orderId, expected });
+      }
+    }),
+  );
+  return placed;
+}
+
+/** Messages per subject under `filter` in a stream (its state's subject counts). */
+async function subjectCounts(jsm: JetStreamManager, stream: string, filter: string): Promise<Record<string, number>> {
+  return (await jsm.streams.info(stream, { subjects_filter: filter })).state.subjects ?? {};
+}
+
+/** Sum of the events the placed orders end with. */
+function totalEvents(placed: Placed[]): number {
+  return placed.reduce((n, p) => n + p.expected.length, 0);
+}
+
+/** Waits until the stream holds every final event of the placed orders under `filter`; answers the ms it took. */
+async function allEventsStored(jsm: JetStreamManager, filter: string, placed: Placed[], timeoutMs: number, what: string): Promise<number> {
+  const started = Date.now();
+  const ids = new Set(placed.map((p) => p.orderId));
+  const want = totalEvents(placed);
+  await waitUntil(
+    async () => {
+      const counts = await subjectCounts(jsm, ORDERS_STREAM, filter);
+      let n = 0;
+      for (const subject of Object.keys(counts)) if (ids.has(subject.split(".")[4]!)) n++;
+      return n >= want;
+    },
+    { timeoutMs, intervalMs: 100, what },
+  );
+  return Date.now() - started;
+}
+
+/**
+ * Every placed order ended as it would have without an outage, once: its events at the site and at
+ * the hub are exactly the expected ones in order, no (order, event type) subject holds two messages
+ * on either side, and the hub's notifications are one per event.
+ */
+async function assertCompletedOnce(site: string, placed: Placed[], userId: string): Promise<void> {
+  const siteJsm = await manager(sites.site(site).nats.url);
+  const hubJsm = await manager(sites.hub.url);
+  for (const jsm of [siteJsm, hubJsm]) {
+    const counts = await subjectCounts(jsm, ORDERS_STREAM, `sites.${site}.orders.*.*.*`);
+    const ours = Object.entries(counts).filter(([subject]) => placed.some((p) => subject.includes(p.orderId)));
+    expect(ours.length).toBe(totalEvents(placed));
+    expect(ours.filter(([, n]) => n !== 1)).toEqual([]);
+  }
+  const siteUrl = sites.site(site).order!.baseUrl;
+  for (const p of placed) {
+    expect(await eventTypesAt(siteUrl, p.orderId), `${p.orderId} at ${site}`).toEqual(p.expected);
+    expect(await eventTypesAt(sites.hubOrderUrl, p.orderId), `${p.orderId} at the hub`).toEqual(p.expected);
+  }
+  const notified = await waitUntil(
+    async () => {
+      const counts = await subjectCounts(hubJsm, NOTIFICATIONS_STREAM, `notifications.${userId}.>`);
+      return Object.keys(counts).length >= totalEvents(placed) ? counts : undefined;
+    },
+    { timeoutMs: 30_000, what: `a notification for each of ${userId}'s events` },
+  );
+  expect(Object.keys(notified).length).toBe(totalEvents(placed));
+  expect(Object.values(notified).filter((n) => n !== 1)).toEqual([]);
+}
+
+async function metricsOf(baseUrl: string): Promise<string> {
+  return (await fetch(`${baseUrl}/metrics`)).text();
+}
+
+describe("the link to the hub cut and back", () => {
+  it("hub SIGKILLed and restarted: 200 orders at each site are taken meanwhile, then complete once and in order", async () => {
+    await sites.hub.kill();
+    const placed: Record<string, Placed[]> = {};
+    for (const site of ["edge1", "edge2"]) placed[site] = await placeMany(sites.site(site).order!.baseUrl, 200, `kill-${site}`);
+    const edge1 = sites.site("edge1").order!.baseUrl;
+    // The site stays ready, says the order waits, and /metrics shows the link down and the backlog.
+    expect((await fetch(`${edge1}/readyz`)).status).toBe(200);
+    expect((await getJson(`${edge1}/orders/${placed.edge1![0]!.orderId}`)).body.hub).toBe("waiting");
+    const page = await (await fetch(`${edge1}/orders/${placed.edge1![0]!.orderId}/view`)).text();
+    expect(page).toContain('data-hub="waiting"');
+    await waitUntil(
+      async () => {
+        const text = await metricsOf(edge1);
+        const pending = Number(/^orderstream_hub_pending_events\{[^}]*\} (\d+)/m.exec(text)?.[1] ?? -1);
+        return /^orderstream_hub_link_up\{[^}]*hub="hub"[^}]*\} 0$/m.test(text) && pending >= 200;
+      },
+      { timeoutMs: 10_000, what: "edge1's /metrics to show the link down and ≥ 200 events waiting" },
+    );
+    await sites.hub.restart();
+    const siteJsm = { edge1: await manager(sites.site("edge1").nats.url), edge2: await manager(sites.site("edge2").nats.url) };
+    const took = await Promise.all(
+      (["edge1", "edge2"] as const).map((site) =>
+        allEventsStored(siteJsm[site], `sites.${site}.orders.*.*.*`, placed[site]!, 60_000, `${site}'s orders to complete after the hub's restart`),
+      ),
+    );
+    console.log(`hub restart: 2 × 200 orders complete at their sites ${Math.max(...took)} ms after the hub was started again`);
+    for (const site of ["edge1", "edge2"]) await assertCompletedOnce(site, placed[site]!, `kill-${site}`);
+    expect((await getJson(`${edge1}/orders/${placed.edge1![0]!.orderId}`)).body.hub).toBe("received");
+    await waitUntil(async () => /^orderstream_hub_link_up\{[^}]*\} 1$/m.test(await metricsOf(edge1)), { timeoutMs: 10_000, what: "the link gauge back at 1" });
+  }, 240_000);
+
+  it("edge1's remote removed (config reload): 200 orders and a cancel wait at the site, edge2 goes on; back, they complete once", async () => {
+    const edge1 = sites.site("edge1");
+    await edge1.cut();
+    const during = await placeMany(edge1.order!.baseUrl, 200, "cut-edge1");
+    // A cancel while cut: ORDER_CANCEL_REQUESTED waits at the site behind its ORDER_CREATED.
+    const cancelled = await postOrder(edge1.order!.baseUrl, { userId: "cut-edge1", amount: 20 });
+    expect((await fetch(`${edge1.order!.baseUrl}/orders/${cancelled.body.orderId}/cancel`, { method: "POST" })).status).toBe(202);
+    // The other site is not affected.
+    const other = await placeMany(sites.site("edge2").order!.baseUrl, 20, "cut-edge2");
+    const edge2Jsm = await manager(sites.site("edge2").nats.url);
+    await allEventsStored(edge2Jsm, "sites.edge2.orders.*.*.*", other, 30_000, "edge2's orders to complete while edge1 is cut off");
+    expect((await fetch(`${edge1.order!.baseUrl}/readyz`)).status).toBe(200);
+    expect((await getJson(`${edge1.order!.baseUrl}/orders/${during[0]!.orderId}`)).body).toMatchObject({ status: "CREATED", hub: "waiting" });
+    await edge1.restore();
+    const edge1Jsm = await manager(edge1.nats.url);
+    const all = [...during, { orderId: cancelled.body.orderId as string, expected: ["ORDER_CREATED", "ORDER_CANCEL_REQUESTED", "PAYMENT_COMPLETED", "PAYMENT_REFUNDED", "ORDER_CANCELLED"] }];
+    const took = await allEventsStored(edge1Jsm, "sites.edge1.orders.*.*.*", during, 60_000, "edge1's orders to complete after the link returned");
+    console.log(`link cut by reload: 200 orders complete at edge1 ${took} ms after the remote was back`);
+    await waitForStatus(edge1.order!.baseUrl, cancelled.body.orderId, ["CANCELLED"], 30_000);
+    const cancelTypes = await eventTypesAt(edge1.order!.baseUrl, cancelled.body.orderId);
+    // Payment at the hub sees the cancel before it charges, or refunds after: CANCELLED either way, never shipped.
+    expect(cancelTypes.slice(0, 2)).toEqual(["ORDER_CREATED", "ORDER_CANCEL_REQUESTED"]);
+    expect(cancelTypes).not.toContain("SHIPPING_READY");
+    expect(cancelTypes.at(-1)).toBe("ORDER_CANCELLED");
+    await assertCompletedOnce("edge1", all, "cut-edge1");
+  }, 240_000);
+
+  it("a leaf restarted while it catches up: nothing lost, nothing twice", async () => {
+    const edge2 = sites.site("edge2");
+    await edge2.cut();
+    const during = await placeMany(edge2.order!.baseUrl, 200, "restart-edge2");
+    await edge2.restore();
+    const hubJsm = await manager(sites.hub.url);
+    const ids = new Set(during.map((p) => p.orderId));
+    // Restart as soon as the hub has some of the backlog but (most likely) not all of it.
+    await waitUntil(
+      async () => Object.keys(await subjectCounts(hubJsm, ORDERS_STREAM, "sites.edge2.orders.*.*.ORDER_CREATED")).some((s) => ids.has(s.split(".")[4]!)),
+      { timeoutMs: 30_000, intervalMs: 20, what: "the hub to start receiving edge2's backlog" },
+    );
+    const atRestart = Object.keys(await subjectCounts(hubJsm, ORDERS_STREAM, "sites.edge2.orders.*.*.*")).filter((s) => ids.has(s.split(".")[4]!)).length;
+    await edge2.nats.restart();
+    console.log(`leaf restarted with ${atRestart} of ${totalEvents(during)} events of the backlog at the hub`);
+    const edge2Jsm = await manager(edge2.nats.url);
+    await allEventsStored(edge2Jsm, "sites.edge2.orders.*.*.*", during, 60_000, "edge2's orders to complete after its restart");
+    await assertCompletedOnce("edge2", during, "restart-edge2");
+  }, 240_000);
 });
