@@ -31,10 +31,14 @@ export function hubServerEnv(ports: { leaf: number; ws: number }): Record<string
  * block between the `link-begin` / `link-end` markers left out: a reload then drops the link).
  */
 export function writeSiteConfig(path: string, linked: boolean, host = "127.0.0.1"): string {
-  let conf = onLoopback(readFileSync(SITE_CONF, "utf8"), host);
-  if (!linked) conf = conf.replace(/^# link-begin[\s\S]*^# link-end.*$/m, "# link cut: no leafnode remote\n");
-  writeFileSync(path, conf);
+  writeFileSync(path, siteConfigText(readFileSync(SITE_CONF, "utf8"), linked, host));
   return path;
+}
+
+/** nats/sites/site.conf's text as run here: listeners on `host`, the leafnode block kept or left out. */
+export function siteConfigText(template: string, linked: boolean, host = "127.0.0.1"): string {
+  const conf = onLoopback(template, host);
+  return linked ? conf : conf.replace(/^# link-begin[\s\S]*^# link-end.*$/m, "# link cut: no leafnode remote\n");
 }
 
 /** The env of a site's server: its name and where the hub takes leaf connections (`nats-leaf://` or `ws://`). */
