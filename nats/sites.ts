@@ -220,8 +220,15 @@ export async function watchHubLink(opts: HubLinkOptions): Promise<HubLink> {
     state: () => ({ ...state }),
     async hubStatus(events) {
       let last = 0;
-      for (const e of events) if (SITE_ORIGIN_TYPES.includes(e.event.eventType) && e.seq > last) last = e.seq;
-      if (last <= state.confirmedSeq) return "received";
+      let lastType: string | undefined;
+      let fromHub = false;
+      for (const e of events) {
+        if (!SITE_ORIGIN_TYPES.includes(e.event.eventType)) fromHub = true;
+        else if (e.seq > last) [last, lastType] = [e.seq, e.event.eventType];
+      }
+      // The hub decides nothing on an order before it has its ORDER_CREATED: a decision of the hub
+      // here proves it, before the flow control that moves the consumer's floor comes round (≤ 1 s).
+      if (last <= state.confirmedSeq || (lastType === "ORDER_CREATED" && fromHub)) return "received";
       if (Date.now() - floorAt > FLOOR_MAX_AGE_MS) await readForward().catch(() => {});
       return last <= state.confirmedSeq ? "received" : "waiting";
     },

@@ -20,8 +20,8 @@ export interface SitesOptions {
   hubServices?: ServiceName[];
   /** Env for every service (hub and sites). */
   env?: Record<string, string>;
-  /** How the sites' leafnode remotes reach the hub (default tcp: `nats-leaf://`; ws: `ws://`). */
-  leafTransport?: "tcp" | "ws";
+  /** How the sites' leafnode remotes reach the hub (default tcp: `nats-leaf://`; ws: `ws://`), for all or per site. */
+  leafTransport?: "tcp" | "ws" | Record<string, "tcp" | "ws">;
   /** Start each site's order service (default true); false to start them with startSiteService. */
   siteServices?: boolean;
 }
@@ -94,12 +94,13 @@ export async function startSites(opts: SitesOptions = {}): Promise<Sites> {
       hubServices.push(s);
       started.services.push(s);
     }
-    const leafUrl = opts.leafTransport === "ws" ? hubLeafUrls.ws : hubLeafUrls.tcp;
+    const transportOf = (site: string) => (typeof opts.leafTransport === "object" ? opts.leafTransport[site] : opts.leafTransport) ?? "tcp";
     const sites = new Map<string, SiteHandle>();
     for (const name of siteNames) {
       const conf = join(dir, `${name}.conf`);
       writeSiteConfig(conf, true);
       const monitor = await freePort();
+      const leafUrl = transportOf(name) === "ws" ? hubLeafUrls.ws : hubLeafUrls.tcp;
       const nats = await startNatsServer({ configFile: conf, env: siteServerEnv(name, leafUrl), args: ["-m", String(monitor)] });
       started.servers.push(nats);
       await waitUntil(async () => (await leafConnections(monitor)) > 0, { timeoutMs: 15_000, what: `site ${name}'s leaf connection to the hub` });
