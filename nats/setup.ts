@@ -118,6 +118,14 @@ export async function ensureOrderStreams(jsm: JetStreamManager, replicas: number
   await ensureStream(jsm, notificationsStreamConfig(replicas));
 }
 
+/** A stream update that other instances' updates kept overtaking; starting again usually succeeds. */
+export class StreamUpdateRaceError extends Error {
+  constructor(stream: string, what: string) {
+    super(`could not ${what} on the ${stream} stream after 5 attempts: other updates kept racing; restart the service to try again`);
+    this.name = "StreamUpdateRaceError";
+  }
+}
+
 /**
  * Adds subjects a stream lacks (never removes any), re-reading after the update: instances racing
  * with other updates (a site's source added meanwhile) keep each other's changes.
@@ -129,7 +137,7 @@ export async function ensureStreamSubjects(jsm: JetStreamManager, stream: string
     if (missing.length === 0) return;
     await jsm.streams.update(stream, { ...config, subjects: [...(config.subjects ?? []), ...missing] });
   }
-  throw new Error(`could not add ${subjects.join(", ")} to the ${stream} stream's subjects after 5 attempts (other updates kept racing)`);
+  throw new StreamUpdateRaceError(stream, `add the subjects ${subjects.join(", ")}`);
 }
 
 export async function ensurePartitionConsumers(

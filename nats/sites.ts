@@ -33,6 +33,7 @@ import {
   siteReturnFilters,
 } from "./subjects.ts";
 import type { StoredEvent } from "./order-history.ts";
+import { StreamUpdateRaceError } from "./setup.ts";
 
 /**
  * Events a sourcing consumer sends ahead of the flow control that acknowledges them: what one round
@@ -125,7 +126,7 @@ export async function ensureSources(jsm: JetStreamManager, wanted: StreamSource[
     if (missing.length === 0) return;
     await jsm.streams.update(ORDERS_STREAM, { ...config, sources: [...have, ...missing] });
   }
-  throw new Error(`could not add the site sources to ${ORDERS_STREAM} after 5 attempts (other updates kept racing)`);
+  throw new StreamUpdateRaceError(ORDERS_STREAM, "add the site sources");
 }
 
 /** Sets up this side of every site link the topology names (nothing for a single site). */

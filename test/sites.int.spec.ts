@@ -92,9 +92,12 @@ describe("orders placed at a site", () => {
     const site = sites.site("edge1").order!.baseUrl;
     // The cancel races payment and shipping at the hub: either end is allowed, never both.
     const { body } = await postOrder(site, { userId: "u-cancel", amount: 30 });
-    const atHub = await fetch(`${sites.hubOrderUrl}/orders/${body.orderId}/cancel`, { method: "POST" });
     // The hub does not take a site's customer decisions.
-    if (atHub.status !== 404) expect(atHub.status).toBe(409);
+    await waitUntil(async () => (await getJson(`${sites.hubOrderUrl}/orders/${body.orderId}`)).status === 200, { what: "the order at the hub" });
+    const atHub = await fetch(`${sites.hubOrderUrl}/orders/${body.orderId}/cancel`, { method: "POST" });
+    expect(atHub.status).toBe(409);
+    expect(atHub.headers.get("content-type")).toContain("application/problem+json");
+    expect(((await atHub.json()) as { detail: string }).detail).toContain("placed at site edge1");
     const res = await fetch(`${site}/orders/${body.orderId}/cancel`, { method: "POST" });
     expect([202, 409]).toContain(res.status);
     const view = await waitForStatus(site, body.orderId, FINAL, 30_000);

@@ -247,7 +247,7 @@ export function orderRoutes(app: Hono, runtime: () => OrderRuntime, config: Serv
       responses: {
         202: jsonResponse("Accepted: the cancel is on its way.", CancelAcceptedBody),
         ...unknownOrder,
-        ...problems({ 409: "The order is SHIPPING_READY or CANCELLED already." }),
+        ...problems({ 409: "The order is SHIPPING_READY or CANCELLED already, or it was placed at a site (cancel it there)." }),
       },
     }),
     async (c) => {
