@@ -11,6 +11,8 @@ import { jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
 import { startSites, type Sites } from "./support/sites.ts";
 import { promtool } from "./support/prometheus.ts";
+import { startTestJaeger } from "./support/observability.ts";
+import type { JaegerProcess } from "../scripts/observability.ts";
 import { getJson, postOrder, waitForStatus } from "./support/system.ts";
 import { join } from "node:path";
 import { REPO_ROOT, waitUntil } from "./support/processes.ts";
@@ -45,14 +47,20 @@ async function eventsBecome(baseUrl: string, orderId: string, expected: string[]
   });
 }
 
+let jaeger: JaegerProcess;
+
 beforeAll(async () => {
+  // Every service at the hub and at the sites exports its spans to one real Jaeger.
+  jaeger = await startTestJaeger();
+  const tracing = { OTEL_TRACES_EXPORTER: "otlp", OTEL_EXPORTER_OTLP_ENDPOINT: jaeger.otlpUrl, JAEGER_QUERY_URL: jaeger.queryUrl, OTEL_BSP_SCHEDULE_DELAY: "200" };
   // edge2's leafnode remote is a ws:// URL (the hub's WebSocket listener), edge1's nats-leaf://.
-  sites = await startSites({ env: { PAYMENT_LIMIT: "1000" }, leafTransport: { edge2: "ws" } });
+  sites = await startSites({ env: { PAYMENT_LIMIT: "1000", ...tracing }, leafTransport: { edge2: "ws" } });
 }, 120_000);
 
 afterAll(async () => {
   await Promise.all(conns.map((c) => c.close().catch(() => {})));
   await sites?.stop();
+  await jaeger?.stop();
 });
 
 describe("orders placed at a site", () => {
@@ -87,6 +95,30 @@ describe("orders placed at a site", () => {
       expect((await getJson(`${sites.site(other).order!.baseUrl}/orders/${p.orderId}`)).status).toBe(404);
     }
   }, 120_000);
+
+  it("is one trace across site and hub: the hub's /trace and order page show the site's POST and the hub's services under it", async () => {
+    const site = sites.site("edge1").order!.baseUrl;
+    const { body } = await postOrder(site, { userId: "u-trace", amount: 20 });
+    await eventsBecome(site, body.orderId, HAPPY);
+    const trace = await waitUntil(
+      async () => {
+        const { status, body: t } = await getJson(`${sites.hubOrderUrl}/orders/${body.orderId}/trace`);
+        const services = new Set(((t?.spans ?? []) as { service: string }[]).map((sp) => sp.service));
+        const all = ["order-service", "payment-service", "shipping-service", "notification-service"].every((n) => services.has(n));
+        return status === 200 && all ? t : undefined;
+      },
+      { timeoutMs: 30_000, intervalMs: 500, what: "the hub's /trace to hold the site's and the hub's spans" },
+    );
+    expect(trace.traceId).toBe(body.traceId);
+    const spans = trace.spans as { spanId: string; parentSpanId: string | null; operation: string; service: string }[];
+    // One root: the POST at the site; every other span's parent is in the trace.
+    const ids = new Set(spans.map((sp) => sp.spanId));
+    const roots = spans.filter((sp) => !sp.parentSpanId || !ids.has(sp.parentSpanId));
+    expect(roots.map((r) => `${r.service} ${r.operation}`)).toEqual(["order-service POST /orders"]);
+    const page = await (await fetch(`${sites.hubOrderUrl}/orders/${body.orderId}/view`)).text();
+    expect(page).toContain(body.traceId);
+    expect(page).toContain("payment-service");
+  }, 60_000);
 
   it("can be cancelled at the site (refund at the hub, ORDER_CANCELLED at the site), not at the hub", async () => {
     const site = sites.site("edge1").order!.baseUrl;
