@@ -24,7 +24,7 @@ const printJson = (io: CliIo, value: unknown) => io.stdout.write(`${JSON.stringi
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function orderIdOf(id: string): string {
-  if (!isOrderId(id)) throw new CliUsageError(`"${id}" is not an order id (the API issues UUIDs)`);
+  if (!isOrderId(id)) throw new CliUsageError(`"${id}" is not an order id (the API issues UUIDs, at a site <site>-<uuid>)`);
   return id;
 }
 

@@ -32,6 +32,11 @@ export interface ServiceMetrics {
   watchReadiness(read: () => ReadinessSnapshot): void;
   /** A JetStream write refused for lack of room, by reason (shared/store-refusal.ts). */
   writeRefused(reason: string): void;
+  /**
+   * At a site (nats/sites.ts): registers the hub link gauges, read from `read` at each scrape.
+   * Never called elsewhere, so a single-site service exposes no hub metrics.
+   */
+  watchHubLink(hub: string, read: () => { up: boolean; pendingEvents: number | null }): void;
 }
 
 /** What the readiness gauges show: the probe's verdict and the account's storage (absent before the first read). */
@@ -272,6 +277,27 @@ export function createMetrics(service: string): ServiceMetrics {
     },
     writeRefused(reason) {
       writesRefused.inc({ reason });
+    },
+    watchHubLink(hub, readLink) {
+      new client.Gauge({
+        name: "orderstream_hub_link_up",
+        help: "1 while the hub's JetStream answers this site through the leaf link (probed every 2 s), else 0: orders are still taken and wait here.",
+        labelNames: ["hub"],
+        registers: [registry],
+        collect() {
+          this.set({ hub }, readLink().up ? 1 : 0);
+        },
+      });
+      new client.Gauge({
+        name: "orderstream_hub_pending_events",
+        help: "Events this site stored that the hub has not confirmed yet (its forward consumer's pending and unacknowledged); an order placed during an outage adds one.",
+        labelNames: ["hub"],
+        registers: [registry],
+        collect() {
+          const pending = readLink().pendingEvents;
+          if (pending !== null) this.set({ hub }, pending);
+        },
+      });
     },
     orderLatency,
     httpRequests,

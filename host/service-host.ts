@@ -36,6 +36,7 @@ import { kvCrashSuspects } from "../nats/crash-suspects.ts";
 import { readJetStreamStats } from "../nats/jetstream-stats.ts";
 import { describeRoute, jsonResponse, serveApiDocuments, type ApiServer } from "../shared/http/openapi.ts";
 import { generateAsyncApiDocument, type AsyncApiDocument } from "../nats/asyncapi.ts";
+import { ensureSiteLinks, watchHubLink, type HubLink } from "../nats/sites.ts";
 import { allowedMethods } from "../shared/http/allowed-methods.ts";
 import { AsyncApiBody, HealthBody, ReadinessBody, type Health, type Readiness } from "./http-schemas.ts";
 
@@ -66,6 +67,8 @@ export interface Infra {
   metrics: ServiceMetrics;
   /** This instance's id among its service's instances (the partition assignment's key). */
   instanceId: string;
+  /** At a site (SITE): the link to the hub, as the site sees it; absent elsewhere. */
+  hubLink?: HubLink;
 }
 
 /** A service: its name, how it sets itself up, its handler of the events it is delivered, and its routes. */
@@ -319,12 +322,13 @@ export function createService<R>(
       });
       const js = jetstream(nc);
       const jsm = await jetstreamManager(nc);
+      const { topology } = config;
       const streamLimits = {
         ordersMaxBytes: config.ordersMaxBytes,
         notificationsMaxAgeMs: config.notificationsMaxAgeMs,
         compression: config.streamCompression,
       };
-      await untilNatsAnswers("creating the ORDERS streams", () => ensureOrderStreams(jsm, config.ordersReplicas, streamLimits));
+      await untilNatsAnswers("creating the ORDERS streams", () => ensureOrderStreams(jsm, config.ordersReplicas, streamLimits, topology));
       // From here on the probe watches the server (before, ORDERS might just not exist yet).
       readiness.start();
       try {
@@ -334,7 +338,25 @@ export function createService<R>(
         // Not fatal: the streams work as they are; with nats/auth/ only the admin may change them.
         log.warn({ err, ...streamLimits }, "could not update the streams' limits in place; apply them as the NATS admin (docs/operations.md, Sizing the store)");
       }
-      await untilNatsAnswers("creating the partition consumers", () => ensurePartitionConsumers(jsm, ORDERS_STREAM, config.service));
+      await untilNatsAnswers("creating the partition consumers", () => ensurePartitionConsumers(jsm, ORDERS_STREAM, config.service, topology));
+
+      if (topology.kind !== "single") await untilNatsAnswers("setting up the site links", () => ensureSiteLinks(jsm, topology));
+      let hubLink: HubLink | undefined;
+      if (topology.kind === "site") {
+        // Local reads and a probe that never blocks: the site takes orders with the hub away.
+        hubLink = await watchHubLink({
+          nc,
+          jsm,
+          hubDomain: topology.hubDomain,
+          onChange: (s) =>
+            s.up
+              ? log.info({ hub: topology.hubDomain, pendingEvents: s.pendingEvents }, "the hub answers: orders go on to it")
+              : log.warn({ hub: topology.hubDomain, pendingEvents: s.pendingEvents }, "the hub does not answer: orders are taken and wait here"),
+        });
+        const link = hubLink;
+        metrics.watchHubLink(topology.hubDomain, () => link.state());
+        background.push(async () => link.stop());
+      }
       const instances = await untilNatsAnswers("creating the instances bucket", () =>
         ensureBucket(nc!, jsm, BUCKETS.instances, bucketOptions.instances),
       );
@@ -358,6 +380,7 @@ export function createService<R>(
         log,
         metrics,
         instanceId,
+        hubLink,
       };
       const r = await untilNatsAnswers("setting up the service's buckets", () => definition.setup(infra));
       runtime = r;
@@ -391,6 +414,7 @@ export function createService<R>(
               source: "service",
             }),
           describe: () => ({ service: config.service, port: config.port, ...describeInstance }),
+          topology,
         }),
       );
       // Read lazily by /metrics (cached 5 s), so an idle service asks JetStream nothing.

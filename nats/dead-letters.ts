@@ -99,7 +99,10 @@ export interface DeadLetterInput {
 export async function writeDeadLetter(js: JetStreamClient, input: DeadLetterInput): Promise<void> {
   const h = natsHeaders();
   for (const key of input.headers?.keys() ?? []) {
-    if (key.toLowerCase() !== "nats-msg-id" && !key.toLowerCase().startsWith("nats-expected")) h.set(key, input.headers!.get(key));
+    const lower = key.toLowerCase();
+    // Nats-Stream-Source marks a message a stream sourced (a site's order at the hub, nats/sites.ts):
+    // the server refuses it on a publish.
+    if (lower !== "nats-msg-id" && !lower.startsWith("nats-expected") && lower !== "nats-stream-source") h.set(key, input.headers!.get(key));
   }
   h.set(DlqHeader.reason, input.reason.replace(/[\r\n]+/g, " ").slice(0, 1000));
   h.set(DlqHeader.streamSeq, String(input.streamSeq));

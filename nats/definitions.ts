@@ -20,10 +20,11 @@ import {
   NOTIFICATIONS_STREAM,
   NOTIFICATIONS_SUBJECTS,
   ORDERS_STREAM,
-  ORDERS_SUBJECTS,
+  ordersStreamSubjects,
   OWNER_GROUP,
   type ServiceName,
 } from "./subjects.ts";
+import type { Topology } from "../shared/config.ts";
 
 /**
  * How long a delivered message may stay unacknowledged before the server hands it out again (the
@@ -91,11 +92,11 @@ export const STREAM_COMPRESSION: StoreCompression = StoreCompression.S2;
 const compressionOf = (limits: StreamLimits): StoreCompression =>
   limits.compression === "none" ? StoreCompression.None : limits.compression === "s2" ? StoreCompression.S2 : STREAM_COMPRESSION;
 
-function fileStream(name: string, subject: string, description: string, replicas: number): StreamDefinition {
+function fileStream(name: string, subjects: string[], description: string, replicas: number): StreamDefinition {
   return {
     name,
     description,
-    subjects: [subject],
+    subjects,
     storage: StorageType.File,
     retention: RetentionPolicy.Limits,
     discard: DiscardPolicy.Old,
@@ -105,10 +106,18 @@ function fileStream(name: string, subject: string, description: string, replicas
   };
 }
 
-export function ordersStreamConfig(replicas: number, limits: StreamLimits = DEFAULT_STREAM_LIMITS): StreamDefinition {
+export function ordersStreamConfig(
+  replicas: number,
+  limits: StreamLimits = DEFAULT_STREAM_LIMITS,
+  topology: Topology = { kind: "single" },
+): StreamDefinition {
   const limited = limits.ordersMaxBytes > 0;
+  const description =
+    topology.kind === "single"
+      ? "Every order event; subject orders.<partition>.<orderId>.<eventType>"
+      : "Every order event; subject orders.<partition>.<orderId>.<eventType>, a site's orders sites.<site>.orders.<partition>.<orderId>.<eventType>";
   return {
-    ...fileStream(ORDERS_STREAM, ORDERS_SUBJECTS, "Every order event; subject orders.<partition>.<orderId>.<eventType>", replicas),
+    ...fileStream(ORDERS_STREAM, ordersStreamSubjects(topology), description, replicas),
     max_age: 0,
     max_bytes: limited ? limits.ordersMaxBytes : -1,
     discard: limited ? DiscardPolicy.New : DiscardPolicy.Old,
@@ -120,7 +129,7 @@ export function notificationsStreamConfig(replicas: number, limits: StreamLimits
   return {
     ...fileStream(
       NOTIFICATIONS_STREAM,
-      NOTIFICATIONS_SUBJECTS,
+      [NOTIFICATIONS_SUBJECTS],
       "Notifications sent to users; subject notifications.<userId>.<orderId>.<eventType>",
       replicas,
     ),
@@ -140,11 +149,11 @@ export type PartitionConsumerConfig = Partial<ConsumerConfig> & { durable_name: 
  * which handles its orders' events in stream order and acknowledges cumulatively. Another instance
  * is pinned only once the owner stops pulling for OWNER_TTL_MS or hands the partition over.
  */
-export function partitionConsumerConfig(service: ServiceName, partition: number): PartitionConsumerConfig {
+export function partitionConsumerConfig(service: ServiceName, partition: number, topology: Topology = { kind: "single" }): PartitionConsumerConfig {
   return {
     durable_name: consumerName(service, partition),
     description: `${service} service, partition ${partition}`,
-    filter_subjects: consumerFilterSubjects(service, partition),
+    filter_subjects: consumerFilterSubjects(service, partition, topology),
     ack_policy: AckPolicy.All,
     deliver_policy: DeliverPolicy.All,
     ack_wait: nanos(ACK_WAIT_MS),

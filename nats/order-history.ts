@@ -12,7 +12,7 @@
  */
 import type { JetStreamManager, StoredMsg } from "@nats-io/jetstream";
 import { EVENT_TYPES, parseEvent, type OrderEvent } from "../shared/events.ts";
-import { eventSubject, ORDERS_STREAM, orderSubjectFilter, partitionSubjectFilter } from "./subjects.ts";
+import { eventSubject, ORDERS_STREAM, orderSubjectFilter } from "./subjects.ts";
 
 export interface StoredEvent {
   seq: number;
@@ -106,15 +106,22 @@ const RANGE_BATCH = 512;
 
 /**
  * The messages of one partition with sequences in [fromSeq, toSeq], in order (raw: the caller
- * validates). On a single replica, batch direct gets; on a replicated stream, the leader's "next
- * message of the partition" one at a time (a lagging follower could leave out the newest ones, which
- * are exactly what a new partition owner reads this for).
+ * validates), under each of `filters` (one per subject form the consumer holds, nats/subjects.ts
+ * partitionSubjectFilters: the plain one, and at the hub the sites' too). On a single replica, batch
+ * direct gets; on a replicated stream, the leader's "next message of the partition" one at a time (a
+ * lagging follower could leave out the newest ones, which are exactly what a new partition owner
+ * reads this for).
  */
-export async function readPartitionRange(jsm: JetStreamManager, partition: number, fromSeq: number, toSeq: number): Promise<StoredMsg[]> {
-  const filter = partitionSubjectFilter(partition);
+export async function readPartitionRange(jsm: JetStreamManager, filters: readonly string[], fromSeq: number, toSeq: number): Promise<StoredMsg[]> {
+  if (toSeq < fromSeq) return [];
+  const replicated = await ordersReplicated(jsm);
+  const parts = await Promise.all(filters.map((filter) => readFilteredRange(jsm, replicated, filter, fromSeq, toSeq)));
+  return parts.length === 1 ? parts[0]! : parts.flat().sort((a, b) => a.seq - b.seq);
+}
+
+async function readFilteredRange(jsm: JetStreamManager, replicated: boolean, filter: string, fromSeq: number, toSeq: number): Promise<StoredMsg[]> {
   const out: StoredMsg[] = [];
-  if (toSeq < fromSeq) return out;
-  if (await ordersReplicated(jsm)) {
+  if (replicated) {
     for (let next = fromSeq; next <= toSeq; ) {
       // STREAM.MSG.GET takes `next_by_subj` like a direct get; nats.js 3.4's type leaves it out.
       const m = await jsm.streams.getMessage(ORDERS_STREAM, { seq: next, next_by_subj: filter } as unknown as { seq: number });
@@ -125,7 +132,10 @@ export async function readPartitionRange(jsm: JetStreamManager, partition: numbe
     return out;
   }
   for (let next = fromSeq; next <= toSeq; ) {
-    const batch = await directBatch(jsm, { seq: next, next_by_subj: filter, batch: RANGE_BATCH });
+    // With several filters one may hold nothing in the range: the server answers 404 to that batch.
+    const batch = await directBatch(jsm, { seq: next, next_by_subj: filter, batch: RANGE_BATCH }).catch((err: unknown) =>
+      (err as { code?: unknown }).code === 404 ? [] : Promise.reject(err),
+    );
     for (const m of batch) if (m.seq <= toSeq) out.push(m);
     const last = batch.at(-1);
     if (!last || batch.length < RANGE_BATCH) break;

@@ -36,12 +36,14 @@ import { rebindDelayMs, stopWhenDeleted } from "./durable-loop.ts";
 import { storeRefusal } from "../shared/store-refusal.ts";
 import type { CrashSuspects } from "./crash-suspects.ts";
 import { readPartitionRange } from "./order-history.ts";
+import type { Topology } from "../shared/config.ts";
 import {
   CONSUMED_EVENT_TYPES,
   consumerName,
   ORDERS_STREAM,
   OWNER_GROUP,
   parseEventSubject,
+  partitionSubjectFilters,
   type EventSubject,
   type ServiceName,
 } from "./subjects.ts";
@@ -79,6 +81,8 @@ export interface PartitionWorkerOptions {
   suspects?: CrashSuspects;
   /** Process deaths while handling one message before it is dead-lettered (default 3). */
   crashLimit?: number;
+  /** Which subject forms the partition's consumer holds (nats/subjects.ts); default single-site. */
+  topology?: Topology;
 }
 
 /** Default of CRASH_LIMIT. */
@@ -278,7 +282,12 @@ export class PartitionWorker {
           // hold back a suspect of the same order behind it.
           for (const e of this.window) if (e.state === "queued" && e.seq <= info.delivered.stream_seq) this.markSuspect(e);
         }
-        const stored = await readPartitionRange(this.opts.jsm, this.opts.partition, from, info.delivered.stream_seq);
+                const stored = await readPartitionRange(
+          this.opts.jsm,
+          partitionSubjectFilters(this.opts.service, this.opts.partition, this.opts.topology),
+          from,
+          info.delivered.stream_seq,
+        );
         // What was delivered here under the new pin is taken as delivered (it may be first sight);
         // the rest of the range is what the previous owner left.
         const deliveredHere = new Set(this.buffered.map((m) => m.seq));

@@ -13,6 +13,7 @@ import type { CrashSuspects } from "./crash-suspects.ts";
 import { joinPartitionOwners, type PartitionOwners } from "./partition-owners.ts";
 import { PartitionWorker, type WorkerStats } from "./partition-worker.ts";
 import type { ServiceName } from "./subjects.ts";
+import type { Topology } from "../shared/config.ts";
 
 export interface PartitionedConsumerOptions {
   js: JetStreamClient;
@@ -34,6 +35,8 @@ export interface PartitionedConsumerOptions {
   onHandled?: (report: HandledReport) => void;
   /** What the instance's heartbeat tells operators besides its partitions. */
   describe?: () => Record<string, unknown>;
+  /** Which subject forms the consumers hold (sites); default single-site. */
+  topology?: Topology;
 }
 
 export interface RunningConsumers {
@@ -76,6 +79,7 @@ export async function startPartitionedConsumers(opts: PartitionedConsumerOptions
             crashLimit: opts.crashLimit,
             retryDelayMs: opts.retryDelayMs ?? ((n) => defaultRetryDelayMs(n)),
             onHandled: opts.onHandled,
+            topology: opts.topology,
           });
           workers.set(partition, worker);
           try {

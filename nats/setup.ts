@@ -19,6 +19,7 @@ import {
 } from "./definitions.ts";
 import { DeliverPolicy } from "@nats-io/jetstream";
 import { ORDERS_STREAM, PARTITIONS, type ServiceName } from "./subjects.ts";
+import type { Topology } from "../shared/config.ts";
 
 const STREAM_NOT_FOUND = 10059;
 const CONSUMER_NOT_FOUND = 10014;
@@ -113,8 +114,15 @@ async function ordersReplicas(jsm: JetStreamManager): Promise<number> {
 }
 
 /** Adds ORDERS and NOTIFICATIONS (with `limits`) unless they exist; see updateOrderStreamLimits for existing ones. */
-export async function ensureOrderStreams(jsm: JetStreamManager, replicas: number, limits?: StreamLimits): Promise<void> {
-  await ensureStream(jsm, ordersStreamConfig(replicas, limits));
+export async function ensureOrderStreams(
+  jsm: JetStreamManager,
+  replicas: number,
+  limits?: StreamLimits,
+  topology: Topology = { kind: "single" },
+): Promise<void> {
+  await ensureStream(jsm, ordersStreamConfig(replicas, limits, topology));
+  // A stream made before this server joined sites gains the site subjects in place.
+  if (topology.kind !== "single") await ensureStreamSubjects(jsm, ORDERS_STREAM, ordersStreamConfig(replicas, limits, topology).subjects ?? []);
   await ensureStream(jsm, notificationsStreamConfig(replicas, limits));
 }
 
@@ -147,9 +155,36 @@ export async function updateStreamLimits(jsm: JetStreamManager, wanted: ReturnTy
 /** What the server reports for a limit left unset. */
 const defaults: Record<(typeof UPDATABLE_STREAM_LIMITS)[number], unknown> = { max_age: 0, max_bytes: -1, discard: "old", compression: "none" };
 
-export async function ensurePartitionConsumers(jsm: JetStreamManager, stream: string, service: ServiceName): Promise<void> {
+/** A stream update that other instances' updates kept overtaking; starting again usually succeeds. */
+export class StreamUpdateRaceError extends Error {
+  constructor(stream: string, what: string) {
+    super(`could not ${what} on the ${stream} stream after 5 attempts: other updates kept racing; restart the service to try again`);
+    this.name = "StreamUpdateRaceError";
+  }
+}
+
+/**
+ * Adds subjects a stream lacks (never removes any), re-reading after the update: instances racing
+ * with other updates (a site's source added meanwhile) keep each other's changes.
+ */
+export async function ensureStreamSubjects(jsm: JetStreamManager, stream: string, subjects: string[]): Promise<void> {
+  for (let attempt = 1; attempt <= 5; attempt++) {
+    const { config } = await jsm.streams.info(stream);
+    const missing = subjects.filter((s) => !(config.subjects ?? []).includes(s));
+    if (missing.length === 0) return;
+    await jsm.streams.update(stream, { ...config, subjects: [...(config.subjects ?? []), ...missing] });
+  }
+  throw new StreamUpdateRaceError(stream, `add the subjects ${subjects.join(", ")}`);
+}
+
+export async function ensurePartitionConsumers(
+  jsm: JetStreamManager,
+  stream: string,
+  service: ServiceName,
+  topology: Topology = { kind: "single" },
+): Promise<void> {
   await Promise.all(
-    Array.from({ length: PARTITIONS }, (_, p) => ensurePartitionConsumer(jsm, stream, partitionConsumerConfig(service, p))),
+    Array.from({ length: PARTITIONS }, (_, p) => ensurePartitionConsumer(jsm, stream, partitionConsumerConfig(service, p, topology))),
   );
 }
 

@@ -8,8 +8,16 @@
  * - the partition token lets one instance own a slice of orders at a time (one durable per service
  *   and partition, pinned to one puller), which is what keeps per-order order with several instances;
  * - the event type as the last token lets a consumer be delivered only the types its service acts on.
+ *
+ * Sites (README "Sites", docs/design.md "Sites"): an order placed at a site has an id that names the
+ * site (`edge1-<uuid>`, shared/ids.ts) and lives under `sites.<site>.orders.<p>.<orderId>.<T>`, the
+ * same subject at the site and at the hub: every subject is a function of the order id alone, so no
+ * component needs to know where it runs to name an event, and neither sourcing direction rewrites
+ * subjects. Plain ids keep the plain form, so a single-site system is exactly as before.
  */
 import { EVENT_TYPES, type EventType } from "../shared/events.ts";
+import type { Topology } from "../shared/config.ts";
+import { siteOfOrderId } from "../shared/ids.ts";
 
 export const ORDERS_STREAM = "ORDERS";
 export const ORDERS_SUBJECTS = "orders.*.*.*";
@@ -43,12 +51,31 @@ export function partitionOf(orderId: string, partitions = PARTITIONS): number {
 
 /** The subject of one event of one order. */
 export function eventSubject(orderId: string, eventType: EventType): string {
-  return `orders.${partitionOf(orderId)}.${orderId}.${eventType}`;
+  const subject = `orders.${partitionOf(orderId)}.${orderId}.${eventType}`;
+  const site = siteOfOrderId(orderId);
+  return site === undefined ? subject : `sites.${site}.${subject}`;
 }
 
 /** All events of one order. */
 export function orderSubjectFilter(orderId: string): string {
-  return `orders.${partitionOf(orderId)}.${orderId}.*`;
+  const filter = `orders.${partitionOf(orderId)}.${orderId}.*`;
+  const site = siteOfOrderId(orderId);
+  return site === undefined ? filter : `sites.${site}.${filter}`;
+}
+
+/** Every site's orders at the hub. */
+export const SITE_ORDERS_SUBJECTS = "sites.*.orders.*.*.*";
+
+/** The subjects of the ORDERS stream: a hub's also hold every site's orders, a site's its own. */
+export function ordersStreamSubjects(topology: Topology): string[] {
+  switch (topology.kind) {
+    case "single":
+      return [ORDERS_SUBJECTS];
+    case "hub":
+      return [ORDERS_SUBJECTS, SITE_ORDERS_SUBJECTS];
+    case "site":
+      return [ORDERS_SUBJECTS, `sites.${topology.site}.orders.*.*.*`];
+  }
 }
 
 /** All events of one partition. */
@@ -80,11 +107,34 @@ export const PUBLISHED_EVENT_TYPES: Record<ServiceName, readonly EventType[]> = 
   notification: [],
 };
 
+/**
+ * Where a service's consumers look for orders: plain subjects, and at the hub every site's for the
+ * services that act on a site's orders there (payment, shipping, notification); the hub's order
+ * service handles only hub orders, because a site's ORDER_CANCELLED is decided at the site. At a
+ * site the order service handles only that site's orders.
+ */
+function subjectPrefixes(service: ServiceName, topology: Topology): string[] {
+  switch (topology.kind) {
+    case "single":
+      return ["orders"];
+    case "hub":
+      return service === "order" ? ["orders"] : ["orders", "sites.*.orders"];
+    case "site":
+      return [`sites.${topology.site}.orders`];
+  }
+}
+
 /** The subject filters of a service's consumer for one partition: one per event type it acts on. */
-export function consumerFilterSubjects(service: ServiceName, partition: number): string[] {
+export function consumerFilterSubjects(service: ServiceName, partition: number, topology: Topology = { kind: "single" }): string[] {
   const types = CONSUMED_EVENT_TYPES[service];
-  if (types.length === EVENT_TYPES.length) return [partitionSubjectFilter(partition)];
-  return types.map((type) => `orders.${partition}.*.${type}`);
+  const prefixes = subjectPrefixes(service, topology);
+  if (types.length === EVENT_TYPES.length) return prefixes.map((prefix) => `${prefix}.${partition}.*.*`);
+  return prefixes.flatMap((prefix) => types.map((type) => `${prefix}.${partition}.*.${type}`));
+}
+
+/** Every event of one partition a service's consumer may hold (what a new owner reads back). */
+export function partitionSubjectFilters(service: ServiceName, partition: number, topology: Topology = { kind: "single" }): string[] {
+  return subjectPrefixes(service, topology).map((prefix) => `${prefix}.${partition}.*.*`);
 }
 
 /** The priority group every partition consumer pins to one puller: the partition's owner. */
@@ -96,9 +146,14 @@ export interface EventSubject {
   eventType: string;
 }
 
-/** Splits an ORDERS subject into its tokens, or null if it is not one. */
+/** Splits an ORDERS subject (plain, or a site order's) into its tokens, or null if it is not one. */
 export function parseEventSubject(subject: string): EventSubject | null {
   const tokens = subject.split(".");
+  if (tokens.length === 6) {
+    // sites.<site>.orders.<p>.<orderId>.<T>: the site token must be the one the id names.
+    if (tokens[0] !== "sites" || tokens[2] !== "orders" || siteOfOrderId(tokens[4]!) !== tokens[1]) return null;
+    tokens.splice(0, 3, "orders");
+  }
   if (tokens.length !== 4 || tokens[0] !== "orders" || !/^(0|[1-9][0-9]*)$/.test(tokens[1]!)) return null;
   return { partition: Number(tokens[1]), orderId: tokens[2]!, eventType: tokens[3]! };
 }
@@ -108,15 +163,15 @@ export function parseEventSubject(subject: string): EventSubject | null {
  * and the messaging span names): partition and order id as placeholders, the event type kept when
  * it is one of ours (any other token could be anything, so it is a placeholder too).
  */
-export function eventSubjectTemplate(eventType: string): string {
+export function eventSubjectTemplate(eventType: string, ofSite = false): string {
   const known = (EVENT_TYPES as readonly string[]).includes(eventType);
-  return `orders.{partition}.{orderId}.${known ? eventType : "{eventType}"}`;
+  return `${ofSite ? "sites.{site}." : ""}orders.{partition}.{orderId}.${known ? eventType : "{eventType}"}`;
 }
 
 /** A subject as tracing describes it: itself, its template (null if not an ORDERS subject) and its partition. */
 export function eventDestination(subject: string, parsed: EventSubject | null = parseEventSubject(subject)): { name: string; template: string | null; partitionId?: string } {
   if (!parsed) return { name: subject, template: null };
-  return { name: subject, template: eventSubjectTemplate(parsed.eventType), partitionId: String(parsed.partition) };
+  return { name: subject, template: eventSubjectTemplate(parsed.eventType, subject.startsWith("sites.")), partitionId: String(parsed.partition) };
 }
 
 /** Durable consumer name of a service for one partition, e.g. `payment-p07`. */
@@ -156,4 +211,48 @@ export function crashSuspectKey(service: ServiceName, partition: number, seq: nu
 /** The key of one instance in the instances bucket. */
 export function instanceKey(service: ServiceName, instanceId: string): string {
   return `${service}.${instanceId}`;
+}
+
+/**
+ * The link between a site and its hub, by name (nats/sites.ts sets it up; docs/design.md "Sites"):
+ * each event type has one origin — the order's site for what the customer does, the hub for what
+ * the central systems decide — and each direction carries exactly the types of its origin, so no
+ * event travels back to where it came from.
+ */
+export const SITE_ORIGIN_TYPES: readonly EventType[] = ["ORDER_CREATED", "ORDER_CANCEL_REQUESTED", "ORDER_CANCELLED"];
+export const HUB_ORIGIN_TYPES: readonly EventType[] = EVENT_TYPES.filter((t) => !SITE_ORIGIN_TYPES.includes(t));
+
+/** The site's durable push consumer on its ORDERS that the hub's ORDERS sources through. */
+export const SITE_FORWARD_CONSUMER = "to-hub";
+
+/** The hub's durable push consumer on its ORDERS that one site's ORDERS sources through. */
+export function siteReturnConsumer(site: string): string {
+  return `to-site-${site}`;
+}
+
+/**
+ * Deliver subjects of the two sourcing consumers: the only order traffic that crosses the leaf link
+ * (the leafnode remote denies the data subjects themselves, nats/sites/site.conf).
+ */
+export function siteForwardDeliverSubject(site: string): string {
+  return `orderstream.sites.${site}.to-hub`;
+}
+
+export function siteReturnDeliverSubject(site: string): string {
+  return `orderstream.sites.${site}.from-hub`;
+}
+
+/** What the forward consumer carries: the site's own decisions on its own orders. */
+export function siteForwardFilters(site: string): string[] {
+  return SITE_ORIGIN_TYPES.map((type) => `sites.${site}.orders.*.*.${type}`);
+}
+
+/** What the return consumer carries: the hub's decisions on that site's orders. */
+export function siteReturnFilters(site: string): string[] {
+  return HUB_ORIGIN_TYPES.map((type) => `sites.${site}.orders.*.*.${type}`);
+}
+
+/** The JetStream API prefix of another domain, as a stream source's `external.api`. */
+export function jetStreamApiOf(domain: string): string {
+  return `$JS.${domain}.API`;
 }

@@ -1,6 +1,22 @@
 import { describe, expect, it } from "vitest";
 import { EVENT_TYPES } from "../shared/events.ts";
-import { eventDestination, eventSubject, eventSubjectTemplate, orderSubjectFilter, parseEventSubject, partitionOf, PARTITIONS } from "./subjects.ts";
+import {
+  CONSUMED_EVENT_TYPES,
+  consumerFilterSubjects,
+  eventDestination,
+  eventSubject,
+  eventSubjectTemplate,
+  HUB_ORIGIN_TYPES,
+  ordersStreamSubjects,
+  orderSubjectFilter,
+  parseEventSubject,
+  partitionOf,
+  PARTITIONS,
+  partitionSubjectFilters,
+  SITE_ORIGIN_TYPES,
+  siteForwardFilters,
+  siteReturnFilters,
+} from "./subjects.ts";
 
 // FNV-1a 32-bit test vectors (from the FNV reference test suite), and one non-ASCII input: the
 // hash runs over the UTF-8 bytes ("é" = c3 a9).
@@ -103,7 +119,70 @@ describe("eventDestination (tracing's view of a subject)", () => {
     expect(eventDestination("orders.3.x.WHATEVER-1234")).toMatchObject({ template: "orders.{partition}.{orderId}.{eventType}" });
   });
 
+  it("given a site's order, then the site is a placeholder too", () => {
+    const siteId = "edge1-0b9c3c55-5d0e-4b43-9d65-3b0a3b7a2f10";
+    expect(eventDestination(eventSubject(siteId, "ORDER_CREATED"))).toMatchObject({ template: "sites.{site}.orders.{partition}.{orderId}.ORDER_CREATED" });
+  });
+
   it("given a subject outside the ORDERS scheme, then no template", () => {
     expect(eventDestination("notifications.u.o.ORDER_CREATED")).toEqual({ name: "notifications.u.o.ORDER_CREATED", template: null });
+  });
+});
+
+describe("a site's orders (README \"Sites\")", () => {
+  const uuid = "2b1e6a56-8c1f-4b0e-9d7a-3f0c2a9e5b71";
+  const siteId = `edge1-${uuid}`;
+  const hub = { kind: "hub", sites: ["edge1", "edge2"] } as const;
+  const site = { kind: "site", site: "edge1", hubDomain: "hub" } as const;
+
+  it("given an id naming a site, when its subject is asked for, then it is sites.<site>.orders.<p>.<id>.<T> wherever it is asked", () => {
+    expect(eventSubject(siteId, "ORDER_CREATED")).toBe(`sites.edge1.orders.${partitionOf(siteId)}.${siteId}.ORDER_CREATED`);
+    expect(orderSubjectFilter(siteId)).toBe(`sites.edge1.orders.${partitionOf(siteId)}.${siteId}.*`);
+    // A plain id keeps the single-site form.
+    expect(eventSubject(uuid, "ORDER_CREATED")).toBe(`orders.${partitionOf(uuid)}.${uuid}.ORDER_CREATED`);
+  });
+
+  it.each(EVENT_TYPES)("round-trips %s of a site's order through parseEventSubject", (eventType) => {
+    expect(parseEventSubject(eventSubject(siteId, eventType))).toEqual({ partition: partitionOf(siteId), orderId: siteId, eventType });
+  });
+
+  it("refuses a sites subject whose site token is not the one its order id names", () => {
+    expect(parseEventSubject(`sites.edge2.orders.3.${siteId}.ORDER_CREATED`)).toBeNull();
+    expect(parseEventSubject(`sites.edge1.orders.3.${uuid}.ORDER_CREATED`)).toBeNull();
+    expect(parseEventSubject(`sites.edge1.order.3.${siteId}.ORDER_CREATED`)).toBeNull();
+  });
+
+  it("gives the hub's ORDERS every site's subjects and a site's ORDERS its own, a single site none", () => {
+    expect(ordersStreamSubjects({ kind: "single" })).toEqual(["orders.*.*.*"]);
+    expect(ordersStreamSubjects(hub)).toEqual(["orders.*.*.*", "sites.*.orders.*.*.*"]);
+    expect(ordersStreamSubjects(site)).toEqual(["orders.*.*.*", "sites.edge1.orders.*.*.*"]);
+  });
+
+  it("filters the hub's payment, shipping and notification consumers to sites' orders too, the hub's order service not", () => {
+    expect(consumerFilterSubjects("payment", 3, hub)).toEqual([
+      "orders.3.*.ORDER_CREATED",
+      "orders.3.*.ORDER_CANCEL_REQUESTED",
+      "orders.3.*.SHIPPING_FAILED",
+      "sites.*.orders.3.*.ORDER_CREATED",
+      "sites.*.orders.3.*.ORDER_CANCEL_REQUESTED",
+      "sites.*.orders.3.*.SHIPPING_FAILED",
+    ]);
+    expect(consumerFilterSubjects("notification", 3, hub)).toEqual(["orders.3.*.*", "sites.*.orders.3.*.*"]);
+    expect(consumerFilterSubjects("order", 3, hub)).toEqual(consumerFilterSubjects("order", 3));
+    expect(partitionSubjectFilters("shipping", 3, hub)).toEqual(["orders.3.*.*", "sites.*.orders.3.*.*"]);
+  });
+
+  it("filters a site's order service to its own orders only", () => {
+    expect(consumerFilterSubjects("order", 5, site)).toEqual(["sites.edge1.orders.5.*.PAYMENT_FAILED", "sites.edge1.orders.5.*.PAYMENT_REFUNDED"]);
+    expect(partitionSubjectFilters("order", 5, site)).toEqual(["sites.edge1.orders.5.*.*"]);
+  });
+
+  it("sends each event type one way only: what a site originates forward, the rest back", () => {
+    expect([...SITE_ORIGIN_TYPES, ...HUB_ORIGIN_TYPES].sort()).toEqual([...EVENT_TYPES].sort());
+    expect(SITE_ORIGIN_TYPES.filter((t) => HUB_ORIGIN_TYPES.includes(t))).toEqual([]);
+    // The site's order service decides only on what comes back; the hub's services only on what goes forward or their own.
+    expect(CONSUMED_EVENT_TYPES.order.every((t) => HUB_ORIGIN_TYPES.includes(t))).toBe(true);
+    expect(siteForwardFilters("edge1")).toEqual(SITE_ORIGIN_TYPES.map((t) => `sites.edge1.orders.*.*.${t}`));
+    expect(siteReturnFilters("edge1")).toEqual(HUB_ORIGIN_TYPES.map((t) => `sites.edge1.orders.*.*.${t}`));
   });
 });

@@ -3,6 +3,7 @@ import type { ServiceName } from "./services.ts";
 import { DEFAULT_MAX_BUFFERED_LINES } from "./log-shipper.ts";
 import { ConfigError } from "./config-error.ts";
 import { natsTransportOf } from "./nats-servers.ts";
+import { isSiteName, SITE_NAME_PATTERN } from "./ids.ts";
 
 /** PEM contents for TLS to NATS (the entry reads the files: file access is runtime-specific). */
 export interface NatsTlsOptions {
@@ -69,7 +70,23 @@ export interface ServiceConfig {
   crashLimit: number;
   /** Compression of the ORDERS and NOTIFICATIONS blocks on disk (STREAM_COMPRESSION); unset: the default of nats/definitions.ts. */
   streamCompression?: "s2" | "none";
+  /** Where this service runs among sites (SITE, SITES, HUB_DOMAIN); `single` unless one is set. */
+  topology: Topology;
 }
+
+/**
+ * Where a service runs (README "Sites"): alone (`single`, nothing set: the one-server system), at
+ * the hub that sources every listed site (`SITES=edge1,edge2`), or at a site (`SITE=edge1`, the
+ * order API on the site's leaf server, whose JetStream domain is the site's name; the hub's domain
+ * is HUB_DOMAIN, default `hub`).
+ */
+export type Topology =
+  | { kind: "single" }
+  | { kind: "hub"; sites: readonly string[] }
+  | { kind: "site"; site: string; hubDomain: string };
+
+/** The hub's JetStream domain unless HUB_DOMAIN says otherwise. */
+export const DEFAULT_HUB_DOMAIN = "hub";
 
 export { ConfigError } from "./config-error.ts";
 
@@ -133,6 +150,38 @@ function httpUrl(env: Env, name: string): string | undefined {
   return value.replace(/\/+$/, "");
 }
 
+function siteName(variable: string, value: string): string {
+  if (!isSiteName(value)) {
+    throw new ConfigError(`${variable}=${value} is not a site name: lower-case letters, digits and inner dashes, at most 16 (${SITE_NAME_PATTERN.source})`);
+  }
+  return value;
+}
+
+/** The topology from SITE / SITES / HUB_DOMAIN (see Topology). */
+export function loadTopology(service: ServiceName, env: Env): Topology {
+  const site = optional(env, "SITE");
+  const sitesRaw = optional(env, "SITES");
+  const hubDomain = siteName("HUB_DOMAIN", optional(env, "HUB_DOMAIN") ?? DEFAULT_HUB_DOMAIN);
+  if (site !== undefined && sitesRaw !== undefined) {
+    throw new ConfigError("SITE and SITES are both set: SITE names the site a service runs at, SITES the sites a hub's services serve; set one");
+  }
+  if (site !== undefined) {
+    if (service !== "order") {
+      // The hub runs the central systems (provider, carrier, customer messaging) for every site.
+      throw new ConfigError(`SITE=${site} is set for the ${service} service: only the order API runs at a site; run ${service} at the hub with SITES listing the sites`);
+    }
+    siteName("SITE", site);
+    if (site === hubDomain) throw new ConfigError(`SITE=${site} is the hub's domain (HUB_DOMAIN): a site needs a name of its own`);
+    return { kind: "site", site, hubDomain };
+  }
+  if (sitesRaw !== undefined) {
+    const sites = [...new Set(sitesRaw.split(",").map((s) => s.trim()).filter(Boolean))].map((s) => siteName("SITES", s));
+    if (sites.includes(hubDomain)) throw new ConfigError(`SITES names ${hubDomain}, the hub's own domain (HUB_DOMAIN)`);
+    if (sites.length > 0) return { kind: "hub", sites };
+  }
+  return { kind: "single" };
+}
+
 export function loadConfig(service: ServiceName, env: Env): ServiceConfig {
   if (optional(env, "NATS_TLS_CERT") !== undefined && optional(env, "NATS_TLS_KEY") === undefined) {
     throw new ConfigError("NATS_TLS_CERT is set without NATS_TLS_KEY: a client certificate needs its key");
@@ -169,6 +218,7 @@ export function loadConfig(service: ServiceName, env: Env): ServiceConfig {
     notificationsMaxAgeMs: durationVar(env, "NOTIFICATIONS_MAX_AGE", 30 * 86_400_000),
     streamCompression: compressionVar(env),
     crashLimit: numberVar(env, "CRASH_LIMIT", 3, (n) => Number.isInteger(n) && n >= 1 && n <= 100, "a whole number of process deaths, 1-100"),
+    topology: loadTopology(service, env),
   };
 }
 

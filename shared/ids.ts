@@ -7,14 +7,45 @@ import { createHash } from "node:crypto";
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
-/** A new random order id (UUID v4, lower case). */
-export function newOrderId(): string {
-  return crypto.randomUUID();
+/**
+ * A site's name (SITE, SITES): lower-case letters, digits and inner dashes, at most 16 characters.
+ * It becomes a JetStream domain, a subject token and part of consumer names and order ids, so it
+ * holds nothing those treat specially ('.', '*', '>', spaces) and no capitals (domains compare
+ * exactly, people type them loosely); 16, so that `<site>-<uuid>` stays within the 64 characters
+ * an id may have in an event (shared/events.ts).
+ */
+export const SITE_NAME_PATTERN = /^[a-z](?:[a-z0-9-]{0,14}[a-z0-9])?$/;
+
+/** Every order id the API issues, as a regular expression's source (OpenAPI, response schemas). */
+export const ORDER_ID_PATTERN = "^(?:[a-z](?:[a-z0-9-]{0,14}[a-z0-9])?-)?[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$";
+
+export function isSiteName(name: string): boolean {
+  return SITE_NAME_PATTERN.test(name);
 }
 
-/** True when `id` has the form the API issues; anything else is 404 before any NATS call. */
+/** Length of a UUID, the tail of every order id. */
+const UUID_LENGTH = 36;
+
+/**
+ * A new random order id: a UUID v4 (lower case), or at a site `<site>-<uuid>`: the site in the id
+ * is what keeps ids and subjects of several sites apart at the hub, by construction.
+ */
+export function newOrderId(site?: string): string {
+  return site === undefined ? crypto.randomUUID() : `${site}-${crypto.randomUUID()}`;
+}
+
+/** True when `id` has a form the API issues (plain or a site's); anything else is 404 before any NATS call. */
 export function isOrderId(id: string): boolean {
-  return UUID.test(id);
+  if (id.length === UUID_LENGTH) return UUID.test(id);
+  return id.length > UUID_LENGTH + 1 && id[id.length - UUID_LENGTH - 1] === "-" && UUID.test(id.slice(-UUID_LENGTH)) && isSiteName(id.slice(0, -UUID_LENGTH - 1));
+}
+
+/**
+ * The site an order id names, or undefined for a plain (single-site or hub) id. Only a length check
+ * for a plain id: this runs for every event published.
+ */
+export function siteOfOrderId(id: string): string | undefined {
+  return id.length > UUID_LENGTH + 1 ? id.slice(0, -UUID_LENGTH - 1) : undefined;
 }
 
 /** User ids travel in subjects, so they are restricted to subject-safe characters. */

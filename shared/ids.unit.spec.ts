@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { deterministicUuid, isOrderId, isUserId, newOrderId, sha256Hex } from "./ids.ts";
+import { deterministicUuid, isOrderId, isSiteName, isUserId, newOrderId, ORDER_ID_PATTERN, sha256Hex, siteOfOrderId } from "./ids.ts";
 
 describe("deterministicUuid", () => {
   it("gives the ids every earlier version gave (the same event keeps its Nats-Msg-Id across upgrades)", () => {
@@ -35,5 +35,38 @@ describe("ids from users", () => {
     for (const bad of ["", "ABC", "0c0ffee0-0000-4000-8000-00000000000", "a.b", "*", ">"]) expect(isOrderId(bad), bad).toBe(false);
     expect(isUserId("user_1-A")).toBe(true);
     for (const bad of ["", "a.b", "*", "a b", "x".repeat(65)]) expect(isUserId(bad), bad).toBe(false);
+  });
+});
+
+describe("a site's order ids", () => {
+  const uuid = "0c0ffee0-0000-4000-8000-000000000001";
+
+  it("given a site, when an id is issued, then it is <site>-<uuid>, accepted, and names its site", () => {
+    const id = newOrderId("edge1");
+    expect(id).toMatch(/^edge1-[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    expect(isOrderId(id)).toBe(true);
+    expect(siteOfOrderId(id)).toBe("edge1");
+    expect(new RegExp(ORDER_ID_PATTERN).test(id)).toBe(true);
+    expect(siteOfOrderId(uuid)).toBeUndefined();
+  });
+
+  it("fits the 64 characters an event's ids may have with the longest site name", () => {
+    const longest = "a".repeat(16);
+    expect(isSiteName(longest)).toBe(true);
+    expect(isSiteName("a".repeat(17))).toBe(false);
+    expect(newOrderId(longest).length).toBeLessThanOrEqual(64);
+  });
+
+  it.each([`Edge1-${uuid}`, `edge.1-${uuid}`, `-${uuid}`, `edge1--${uuid}`, `edge1-${uuid.toUpperCase()}`, `edge1_${uuid}`, `*-${uuid}`, `edge1-${uuid}x`])(
+    "refuses %j",
+    (bad) => {
+      expect(isOrderId(bad)).toBe(false);
+      expect(new RegExp(ORDER_ID_PATTERN).test(bad)).toBe(false);
+    },
+  );
+
+  it("takes site names that are a JetStream domain, a subject token and a consumer-name part at once", () => {
+    for (const good of ["edge1", "store-12", "w", "berlin-north"]) expect(isSiteName(good), good).toBe(true);
+    for (const bad of ["", "Edge1", "edge.1", "edge 1", "1edge", "edge-", "-edge", "edge_1", "edge*", "edge>"]) expect(isSiteName(bad), bad).toBe(false);
   });
 });

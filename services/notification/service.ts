@@ -17,7 +17,7 @@ import type { Context } from "@opentelemetry/api";
 import * as v from "valibot";
 import type { ServiceDefinition, Infra } from "../../host/service-host.ts";
 import type { PartitionHandler } from "../../nats/delivery.ts";
-import { isUserId } from "../../shared/ids.ts";
+import { isUserId, ORDER_ID_PATTERN } from "../../shared/ids.ts";
 import { HttpProblem } from "../../shared/http/problem.ts";
 import { describeRoute, jsonResponse, problems, UNAVAILABLE } from "../../shared/http/openapi.ts";
 import { EVENT_TYPES } from "../../shared/events.ts";
@@ -60,7 +60,7 @@ async function postWebhook(url: string, notification: Notification, parent: Cont
 export const NotificationsBody = v.array(
   v.object({
     eventId: v.string(),
-    orderId: v.pipe(v.string(), v.uuid()),
+    orderId: v.pipe(v.string(), v.regex(new RegExp(ORDER_ID_PATTERN))),
     eventType: v.picklist(EVENT_TYPES),
     sentAt: v.pipe(v.string(), v.isoTimestamp()),
     message: v.string(),

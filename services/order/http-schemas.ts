@@ -3,7 +3,7 @@
  * the OpenAPI document (GET /openapi.json) is generated from these schemas.
  */
 import * as v from "valibot";
-import { USER_ID_PATTERN } from "../../shared/ids.ts";
+import { ORDER_ID_PATTERN, USER_ID_PATTERN } from "../../shared/ids.ts";
 import { CANCEL_REASONS, EVENT_TYPES, OrderEventSchema, OrderItemSchema } from "../../shared/events.ts";
 import type { OrderStatus } from "./domain/order.ts";
 
@@ -78,7 +78,11 @@ export type CreateOrderInput = v.InferOutput<typeof CreateOrderBody>;
 // The routes' answers as valibot schemas: the OpenAPI document is generated from them, and the
 // routes build their bodies as these types, so neither can drift from the other.
 
-const OrderId = v.pipe(v.string(), v.uuid(), v.description("An order id as the API issues it (UUID, lower case)."));
+const OrderId = v.pipe(
+  v.string(),
+  v.regex(new RegExp(ORDER_ID_PATTERN)),
+  v.description("An order id as the API issues it: a UUID (lower case), at a site `<site>-<uuid>`."),
+);
 const TraceId = v.pipe(v.string(), v.regex(/^[0-9a-f]{32}$/), v.description("W3C trace id of the order's trace."));
 const Timestamp = v.pipe(v.string(), v.isoTimestamp());
 
@@ -88,7 +92,7 @@ export const ORDER_ID_PARAMETER = {
   in: "path",
   required: true,
   description: "The order id POST /orders answered with. Any other value is 404.",
-  schema: { type: "string", format: "uuid", pattern: "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$" },
+  schema: { type: "string", pattern: ORDER_ID_PATTERN },
 } as const;
 
 export const CreatedOrderBody = v.object({
@@ -113,6 +117,12 @@ export const OrderViewBody = v.object({
   shippingId: v.optional(v.string()),
   cancelReason: v.optional(v.picklist(CANCEL_REASONS)),
   traceId: v.optional(TraceId),
+  hub: v.optional(
+    v.pipe(
+      v.picklist(["waiting", "received"]),
+      v.description("At a site only: whether the hub has this order's latest site event yet (`waiting` while the link is down)."),
+    ),
+  ),
 });
 export type OrderViewAnswer = v.InferOutput<typeof OrderViewBody>;
 

@@ -4,7 +4,7 @@ import type { ServiceConfig } from "../../shared/config.ts";
 import { bearerAuth } from "hono/bearer-auth";
 import { HttpProblem, problemResponse } from "../../shared/http/problem.ts";
 import { readJsonBody } from "../../shared/http/json-body.ts";
-import { isOrderId, newOrderId } from "../../shared/ids.ts";
+import { isOrderId, newOrderId, siteOfOrderId } from "../../shared/ids.ts";
 import { traceIdOf, type StoredEvent } from "../../nats/order-history.ts";
 import { decideCancel, decideCreate, foldOrder, type OrderView } from "./domain/order.ts";
 import {
@@ -44,9 +44,7 @@ async function historyOf(rt: OrderRuntime, orderId: string): Promise<StoredEvent
   return history;
 }
 
-/** The view: the fold of the order's events, read from the stream (so always up to date: read your writes). */
-async function viewOf(rt: OrderRuntime, orderId: string): Promise<OrderView> {
-  const history = await historyOf(rt, orderId);
+function viewFrom(history: StoredEvent[], orderId: string): OrderView {
   const view = foldOrder(history.map((e) => e.event));
   if (!view) throw notFound(orderId);
   view.traceId = traceIdOf(history[0]?.traceparent) ?? undefined;
@@ -170,7 +168,9 @@ export function orderRoutes(app: Hono, runtime: () => OrderRuntime, config: Serv
       const body = await readJsonBody(c, CreateOrderBody);
       const rt = runtime();
       const key = c.req.header("idempotency-key");
-      const orderId = key === undefined ? newOrderId() : await claimOrderId(rt.idempotencyKeys, key, body, newOrderId());
+      // At a site the id names it (shared/ids.ts): ids and subjects of several sites never meet at the hub.
+      const site = config.topology.kind === "site" ? config.topology.site : undefined;
+      const orderId = key === undefined ? newOrderId(site) : await claimOrderId(rt.idempotencyKeys, key, body, newOrderId(site));
       requestSpan(c)?.setAttribute(ORDER_ID_ATTR, orderId);
       const published = await rt.infra.publisher.publish(decideCreate({ orderId, ...body }), requestTrace(c));
       // The order's first log line (the services log one per event they handle: nats/partition-worker.ts).
@@ -193,7 +193,13 @@ export function orderRoutes(app: Hono, runtime: () => OrderRuntime, config: Serv
       description: "Folded from the order's events in the stream on every read.",
       responses: { 200: jsonResponse("The view.", OrderViewBody), ...unknownOrder },
     }),
-    async (c) => c.json(publicView(await viewOf(runtime(), c.req.param("orderId"))) satisfies OrderViewAnswer),
+    async (c) => {
+      const rt = runtime();
+      const history = await historyOf(rt, c.req.param("orderId"));
+      const view = viewFrom(history, c.req.param("orderId"));
+      const hub = rt.infra.hubLink ? await rt.infra.hubLink.hubStatus(history) : undefined;
+      return c.json({ ...publicView(view), ...(hub ? { hub } : {}) } satisfies OrderViewAnswer);
+    },
   );
 
   orders.get(
@@ -241,7 +247,7 @@ export function orderRoutes(app: Hono, runtime: () => OrderRuntime, config: Serv
       responses: {
         202: jsonResponse("Accepted: the cancel is on its way.", CancelAcceptedBody),
         ...unknownOrder,
-        ...problems({ 409: "The order is SHIPPING_READY or CANCELLED already.", ...STORE_FULL }),
+        ...problems({ 409: "The order is SHIPPING_READY or CANCELLED already, or it was placed at a site (cancel it there).", ...STORE_FULL }),
       },
     }),
     async (c) => {
@@ -250,6 +256,12 @@ export function orderRoutes(app: Hono, runtime: () => OrderRuntime, config: Serv
       // Decided on the stream itself, not the (possibly lagging) view.
       const view = foldOrder((await historyOf(rt, orderId)).map((e) => e.event));
       if (!view) throw notFound(orderId);
+      const site = siteOfOrderId(orderId);
+      if (site !== undefined && !(config.topology.kind === "site" && config.topology.site === site)) {
+        // A site's customer decisions are taken at the site (nats/subjects.ts SITE_ORIGIN_TYPES):
+        // published here they would race the site's own for the same subject.
+        throw new HttpProblem(409, "order-at-another-site", `Order ${orderId} was placed at site ${site}: cancel it through that site's order API.`);
+      }
       const decision = decideCancel(view);
       if (decision.kind === "too-late") {
         throw new HttpProblem(409, "order-not-cancellable", `Order ${orderId} is ${decision.status} and can no longer be cancelled.`);
@@ -308,7 +320,8 @@ export function orderRoutes(app: Hono, runtime: () => OrderRuntime, config: Serv
         traceId ? fetchTrace({ baseUrl: config.jaegerQueryUrl, traceId }) : null,
         config.victoriaLogsQueryUrl ? fetchOrderLogs({ baseUrl: config.victoriaLogsQueryUrl, orderId }) : ("not-configured" as const),
       ]);
-      const page = renderTimelinePage({ orderId, view: foldOrder(history.map((e) => e.event)), events: history, trace: lookup, logs });
+      const hub = runtime().infra.hubLink ? await runtime().infra.hubLink!.hubStatus(history) : undefined;
+      const page = renderTimelinePage({ orderId, view: foldOrder(history.map((e) => e.event)), events: history, trace: lookup, logs, hub });
       return c.body(page, 200, {
         "content-type": "text/html; charset=utf-8",
         "cache-control": "no-store",

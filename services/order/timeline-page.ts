@@ -29,6 +29,8 @@ export interface TimelinePageInput {
    * service knows of none (VICTORIA_LOGS_URL unset); no section when absent.
    */
   logs?: LogLookup | "not-configured";
+  /** At a site: whether the hub has the order's latest site event (nats/sites.ts); no line when absent. */
+  hub?: "waiting" | "received";
 }
 
 /** Which service publishes an event type. */
@@ -60,7 +62,7 @@ export function publisherOf(eventType: EventType): Publisher {
  * @example c.body(renderTimelinePage({ orderId, view, events, trace }), 200, { "content-type": "text/html; charset=utf-8" })
  */
 export function renderTimelinePage(input: TimelinePageInput): string {
-  const { orderId, view, events, trace, logs } = input;
+  const { orderId, view, events, trace, logs, hub } = input;
   return html`<!doctype html>
 <html lang="en">
 <head>
@@ -72,7 +74,7 @@ export function renderTimelinePage(input: TimelinePageInput): string {
 <body>
 <header>
   <h1>Order <code>${orderId}</code></h1>
-  ${summary(view, trace)}
+  ${summary(view, trace, hub)}
   <nav>JSON: <a href="${`../${encodeURIComponent(orderId)}`}">order</a> · <a href="./events">events</a> · <a href="./trace">trace</a></nav>
 </header>
 <main>
@@ -104,7 +106,7 @@ ${logs === "not-configured"
 // ---------------------------------------------------------------------------------------------
 // parts
 
-function summary(view: OrderView | null, trace: TraceLookup | null) {
+function summary(view: OrderView | null, trace: TraceLookup | null, hub?: "waiting" | "received") {
   if (!view) return html`<p class="status">Status <strong class="badge">unknown</strong> — the events do not start with ORDER_CREATED.</p>`;
   const items = view.items.map((item) => html`<li><code>${item.sku}</code> × ${item.quantity} @ ${money(item.unitPrice)}</li>`);
   const rows: [string, ReturnType<typeof html> | string][] = [
@@ -117,6 +119,14 @@ function summary(view: OrderView | null, trace: TraceLookup | null) {
   if (view.shippingId) rows.push(["Shipment", view.shippingId]);
   if (view.cancelReason) rows.push(["Cancel reason", view.cancelReason]);
   if (trace) rows.push(["Trace", html`<code>${trace.traceId}</code>`]);
+  if (hub) {
+    rows.push([
+      "Hub",
+      hub === "waiting"
+        ? html`<span class="hub-waiting" data-hub="waiting">waiting for the hub — kept at this site, it goes on when the link is back</span>`
+        : html`<span data-hub="received">received</span>`,
+    ]);
+  }
   return html`<p class="status">Status <strong class="badge status-${view.status.toLowerCase()}" data-status="${view.status}">${view.status}</strong></p>
   <dl class="facts">${rows.map(([k, v]) => html`<dt>${k}</dt><dd>${v}</dd>`)}</dl>
   ${items.length > 0 ? html`<ul class="items">${items}</ul>` : html`<p class="no-items">No items.</p>`}`;
