@@ -68,6 +68,7 @@ describe("monitoring/rules.yml", () => {
         "OrderstreamDeadLetters",
         "OrderstreamHttp5xxRate",
         "OrderstreamJetStreamStoreNearlyFull",
+        "OrderstreamJetStreamWritesRefused",
         "OrderstreamLogLinesDropped",
         "OrderstreamServiceDown",
         "OrderstreamServiceNotReady",
