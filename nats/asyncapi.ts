@@ -4,7 +4,9 @@
  * the same functions the publishers call; messages are the valibot schemas of shared/events.ts
  * converted to JSON Schema (@valibot/to-json-schema, draft-07: the dialect AsyncAPI's default
  * schema format extends); operations are what the service receives (CONSUMED_EVENT_TYPES) and
- * sends (PUBLISHED_EVENT_TYPES, and the notifications). Served at `GET /asyncapi.json`.
+ * sends (PUBLISHED_EVENT_TYPES, and the notifications). Each event type has two channels, one per
+ * form of its subject: an order of a single-site system or of the hub (`orders.…`), and an order
+ * placed at a site (`sites.{site}.orders.…`, README "Sites"). Served at `GET /asyncapi.json`.
  */
 import type * as v from "valibot";
 import { toJsonSchema } from "@valibot/to-json-schema";
@@ -69,7 +71,15 @@ const PARAMETERS: Record<string, { description: string; enum?: string[]; example
     description: `The order's partition: FNV-1a 32-bit of the order id modulo ${PARTITIONS} (partitionOf in nats/subjects.ts). One instance of each service owns a partition at a time.`,
     enum: Array.from({ length: PARTITIONS }, (_, p) => String(p)),
   },
-  orderId: { description: "The order id (a UUID from POST /orders).", examples: ["0b9a8f8e-3c1d-4a5e-9f7a-2d6c1b0e4f11"] },
+  orderId: {
+    description: "The order id from POST /orders: a UUID, or `<site>-<UUID>` for an order placed at a site (its site's name first, shared/ids.ts).",
+    examples: ["0b9a8f8e-3c1d-4a5e-9f7a-2d6c1b0e4f11", "edge1-0b9a8f8e-3c1d-4a5e-9f7a-2d6c1b0e4f11"],
+  },
+  site: {
+    description:
+      "The site the order was placed at (SITE of its order service; the JetStream domain of the site's server): lower-case letters, digits and inner dashes, at most 16. The same name begins the order id.",
+    examples: ["edge1"],
+  },
   userId: { description: "The order's userId: 1-64 letters, digits, '_' or '-'.", examples: ["user-42"] },
   eventType: { description: "The type of the order event notified.", enum: [...EVENT_TYPES] },
 };
@@ -80,20 +90,39 @@ function jsonSchemaOf(schema: v.GenericSchema): Record<string, unknown> {
   return rest;
 }
 
+/** The two forms of an event's subject: a plain order id, or one placed at a site. */
+type SubjectForm = "plain" | "site";
+const SUBJECT_FORMS: readonly SubjectForm[] = ["plain", "site"];
+
 /**
- * An address template from a subject function: called with `{name}` placeholders, so whatever
- * the function puts around them (a prefix, another token) the document shows too. The partition
- * the function computes from the placeholder order id becomes `{partition}`.
+ * A UUID-shaped tail for the placeholder id of a site's order: shared/ids.ts finds the site as what
+ * comes before the last 36 characters, so `{site}-` + this makes eventSubject put `{site}` wherever
+ * it puts a site's name.
  */
-function orderEventAddress(eventType: EventType): string {
-  const orderId = "{orderId}";
-  const tokens = eventSubject(orderId, eventType).split(".");
+const UUID_SHAPED = "00000000-0000-4000-8000-000000000000";
+
+/**
+ * An address template from a subject function: called with placeholder ids, so whatever the
+ * function puts around them (a prefix, another token) the document shows too. The order id token
+ * becomes `{orderId}`, the partition the function computes from it `{partition}`, and for a site's
+ * order the site name it takes from the id stays `{site}`.
+ */
+function orderEventAddress(eventType: EventType, form: SubjectForm): string {
+  const orderId = form === "site" ? `{site}-${UUID_SHAPED}` : "{orderId}";
+  const subject = eventSubject(orderId, eventType);
+  const tokens = subject.split(".");
   const at = tokens.indexOf(orderId);
-  if (at < 1 || tokens[at - 1] !== String(partitionOf(orderId))) {
-    throw new Error(`eventSubject's layout changed (no partition token before the order id in ${tokens.join(".")}): update nats/asyncapi.ts`);
+  if (at < 1 || tokens[at - 1] !== String(partitionOf(orderId)) || (form === "site" && !tokens.includes("{site}"))) {
+    throw new Error(`eventSubject's layout changed (no partition token before the order id, or no site token, in ${subject}): update nats/asyncapi.ts`);
   }
   tokens[at - 1] = "{partition}";
+  tokens[at] = "{orderId}";
   return tokens.join(".");
+}
+
+/** The channel (and operation id suffix) of an event type in one form: `ORDER_CREATED`, `site-ORDER_CREATED`. */
+function channelKey(eventType: EventType, form: SubjectForm): string {
+  return form === "site" ? `site-${eventType}` : eventType;
 }
 
 function notificationAddress(): string {
@@ -177,15 +206,20 @@ export function generateAsyncApiDocument(service: ServiceName, info: { version: 
   const messages: Record<string, unknown> = {};
   const parameters = new Set<string>();
   for (const type of eventTypes) {
-    const address = orderEventAddress(type);
-    for (const p of Object.keys(parametersOf(address))) parameters.add(p);
-    channels[type] = {
-      address,
-      title: type,
-      description: `${EVENT_SUMMARIES[type]} Stored in the ${ORDERS_STREAM} stream; at most one per order.`,
-      parameters: parametersOf(address),
-      messages: { [type]: { $ref: `#/components/messages/${type}` } },
-    };
+    for (const form of SUBJECT_FORMS) {
+      const address = orderEventAddress(type, form);
+      for (const p of Object.keys(parametersOf(address))) parameters.add(p);
+      channels[channelKey(type, form)] = {
+        address,
+        title: form === "site" ? `${type} (at a site)` : type,
+        description:
+          form === "site"
+            ? `${EVENT_SUMMARIES[type]} Of an order placed at a site: stored in the site's ${ORDERS_STREAM} stream and, sourced over the leaf link, in the hub's; at most one per order.`
+            : `${EVENT_SUMMARIES[type]} Stored in the ${ORDERS_STREAM} stream; at most one per order.`,
+        parameters: parametersOf(address),
+        messages: { [type]: { $ref: `#/components/messages/${type}` } },
+      };
+    }
     messages[type] = {
       name: type,
       title: type,
@@ -222,14 +256,21 @@ export function generateAsyncApiDocument(service: ServiceName, info: { version: 
     summary,
     messages: [{ $ref: `#/channels/${channel}/messages/${message}` }],
   });
-  for (const type of sent) operations[`send${pascal(type)}`] = operation("send", type, type, `The ${service} service publishes ${type}.`);
-  for (const type of received) {
-    operations[`receive${pascal(type)}`] = operation(
-      "receive",
-      type,
-      type,
-      `The ${service} service is delivered ${type}: by its durable consumer of the event's partition, on the instance that owns the partition.`,
-    );
+  // An operation has one channel (AsyncAPI 3): one per form, the site form's id ending in AtSite.
+  const opId = (action: string, type: EventType, form: SubjectForm) => `${action}${pascal(type)}${form === "site" ? "AtSite" : ""}`;
+  const ofSite = (form: SubjectForm) => (form === "site" ? " of an order placed at a site" : "");
+  for (const form of SUBJECT_FORMS) {
+    for (const type of sent) {
+      operations[opId("send", type, form)] = operation("send", channelKey(type, form), type, `The ${service} service publishes ${type}${ofSite(form)}.`);
+    }
+    for (const type of received) {
+      operations[opId("receive", type, form)] = operation(
+        "receive",
+        channelKey(type, form),
+        type,
+        `The ${service} service is delivered ${type}${ofSite(form)}: by its durable consumer of the event's partition, on the instance that owns the partition.`,
+      );
+    }
   }
   if (sendsNotifications) {
     operations.sendNotification = operation("send", NOTIFICATIONS_CHANNEL, NOTIFICATION, `The ${service} service records a notification per event.`);

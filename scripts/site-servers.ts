@@ -41,7 +41,10 @@ export function siteConfigText(template: string, linked: boolean, host = "127.0.
   return linked ? conf : conf.replace(/^# link-begin[\s\S]*^# link-end.*$/m, "# link cut: no leafnode remote\n");
 }
 
-/** The env of a site's server: its name and where the hub takes leaf connections (`nats-leaf://` or `ws://`). */
-export function siteServerEnv(site: string, hubLeafUrl: string): Record<string, string> {
-  return { SITE: site, HUB_LEAF_URL: hubLeafUrl };
+/**
+ * The env of a site's server: its name, where the hub takes leaf connections (`nats-leaf://` or
+ * `ws://`) and the port of its own WebSocket listener for clients.
+ */
+export function siteServerEnv(site: string, hubLeafUrl: string, wsPort: number): Record<string, string> {
+  return { SITE: site, HUB_LEAF_URL: hubLeafUrl, SITE_WS_PORT: String(wsPort) };
 }

@@ -152,12 +152,13 @@ try {
   const siteNats: string[] = [];
   for (const [i, site] of sites.entries()) {
     const conf = writeSiteConfig(`${dataDir}/${site}.conf`, true, host);
-    const natsUrl = await startServer(binary, site, conf, await portOr(4223 + i), siteServerEnv(site, `nats-leaf://${host}:${leafPorts.leaf}`));
+    const wsPort = await portOr(8081 + i);
+    const natsUrl = await startServer(binary, site, conf, await portOr(4223 + i), siteServerEnv(site, `nats-leaf://${host}:${leafPorts.leaf}`, wsPort));
     siteNats.push(natsUrl);
     const port = await portOr(3010 + 10 * i);
     startService(`${site} order`, "order", { NATS_URL: natsUrl, PORT: String(port), SITE: site });
     siteLines.push(
-      `  ${site.padEnd(14)} order API ${localUrlOf(host, port)}/orders   NATS ${natsUrl} (JetStream domain ${site})`,
+      `  ${site.padEnd(14)} order API ${localUrlOf(host, port)}/orders   NATS ${natsUrl}, ws://${host}:${wsPort} (JetStream domain ${site})`,
     );
   }
   const hubOrder = localUrlOf(host, hubPorts.order);

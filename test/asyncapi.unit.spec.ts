@@ -18,7 +18,7 @@ import { EVENT_TYPES, type EventDraft, type EventType } from "../shared/events.t
 import { SERVICES, type ServiceName } from "../shared/services.ts";
 import { completeEvent } from "../nats/publish-event.ts";
 import { ASYNCAPI_VERSION, generateAsyncApiDocument } from "../nats/asyncapi.ts";
-import { CONSUMED_EVENT_TYPES, eventSubject, notificationSubject, partitionOf, PUBLISHED_EVENT_TYPES } from "../nats/subjects.ts";
+import { CONSUMED_EVENT_TYPES, eventSubject, notificationSubject, parseEventSubject, partitionOf, PUBLISHED_EVENT_TYPES } from "../nats/subjects.ts";
 import { notificationFor } from "../services/notification/domain/notification.ts";
 
 type Json = Record<string, any>;
@@ -75,18 +75,22 @@ describe.each(SERVICES)("the %s service's AsyncAPI document", (name) => {
     expect(await problemsOf(doc)).toEqual([]);
   }, 30_000);
 
-  it("receives what its consumers are delivered and sends what it publishes, each on its event's channel", () => {
+  it("receives what its consumers are delivered and sends what it publishes, each on its event's channel, in both subject forms", () => {
     const doc = generateAsyncApiDocument(name, { version: "1.0.0" }) as Json;
     const ops = Object.values<Json>(doc.operations);
-    const typesOf = (action: string) =>
+    const ofSite = (o: Json) => (at(doc, o.channel.$ref).address as string).startsWith("sites.");
+    const typesOf = (action: string, site: boolean) =>
       ops
-        .filter((o) => o.action === action)
+        .filter((o) => o.action === action && ofSite(o) === site)
         .flatMap((o) => o.messages.map((m: Json) => at(doc, m.$ref)))
         .map((m: Json) => at(doc, m.$ref).name as string)
         .sort();
-    expect(typesOf("receive")).toEqual([...CONSUMED_EVENT_TYPES[name]].sort());
+    expect(typesOf("receive", false)).toEqual([...CONSUMED_EVENT_TYPES[name]].sort());
+    expect(typesOf("receive", true)).toEqual([...CONSUMED_EVENT_TYPES[name]].sort());
     const sends = [...PUBLISHED_EVENT_TYPES[name], ...(name === "notification" ? ["NOTIFICATION"] : [])].sort();
-    expect(typesOf("send")).toEqual(sends);
+    expect(typesOf("send", false)).toEqual(sends);
+    // Notifications of a site's order have the plain form (notifications.<userId>.<orderId>.<type>).
+    expect(typesOf("send", true)).toEqual([...PUBLISHED_EVENT_TYPES[name]].sort());
     for (const op of ops) {
       // An operation's messages are its channel's (AsyncAPI 3): the $ref goes through the channel.
       for (const m of op.messages) expect(m.$ref.startsWith(`${op.channel.$ref}/messages/`)).toBe(true);
@@ -112,6 +116,23 @@ describe("the AsyncAPI channels and messages", () => {
     );
     const partition = all[0]!.components.parameters.partition;
     expect(partition.enum).toContain(String(partitionOf(ORDER_ID)));
+  });
+
+  it("have a site form of every event's channel, sites.{site}.orders.{partition}.{orderId}.<TYPE>, filled the way a site's publisher fills it", () => {
+    const siteOrderId = `edge1-${ORDER_ID}`;
+    expect(channel("site-ORDER_CREATED").address).toBe("sites.{site}.orders.{partition}.{orderId}.ORDER_CREATED");
+    for (const type of EVENT_TYPES) {
+      const c = channel(`site-${type}`);
+      expect(Object.keys(c.parameters).sort()).toEqual(["orderId", "partition", "site"]);
+      const filled = fill(c.address, { site: "edge1", partition: String(partitionOf(siteOrderId)), orderId: siteOrderId });
+      expect(filled).toBe(eventSubject(siteOrderId, type));
+      expect(parseEventSubject(filled)).toEqual({ partition: partitionOf(siteOrderId), orderId: siteOrderId, eventType: type });
+      // The same message as the plain form: a site's events are the same events.
+      expect(c.messages).toEqual(channel(type).messages);
+    }
+    const { site, orderId } = all[0]!.components.parameters;
+    expect(site.examples).toContain("edge1");
+    expect(orderId.examples).toContain(siteOrderId);
   });
 
   it("describe the NATS headers every event carries", () => {
@@ -153,6 +174,12 @@ describe("the AsyncAPI channels and messages", () => {
       expect([...built].sort(), name).toEqual([...PUBLISHED_EVENT_TYPES[name]].sort());
     }
   });
+
+  it("the parser refuses a site channel whose {site} has no parameter (the check can fail)", async () => {
+    const doc = generateAsyncApiDocument("payment", { version: "1.0.0" }) as Json;
+    delete doc.channels["site-ORDER_CREATED"].parameters.site;
+    expect((await problemsOf(doc)).join("\n")).toContain("Missed: site");
+  }, 30_000);
 
   it("the parser refuses a document whose operation points at no channel (the check can fail)", async () => {
     const doc = generateAsyncApiDocument("payment", { version: "1.0.0" }) as Json;

@@ -40,6 +40,18 @@ describe("compose.sites.yaml", () => {
     }
   });
 
+  it("sets for each nats-server every $VARIABLE its config file references (nats-server refuses to start without one)", () => {
+    for (const [name, s] of Object.entries(services)) {
+      for (const c of s.configs ?? []) {
+        const conf = readFileSync(join(root, compose.configs[c.source].file), "utf8").replace(/#.*$/gm, "");
+        // A variable is a bare `$NAME` value; "$KV.>" and the like in quotes are subjects.
+        const vars = [...conf.matchAll(/[:=]\s*\$([A-Z][A-Z0-9_]*)\s*$/gm)].map((m) => m[1]!);
+        expect(vars.length, c.source).toBeGreaterThan(0);
+        for (const v of vars) expect(Object.keys(s.environment ?? {}), `${name}: ${v}`).toContain(v);
+      }
+    }
+  });
+
   it("runs each site's order service against its own leaf server, with SITE = the server's domain, and the hub's against the hub", () => {
     const sitesOfHub = new Set<string>();
     for (const [name, s] of Object.entries(services)) {

@@ -104,3 +104,16 @@ describe("nats/sites/site.conf", () => {
     expect(linked).not.toContain("0.0.0.0");
   });
 });
+
+describe("nats/sites/*.conf as run on one machine", () => {
+  it("bind every listener (client, leafnode, WebSocket) to the given host: each `port:` block names its host", () => {
+    for (const name of ["hub.conf", "site.conf"]) {
+      const conf = readFileSync(new URL(`../nats/sites/${name}`, import.meta.url), "utf8");
+      // A block with a port but no host listens on every interface, whatever the host rewrite does.
+      const ports = conf.match(/^\s*port: /gm) ?? [];
+      const withHost = conf.match(/^\s*host: 0\.0\.0\.0\n\s*port: /gm) ?? [];
+      expect(withHost.length, name).toBe(ports.length);
+      expect(siteConfigText(conf, true, "127.0.0.1"), name).not.toContain("0.0.0.0");
+    }
+  });
+});

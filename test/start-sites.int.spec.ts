@@ -1,11 +1,12 @@
 /**
  * `npm run start:sites` as a user runs it: the script as a real process, its banner's addresses, an
- * order placed at a site completing through the hub, a second start refused, and SIGTERM stopping
- * every process it started.
+ * order placed at a site completing through the hub, a site's ws:// listener, a second start
+ * refused, and SIGTERM stopping every process it started.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import { afterAll, describe, expect, it } from "vitest";
+import { wsconnect } from "@nats-io/transport-node";
 import { REPO_ROOT, childEnv, waitUntil } from "./support/processes.ts";
 import { getJson, postOrder, waitForStatus } from "./support/system.ts";
 
@@ -68,6 +69,12 @@ describe("npm run start:sites", () => {
 
     await waitUntil(async () => (await fetch(`${siteApi}/readyz`)).status === 200, { timeoutMs: 60_000, what: "edge1's order service ready" });
     await waitUntil(async () => (await fetch(`${hubApi}/readyz`)).status === 200, { timeoutMs: 60_000, what: "the hub's order service ready" });
+    // Each site's server also takes NATS clients over WebSocket, at the ws:// URL the banner gives.
+    const siteWs = /edge1\s+order API \S+\s+NATS \S+, (ws:\/\/127\.0\.0\.1:\d+)/.exec(banner)?.[1];
+    expect(siteWs, banner).toBeDefined();
+    const ws = await wsconnect({ servers: siteWs!, name: "start-sites-test" });
+    expect(ws.info?.server_name).toBe("edge1");
+    await ws.close();
     const { status, body } = await postOrder(siteApi!, { userId: "start-sites", amount: 42 });
     expect(status).toBe(201);
     expect(body.orderId).toMatch(/^edge1-/);

@@ -29,6 +29,10 @@ export interface SitesOptions {
 export interface SiteHandle {
   name: string;
   nats: NatsServerHandle;
+  /** ws://127.0.0.1:<port> of the site server's WebSocket listener for clients (open with the link cut too). */
+  wsUrl: string;
+  /** http://127.0.0.1:<port> of the site server's monitoring endpoint (/connz, /leafz, …). */
+  monitorUrl: string;
   /** The site's order service (the first started). */
   order?: ServiceProcess;
   services: ServiceProcess[];
@@ -100,13 +104,16 @@ export async function startSites(opts: SitesOptions = {}): Promise<Sites> {
       const conf = join(dir, `${name}.conf`);
       writeSiteConfig(conf, true);
       const monitor = await freePort();
+      const wsPort = await freePort();
       const leafUrl = transportOf(name) === "ws" ? hubLeafUrls.ws : hubLeafUrls.tcp;
-      const nats = await startNatsServer({ configFile: conf, env: siteServerEnv(name, leafUrl), args: ["-m", String(monitor)] });
+      const nats = await startNatsServer({ configFile: conf, env: siteServerEnv(name, leafUrl, wsPort), args: ["-m", String(monitor)] });
       started.servers.push(nats);
       await waitUntil(async () => (await leafConnections(monitor)) > 0, { timeoutMs: 15_000, what: `site ${name}'s leaf connection to the hub` });
       const handle: SiteHandle = {
         name,
         nats,
+        wsUrl: `ws://127.0.0.1:${wsPort}`,
+        monitorUrl: `http://127.0.0.1:${monitor}`,
         services: [],
         async cut() {
           writeSiteConfig(conf, false);
