@@ -31,13 +31,31 @@ describe("assertStreamWritable", () => {
   });
 
   it("accepts an R3 stream with a leader and one of its two replicas current (one node down)", () => {
-    expect(() => assertStreamWritable(answer(3, "n2", [["n1", false], ["n3", true]]))).not.toThrow();
-    expect(() => assertStreamWritable(answer(3, "n2", [["n1", true], ["n3", true]]))).not.toThrow();
+    expect(() =>
+      assertStreamWritable(
+        answer(3, "n2", [
+          ["n1", false],
+          ["n3", true],
+        ]),
+      ),
+    ).not.toThrow();
+    expect(() =>
+      assertStreamWritable(
+        answer(3, "n2", [
+          ["n1", true],
+          ["n3", true],
+        ]),
+      ),
+    ).not.toThrow();
   });
 
   it("refuses the answer a surviving replica gives from its own copy: no leader, no error", () => {
     // given the remaining node of three answering for a stream whose leader is gone
-    const info = answer(3, undefined, [["n1", false], ["n2", false], ["n3", true]]);
+    const info = answer(3, undefined, [
+      ["n1", false],
+      ["n2", false],
+      ["n3", true],
+    ]);
     // when judged
     const err = refusal(info);
     // then it names the stream, the missing leader and the replicas that are not current
@@ -50,17 +68,50 @@ describe("assertStreamWritable", () => {
   });
 
   it("refuses a leader left alone: it still names itself, but no replica is current", () => {
-    const err = refusal(answer(3, "n2", [["n1", false], ["n3", false]]));
+    const err = refusal(
+      answer(3, "n2", [
+        ["n1", false],
+        ["n3", false],
+      ]),
+    );
     expect(err.leader).toBe("n2");
-    expect(err.message).toMatch(/^the ORDERS stream has lost its quorum \(leader n2\), so it cannot take writes \(replicas not current: n1, n3\)/);
+    expect(err.message).toMatch(
+      /^the ORDERS stream has lost its quorum \(leader n2\), so it cannot take writes \(replicas not current: n1, n3\)/,
+    );
   });
 
   it("needs three of five for an R5 stream", () => {
-    expect(() => assertStreamWritable(answer(5, "a", [["b", true], ["c", true], ["d", false], ["e", false]]))).not.toThrow();
-    expect(refusal(answer(5, "a", [["b", true], ["c", false], ["d", false], ["e", false]])).notCurrent).toEqual(["c", "d", "e"]);
+    expect(() =>
+      assertStreamWritable(
+        answer(5, "a", [
+          ["b", true],
+          ["c", true],
+          ["d", false],
+          ["e", false],
+        ]),
+      ),
+    ).not.toThrow();
+    expect(
+      refusal(
+        answer(5, "a", [
+          ["b", true],
+          ["c", false],
+          ["d", false],
+          ["e", false],
+        ]),
+      ).notCurrent,
+    ).toEqual(["c", "d", "e"]);
   });
 
   it("does not count the leader twice when the answer lists it among the replicas", () => {
-    expect(refusal(answer(3, "n2", [["n2", true], ["n1", false], ["n3", false]])).leader).toBe("n2");
+    expect(
+      refusal(
+        answer(3, "n2", [
+          ["n2", true],
+          ["n1", false],
+          ["n3", false],
+        ]),
+      ).leader,
+    ).toBe("n2");
   });
 });
