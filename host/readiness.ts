@@ -4,7 +4,7 @@
  * the probe's own timeout, asks the server (nats/jetstream-probe.ts). /readyz and the
  * `orderstream_ready` gauge only read the last answers, so a scrape storm costs the server nothing.
  *
- * Checks: `nats` (PING answered), `jetstream` (the ORDERS stream's info answered), `consumers`
+ * Checks: `nats` (PING answered), `jetstream` (the ORDERS stream's info names a leader with a quorum), `consumers`
  * (start-up done, not draining) and `store` (room for writes). A full store makes only an
  * instance that takes writes from users unready (the order service): consumers must keep draining.
  */

@@ -3,8 +3,9 @@
  * pointed at all three with ORDERS_REPLICAS=3: the streams and the state buckets are R3, reads see
  * the writes just acknowledged (whichever replica would answer a direct get), and SIGKILLing one
  * nats-server mid-load (the ORDERS stream leader, the hardest one to lose) loses no order and
- * produces no contradictory event. With a second node down ORDERS has no leader: every service's
- * /readyz is 503 naming the jetstream check (the server it is on still answers), 200 once a node is back.
+ * produces no contradictory event. With a second node down ORDERS cannot take writes: every service's
+ * /readyz is 503 naming the jetstream check (the server it is on still answers), also once the survivor
+ * answers the stream's info from its own copy without a leader, and 200 once a node is back.
  *
  * 2.9.10 elects slowly with three servers on one 2-core box: every wait here is generous.
  */
@@ -87,6 +88,17 @@ async function healthyStream(name: string, timeoutMs = 60_000): Promise<StreamIn
       return info.cluster?.leader && replicas.every((r) => r.current && !r.offline) ? info : undefined;
     },
     { timeoutMs, intervalMs: 500, what: `stream ${name} to have a leader and current replicas` },
+  );
+}
+
+/** Stream info once ORDERS has a leader (the replicas may be behind or down). */
+async function healthyStreamLeader(): Promise<StreamInfo & { cluster: { leader: string } }> {
+  return waitUntil(
+    async () => {
+      const info = await jsm.streams.info(ORDERS_STREAM);
+      return info.cluster?.leader ? (info as StreamInfo & { cluster: { leader: string } }) : undefined;
+    },
+    { timeoutMs: 30_000, intervalMs: 500, what: "ORDERS to have a leader" },
   );
 }
 
@@ -276,28 +288,55 @@ describe("a 3-node JetStream cluster", () => {
     expect(await listDeadLetters(jsm)).toEqual([]);
   });
 
-  it("is not ready while ORDERS has no leader (two of three nodes down), and ready again once one is back", async () => {
+  it("is not ready while ORDERS cannot take writes (two of three nodes down), and ready again once one is back", async () => {
     // The node killed above stays down; losing one more leaves no quorum: the server a service is
-    // connected to still answers a PING, but JetStream cannot serve ORDERS.
-    const second = nodes.find((n) => n.server && alive(n.server.pid))!;
+    // connected to still answers a PING, but ORDERS cannot take writes. The follower is killed, so the
+    // survivor is the leader: it names itself leader for a while, then answers the stream's info from
+    // its own copy with no leader and no error (nats/jetstream-probe.ts) — readiness must see through both.
+    const { cluster } = await healthyStreamLeader();
+    const second = nodes.find((n) => n.server && alive(n.server.pid) && n.name !== cluster.leader)!;
+    expect(second, `a live follower of ${cluster.leader}`).toBeDefined();
     await second.server!.kill();
+    const t0 = Date.now();
     const readyz = async (url: string) => {
       const res = await fetch(`${url}/readyz`, { signal: AbortSignal.timeout(2_000) });
       return { status: res.status, body: (await res.json()) as { checks: Record<"nats" | "jetstream", { ok: boolean; detail?: string }> } };
     };
-    for (const s of sys!.services) {
-      const body = await waitUntil(
-        async () => {
-          const r = await readyz(s.baseUrl);
-          return r.status === 503 && r.body.checks.nats.ok && !r.body.checks.jetstream.ok ? r.body : undefined;
-        },
-        { timeoutMs: 30_000, intervalMs: 250, what: `${s.name} /readyz 503 with the jetstream check failing` },
-      );
-      expect(body.checks.jetstream.detail, s.name).toMatch(/JetStream did not serve the ORDERS stream's info/);
-    }
+    const unready = async (detail: RegExp, timeoutMs: number) => {
+      for (const s of sys!.services) {
+        const body = await waitUntil(
+          async () => {
+            const r = await readyz(s.baseUrl);
+            return r.status === 503 && r.body.checks.nats.ok && !r.body.checks.jetstream.ok && detail.test(r.body.checks.jetstream.detail ?? "") ? r.body : undefined;
+          },
+          { timeoutMs, intervalMs: 250, what: `${s.name} /readyz 503 with the jetstream check failing (${detail.source})` },
+        );
+        expect(body.checks.jetstream.detail, s.name).toMatch(/^JetStream did not serve the ORDERS stream's info: /);
+      }
+    };
+    await unready(/./, 30_000);
+    const unreadyAt = Date.now() - t0;
+    // The survivor answers for ORDERS itself now, without a leader: the answer an earlier probe took for "ok".
+    const leaderless = await waitUntil(
+      async () => {
+        const info = await jsm.streams.info(ORDERS_STREAM);
+        return info.cluster?.leader ? undefined : info;
+      },
+      { timeoutMs: 60_000, intervalMs: 500, what: "the surviving node to answer ORDERS' info without a leader" },
+    );
+    // The former leader now lists itself among the replicas: no one is leader.
+    expect(leaderless.cluster?.replicas?.map((r) => r.name)).toContain(cluster.leader);
+    const leaderlessAt = Date.now() - t0;
+    await unready(/the ORDERS stream has no leader, so it cannot take writes/, 10_000);
+
     await second.server!.restart();
+    const t1 = Date.now();
     for (const s of sys!.services) {
       await waitUntil(async () => (await readyz(s.baseUrl)).status === 200, { timeoutMs: 60_000, intervalMs: 250, what: `${s.name} /readyz 200 with a quorum again` });
     }
-  });
+    console.log(
+      `cluster: killed ${second.name} (follower of ${cluster.leader}): every /readyz 503 by +${unreadyAt} ms, ` +
+        `leaderless stream info from the survivor at +${leaderlessAt} ms; restarted: every /readyz 200 ${Date.now() - t1} ms after`,
+    );
+  }, 240_000);
 });
