@@ -17,6 +17,7 @@ import type { ServiceName } from "../nats/subjects.ts";
 import { findNatsServer, freePort, isPortFree, NATS_INSTALL_HINT } from "./nats-binary.ts";
 import { buildBundles, serviceBundleArgs } from "./build.ts";
 import { hubServerEnv, LOCAL_HUB_DOMAIN, siteServerEnv, writeHubConfig, writeSiteConfig } from "./site-servers.ts";
+import { processAlive } from "./supervise.ts";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const dataDir = `${root}.data/sites`;
@@ -33,20 +34,12 @@ for (const site of sites) {
   }
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 // One at a time per checkout: two would share .data/sites.
 mkdirSync(dataDir, { recursive: true });
 if (existsSync(lockFile)) {
   const pid = Number(readFileSync(lockFile, "utf8"));
-  if (Number.isInteger(pid) && pid > 0 && alive(pid)) {
+  if (Number.isInteger(pid) && pid > 0 && processAlive(pid)) {
     console.error(`start:sites: already running in this checkout (pid ${pid}); stop it first (Ctrl-C there, or kill ${pid}).`);
     process.exit(1);
   }

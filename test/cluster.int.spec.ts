@@ -22,6 +22,7 @@ import { freePort } from "../scripts/nats-binary.ts";
 import { ensureOrderStreams } from "../nats/setup.ts";
 import { DLQ_STREAM, listDeadLetters } from "../nats/dead-letters.ts";
 import { BUCKETS, NOTIFICATIONS_STREAM, ORDERS_STREAM } from "../nats/subjects.ts";
+import { processAlive } from "../scripts/supervise.ts";
 
 const ORDERS = 120;
 const POST_INTERVAL_MS = 100; // ≈ 12 s of posting
@@ -54,14 +55,6 @@ let nc: NatsConnection;
 let jsm: JetStreamManager;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 function configOf(node: Node, all: Node[]): string {
   return [
@@ -294,7 +287,7 @@ describe("a 3-node JetStream cluster", () => {
     // survivor is the leader: it names itself leader for a while, then answers the stream's info from
     // its own copy with no leader and no error (nats/jetstream-probe.ts) — readiness must see through both.
     const { cluster } = await healthyStreamLeader();
-    const second = nodes.find((n) => n.server && alive(n.server.pid) && n.name !== cluster.leader)!;
+    const second = nodes.find((n) => n.server && processAlive(n.server.pid) && n.name !== cluster.leader)!;
     expect(second, `a live follower of ${cluster.leader}`).toBeDefined();
     await second.server!.kill();
     const t0 = Date.now();

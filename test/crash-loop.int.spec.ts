@@ -14,6 +14,7 @@ import { eventTypes, getJson, postOrder, startSystem, waitForStatus, type System
 import { startService, waitUntil, type ServiceProcess } from "./support/processes.ts";
 import { listDeadLetters } from "../nats/dead-letters.ts";
 import { consumerName, partitionOf } from "../nats/subjects.ts";
+import { processAlive } from "../scripts/supervise.ts";
 
 const CRASH_USER = "crash-me";
 const CRASH_LIMIT = 3;
@@ -38,14 +39,6 @@ afterAll(async () => {
   await sys?.stop();
 });
 
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 const crashEnv = { NATS_URL: "", ORDERSTREAM_TEST_CRASH_ON: CRASH_USER, CRASH_LIMIT: String(CRASH_LIMIT) };
 
@@ -88,8 +81,8 @@ describe("a message that crashes its consumer", () => {
     for (let round = 0; round < CRASH_LIMIT + 2 && !(await deadLetter()); round++) {
       if (payment) {
         const pid = payment.pid;
-        const gone = await waitUntil(async () => !alive(pid) || (await deadLetter()) !== undefined, { timeoutMs: 40_000, what: "the payment process to die (or the dead letter)" });
-        if (gone && !alive(pid)) deaths++;
+        const gone = await waitUntil(async () => !processAlive(pid) || (await deadLetter()) !== undefined, { timeoutMs: 40_000, what: "the payment process to die (or the dead letter)" });
+        if (gone && !processAlive(pid)) deaths++;
         if (await deadLetter()) break;
       } else {
         deaths++;
@@ -102,7 +95,7 @@ describe("a message that crashes its consumer", () => {
     expect(dead.consumer).toBe(consumerName("payment", partition));
     expect(deaths).toBe(CRASH_LIMIT);
 
-    if (!payment || !alive(payment.pid)) payment = await startPayment();
+    if (!payment || !processAlive(payment.pid)) payment = await startPayment();
     expect(payment).not.toBeNull();
     await Promise.all(innocents.map((id) => waitForStatus(sys.orderUrl, id, ["SHIPPING_READY"], 90_000)));
     for (const id of innocents) expect(await eventTypes(sys.orderUrl, id), id).toEqual(HAPPY);
@@ -121,7 +114,7 @@ describe("a message that crashes its consumer", () => {
     const neighbours = innocents.filter((id) => partitionOf(id) === partition);
     console.log(`crash loop: ${neighbours.filter((id) => isolated.has(id)).length} of the ${neighbours.length} orders of its partition handled in isolation`);
     expect(neighbours.some((id) => isolated.has(id))).toBe(true);
-    expect(alive(payment!.pid)).toBe(true);
+    expect(processAlive(payment!.pid)).toBe(true);
     expect(await eventTypes(sys.orderUrl, guilty.body.orderId)).toEqual(["ORDER_CREATED"]);
   });
 });

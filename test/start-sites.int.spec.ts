@@ -9,6 +9,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { wsconnect } from "@nats-io/transport-node";
 import { REPO_ROOT, childEnv, waitUntil } from "./support/processes.ts";
 import { getJson, postOrder, waitForStatus } from "./support/system.ts";
+import { processAlive } from "../scripts/supervise.ts";
 
 const children: ChildProcess[] = [];
 afterAll(() => {
@@ -42,14 +43,6 @@ function childPids(pid: number): number[] {
   return out;
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 describe("npm run start:sites", () => {
   it("starts a hub and two sites, prints where they are, takes an order at a site, refuses a second start, and SIGTERM stops everything", async () => {
@@ -89,6 +82,6 @@ describe("npm run start:sites", () => {
     run.proc.kill("SIGTERM");
     expect(await run.exited).toBe(0);
     expect(Date.now() - started).toBeLessThan(15_000);
-    await waitUntil(async () => pids.every((p) => !alive(p)), { timeoutMs: 5_000, what: "every process start:sites started to be gone" });
+    await waitUntil(async () => pids.every((p) => !processAlive(p)), { timeoutMs: 5_000, what: "every process start:sites started to be gone" });
   }, 180_000);
 });
