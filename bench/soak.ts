@@ -440,6 +440,16 @@ async function main(): Promise<number> {
     verdicts.push(
       `NOTIFICATIONS bytes per accepted order: ${notifBytes.verdict.toUpperCase()} — ${fmt(notifBytes.mean)} B (second half ${fmt(notifBytes.min)}–${fmt(notifBytes.max)}, spread ${fmt(notifBytes.spread * 100, 1)} %)`,
     );
+    // nats-server keeps an index entry per distinct subject in memory, and every event has its own
+    // subject (the order id is in it): its RSS follows the messages stored, not the time.
+    const natsPerMessage = ratioVerdict(
+      series((s) => (s.nats.rssMiB - samples[0]!.nats.rssMiB) * 2 ** 20),
+      series((s) => s.orders.messages - samples[0]!.orders.messages + s.notifications.messages - samples[0]!.notifications.messages),
+      0.15,
+    );
+    verdicts.push(
+      `nats-server RSS growth per message stored (ORDERS + NOTIFICATIONS, one subject each): ${natsPerMessage.verdict.toUpperCase()} within 15 % — ${fmt(natsPerMessage.mean)} B (second half ${fmt(natsPerMessage.min)}–${fmt(natsPerMessage.max)})`,
+    );
     const lost = last.accepted - last.completed;
     verdicts.push(
       `orders: offered ${fmt(last.offered)}, POST 201 ${fmt(http.ok)}, ORDER_CREATED ${fmt(last.accepted)}, SHIPPING_READY ${fmt(last.completed)} ` +
