@@ -12,6 +12,7 @@
  *   npm run bench -- --sync       only the fsync comparison (bench/sync-interval.ts), ≈ 4 min: one system per
  *                                 JetStream sync_interval (default 2m, 1s, 100ms, always), taking turns in rounds;
  *                                 `--sync-settings 1s,always` compares other settings with the default
+ *   npm run bench -- --soak [--minutes N] [--rate R]   only the soak (bench/soak.ts, default 20 min), = npm run bench:soak
  *   npm run bench -- --ws         only the WebSocket comparison, ≈ 2.5 min: two systems, the services on
  *                                 nats-server's TCP port in one, on its WebSocket port (ws://) in the other, taking turns
  *
@@ -716,6 +717,8 @@ async function main(): Promise<void> {
 }
 
 try {
+  // `--soak`: bench/soak.ts, which reads its own options and exits by itself.
+  if (argv.includes("--soak")) await import("./soak.ts");
   await main();
   process.exit(0);
 } catch (err) {
