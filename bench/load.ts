@@ -75,7 +75,11 @@ export async function httpLoad(opts: HttpLoadOptions): Promise<HttpLoadResult> {
     const extra = opts.amount !== undefined ? { amount: opts.amount } : { duration: opts.durationS };
     await runOne(0, { connections: opts.connections ?? 32, ...extra });
   } else if (opts.paced === false) {
-    await runOne(0, { overallRate: opts.rate, connections: opts.connections ?? Math.min(256, Math.max(1, Math.ceil(opts.rate / 8))), duration: opts.durationS });
+    await runOne(0, {
+      overallRate: opts.rate,
+      connections: opts.connections ?? Math.min(256, Math.max(1, Math.ceil(opts.rate / 8))),
+      duration: opts.durationS,
+    });
   } else {
     const k = Math.max(1, Math.min(20, Math.floor(opts.rate / 10)));
     const runs: Promise<autocannon.Result>[] = [];
@@ -96,7 +100,12 @@ export async function httpLoad(opts: HttpLoadOptions): Promise<HttpLoadResult> {
     ok,
     non2xx,
     errors,
-    latency: { p50: percentile(latencies, 50), p90: percentile(latencies, 90), p99: percentile(latencies, 99), max: latencies.at(-1) ?? NaN },
+    latency: {
+      p50: percentile(latencies, 50),
+      p90: percentile(latencies, 90),
+      p99: percentile(latencies, 99),
+      max: latencies.at(-1) ?? NaN,
+    },
     seconds,
   };
 }
@@ -212,7 +221,10 @@ export function phaseStats(all: readonly OrderTimes[], fromMs = -Infinity, toMs 
     if (!(o.doneMs <= lastCompletedMs)) lastCompletedMs = o.doneMs;
   }
   latencies.sort((a, b) => a - b);
-  const doneTimes = orders.map((o) => o.doneMs).filter((t) => !Number.isNaN(t)).sort((a, b) => a - b);
+  const doneTimes = orders
+    .map((o) => o.doneMs)
+    .filter((t) => !Number.isNaN(t))
+    .sort((a, b) => a - b);
   const i1 = Math.floor(doneTimes.length * 0.2);
   const i2 = Math.floor(doneTimes.length * 0.8);
   const midCompletionPerSec = doneTimes.length >= 20 ? (i2 - i1) / Math.max(0.001, (doneTimes[i2]! - doneTimes[i1]!) / 1000) : NaN;

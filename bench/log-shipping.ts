@@ -102,7 +102,10 @@ async function main(): Promise<void> {
             resource: resourceFromAttributes({ "service.name": "shipping-service", "service.instance.id": "bench" }),
             processors: [
               new BatchLogRecordProcessor({
-                exporter: new OTLPLogExporter({ url: `${vlogs.url}/insert/opentelemetry/v1/logs`, headers: { "VL-Stream-Fields": "service.name,service.instance.id" } }),
+                exporter: new OTLPLogExporter({
+                  url: `${vlogs.url}/insert/opentelemetry/v1/logs`,
+                  headers: { "VL-Stream-Fields": "service.name,service.instance.id" },
+                }),
                 maxQueueSize: LINES,
                 maxExportBatchSize: 1_000,
                 scheduledDelayMillis: 1_000,
@@ -142,7 +145,9 @@ async function main(): Promise<void> {
         vlogsCpu[variant].push((vUsed * 1000) / LINES);
         console.log(
           `round ${round} ${variant.padEnd(8)} ${((used * 1000) / LINES).toFixed(2).padStart(6)} µs CPU/line in the service process` +
-            (variant === "stdout" ? "" : `; VictoriaLogs ${((vUsed * 1000) / LINES).toFixed(2)} µs/line; ${arrived}/${LINES} lines arrived`),
+            (variant === "stdout"
+              ? ""
+              : `; VictoriaLogs ${((vUsed * 1000) / LINES).toFixed(2)} µs/line; ${arrived}/${LINES} lines arrived`),
         );
       }
     }
@@ -156,7 +161,9 @@ async function main(): Promise<void> {
   console.log(`\nmedian of ${ROUNDS} rounds, ${LINES.toLocaleString("en-US")} lines each (µs of CPU per line):`);
   console.log(`  stdout only             ${base.toFixed(2)}`);
   for (const v of VARIANTS.slice(1)) {
-    console.log(`  + ${v.padEnd(20)} ${median(results[v]).toFixed(2)} (shipping: +${(median(results[v]) - base).toFixed(2)}; VictoriaLogs ingesting: ${median(vlogsCpu[v]).toFixed(2)})`);
+    console.log(
+      `  + ${v.padEnd(20)} ${median(results[v]).toFixed(2)} (shipping: +${(median(results[v]) - base).toFixed(2)}; VictoriaLogs ingesting: ${median(vlogsCpu[v]).toFixed(2)})`,
+    );
   }
 }
 

@@ -89,7 +89,11 @@ async function flags(variants: string[]): Promise<void> {
           amount: Number(process.env.LOAD_AMOUNT ?? 400),
           connections: Number(process.env.LOAD_CONNECTIONS ?? 64),
         });
-        const b = await httpLoad({ url: sys.orderUrl, rate: Number(process.env.LOAD_RATE ?? 80), durationS: Number(process.env.LOAD_SECONDS ?? 10) });
+        const b = await httpLoad({
+          url: sys.orderUrl,
+          rate: Number(process.env.LOAD_RATE ?? 80),
+          durationS: Number(process.env.LOAD_SECONDS ?? 10),
+        });
         await waitDrained(sys.jsm, 60_000);
         const orders = a.ok + b.ok;
         const cpu = sys.services.reduce((sum, s, i) => sum + s.cpuSeconds() - cpu0[i]!, 0);

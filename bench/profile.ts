@@ -93,13 +93,18 @@ export function formatProfile(file: string, top = 15): string {
   const { totalMs, idleMs, lines, packages } = summariseProfile(file, top);
   const out = [`${basename(file)}: ${(totalMs / 1000).toFixed(1)} s sampled, ${((totalMs - idleMs) / 1000).toFixed(1)} s busy`];
   out.push(`  by package: ${packages.map((p) => `${p.name} ${(p.share * 100).toFixed(0)}%`).join(", ")}`);
-  for (const l of lines) out.push(`  ${(l.share * 100).toFixed(1).padStart(5)}%  ${l.selfMs.toFixed(0).padStart(6)} ms  ${l.fn}  ${l.where}`);
+  for (const l of lines)
+    out.push(`  ${(l.share * 100).toFixed(1).padStart(5)}%  ${l.selfMs.toFixed(0).padStart(6)} ms  ${l.fn}  ${l.where}`);
   return out.join("\n");
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   const files = process.argv.slice(2).flatMap((p) =>
-    statSync(p).isDirectory() ? readdirSync(p).filter((f) => f.endsWith(".cpuprofile")).map((f) => join(p, f)) : [p],
+    statSync(p).isDirectory()
+      ? readdirSync(p)
+          .filter((f) => f.endsWith(".cpuprofile"))
+          .map((f) => join(p, f))
+      : [p],
   );
   for (const f of files) console.log(`${formatProfile(f, 20)}\n`);
 }

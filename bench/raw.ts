@@ -21,7 +21,12 @@ export async function rawPublish(
   count: number,
   inFlight = 1_000,
 ): Promise<number> {
-  await jsm.streams.add({ name: stream, subjects: [`${stream.toLowerCase()}.>`], storage: StorageType.File, retention: RetentionPolicy.Limits });
+  await jsm.streams.add({
+    name: stream,
+    subjects: [`${stream.toLowerCase()}.>`],
+    storage: StorageType.File,
+    retention: RetentionPolicy.Limits,
+  });
   const subject = `${stream.toLowerCase()}.raw`;
   let next = 0;
   const worker = async () => {

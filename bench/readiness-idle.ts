@@ -15,7 +15,9 @@ const SECONDS = i > 0 ? Number(process.argv[i + 1]) : 30;
 const sys = await startBenchSystem({ label: "readiness-idle" });
 try {
   let probes = 0;
-  const subs = [`$JS.API.STREAM.INFO.${ORDERS_STREAM}`, "$JS.API.INFO"].map((subject) => sys.nc.subscribe(subject, { callback: () => void probes++ }));
+  const subs = [`$JS.API.STREAM.INFO.${ORDERS_STREAM}`, "$JS.API.INFO"].map((subject) =>
+    sys.nc.subscribe(subject, { callback: () => void probes++ }),
+  );
   await sys.nc.flush();
   await new Promise((r) => setTimeout(r, 5_000)); // start-up settles
   probes = 0;

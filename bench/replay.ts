@@ -36,13 +36,25 @@ export async function fill(js: JetStreamClient, orders: number): Promise<{ event
     const userId = `replay-u${i % 100}`;
     const traceparent = `00-${randomBytes(16).toString("hex")}-${randomBytes(8).toString("hex")}-01`;
     const drafts: EventDraft[] = [
-      { eventType: "ORDER_CREATED", orderId, userId, amount: 25.5, currency: "USD", items: [{ sku: "BENCH-1", quantity: 2, unitPrice: 12.75 }] },
+      {
+        eventType: "ORDER_CREATED",
+        orderId,
+        userId,
+        amount: 25.5,
+        currency: "USD",
+        items: [{ sku: "BENCH-1", quantity: 2, unitPrice: 12.75 }],
+      },
       { eventType: "PAYMENT_COMPLETED", orderId, userId, paymentId: randomUUID(), amount: 25.5, currency: "USD" },
       { eventType: "SHIPPING_READY", orderId, userId, shippingId: randomUUID() },
     ];
     for (const [k, draft] of drafts.entries()) {
       const event = await completeEvent(draft, new Date(base + i * 10 + k));
-      prepared.push({ subject: eventSubject(orderId, event.eventType), body: encoder.encode(JSON.stringify(event)), msgID: event.eventId, traceparent });
+      prepared.push({
+        subject: eventSubject(orderId, event.eventType),
+        body: encoder.encode(JSON.stringify(event)),
+        msgID: event.eventId,
+        traceparent,
+      });
     }
   }
   let next = 0;

@@ -73,8 +73,26 @@ const SYNC_SETTINGS = argv.includes("--sync-settings") ? argv[argv.indexOf("--sy
 // latLeadInSeconds: the latency runs offer their rate this long before the measured window, so it
 // starts with every process paced at that rate rather than catching up after the drain wait.
 const CFG = QUICK
-  ? { rawMessages: 20_000, warmupOrders: 400, satSeconds: 5, latLeadInSeconds: 1, lat200Seconds: 3, lat1000Seconds: 2, replayEvents: 10_000, drainCapMs: 5_000 }
-  : { rawMessages: 100_000, warmupOrders: 1_000, satSeconds: 20, latLeadInSeconds: 3, lat200Seconds: 10, lat1000Seconds: 10, replayEvents: 100_000, drainCapMs: 40_000 };
+  ? {
+      rawMessages: 20_000,
+      warmupOrders: 400,
+      satSeconds: 5,
+      latLeadInSeconds: 1,
+      lat200Seconds: 3,
+      lat1000Seconds: 2,
+      replayEvents: 10_000,
+      drainCapMs: 5_000,
+    }
+  : {
+      rawMessages: 100_000,
+      warmupOrders: 1_000,
+      satSeconds: 20,
+      latLeadInSeconds: 3,
+      lat200Seconds: 10,
+      lat1000Seconds: 10,
+      replayEvents: 100_000,
+      drainCapMs: 40_000,
+    };
 /** Closed-loop connections of the warm-up: enough that the HTTP side outruns the pipeline. */
 const WARMUP_CONNECTIONS = 64;
 /** Spans of one happy order's trace: the POST, one publish per event, one process span per consumer of each (no webhook here). */
@@ -111,7 +129,8 @@ const elapsedS = () => (performance.now() - t0) / 1000;
 const elapsed = () => elapsedS().toFixed(1).padStart(5);
 const say = (msg: string) => console.log(`[${elapsed()} s] ${msg}`);
 const signed = (n: number) => `${n >= 0 ? "+" : ""}${fmt(n, 1)}`;
-const fmt = (n: number, digits = 0) => (Number.isFinite(n) ? n.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits }) : "n/a");
+const fmt = (n: number, digits = 0) =>
+  Number.isFinite(n) ? n.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits }) : "n/a";
 
 interface RunResult {
   label: string;
@@ -171,8 +190,18 @@ async function measureRun(
   const cpuBefore = cpuSnapshot(sys);
   const msgsBefore = await sys.natsServiceMessages();
   const started = Date.now();
-  const http = await httpLoad({ url: sys.orderUrl, rate: opts.rate, durationS: opts.durationS, amount: opts.amount, connections: opts.connections, paced: opts.paced });
-  const drain = await waitDrained(sys.jsm, opts.drainCapMs ?? Math.max(5_000, Math.min(CFG.drainCapMs, (RUN_BUDGET_S - elapsedS()) * 1_000)));
+  const http = await httpLoad({
+    url: sys.orderUrl,
+    rate: opts.rate,
+    durationS: opts.durationS,
+    amount: opts.amount,
+    connections: opts.connections,
+    paced: opts.paced,
+  });
+  const drain = await waitDrained(
+    sys.jsm,
+    opts.drainCapMs ?? Math.max(5_000, Math.min(CFG.drainCapMs, (RUN_BUDGET_S - elapsedS()) * 1_000)),
+  );
   const ended = Date.now();
   const cpuAfter = cpuSnapshot(sys);
   const msgsAfter = await sys.natsServiceMessages();
@@ -252,7 +281,13 @@ function arrivalsLine(r: RunResult): string {
 async function warmUp(sys: BenchSystem, label: string, orders = CFG.warmupOrders): Promise<RunResult> {
   const half = Math.ceil(orders / 2);
   const batch = (n: number) =>
-    measureRun(sys, { label: `${label} warm-up ${n} (${fmt(half)} orders, ${WARMUP_CONNECTIONS} connections)`, rate: 0, durationS: 0, amount: half, connections: WARMUP_CONNECTIONS });
+    measureRun(sys, {
+      label: `${label} warm-up ${n} (${fmt(half)} orders, ${WARMUP_CONNECTIONS} connections)`,
+      rate: 0,
+      durationS: 0,
+      amount: half,
+      connections: WARMUP_CONNECTIONS,
+    });
   await batch(1);
   return batch(2);
 }
@@ -293,7 +328,13 @@ async function serviceCounter(sys: BenchSystem, name: string): Promise<number> {
 
 async function saturate(sys: BenchSystem, label: string, rate: number, countSr = false): Promise<RunResult> {
   const run = (r: number, note = "") =>
-    measureRun(sys, { label: `${label}, saturating${note} (${fmt(r)} orders/s offered, ${CFG.satSeconds} s)`, rate: r, durationS: CFG.satSeconds, paced: false, countSr });
+    measureRun(sys, {
+      label: `${label}, saturating${note} (${fmt(r)} orders/s offered, ${CFG.satSeconds} s)`,
+      rate: r,
+      durationS: CFG.satSeconds,
+      paced: false,
+      countSr,
+    });
   let best = await run(rate);
   let last = best;
   for (let tries = 1; !last.saturated && !QUICK && tries < MAX_SATURATING_TRIES; tries++) {
@@ -305,7 +346,10 @@ async function saturate(sys: BenchSystem, label: string, rate: number, countSr =
     say(`  no backlog was left: the system kept up with ${fmt(last.offeredRate)}/s; once more at ${fmt(again)}/s`);
     last = await run(again, " again");
     if (last.throughput >= best.throughput) best = last;
-    else say(`  the overloaded try came out lower (${fmt(last.throughput)} orders/s): the figure is the ${fmt(best.throughput)} orders/s sustained at ${fmt(best.offeredRate)}/s`);
+    else
+      say(
+        `  the overloaded try came out lower (${fmt(last.throughput)} orders/s): the figure is the ${fmt(best.throughput)} orders/s sustained at ${fmt(best.offeredRate)}/s`,
+      );
   }
   return best;
 }
@@ -323,7 +367,9 @@ async function webSocketComparison(machine: Record<string, unknown>): Promise<vo
   const runs: Record<"tcp" | "websocket", RunResult[]> = { tcp: [], websocket: [] };
   try {
     for (const over of ["tcp", "websocket"] as const) {
-      say(`starting nats-server (client and WebSocket listeners) + 4 services connected over ${over === "tcp" ? "TCP (nats://)" : "WebSocket (ws://)"}`);
+      say(
+        `starting nats-server (client and WebSocket listeners) + 4 services connected over ${over === "tcp" ? "TCP (nats://)" : "WebSocket (ws://)"}`,
+      );
       systems[over] = await startBenchSystem({ label: over, env: SERVICE_ENV, servicesOver: over });
       say(`ready (spawn → /readyz 200): ${systems[over].services.map((s) => `${s.name} ${fmt(s.readyMs)} ms`).join(", ")}`);
     }
@@ -333,7 +379,12 @@ async function webSocketComparison(machine: Record<string, unknown>): Promise<vo
       const order = round % 2 === 1 ? (["tcp", "websocket"] as const) : (["websocket", "tcp"] as const);
       for (const over of order) {
         runs[over].push(
-          await measureRun(systems[over], { label: `round ${round}/${rounds}, ${over} (${fmt(rate)} orders/s offered, ${turnS} s)`, rate, durationS: turnS, paced: false }),
+          await measureRun(systems[over], {
+            label: `round ${round}/${rounds}, ${over} (${fmt(rate)} orders/s offered, ${turnS} s)`,
+            rate,
+            durationS: turnS,
+            paced: false,
+          }),
         );
       }
     }
@@ -343,7 +394,9 @@ async function webSocketComparison(machine: Record<string, unknown>): Promise<vo
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)]!;
   const ratios = runs.websocket.map((ws, i) => ws.throughput / runs.tcp[i]!.throughput);
   const cpuMs = (rs: RunResult[]) => median(rs.map((r) => r.cpuMsPerOrder));
-  console.log(`\nResults (--ws${QUICK ? " --quick" : ""}, ${fmt((performance.now() - t0) / 1000, 0)} s, ${rounds} rounds of ${turnS} s per transport):`);
+  console.log(
+    `\nResults (--ws${QUICK ? " --quick" : ""}, ${fmt((performance.now() - t0) / 1000, 0)} s, ${rounds} rounds of ${turnS} s per transport):`,
+  );
   console.log(`| services connected over | orders/s per round | CPU ms/order (median) | nats-server cores (median) |`);
   console.log(`| --- | --- | --- | --- |`);
   for (const over of ["tcp", "websocket"] as const) {
@@ -355,9 +408,17 @@ async function webSocketComparison(machine: Record<string, unknown>): Promise<vo
   console.log(
     `\nWebSocket / TCP orders/s: median ${fmt(median(ratios), 3)} (per round ${ratios.map((r) => fmt(r, 3)).join(", ")}); ` +
       `CPU per order ${signed((cpuMs(runs.websocket) / cpuMs(runs.tcp) - 1) * 100)} %` +
-      (Object.values(runs).flat().some((r) => !r.saturated) ? " (* not saturated: that run kept up with the offered rate)" : ""),
+      (Object.values(runs)
+        .flat()
+        .some((r) => !r.saturated)
+        ? " (* not saturated: that run kept up with the offered rate)"
+        : ""),
   );
-  if (JSON_OUT) writeFileSync(JSON_OUT, JSON.stringify({ machine, quick: QUICK, webSocket: { runs, ratios } }, (k, v) => (k === "latencies" ? undefined : v), 2));
+  if (JSON_OUT)
+    writeFileSync(
+      JSON_OUT,
+      JSON.stringify({ machine, quick: QUICK, webSocket: { runs, ratios } }, (k, v) => (k === "latencies" ? undefined : v), 2),
+    );
 }
 
 async function main(): Promise<void> {
@@ -367,10 +428,22 @@ async function main(): Promise<void> {
     cpu: (await import("node:os")).cpus()[0]?.model ?? "?",
     node: process.version,
   };
-  say(`orderstream bench${QUICK ? " --quick" : ""}: ${machine.cores} cores (${machine.cpu}), ${fmt(machine.memGiB, 1)} GiB, node ${machine.node}`);
+  say(
+    `orderstream bench${QUICK ? " --quick" : ""}: ${machine.cores} cores (${machine.cpu}), ${fmt(machine.memGiB, 1)} GiB, node ${machine.node}`,
+  );
   if (WS_ONLY) return webSocketComparison(machine);
   if (SYNC_ONLY) {
-    const deps = { quick: QUICK, measureRun, warmUp: (sys: BenchSystem, label: string) => warmUp(sys, label), capacityGuess, say, fmt, jsonOut: JSON_OUT, machine, startedMs: t0 };
+    const deps = {
+      quick: QUICK,
+      measureRun,
+      warmUp: (sys: BenchSystem, label: string) => warmUp(sys, label),
+      capacityGuess,
+      say,
+      fmt,
+      jsonOut: JSON_OUT,
+      machine,
+      startedMs: t0,
+    };
     return syncIntervalComparison(deps, parseSyncSettings(SYNC_SETTINGS));
   }
 
@@ -396,9 +469,13 @@ async function main(): Promise<void> {
       const publishPerSec = await rawPublish(js, jsm, "BENCH", body, CFG.rawMessages, 1_000);
       const read = await orderedRead(js, jsm, "BENCH");
       raw = { bodyBytes: body.byteLength, publishPerSec, readPerSec: read.perSec, messages: read.messages };
-      say(`raw: async publish ${fmt(publishPerSec)} msgs/s (${body.byteLength}-byte body, 1,000 in flight, ${fmt(CFG.rawMessages)} msgs); ordered read ${fmt(read.perSec)} msgs/s`);
+      say(
+        `raw: async publish ${fmt(publishPerSec)} msgs/s (${body.byteLength}-byte body, 1,000 in flight, ${fmt(CFG.rawMessages)} msgs); ordered read ${fmt(read.perSec)} msgs/s`,
+      );
       nb = await natsBench(bare.url, CFG.rawMessages, body.byteLength);
-      say(`nats bench (${nb.cli}): js pub async ${fmt(nb.publishPerSec)} msgs/s, js ordered ${fmt(nb.orderedReadPerSec)} msgs/s — ${nb.commands.join("; ")}`);
+      say(
+        `nats bench (${nb.cli}): js pub async ${fmt(nb.publishPerSec)} msgs/s, js ordered ${fmt(nb.orderedReadPerSec)} msgs/s — ${nb.commands.join("; ")}`,
+      );
       replay = await replayBench(js, jsm, CFG.replayEvents);
       say(
         `replay: ${fmt(replay.events)} events / ${fmt(replay.orders)} orders (filled at ${fmt(replay.fillPerSec)} events/s); ` +
@@ -436,16 +513,30 @@ async function main(): Promise<void> {
     for (const s of off.services) pids[s.name] = s.pid;
     offWarm = await warmUp(off, "tracing off");
     idleMsgs = await idleNatsMessages(off);
-    say(`idle: ${fmt(idleMsgs.in, 1)} messages/s to nats-server, ${fmt(idleMsgs.out, 1)} from it (KV heartbeats and watches, pull requests and their heartbeats)`);
+    say(
+      `idle: ${fmt(idleMsgs.in, 1)} messages/s to nats-server, ${fmt(idleMsgs.out, 1)} from it (KV heartbeats and watches, pull requests and their heartbeats)`,
+    );
     sat = await saturate(off, "tracing off", capacityGuess(offWarm), true);
     say(`  ${arrivalsLine(sat)}; CPU cores used: ${coresLine(sat)}`);
     const leadInS = CFG.latLeadInSeconds;
-    lat200 = await measureRun(off, { label: `latency at 200 orders/s (${leadInS} s lead-in + ${CFG.lat200Seconds} s)`, rate: 200, durationS: leadInS + CFG.lat200Seconds, leadInS });
+    lat200 = await measureRun(off, {
+      label: `latency at 200 orders/s (${leadInS} s lead-in + ${CFG.lat200Seconds} s)`,
+      rate: 200,
+      durationS: leadInS + CFG.lat200Seconds,
+      leadInS,
+    });
     say(`  POST→SHIPPING_READY ${latencyLine(lat200)}; HTTP POST ${httpLine(lat200)}; ${arrivalsLine(lat200)}`);
-    lat1000 = await measureRun(off, { label: `latency at 1,000 orders/s (${leadInS} s lead-in + ${CFG.lat1000Seconds} s)`, rate: 1_000, durationS: leadInS + CFG.lat1000Seconds, leadInS });
+    lat1000 = await measureRun(off, {
+      label: `latency at 1,000 orders/s (${leadInS} s lead-in + ${CFG.lat1000Seconds} s)`,
+      rate: 1_000,
+      durationS: leadInS + CFG.lat1000Seconds,
+      leadInS,
+    });
     say(`  POST→SHIPPING_READY ${latencyLine(lat1000)}; HTTP POST ${httpLine(lat1000)}; ${arrivalsLine(lat1000)}`);
     for (const s of off.services) rss[s.name] = s.peakRssMiB();
-    say(`peak RSS (VmHWM): ${off.services.map((s) => `${s.name} ${fmt(rss[s.name]!, 1)} MiB (at ready ${fmt(rssAtReady[s.name]!, 1)})`).join(", ")}`);
+    say(
+      `peak RSS (VmHWM): ${off.services.map((s) => `${s.name} ${fmt(rss[s.name]!, 1)} MiB (at ready ${fmt(rssAtReady[s.name]!, 1)})`).join(", ")}`,
+    );
   } finally {
     await off.stop();
   }
@@ -494,7 +585,9 @@ async function main(): Promise<void> {
       await new Promise((r) => setTimeout(r, SPAN_EXPORT_WAIT_MS));
       const orders = (await streamMessages(on.jsm, ORDERS_STREAM)).messages / 3 - ordersBefore;
       atTargetOn = { run, spansPerOrder: (sink.stats().spans - spansBefore) / orders };
-      say(`  POST→SHIPPING_READY ${latencyLine(run)}; spans exported ${fmt(atTargetOn.spansPerOrder, 2)} of ${HAPPY_ORDER_SPANS} per order; ${arrivalsLine(run)}`);
+      say(
+        `  POST→SHIPPING_READY ${latencyLine(run)}; spans exported ${fmt(atTargetOn.spansPerOrder, 2)} of ${HAPPY_ORDER_SPANS} per order; ${arrivalsLine(run)}`,
+      );
     }
     satOn = await saturate(on, "tracing on", Math.max(capacityGuess(onWarm), Math.round(sat.throughput)));
     say(`  ${arrivalsLine(satOn)}; CPU cores used: ${coresLine(satOn)}`);
@@ -549,7 +642,11 @@ async function main(): Promise<void> {
       });
       try {
         const warm = await warmUp(logsOn, "logs shipped", QUICK ? 250 : CFG.warmupOrders);
-        satLogs = await saturate(logsOn, "logs shipped", Math.max(capacityGuess(warm), Math.round(sat.throughput), Math.round(satInfo.throughput)));
+        satLogs = await saturate(
+          logsOn,
+          "logs shipped",
+          Math.max(capacityGuess(warm), Math.round(sat.throughput), Math.round(satInfo.throughput)),
+        );
         say(`  ${arrivalsLine(satLogs)}; CPU cores used: ${coresLine(satLogs)}`);
         const orders = (await streamMessages(logsOn.jsm, ORDERS_STREAM)).messages / 3;
         // The shippers' own counters: what VictoriaLogs accepted, what was dropped.
@@ -557,7 +654,9 @@ async function main(): Promise<void> {
         const shipped = await serviceCounter(logsOn, "orderstream_log_lines_shipped_total");
         const dropped = await serviceCounter(logsOn, "orderstream_log_lines_dropped_total");
         logLines = { shipped, dropped, perOrder: shipped / orders };
-        say(`log shipping: ${fmt(shipped)} lines accepted by VictoriaLogs (${fmt(logLines.perOrder, 1)} per order), ${fmt(dropped)} dropped`);
+        say(
+          `log shipping: ${fmt(shipped)} lines accepted by VictoriaLogs (${fmt(logLines.perOrder, 1)} per order), ${fmt(dropped)} dropped`,
+        );
       } finally {
         await logsOn.stop();
       }
@@ -579,13 +678,20 @@ async function main(): Promise<void> {
   const mark = (ok: boolean) => (ok ? "met" : "MISSED");
   const overloaded = (r: RunResult) =>
     (r.offeredRate > sat.throughput ? " [offered > capacity: queueing]" : "") +
-    (r.steady.completed < r.steady.created ? ` [${fmt(r.steady.created - r.steady.completed)} of ${fmt(r.steady.created)} not done when the drain wait ended: true p99 is higher]` : "") +
+    (r.steady.completed < r.steady.created
+      ? ` [${fmt(r.steady.created - r.steady.completed)} of ${fmt(r.steady.created)} not done when the drain wait ended: true p99 is higher]`
+      : "") +
     (r.steady.createdPerSec < 0.9 * r.offeredRate ? ` [only ${fmt(r.steady.createdPerSec)}/s accepted]` : "");
   const msgs = sat.natsMsgsPerOrder;
   const rows: [string, string, string, string][] = [
     ["1 raw JetStream async publish (nats.js)", "reference", `${fmt(raw.publishPerSec)} msgs/s (${raw.bodyBytes} B, 1,000 in flight)`, ""],
     ["1 raw ordered-consumer read (nats.js)", "reference", `${fmt(raw.readPerSec)} msgs/s`, ""],
-    ["1 nats bench js pub async / js ordered", "reference", `${fmt(nb.publishPerSec)} / ${fmt(nb.orderedReadPerSec)} msgs/s (natscli, same server, ${raw.bodyBytes} B)`, ""],
+    [
+      "1 nats bench js pub async / js ordered",
+      "reference",
+      `${fmt(nb.publishPerSec)} / ${fmt(nb.orderedReadPerSec)} msgs/s (natscli, same server, ${raw.bodyBytes} B)`,
+      "",
+    ],
     [
       "2 end-to-end POST→SHIPPING_READY, tracing off",
       "≥ 1,900 orders/s",
@@ -611,8 +717,18 @@ async function main(): Promise<void> {
         `${fmt(idleMsgs.in, 1)} / ${fmt(idleMsgs.out, 1)} per s ≈ ${fmt(idleMsgs.in / sat.throughput, 3)} / ${fmt(idleMsgs.out / sat.throughput, 3)} per order at this rate)`,
       mark(msgs.in <= 12 && msgs.out <= 12),
     ],
-    ["3 p99 POST→SHIPPING_READY @ 200/s", "≤ 20 ms", `${fmt(p99(lat200), 1)} ms (${latencyLine(lat200)})${overloaded(lat200)}`, mark(p99(lat200) <= 20)],
-    ["3 p99 POST→SHIPPING_READY @ 1,000/s", "≤ 60 ms", `${fmt(p99(lat1000), 1)} ms (${latencyLine(lat1000)})${overloaded(lat1000)}`, mark(p99(lat1000) <= 60)],
+    [
+      "3 p99 POST→SHIPPING_READY @ 200/s",
+      "≤ 20 ms",
+      `${fmt(p99(lat200), 1)} ms (${latencyLine(lat200)})${overloaded(lat200)}`,
+      mark(p99(lat200) <= 20),
+    ],
+    [
+      "3 p99 POST→SHIPPING_READY @ 1,000/s",
+      "≤ 60 ms",
+      `${fmt(p99(lat1000), 1)} ms (${latencyLine(lat1000)})${overloaded(lat1000)}`,
+      mark(p99(lat1000) <= 60),
+    ],
     ["3 HTTP POST /orders @ 200/s", "—", httpLine(lat200), ""],
     ["3 HTTP POST /orders @ 1,000/s", "—", httpLine(lat1000), ""],
     ["4 replay (rebuild-view from sequence 1)", "—", `${fmt(replay.rebuildPerSec)} events/s over ${fmt(replay.events)} events`, ""],
@@ -650,7 +766,12 @@ async function main(): Promise<void> {
       `${fmt(spansPerOrder, 2)} of ${HAPPY_ORDER_SPANS} per order: ${fmt(spansDropped * 100, 1)} % dropped (queue of ${SERVICE_ENV.OTEL_BSP_MAX_QUEUE_SIZE ?? "2048"} spans per service)`,
       mark(spansDropped < 0.001),
     ],
-    ["5 tracing on vs off, CPU per order", "—", `${fmt(satOn.cpuMsPerOrder, 2)} vs ${fmt(sat.cpuMsPerOrder, 2)} ms: ${signed((satOn.cpuMsPerOrder / sat.cpuMsPerOrder - 1) * 100)}%`, ""],
+    [
+      "5 tracing on vs off, CPU per order",
+      "—",
+      `${fmt(satOn.cpuMsPerOrder, 2)} vs ${fmt(sat.cpuMsPerOrder, 2)} ms: ${signed((satOn.cpuMsPerOrder / sat.cpuMsPerOrder - 1) * 100)}%`,
+      "",
+    ],
     ...(satLogs && satInfo
       ? ([
           [
@@ -677,7 +798,12 @@ async function main(): Promise<void> {
             `${fmt((1 - satLogs.throughput / sat.throughput) * 100, 1)} % below tracing off; CPU per order ${signed((satLogs.cpuMsPerOrder / sat.cpuMsPerOrder - 1) * 100)}%`,
             "",
           ],
-          ["17 log lines shipped / dropped", "0 dropped", `${fmt(logLines?.shipped ?? NaN)} / ${fmt(logLines?.dropped ?? NaN)} (${fmt(logLines?.perOrder ?? NaN, 1)} per order)`, mark((logLines?.dropped ?? 1) === 0)],
+          [
+            "17 log lines shipped / dropped",
+            "0 dropped",
+            `${fmt(logLines?.shipped ?? NaN)} / ${fmt(logLines?.dropped ?? NaN)} (${fmt(logLines?.perOrder ?? NaN, 1)} per order)`,
+            mark((logLines?.dropped ?? 1) === 0),
+          ],
         ] as [string, string, string, string][])
       : []),
     ...Object.keys(rss).map(
@@ -689,7 +815,9 @@ async function main(): Promise<void> {
           mark(rss[name]! * 1.048576 <= 120),
         ] as [string, string, string, string],
     ),
-    ...Object.keys(ready).map((name) => [`7 ready ${name}`, "≤ 1.5 s", `${fmt(ready[name]!)} ms`, mark(ready[name]! <= 1_500)] as [string, string, string, string]),
+    ...Object.keys(ready).map(
+      (name) => [`7 ready ${name}`, "≤ 1.5 s", `${fmt(ready[name]!)} ms`, mark(ready[name]! <= 1_500)] as [string, string, string, string],
+    ),
   ];
   const widths = [0, 1, 2, 3].map((i) => Math.max(...rows.map((r) => r[i]!.length), ["metric", "target", "measured", ""][i]!.length));
   const line = (r: string[]) => `| ${r.map((c, i) => c.padEnd(widths[i]!)).join(" | ")} |`;
@@ -703,15 +831,51 @@ async function main(): Promise<void> {
       `(last ${fmt(sat.notificationsLagMs)} ms after the last SHIPPING_READY), SHIPPING_READY subjects counted: ${fmt(sat.shippingReadyCounted ?? NaN)}; ` +
       `HTTP POST ${httpLine(sat)}; CPU cores: ${coresLine(sat)}`,
   );
-  console.log(`tracing on: ${fmt(satOn.cpuMsPerOrder, 1)} CPU ms/order; ${fmt(spans.spans)} spans received (${fmt(spansPerOrder, 1)} per order of ${HAPPY_ORDER_SPANS})`);
-  if (satInfo) console.log(`info logs to stdout: ${fmt(satInfo.throughput)} orders/s, ${fmt(satInfo.cpuMsPerOrder, 2)} CPU ms/order; CPU cores: ${coresLine(satInfo)}`);
-  if (satLogs) console.log(`info logs shipped: ${fmt(satLogs.throughput)} orders/s, ${fmt(satLogs.cpuMsPerOrder, 2)} CPU ms/order; CPU cores: ${coresLine(satLogs)}`);
-  console.log(`peak RSS ${maxRss < 120 / 1.048576 ? "within" : "over"} target (max ${fmt(maxRss, 1)} MiB); slowest ready ${fmt(maxReady)} ms`);
+  console.log(
+    `tracing on: ${fmt(satOn.cpuMsPerOrder, 1)} CPU ms/order; ${fmt(spans.spans)} spans received (${fmt(spansPerOrder, 1)} per order of ${HAPPY_ORDER_SPANS})`,
+  );
+  if (satInfo)
+    console.log(
+      `info logs to stdout: ${fmt(satInfo.throughput)} orders/s, ${fmt(satInfo.cpuMsPerOrder, 2)} CPU ms/order; CPU cores: ${coresLine(satInfo)}`,
+    );
+  if (satLogs)
+    console.log(
+      `info logs shipped: ${fmt(satLogs.throughput)} orders/s, ${fmt(satLogs.cpuMsPerOrder, 2)} CPU ms/order; CPU cores: ${coresLine(satLogs)}`,
+    );
+  console.log(
+    `peak RSS ${maxRss < 120 / 1.048576 ? "within" : "over"} target (max ${fmt(maxRss, 1)} MiB); slowest ready ${fmt(maxReady)} ms`,
+  );
   if (JSON_OUT) {
     writeFileSync(
       JSON_OUT,
-      JSON.stringify({ machine, quick: QUICK, raw, natsBench: nb, replay, offWarm, idleMsgs, sat, lat200, lat1000, onWarm, atTargetOn, satOn, spans, satInfo, satLogs, logLines, ready, rss, rssAtReady, rssOn, profiles }, (k, v) =>
-        k === "latencies" ? undefined : v, 2),
+      JSON.stringify(
+        {
+          machine,
+          quick: QUICK,
+          raw,
+          natsBench: nb,
+          replay,
+          offWarm,
+          idleMsgs,
+          sat,
+          lat200,
+          lat1000,
+          onWarm,
+          atTargetOn,
+          satOn,
+          spans,
+          satInfo,
+          satLogs,
+          logLines,
+          ready,
+          rss,
+          rssAtReady,
+          rssOn,
+          profiles,
+        },
+        (k, v) => (k === "latencies" ? undefined : v),
+        2,
+      ),
     );
   }
 }

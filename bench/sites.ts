@@ -73,7 +73,11 @@ async function place(url: string, count: number, userId: string): Promise<void> 
   await Promise.all(
     Array.from({ length: 32 }, async () => {
       while (next++ < count) {
-        const res = await fetch(`${url}/orders`, { method: "POST", headers: { "content-type": "application/json" }, body: orderBody(userId) });
+        const res = await fetch(`${url}/orders`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: orderBody(userId),
+        });
         if (res.status !== 201) throw new Error(`POST /orders answered ${res.status}: ${await res.text()}`);
       }
     }),
@@ -99,7 +103,17 @@ async function rawSourcing(kind: "cut" | "kill"): Promise<void> {
     if (kind === "cut") await sites.site(SITE).cut();
     else await sites.hub.kill();
     const body = new TextEncoder().encode(
-      JSON.stringify({ eventType: "ORDER_CREATED", orderId: newOrderId(SITE), userId: "bench-u0", amount: 25.5, currency: "USD", items: [{ sku: "BENCH-1", quantity: 2, unitPrice: 12.75 }], eventId: crypto.randomUUID(), occurredAt: new Date().toISOString(), schemaVersion: 1 }),
+      JSON.stringify({
+        eventType: "ORDER_CREATED",
+        orderId: newOrderId(SITE),
+        userId: "bench-u0",
+        amount: 25.5,
+        currency: "USD",
+        items: [{ sku: "BENCH-1", quantity: 2, unitPrice: 12.75 }],
+        eventId: crypto.randomUUID(),
+        occurredAt: new Date().toISOString(),
+        schemaVersion: 1,
+      }),
     );
     const acks = [];
     for (let i = 0; i < N; i++) {
@@ -151,7 +165,10 @@ async function catchUp(kind: "cut" | "kill", sites: Sites): Promise<void> {
   figures[`${kind}CompleteMs`] = completeMs;
   figures[`${kind}DrainPerS`] = rate;
   figures[`${kind}Ratio`] = rate / figures[`raw${kind}PerS`]!;
-  const what = kind === "cut" ? `link cut (reload) for ${fmt(Math.max(OUTAGE_S * 1000, placedMs) / 1000, 1)} s` : `hub SIGKILLed for ${fmt(Math.max(OUTAGE_S * 1000, placedMs) / 1000, 1)} s`;
+  const what =
+    kind === "cut"
+      ? `link cut (reload) for ${fmt(Math.max(OUTAGE_S * 1000, placedMs) / 1000, 1)} s`
+      : `hub SIGKILLed for ${fmt(Math.max(OUTAGE_S * 1000, placedMs) / 1000, 1)} s`;
   console.log(
     `(${kind === "cut" ? 2 : 3}) ${what}, ${fmt(N)} orders placed meanwhile (in ${fmt(placedMs)} ms): all at the hub ${fmt(forwardMs)} ms and all SHIPPING_READY ` +
       `at the site ${fmt(completeMs)} ms after the ${kind === "cut" ? "link returned" : "hub was started again"}: ${fmt(rate)} orders/s drained, ` +
@@ -179,7 +196,9 @@ async function main(): Promise<void> {
     await place(sites.site(SITE).order!.baseUrl, 100, "bench-warmup");
     await catchUp("cut", sites);
     await catchUp("kill", sites);
-    figures.siteOrdersPerS = await throughput(sites.site(SITE).order!.baseUrl, () => subjectsUnder(siteJsm, `sites.${SITE}.orders.*.*.SHIPPING_READY`));
+    figures.siteOrdersPerS = await throughput(sites.site(SITE).order!.baseUrl, () =>
+      subjectsUnder(siteJsm, `sites.${SITE}.orders.*.*.SHIPPING_READY`),
+    );
     console.log(`(4) through a site, link up: ${fmt(M)} orders completed at ${fmt(figures.siteOrdersPerS)} orders/s`);
   } finally {
     await sites.stop();

@@ -9,7 +9,13 @@
 import { parseArgs } from "node:util";
 import { eventDestination } from "../nats/subjects.ts";
 import { httpServerRequestAttributes } from "../otel/http-server-span.ts";
-import { consumerAttributes, messagingSpanName, producerAttributes, PROCESS_OPERATION, PUBLISH_OPERATION } from "../otel/messaging-attributes.ts";
+import {
+  consumerAttributes,
+  messagingSpanName,
+  producerAttributes,
+  PROCESS_OPERATION,
+  PUBLISH_OPERATION,
+} from "../otel/messaging-attributes.ts";
 
 const { values } = parseArgs({ options: { ops: { type: "string", default: "300000" }, rounds: { type: "string", default: "3" } } });
 const OPS = Number(values.ops);
@@ -17,21 +23,37 @@ const ROUNDS = Number(values.rounds);
 const WARMUP = 10_000;
 
 const SUBJECT = "orders.7.0b9c3c55-5d0e-4b43-9d65-3b0a3b7a2f10.ORDER_CREATED";
-const REQUEST = new Request("http://127.0.0.1:3000/orders?x=1", { method: "POST", headers: { host: "127.0.0.1:3000", "user-agent": "bench" } });
+const REQUEST = new Request("http://127.0.0.1:3000/orders?x=1", {
+  method: "POST",
+  headers: { host: "127.0.0.1:3000", "user-agent": "bench" },
+});
 
 const cases: Record<string, () => unknown> = {
   "PRODUCER name + attributes": () => {
     const d = eventDestination(SUBJECT);
-    return [messagingSpanName(PUBLISH_OPERATION.name, d), producerAttributes({ destination: d, messageId: "e", bodySize: 300, stream: "ORDERS", orderId: "o", eventType: "ORDER_CREATED" })];
+    return [
+      messagingSpanName(PUBLISH_OPERATION.name, d),
+      producerAttributes({ destination: d, messageId: "e", bodySize: 300, stream: "ORDERS", orderId: "o", eventType: "ORDER_CREATED" }),
+    ];
   },
   "CONSUMER name + attributes": () => {
     const d = eventDestination(SUBJECT);
     return [
       messagingSpanName(PROCESS_OPERATION.name, d),
-      consumerAttributes({ destination: d, consumerGroup: "payment-p07", bodySize: 300, stream: "ORDERS", streamSequence: 1, deliveryCount: 1, eventType: "ORDER_CREATED", orderId: "o" }),
+      consumerAttributes({
+        destination: d,
+        consumerGroup: "payment-p07",
+        bodySize: 300,
+        stream: "ORDERS",
+        streamSequence: 1,
+        deliveryCount: 1,
+        eventType: "ORDER_CREATED",
+        orderId: "o",
+      }),
     ];
   },
-  "SERVER request attributes": () => httpServerRequestAttributes(REQUEST, { clientAddress: "127.0.0.1", clientPort: 50_000, protocolVersion: "1.1" }),
+  "SERVER request attributes": () =>
+    httpServerRequestAttributes(REQUEST, { clientAddress: "127.0.0.1", clientPort: 50_000, protocolVersion: "1.1" }),
 };
 
 let sink: unknown;

@@ -155,7 +155,8 @@ export function parseCommandLine(commands: readonly CliCommand[], argv: readonly
   if (first === undefined) throw new CliUsageError("no command given");
   if (isHelpFlag(first)) return { kind: "help", text: renderUsage(commands, envHelp) };
   if (isVersionFlag(first) && others.length === 0) return { kind: "version" };
-  if (first.startsWith("-")) throw new CliUsageError(`unknown option "${first}" before the command (orderstream --help lists the commands)`);
+  if (first.startsWith("-"))
+    throw new CliUsageError(`unknown option "${first}" before the command (orderstream --help lists the commands)`);
   if (first === "help") {
     if (others.length === 0) return { kind: "help", text: renderUsage(commands, envHelp) };
     return { kind: "help", text: helpFor(commands, others) };
@@ -171,7 +172,8 @@ export function parseCommandLine(commands: readonly CliCommand[], argv: readonly
   }
   const { command, rest } = found;
   const options: Record<string, { type: "string" | "boolean"; short?: string }> = {};
-  for (const [name, o] of Object.entries(command.options ?? {})) options[name] = o.short ? { type: o.type, short: o.short } : { type: o.type };
+  for (const [name, o] of Object.entries(command.options ?? {}))
+    options[name] = o.short ? { type: o.type, short: o.short } : { type: o.type };
   options.help = { type: "boolean", short: "h" };
   if (command.json) options.json = { type: "boolean" };
   let parsed: ReturnType<typeof parseArgs>;
@@ -180,16 +182,28 @@ export function parseCommandLine(commands: readonly CliCommand[], argv: readonly
   } catch (err) {
     // parseArgs explains at length; its first sentence is the reason.
     const reason = (err as Error).message.split(/\.\s/)[0]!.replace(/\.$/, "");
-    throw new CliUsageError(`${command.name}: ${reason} (see orderstream ${command.name} --help)`, { usage: renderCommandHelp(command), cause: err });
+    throw new CliUsageError(`${command.name}: ${reason} (see orderstream ${command.name} --help)`, {
+      usage: renderCommandHelp(command),
+      cause: err,
+    });
   }
   const { help, json, ...values } = parsed.values as Record<string, string | boolean | undefined>;
   if (help) return { kind: "help", text: renderCommandHelp(command) };
   const wanted = command.positionals ?? [];
   if (parsed.positionals.length < wanted.length) {
-    throw new CliUsageError(`${command.name} needs ${wanted.slice(parsed.positionals.length).map((p) => `<${p}>`).join(" ")} (see orderstream ${command.name} --help)`, { usage: renderCommandHelp(command) });
+    throw new CliUsageError(
+      `${command.name} needs ${wanted
+        .slice(parsed.positionals.length)
+        .map((p) => `<${p}>`)
+        .join(" ")} (see orderstream ${command.name} --help)`,
+      { usage: renderCommandHelp(command) },
+    );
   }
   if (parsed.positionals.length > wanted.length) {
-    throw new CliUsageError(`${command.name}: unexpected argument "${parsed.positionals[wanted.length]}" (see orderstream ${command.name} --help)`, { usage: renderCommandHelp(command) });
+    throw new CliUsageError(
+      `${command.name}: unexpected argument "${parsed.positionals[wanted.length]}" (see orderstream ${command.name} --help)`,
+      { usage: renderCommandHelp(command) },
+    );
   }
   return { kind: "run", command, input: { values, positionals: parsed.positionals, json: json === true } };
 }
@@ -230,7 +244,12 @@ export interface CliAbout {
  * Runs the command line against the table and answers the exit code; never throws.
  * @example process.exitCode = await runCommandLine(COMMANDS, process.argv.slice(2), io, { envHelp: ENV_HELP, version })
  */
-export async function runCommandLine(commands: readonly CliCommand[], argv: readonly string[], io: CliIo, about: CliAbout): Promise<number> {
+export async function runCommandLine(
+  commands: readonly CliCommand[],
+  argv: readonly string[],
+  io: CliIo,
+  about: CliAbout,
+): Promise<number> {
   let command: CliCommand | undefined;
   try {
     const parsed = parseCommandLine(commands, argv, about.envHelp);

@@ -5,7 +5,15 @@
  * reason and the usage on stderr when the command line is wrong).
  */
 import { describe, expect, it } from "vitest";
-import { CliError, CliUsageError, parseCommandLine, renderCommandHelp, runCommandLine, type CliCommand, type CommandInput } from "./command.ts";
+import {
+  CliError,
+  CliUsageError,
+  parseCommandLine,
+  renderCommandHelp,
+  runCommandLine,
+  type CliCommand,
+  type CommandInput,
+} from "./command.ts";
 import { COMMANDS } from "./commands.ts";
 
 const ENV_HELP = "environment: NONE";
@@ -24,10 +32,16 @@ function table() {
   });
   const commands = [
     command("show", { positionals: ["id"], json: true }),
-    command("move", { options: { to: { type: "string", value: "<N>", help: "where to" }, quiet: { type: "boolean", short: "q", help: "say less" } } }),
+    command("move", {
+      options: { to: { type: "string", value: "<N>", help: "where to" }, quiet: { type: "boolean", short: "q", help: "say less" } },
+    }),
     command("box list", { json: true }),
     command("box take", { positionals: ["seq"] }),
-    command("fail", { async run() { throw new CliError("it went wrong:\n  twice"); } }),
+    command("fail", {
+      async run() {
+        throw new CliError("it went wrong:\n  twice");
+      },
+    }),
   ];
   return { commands, ran };
 }
@@ -110,7 +124,10 @@ describe("parseCommandLine", () => {
   );
 
   it("given a group's --help (or help for it), then each of its commands' help", () => {
-    for (const argv of [["box", "--help"], ["help", "box"]]) {
+    for (const argv of [
+      ["box", "--help"],
+      ["help", "box"],
+    ]) {
       const parsed = parseCommandLine(table().commands, argv, ENV_HELP);
       expect(parsed.kind).toBe("help");
       expect((parsed as { text: string }).text).toMatch(/usage: orderstream box list \[--json\][\s\S]*usage: orderstream box take <seq>/);
@@ -168,7 +185,12 @@ describe("runCommandLine", () => {
   });
 
   it("answers 2 with the command's usage when the command itself finds an argument wrong", async () => {
-    const picky: CliCommand = { name: "picky", positionals: ["n"], summary: "", run: () => Promise.reject(new CliUsageError("<n> must be a number")) };
+    const picky: CliCommand = {
+      name: "picky",
+      positionals: ["n"],
+      summary: "",
+      run: () => Promise.reject(new CliUsageError("<n> must be a number")),
+    };
     const result = await run(["picky", "x"], [picky]);
     expect(result.code).toBe(2);
     expect(result.stderr).toMatch(/^orderstream: <n> must be a number\n\nusage: orderstream picky <n>\n/);

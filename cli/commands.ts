@@ -35,7 +35,14 @@ async function historyOf(io: CliIo, orderId: string): Promise<StoredEvent[]> {
 }
 
 /** The shape of GET /orders/{id}/events, so a script reads the API and the CLI alike. */
-const eventRecord = (e: StoredEvent) => ({ seq: e.seq, subject: e.subject, time: e.time, eventType: e.event.eventType, data: e.event, traceparent: e.traceparent });
+const eventRecord = (e: StoredEvent) => ({
+  seq: e.seq,
+  subject: e.subject,
+  time: e.time,
+  eventType: e.event.eventType,
+  data: e.event,
+  traceparent: e.traceparent,
+});
 
 const events: CliCommand = {
   name: "events",
@@ -92,10 +99,15 @@ const logs: CliCommand = {
     if (json) printJson(io, lookup.lines);
     else if (lookup.lines.length > 0) {
       print(io, renderLogLines(lookup.lines, { color: io.stdout.isTTY === true }));
-      print(io, `\n${lookup.lines.length} lines from ${new Set(lookup.lines.map((l) => l.service)).size} service(s); VictoriaLogs: ${lookup.uiUrl} (query: ${lookup.query})`);
+      print(
+        io,
+        `\n${lookup.lines.length} lines from ${new Set(lookup.lines.map((l) => l.service)).size} service(s); VictoriaLogs: ${lookup.uiUrl} (query: ${lookup.query})`,
+      );
     }
     if (lookup.lines.length === 0) {
-      throw new CliError(`VictoriaLogs at ${baseUrl} has no log lines for order ${orderId} yet (lines are shipped about once a second; is VICTORIA_LOGS_URL set for the services?)`);
+      throw new CliError(
+        `VictoriaLogs at ${baseUrl} has no log lines for order ${orderId} yet (lines are shipped about once a second; is VICTORIA_LOGS_URL set for the services?)`,
+      );
     }
   },
 };
@@ -103,7 +115,8 @@ const logs: CliCommand = {
 function replayStart(values: Record<string, string | boolean | undefined>): ReplayStart {
   const fromSeq = values["from-seq"];
   const fromTime = values["from-time"];
-  if (typeof fromSeq === "string" && typeof fromTime === "string") throw new CliUsageError("replay takes --from-seq or --from-time, not both");
+  if (typeof fromSeq === "string" && typeof fromTime === "string")
+    throw new CliUsageError("replay takes --from-seq or --from-time, not both");
   if (typeof fromSeq === "string") {
     const seq = Number(fromSeq);
     if (!Number.isSafeInteger(seq) || seq < 1) throw new CliUsageError("--from-seq must be a stream sequence ≥ 1");
@@ -124,7 +137,11 @@ const replay: CliCommand = {
   name: "replay",
   synopsis: "--consumer <name|service> (--from-seq <N> | --from-time <ISO>) [--no-wait]",
   options: {
-    consumer: { type: "string", value: "<name|service>", help: "a durable consumer (payment-p03), or a service name for all 16 of its consumers" },
+    consumer: {
+      type: "string",
+      value: "<name|service>",
+      help: "a durable consumer (payment-p03), or a service name for all 16 of its consumers",
+    },
     "from-seq": { type: "string", value: "<N>", help: "re-deliver from this ORDERS stream sequence" },
     "from-time": { type: "string", value: "<ISO>", help: "re-deliver from this time, e.g. 2026-11-26T10:00:00Z" },
     "no-wait": { type: "boolean", help: "move the consumers and exit, without waiting for the services to work through them" },
@@ -145,7 +162,10 @@ const replay: CliCommand = {
           throw new CliError(`cannot replay consumer ${name}: ${(err as Error).message}`);
         });
       }
-      print(io, `replaying ${names.length} consumer(s) from ${"fromSeq" in start ? `sequence ${start.fromSeq}` : start.fromTime.toISOString()}`);
+      print(
+        io,
+        `replaying ${names.length} consumer(s) from ${"fromSeq" in start ? `sequence ${start.fromSeq}` : start.fromTime.toISOString()}`,
+      );
       if (values["no-wait"]) return;
       const remaining = async () => {
         const infos = await Promise.all(names.map((n) => jsm.consumers.info(ORDERS_STREAM, n)));
@@ -177,11 +197,25 @@ const dlqList: CliCommand = {
   summary: "dead-lettered messages: ORDERS sequence, consumer, reason",
   description: "Lists the dead letters in ORDERS_DLQ, oldest first: the ORDERS sequence, consumer, subject, attempts, time and reason.",
   json: true,
-  jsonHelp: "print the dead letters as a JSON array ([] when there are none): [{ streamSeq, consumer, subject, deliveries, time, reason, source, dlqSeq, body }]",
+  jsonHelp:
+    "print the dead letters as a JSON array ([] when there are none): [{ streamSeq, consumer, subject, deliveries, time, reason, source, dlqSeq, body }]",
   async run({ json }, io) {
     const letters = await withNats(io.env, (_nc, jsm) => listDeadLetters(jsm));
     if (json) {
-      printJson(io, letters.map(({ streamSeq, consumer, subject, deliveries, time, reason, source, dlqSeq, body }) => ({ streamSeq, consumer, subject, deliveries, time, reason, source, dlqSeq, body })));
+      printJson(
+        io,
+        letters.map(({ streamSeq, consumer, subject, deliveries, time, reason, source, dlqSeq, body }) => ({
+          streamSeq,
+          consumer,
+          subject,
+          deliveries,
+          time,
+          reason,
+          source,
+          dlqSeq,
+          body,
+        })),
+      );
       return;
     }
     if (letters.length === 0) {
@@ -197,7 +231,8 @@ const dlqRetry: CliCommand = {
   name: "dlq retry",
   positionals: ["seq"],
   summary: "hand the dead letter of that ORDERS sequence back to its service",
-  description: "A fresh handler of the owning service takes it (folding the order from the stream); waits up to 60 s until the dead letter is gone.",
+  description:
+    "A fresh handler of the owning service takes it (folding the order from the stream); waits up to 60 s until the dead letter is gone.",
   async run({ positionals }, io) {
     const seq = Number(positionals[0]);
     if (!Number.isSafeInteger(seq) || seq < 1) throw new CliUsageError("dlq retry needs the ORDERS stream sequence, e.g. dlq retry 42");
@@ -242,7 +277,9 @@ const rebuildView: CliCommand = {
         printJson(io, { events, total, orders, byStatus, invalid, orphans, lastSeq, seconds: Number(seconds.toFixed(3)) });
         return;
       }
-      const statuses = Object.entries(result.byStatus).map(([status, n]) => `${n} ${status}`).join(", ");
+      const statuses = Object.entries(result.byStatus)
+        .map(([status, n]) => `${n} ${status}`)
+        .join(", ");
       print(io, `rebuilt ${result.orders} order views from ${result.events} events in ${seconds.toFixed(2)} s: ${statuses}`);
       if (result.invalid > 0) print(io, `${result.invalid} messages are not valid order events (skipped, as the API skips them)`);
       if (result.orphans > 0) print(io, `${result.orphans} orders have events but no ORDER_CREATED before them`);

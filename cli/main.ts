@@ -14,6 +14,11 @@ import { ENV_HELP } from "./session.ts";
 // `orderstream events <id> --json | head`: the reader going away is not our failure.
 process.stdout.on("error", (err: NodeJS.ErrnoException) => process.exit(err.code === "EPIPE" ? 0 : 1));
 
-const code = await runCommandLine(COMMANDS, process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, env: process.env }, { envHelp: ENV_HELP, version: pkg.version });
+const code = await runCommandLine(
+  COMMANDS,
+  process.argv.slice(2),
+  { stdout: process.stdout, stderr: process.stderr, env: process.env },
+  { envHelp: ENV_HELP, version: pkg.version },
+);
 // Open NATS sockets or timers must not keep the process alive; let stdout drain first (a pipe may be slow).
 process.stdout.write("", () => process.exit(code));

@@ -39,7 +39,9 @@ describe("formatProgress", () => {
   });
 
   it("given an empty stream, then 0 / 0 is 100% done", () => {
-    expect(formatProgress("rebuild-view", { done: 0, total: 0, elapsedMs: 10 })).toBe("rebuild-view: 0 / 0 events (100%), – events/s, took 0:00");
+    expect(formatProgress("rebuild-view", { done: 0, total: 0, elapsedMs: 10 })).toBe(
+      "rebuild-view: 0 / 0 events (100%), – events/s, took 0:00",
+    );
   });
 
   it("given 99.9% done, then it does not round up to 100%", () => {
@@ -67,7 +69,13 @@ describe("trackRemaining", () => {
 function setup(isTTY: boolean) {
   const writes: string[] = [];
   let t = 1_000;
-  const progress = createProgress({ out: { isTTY, write: (s: string) => writes.push(s) }, label: "replay", now: () => t, ttyIntervalMs: 200, plainIntervalMs: 5_000 });
+  const progress = createProgress({
+    out: { isTTY, write: (s: string) => writes.push(s) },
+    label: "replay",
+    now: () => t,
+    ttyIntervalMs: 200,
+    plainIntervalMs: 5_000,
+  });
   return { writes, progress, advance: (ms: number) => (t += ms) };
 }
 

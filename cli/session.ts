@@ -38,7 +38,8 @@ export function jaegerQueryUrl(env: Record<string, string | undefined>): string 
 
 /** VICTORIA_LOGS_QUERY_URL or VICTORIA_LOGS_URL, else the VictoriaLogs a running `npm start` started, else its default address. */
 export function victoriaLogsUrl(env: Record<string, string | undefined>): string {
-  const url = env.VICTORIA_LOGS_QUERY_URL || env.VICTORIA_LOGS_URL || readLocalObservability()?.victoriaLogsUrl || DEFAULT_VICTORIA_LOGS_URL;
+  const url =
+    env.VICTORIA_LOGS_QUERY_URL || env.VICTORIA_LOGS_URL || readLocalObservability()?.victoriaLogsUrl || DEFAULT_VICTORIA_LOGS_URL;
   return url.replace(/\/+$/, "");
 }
 
@@ -63,7 +64,8 @@ export async function withNats<T>(
     const where = config.natsServers.join(",");
     const reason = (err as Error).message;
     // Without NATS_URL the address is the last `npm start`'s, which may have stopped since.
-    if (!env.NATS_URL && readLocalNats()) throw new CliError(`cannot connect to npm start's nats-server at ${where}: ${reason} (is npm start running? or set NATS_URL)`);
+    if (!env.NATS_URL && readLocalNats())
+      throw new CliError(`cannot connect to npm start's nats-server at ${where}: ${reason} (is npm start running? or set NATS_URL)`);
     throw new CliError(`cannot connect to NATS at ${where}: ${reason} (set NATS_URL)`);
   }
   try {

@@ -47,14 +47,11 @@ export function renderWaterfall(spans: TraceSpan[], opts: WaterfallOptions = {})
     formatMs(span.durationUs),
     span.status,
   ]);
-  const widths = HEADERS.map((header, i) =>
-    Math.max(header.length, ...cells.map((row) => row[i]!.length)),
-  );
+  const widths = HEADERS.map((header, i) => Math.max(header.length, ...cells.map((row) => row[i]!.length)));
   widths[0] = Math.min(widths[0]!, MAX_SERVICE_WIDTH);
   widths[1] = Math.min(widths[1]!, MAX_OPERATION_WIDTH);
   const numeric = (i: number) => i === 3 || i === 4;
-  const layout = (values: readonly string[]) =>
-    values.map((v, i) => (numeric(i) ? v.padStart(widths[i]!) : fit(v, widths[i]!)));
+  const layout = (values: readonly string[]) => values.map((v, i) => (numeric(i) ? v.padStart(widths[i]!) : fit(v, widths[i]!)));
 
   const header = paint(2, [...layout(HEADERS), timeAxis(traceEnd - traceStart, laneWidth)].join("  "));
   const lines = rows.map(({ span }, r) => {
@@ -63,7 +60,15 @@ export function renderWaterfall(spans: TraceSpan[], opts: WaterfallOptions = {})
     const statusColor = span.status === "error" ? 31 : span.status === "ok" ? 32 : 2;
     const lane = bar(span.startTimeUs - traceStart, span.durationUs, traceEnd - traceStart, laneWidth);
     const indent = service!.length - service!.trimStart().length;
-    return [service!.slice(0, indent) + paint(color, service!.slice(indent)), operation, paint(2, kind!), start, duration, paint(statusColor, status!), `|${paint(color, lane)}|`]
+    return [
+      service!.slice(0, indent) + paint(color, service!.slice(indent)),
+      operation,
+      paint(2, kind!),
+      start,
+      duration,
+      paint(statusColor, status!),
+      `|${paint(color, lane)}|`,
+    ]
       .join("  ")
       .trimEnd();
   });

@@ -6,7 +6,11 @@ import { fetchTrace, type TraceLookup, type TraceSpan } from "../otel/jaeger-que
 const T0 = 1_700_000_000_000_000;
 const ESC = "\u001b";
 
-function span(spanId: string, parentSpanId: string | null, fields: Partial<TraceSpan> & { startMs: number; durationMs: number }): TraceSpan {
+function span(
+  spanId: string,
+  parentSpanId: string | null,
+  fields: Partial<TraceSpan> & { startMs: number; durationMs: number },
+): TraceSpan {
   const { startMs, durationMs, ...rest } = fields;
   return {
     spanId,
@@ -25,11 +29,25 @@ function span(spanId: string, parentSpanId: string | null, fields: Partial<Trace
 // One order: HTTP request → publish → payment consumer → shipping consumer (failed), and a later
 // GET that starts before the shipping span but belongs to no one: tree order puts it last.
 const ORDER_TRACE: TraceSpan[] = [
-  span("d", "c", { startMs: 9, durationMs: 11, service: "shipping-service", operation: "process payments.completed", kind: "consumer", status: "error" }),
+  span("d", "c", {
+    startMs: 9,
+    durationMs: 11,
+    service: "shipping-service",
+    operation: "process payments.completed",
+    kind: "consumer",
+    status: "error",
+  }),
   span("e", null, { startMs: 4, durationMs: 0.5, operation: "GET /orders/{id}", kind: "server", status: "ok" }),
   span("b", "a", { startMs: 2, durationMs: 1, operation: "publish orders.created", kind: "producer" }),
   span("a", null, { startMs: 0, durationMs: 10, operation: "POST /orders", kind: "server", status: "ok" }),
-  span("c", "b", { startMs: 5, durationMs: 3, service: "payment-service", operation: "process orders.created", kind: "consumer", status: "ok" }),
+  span("c", "b", {
+    startMs: 5,
+    durationMs: 3,
+    service: "payment-service",
+    operation: "process orders.created",
+    kind: "consumer",
+    status: "ok",
+  }),
 ];
 
 const lines = (text: string) => text.split("\n");
@@ -41,7 +59,14 @@ describe("renderWaterfall", () => {
 
     expect(header).toMatch(/^SERVICE\s+OPERATION\s+KIND\s+START\s+DURATION\s+STATUS\s+\|0\s+20\.00 ms\|$/);
     expect(rows.map((r) => r.match(/^ */)![0].length / 2)).toEqual([0, 1, 2, 3, 0]);
-    expect(rows.map((r) => r.trim().split(/\s{2,}/).slice(0, 3))).toEqual([
+    expect(
+      rows.map((r) =>
+        r
+          .trim()
+          .split(/\s{2,}/)
+          .slice(0, 3),
+      ),
+    ).toEqual([
       ["order-service", "POST /orders", "server"],
       ["order-service", "publish orders.created", "producer"],
       ["payment-service", "process orders.created", "consumer"],
@@ -52,7 +77,13 @@ describe("renderWaterfall", () => {
 
   it("shows offset from trace start, duration and status per span", () => {
     const rows = lines(renderWaterfall(ORDER_TRACE, { width: 20 })).slice(1);
-    const columns = rows.map((r) => r.slice(0, r.indexOf("|")).trim().split(/\s{2,}/).slice(3));
+    const columns = rows.map((r) =>
+      r
+        .slice(0, r.indexOf("|"))
+        .trim()
+        .split(/\s{2,}/)
+        .slice(3),
+    );
 
     expect(columns).toEqual([
       ["0.000 ms", "10.00 ms", "ok"],
@@ -76,7 +107,11 @@ describe("renderWaterfall", () => {
   });
 
   it("keeps the lane width fixed, with a floor so bars stay readable", () => {
-    expect(lines(renderWaterfall(ORDER_TRACE, { width: 33 })).slice(1).map((l) => lane(l).length)).toEqual([33, 33, 33, 33, 33]);
+    expect(
+      lines(renderWaterfall(ORDER_TRACE, { width: 33 }))
+        .slice(1)
+        .map((l) => lane(l).length),
+    ).toEqual([33, 33, 33, 33, 33]);
     expect(lane(lines(renderWaterfall(ORDER_TRACE, { width: 3 }))[1]!)).toHaveLength(10);
     expect(lane(lines(renderWaterfall(ORDER_TRACE))[1]!)).toHaveLength(40);
   });
@@ -121,9 +156,20 @@ describe("renderWaterfall", () => {
         durationMs: 1,
         operation: `publish ${template}`,
         kind: "producer",
-        attributes: { "messaging.operation.name": "publish", "messaging.destination.template": template, "orderstream.event_type": "SHIPPING_READY" },
+        attributes: {
+          "messaging.operation.name": "publish",
+          "messaging.destination.template": template,
+          "orderstream.event_type": "SHIPPING_READY",
+        },
       }),
-      span("b", "a", { startMs: 0.5, durationMs: 1, service: "notification-service", operation: "POST", kind: "client", attributes: { "server.address": "127.0.0.1", "server.port": 8080 } }),
+      span("b", "a", {
+        startMs: 0.5,
+        durationMs: 1,
+        service: "notification-service",
+        operation: "POST",
+        kind: "client",
+        attributes: { "server.address": "127.0.0.1", "server.port": 8080 },
+      }),
     ];
     const rows = lines(renderWaterfall(spans, { width: 20 })).slice(1);
     expect(rows.map((r) => r.trim().split(/\s{2,}/)[1])).toEqual(["publish SHIPPING_READY", "POST 127.0.0.1:8080"]);
@@ -144,7 +190,8 @@ describe("renderWaterfall", () => {
     const lookup = await fetchTrace({
       baseUrl: "http://jaeger.test:16686",
       traceId: "00000000000000000000000000000001",
-      fetch: async (input) => new Response(String(input).includes("/api/traces/") ? body : "{}", { status: String(input).includes("/api/traces/") ? 200 : 404 }),
+      fetch: async (input) =>
+        new Response(String(input).includes("/api/traces/") ? body : "{}", { status: String(input).includes("/api/traces/") ? 200 : 404 }),
     });
     const rows = lines(renderWaterfall(lookup.spans!)).slice(1);
 
@@ -174,7 +221,8 @@ describe("renderTraceReport", () => {
   });
 
   it("prints the warning instead of a waterfall when Jaeger had no spans", () => {
-    const warning = "Jaeger at http://127.0.0.1:16686 did not answer (connection refused); is it running? Set JAEGER_QUERY_URL to its query address.";
+    const warning =
+      "Jaeger at http://127.0.0.1:16686 did not answer (connection refused); is it running? Set JAEGER_QUERY_URL to its query address.";
     const report = renderTraceReport({ ...found, spans: null, warning });
 
     expect(lines(report)[0]).toBe("Trace 4bf92f3577b34da6a3ce929d0e0e4736");

@@ -23,7 +23,10 @@ export function crashingOn(make: HandlerFactory, crashOn: CrashOn, log: Logger):
       forget: (orderId) => inner.forget(orderId),
       handle(event, delivery) {
         if ((event as { userId?: string }).userId === crashOn.userId) {
-          log.fatal({ orderId: event.orderId, seq: delivery.seq, consumer: delivery.consumer }, "ORDERSTREAM_TEST_CRASH_ON: killing the process");
+          log.fatal(
+            { orderId: event.orderId, seq: delivery.seq, consumer: delivery.consumer },
+            "ORDERSTREAM_TEST_CRASH_ON: killing the process",
+          );
           crashOn.exit(TEST_CRASH_EXIT_CODE);
         }
         return inner.handle(event, delivery);

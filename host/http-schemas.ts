@@ -17,11 +17,16 @@ const CheckBody = v.object({
 
 export const ReadinessBody = v.object({
   status: v.picklist(["ready", "not ready"]),
-  nats: v.pipe(v.picklist(["connected", "disconnected"]), v.description("Whether the NATS server answered the last PING (not the client's connection state).")),
+  nats: v.pipe(
+    v.picklist(["connected", "disconnected"]),
+    v.description("Whether the NATS server answered the last PING (not the client's connection state)."),
+  ),
   checks: v.optional(
     v.pipe(
       v.object({ nats: CheckBody, jetstream: CheckBody, consumers: CheckBody, store: CheckBody }),
-      v.description("Each check of the background probe (absent before the first connection); `store` gates readiness on the order service only."),
+      v.description(
+        "Each check of the background probe (absent before the first connection); `store` gates readiness on the order service only.",
+      ),
     ),
   ),
 });
@@ -29,5 +34,7 @@ export type Readiness = v.InferOutput<typeof ReadinessBody>;
 
 export const AsyncApiBody = v.pipe(
   v.object({ asyncapi: v.literal(ASYNCAPI_VERSION) }),
-  v.description("The service's AsyncAPI 3.0 document: channels (NATS subjects), messages (the event schemas), its send and receive operations."),
+  v.description(
+    "The service's AsyncAPI 3.0 document: channels (NATS subjects), messages (the event schemas), its send and receive operations.",
+  ),
 );

@@ -307,7 +307,8 @@ export function createMetrics(service: string): ServiceMetrics {
     handlerDuration,
     eventHandled(eventType, outcome, handlerSeconds) {
       child(`h ${eventType} ${outcome}`, () => eventsHandled.labels({ event_type: eventType, outcome })).inc();
-      if (handlerSeconds !== undefined) child(`d ${eventType}`, () => handlerDuration.labels({ event_type: eventType })).observe(handlerSeconds);
+      if (handlerSeconds !== undefined)
+        child(`d ${eventType}`, () => handlerDuration.labels({ event_type: eventType })).observe(handlerSeconds);
     },
     eventPublished(eventType, result) {
       child(`p ${eventType} ${result}`, () => eventsPublished.labels({ event_type: eventType, result })).inc();

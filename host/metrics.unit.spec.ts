@@ -36,12 +36,19 @@ describe("createMetrics", () => {
       'orderstream_consumer_redelivered_messages{consumer="payment-p01",service="payment"} 2',
     );
     expect(samples(text, "orderstream_dlq_messages")).toEqual(['orderstream_dlq_messages{service="payment"} 2']);
-    expect(samples(text, "orderstream_order_e2e_latency_seconds_count")).toEqual(['orderstream_order_e2e_latency_seconds_count{service="payment"} 1']);
+    expect(samples(text, "orderstream_order_e2e_latency_seconds_count")).toEqual([
+      'orderstream_order_e2e_latency_seconds_count{service="payment"} 1',
+    ]);
   });
 
   it("includes process memory, CPU and event-loop lag among the default metrics, under their standard unprefixed names", async () => {
     const text = await createMetrics("order").registry.metrics();
-    for (const name of ["process_resident_memory_bytes", "nodejs_heap_size_used_bytes", "nodejs_eventloop_lag_p99_seconds", "nodejs_eventloop_lag_seconds"]) {
+    for (const name of [
+      "process_resident_memory_bytes",
+      "nodejs_heap_size_used_bytes",
+      "nodejs_eventloop_lag_p99_seconds",
+      "nodejs_eventloop_lag_seconds",
+    ]) {
       expect(text).toContain(`# TYPE ${name} gauge`);
     }
     expect(text).toContain("# TYPE process_cpu_seconds_total counter");
@@ -124,7 +131,9 @@ describe("createMetrics", () => {
       'orderstream_log_lines_dropped_total{reason="buffer_full",service="shipping"} 7',
       'orderstream_log_lines_dropped_total{reason="rejected",service="shipping"} 2',
     ]);
-    expect(samples(text, "orderstream_log_ship_requests_failed_total")).toEqual(['orderstream_log_ship_requests_failed_total{service="shipping"} 3']);
+    expect(samples(text, "orderstream_log_ship_requests_failed_total")).toEqual([
+      'orderstream_log_ship_requests_failed_total{service="shipping"} 3',
+    ]);
     expect(samples(text, "orderstream_log_lines_buffered")).toEqual(['orderstream_log_lines_buffered{service="shipping"} 40']);
     const check = promtool(["check", "metrics"], text);
     expect(check.status, check.output).toBe(0);

@@ -103,7 +103,9 @@ export function createReadiness(opts: ReadinessOptions): Readiness {
     }
     if (!fullAt) return;
     const room =
-      (usage.limit > 0 && free >= STORE_HEADROOM_BYTES) || usage.used + STORE_HEADROOM_BYTES <= fullAt.used || now() - fullAt.at >= storeRecheckMs;
+      (usage.limit > 0 && free >= STORE_HEADROOM_BYTES) ||
+      usage.used + STORE_HEADROOM_BYTES <= fullAt.used ||
+      now() - fullAt.at >= storeRecheckMs;
     if (room) {
       fullAt = undefined;
       set("store", true);
@@ -132,8 +134,7 @@ export function createReadiness(opts: ReadinessOptions): Readiness {
     if (running) timer = setTimeout(() => void loop(), Math.max(0, intervalMs - (now() - started)));
   };
 
-  const ready = () =>
-    checks.nats.ok && checks.jetstream.ok && checks.consumers.ok && (checks.store.ok || !opts.storeGatesReadiness);
+  const ready = () => checks.nats.ok && checks.jetstream.ok && checks.consumers.ok && (checks.store.ok || !opts.storeGatesReadiness);
 
   return {
     ready,

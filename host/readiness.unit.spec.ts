@@ -9,7 +9,11 @@ import { natsUnavailable, storeFullProblem } from "../shared/http/hardening.ts";
 
 const apiError = (code: number, err_code: number, description: string) => new JetStreamApiError({ code, err_code, description });
 
-function fakeProbe(answers: { ping?: () => Promise<void>; stream?: () => Promise<void>; usage?: () => Promise<StoreUsage> }): JetStreamProbe {
+function fakeProbe(answers: {
+  ping?: () => Promise<void>;
+  stream?: () => Promise<void>;
+  usage?: () => Promise<StoreUsage>;
+}): JetStreamProbe {
   return {
     ping: answers.ping ?? (() => Promise.resolve()),
     ordersStream: answers.stream ?? (() => Promise.resolve()),
@@ -46,7 +50,10 @@ describe("readiness", () => {
   });
 
   it("given the ORDERS stream without a leader, when probed, then the jetstream check fails", async () => {
-    const r = createReadiness({ probe: fakeProbe({ stream: () => Promise.reject(apiError(503, 10008, "JetStream system temporarily unavailable")) }), storeGatesReadiness: false });
+    const r = createReadiness({
+      probe: fakeProbe({ stream: () => Promise.reject(apiError(503, 10008, "JetStream system temporarily unavailable")) }),
+      storeGatesReadiness: false,
+    });
     r.setConsumersBound(true);
     await r.probeOnce();
     expect(r.ready()).toBe(false);
@@ -71,7 +78,12 @@ describe("readiness", () => {
 
   it("given a full store with no visible limit, when nothing is freed, then it is re-tested by writes after storeRecheckMs", async () => {
     let t = 0;
-    const r = createReadiness({ probe: fakeProbe({ usage: () => Promise.resolve({ used: 5_000_000, limit: 0 }) }), storeGatesReadiness: true, storeRecheckMs: 30_000, now: () => t });
+    const r = createReadiness({
+      probe: fakeProbe({ usage: () => Promise.resolve({ used: 5_000_000, limit: 0 }) }),
+      storeGatesReadiness: true,
+      storeRecheckMs: 30_000,
+      now: () => t,
+    });
     r.setConsumersBound(true);
     await r.probeOnce();
     r.storeRefused({ reason: "server_storage", code: 10023, description: "insufficient resources" });
@@ -98,7 +110,9 @@ describe("store refusals", () => {
     expect(storeRefusal(apiError(503, 10023, "insufficient resources"))?.reason).toBe("server_storage");
     expect(storeRefusal(apiError(400, 10002, "resource limits exceeded for account"))?.reason).toBe("account_limit");
     expect(storeRefusal(apiError(503, 10077, "maximum bytes exceeded"))?.reason).toBe("stream_limit");
-    expect(storeRefusal(new Error("wrapped", { cause: apiError(500, 10047, "insufficient storage resources available") }))?.reason).toBe("server_storage");
+    expect(storeRefusal(new Error("wrapped", { cause: apiError(500, 10047, "insufficient storage resources available") }))?.reason).toBe(
+      "server_storage",
+    );
     expect(storeRefusal(apiError(400, 10071, "wrong last sequence: 3"))).toBeNull();
     expect(storeRefusal(new Error("insufficient resources"))).toBeNull();
   });
@@ -108,7 +122,9 @@ describe("store refusals", () => {
     const problem = storeFullProblem(err)!;
     expect(problem.status).toBe(507);
     expect(problem.headers.get("retry-after")).toBe("30");
-    expect(problem.message).toBe("The event store is full (JetStream: insufficient resources); the request was not carried out. Retry later.");
+    expect(problem.message).toBe(
+      "The event store is full (JetStream: insufficient resources); the request was not carried out. Retry later.",
+    );
     expect(natsUnavailable(err)).toBe(false);
     expect(natsUnavailable(apiError(503, 10008, "JetStream system temporarily unavailable"))).toBe(true);
   });

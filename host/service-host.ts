@@ -163,7 +163,11 @@ export function createService<R>(
   app.use(...hardening());
   app.get(
     "/healthz",
-    describeRoute({ tags: ["operations"], summary: "Liveness: 200 while the process runs", responses: { 200: jsonResponse("The process runs.", HealthBody) } }),
+    describeRoute({
+      tags: ["operations"],
+      summary: "Liveness: 200 while the process runs",
+      responses: { 200: jsonResponse("The process runs.", HealthBody) },
+    }),
     (c) => c.json({ status: "ok", service: config.service } satisfies Health),
   );
   app.get(
@@ -192,7 +196,9 @@ export function createService<R>(
     describeRoute({
       tags: ["operations"],
       summary: "Prometheus metrics (text exposition format)",
-      responses: { 200: { description: "The metrics; docs/operations.md lists them.", content: { "text/plain": { schema: { type: "string" } } } } },
+      responses: {
+        200: { description: "The metrics; docs/operations.md lists them.", content: { "text/plain": { schema: { type: "string" } } } },
+      },
     }),
     async (c) => {
       c.header("content-type", metrics.registry.contentType);
@@ -232,7 +238,11 @@ export function createService<R>(
     allowed ??= allowedMethods(app.routes);
     const methods = allowed(c.req.path);
     if (methods.length > 0 && !methods.includes(c.req.method)) {
-      const problem = new HttpProblem(405, "method-not-allowed", `${JSON.stringify(c.req.path.slice(0, 200))} answers ${methods.join(", ")} only.`);
+      const problem = new HttpProblem(
+        405,
+        "method-not-allowed",
+        `${JSON.stringify(c.req.path.slice(0, 200))} answers ${methods.join(", ")} only.`,
+      );
       problem.headers.set("allow", methods.join(", "));
       return problemResponse(problem, c.req.path);
     }
@@ -243,13 +253,18 @@ export function createService<R>(
     // Hono's middleware (hono/bearer-auth) throws its answer in an HTTPException: the routes build
     // those answers as problem+json; one without its own Response becomes one here.
     if (err instanceof HTTPException) {
-      return err.res ? err.getResponse() : problemResponse(new HttpProblem(err.status, "http-error", err.message || "The request was refused."), c.req.path);
+      return err.res
+        ? err.getResponse()
+        : problemResponse(new HttpProblem(err.status, "http-error", err.message || "The request was refused."), c.req.path);
     }
     const full = storeFullProblem(err);
     if (full) {
       const refusal = storeRefusal(err)!;
       readiness?.storeRefused(refusal);
-      log.warn({ err, path: c.req.path, code: refusal.code, ...traceFields(requestSpan(c)) }, "the event store is full: a write was refused");
+      log.warn(
+        { err, path: c.req.path, code: refusal.code, ...traceFields(requestSpan(c)) },
+        "the event store is full: a write was refused",
+      );
       return problemResponse(full, c.req.path);
     }
     const unavailable = unavailableProblem(err);
@@ -318,7 +333,9 @@ export function createService<R>(
         storeGatesReadiness: definition.unreadyWhenStoreFull === true,
         intervalMs: PROBE_INTERVAL_MS,
         onChange: (check, state) =>
-          state.ok ? log.info({ check }, `readiness check ${check} passes`) : log.warn({ check, detail: state.detail }, `readiness check ${check} fails`),
+          state.ok
+            ? log.info({ check }, `readiness check ${check} passes`)
+            : log.warn({ check, detail: state.detail }, `readiness check ${check} fails`),
       });
       const js = jetstream(nc);
       const jsm = await jetstreamManager(nc);
@@ -336,9 +353,14 @@ export function createService<R>(
         if (changed.length > 0) log.info({ streams: changed, ...streamLimits }, "updated the streams' limits and compression in place");
       } catch (err) {
         // Not fatal: the streams work as they are; with nats/auth/ only the admin may change them.
-        log.warn({ err, ...streamLimits }, "could not update the streams' limits in place; apply them as the NATS admin (docs/operations.md, Sizing the store)");
+        log.warn(
+          { err, ...streamLimits },
+          "could not update the streams' limits in place; apply them as the NATS admin (docs/operations.md, Sizing the store)",
+        );
       }
-      await untilNatsAnswers("creating the partition consumers", () => ensurePartitionConsumers(jsm, ORDERS_STREAM, config.service, topology));
+      await untilNatsAnswers("creating the partition consumers", () =>
+        ensurePartitionConsumers(jsm, ORDERS_STREAM, config.service, topology),
+      );
 
       if (topology.kind !== "single") await untilNatsAnswers("setting up the site links", () => ensureSiteLinks(jsm, topology));
       let hubLink: HubLink | undefined;
@@ -351,7 +373,10 @@ export function createService<R>(
           onChange: (s) =>
             s.up
               ? log.info({ hub: topology.hubDomain, pendingEvents: s.pendingEvents }, "the hub answers: orders go on to it")
-              : log.warn({ hub: topology.hubDomain, pendingEvents: s.pendingEvents }, "the hub does not answer: orders are taken and wait here"),
+              : log.warn(
+                  { hub: topology.hubDomain, pendingEvents: s.pendingEvents },
+                  "the hub does not answer: orders are taken and wait here",
+                ),
         });
         const link = hubLink;
         metrics.watchHubLink(topology.hubDomain, () => link.state());

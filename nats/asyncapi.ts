@@ -72,7 +72,8 @@ const PARAMETERS: Record<string, { description: string; enum?: string[]; example
     enum: Array.from({ length: PARTITIONS }, (_, p) => String(p)),
   },
   orderId: {
-    description: "The order id from POST /orders: a UUID, or `<site>-<UUID>` for an order placed at a site (its site's name first, shared/ids.ts).",
+    description:
+      "The order id from POST /orders: a UUID, or `<site>-<UUID>` for an order placed at a site (its site's name first, shared/ids.ts).",
     examples: ["0b9a8f8e-3c1d-4a5e-9f7a-2d6c1b0e4f11", "edge1-0b9a8f8e-3c1d-4a5e-9f7a-2d6c1b0e4f11"],
   },
   site: {
@@ -86,7 +87,10 @@ const PARAMETERS: Record<string, { description: string; enum?: string[]; example
 
 /** The schema `to-json-schema` makes of a valibot schema, without `$schema` (the document sets the dialect). */
 function jsonSchemaOf(schema: v.GenericSchema): Record<string, unknown> {
-  const { $schema: _, ...rest } = toJsonSchema(schema, { target: "draft-07", typeMode: "output", errorMode: "ignore" }) as Record<string, unknown>;
+  const { $schema: _, ...rest } = toJsonSchema(schema, { target: "draft-07", typeMode: "output", errorMode: "ignore" }) as Record<
+    string,
+    unknown
+  >;
   return rest;
 }
 
@@ -113,7 +117,9 @@ function orderEventAddress(eventType: EventType, form: SubjectForm): string {
   const tokens = subject.split(".");
   const at = tokens.indexOf(orderId);
   if (at < 1 || tokens[at - 1] !== String(partitionOf(orderId)) || (form === "site" && !tokens.includes("{site}"))) {
-    throw new Error(`eventSubject's layout changed (no partition token before the order id, or no site token, in ${subject}): update nats/asyncapi.ts`);
+    throw new Error(
+      `eventSubject's layout changed (no partition token before the order id, or no site token, in ${subject}): update nats/asyncapi.ts`,
+    );
   }
   tokens[at - 1] = "{partition}";
   tokens[at] = "{orderId}";
@@ -147,7 +153,8 @@ const EVENT_HEADERS = {
     traceparent: {
       type: "string",
       pattern: W3C_TRACEPARENT,
-      description: "W3C trace context of the PRODUCER span (otel/nats-headers.ts): the consumer's span joins the order's one trace. Absent when tracing is off.",
+      description:
+        "W3C trace context of the PRODUCER span (otel/nats-headers.ts): the consumer's span joins the order's one trace. Absent when tracing is off.",
     },
     tracestate: { type: "string", description: "W3C trace state, when the trace carries vendor state." },
     "Nats-Msg-Id": {
@@ -157,7 +164,8 @@ const EVENT_HEADERS = {
     "Nats-Expected-Last-Subject-Sequence": {
       type: "string",
       const: "0",
-      description: "No message on this subject yet: the stream refuses a second event of this type for this order, whatever the retries or replays.",
+      description:
+        "No message on this subject yet: the stream refuses a second event of this type for this order, whatever the retries or replays.",
     },
     "Nats-Expected-Stream": { type: "string", const: ORDERS_STREAM, description: "The stream that must store the event." },
   },
@@ -261,7 +269,12 @@ export function generateAsyncApiDocument(service: ServiceName, info: { version: 
   const ofSite = (form: SubjectForm) => (form === "site" ? " of an order placed at a site" : "");
   for (const form of SUBJECT_FORMS) {
     for (const type of sent) {
-      operations[opId("send", type, form)] = operation("send", channelKey(type, form), type, `The ${service} service publishes ${type}${ofSite(form)}.`);
+      operations[opId("send", type, form)] = operation(
+        "send",
+        channelKey(type, form),
+        type,
+        `The ${service} service publishes ${type}${ofSite(form)}.`,
+      );
     }
     for (const type of received) {
       operations[opId("receive", type, form)] = operation(
@@ -273,7 +286,12 @@ export function generateAsyncApiDocument(service: ServiceName, info: { version: 
     }
   }
   if (sendsNotifications) {
-    operations.sendNotification = operation("send", NOTIFICATIONS_CHANNEL, NOTIFICATION, `The ${service} service records a notification per event.`);
+    operations.sendNotification = operation(
+      "send",
+      NOTIFICATIONS_CHANNEL,
+      NOTIFICATION,
+      `The ${service} service records a notification per event.`,
+    );
   }
 
   return {

@@ -36,8 +36,14 @@ function connectAsPayment(opts: { password?: string; inboxPrefix?: string | null
 
 beforeAll(async () => {
   // The config reads every user's password from the server's environment; only payment's is used here.
-  const passwords = Object.fromEntries([...SERVICES.map((s) => natsUserOf(s).passwordVar), ADMIN.passwordVar].map((v) => [v, `pw-${crypto.randomUUID()}`]));
-  server = await startNatsServer({ configFile: AUTH_CONF, websocket: true, env: { ...passwords, [natsUserOf("payment").passwordVar]: PASSWORD } });
+  const passwords = Object.fromEntries(
+    [...SERVICES.map((s) => natsUserOf(s).passwordVar), ADMIN.passwordVar].map((v) => [v, `pw-${crypto.randomUUID()}`]),
+  );
+  server = await startNatsServer({
+    configFile: AUTH_CONF,
+    websocket: true,
+    env: { ...passwords, [natsUserOf("payment").passwordVar]: PASSWORD },
+  });
 });
 
 afterAll(async () => {

@@ -56,7 +56,9 @@ export function connectNats(opts: NatsConnectOptions): Promise<NatsConnection> {
       );
     }
     if (transport === "websocket" && typeof globalThis.WebSocket !== "function") {
-      throw new NatsServerListError(`NATS_URL is WebSocket (${opts.servers.join(", ")}) but this runtime has no global WebSocket: run on Node 24 or newer, or on Deno`);
+      throw new NatsServerListError(
+        `NATS_URL is WebSocket (${opts.servers.join(", ")}) but this runtime has no global WebSocket: run on Node 24 or newer, or on Deno`,
+      );
     }
   } catch (err) {
     return Promise.reject(err);

@@ -16,7 +16,6 @@ import { decodeEvent, type HandlerFactory } from "./delivery.ts";
 import { startDurableLoop } from "./durable-loop.ts";
 import { parseEventSubject, type ServiceName } from "./subjects.ts";
 
-
 export async function startRetryProcessor(opts: {
   js: JetStreamClient;
   jsm: JetStreamManager;

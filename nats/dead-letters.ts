@@ -102,7 +102,8 @@ export async function writeDeadLetter(js: JetStreamClient, input: DeadLetterInpu
     const lower = key.toLowerCase();
     // Nats-Stream-Source marks a message a stream sourced (a site's order at the hub, nats/sites.ts):
     // the server refuses it on a publish.
-    if (lower !== "nats-msg-id" && !lower.startsWith("nats-expected") && lower !== "nats-stream-source") h.set(key, input.headers!.get(key));
+    if (lower !== "nats-msg-id" && !lower.startsWith("nats-expected") && lower !== "nats-stream-source")
+      h.set(key, input.headers!.get(key));
   }
   h.set(DlqHeader.reason, input.reason.replace(/[\r\n]+/g, " ").slice(0, 1000));
   h.set(DlqHeader.streamSeq, String(input.streamSeq));
@@ -213,7 +214,8 @@ export async function startAdvisoryProcessor(js: JetStreamClient, jsm: JetStream
           });
           log.error(
             { seq: advisory.stream_seq, consumer: advisory.consumer, orderId: parseEventSubject(original.subject)?.orderId },
-            "message dead-lettered after max deliveries");
+            "message dead-lettered after max deliveries",
+          );
         }
         m.ack();
         return true;

@@ -31,7 +31,12 @@ describe("decodeEvent", () => {
 
   it("rejects a subject that is not an event subject", async () => {
     const event = await created();
-    for (const subject of [`orders.x.${A}.ORDER_CREATED`, `orders.1.${A}`, `orders.1.${A}.ORDER_CREATED.extra`, `other.1.${A}.ORDER_CREATED`]) {
+    for (const subject of [
+      `orders.x.${A}.ORDER_CREATED`,
+      `orders.1.${A}`,
+      `orders.1.${A}.ORDER_CREATED.extra`,
+      `other.1.${A}.ORDER_CREATED`,
+    ]) {
       expect(typeof decodeEvent({ subject, data: enc(event) }), subject).toBe("string");
     }
   });

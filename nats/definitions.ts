@@ -149,7 +149,11 @@ export type PartitionConsumerConfig = Partial<ConsumerConfig> & { durable_name: 
  * which handles its orders' events in stream order and acknowledges cumulatively. Another instance
  * is pinned only once the owner stops pulling for OWNER_TTL_MS or hands the partition over.
  */
-export function partitionConsumerConfig(service: ServiceName, partition: number, topology: Topology = { kind: "single" }): PartitionConsumerConfig {
+export function partitionConsumerConfig(
+  service: ServiceName,
+  partition: number,
+  topology: Topology = { kind: "single" },
+): PartitionConsumerConfig {
   return {
     durable_name: consumerName(service, partition),
     description: `${service} service, partition ${partition}`,

@@ -5,7 +5,14 @@
  * processors (dead-letter retries, MAX_DELIVERIES advisories); the partition consumers have their
  * own loop (partitioned-consumer.ts), which must not recreate what a replay is replacing.
  */
-import { DeliverPolicy, type ConsumerConfig, type ConsumerMessages, type JetStreamClient, type JetStreamManager, type JsMsg } from "@nats-io/jetstream";
+import {
+  DeliverPolicy,
+  type ConsumerConfig,
+  type ConsumerMessages,
+  type JetStreamClient,
+  type JetStreamManager,
+  type JsMsg,
+} from "@nats-io/jetstream";
 import { errors } from "@nats-io/transport-node";
 import type { Logger } from "../shared/logger.ts";
 import { ensureConsumer } from "./setup.ts";

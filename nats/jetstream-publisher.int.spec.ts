@@ -52,7 +52,9 @@ describe("createJetStreamPublisher", () => {
   });
 
   it("keeps stream order for thousands in flight, each answered with its own sequence", async () => {
-    const acks = await Promise.all(Array.from({ length: 3_000 }, (_, i) => publisher.publish("pub.c", new TextEncoder().encode(String(i)), headers())));
+    const acks = await Promise.all(
+      Array.from({ length: 3_000 }, (_, i) => publisher.publish("pub.c", new TextEncoder().encode(String(i)), headers())),
+    );
     const seqs = acks.map((a) => a.seq);
     expect(new Set(seqs).size).toBe(3_000);
     expect(seqs).toEqual([...seqs].sort((a, b) => a - b));

@@ -42,7 +42,10 @@ const decoder = new TextDecoder();
 /** A publisher on `nc` (its replies come under the connection's inbox prefix, as the auth config allows). */
 export function createJetStreamPublisher(
   nc: NatsConnection,
-  opts: { timeoutMs?: number; /** Told of every write refused for lack of room (metrics, readiness). */ onStoreRefused?: (refusal: StoreRefusal) => void } = {},
+  opts: {
+    timeoutMs?: number /** Told of every write refused for lack of room (metrics, readiness). */;
+    onStoreRefused?: (refusal: StoreRefusal) => void;
+  } = {},
 ): JetStreamPublisher {
   const timeoutMs = opts.timeoutMs ?? PUBLISH_TIMEOUT_MS;
   const prefix = createInbox((nc as { options?: { inboxPrefix?: string } }).options?.inboxPrefix);
@@ -58,7 +61,11 @@ export function createJetStreamPublisher(
     // A status without a body: 503 when no stream listens on the subject.
     if (m.data.length === 0) {
       const code = m.headers?.code ?? 0;
-      waiting.reject(code === 503 ? new errors.NoRespondersError(waiting.subject) : new Error(`publish to ${waiting.subject}: status ${code} ${m.headers?.description ?? ""}`));
+      waiting.reject(
+        code === 503
+          ? new errors.NoRespondersError(waiting.subject)
+          : new Error(`publish to ${waiting.subject}: status ${code} ${m.headers?.description ?? ""}`),
+      );
       return;
     }
     let reply: { stream?: string; seq?: number; duplicate?: boolean; error?: { code: number; err_code: number; description: string } };
@@ -73,8 +80,7 @@ export function createJetStreamPublisher(
       const refusal = opts.onStoreRefused && storeRefusal(err);
       if (refusal) opts.onStoreRefused!(refusal);
       waiting.reject(err);
-    }
-    else waiting.resolve({ stream: reply.stream ?? "", seq: reply.seq ?? 0, duplicate: reply.duplicate === true });
+    } else waiting.resolve({ stream: reply.stream ?? "", seq: reply.seq ?? 0, duplicate: reply.duplicate === true });
   };
 
   const sub: Subscription = nc.subscribe(`${prefix}.*`, { callback: (err, m) => (err ? failAll(err) : settle(m)) });
@@ -84,14 +90,17 @@ export function createJetStreamPublisher(
       waiting.reject(err);
     }
   };
-  const sweep = setInterval(() => {
-    const now = Date.now();
-    for (const [id, waiting] of inFlight) {
-      if (waiting.deadline > now) continue;
-      inFlight.delete(id);
-      waiting.reject(new errors.TimeoutError());
-    }
-  }, Math.min(1_000, timeoutMs));
+  const sweep = setInterval(
+    () => {
+      const now = Date.now();
+      for (const [id, waiting] of inFlight) {
+        if (waiting.deadline > now) continue;
+        inFlight.delete(id);
+        waiting.reject(new errors.TimeoutError());
+      }
+    },
+    Math.min(1_000, timeoutMs),
+  );
   void nc.closed().then(() => {
     closed = new errors.ClosedConnectionError();
     clearInterval(sweep);

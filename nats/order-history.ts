@@ -112,14 +112,25 @@ const RANGE_BATCH = 512;
  * lagging follower could leave out the newest ones, which are exactly what a new partition owner
  * reads this for).
  */
-export async function readPartitionRange(jsm: JetStreamManager, filters: readonly string[], fromSeq: number, toSeq: number): Promise<StoredMsg[]> {
+export async function readPartitionRange(
+  jsm: JetStreamManager,
+  filters: readonly string[],
+  fromSeq: number,
+  toSeq: number,
+): Promise<StoredMsg[]> {
   if (toSeq < fromSeq) return [];
   const replicated = await ordersReplicated(jsm);
   const parts = await Promise.all(filters.map((filter) => readFilteredRange(jsm, replicated, filter, fromSeq, toSeq)));
   return parts.length === 1 ? parts[0]! : parts.flat().sort((a, b) => a.seq - b.seq);
 }
 
-async function readFilteredRange(jsm: JetStreamManager, replicated: boolean, filter: string, fromSeq: number, toSeq: number): Promise<StoredMsg[]> {
+async function readFilteredRange(
+  jsm: JetStreamManager,
+  replicated: boolean,
+  filter: string,
+  fromSeq: number,
+  toSeq: number,
+): Promise<StoredMsg[]> {
   const out: StoredMsg[] = [];
   if (replicated) {
     for (let next = fromSeq; next <= toSeq; ) {

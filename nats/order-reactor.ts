@@ -100,7 +100,8 @@ class ReactorHandler<S, C> implements PartitionHandler {
     for (let round = 1; ; round++) {
       const commands = this.rt.reactor.decide(known.state);
       if (commands.length === 0) break;
-      if (round > MAX_ROUNDS) throw new Error(`order ${orderId}: decide still asks for ${JSON.stringify(commands[0])} after ${MAX_ROUNDS} rounds`);
+      if (round > MAX_ROUNDS)
+        throw new Error(`order ${orderId}: decide still asks for ${JSON.stringify(commands[0])} after ${MAX_ROUNDS} rounds`);
       for (const command of commands) {
         const before = known.state;
         const recorded = await this.rt.perform(command, { event, delivery, state: before });
@@ -130,7 +131,10 @@ class ReactorHandler<S, C> implements PartitionHandler {
     if (i > 0 && events[i - 1]!.seq === e.seq) return false;
     events.splice(i, 0, { seq: e.seq, event: e.event });
     const { reactor } = this.rt;
-    known.state = i === events.length - 1 ? reactor.evolve(known.state, e.event) : events.reduce((s, x) => reactor.evolve(s, x.event), reactor.initialState());
+    known.state =
+      i === events.length - 1
+        ? reactor.evolve(known.state, e.event)
+        : events.reduce((s, x) => reactor.evolve(s, x.event), reactor.initialState());
     return true;
   }
 }

@@ -37,9 +37,7 @@ export function assignPartitions(members: readonly string[], partitions = PARTIT
   const quota = new Map(sorted.map((m, i) => [m, base + (i < partitions % sorted.length ? 1 : 0)]));
   // Partitions with the strongest preference pick first, so the quotas bend the fewest choices.
   const choices = Array.from({ length: partitions }, (_, p) => {
-    const ranked = sorted
-      .map((m) => ({ m, score: fnv1a(`${m}/${p}`) }))
-      .sort((a, b) => b.score - a.score || (a.m < b.m ? -1 : 1));
+    const ranked = sorted.map((m) => ({ m, score: fnv1a(`${m}/${p}`) })).sort((a, b) => b.score - a.score || (a.m < b.m ? -1 : 1));
     return { p, ranked };
   }).sort((a, b) => b.ranked[0]!.score - a.ranked[0]!.score || a.p - b.p);
   for (const { p, ranked } of choices) {
@@ -100,7 +98,10 @@ export async function joinPartitionOwners(opts: PartitionOwnersOptions): Promise
     opts.onChange(owned);
   };
   const heartbeat = () =>
-    opts.kv.put(myKey, JSON.stringify({ instance: opts.instanceId, partitions: [...owned], at: new Date().toISOString(), ...opts.describe?.() }));
+    opts.kv.put(
+      myKey,
+      JSON.stringify({ instance: opts.instanceId, partitions: [...owned], at: new Date().toISOString(), ...opts.describe?.() }),
+    );
   const seen = (entry: KvEntry) => {
     if (!entry.key.startsWith(prefix)) return;
     const id = entry.key.slice(prefix.length);
@@ -128,10 +129,13 @@ export async function joinPartitionOwners(opts: PartitionOwnersOptions): Promise
   })().catch((err) => opts.log.warn({ err }, "instances watch ended"));
   await Promise.race([initial, new Promise((r) => setTimeout(r, 1_000))]);
   // Only now: until the siblings are known, this instance would claim every partition.
-  const timer = setInterval(() => {
-    recompute();
-    heartbeat().catch((err) => opts.log.warn({ err }, "instance heartbeat failed"));
-  }, Math.max(250, Math.floor(ttlMs / 4)));
+  const timer = setInterval(
+    () => {
+      recompute();
+      heartbeat().catch((err) => opts.log.warn({ err }, "instance heartbeat failed"));
+    },
+    Math.max(250, Math.floor(ttlMs / 4)),
+  );
   started = true;
   recompute();
 

@@ -9,7 +9,10 @@ describe("assignPartitions", () => {
       const members = ids(k);
       const assigned = assignPartitions(members);
       const all = [...assigned.values()].flat();
-      expect(all.sort((a, b) => a - b), `k=${k}`).toEqual(Array.from({ length: 16 }, (_, p) => p));
+      expect(
+        all.sort((a, b) => a - b),
+        `k=${k}`,
+      ).toEqual(Array.from({ length: 16 }, (_, p) => p));
       for (const [m, list] of assigned) {
         expect(list.length, `k=${k} ${m}`).toBeGreaterThanOrEqual(Math.floor(16 / k));
         expect(list.length, `k=${k} ${m}`).toBeLessThanOrEqual(Math.ceil(16 / k));

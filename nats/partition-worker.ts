@@ -282,7 +282,7 @@ export class PartitionWorker {
           // hold back a suspect of the same order behind it.
           for (const e of this.window) if (e.state === "queued" && e.seq <= info.delivered.stream_seq) this.markSuspect(e);
         }
-                const stored = await readPartitionRange(
+        const stored = await readPartitionRange(
           this.opts.jsm,
           partitionSubjectFilters(this.opts.service, this.opts.partition, this.opts.topology),
           from,
@@ -294,7 +294,10 @@ export class PartitionWorker {
         let taken = 0;
         for (const m of stored) if (!deliveredHere.has(m.seq) && this.wants(m.subject) && this.takeStored(m)) taken++;
         if (taken > 0) {
-          this.opts.log.info({ consumer: this.consumer, from, to: info.delivered.stream_seq, taken }, "took over events the previous owner left unacknowledged");
+          this.opts.log.info(
+            { consumer: this.consumer, from, to: info.delivered.stream_seq, taken },
+            "took over events the previous owner left unacknowledged",
+          );
         }
         if (epoch === this.epoch) return;
       } catch (err) {
@@ -439,25 +442,39 @@ export class PartitionWorker {
       const event = decodeEvent(entry, entry.parsed);
       if (this.stopping || typeof event === "string") return await this.handleNow(entry);
       const starts = await suspects.starts(partition, entry.seq).catch((err: unknown) => {
-        this.opts.log.warn({ err, seq: entry.seq, consumer: this.consumer }, "could not read the crash count of a suspect; handling it as never crashed");
+        this.opts.log.warn(
+          { err, seq: entry.seq, consumer: this.consumer },
+          "could not read the crash count of a suspect; handling it as never crashed",
+        );
         return 0;
       });
       // The death that left it unacknowledged, and each isolated start that never finished.
       const deaths = starts + 1;
       if (deaths >= limit) {
         entry.state = "running";
-        this.opts.log.error({ seq: entry.seq, consumer: this.consumer, orderId: event.orderId, eventType: event.eventType, deaths }, "the event crashed its consumer; dead-lettering it");
+        this.opts.log.error(
+          { seq: entry.seq, consumer: this.consumer, orderId: event.orderId, eventType: event.eventType, deaths },
+          "the event crashed its consumer; dead-lettering it",
+        );
         await this.giveUpOrKeep(entry, deaths, `crashed the consumer ${deaths} times`, "dead_lettered", event.eventType);
       } else {
         await suspects.started(partition, entry.seq, starts + 1).catch((err: unknown) => {
-          this.opts.log.warn({ err, seq: entry.seq, consumer: this.consumer }, "could not record a suspect's start; a crash now goes uncounted");
+          this.opts.log.warn(
+            { err, seq: entry.seq, consumer: this.consumer },
+            "could not record a suspect's start; a crash now goes uncounted",
+          );
         });
         await this.handleNow(entry);
-        if (entry.state === "done") this.opts.log.info({ seq: entry.seq, consumer: this.consumer, orderId: event.orderId, eventType: event.eventType, deaths }, "handled a suspect in isolation");
+        if (entry.state === "done")
+          this.opts.log.info(
+            { seq: entry.seq, consumer: this.consumer, orderId: event.orderId, eventType: event.eventType, deaths },
+            "handled a suspect in isolation",
+          );
         // Abandoned (stopping while it waited for another attempt): no death, the start is taken back.
         if (entry.state === "abandoned" && starts > 0) await suspects.started(partition, entry.seq, starts).catch(() => {});
       }
-      if (entry.state === "done" || (entry.state === "abandoned" && starts === 0)) await suspects.finished(partition, entry.seq).catch(() => {});
+      if (entry.state === "done" || (entry.state === "abandoned" && starts === 0))
+        await suspects.finished(partition, entry.seq).catch(() => {});
     } finally {
       if (--this.pendingSuspects === 0) this.openGate();
       next();
@@ -480,7 +497,10 @@ export class PartitionWorker {
     const parsedSubject = entry.parsed;
     const event = decodeEvent(entry, parsedSubject);
     if (typeof event === "string") {
-      this.opts.log.error({ seq: entry.seq, consumer: this.consumer, orderId: parsedSubject?.orderId, reason: event }, "rejected a message that is not a valid order event");
+      this.opts.log.error(
+        { seq: entry.seq, consumer: this.consumer, orderId: parsedSubject?.orderId, reason: event },
+        "rejected a message that is not a valid order event",
+      );
       await this.giveUpOrKeep(entry, 1, event, "rejected");
       return;
     }

@@ -21,7 +21,12 @@ export class ServerTooOldError extends Error {
 
 /** `a` compared with `b` as dotted versions ("2.9.10" < "2.11.0"); a pre-release suffix is ignored. */
 export function compareVersions(a: string, b: string): number {
-  const parts = (v: string) => v.replace(/^v/, "").split(/[-+]/)[0]!.split(".").map((n) => Number.parseInt(n, 10) || 0);
+  const parts = (v: string) =>
+    v
+      .replace(/^v/, "")
+      .split(/[-+]/)[0]!
+      .split(".")
+      .map((n) => Number.parseInt(n, 10) || 0);
   const [x, y] = [parts(a), parts(b)];
   for (let i = 0; i < Math.max(x.length, y.length); i++) {
     const d = (x[i] ?? 0) - (y[i] ?? 0);

@@ -122,7 +122,8 @@ export async function ensureOrderStreams(
 ): Promise<void> {
   await ensureStream(jsm, ordersStreamConfig(replicas, limits, topology));
   // A stream made before this server joined sites gains the site subjects in place.
-  if (topology.kind !== "single") await ensureStreamSubjects(jsm, ORDERS_STREAM, ordersStreamConfig(replicas, limits, topology).subjects ?? []);
+  if (topology.kind !== "single")
+    await ensureStreamSubjects(jsm, ORDERS_STREAM, ordersStreamConfig(replicas, limits, topology).subjects ?? []);
   await ensureStream(jsm, notificationsStreamConfig(replicas, limits));
 }
 
@@ -153,7 +154,12 @@ export async function updateStreamLimits(jsm: JetStreamManager, wanted: ReturnTy
 }
 
 /** What the server reports for a limit left unset. */
-const defaults: Record<(typeof UPDATABLE_STREAM_LIMITS)[number], unknown> = { max_age: 0, max_bytes: -1, discard: "old", compression: "none" };
+const defaults: Record<(typeof UPDATABLE_STREAM_LIMITS)[number], unknown> = {
+  max_age: 0,
+  max_bytes: -1,
+  discard: "old",
+  compression: "none",
+};
 
 /** A stream update that other instances' updates kept overtaking; starting again usually succeeds. */
 export class StreamUpdateRaceError extends Error {

@@ -18,7 +18,15 @@
  * hub's services (SITES) make a return consumer and a stream source per site. The server accepts a
  * source whose origin is not reachable yet and starts it when it is.
  */
-import { AckPolicy, DeliverPolicy, JetStreamApiError, jetstreamManager, type ConsumerConfig, type JetStreamManager, type StreamSource } from "@nats-io/jetstream";
+import {
+  AckPolicy,
+  DeliverPolicy,
+  JetStreamApiError,
+  jetstreamManager,
+  type ConsumerConfig,
+  type JetStreamManager,
+  type StreamSource,
+} from "@nats-io/jetstream";
 import { nanos, type NatsConnection } from "@nats-io/transport-node";
 import type { Topology } from "../shared/config.ts";
 import {
@@ -63,12 +71,22 @@ function sourcingConsumer(name: string, deliverSubject: string, filters: string[
 
 /** At a site: what the hub's ORDERS sources from this site's. */
 export function forwardConsumerConfig(site: string): SourcingConsumerConfig {
-  return sourcingConsumer(SITE_FORWARD_CONSUMER, siteForwardDeliverSubject(site), siteForwardFilters(site), `site ${site}: its orders, for the hub`);
+  return sourcingConsumer(
+    SITE_FORWARD_CONSUMER,
+    siteForwardDeliverSubject(site),
+    siteForwardFilters(site),
+    `site ${site}: its orders, for the hub`,
+  );
 }
 
 /** At the hub: what one site's ORDERS sources from the hub's. */
 export function returnConsumerConfig(site: string): SourcingConsumerConfig {
-  return sourcingConsumer(siteReturnConsumer(site), siteReturnDeliverSubject(site), siteReturnFilters(site), `hub: decisions on site ${site}'s orders`);
+  return sourcingConsumer(
+    siteReturnConsumer(site),
+    siteReturnDeliverSubject(site),
+    siteReturnFilters(site),
+    `hub: decisions on site ${site}'s orders`,
+  );
 }
 
 /** The hub's ORDERS source of one site. */

@@ -45,10 +45,13 @@ describe("stream limits", () => {
     expect(notifications.config).toMatchObject({ compression: "s2", max_age: nanos(DEFAULT_NOTIFICATIONS_MAX_AGE_MS) });
     expect(await updateOrderStreamLimits(jsm, 1)).toEqual([]);
     // Another setting, e.g. compression off, is applied the same way.
-    expect(await updateOrderStreamLimits(jsm, 1, { ordersMaxBytes: -1, notificationsMaxAgeMs: DEFAULT_NOTIFICATIONS_MAX_AGE_MS, compression: "none" })).toEqual([
-      ORDERS_STREAM,
-      NOTIFICATIONS_STREAM,
-    ]);
+    expect(
+      await updateOrderStreamLimits(jsm, 1, {
+        ordersMaxBytes: -1,
+        notificationsMaxAgeMs: DEFAULT_NOTIFICATIONS_MAX_AGE_MS,
+        compression: "none",
+      }),
+    ).toEqual([ORDERS_STREAM, NOTIFICATIONS_STREAM]);
     expect((await jsm.streams.info(ORDERS_STREAM)).config.compression).toBe("none");
   });
 

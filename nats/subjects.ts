@@ -169,9 +169,16 @@ export function eventSubjectTemplate(eventType: string, ofSite = false): string 
 }
 
 /** A subject as tracing describes it: itself, its template (null if not an ORDERS subject) and its partition. */
-export function eventDestination(subject: string, parsed: EventSubject | null = parseEventSubject(subject)): { name: string; template: string | null; partitionId?: string } {
+export function eventDestination(
+  subject: string,
+  parsed: EventSubject | null = parseEventSubject(subject),
+): { name: string; template: string | null; partitionId?: string } {
   if (!parsed) return { name: subject, template: null };
-  return { name: subject, template: eventSubjectTemplate(parsed.eventType, subject.startsWith("sites.")), partitionId: String(parsed.partition) };
+  return {
+    name: subject,
+    template: eventSubjectTemplate(parsed.eventType, subject.startsWith("sites.")),
+    partitionId: String(parsed.partition),
+  };
 }
 
 /** Durable consumer name of a service for one partition, e.g. `payment-p07`. */

@@ -121,7 +121,9 @@ describe("eventDestination (tracing's view of a subject)", () => {
 
   it("given a site's order, then the site is a placeholder too", () => {
     const siteId = "edge1-0b9c3c55-5d0e-4b43-9d65-3b0a3b7a2f10";
-    expect(eventDestination(eventSubject(siteId, "ORDER_CREATED"))).toMatchObject({ template: "sites.{site}.orders.{partition}.{orderId}.ORDER_CREATED" });
+    expect(eventDestination(eventSubject(siteId, "ORDER_CREATED"))).toMatchObject({
+      template: "sites.{site}.orders.{partition}.{orderId}.ORDER_CREATED",
+    });
   });
 
   it("given a subject outside the ORDERS scheme, then no template", () => {
@@ -129,7 +131,7 @@ describe("eventDestination (tracing's view of a subject)", () => {
   });
 });
 
-describe("a site's orders (README \"Sites\")", () => {
+describe('a site\'s orders (README "Sites")', () => {
   const uuid = "2b1e6a56-8c1f-4b0e-9d7a-3f0c2a9e5b71";
   const siteId = `edge1-${uuid}`;
   const hub = { kind: "hub", sites: ["edge1", "edge2"] } as const;
@@ -173,7 +175,10 @@ describe("a site's orders (README \"Sites\")", () => {
   });
 
   it("filters a site's order service to its own orders only", () => {
-    expect(consumerFilterSubjects("order", 5, site)).toEqual(["sites.edge1.orders.5.*.PAYMENT_FAILED", "sites.edge1.orders.5.*.PAYMENT_REFUNDED"]);
+    expect(consumerFilterSubjects("order", 5, site)).toEqual([
+      "sites.edge1.orders.5.*.PAYMENT_FAILED",
+      "sites.edge1.orders.5.*.PAYMENT_REFUNDED",
+    ]);
     expect(partitionSubjectFilters("order", 5, site)).toEqual(["sites.edge1.orders.5.*.*"]);
   });
 

@@ -32,7 +32,10 @@ const FIELDS = { component: "opentelemetry" };
 export function reportSdkDiagnostics(
   log: DiagnosticsLog,
   env: Record<string, string | undefined>,
-  clock: { now(): number; setTimeout(fn: () => void, ms: number): unknown } = { now: () => Date.now(), setTimeout: (fn, ms) => setTimeout(fn, ms) },
+  clock: { now(): number; setTimeout(fn: () => void, ms: number): unknown } = {
+    now: () => Date.now(),
+    setTimeout: (fn, ms) => setTimeout(fn, ms),
+  },
 ): SdkDiagnostics {
   let dropped = 0;
   let unreported = 0;
@@ -67,7 +70,7 @@ export function reportSdkDiagnostics(
     debug: (message, ...rest) => log.debug(args(rest), message),
     verbose: (message, ...rest) => log.debug(args(rest), message),
   };
-  const level = env.OTEL_LOG_LEVEL ? diagLogLevelFromString(env.OTEL_LOG_LEVEL) ?? DiagLogLevel.INFO : DiagLogLevel.WARN;
+  const level = env.OTEL_LOG_LEVEL ? (diagLogLevelFromString(env.OTEL_LOG_LEVEL) ?? DiagLogLevel.INFO) : DiagLogLevel.WARN;
   diag.disable(); // the SDK's console logger, when OTEL_LOG_LEVEL set one at start: this one replaces it
   diag.setLogger(logger, { logLevel: level, suppressOverrideMessage: true });
   return { droppedSpans: () => dropped };

@@ -34,7 +34,7 @@ function manualClock() {
     setTimeout: (fn: () => void, ms: number) => void timers.push({ at: now + ms, fn }),
     advance(ms: number) {
       now += ms;
-      for (const t of timers.splice(0)) (t.at <= now ? t.fn() : timers.push(t));
+      for (const t of timers.splice(0)) t.at <= now ? t.fn() : timers.push(t);
     },
   };
 }
@@ -43,7 +43,9 @@ function manualClock() {
 function smallQueueTracer() {
   const held = heldExporter();
   const provider = new TracerProvider({
-    spanProcessors: [new BatchSpanProcessor({ exporter: held.exporter, maxQueueSize: 4, maxExportBatchSize: 4, scheduledDelayMillis: 60_000 })],
+    spanProcessors: [
+      new BatchSpanProcessor({ exporter: held.exporter, maxQueueSize: 4, maxExportBatchSize: 4, scheduledDelayMillis: 60_000 }),
+    ],
   });
   const tracer = provider.getTracer("test");
   const end = (n: number) => {
@@ -99,6 +101,8 @@ describe("the trace SDK's diagnostics", () => {
     const verbose = recordingLog();
     reportSdkDiagnostics(verbose.log, { OTEL_LOG_LEVEL: "debug" }, manualClock());
     diag.info("started");
-    expect(verbose.lines.filter((l) => l.level === "info")).toEqual([{ level: "info", obj: { component: "opentelemetry" }, msg: "started" }]);
+    expect(verbose.lines.filter((l) => l.level === "info")).toEqual([
+      { level: "info", obj: { component: "opentelemetry" }, msg: "started" },
+    ]);
   });
 });

@@ -13,7 +13,12 @@ import { tracedFetch } from "./http-client-span.ts";
 
 const exporter = new InMemorySpanExporter();
 const provider = new TracerProvider({ spanProcessors: [new SimpleSpanProcessor({ exporter })] });
-const PARENT = { traceId: "4bf92f3577b34da6a3ce929d0e0e4736", spanId: "00f067aa0ba902b7", traceFlags: TraceFlags.SAMPLED, traceState: new TraceState("vendor=v1") };
+const PARENT = {
+  traceId: "4bf92f3577b34da6a3ce929d0e0e4736",
+  spanId: "00f067aa0ba902b7",
+  traceFlags: TraceFlags.SAMPLED,
+  traceState: new TraceState("vendor=v1"),
+};
 
 let server: Server;
 let base: string;
@@ -41,7 +46,11 @@ describe("tracedFetch", () => {
   it("sends the CLIENT span's context as traceparent (and the parent's tracestate), keeping the caller's headers", async () => {
     exporter.reset();
     seen.length = 0;
-    const res = await tracedFetch(`${base}/hook?x=1`, { method: "post", headers: { "idempotency-key": "e-1" }, body: "{}" }, trace.setSpanContext(ROOT_CONTEXT, PARENT));
+    const res = await tracedFetch(
+      `${base}/hook?x=1`,
+      { method: "post", headers: { "idempotency-key": "e-1" }, body: "{}" },
+      trace.setSpanContext(ROOT_CONTEXT, PARENT),
+    );
     expect(res.status).toBe(204);
     const [span] = exporter.getFinishedSpans();
     expect(span!.name).toBe("POST");
@@ -80,7 +89,9 @@ describe("tracedFetch", () => {
     await new Promise<void>((resolve) => probe.listen(0, "127.0.0.1", resolve));
     const port = (probe.address() as AddressInfo).port;
     await new Promise<void>((resolve) => probe.close(() => resolve()));
-    await expect(tracedFetch(`http://127.0.0.1:${port}/hook`, { method: "POST" }, trace.setSpanContext(ROOT_CONTEXT, PARENT))).rejects.toThrow();
+    await expect(
+      tracedFetch(`http://127.0.0.1:${port}/hook`, { method: "POST" }, trace.setSpanContext(ROOT_CONTEXT, PARENT)),
+    ).rejects.toThrow();
     const [span] = exporter.getFinishedSpans();
     expect(span!.status.code).toBe(SpanStatusCode.ERROR);
     expect(span!.attributes["error.type"]).toBe("ECONNREFUSED");

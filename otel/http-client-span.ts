@@ -75,7 +75,9 @@ export function httpClientErrorType(error: unknown): string {
  * not get what it asked for), with `error.type` the status code.
  */
 export function httpClientResponseAttributes(status: number): Attributes {
-  return status >= 400 ? { [ATTR_HTTP_RESPONSE_STATUS_CODE]: status, [ATTR_ERROR_TYPE]: String(status) } : { [ATTR_HTTP_RESPONSE_STATUS_CODE]: status };
+  return status >= 400
+    ? { [ATTR_HTTP_RESPONSE_STATUS_CODE]: status, [ATTR_ERROR_TYPE]: String(status) }
+    : { [ATTR_HTTP_RESPONSE_STATUS_CODE]: status };
 }
 
 /**

@@ -7,11 +7,16 @@ import { httpClientErrorType, httpClientRequestAttributes, httpClientResponseAtt
 
 describe("client attribute builders", () => {
   it("given a URL with credentials and a signature, then url.full with both redacted", () => {
-    expect(redactedUrl(new URL("https://user:pw@hooks.example/h?sig=abc&keep=1"))).toBe("https://REDACTED:REDACTED@hooks.example/h?sig=REDACTED&keep=1");
+    expect(redactedUrl(new URL("https://user:pw@hooks.example/h?sig=abc&keep=1"))).toBe(
+      "https://REDACTED:REDACTED@hooks.example/h?sig=REDACTED&keep=1",
+    );
   });
 
   it("given no explicit port, then the scheme's default as server.port", () => {
-    expect(httpClientRequestAttributes("POST", new URL("https://hooks.example/h"))).toMatchObject({ "server.address": "hooks.example", "server.port": 443 });
+    expect(httpClientRequestAttributes("POST", new URL("https://hooks.example/h"))).toMatchObject({
+      "server.address": "hooks.example",
+      "server.port": 443,
+    });
     expect(httpClientRequestAttributes("POST", new URL("http://[::1]/h"))).toMatchObject({ "server.address": "::1", "server.port": 80 });
   });
 
@@ -21,7 +26,9 @@ describe("client attribute builders", () => {
 
   it("given an error without a code, then its name; given nothing usable, then _OTHER", () => {
     expect(httpClientErrorType(new DOMException("t", "TimeoutError"))).toBe("TimeoutError");
-    expect(httpClientErrorType(new TypeError("fetch failed", { cause: Object.assign(new Error("x"), { code: "ENOTFOUND" }) }))).toBe("ENOTFOUND");
+    expect(httpClientErrorType(new TypeError("fetch failed", { cause: Object.assign(new Error("x"), { code: "ENOTFOUND" }) }))).toBe(
+      "ENOTFOUND",
+    );
     expect(httpClientErrorType("weird")).toBe("_OTHER");
   });
 });

@@ -10,7 +10,17 @@
  * user_agent.original, http.response.status_code, error.type; status ERROR on a 5xx answer or an
  * error no handler answered. `service.name` is the resource's (otel/sdk.ts), not a span attribute.
  */
-import { propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Attributes, type Context, type Span, type TextMapGetter } from "@opentelemetry/api";
+import {
+  propagation,
+  ROOT_CONTEXT,
+  SpanKind,
+  SpanStatusCode,
+  trace,
+  type Attributes,
+  type Context,
+  type Span,
+  type TextMapGetter,
+} from "@opentelemetry/api";
 import {
   ATTR_CLIENT_ADDRESS,
   ATTR_CLIENT_PORT,

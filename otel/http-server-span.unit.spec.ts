@@ -8,7 +8,14 @@ import { Hono } from "hono";
 import { propagation, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
 import { W3CTraceContextPropagator } from "@opentelemetry/core";
 import { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider } from "@opentelemetry/sdk-trace";
-import { httpServerRequestAttributes, httpServerSpanName, httpServerSpans, requestSpan, requestTrace, type ConnectionFacts } from "./http-server-span.ts";
+import {
+  httpServerRequestAttributes,
+  httpServerSpanName,
+  httpServerSpans,
+  requestSpan,
+  requestTrace,
+  type ConnectionFacts,
+} from "./http-server-span.ts";
 
 const exporter = new InMemorySpanExporter();
 const provider = new TracerProvider({ spanProcessors: [new SimpleSpanProcessor({ exporter })] });
@@ -110,7 +117,9 @@ describe("httpServerSpans", () => {
 
 describe("httpServerRequestAttributes", () => {
   it("given a request with a query, a Host header with a port and a user agent, then the server attributes of the HTTP conventions", () => {
-    const request = new Request("http://internal:3000/orders?fromSeq=4", { headers: { host: "shop.example:8443", "user-agent": "curl/8.5.0" } });
+    const request = new Request("http://internal:3000/orders?fromSeq=4", {
+      headers: { host: "shop.example:8443", "user-agent": "curl/8.5.0" },
+    });
     expect(httpServerRequestAttributes(request)).toEqual({
       "http.request.method": "GET",
       "url.path": "/orders",
@@ -124,7 +133,12 @@ describe("httpServerRequestAttributes", () => {
 
   it("given no Host header and no query, then server.address/port from the URL and no url.query", () => {
     const attrs = httpServerRequestAttributes(new Request("HTTP://127.0.0.1:3003/users/u-1/notifications?"));
-    expect(attrs).toMatchObject({ "url.scheme": "http", "url.path": "/users/u-1/notifications", "server.address": "127.0.0.1", "server.port": 3003 });
+    expect(attrs).toMatchObject({
+      "url.scheme": "http",
+      "url.path": "/users/u-1/notifications",
+      "server.address": "127.0.0.1",
+      "server.port": 3003,
+    });
     expect(attrs["url.query"]).toBeUndefined();
     expect(httpServerRequestAttributes(new Request("http://h"))).toMatchObject({ "url.path": "/", "server.address": "h" });
   });
@@ -136,7 +150,10 @@ describe("httpServerRequestAttributes", () => {
 
   it("given a method the conventions do not know, then _OTHER with the original beside it, and the span named HTTP", () => {
     const request = new Request("http://h/x", { method: "PURGE" });
-    expect(httpServerRequestAttributes(request)).toMatchObject({ "http.request.method": "_OTHER", "http.request.method_original": "PURGE" });
+    expect(httpServerRequestAttributes(request)).toMatchObject({
+      "http.request.method": "_OTHER",
+      "http.request.method_original": "PURGE",
+    });
     expect(httpServerSpanName("PURGE", "/x")).toBe("HTTP /x");
     expect(httpServerSpanName("POST", "/orders")).toBe("POST /orders");
     expect(httpServerSpanName("GET", undefined)).toBe("GET");

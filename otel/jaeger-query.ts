@@ -87,7 +87,10 @@ export async function fetchTrace(opts: FetchTraceOptions): Promise<TraceLookup> 
   });
 
   if (!isHttpUrl(base)) {
-    return lookup(null, `JAEGER_QUERY_URL "${opts.baseUrl}" is not an http(s) URL; set it to Jaeger's query address, e.g. http://127.0.0.1:16686.`);
+    return lookup(
+      null,
+      `JAEGER_QUERY_URL "${opts.baseUrl}" is not an http(s) URL; set it to Jaeger's query address, e.g. http://127.0.0.1:16686.`,
+    );
   }
   if (!TRACE_ID_PATTERN.test(traceId)) {
     return lookup(null, `"${opts.traceId}" is not a trace id (expected 32 hex digits), so Jaeger was not asked.`);
@@ -371,9 +374,7 @@ function finishTrace(spans: TraceSpan[]): TraceSpan[] {
   });
   const ids = new Set(unique.map((span) => span.spanId));
   // A parent that is not in this trace (another trace, or not exported yet) cannot be drawn: make it a root.
-  const rooted = unique.map((span) =>
-    span.parentSpanId !== null && !ids.has(span.parentSpanId) ? { ...span, parentSpanId: null } : span,
-  );
+  const rooted = unique.map((span) => (span.parentSpanId !== null && !ids.has(span.parentSpanId) ? { ...span, parentSpanId: null } : span));
   return rooted.sort((a, b) => a.startTimeUs - b.startTimeUs);
 }
 

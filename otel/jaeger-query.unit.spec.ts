@@ -179,7 +179,9 @@ describe("fetchTrace, v1 API (fallback)", () => {
 
   it("a CHILD_OF only into another trace makes a root", async () => {
     const body = edit(v1Trace, (doc) => {
-      doc.data[0].spans[3].references = doc.data[0].spans[3].references.filter((r: any) => r.spanID !== "0000000000000002" || r.refType === "FOLLOWS_FROM");
+      doc.data[0].spans[3].references = doc.data[0].spans[3].references.filter(
+        (r: any) => r.spanID !== "0000000000000002" || r.refType === "FOLLOWS_FROM",
+      );
     });
     const lookup = await fetchTrace({ baseUrl: BASE, traceId: TRACE_ID, fetch: fakeJaeger({ v1: ok(body) }).fetch });
 
@@ -249,18 +251,24 @@ describe("fetchTrace when Jaeger cannot help", () => {
     let calls = 0;
     const refused: typeof fetch = async () => {
       calls++;
-      throw new TypeError("fetch failed", { cause: Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:16686"), { code: "ECONNREFUSED" }) });
+      throw new TypeError("fetch failed", {
+        cause: Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:16686"), { code: "ECONNREFUSED" }),
+      });
     };
     const lookup = await fetchTrace({ baseUrl: BASE, traceId: TRACE_ID, fetch: refused });
 
     expect(calls).toBe(1);
     expect(lookup.spans).toBeNull();
-    expect(lookup.warning).toBe(`Jaeger at ${BASE} did not answer (connection refused); is it running? Set JAEGER_QUERY_URL to its query address.`);
+    expect(lookup.warning).toBe(
+      `Jaeger at ${BASE} did not answer (connection refused); is it running? Set JAEGER_QUERY_URL to its query address.`,
+    );
   });
 
   it("connection refused as Deno reports it", async () => {
     const refused: typeof fetch = async () => {
-      throw new TypeError("error sending request for url (http://127.0.0.1:16686/api/v3/traces/1): client error (Connect): tcp connect error: Connection refused (os error 111)");
+      throw new TypeError(
+        "error sending request for url (http://127.0.0.1:16686/api/v3/traces/1): client error (Connect): tcp connect error: Connection refused (os error 111)",
+      );
     };
     const lookup = await fetchTrace({ baseUrl: BASE, traceId: TRACE_ID, fetch: refused });
 
@@ -323,7 +331,9 @@ describe("fetchTrace over a real HTTP connection", () => {
     const lookup = await fetchTrace({ baseUrl: base, traceId: TRACE_ID });
 
     expect(lookup.spans).toBeNull();
-    expect(lookup.warning).toBe(`Jaeger at ${base} did not answer (connection refused); is it running? Set JAEGER_QUERY_URL to its query address.`);
+    expect(lookup.warning).toBe(
+      `Jaeger at ${base} did not answer (connection refused); is it running? Set JAEGER_QUERY_URL to its query address.`,
+    );
     expect(lookup.jaegerUrl).toBe(`${base}/trace/${TRACE_ID}`);
   });
 
@@ -336,7 +346,9 @@ describe("fetchTrace over a real HTTP connection", () => {
 
     expect(Date.now() - started).toBeLessThan(2000);
     expect(lookup.spans).toBeNull();
-    expect(lookup.warning).toBe(`Jaeger at ${base} did not answer within 200 ms; is it running? Set JAEGER_QUERY_URL to its query address.`);
+    expect(lookup.warning).toBe(
+      `Jaeger at ${base} did not answer within 200 ms; is it running? Set JAEGER_QUERY_URL to its query address.`,
+    );
   });
 });
 

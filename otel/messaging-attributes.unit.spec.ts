@@ -27,7 +27,14 @@ describe("messagingSpanName", () => {
 
 describe("producerAttributes", () => {
   it("given one published event, then a send span of system nats with subject, template, partition and message facts", () => {
-    const attrs = producerAttributes({ destination: DESTINATION, messageId: "e-1", bodySize: 321, stream: "ORDERS", orderId: ORDER_ID, eventType: "ORDER_CREATED" });
+    const attrs = producerAttributes({
+      destination: DESTINATION,
+      messageId: "e-1",
+      bodySize: 321,
+      stream: "ORDERS",
+      orderId: ORDER_ID,
+      eventType: "ORDER_CREATED",
+    });
     expect(attrs).toEqual({
       "messaging.system.name": "nats",
       "messaging.operation.type": "send",

@@ -200,7 +200,10 @@ function spanLimitsFromEnv() {
 
 /** `OTEL_TRACES_EXPORTER=none`: spans get ids but go nowhere. */
 function exportsNothing(env: Env): boolean {
-  return (env.OTEL_TRACES_EXPORTER ?? "otlp").split(",").map((s) => s.trim()).includes("none");
+  return (env.OTEL_TRACES_EXPORTER ?? "otlp")
+    .split(",")
+    .map((s) => s.trim())
+    .includes("none");
 }
 
 /** `OTEL_TRACES_EXPORTER=none`: spans get ids but go nowhere; anything else: OTLP over HTTP. */

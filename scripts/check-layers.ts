@@ -54,7 +54,8 @@ function sources(dir: string, out: string[] = []): string[] {
 /** Every specifier a module imports or re-exports (type-only ones included): relative and packages. */
 export function specifiersOf(text: string): string[] {
   const out: string[] = [];
-  const re = /(?:^|\n)\s*(?:import|export)\s[^;]*?from\s*["']([^"']+)["']|import\(\s*["']([^"']+)["']\s*\)|(?:^|\n)\s*import\s*["']([^"']+)["']/g;
+  const re =
+    /(?:^|\n)\s*(?:import|export)\s[^;]*?from\s*["']([^"']+)["']|import\(\s*["']([^"']+)["']\s*\)|(?:^|\n)\s*import\s*["']([^"']+)["']/g;
   for (const m of text.matchAll(re)) {
     const spec = m[1] ?? m[2] ?? m[3];
     if (spec) out.push(spec);
@@ -99,7 +100,9 @@ export function layerViolations(root = REPO_ROOT): string[] {
             problems.push(`${relative(root, file)} imports ${target}: ${domain}/ is pure and may import only shared/ and itself`);
           }
         } else if (!DOMAIN_PACKAGES.includes(packageOf(spec))) {
-          problems.push(`${relative(root, file)} imports ${spec}: ${domain}/ is pure and may import no package but ${DOMAIN_PACKAGES.join(", ")} (no node:, Hono, NATS or OpenTelemetry)`);
+          problems.push(
+            `${relative(root, file)} imports ${spec}: ${domain}/ is pure and may import no package but ${DOMAIN_PACKAGES.join(", ")} (no node:, Hono, NATS or OpenTelemetry)`,
+          );
         }
       }
     }
@@ -108,7 +111,8 @@ export function layerViolations(root = REPO_ROOT): string[] {
       const to = layerOf(target);
       deps.push(target);
       if (isSpec(file) || !(from in MAY_IMPORT) || to === from || !(to in MAY_IMPORT)) continue;
-      if (!MAY_IMPORT[from]!.includes(to)) problems.push(`${relative(root, file)} imports ${relative(root, target)}: ${from}/ may not import ${to}/`);
+      if (!MAY_IMPORT[from]!.includes(to))
+        problems.push(`${relative(root, file)} imports ${relative(root, target)}: ${from}/ may not import ${to}/`);
     }
     if (!isSpec(file)) graph.set(file, deps);
   }

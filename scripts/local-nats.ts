@@ -39,7 +39,12 @@ export function localPasswords(): Record<NatsUser, string> {
  * @example natscliContext({ url: "nats://127.0.0.1:4222", passwords }) // { url, user: "admin", password, description }
  */
 export function natscliContext(local: LocalNats): Record<string, string> {
-  return { description: "orderstream: npm start's nats-server, admin user", url: local.url, user: "admin", password: local.passwords.admin };
+  return {
+    description: "orderstream: npm start's nats-server, admin user",
+    url: local.url,
+    user: "admin",
+    password: local.passwords.admin,
+  };
 }
 
 function writePrivate(path: string, value: unknown): void {

@@ -12,8 +12,7 @@ export const NATS_INSTALL_HINT =
   `no nats-server ${MIN_SERVER_VERSION} or newer found (looked at NATS_SERVER_BIN, GOBIN, ~/go/bin, the PATH, /usr/local/bin and /usr/sbin). ` +
   SERVER_INSTALL_HINT;
 
-export const NATS_CLI_INSTALL_HINT =
-  `natscli (\`nats\`) not found (looked at NATS_CLI_BIN, GOBIN, ~/go/bin and the PATH): \`go install github.com/nats-io/natscli/nats@${NATSCLI_VERSION}\` (npm test builds it when Go is on the PATH), or \`brew install nats-io/nats-tools/nats\`.`;
+export const NATS_CLI_INSTALL_HINT = `natscli (\`nats\`) not found (looked at NATS_CLI_BIN, GOBIN, ~/go/bin and the PATH): \`go install github.com/nats-io/natscli/nats@${NATSCLI_VERSION}\` (npm test builds it when Go is on the PATH), or \`brew install nats-io/nats-tools/nats\`.`;
 
 function isExecutableFile(path: string): boolean {
   try {

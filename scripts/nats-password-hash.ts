@@ -28,7 +28,9 @@ export const BCRYPT_COST = 10;
  */
 export async function serverPasswordEnv(passwords: Readonly<Record<string, string>>, cost = BCRYPT_COST): Promise<Record<string, string>> {
   const entries = await Promise.all(
-    Object.entries(passwords).map(async ([user, password]) => [`${user.toUpperCase()}_NATS_PASSWORD`, `"${await bcrypt.hash(password, cost)}"`] as const),
+    Object.entries(passwords).map(
+      async ([user, password]) => [`${user.toUpperCase()}_NATS_PASSWORD`, `"${await bcrypt.hash(password, cost)}"`] as const,
+    ),
   );
   return Object.fromEntries(entries);
 }

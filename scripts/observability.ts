@@ -21,9 +21,9 @@ export { JAEGER_MODULE_VERSION, VICTORIA_LOGS_VERSION };
 
 export const JAEGER_INSTALL_HINT =
   "no `jaeger` binary found (looked at JAEGER_BIN, GOBIN, ~/go/bin and the PATH). Build Jaeger v2 from the Go module proxy: " +
-  "`cd \"$(mktemp -d)\" && go mod init jaeger-build && go get -tool github.com/jaegertracing/jaeger/cmd/jaeger@" +
+  '`cd "$(mktemp -d)" && go mod init jaeger-build && go get -tool github.com/jaegertracing/jaeger/cmd/jaeger@' +
   JAEGER_MODULE_VERSION +
-  " && go build -o \"$(go env GOPATH)/bin/jaeger\" github.com/jaegertracing/jaeger/cmd/jaeger`; npm start and npm test build it themselves when Go is on the PATH.";
+  ' && go build -o "$(go env GOPATH)/bin/jaeger" github.com/jaegertracing/jaeger/cmd/jaeger`; npm start and npm test build it themselves when Go is on the PATH.';
 
 export const VICTORIA_LOGS_INSTALL_HINT =
   "no `victoria-logs` binary found (looked at VICTORIA_LOGS_BIN, GOBIN, ~/go/bin and the PATH). Build it from the Go module proxy (cgo: needs gcc): " +
@@ -42,7 +42,9 @@ export function findJaeger(env: Record<string, string | undefined> = process.env
 
 /** Absolute path of `victoria-logs`: VICTORIA_LOGS_BIN, GOBIN, GOPATH/bin, ~/go/bin, then the PATH; null when there is none. */
 export function findVictoriaLogs(env: Record<string, string | undefined> = process.env): string | null {
-  return executableCandidates(process.platform === "win32" ? "victoria-logs.exe" : "victoria-logs", "VICTORIA_LOGS_BIN", [], env)[0] ?? null;
+  return (
+    executableCandidates(process.platform === "win32" ? "victoria-logs.exe" : "victoria-logs", "VICTORIA_LOGS_BIN", [], env)[0] ?? null
+  );
 }
 
 export interface JaegerPorts {
@@ -167,7 +169,6 @@ function track(child: ChildProcess): void {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-
 async function answers(url: string, ok: (status: number, body: string) => boolean): Promise<boolean> {
   try {
     const res = await fetch(url, { signal: AbortSignal.timeout(1_000) });
@@ -229,14 +230,18 @@ async function launch(
   const deadline = Date.now() + (opts.readyTimeoutMs ?? READY_TIMEOUT_MS);
   for (;;) {
     if (exit) {
-      const error = new Error(`${name} (${binary}) exited before it was ready (code ${exit.code}, signal ${exit.signal}):\n${lines.slice(-30).join("\n")}`);
+      const error = new Error(
+        `${name} (${binary}) exited before it was ready (code ${exit.code}, signal ${exit.signal}):\n${lines.slice(-30).join("\n")}`,
+      );
       (error as Error & { addrInUse?: boolean }).addrInUse = lines.some((l) => /address already in use/i.test(l));
       throw error;
     }
     if (await ready()) break;
     if (Date.now() > deadline) {
       await stop();
-      throw new Error(`${name} (${binary}) did not answer within ${opts.readyTimeoutMs ?? READY_TIMEOUT_MS} ms:\n${lines.slice(-30).join("\n")}`);
+      throw new Error(
+        `${name} (${binary}) did not answer within ${opts.readyTimeoutMs ?? READY_TIMEOUT_MS} ms:\n${lines.slice(-30).join("\n")}`,
+      );
     }
     await sleep(50);
   }
@@ -285,8 +290,7 @@ export async function startJaeger(opts: StartCommon & { ports?: Partial<JaegerPo
       binary,
       ["--config", `file:${config}`],
       opts,
-      async () =>
-        (await answers(`${queryUrl}/api/services`, (status) => status === 200)) && (await canConnect(ports.otlpHttp)),
+      async () => (await answers(`${queryUrl}/api/services`, (status) => status === 200)) && (await canConnect(ports.otlpHttp)),
       () => rmSync(dir, { recursive: true, force: true }),
     );
     return { ...proc, ports, queryUrl, otlpUrl: `http://127.0.0.1:${ports.otlpHttp}` };
@@ -305,7 +309,14 @@ export async function startVictoriaLogs(opts: StartCommon & { port?: number; dat
     const port = opts.port ?? (await freePort());
     const url = `http://127.0.0.1:${port}`;
     const args = [`-httpListenAddr=127.0.0.1:${port}`, `-storageDataPath=${opts.dataDir}`, "-loggerLevel=WARN"];
-    const proc = await launch("victoria-logs", binary, args, opts, () => answers(`${url}/health`, (status, body) => status === 200 && body.trim() === "OK"), () => {});
+    const proc = await launch(
+      "victoria-logs",
+      binary,
+      args,
+      opts,
+      () => answers(`${url}/health`, (status, body) => status === 200 && body.trim() === "OK"),
+      () => {},
+    );
     return { ...proc, port, url };
   });
 }

@@ -19,7 +19,10 @@ describe("npm start's HOST", () => {
   });
 
   it("hands each service its HOST, PORT, NATS server and (with the local server's auth) its own user", () => {
-    const env = serviceEnv({ PATH: "/bin", HOST: "ignored" }, { natsUrl: "nats://127.0.0.1:4222", host: "127.0.0.1", port: 3001, credentials: { user: "payment", password: "pw-x" } });
+    const env = serviceEnv(
+      { PATH: "/bin", HOST: "ignored" },
+      { natsUrl: "nats://127.0.0.1:4222", host: "127.0.0.1", port: 3001, credentials: { user: "payment", password: "pw-x" } },
+    );
     expect(env).toEqual({
       PATH: "/bin",
       HOST: "127.0.0.1",

@@ -29,11 +29,12 @@ let stopping = false;
 const sites = process.argv.slice(2).length > 0 ? process.argv.slice(2) : ["edge1", "edge2"];
 for (const site of sites) {
   if (!isSiteName(site) || site === LOCAL_HUB_DOMAIN) {
-    console.error(`start:sites: "${site}" is not a site name: lower-case letters, digits and inner dashes, at most 16, not "${LOCAL_HUB_DOMAIN}"`);
+    console.error(
+      `start:sites: "${site}" is not a site name: lower-case letters, digits and inner dashes, at most 16, not "${LOCAL_HUB_DOMAIN}"`,
+    );
     process.exit(2);
   }
 }
-
 
 // One at a time per checkout: two would share .data/sites.
 mkdirSync(dataDir, { recursive: true });
@@ -76,7 +77,11 @@ async function startServer(binary: string, name: string, conf: string, port: num
   });
   children.push({ name: `nats ${name}`, proc, server: true });
   process.on("exit", () => proc.kill("SIGTERM"));
-  pipeWithPrefix(`nats ${name}`, proc, (line) => /\[(WRN|ERR|FTL)\]|Leafnode connection/.test(line) && !/Websocket not configured with TLS/.test(line));
+  pipeWithPrefix(
+    `nats ${name}`,
+    proc,
+    (line) => /\[(WRN|ERR|FTL)\]|Leafnode connection/.test(line) && !/Websocket not configured with TLS/.test(line),
+  );
   proc.on("exit", (code) => {
     if (!stopping) {
       console.error(`nats-server ${name} exited (code ${code}); stopping.`);
@@ -146,7 +151,13 @@ try {
   for (const [i, site] of sites.entries()) {
     const conf = writeSiteConfig(`${dataDir}/${site}.conf`, true, host);
     const wsPort = await portOr(8081 + i);
-    const natsUrl = await startServer(binary, site, conf, await portOr(4223 + i), siteServerEnv(site, `nats-leaf://${host}:${leafPorts.leaf}`, wsPort));
+    const natsUrl = await startServer(
+      binary,
+      site,
+      conf,
+      await portOr(4223 + i),
+      siteServerEnv(site, `nats-leaf://${host}:${leafPorts.leaf}`, wsPort),
+    );
     siteNats.push(natsUrl);
     const port = await portOr(3010 + 10 * i);
     startService(`${site} order`, "order", { NATS_URL: natsUrl, PORT: String(port), SITE: site });

@@ -201,7 +201,10 @@ async function portOr(preferred: number): Promise<number> {
 function watchObserver(name: string, proc: ManagedProcess, what: string): void {
   observers.push({ name, proc });
   proc.onUnexpectedExit((code, signal) => {
-    if (!stopping) console.error(`${name} exited (${signal ?? `code ${code}`}); the services keep running without ${what}. Its last lines:\n${proc.logs().split("\n").slice(-10).join("\n")}`);
+    if (!stopping)
+      console.error(
+        `${name} exited (${signal ?? `code ${code}`}); the services keep running without ${what}. Its last lines:\n${proc.logs().split("\n").slice(-10).join("\n")}`,
+      );
   });
 }
 
@@ -211,7 +214,10 @@ function watchObserver(name: string, proc: ManagedProcess, what: string): void {
  */
 async function startObservability(): Promise<void> {
   const traceExportSet = !!(process.env.OTEL_EXPORTER_OTLP_ENDPOINT || process.env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT);
-  const tracesOff = (process.env.OTEL_TRACES_EXPORTER ?? "").split(",").map((v) => v.trim()).includes("none");
+  const tracesOff = (process.env.OTEL_TRACES_EXPORTER ?? "")
+    .split(",")
+    .map((v) => v.trim())
+    .includes("none");
   const local: { jaegerQueryUrl?: string; otlpUrl?: string; victoriaLogsUrl?: string } = {};
   // Built with Go on first use; without Go (or when the build fails) a warning, and no traces or central logs.
   const warn = (line: string) => console.warn(`npm start: ${line}`);
@@ -233,7 +239,13 @@ async function startObservability(): Promise<void> {
       : Promise.resolve(null),
     logsBinary
       ? (async () =>
-          startVictoriaLogs({ binary: logsBinary, port: await portOr(DEFAULT_VICTORIA_LOGS_PORT), dataDir: join(DATA_DIR, "victoria-logs"), detached: true, dieWithParent: true }))()
+          startVictoriaLogs({
+            binary: logsBinary,
+            port: await portOr(DEFAULT_VICTORIA_LOGS_PORT),
+            dataDir: join(DATA_DIR, "victoria-logs"),
+            detached: true,
+            dieWithParent: true,
+          }))()
       : Promise.resolve(null),
   ]);
 
@@ -254,7 +266,9 @@ async function startObservability(): Promise<void> {
   } else if (jaeger.status === "rejected") {
     observabilityLines.push(`  traces         not exported: Jaeger did not start (${(jaeger.reason as Error).message.split("\n")[0]})`);
   } else if (traceExportSet) {
-    observabilityLines.push(`  traces         → ${process.env.OTEL_EXPORTER_OTLP_ENDPOINT ?? process.env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT}; Jaeger query ${process.env.JAEGER_QUERY_URL ?? "http://127.0.0.1:16686"}`);
+    observabilityLines.push(
+      `  traces         → ${process.env.OTEL_EXPORTER_OTLP_ENDPOINT ?? process.env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT}; Jaeger query ${process.env.JAEGER_QUERY_URL ?? "http://127.0.0.1:16686"}`,
+    );
   } else if (tracesOff) {
     observabilityLines.push("  traces         not exported (OTEL_TRACES_EXPORTER=none)");
   } else {
@@ -270,7 +284,9 @@ async function startObservability(): Promise<void> {
       `  logs           VictoriaLogs ${v.binary} on ${v.url} (data in .data/victoria-logs); UI ${v.url}/select/vmui/ — \`npm run cli -- logs <id>\``,
     );
   } else if (logs.status === "rejected") {
-    observabilityLines.push(`  logs           to this terminal only: VictoriaLogs did not start (${(logs.reason as Error).message.split("\n")[0]})`);
+    observabilityLines.push(
+      `  logs           to this terminal only: VictoriaLogs did not start (${(logs.reason as Error).message.split("\n")[0]})`,
+    );
   } else if (process.env.VICTORIA_LOGS_URL) {
     observabilityLines.push(`  logs           → ${process.env.VICTORIA_LOGS_URL} (VICTORIA_LOGS_URL)`);
   } else {
@@ -293,7 +309,9 @@ for (const name of SERVICES) {
   const port = ports.services[name];
   if (stopping) break;
   if (!(await isPortFree(port, host))) {
-    console.error(`Port ${port} for the ${name} service is taken; free it (or move it: ${name.toUpperCase()}_PORT=…), or stop the other orderstream first.`);
+    console.error(
+      `Port ${port} for the ${name} service is taken; free it (or move it: ${name.toUpperCase()}_PORT=…), or stop the other orderstream first.`,
+    );
     await stopAll(1);
   }
   startService(name, natsUrl, port);

@@ -45,7 +45,11 @@ describe("the start lock", () => {
       err = e;
     }
     expect(err).toBeInstanceOf(AlreadyRunningError);
-    expect((err as Error).message).toMatch(new RegExp(`^already running in this checkout: pid ${process.pid} \\(since .*; nats nats://127\\.0\\.0\\.1:4222, order http://127\\.0\\.0\\.1:3000\\)\\. Use that one, or stop it first \\(kill ${process.pid}\\)`));
+    expect((err as Error).message).toMatch(
+      new RegExp(
+        `^already running in this checkout: pid ${process.pid} \\(since .*; nats nats://127\\.0\\.0\\.1:4222, order http://127\\.0\\.0\\.1:3000\\)\\. Use that one, or stop it first \\(kill ${process.pid}\\)`,
+      ),
+    );
     lock.release();
     lock.release();
     expect(existsSync(lockFile)).toBe(false);
@@ -81,7 +85,9 @@ describe("the start lock", () => {
       [1, 2, 3, 4].map(
         () =>
           new Promise<string>((resolve) => {
-            const child = spawn(process.execPath, ["--import", "tsx", "--input-type=module", "-e", code], { stdio: ["ignore", "pipe", "inherit"] });
+            const child = spawn(process.execPath, ["--import", "tsx", "--input-type=module", "-e", code], {
+              stdio: ["ignore", "pipe", "inherit"],
+            });
             spawned.push(child);
             let out = "";
             child.stdout!.on("data", (d) => {
@@ -103,7 +109,9 @@ describe("children of a SIGKILLed parent", () => {
       const [cmd, args] = dyingWithParent("sleep", ["60"]);
       const child = spawn(cmd, args, { stdio: "ignore", detached: true });
       console.log(child.pid); setInterval(() => {}, 1000);`;
-    const parent = spawn(process.execPath, ["--import", "tsx", "--input-type=module", "-e", code], { stdio: ["ignore", "pipe", "inherit"] });
+    const parent = spawn(process.execPath, ["--import", "tsx", "--input-type=module", "-e", code], {
+      stdio: ["ignore", "pipe", "inherit"],
+    });
     spawned.push(parent);
     const childPid = await new Promise<number>((resolve) => parent.stdout!.on("data", (d) => resolve(Number(String(d).trim()))));
     expect(readFileSync(`/proc/${childPid}/cmdline`, "utf8")).toContain("sleep");

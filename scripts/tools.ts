@@ -50,7 +50,8 @@ export const TOOLS: Record<ToolName, Tool> = {
     version: NATSCLI_VERSION,
     find: findNatsCli,
     build: () => [["install", `github.com/nats-io/natscli/nats@${NATSCLI_VERSION}`]],
-    alternatives: "a release binary from https://github.com/nats-io/natscli/releases (on the PATH, or NATS_CLI_BIN), or `brew install nats-io/nats-tools/nats`",
+    alternatives:
+      "a release binary from https://github.com/nats-io/natscli/releases (on the PATH, or NATS_CLI_BIN), or `brew install nats-io/nats-tools/nats`",
   },
   jaeger: {
     exe: "jaeger",
@@ -213,9 +214,13 @@ export async function ensureTool(tool: ToolName, opts: { env?: Env; log?: (line:
   try {
     await build(tool, plan.go, plan.target, env);
   } catch (err) {
-    throw new ToolMissingError(tool, `building ${exe} ${version} with Go failed: ${(err as Error).message}\nOr install ${exe} yourself: ${TOOLS[tool].alternatives}.`, {
-      cause: err,
-    });
+    throw new ToolMissingError(
+      tool,
+      `building ${exe} ${version} with Go failed: ${(err as Error).message}\nOr install ${exe} yourself: ${TOOLS[tool].alternatives}.`,
+      {
+        cause: err,
+      },
+    );
   }
   log(`built ${exe} ${version} in ${((performance.now() - started) / 1000).toFixed(1)} s: ${plan.target}`);
   return plan.target;
@@ -225,7 +230,12 @@ export async function ensureTool(tool: ToolName, opts: { env?: Env; log?: (line:
  * Like {@link ensureTool} for what the system runs without (Jaeger, VictoriaLogs): null and one
  * warning line instead of an error.
  */
-export async function optionalTool(tool: ToolName, log: (line: string) => void, warn: (line: string) => void, env: Env = process.env): Promise<string | null> {
+export async function optionalTool(
+  tool: ToolName,
+  log: (line: string) => void,
+  warn: (line: string) => void,
+  env: Env = process.env,
+): Promise<string | null> {
   try {
     return await ensureTool(tool, { env, log });
   } catch (err) {

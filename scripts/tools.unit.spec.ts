@@ -86,7 +86,9 @@ describe("a tool on first use", () => {
     env.PATH = join(dir, "go-bin");
     const err = await ensureTool("victoria-logs", { env, log: () => {} }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ToolMissingError);
-    expect((err as Error).message).toMatch(/building victoria-logs v1\.52\.2 with Go failed: go install .* failed:\ncgo: C compiler not found/);
+    expect((err as Error).message).toMatch(
+      /building victoria-logs v1\.52\.2 with Go failed: go install .* failed:\ncgo: C compiler not found/,
+    );
     expect((err as Error).message).toContain("https://github.com/VictoriaMetrics/VictoriaLogs/releases");
   });
 

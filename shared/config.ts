@@ -80,10 +80,7 @@ export interface ServiceConfig {
  * order API on the site's leaf server, whose JetStream domain is the site's name; the hub's domain
  * is HUB_DOMAIN, default `hub`).
  */
-export type Topology =
-  | { kind: "single" }
-  | { kind: "hub"; sites: readonly string[] }
-  | { kind: "site"; site: string; hubDomain: string };
+export type Topology = { kind: "single" } | { kind: "hub"; sites: readonly string[] } | { kind: "site"; site: string; hubDomain: string };
 
 /** The hub's JetStream domain unless HUB_DOMAIN says otherwise. */
 export const DEFAULT_HUB_DOMAIN = "hub";
@@ -152,7 +149,9 @@ function httpUrl(env: Env, name: string): string | undefined {
 
 function siteName(variable: string, value: string): string {
   if (!isSiteName(value)) {
-    throw new ConfigError(`${variable}=${value} is not a site name: lower-case letters, digits and inner dashes, at most 16 (${SITE_NAME_PATTERN.source})`);
+    throw new ConfigError(
+      `${variable}=${value} is not a site name: lower-case letters, digits and inner dashes, at most 16 (${SITE_NAME_PATTERN.source})`,
+    );
   }
   return value;
 }
@@ -163,19 +162,30 @@ export function loadTopology(service: ServiceName, env: Env): Topology {
   const sitesRaw = optional(env, "SITES");
   const hubDomain = siteName("HUB_DOMAIN", optional(env, "HUB_DOMAIN") ?? DEFAULT_HUB_DOMAIN);
   if (site !== undefined && sitesRaw !== undefined) {
-    throw new ConfigError("SITE and SITES are both set: SITE names the site a service runs at, SITES the sites a hub's services serve; set one");
+    throw new ConfigError(
+      "SITE and SITES are both set: SITE names the site a service runs at, SITES the sites a hub's services serve; set one",
+    );
   }
   if (site !== undefined) {
     if (service !== "order") {
       // The hub runs the central systems (provider, carrier, customer messaging) for every site.
-      throw new ConfigError(`SITE=${site} is set for the ${service} service: only the order API runs at a site; run ${service} at the hub with SITES listing the sites`);
+      throw new ConfigError(
+        `SITE=${site} is set for the ${service} service: only the order API runs at a site; run ${service} at the hub with SITES listing the sites`,
+      );
     }
     siteName("SITE", site);
     if (site === hubDomain) throw new ConfigError(`SITE=${site} is the hub's domain (HUB_DOMAIN): a site needs a name of its own`);
     return { kind: "site", site, hubDomain };
   }
   if (sitesRaw !== undefined) {
-    const sites = [...new Set(sitesRaw.split(",").map((s) => s.trim()).filter(Boolean))].map((s) => siteName("SITES", s));
+    const sites = [
+      ...new Set(
+        sitesRaw
+          .split(",")
+          .map((s) => s.trim())
+          .filter(Boolean),
+      ),
+    ].map((s) => siteName("SITES", s));
     if (sites.includes(hubDomain)) throw new ConfigError(`SITES names ${hubDomain}, the hub's own domain (HUB_DOMAIN)`);
     if (sites.length > 0) return { kind: "hub", sites };
   }
@@ -189,8 +199,15 @@ export function loadConfig(service: ServiceName, env: Env): ServiceConfig {
   if (optional(env, "NATS_TLS_KEY") !== undefined && optional(env, "NATS_TLS_CERT") === undefined) {
     throw new ConfigError("NATS_TLS_KEY is set without NATS_TLS_CERT: a client key needs its certificate");
   }
-  const natsServers = (env.NATS_URL?.trim() || "nats://127.0.0.1:4222").split(",").map((s) => s.trim()).filter(Boolean);
-  natsTransportOf(natsServers, { ca: optional(env, "NATS_TLS_CA"), cert: optional(env, "NATS_TLS_CERT"), key: optional(env, "NATS_TLS_KEY") });
+  const natsServers = (env.NATS_URL?.trim() || "nats://127.0.0.1:4222")
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
+  natsTransportOf(natsServers, {
+    ca: optional(env, "NATS_TLS_CA"),
+    cert: optional(env, "NATS_TLS_CERT"),
+    key: optional(env, "NATS_TLS_KEY"),
+  });
   return {
     service,
     host: optional(env, "HOST") ?? DEFAULT_HOST,
@@ -206,10 +223,19 @@ export function loadConfig(service: ServiceName, env: Env): ServiceConfig {
     jaegerQueryUrl: (optional(env, "JAEGER_QUERY_URL") ?? "http://127.0.0.1:16686").replace(/\/+$/, ""),
     victoriaLogsUrl: httpUrl(env, "VICTORIA_LOGS_URL"),
     victoriaLogsQueryUrl: httpUrl(env, "VICTORIA_LOGS_QUERY_URL") ?? httpUrl(env, "VICTORIA_LOGS_URL"),
-    logBufferLines: numberVar(env, "VICTORIA_LOGS_BUFFER_LINES", DEFAULT_MAX_BUFFERED_LINES, (n) => Number.isInteger(n) && n >= 1, "a whole number of lines ≥ 1"),
+    logBufferLines: numberVar(
+      env,
+      "VICTORIA_LOGS_BUFFER_LINES",
+      DEFAULT_MAX_BUFFERED_LINES,
+      (n) => Number.isInteger(n) && n >= 1,
+      "a whole number of lines ≥ 1",
+    ),
     logFlushMs: numberVar(env, "VICTORIA_LOGS_FLUSH_MS", 1_000, (n) => n >= 10 && n <= 60_000, "milliseconds, 10-60000"),
     paymentLimit: numberVar(env, "PAYMENT_LIMIT", 10_000, (n) => n >= 0, "a non-negative amount"),
-    unavailableSkus: (env.SHIPPING_UNAVAILABLE_SKUS ?? "OUT-OF-STOCK").split(",").map((s) => s.trim()).filter(Boolean),
+    unavailableSkus: (env.SHIPPING_UNAVAILABLE_SKUS ?? "OUT-OF-STOCK")
+      .split(",")
+      .map((s) => s.trim())
+      .filter(Boolean),
     notifyWebhookUrl: optional(env, "NOTIFY_WEBHOOK_URL"),
     orderApiToken: optional(env, "ORDER_API_TOKEN"),
     logLevel: optional(env, "LOG_LEVEL") ?? "info",
@@ -217,7 +243,13 @@ export function loadConfig(service: ServiceName, env: Env): ServiceConfig {
     ordersMaxBytes: sizeVar(env, "ORDERS_MAX_BYTES"),
     notificationsMaxAgeMs: durationVar(env, "NOTIFICATIONS_MAX_AGE", 30 * 86_400_000),
     streamCompression: compressionVar(env),
-    crashLimit: numberVar(env, "CRASH_LIMIT", 3, (n) => Number.isInteger(n) && n >= 1 && n <= 100, "a whole number of process deaths, 1-100"),
+    crashLimit: numberVar(
+      env,
+      "CRASH_LIMIT",
+      3,
+      (n) => Number.isInteger(n) && n >= 1 && n <= 100,
+      "a whole number of process deaths, 1-100",
+    ),
     topology: loadTopology(service, env),
   };
 }

@@ -26,7 +26,9 @@ describe("store and crash-loop settings", () => {
   });
 
   it("given values it cannot use, then a ConfigError naming the variable", () => {
-    expect(() => load({ ORDERS_MAX_BYTES: "lots" })).toThrow(new ConfigError("ORDERS_MAX_BYTES=lots is not valid: a size such as 512M or 10G (or -1 for no limit)"));
+    expect(() => load({ ORDERS_MAX_BYTES: "lots" })).toThrow(
+      new ConfigError("ORDERS_MAX_BYTES=lots is not valid: a size such as 512M or 10G (or -1 for no limit)"),
+    );
     expect(() => load({ NOTIFICATIONS_MAX_AGE: "1 week" })).toThrow(/NOTIFICATIONS_MAX_AGE=1 week is not valid/);
     expect(() => load({ STREAM_COMPRESSION: "zstd" })).toThrow(/STREAM_COMPRESSION=zstd is not valid: s2 or none/);
     expect(() => load({ CRASH_LIMIT: "0" })).toThrow(/CRASH_LIMIT=0 is not valid/);

@@ -106,9 +106,7 @@ export type EventDraft<E extends OrderEvent = OrderEvent> = E extends OrderEvent
   ? Omit<E, "eventId" | "occurredAt" | "schemaVersion">
   : never;
 
-export type ParseResult =
-  | { ok: true; event: OrderEvent }
-  | { ok: false; reason: string };
+export type ParseResult = { ok: true; event: OrderEvent } | { ok: false; reason: string };
 
 /** Validates a decoded JSON value as an order event; the reason names the failing paths. */
 export function parseEvent(value: unknown): ParseResult {

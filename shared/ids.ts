@@ -37,7 +37,12 @@ export function newOrderId(site?: string): string {
 /** True when `id` has a form the API issues (plain or a site's); anything else is 404 before any NATS call. */
 export function isOrderId(id: string): boolean {
   if (id.length === UUID_LENGTH) return UUID.test(id);
-  return id.length > UUID_LENGTH + 1 && id[id.length - UUID_LENGTH - 1] === "-" && UUID.test(id.slice(-UUID_LENGTH)) && isSiteName(id.slice(0, -UUID_LENGTH - 1));
+  return (
+    id.length > UUID_LENGTH + 1 &&
+    id[id.length - UUID_LENGTH - 1] === "-" &&
+    UUID.test(id.slice(-UUID_LENGTH)) &&
+    isSiteName(id.slice(0, -UUID_LENGTH - 1))
+  );
 }
 
 /**

@@ -4,7 +4,9 @@ import { deterministicUuid, isOrderId, isSiteName, isUserId, newOrderId, ORDER_I
 describe("deterministicUuid", () => {
   it("gives the ids every earlier version gave (the same event keeps its Nats-Msg-Id across upgrades)", () => {
     // Vectors from the hand-written SHA-256 this replaced.
-    expect(deterministicUuid("orderstream-event", "0c0ffee0-0000-4000-8000-000000000001", "ORDER_CREATED")).toBe("04c877ba-df89-8a88-800d-6f79594d3df7");
+    expect(deterministicUuid("orderstream-event", "0c0ffee0-0000-4000-8000-000000000001", "ORDER_CREATED")).toBe(
+      "04c877ba-df89-8a88-800d-6f79594d3df7",
+    );
     expect(deterministicUuid("payment", "charge-0c0ffee0-0000-4000-8000-000000000001")).toBe("20d8a00a-4dde-8eac-8b23-1126c1e5a977");
     expect(deterministicUuid("shipment", "0c0ffee0-0000-4000-8000-000000000001")).toBe("1e71132c-cd33-871f-86f3-13a587a17ebd");
     expect(deterministicUuid("refund", "refund-ünïcødé")).toBe("5993772f-feb7-8ece-a3f4-3f8881032220");
@@ -57,16 +59,23 @@ describe("a site's order ids", () => {
     expect(newOrderId(longest).length).toBeLessThanOrEqual(64);
   });
 
-  it.each([`Edge1-${uuid}`, `edge.1-${uuid}`, `-${uuid}`, `edge1--${uuid}`, `edge1-${uuid.toUpperCase()}`, `edge1_${uuid}`, `*-${uuid}`, `edge1-${uuid}x`])(
-    "refuses %j",
-    (bad) => {
-      expect(isOrderId(bad)).toBe(false);
-      expect(new RegExp(ORDER_ID_PATTERN).test(bad)).toBe(false);
-    },
-  );
+  it.each([
+    `Edge1-${uuid}`,
+    `edge.1-${uuid}`,
+    `-${uuid}`,
+    `edge1--${uuid}`,
+    `edge1-${uuid.toUpperCase()}`,
+    `edge1_${uuid}`,
+    `*-${uuid}`,
+    `edge1-${uuid}x`,
+  ])("refuses %j", (bad) => {
+    expect(isOrderId(bad)).toBe(false);
+    expect(new RegExp(ORDER_ID_PATTERN).test(bad)).toBe(false);
+  });
 
   it("takes site names that are a JetStream domain, a subject token and a consumer-name part at once", () => {
     for (const good of ["edge1", "store-12", "w", "berlin-north"]) expect(isSiteName(good), good).toBe(true);
-    for (const bad of ["", "Edge1", "edge.1", "edge 1", "1edge", "edge-", "-edge", "edge_1", "edge*", "edge>"]) expect(isSiteName(bad), bad).toBe(false);
+    for (const bad of ["", "Edge1", "edge.1", "edge 1", "1edge", "edge-", "-edge", "edge_1", "edge*", "edge>"])
+      expect(isSiteName(bad), bad).toBe(false);
   });
 });

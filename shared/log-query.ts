@@ -66,7 +66,10 @@ export async function fetchOrderLogs(opts: FetchOrderLogsOptions): Promise<LogLo
     ...(warning === undefined ? {} : { warning }),
   });
   if (!isHttpUrl(base)) {
-    return lookup(null, `VICTORIA_LOGS_QUERY_URL "${opts.baseUrl}" is not an http(s) URL; set it to VictoriaLogs' address, e.g. http://127.0.0.1:9428.`);
+    return lookup(
+      null,
+      `VICTORIA_LOGS_QUERY_URL "${opts.baseUrl}" is not an http(s) URL; set it to VictoriaLogs' address, e.g. http://127.0.0.1:9428.`,
+    );
   }
   const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   let response: Response;
@@ -81,10 +84,16 @@ export async function fetchOrderLogs(opts: FetchOrderLogsOptions): Promise<LogLo
     text = await response.text();
   } catch (error) {
     const reason = networkFailureReason(error);
-    return lookup(null, `VictoriaLogs at ${base} did not answer ${reason === "timeout" ? `within ${timeoutMs} ms` : `(${reason})`}; is it running? Set VICTORIA_LOGS_QUERY_URL (or VICTORIA_LOGS_URL) to its address.`);
+    return lookup(
+      null,
+      `VictoriaLogs at ${base} did not answer ${reason === "timeout" ? `within ${timeoutMs} ms` : `(${reason})`}; is it running? Set VICTORIA_LOGS_QUERY_URL (or VICTORIA_LOGS_URL) to its address.`,
+    );
   }
   if (!response.ok) {
-    return lookup(null, `VictoriaLogs at ${base} answered HTTP ${response.status}${text.trim() ? ` (${oneLine(text).slice(0, 200)})` : ""}; is that VictoriaLogs' HTTP port (9428 by default)?`);
+    return lookup(
+      null,
+      `VictoriaLogs at ${base} answered HTTP ${response.status}${text.trim() ? ` (${oneLine(text).slice(0, 200)})` : ""}; is that VictoriaLogs' HTTP port (9428 by default)?`,
+    );
   }
   const lines: LogLine[] = [];
   for (const raw of text.split("\n")) {
@@ -93,7 +102,10 @@ export async function fetchOrderLogs(opts: FetchOrderLogsOptions): Promise<LogLo
     try {
       entry = JSON.parse(raw);
     } catch {
-      return lookup(null, `VictoriaLogs at ${base} answered something that is not JSON lines; is that VictoriaLogs' HTTP port (9428 by default)?`);
+      return lookup(
+        null,
+        `VictoriaLogs at ${base} answered something that is not JSON lines; is that VictoriaLogs' HTTP port (9428 by default)?`,
+      );
     }
     if (typeof entry !== "object" || entry === null || Array.isArray(entry)) continue;
     lines.push(toLine(entry as Record<string, unknown>));

@@ -16,9 +16,10 @@ function answering(status: number, body: string, seen: { url?: string; body?: st
   }) as typeof fetch;
 }
 
-const failing = (error: unknown): typeof fetch => (async () => {
-  throw error;
-}) as typeof fetch;
+const failing = (error: unknown): typeof fetch =>
+  (async () => {
+    throw error;
+  }) as typeof fetch;
 
 describe("orderLogsQuery", () => {
   it("asks for the order's exact id, oldest first, with a limit", () => {
@@ -49,7 +50,12 @@ describe("fetchOrderLogs", () => {
       "notification-service",
     ]);
     expect(lines[0]).toMatchObject({ msg: "order accepted", level: "info", time: "2026-12-04T07:34:10.563Z" });
-    expect(lines[0]!.fields).toMatchObject({ orderId: ORDER_ID, eventType: "ORDER_CREATED", seq: "1", trace_id: "f2e028ff856f857a04299ae7d34deea4" });
+    expect(lines[0]!.fields).toMatchObject({
+      orderId: ORDER_ID,
+      eventType: "ORDER_CREATED",
+      seq: "1",
+      trace_id: "f2e028ff856f857a04299ae7d34deea4",
+    });
     expect(Object.keys(lines[0]!.fields)).not.toContain("_stream");
     // `…10.58Z` sorts between `…10.572Z` and `…10.584Z`, not as text.
     expect(lines[2]!.time).toBe("2026-12-04T07:34:10.58Z");
@@ -69,22 +75,43 @@ describe("fetchOrderLogs", () => {
       fetch: failing(new TypeError("fetch failed", { cause: Object.assign(new Error("connect ECONNREFUSED"), { code: "ECONNREFUSED" }) })),
     });
     expect(refused.lines).toBeNull();
-    expect(refused.warning).toBe(`VictoriaLogs at ${BASE} did not answer (connection refused); is it running? Set VICTORIA_LOGS_QUERY_URL (or VICTORIA_LOGS_URL) to its address.`);
-    const slow = await fetchOrderLogs({ baseUrl: BASE, orderId: ORDER_ID, timeoutMs: 250, fetch: failing(new DOMException("The operation timed out.", "TimeoutError")) });
+    expect(refused.warning).toBe(
+      `VictoriaLogs at ${BASE} did not answer (connection refused); is it running? Set VICTORIA_LOGS_QUERY_URL (or VICTORIA_LOGS_URL) to its address.`,
+    );
+    const slow = await fetchOrderLogs({
+      baseUrl: BASE,
+      orderId: ORDER_ID,
+      timeoutMs: 250,
+      fetch: failing(new DOMException("The operation timed out.", "TimeoutError")),
+    });
     expect(slow.warning).toContain("did not answer within 250 ms");
   });
 
   it("says so when something else answers: an HTTP error, or not JSON lines", async () => {
-    const refused = await fetchOrderLogs({ baseUrl: BASE, orderId: ORDER_ID, fetch: answering(400, "cannot parse `query` arg [orderId:=\"]:\n token") });
+    const refused = await fetchOrderLogs({
+      baseUrl: BASE,
+      orderId: ORDER_ID,
+      fetch: answering(400, 'cannot parse `query` arg [orderId:="]:\n token'),
+    });
     expect(refused.lines).toBeNull();
-    expect(refused.warning).toBe(`VictoriaLogs at ${BASE} answered HTTP 400 (cannot parse \`query\` arg [orderId:="]: token); is that VictoriaLogs' HTTP port (9428 by default)?`);
-    const html = await fetchOrderLogs({ baseUrl: BASE, orderId: ORDER_ID, fetch: answering(200, "<!doctype html><title>Jaeger UI</title>") });
+    expect(refused.warning).toBe(
+      `VictoriaLogs at ${BASE} answered HTTP 400 (cannot parse \`query\` arg [orderId:="]: token); is that VictoriaLogs' HTTP port (9428 by default)?`,
+    );
+    const html = await fetchOrderLogs({
+      baseUrl: BASE,
+      orderId: ORDER_ID,
+      fetch: answering(200, "<!doctype html><title>Jaeger UI</title>"),
+    });
     expect(html.lines).toBeNull();
     expect(html.warning).toContain("not JSON lines");
   });
 
   it("does not ask when the base URL is not http(s)", async () => {
-    const lookup = await fetchOrderLogs({ baseUrl: "javascript:alert(1)", orderId: ORDER_ID, fetch: failing(new Error("must not be called")) });
+    const lookup = await fetchOrderLogs({
+      baseUrl: "javascript:alert(1)",
+      orderId: ORDER_ID,
+      fetch: failing(new Error("must not be called")),
+    });
     expect(lookup.lines).toBeNull();
     expect(lookup.warning).toMatch(/is not an http\(s\) URL/);
   });

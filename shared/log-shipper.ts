@@ -111,7 +111,10 @@ export function jsonLineInsertUrl(base: string, streamFields: string[], extraFie
 type Outcome = "sent" | "refused" | "failed";
 
 /** One POST of a text body: the answer's status and text, or a rejection when there is none (network, timeout). */
-export type HttpPost = (url: string, request: { headers: Record<string, string>; body: string; timeoutMs: number }) => Promise<{ status: number; text: string }>;
+export type HttpPost = (
+  url: string,
+  request: { headers: Record<string, string>; body: string; timeoutMs: number },
+) => Promise<{ status: number; text: string }>;
 
 /**
  * {@link HttpPost} over `fetch` (Web standard: Node, Deno, tests with a fake).
@@ -186,7 +189,10 @@ export function createLogShipper(options: LogShipperOptions): LogShipper {
   function noteFailure(reason: string): void {
     if (failing) return;
     failing = true;
-    options.onStateChange?.({ state: "failing", reason: `log shipping to ${o.url} failed (${reason}); buffering up to ${o.maxBufferedLines} lines, dropping beyond` });
+    options.onStateChange?.({
+      state: "failing",
+      reason: `log shipping to ${o.url} failed (${reason}); buffering up to ${o.maxBufferedLines} lines, dropping beyond`,
+    });
   }
 
   function noteSuccess(): void {
@@ -296,4 +302,3 @@ export function createLogShipper(options: LogShipperOptions): LogShipper {
     },
   };
 }
-

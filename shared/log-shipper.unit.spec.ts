@@ -12,14 +12,18 @@ function scriptedFetch(script: Reply[]) {
   const fetchImpl = (async (input: RequestInfo | URL, init?: RequestInit) => {
     const reply = script[Math.min(next++, script.length - 1)]!;
     requests.push({ url: String(input), body: String(init?.body ?? ""), contentType: new Headers(init?.headers).get("content-type") });
-    if (reply === "down") throw new TypeError("fetch failed", { cause: Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:9"), { code: "ECONNREFUSED" }) });
+    if (reply === "down")
+      throw new TypeError("fetch failed", {
+        cause: Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:9"), { code: "ECONNREFUSED" }),
+      });
     const status = reply === "ok" ? 200 : reply;
     return new Response(status === 200 ? "" : "cannot parse the line", { status });
   }) as typeof fetch;
   return { fetchImpl, requests, lines: () => requests.flatMap((r) => r.body.split("\n").filter(Boolean)) };
 }
 
-const line = (i: number) => `{"level":"info","time":"2026-12-04T10:00:00.${String(i % 1000).padStart(3, "0")}Z","service":"payment-service","msg":"line ${i}"}\n`;
+const line = (i: number) =>
+  `{"level":"info","time":"2026-12-04T10:00:00.${String(i % 1000).padStart(3, "0")}Z","service":"payment-service","msg":"line ${i}"}\n`;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function until(condition: () => boolean, what: string, timeoutMs = 5_000): Promise<void> {

@@ -10,7 +10,12 @@ class StackContextManager implements ContextManager {
   active(): Context {
     return this.stack[this.stack.length - 1] ?? ROOT_CONTEXT;
   }
-  with<A extends unknown[], F extends (...args: A) => ReturnType<F>>(ctx: Context, fn: F, thisArg?: ThisParameterType<F>, ...args: A): ReturnType<F> {
+  with<A extends unknown[], F extends (...args: A) => ReturnType<F>>(
+    ctx: Context,
+    fn: F,
+    thisArg?: ThisParameterType<F>,
+    ...args: A
+  ): ReturnType<F> {
     this.stack.push(ctx);
     try {
       return fn.call(thisArg, ...args);
@@ -117,6 +122,11 @@ describe("createLogger", () => {
     expect(shipped).toEqual(written);
     expect(shipped).toHaveLength(1);
     expect(shipped[0]!.endsWith("\n")).toBe(true);
-    expect(JSON.parse(shipped[0]!)).toMatchObject({ service: "order-service", msg: "order accepted", orderId: "o-1", password: "[redacted]" });
+    expect(JSON.parse(shipped[0]!)).toMatchObject({
+      service: "order-service",
+      msg: "order accepted",
+      orderId: "o-1",
+      password: "[redacted]",
+    });
   });
 });

@@ -94,13 +94,17 @@ describe("loadConfig's NATS_URL", () => {
   });
 
   it("given a mixed list, it is a ConfigError (the service's one line and exit 1)", () => {
-    expect(() => loadConfig("payment", { NATS_URL: "ws://a:8080,nats://b:4222" })).toThrow(/^NATS_URL mixes WebSocket \(ws:\/\/a:8080\) and TCP \(nats:\/\/b:4222\)/);
+    expect(() => loadConfig("payment", { NATS_URL: "ws://a:8080,nats://b:4222" })).toThrow(
+      /^NATS_URL mixes WebSocket \(ws:\/\/a:8080\) and TCP \(nats:\/\/b:4222\)/,
+    );
   });
 
   it("given wss:// with NATS_TLS_CA or a client certificate, it is a ConfigError naming the variable", () => {
     expect(() => loadConfig("order", { NATS_URL: "wss://edge", NATS_TLS_CA: "/ca.pem" })).toThrow(ConfigError);
     expect(() => loadConfig("order", { NATS_URL: "wss://edge", NATS_TLS_CA: "/ca.pem" })).toThrow(/^NATS_TLS_CA is set/);
-    expect(() => loadConfig("order", { NATS_URL: "wss://edge", NATS_TLS_CERT: "/c.pem", NATS_TLS_KEY: "/k.pem" })).toThrow(/^NATS_TLS_CERT \/ NATS_TLS_KEY are set/);
+    expect(() => loadConfig("order", { NATS_URL: "wss://edge", NATS_TLS_CERT: "/c.pem", NATS_TLS_KEY: "/k.pem" })).toThrow(
+      /^NATS_TLS_CERT \/ NATS_TLS_KEY are set/,
+    );
   });
 
   it("given only separators, it refuses instead of connecting nowhere", () => {

@@ -4,7 +4,8 @@
  * socket error in `cause` (ECONNREFUSED); Deno puts it in the message. Web-standard only.
  */
 export function networkFailureReason(error: unknown): string {
-  if (typeof error === "object" && error !== null && ["TimeoutError", "AbortError"].includes((error as { name?: string }).name ?? "")) return "timeout";
+  if (typeof error === "object" && error !== null && ["TimeoutError", "AbortError"].includes((error as { name?: string }).name ?? ""))
+    return "timeout";
   const texts: string[] = [];
   for (let e: unknown = error, depth = 0; e && depth < 4; depth++) {
     const rec = e as { code?: unknown; message?: unknown; cause?: unknown };

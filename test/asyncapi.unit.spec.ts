@@ -18,13 +18,21 @@ import { EVENT_TYPES, type EventDraft, type EventType } from "../shared/events.t
 import { SERVICES, type ServiceName } from "../shared/services.ts";
 import { completeEvent } from "../nats/publish-event.ts";
 import { ASYNCAPI_VERSION, generateAsyncApiDocument } from "../nats/asyncapi.ts";
-import { CONSUMED_EVENT_TYPES, eventSubject, notificationSubject, parseEventSubject, partitionOf, PUBLISHED_EVENT_TYPES } from "../nats/subjects.ts";
+import {
+  CONSUMED_EVENT_TYPES,
+  eventSubject,
+  notificationSubject,
+  parseEventSubject,
+  partitionOf,
+  PUBLISHED_EVENT_TYPES,
+} from "../nats/subjects.ts";
 import { notificationFor } from "../services/notification/domain/notification.ts";
 
 type Json = Record<string, any>;
 type FormatsPlugin = (ajv: Ajv) => Ajv;
 // ajv-formats is CommonJS: its default export arrives as `default` or as the module itself.
-const addFormats: FormatsPlugin = (ajvFormats as unknown as { default?: FormatsPlugin }).default ?? (ajvFormats as unknown as FormatsPlugin);
+const addFormats: FormatsPlugin =
+  (ajvFormats as unknown as { default?: FormatsPlugin }).default ?? (ajvFormats as unknown as FormatsPlugin);
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 
 function appOf(name: ServiceName): Hono {
@@ -62,10 +70,15 @@ const DRAFTS: Record<EventType, EventDraft> = {
 };
 
 /** An address with its `{parameters}` filled in. */
-const fill = (address: string, values: Record<string, string>) => address.replace(/\{(\w+)\}/g, (_, name: string) => values[name] ?? `{${name}}`);
+const fill = (address: string, values: Record<string, string>) =>
+  address.replace(/\{(\w+)\}/g, (_, name: string) => values[name] ?? `{${name}}`);
 
 /** `$ref` → the object it points at in `doc`. */
-const at = (doc: Json, ref: string): Json => ref.slice(2).split("/").reduce((node: Json, key) => node[key.replaceAll("~1", "/").replaceAll("~0", "~")], doc);
+const at = (doc: Json, ref: string): Json =>
+  ref
+    .slice(2)
+    .split("/")
+    .reduce((node: Json, key) => node[key.replaceAll("~1", "/").replaceAll("~0", "~")], doc);
 
 describe.each(SERVICES)("the %s service's AsyncAPI document", (name) => {
   it(`is served at GET /asyncapi.json and passes the official AsyncAPI parser (AsyncAPI ${ASYNCAPI_VERSION})`, async () => {
@@ -161,7 +174,7 @@ describe("the AsyncAPI channels and messages", () => {
     expect(notification({ ...n, sentAt: "yesterday" })).toBe(false);
   });
 
-  it("list as each service's sends exactly the event types its code builds (services/<name>/, `eventType: \"…\"`)", () => {
+  it('list as each service\'s sends exactly the event types its code builds (services/<name>/, `eventType: "…"`)', () => {
     const sourcesOf = (dir: string): string[] =>
       readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
         e.isDirectory() ? sourcesOf(join(dir, e.name)) : e.name.endsWith(".ts") && !e.name.includes(".spec.") ? [join(dir, e.name)] : [],

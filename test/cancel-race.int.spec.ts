@@ -89,7 +89,8 @@ describe("cancel right after create", () => {
       const types: string[] = body.map((e: any) => e.eventType);
       const seqs: number[] = body.map((e: any) => e.seq);
       const has = (t: string) => types.includes(t);
-      const say = (what: string) => problems.push(`${o.orderId} (delay ${o.delayMs} ms, cancel ${o.cancelStatus}, ${o.status}): ${what} — ${types.join(",")}`);
+      const say = (what: string) =>
+        problems.push(`${o.orderId} (delay ${o.delayMs} ms, cancel ${o.cancelStatus}, ${o.status}): ${what} — ${types.join(",")}`);
       if (JSON.stringify(types) !== JSON.stringify(o.types)) say("events changed after the final state");
       if (new Set(types).size !== types.length) say("an event type appears twice");
       if (seqs.some((s, k) => k > 0 && s <= seqs[k - 1]!)) say("events not in stream order");

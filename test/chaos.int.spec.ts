@@ -109,7 +109,9 @@ async function handledCount(s: ServiceProcess): Promise<number> {
   const text = await fetch(`${s.baseUrl}/metrics`, { signal: AbortSignal.timeout(20_000) }).then(
     (r) => r.text(),
     (err) => {
-      throw new Error(`${s.name} pid ${s.pid} did not answer /metrics (${(err as Error).message}); its output:\n${s.output().split("\n").slice(-40).join("\n")}`);
+      throw new Error(
+        `${s.name} pid ${s.pid} did not answer /metrics (${(err as Error).message}); its output:\n${s.output().split("\n").slice(-40).join("\n")}`,
+      );
     },
   );
   return text
@@ -285,7 +287,10 @@ describe("chaos: instances and nats-server killed mid-load", () => {
       expect(new Set(ids), user).toEqual(new Set(expected.map((e) => e.data.eventId)));
       for (const p of mine) {
         const notes = (list as { orderId: string; eventId: string }[]).filter((n) => n.orderId === p.orderId);
-        expect(notes.map((n) => n.eventId), p.orderId).toEqual(eventsOf.get(p.orderId!)!.map((e) => e.data.eventId));
+        expect(
+          notes.map((n) => n.eventId),
+          p.orderId,
+        ).toEqual(eventsOf.get(p.orderId!)!.map((e) => e.data.eventId));
       }
       notificationCount += list.length;
     }

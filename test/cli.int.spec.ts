@@ -67,7 +67,8 @@ describe("help and exit codes", () => {
   it("--help lists the commands and exit codes (exit 0); <command> --help explains one", async () => {
     const usage = await runCli(["--help"], env);
     expect(usage.code).toBe(0);
-    for (const c of ["events <orderId>", "trace <orderId>", "replay --consumer", "dlq list", "dlq retry <seq>", "rebuild-view"]) expect(usage.stdout).toContain(c);
+    for (const c of ["events <orderId>", "trace <orderId>", "replay --consumer", "dlq list", "dlq retry <seq>", "rebuild-view"])
+      expect(usage.stdout).toContain(c);
     expect(usage.stdout).toMatch(/exit codes: 0 success/);
     const help = await runCli(["events", "--help"], env);
     expect(help.code).toBe(0);
@@ -120,8 +121,22 @@ describe("events", () => {
     expect(json.code, json.stderr).toBe(0);
     const events = JSON.parse(json.stdout);
     expect(events).toEqual([
-      { seq: seqs[0], subject: eventSubject(orderId, "ORDER_CREATED"), time: expect.any(String), eventType: "ORDER_CREATED", data: expect.objectContaining({ orderId, amount: 20 }), traceparent: `00-${traceId}-00f067aa0ba902b7-01` },
-      { seq: seqs[1], subject: eventSubject(orderId, "PAYMENT_COMPLETED"), time: expect.any(String), eventType: "PAYMENT_COMPLETED", data: expect.objectContaining({ paymentId: "pay-1" }), traceparent: expect.any(String) },
+      {
+        seq: seqs[0],
+        subject: eventSubject(orderId, "ORDER_CREATED"),
+        time: expect.any(String),
+        eventType: "ORDER_CREATED",
+        data: expect.objectContaining({ orderId, amount: 20 }),
+        traceparent: `00-${traceId}-00f067aa0ba902b7-01`,
+      },
+      {
+        seq: seqs[1],
+        subject: eventSubject(orderId, "PAYMENT_COMPLETED"),
+        time: expect.any(String),
+        eventType: "PAYMENT_COMPLETED",
+        data: expect.objectContaining({ paymentId: "pay-1" }),
+        traceparent: expect.any(String),
+      },
     ]);
   });
 
@@ -137,7 +152,13 @@ describe("trace --json", () => {
     const closed = `http://127.0.0.1:${await freePort()}`;
     const result = await runCli(["trace", orderId, "--json"], { ...env, JAEGER_QUERY_URL: closed });
     expectFailure(result, /no spans for trace 4bf92f3577b34da6a3ce929d0e0e4736 from Jaeger/);
-    expect(JSON.parse(result.stdout)).toEqual({ orderId, traceId, jaegerUrl: `${closed}/trace/${traceId}`, spans: null, warning: expect.any(String) });
+    expect(JSON.parse(result.stdout)).toEqual({
+      orderId,
+      traceId,
+      jaegerUrl: `${closed}/trace/${traceId}`,
+      spans: null,
+      warning: expect.any(String),
+    });
   });
 });
 
@@ -160,7 +181,17 @@ describe("dlq list", () => {
     const listed = await runCli(["dlq", "list", "--json"], env);
     expect(listed.code, listed.stderr).toBe(0);
     expect(JSON.parse(listed.stdout)).toEqual([
-      { streamSeq: seqs[1], consumer: "shipping-p03", subject: eventSubject(orderId, "PAYMENT_COMPLETED"), deliveries: 8, time: expect.any(String), reason: "webhook answered 500", source: "service", dlqSeq: expect.any(Number), body: "{}" },
+      {
+        streamSeq: seqs[1],
+        consumer: "shipping-p03",
+        subject: eventSubject(orderId, "PAYMENT_COMPLETED"),
+        deliveries: 8,
+        time: expect.any(String),
+        reason: "webhook answered 500",
+        source: "service",
+        dlqSeq: expect.any(Number),
+        body: "{}",
+      },
     ]);
     const table = await runCli(["dlq", "list"], env);
     expect(table.stdout).toMatch(new RegExp(`^${seqs[1]}\\tshipping-p03\\t`, "m"));

@@ -174,7 +174,15 @@ describe("a 3-node JetStream cluster", () => {
 
     const placed = Array.from({ length: ORDERS }, (_, i) => {
       const kind: Kind = i % 5 < 3 ? "happy" : i % 5 === 3 ? "declined" : "out-of-stock";
-      return { i, kind, key: `cluster-${i}-${Date.now()}`, userId: `cluster-u${i % 12}`, orderId: "", attempts: 0, failures: [] as string[] };
+      return {
+        i,
+        kind,
+        key: `cluster-${i}-${Date.now()}`,
+        userId: `cluster-u${i % 12}`,
+        orderId: "",
+        attempts: 0,
+        failures: [] as string[],
+      };
     });
     const bodyOf = (p: (typeof placed)[number]) =>
       p.kind === "happy"
@@ -249,14 +257,21 @@ describe("a 3-node JetStream cluster", () => {
       const lines: string[] = [];
       for (const p of open.slice(0, 5)) {
         const { body } = await getJson(`${sys!.orderUrl}/orders/${p.orderId}/events`);
-        lines.push(`${p.kind} ${p.orderId}: ${JSON.stringify((body as { eventType: string; seq: number }[]).map((e) => [e.seq, e.eventType]))}`);
+        lines.push(
+          `${p.kind} ${p.orderId}: ${JSON.stringify((body as { eventType: string; seq: number }[]).map((e) => [e.seq, e.eventType]))}`,
+        );
       }
       const busy = (await jsm.consumers.list(ORDERS_STREAM).next()).filter((c) => c.num_pending + c.num_ack_pending > 0);
       for (const c of busy) {
-        lines.push(`${c.name}: pending ${c.num_pending}, ack pending ${c.num_ack_pending}, floor ${c.ack_floor.stream_seq}, delivered ${c.delivered.stream_seq}`);
+        lines.push(
+          `${c.name}: pending ${c.num_pending}, ack pending ${c.num_ack_pending}, floor ${c.ack_floor.stream_seq}, delivered ${c.delivered.stream_seq}`,
+        );
       }
       for (const s of sys!.services) {
-        const warnings = s.output().split("\n").filter((l) => !l.includes('"level":"info"') || /took over|assignment/.test(l));
+        const warnings = s
+          .output()
+          .split("\n")
+          .filter((l) => !l.includes('"level":"info"') || /took over|assignment/.test(l));
         lines.push(`--- ${s.name} ${s.pid}\n${warnings.slice(-15).join("\n")}`);
       }
       throw new Error(`${(err as Error).message}; ${open.length} open:\n${lines.join("\n")}`);
@@ -300,7 +315,12 @@ describe("a 3-node JetStream cluster", () => {
         const body = await waitUntil(
           async () => {
             const r = await readyz(s.baseUrl);
-            return r.status === 503 && r.body.checks.nats.ok && !r.body.checks.jetstream.ok && detail.test(r.body.checks.jetstream.detail ?? "") ? r.body : undefined;
+            return r.status === 503 &&
+              r.body.checks.nats.ok &&
+              !r.body.checks.jetstream.ok &&
+              detail.test(r.body.checks.jetstream.detail ?? "")
+              ? r.body
+              : undefined;
           },
           { timeoutMs, intervalMs: 250, what: `${s.name} /readyz 503 with the jetstream check failing (${detail.source})` },
         );
@@ -325,7 +345,11 @@ describe("a 3-node JetStream cluster", () => {
     await second.server!.restart();
     const t1 = Date.now();
     for (const s of sys!.services) {
-      await waitUntil(async () => (await readyz(s.baseUrl)).status === 200, { timeoutMs: 60_000, intervalMs: 250, what: `${s.name} /readyz 200 with a quorum again` });
+      await waitUntil(async () => (await readyz(s.baseUrl)).status === 200, {
+        timeoutMs: 60_000,
+        intervalMs: 250,
+        what: `${s.name} /readyz 200 with a quorum again`,
+      });
     }
     console.log(
       `cluster: killed ${second.name} (follower of ${cluster.leader}): every /readyz 503 by +${unreadyAt} ms, ` +

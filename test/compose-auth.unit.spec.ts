@@ -14,7 +14,8 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 type Dict = Record<string, any>;
 const load = (file: string): Dict => parse(readFileSync(join(root, file), "utf8"), { merge: true });
 type FormatsPlugin = (ajv: Ajv) => Ajv;
-const addFormats: FormatsPlugin = (ajvFormats as unknown as { default?: FormatsPlugin }).default ?? (ajvFormats as unknown as FormatsPlugin);
+const addFormats: FormatsPlugin =
+  (ajvFormats as unknown as { default?: FormatsPlugin }).default ?? (ajvFormats as unknown as FormatsPlugin);
 
 describe("compose.auth.yaml", () => {
   const override = load("compose.auth.yaml");

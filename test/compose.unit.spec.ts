@@ -40,7 +40,7 @@ type Compose = Dict & {
 // namespace itself or its `default`.
 type FormatsPlugin = (ajv: Ajv) => Ajv;
 const addFormats: FormatsPlugin =
-  ((ajvFormats as unknown as { default?: FormatsPlugin }).default ?? (ajvFormats as unknown as FormatsPlugin));
+  (ajvFormats as unknown as { default?: FormatsPlugin }).default ?? (ajvFormats as unknown as FormatsPlugin);
 
 function makeValidator(): ValidateFunction {
   const schema = JSON.parse(readFileSync(specPath, "utf8")) as Dict & { $schema: string };
@@ -114,7 +114,10 @@ function crossReferenceErrors(doc: Compose): string[] {
     }
   }
 
-  for (const [section, entries] of [["configs", doc.configs], ["secrets", doc.secrets]] as const) {
+  for (const [section, entries] of [
+    ["configs", doc.configs],
+    ["secrets", doc.secrets],
+  ] as const) {
     for (const [key, def] of Object.entries(entries ?? {})) {
       if (def?.file && !existsSync(resolve(root, def.file))) errors.push(`${section}.${key}: file ${def.file} does not exist`);
     }
@@ -131,7 +134,9 @@ function fixedHostPorts(svc: Service): string[] {
       published = p.published === undefined ? undefined : String(p.published);
     } else {
       // [ip:]host:container[/proto] or just container; IPv6 hosts are bracketed.
-      const spec = String(p).replace(/\/\w+$/, "").replace(/^\[[^\]]*\]:/, "");
+      const spec = String(p)
+        .replace(/\/\w+$/, "")
+        .replace(/^\[[^\]]*\]:/, "");
       const parts = spec.split(":");
       published = parts.length >= 2 ? parts[parts.length - 2] : undefined;
     }
@@ -143,10 +148,12 @@ function fixedHostPorts(svc: Service): string[] {
 function env(svc: Service): Record<string, string | null> {
   const e = svc.environment ?? {};
   if (Array.isArray(e)) {
-    return Object.fromEntries(e.map((kv) => {
-      const i = kv.indexOf("=");
-      return i < 0 ? [kv, null] : [kv.slice(0, i), kv.slice(i + 1)];
-    }));
+    return Object.fromEntries(
+      e.map((kv) => {
+        const i = kv.indexOf("=");
+        return i < 0 ? [kv, null] : [kv.slice(0, i), kv.slice(i + 1)];
+      }),
+    );
   }
   return Object.fromEntries(Object.entries(e).map(([k, v]) => [k, v === null ? null : String(v)]));
 }
@@ -276,7 +283,10 @@ describe("compose.yaml", () => {
           const deps = s.depends_on;
           return deps && !Array.isArray(deps) && (deps[name] as { condition?: string } | undefined)?.condition === "service_healthy";
         });
-        expect(dependants.map(([n]) => n), `nothing waits for ${name} to be healthy`).toEqual([]);
+        expect(
+          dependants.map(([n]) => n),
+          `nothing waits for ${name} to be healthy`,
+        ).toEqual([]);
         continue;
       }
       expect(svc.healthcheck?.test, `${name} healthcheck`).toBeTruthy();
@@ -454,8 +464,11 @@ describe("compose.yaml monitoring profile", () => {
     const provisioning = bindSource(grafana, "/etc/grafana/provisioning");
     expect(provisioning).toBe("./monitoring/grafana/provisioning");
     const datasources = (file: string) =>
-      (parse(readFileSync(join(root, provisioning!, "datasources", file), "utf8")) as { datasources: { uid: string; type: string; url: string }[] })
-        .datasources;
+      (
+        parse(readFileSync(join(root, provisioning!, "datasources", file), "utf8")) as {
+          datasources: { uid: string; type: string; url: string }[];
+        }
+      ).datasources;
     const prom = datasources("prometheus.yml").find((d) => d.type === "prometheus");
     expect(prom?.url).toBe("http://prometheus:9090");
     // The VictoriaLogs plugin is installed before Grafana starts (so provisioning knows its type), and points at the compose service.

@@ -39,7 +39,6 @@ afterAll(async () => {
   await sys?.stop();
 });
 
-
 const crashEnv = { NATS_URL: "", ORDERSTREAM_TEST_CRASH_ON: CRASH_USER, CRASH_LIMIT: String(CRASH_LIMIT) };
 
 /** Starts a payment instance; null when it died before it was ready (a death all the same). */
@@ -81,7 +80,10 @@ describe("a message that crashes its consumer", () => {
     for (let round = 0; round < CRASH_LIMIT + 2 && !(await deadLetter()); round++) {
       if (payment) {
         const pid = payment.pid;
-        const gone = await waitUntil(async () => !processAlive(pid) || (await deadLetter()) !== undefined, { timeoutMs: 40_000, what: "the payment process to die (or the dead letter)" });
+        const gone = await waitUntil(async () => !processAlive(pid) || (await deadLetter()) !== undefined, {
+          timeoutMs: 40_000,
+          what: "the payment process to die (or the dead letter)",
+        });
         if (gone && !processAlive(pid)) deaths++;
         if (await deadLetter()) break;
       } else {
@@ -112,7 +114,9 @@ describe("a message that crashes its consumer", () => {
       ),
     );
     const neighbours = innocents.filter((id) => partitionOf(id) === partition);
-    console.log(`crash loop: ${neighbours.filter((id) => isolated.has(id)).length} of the ${neighbours.length} orders of its partition handled in isolation`);
+    console.log(
+      `crash loop: ${neighbours.filter((id) => isolated.has(id)).length} of the ${neighbours.length} orders of its partition handled in isolation`,
+    );
     expect(neighbours.some((id) => isolated.has(id))).toBe(true);
     expect(processAlive(payment!.pid)).toBe(true);
     expect(await eventTypes(sys.orderUrl, guilty.body.orderId)).toEqual(["ORDER_CREATED"]);

@@ -176,10 +176,10 @@ describe("a handler that always fails for one order", () => {
     }
     // The server notices the exhausted message (and advises) when it next tries to deliver.
     expect(await consumer.next({ expires: 2_000 })).toBeNull();
-    const letter = await waitUntil(
-      async () => (await listDeadLetters(jsm)).find((d) => d.consumer === "stalled-reader"),
-      { timeoutMs: 20_000, what: "the advisory's dead letter" },
-    );
+    const letter = await waitUntil(async () => (await listDeadLetters(jsm)).find((d) => d.consumer === "stalled-reader"), {
+      timeoutMs: 20_000,
+      what: "the advisory's dead letter",
+    });
     expect(letter.streamSeq).toBe(stored!.seq);
     expect(letter.source).toBe("advisory");
     expect(letter.deliveries).toBe(2);

@@ -41,7 +41,9 @@ function denoBinary(): string {
     accessSync(DENO, constants.X_OK);
     return DENO;
   } catch {
-    throw new Error(`Deno binary not found at ${DENO}: run \`npm ci\` (the \`deno\` dev dependency provides it; nothing is downloaded at run time).`);
+    throw new Error(
+      `Deno binary not found at ${DENO}: run \`npm ci\` (the \`deno\` dev dependency provides it; nothing is downloaded at run time).`,
+    );
   }
 }
 
@@ -66,25 +68,28 @@ describe("the four services on Deno 2", () => {
     });
   const orderUrl = () => deno.order!.baseUrl;
 
-  beforeAll(async () => {
-    denoBinary(); // fail first, with the hint, when the binary is missing
-    receiver = await startOtlpReceiver();
-    nats = await startNatsServer();
-    denoDir = await mkdtemp(join(tmpdir(), "orderstream-deno-dir-"));
-    env = {
-      NATS_URL: nats.url,
-      OTEL_TRACES_EXPORTER: "otlp",
-      OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
-      OTEL_BSP_SCHEDULE_DELAY: "200",
-      DENO_DIR: denoDir,
-      DENO_NO_UPDATE_CHECK: "1",
-      // Anything Deno tried to fetch would fail here instead of quietly downloading.
-      NPM_CONFIG_REGISTRY: "http://127.0.0.1:9/",
-      JSR_URL: "http://127.0.0.1:9/",
-    };
-    // One after the other: the first creates the streams, the rest bind to them.
-    for (const name of SERVICES) deno[name] = await startOnDeno(name);
-  }, 4 * READY_TIMEOUT_MS + 30_000);
+  beforeAll(
+    async () => {
+      denoBinary(); // fail first, with the hint, when the binary is missing
+      receiver = await startOtlpReceiver();
+      nats = await startNatsServer();
+      denoDir = await mkdtemp(join(tmpdir(), "orderstream-deno-dir-"));
+      env = {
+        NATS_URL: nats.url,
+        OTEL_TRACES_EXPORTER: "otlp",
+        OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
+        OTEL_BSP_SCHEDULE_DELAY: "200",
+        DENO_DIR: denoDir,
+        DENO_NO_UPDATE_CHECK: "1",
+        // Anything Deno tried to fetch would fail here instead of quietly downloading.
+        NPM_CONFIG_REGISTRY: "http://127.0.0.1:9/",
+        JSR_URL: "http://127.0.0.1:9/",
+      };
+      // One after the other: the first creates the streams, the rest bind to them.
+      for (const name of SERVICES) deno[name] = await startOnDeno(name);
+    },
+    4 * READY_TIMEOUT_MS + 30_000,
+  );
 
   afterAll(async () => {
     const all = [...Object.values(deno), ...others];
@@ -120,19 +125,38 @@ describe("the four services on Deno 2", () => {
     expect(roots[0]!.serviceName, context).toBe("order-service");
     expect(roots[0]!.kind, context).toBe(SERVER);
     const ids = new Set(trace.map((s) => s.spanId));
-    expect(trace.filter((s) => s.parentSpanId !== null && !ids.has(s.parentSpanId)), `missing parents in ${context}`).toEqual([]);
+    expect(
+      trace.filter((s) => s.parentSpanId !== null && !ids.has(s.parentSpanId)),
+      `missing parents in ${context}`,
+    ).toEqual([]);
     expect(new Set(trace.map((s) => s.serviceName)), context).toEqual(new Set(SERVICE_LABELS));
-    expect(trace.filter((s) => s.kind === PRODUCER).map((s) => s.name).sort(), context).toEqual(chain.map((e) => publishSpanName(e)).sort());
+    expect(
+      trace
+        .filter((s) => s.kind === PRODUCER)
+        .map((s) => s.name)
+        .sort(),
+      context,
+    ).toEqual(chain.map((e) => publishSpanName(e)).sort());
     for (const label of SERVICE_LABELS) {
-      const processed = trace.filter((s) => s.kind === CONSUMER && s.serviceName === label).map((s) => s.name).sort();
-      expect(processed, `${label} in ${context}`).toEqual(processedBy(label, chain).map((e) => processSpanName(e)).sort());
+      const processed = trace
+        .filter((s) => s.kind === CONSUMER && s.serviceName === label)
+        .map((s) => s.name)
+        .sort();
+      expect(processed, `${label} in ${context}`).toEqual(
+        processedBy(label, chain)
+          .map((e) => processSpanName(e))
+          .sort(),
+      );
     }
     // Each consumer span hangs under the publish span of its event: the traceparent crossed NATS.
     for (const span of trace.filter((s) => s.kind === CONSUMER)) {
       const parent = trace.find((s) => s.spanId === span.parentSpanId);
       expect(parent?.name, `${span.serviceName} ${span.name} in ${context}`).toBe(span.name.replace(/^process /, "publish "));
     }
-    expect(trace.filter((s) => s.status.code === STATUS_ERROR), context).toEqual([]);
+    expect(
+      trace.filter((s) => s.status.code === STATUS_ERROR),
+      context,
+    ).toEqual([]);
     return trace;
   }
 
@@ -208,7 +232,13 @@ describe("the four services on Deno 2", () => {
     }
     // Logs go to stdout; stderr would be Deno itself (compatibility or permission warnings).
     for (const s of Object.values(deno)) {
-      expect(s.output().split("\n").filter((line) => line.startsWith("[stderr]")), s.name).toEqual([]);
+      expect(
+        s
+          .output()
+          .split("\n")
+          .filter((line) => line.startsWith("[stderr]")),
+        s.name,
+      ).toEqual([]);
     }
     const npmCache = join(denoDir, "npm");
     expect(existsSync(npmCache) ? readdirSync(npmCache) : []).toEqual([]);

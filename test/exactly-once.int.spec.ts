@@ -80,7 +80,10 @@ async function snapshot(orderIds: string[]): Promise<Snapshot> {
   for (const user of USERS) {
     const res = await getJson(`${notificationUrl}/users/${user}/notifications`);
     expect(res.status).toBe(200);
-    notifications.set(user, res.body.map((n: { eventId: string }) => n.eventId));
+    notifications.set(
+      user,
+      res.body.map((n: { eventId: string }) => n.eventId),
+    );
   }
   return {
     ordersCount: await streamCount("ORDERS"),

@@ -256,10 +256,7 @@ describe("read your writes", () => {
       expect(created.status).toBe(201);
       const id = created.body.orderId as string;
       expect(created.headers.get("location")).toBe(`/orders/${id}`);
-      const [view, evs] = await Promise.all([
-        getJson(`${sys.orderUrl}/orders/${id}`),
-        getJson(`${sys.orderUrl}/orders/${id}/events`),
-      ]);
+      const [view, evs] = await Promise.all([getJson(`${sys.orderUrl}/orders/${id}`), getJson(`${sys.orderUrl}/orders/${id}/events`)]);
       if (view.status !== 200) misses.push(`${id}: view ${view.status}`);
       else expect(view.body.orderId).toBe(id);
       if (evs.status !== 200) misses.push(`${id}: events ${evs.status}`);
@@ -444,12 +441,7 @@ describe("customer cancel", () => {
     expect(view.status).toBe("SHIPPING_READY");
     await serviceIdle("payment");
     await serviceIdle("order");
-    expect(await eventTypes(sys.orderUrl, id)).toEqual([
-      "ORDER_CREATED",
-      "PAYMENT_COMPLETED",
-      "ORDER_CANCEL_REQUESTED",
-      "SHIPPING_READY",
-    ]);
+    expect(await eventTypes(sys.orderUrl, id)).toEqual(["ORDER_CREATED", "PAYMENT_COMPLETED", "ORDER_CANCEL_REQUESTED", "SHIPPING_READY"]);
     await expectProblem(await cancel(id), 409);
   });
 });

@@ -133,7 +133,24 @@ const hostileStringArb = fc.oneof(
   fc.string(),
   fc.string({ unit: "grapheme", maxLength: 40 }),
   fc.string({ unit: "binary", maxLength: 40 }),
-  fc.constantFrom("*", ">", ".", " ", "a.b", "orders.>", "u*", "u>", "u 1", "ü", "😀", "\u0000", "\u202e", "%2A", "a".repeat(65), "x".repeat(10_000)),
+  fc.constantFrom(
+    "*",
+    ">",
+    ".",
+    " ",
+    "a.b",
+    "orders.>",
+    "u*",
+    "u>",
+    "u 1",
+    "ü",
+    "😀",
+    "\u0000",
+    "\u202e",
+    "%2A",
+    "a".repeat(65),
+    "x".repeat(10_000),
+  ),
 );
 const weirdValueArb = fc.oneof(
   hostileStringArb,
@@ -152,7 +169,11 @@ type Mutation =
 const mutationArb: fc.Arbitrary<Mutation> = fc.oneof(
   fc.record({ kind: fc.constant("drop" as const), key: keyArb }),
   fc.record({ kind: fc.constant("set" as const), key: keyArb, value: weirdValueArb }),
-  fc.record({ kind: fc.constant("item" as const), field: fc.constantFrom("sku", "quantity", "unitPrice", "__proto__"), value: weirdValueArb }),
+  fc.record({
+    kind: fc.constant("item" as const),
+    field: fc.constantFrom("sku", "quantity", "unitPrice", "__proto__"),
+    value: weirdValueArb,
+  }),
   fc.record({ kind: fc.constant("wrap" as const) }),
   fc.record({ kind: fc.constant("truncate" as const), at: fc.nat() }),
 );
@@ -165,7 +186,8 @@ function mutate(body: Record<string, unknown>, mutations: Mutation[]): string {
     const obj = value as Record<string, unknown>;
     if (m.kind === "drop" && obj && typeof obj === "object") delete obj[m.key];
     // defineProperty: a "__proto__" key becomes an own property, as JSON.parse would make it.
-    if (m.kind === "set" && obj && typeof obj === "object") Object.defineProperty(obj, m.key, { value: m.value, enumerable: true, writable: true, configurable: true });
+    if (m.kind === "set" && obj && typeof obj === "object")
+      Object.defineProperty(obj, m.key, { value: m.value, enumerable: true, writable: true, configurable: true });
     if (m.kind === "item" && obj && typeof obj === "object") {
       const item = { sku: "A-1", quantity: 1, unitPrice: 1 };
       Object.defineProperty(item, m.field, { value: m.value, enumerable: true, writable: true, configurable: true });
@@ -183,12 +205,47 @@ const bodyTextArb = fc.oneof(
   { weight: 5, arbitrary: fc.tuple(validBodyArb, fc.array(mutationArb, { minLength: 1, maxLength: 3 })).map(([b, m]) => mutate(b, m)) },
   { weight: 1, arbitrary: fc.jsonValue({ maxDepth: 4 }).map((v) => JSON.stringify(v)) },
   { weight: 1, arbitrary: hostileStringArb },
-  { weight: 1, arbitrary: fc.constantFrom("", "{", "null", "[]", "{}", '{"userId":"u","amount":1,"userId":"*"}', "\ufeff{}", `{"a":${"[".repeat(5000)}${"]".repeat(5000)}}`) },
+  {
+    weight: 1,
+    arbitrary: fc.constantFrom(
+      "",
+      "{",
+      "null",
+      "[]",
+      "{}",
+      '{"userId":"u","amount":1,"userId":"*"}',
+      "\ufeff{}",
+      `{"a":${"[".repeat(5000)}${"]".repeat(5000)}}`,
+    ),
+  },
 );
 
 const contentTypeArb = fc.oneof(
-  { weight: 6, arbitrary: fc.constantFrom("application/json", "application/json; charset=utf-8", "APPLICATION/JSON", "application/problem+json", "application/vnd.orderstream+json") },
-  { weight: 2, arbitrary: fc.constantFrom(undefined, "", "text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", "application/jsonx", "json", "application/json;;;", "application/xml", " application/json") },
+  {
+    weight: 6,
+    arbitrary: fc.constantFrom(
+      "application/json",
+      "application/json; charset=utf-8",
+      "APPLICATION/JSON",
+      "application/problem+json",
+      "application/vnd.orderstream+json",
+    ),
+  },
+  {
+    weight: 2,
+    arbitrary: fc.constantFrom(
+      undefined,
+      "",
+      "text/plain",
+      "application/x-www-form-urlencoded",
+      "multipart/form-data; boundary=x",
+      "application/jsonx",
+      "json",
+      "application/json;;;",
+      "application/xml",
+      " application/json",
+    ),
+  },
   { weight: 1, arbitrary: fc.string().map(asHeaderValue) },
 );
 const idempotencyKeyArb = fc.oneof(
@@ -200,7 +257,16 @@ const idempotencyKeyArb = fc.oneof(
 const authorizationArb = fc.oneof(
   fc.constant(undefined),
   fc.constant(`Bearer ${TOKEN}`),
-  fc.constantFrom(`bearer ${TOKEN}`, `Bearer  ${TOKEN} `, "Bearer", "Bearer ", `Basic ${TOKEN}`, `Bearer ${TOKEN}x`, `Bearer ${TOKEN.slice(1)}`, TOKEN),
+  fc.constantFrom(
+    `bearer ${TOKEN}`,
+    `Bearer  ${TOKEN} `,
+    "Bearer",
+    "Bearer ",
+    `Basic ${TOKEN}`,
+    `Bearer ${TOKEN}x`,
+    `Bearer ${TOKEN.slice(1)}`,
+    TOKEN,
+  ),
   fc.string().map((s) => asHeaderValue(`Bearer ${s}`)),
 );
 
@@ -224,7 +290,11 @@ describe("order API under generated and mutated input", () => {
     const before = requests;
     await fc.assert(
       fc.asyncProperty(bodyTextArb, contentTypeArb, idempotencyKeyArb, async (body, contentType, key) => {
-        const a = await send(order, "/orders", { method: "POST", headers: headersOf({ "content-type": contentType, "idempotency-key": key }), body });
+        const a = await send(order, "/orders", {
+          method: "POST",
+          headers: headersOf({ "content-type": contentType, "idempotency-key": key }),
+          body,
+        });
         checkAnswer(a, `POST /orders ${JSON.stringify({ contentType, key, body: body.slice(0, 200) })}`);
         // A body that does not parse as JSON is never an order.
         let parsed = true;
@@ -252,7 +322,8 @@ describe("order API under generated and mutated input", () => {
               body: JSON.stringify(body),
             });
         checkAnswer(a, `guarded ${get ? "GET" : "POST"} with ${JSON.stringify(authorization)}`);
-        const ok = authorization !== undefined && /^Bearer\s+/i.test(authorization) && authorization.replace(/^Bearer\s+/i, "").trim() === TOKEN;
+        const ok =
+          authorization !== undefined && /^Bearer\s+/i.test(authorization) && authorization.replace(/^Bearer\s+/i, "").trim() === TOKEN;
         if (ok) expect(a.status).not.toBe(401);
         else {
           expect(a.status).toBe(401);
@@ -274,7 +345,10 @@ describe("order API under generated and mutated input", () => {
       { weight: 1, arbitrary: fc.uuid() },
       { weight: 1, arbitrary: fc.uuid().map((u) => u.toUpperCase()) },
       { weight: 1, arbitrary: fc.constantFrom(...known) },
-      { weight: 1, arbitrary: fc.tuple(fc.constantFrom(...known), fc.constantFrom(" ", "*", ">", ".x", "\n", "%00", "/", "é")).map(([k, s]) => k + s) },
+      {
+        weight: 1,
+        arbitrary: fc.tuple(fc.constantFrom(...known), fc.constantFrom(" ", "*", ">", ".x", "\n", "%00", "/", "é")).map(([k, s]) => k + s),
+      },
     );
     const routeArb = fc.constantFrom(
       { method: "GET", suffix: "" },
@@ -308,11 +382,17 @@ describe("order API under generated and mutated input", () => {
   it("answers generated user ids on the notification route with 404 unless they are valid", async () => {
     const before = requests;
     await fc.assert(
-      fc.asyncProperty(fc.oneof(hostileStringArb.filter((s) => s.length > 0), userIdArb), async (id) => {
-        const a = await send(notification, `/users/${encodeURIComponent(id)}/notifications`);
-        checkAnswer(a, `GET /users/${JSON.stringify(id.slice(0, 100))}/notifications`);
-        expect(a.status).toBe(isUserId(id) ? 200 : 404);
-      }),
+      fc.asyncProperty(
+        fc.oneof(
+          hostileStringArb.filter((s) => s.length > 0),
+          userIdArb,
+        ),
+        async (id) => {
+          const a = await send(notification, `/users/${encodeURIComponent(id)}/notifications`);
+          checkAnswer(a, `GET /users/${JSON.stringify(id.slice(0, 100))}/notifications`);
+          expect(a.status).toBe(isUserId(id) ? 200 : 404);
+        },
+      ),
       assertOptions(400),
     );
     expect(requests - before).toBeGreaterThan(50);
@@ -368,7 +448,17 @@ describe("order API under generated and mutated input", () => {
       const orderId = JSON.parse(a.text).orderId;
       const events = JSON.parse((await send(order, `/orders/${orderId}/events`)).text);
       const data = events[0].data;
-      expect(Object.keys(data).sort()).toEqual(["amount", "currency", "eventId", "eventType", "items", "occurredAt", "orderId", "schemaVersion", "userId"]);
+      expect(Object.keys(data).sort()).toEqual([
+        "amount",
+        "currency",
+        "eventId",
+        "eventType",
+        "items",
+        "occurredAt",
+        "orderId",
+        "schemaVersion",
+        "userId",
+      ]);
       expect(data.amount).toBe(1);
       expect(JSON.stringify(events)).not.toMatch(/polluted|__proto__|prototype/);
     }
@@ -405,7 +495,9 @@ const SAFE_TOKEN = /^[A-Za-z0-9_$-]+$/;
 /** Why a subject could not have come from this system's own naming, or null when it fits it. */
 function foreignSubject(subject: string): string | null {
   const tokens = subject.split(".");
-  const wildcardCreate = /^\$JS\.API\.CONSUMER\.CREATE\.NOTIFICATIONS\.[A-Za-z0-9_-]+\.notifications\.([A-Za-z0-9_-]{1,64})\.\*\.\*$/.exec(subject);
+  const wildcardCreate = /^\$JS\.API\.CONSUMER\.CREATE\.NOTIFICATIONS\.[A-Za-z0-9_-]+\.notifications\.([A-Za-z0-9_-]{1,64})\.\*\.\*$/.exec(
+    subject,
+  );
   if (wildcardCreate) return null;
   const bad = tokens.find((t) => !SAFE_TOKEN.test(t));
   if (bad !== undefined) return `token ${JSON.stringify(bad)}`;
@@ -438,9 +530,28 @@ describe("ids from users never become subjects", () => {
 
   const MARK = "zq7";
   const hostileIds = [
-    "*", ">", ".", " ", "..", "a.b", "orders.>", "orders.*.*.*", `${MARK}*`, `${MARK}>`, `${MARK}.x`, `${MARK} x`, `${MARK}\tx`,
-    `${MARK}é`, `${MARK}😀`, `${MARK}\u202e`, `${MARK}%2A`, `${MARK}/x`, `${MARK}${"y".repeat(300)}`, "3e9c6d5e-3d0c-4d7a-9f7e-5a0b0c0d0e0f.*",
-    " 3e9c6d5e-3d0c-4d7a-9f7e-5a0b0c0d0e0f", "3e9c6d5e-3d0c-4d7a-9f7e-5a0b0c0d0e0f\n",
+    "*",
+    ">",
+    ".",
+    " ",
+    "..",
+    "a.b",
+    "orders.>",
+    "orders.*.*.*",
+    `${MARK}*`,
+    `${MARK}>`,
+    `${MARK}.x`,
+    `${MARK} x`,
+    `${MARK}\tx`,
+    `${MARK}é`,
+    `${MARK}😀`,
+    `${MARK}\u202e`,
+    `${MARK}%2A`,
+    `${MARK}/x`,
+    `${MARK}${"y".repeat(300)}`,
+    "3e9c6d5e-3d0c-4d7a-9f7e-5a0b0c0d0e0f.*",
+    " 3e9c6d5e-3d0c-4d7a-9f7e-5a0b0c0d0e0f",
+    "3e9c6d5e-3d0c-4d7a-9f7e-5a0b0c0d0e0f\n",
   ];
 
   async function everyRoute(id: string): Promise<Answer[]> {
@@ -466,7 +577,10 @@ describe("ids from users never become subjects", () => {
       const answers = await everyRoute(id);
       for (const a of answers) checkAnswer(a, `hostile ${JSON.stringify(id)}`);
       expect(isUserId(id)).toBe(false);
-      expect(answers.map((a) => a.status), JSON.stringify(id)).toEqual([404, 404, 404, 404, 404, 404, 422, 422, 404]);
+      expect(
+        answers.map((a) => a.status),
+        JSON.stringify(id),
+      ).toEqual([404, 404, 404, 404, 404, 404, 422, 422, 404]);
     }
     await nc.flush();
     // Background work (the services' consumers) goes on, but nothing a route does with an id: the
@@ -523,7 +637,11 @@ describe("ids from users never become subjects", () => {
 
   it("does see the subjects of valid requests (the watch works)", async () => {
     seen = [];
-    const a = await send(order, "/orders", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ userId: "watched", amount: 4 }) });
+    const a = await send(order, "/orders", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ userId: "watched", amount: 4 }),
+    });
     expect(a.status).toBe(201);
     const { orderId } = JSON.parse(a.text);
     expect((await send(order, `/orders/${orderId}/events`)).status).toBe(200);

@@ -40,7 +40,9 @@ describe("hardening middleware", () => {
 
   it("leaves an HTML page's own CSP alone", async () => {
     const own = "default-src 'none'; style-src 'unsafe-inline'";
-    const app = appWith((a) => a.get("/page", (c) => c.body("<p>hi</p>", 200, { "content-type": "text/html", "content-security-policy": own })));
+    const app = appWith((a) =>
+      a.get("/page", (c) => c.body("<p>hi</p>", 200, { "content-type": "text/html", "content-security-policy": own })),
+    );
     expect((await app.request("/page")).headers.get("content-security-policy")).toBe(own);
   });
 
@@ -68,7 +70,10 @@ describe("hardening middleware", () => {
 
   it("maps NATS not answering (also when wrapped) to 503, and nothing else", () => {
     expect(unavailableProblem(new natsErrors.TimeoutError())?.status).toBe(503);
-    expect(unavailableProblem(new natsErrors.RequestError("request failed", { cause: new natsErrors.NoRespondersError("$JS.API.INFO") }))?.status).toBe(503);
+    expect(
+      unavailableProblem(new natsErrors.RequestError("request failed", { cause: new natsErrors.NoRespondersError("$JS.API.INFO") }))
+        ?.status,
+    ).toBe(503);
     expect(unavailableProblem(new natsErrors.ClosedConnectionError())?.status).toBe(503);
     expect(unavailableProblem(new Error("boom"))).toBeNull();
     expect(unavailableProblem(new natsErrors.PermissionViolationError("Permissions Violation", "publish", "$JS.API.INFO"))).toBeNull();
@@ -146,20 +151,32 @@ describe("the order API behind ORDER_API_TOKEN (hono/bearer-auth)", () => {
     ["a token Bearer cannot carry", "Bearer a b"],
     ["a hostile token", 'Bearer "<script>'],
   ])("given %s, then 401 problem+json with the Bearer challenge, and the route never runs", async (_, authorization) => {
-    for (const [method, path] of [["GET", order], ["POST", "/orders"], ["GET", `${order}/view`]] as const) {
+    for (const [method, path] of [
+      ["GET", order],
+      ["POST", "/orders"],
+      ["GET", `${order}/view`],
+    ] as const) {
       const res = await app.request(path, { method, headers: authorization === undefined ? {} : { authorization } });
       expect(res.status, `${method} ${path}`).toBe(401);
       expect(res.headers.get("content-type")).toBe("application/problem+json");
       expect(res.headers.get("www-authenticate")).toBe('Bearer realm="orderstream"');
       expect(res.headers.get("x-content-type-options")).toBe("nosniff");
-      expect(await res.json()).toMatchObject({ status: 401, type: "https://orderstream.dev/problems/unauthorized", title: "Unauthorized", detail: expect.stringMatching(/Bearer/) });
+      expect(await res.json()).toMatchObject({
+        status: 401,
+        type: "https://orderstream.dev/problems/unauthorized",
+        title: "Unauthorized",
+        detail: expect.stringMatching(/Bearer/),
+      });
     }
   });
 
-  it.each([[`Bearer ${TOKEN}`], [`bearer ${TOKEN}`], [`Bearer   ${TOKEN}`]])("given %j, then the request passes to the route (503 here: no NATS)", async (authorization) => {
-    const res = await app.request(order, { headers: { authorization } });
-    expect(res.status).toBe(503);
-  });
+  it.each([[`Bearer ${TOKEN}`], [`bearer ${TOKEN}`], [`Bearer   ${TOKEN}`]])(
+    "given %j, then the request passes to the route (503 here: no NATS)",
+    async (authorization) => {
+      const res = await app.request(order, { headers: { authorization } });
+      expect(res.status).toBe(503);
+    },
+  );
 
   it("leaves health, readiness, metrics and the API documents open", async () => {
     expect((await app.request("/healthz")).status).toBe(200);
@@ -170,8 +187,8 @@ describe("the order API behind ORDER_API_TOKEN (hono/bearer-auth)", () => {
   });
 
   it("refuses at start a token no Bearer header could carry, saying what a token may hold", () => {
-    expect(() => createService(orderService, loadConfig("order", { ORDER_API_TOKEN: "with space" }), createLogger("test", "silent"), {})).toThrowError(
-      /ORDER_API_TOKEN must be a bearer token/,
-    );
+    expect(() =>
+      createService(orderService, loadConfig("order", { ORDER_API_TOKEN: "with space" }), createLogger("test", "silent"), {}),
+    ).toThrowError(/ORDER_API_TOKEN must be a bearer token/);
   });
 });

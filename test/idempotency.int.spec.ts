@@ -42,9 +42,7 @@ describe("Idempotency-Key", () => {
 
   it("20 concurrent POSTs with the same key and body: one 201, nineteen 200, one order, one ORDER_CREATED", async () => {
     const before = (await jsm.streams.info("ORDERS")).state.messages;
-    const results = await Promise.all(
-      Array.from({ length: 20 }, () => postOrder(sys.orderUrl, body, { "idempotency-key": key })),
-    );
+    const results = await Promise.all(Array.from({ length: 20 }, () => postOrder(sys.orderUrl, body, { "idempotency-key": key })));
     const statuses = results.map((r) => r.status).sort();
     expect(statuses.filter((s) => s === 201)).toHaveLength(1);
     expect(statuses.filter((s) => s === 200)).toHaveLength(19);
@@ -81,9 +79,13 @@ describe("Idempotency-Key", () => {
   it("the same key with another body is a 422 problem saying so, and writes nothing", async () => {
     expect(orderId).toBeDefined();
     const before = (await jsm.streams.info("ORDERS")).state.messages;
-    const res = await postOrder(sys.orderUrl, { ...body, amount: 43, items: [{ sku: "A-1", quantity: 1, unitPrice: 43 }] }, {
-      "idempotency-key": key,
-    });
+    const res = await postOrder(
+      sys.orderUrl,
+      { ...body, amount: 43, items: [{ sku: "A-1", quantity: 1, unitPrice: 43 }] },
+      {
+        "idempotency-key": key,
+      },
+    );
     expect(res.status).toBe(422);
     expect(res.headers.get("content-type")).toMatch(/^application\/problem\+json/);
     expect(res.body).toMatchObject({

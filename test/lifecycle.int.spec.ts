@@ -54,7 +54,10 @@ async function expectHappy(orderIds: string[], timeoutMs = 30_000): Promise<void
     const view = await waitForStatus(sys.orderUrl, id, FINAL, timeoutMs);
     expect(view.status, id).toBe("SHIPPING_READY");
     const { body } = await getJson(`${sys.orderUrl}/orders/${id}/events`);
-    expect(body.map((e: { eventType: string }) => e.eventType), id).toEqual(HAPPY);
+    expect(
+      body.map((e: { eventType: string }) => e.eventType),
+      id,
+    ).toEqual(HAPPY);
   }
 }
 

@@ -52,7 +52,13 @@ afterAll(async () => {
 
 describe("npm start's server with bcrypt-hashed passwords", () => {
   it("is given only quoted bcrypt hashes, one per user, none holding a password", () => {
-    expect(Object.keys(serverEnv).sort()).toEqual(["ADMIN_NATS_PASSWORD", "NOTIFICATION_NATS_PASSWORD", "ORDER_NATS_PASSWORD", "PAYMENT_NATS_PASSWORD", "SHIPPING_NATS_PASSWORD"]);
+    expect(Object.keys(serverEnv).sort()).toEqual([
+      "ADMIN_NATS_PASSWORD",
+      "NOTIFICATION_NATS_PASSWORD",
+      "ORDER_NATS_PASSWORD",
+      "PAYMENT_NATS_PASSWORD",
+      "SHIPPING_NATS_PASSWORD",
+    ]);
     for (const value of Object.values(serverEnv)) {
       expect(value).toMatch(new RegExp(`^"\\$2[aby]\\$${BCRYPT_COST}\\$[./A-Za-z0-9]{53}"$`));
       for (const pw of Object.values(passwords)) expect(value).not.toContain(pw);
@@ -74,7 +80,11 @@ describe("npm start's server with bcrypt-hashed passwords", () => {
   it("lets the services (the order went through all of them) and the CLI in with the plain passwords, and nobody with a wrong one", async () => {
     const events = await runCli(["events", orderId, "--json"], { NATS_URL: nats.url, NATS_USER: "admin", NATS_PASSWORD: passwords.admin });
     expect(events.code, events.stderr).toBe(0);
-    expect(JSON.parse(events.stdout).map((e: { eventType: string }) => e.eventType)).toEqual(["ORDER_CREATED", "PAYMENT_COMPLETED", "SHIPPING_READY"]);
+    expect(JSON.parse(events.stdout).map((e: { eventType: string }) => e.eventType)).toEqual([
+      "ORDER_CREATED",
+      "PAYMENT_COMPLETED",
+      "SHIPPING_READY",
+    ]);
     const wrong = await runCli(["events", orderId], { NATS_URL: nats.url, NATS_USER: "admin", NATS_PASSWORD: passwords.payment });
     expect(wrong.code).toBe(1);
     expect(wrong.stderr).toMatch(/Authorization Violation/i);
@@ -92,13 +102,18 @@ function natscli(args: string[], env: Record<string, string>, pty = false): Prom
   const quote = (a: string) => `'${a.replaceAll("'", `'\\''`)}'`;
   const [file, argv] = pty ? ["script", ["-qec", [bin, ...args].map(quote).join(" "), "/dev/null"]] : [bin, args];
   return new Promise((resolve, reject) => {
-    const child = execFile(file, argv as string[], { env: { ...childEnv, ...env }, timeout: 60_000, maxBuffer: 8 << 20 }, (err, stdout, stderr) => {
-      if (err && (err as NodeJS.ErrnoException).code === "ENOENT") {
-        reject(new Error(pty ? "`script` (util-linux, Debian's bsdutils) is needed to give natscli a terminal" : NATS_CLI_INSTALL_HINT));
-        return;
-      }
-      resolve({ code: typeof err?.code === "number" ? err.code : err ? 1 : 0, output: `${stdout}${stderr}` });
-    });
+    const child = execFile(
+      file,
+      argv as string[],
+      { env: { ...childEnv, ...env }, timeout: 60_000, maxBuffer: 8 << 20 },
+      (err, stdout, stderr) => {
+        if (err && (err as NodeJS.ErrnoException).code === "ENOENT") {
+          reject(new Error(pty ? "`script` (util-linux, Debian's bsdutils) is needed to give natscli a terminal" : NATS_CLI_INSTALL_HINT));
+          return;
+        }
+        resolve({ code: typeof err?.code === "number" ? err.code : err ? 1 : 0, output: `${stdout}${stderr}` });
+      },
+    );
     child.stdin?.end();
   });
 }
@@ -128,7 +143,10 @@ describe("natscli as docs/operations.md and the README show it", () => {
     const commands = documentedCommands();
     // The page shows at least the reports and one order's subject; a block that lost them fails here.
     for (const needed of ["nats stream report", "nats consumer report ORDERS", "nats stream subjects ORDERS", "nats stream view ORDERS"]) {
-      expect(commands.some((c) => c.startsWith(needed)), needed).toBe(true);
+      expect(
+        commands.some((c) => c.startsWith(needed)),
+        needed,
+      ).toBe(true);
     }
     const env = { NATS_CONTEXT: contextFile };
     const instances = await natscli(["kv", "ls", "service-instances"], env);
@@ -144,9 +162,12 @@ describe("natscli as docs/operations.md and the README show it", () => {
       const { code, output } = await natscli(args, env, args[0] === "stream" && args[1] === "view");
       expect(code, `${line}\n${output}`).toBe(0);
       const what = args.slice(0, 2).join(" ");
-      if (what === "stream report") for (const s of ["ORDERS", "NOTIFICATIONS", "ORDERS_DLQ", "KV_service-instances"]) expect(output, line).toContain(s);
+      if (what === "stream report")
+        for (const s of ["ORDERS", "NOTIFICATIONS", "ORDERS_DLQ", "KV_service-instances"]) expect(output, line).toContain(s);
       if (what === "consumer report") for (const c of ["order-p00", "payment-p15", "notification-p07"]) expect(output, line).toContain(c);
-      if (what === "stream subjects") for (const t of ["ORDER_CREATED", "PAYMENT_COMPLETED", "SHIPPING_READY"] as const) expect(output, line).toContain(eventSubject(orderId, t));
+      if (what === "stream subjects")
+        for (const t of ["ORDER_CREATED", "PAYMENT_COMPLETED", "SHIPPING_READY"] as const)
+          expect(output, line).toContain(eventSubject(orderId, t));
       if (what === "stream view") {
         expect(output, line).toContain(`"orderId":"${orderId}"`);
         expect(output, line).toMatch(/traceparent: 00-[0-9a-f]{32}-/);
@@ -158,7 +179,10 @@ describe("natscli as docs/operations.md and the README show it", () => {
   });
 
   it("refuses the reports to a service's user (least privilege)", async () => {
-    const { code, output } = await natscli(["--server", nats.url, "--user", "payment", "--password", passwords.payment, "stream", "report"], {});
+    const { code, output } = await natscli(
+      ["--server", nats.url, "--user", "payment", "--password", passwords.payment, "stream", "report"],
+      {},
+    );
     expect(code).not.toBe(0);
     expect(output).toMatch(/Permissions Violation for Publish to "\$JS\.API\.STREAM\.LIST"/);
   });

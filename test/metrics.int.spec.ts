@@ -146,11 +146,17 @@ describe("Prometheus scraping the four services", () => {
       );
     }
     expect(await scalar(`sum(orderstream_handler_duration_seconds_count{service="payment",event_type="ORDER_CREATED"})`)).toBe(ORDERS);
-    expect(await scalar(`sum(orderstream_events_published_total{service="payment",event_type="PAYMENT_COMPLETED",result="new"})`)).toBe(ORDERS);
-    expect(await scalar(`sum(orderstream_events_published_total{service="shipping",event_type="SHIPPING_READY",result="new"})`)).toBe(ORDERS);
+    expect(await scalar(`sum(orderstream_events_published_total{service="payment",event_type="PAYMENT_COMPLETED",result="new"})`)).toBe(
+      ORDERS,
+    );
+    expect(await scalar(`sum(orderstream_events_published_total{service="shipping",event_type="SHIPPING_READY",result="new"})`)).toBe(
+      ORDERS,
+    );
     // HTTP: the POSTs, by route and status.
     expect(await scalar(`sum(orderstream_http_requests_total{service="order",method="POST",route="/orders",status="201"})`)).toBe(ORDERS);
-    expect(await scalar(`sum(orderstream_http_request_duration_seconds_count{service="order",route="/orders"})`)).toBeGreaterThanOrEqual(ORDERS);
+    expect(await scalar(`sum(orderstream_http_request_duration_seconds_count{service="order",route="/orders"})`)).toBeGreaterThanOrEqual(
+      ORDERS,
+    );
   });
 
   it("counts the retried notification, and its log lines name the order and the sequence", async () => {
@@ -162,7 +168,11 @@ describe("Prometheus scraping the four services", () => {
     );
     const line = logLines("notification").find((l) => l.msg === "handler failed; the event will be tried again");
     expect(line, "the retry's log line").toBeDefined();
-    expect(line).toMatchObject({ service: "notification-service", orderId: orderIds[0], consumer: expect.stringMatching(/^notification-p\d\d$/) });
+    expect(line).toMatchObject({
+      service: "notification-service",
+      orderId: orderIds[0],
+      consumer: expect.stringMatching(/^notification-p\d\d$/),
+    });
     expect(line!.seq).toEqual(expect.any(Number));
     expect(line!.trace_id).toMatch(/^[0-9a-f]{32}$/);
     expect(line!.span_id).toMatch(/^[0-9a-f]{16}$/);
@@ -177,10 +187,16 @@ describe("Prometheus scraping the four services", () => {
       );
     }
     for (const name of SERVICES) {
-      expect(await scalar(`count(orderstream_consumer_pending_messages{service="${name}",consumer=~"${name}-p[0-9]{2}"})`)).toBe(PARTITIONS);
+      expect(await scalar(`count(orderstream_consumer_pending_messages{service="${name}",consumer=~"${name}-p[0-9]{2}"})`)).toBe(
+        PARTITIONS,
+      );
     }
     // Everything shipped: nothing left waiting or in flight.
-    await eventually(`sum(orderstream_consumer_pending_messages) + sum(orderstream_consumer_ack_pending_messages)`, (v) => v === 0, "consumers drained");
+    await eventually(
+      `sum(orderstream_consumer_pending_messages) + sum(orderstream_consumer_ack_pending_messages)`,
+      (v) => v === 0,
+      "consumers drained",
+    );
     expect(await scalar(`count(orderstream_dlq_messages)`)).toBe(SERVICES.length);
     expect(await scalar(`sum(orderstream_dlq_messages)`)).toBe(0);
   });
@@ -211,7 +227,11 @@ describe("Prometheus scraping the four services", () => {
       (v) => v === receivers.length,
       "OrderstreamDeadLetters pending (or firing) for every service that dead-lettered",
     );
-    await eventually(`count(service:orderstream_http_requests:rate5m > 0)`, (v) => v === SERVICES.length, "a request rate recorded per service");
+    await eventually(
+      `count(service:orderstream_http_requests:rate5m > 0)`,
+      (v) => v === SERVICES.length,
+      "a request rate recorded per service",
+    );
     // rate() sees only increases between two scrapes of a series that already exists: the orders of
     // the tests before may all have shipped before the SHIPPING_READY series was first scraped, so one
     // more order ships now.
@@ -222,7 +242,8 @@ describe("Prometheus scraping the four services", () => {
     await eventually(`orderstream:orders_completed:rate5m`, (v) => v > 0, "orders completed per second recorded");
     expect(await scalar(`count(ALERTS{alertname=~"OrderstreamServiceNotReady|OrderstreamServiceDown"})`)).toBe(0);
     const res = await fetch(`${prometheus!.url}/api/v1/rules`);
-    const groups = ((await res.json()) as { data: { groups: { rules: { name: string; health: string; lastError?: string }[] }[] } }).data.groups;
+    const groups = ((await res.json()) as { data: { groups: { rules: { name: string; health: string; lastError?: string }[] }[] } }).data
+      .groups;
     const rules = groups.flatMap((g) => g.rules);
     expect(rules.length).toBeGreaterThan(10);
     expect(rules.filter((r) => r.health !== "ok").map((r) => `${r.name}: ${r.health} ${r.lastError ?? ""}`)).toEqual([]);

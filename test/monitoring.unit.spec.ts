@@ -75,7 +75,15 @@ describe("the Grafana dashboard", () => {
   });
 
   it("has a logs panel for one order (LogsQL on the VictoriaLogs datasource) beside the links to its trace, and the log shipping rates", () => {
-    type Panel = { id: number; type: string; title: string; gridPos: { x: number; y: number; w: number; h: number }; datasource?: { type: string }; targets?: { expr: string }[]; options?: { content?: string } };
+    type Panel = {
+      id: number;
+      type: string;
+      title: string;
+      gridPos: { x: number; y: number; w: number; h: number };
+      datasource?: { type: string };
+      targets?: { expr: string }[];
+      options?: { content?: string };
+    };
     const panels = dashboard.panels as Panel[];
     const logs = panels.find((p) => p.type === "logs")!;
     expect(logs.datasource?.type).toBe(LOGS_DATASOURCE);
@@ -95,8 +103,14 @@ describe("the Grafana dashboard", () => {
   it("has JetStream panels from the NATS exporter: stream messages and bytes, consumer pending, ack pending, redelivered", () => {
     type Panel = { title: string; targets?: { expr: string }[] };
     const exprs = (title: string) =>
-      (dashboard.panels as Panel[]).filter((p) => p.title.toLowerCase().includes(title)).flatMap((p) => (p.targets ?? []).map((t) => t.expr));
-    const uses = (title: string, metric: string) => expect(exprs(title).some((e) => metricRefs(e).metrics.some((m) => m.name === metric)), `${title}: ${metric}`).toBe(true);
+      (dashboard.panels as Panel[])
+        .filter((p) => p.title.toLowerCase().includes(title))
+        .flatMap((p) => (p.targets ?? []).map((t) => t.expr));
+    const uses = (title: string, metric: string) =>
+      expect(
+        exprs(title).some((e) => metricRefs(e).metrics.some((m) => m.name === metric)),
+        `${title}: ${metric}`,
+      ).toBe(true);
     uses("stream messages", "jetstream_stream_total_messages");
     uses("stream bytes", "jetstream_stream_total_bytes");
     uses("exporter: consumer pending", "jetstream_consumer_num_pending");
@@ -124,15 +138,31 @@ describe("the Grafana dashboard", () => {
   });
 
   describe("the $service and $instance variables", () => {
-    type Variable = { name: string; type: string; query?: { query: string } | string; multi?: boolean; includeAll?: boolean; allValue?: string };
+    type Variable = {
+      name: string;
+      type: string;
+      query?: { query: string } | string;
+      multi?: boolean;
+      includeAll?: boolean;
+      allValue?: string;
+    };
     type Panel = { title: string; type: string; datasource?: { type?: string }; targets?: { expr: string }[] };
     /** Panels about the whole system (the order flow, NATS as a whole), which no service filter applies to. */
-    const WHOLE_SYSTEM = ["Orders per second", "End-to-end latency (ORDER_CREATED → SHIPPING_READY)", "NATS messages per second", "Stream messages", "Stream bytes"];
+    const WHOLE_SYSTEM = [
+      "Orders per second",
+      "End-to-end latency (ORDER_CREATED → SHIPPING_READY)",
+      "NATS messages per second",
+      "Stream messages",
+      "Stream bytes",
+    ];
     const variables = () => (dashboard as unknown as { templating: { list: Variable[] } }).templating.list;
     const promPanels = () => (dashboard.panels as Panel[]).filter((p) => p.targets && p.datasource?.type === "prometheus");
 
     it("exist, list label values of a metric every instance exports, and allow several or all", () => {
-      for (const [name, label] of [["service", "service"], ["instance", "instance"]] as const) {
+      for (const [name, label] of [
+        ["service", "service"],
+        ["instance", "instance"],
+      ] as const) {
         const v = variables().find((x) => x.name === name);
         expect(v, name).toMatchObject({ type: "query", multi: true, includeAll: true, allValue: ".*" });
         const query = typeof v!.query === "string" ? v!.query : v!.query!.query;
@@ -188,7 +218,8 @@ describe("the Grafana dashboard", () => {
 
     it("reads selectors, not functions, keywords, strings or ranges", () => {
       expect(
-        metricRefs('histogram_quantile(0.9, sum by (le, service) (rate(a_bucket{x=~"rate(b)",y!="1"}[$__rate_interval]))) / on (service) c').metrics,
+        metricRefs('histogram_quantile(0.9, sum by (le, service) (rate(a_bucket{x=~"rate(b)",y!="1"}[$__rate_interval]))) / on (service) c')
+          .metrics,
       ).toEqual([
         { name: "a_bucket", labels: ["x", "y"] },
         { name: "c", labels: [] },

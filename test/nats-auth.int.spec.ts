@@ -49,7 +49,11 @@ function connectAs(user: User, password = PASSWORDS[user]): Promise<NatsConnecti
   });
 }
 
-const violations = () => nats.logs().split("\n").filter((l) => /Violation/i.test(l));
+const violations = () =>
+  nats
+    .logs()
+    .split("\n")
+    .filter((l) => /Violation/i.test(l));
 
 beforeAll(async () => {
   // The server resolves `$<SERVICE>_NATS_PASSWORD` from its own environment (inherited at spawn).
@@ -162,10 +166,10 @@ describe("each service with its own user", () => {
       expect(retried.code, retried.stderr).toBe(0);
     }
     // The notification service re-reads ORDERS and removes the dead letter with its own user.
-    await waitUntil(
-      async () => (await listDeadLetters(adminJsm)).every((d) => !d.subject.includes(order.body.orderId)),
-      { timeoutMs: 30_000, what: "the retried dead letters to be removed" },
-    );
+    await waitUntil(async () => (await listDeadLetters(adminJsm)).every((d) => !d.subject.includes(order.body.orderId)), {
+      timeoutMs: 30_000,
+      what: "the retried dead letters to be removed",
+    });
     const events = await runCli(["events", order.body.orderId], env);
     expect(events.code, events.stderr).toBe(0);
     expect(violations()).toEqual([]);
@@ -198,7 +202,9 @@ describe("what the server refuses", () => {
       currency: "USD",
     } as never);
     const subject = eventSubject(orderId, "PAYMENT_COMPLETED");
-    await expect(js.publish(subject, JSON.stringify(forged), { msgID: forged.eventId })).rejects.toThrow(/Permissions Violation for Publish/);
+    await expect(js.publish(subject, JSON.stringify(forged), { msgID: forged.eventId })).rejects.toThrow(
+      /Permissions Violation for Publish/,
+    );
     // A core publish (no ack asked) is dropped by the server just the same.
     nc.publish(subject, JSON.stringify(forged));
     await nc.flush();
@@ -207,11 +213,16 @@ describe("what the server refuses", () => {
     }
     // Its own event types pass the permission check and reach JetStream (which then refuses this
     // one on purpose, by a wrong expected sequence, so the services never see a made-up event).
-    await expect(js.publish(eventSubject(orderId, "SHIPPING_FAILED"), "{}", { expect: { lastSubjectSequence: 999_999 } })).rejects.toMatchObject({
+    await expect(
+      js.publish(eventSubject(orderId, "SHIPPING_FAILED"), "{}", { expect: { lastSubjectSequence: 999_999 } }),
+    ).rejects.toMatchObject({
       code: 10071,
     });
     expect(await storedOn(subject)).toBe(false);
-    expect(violations().some((l) => /user:shipping"|User "shipping"/.test(l) && l.includes(subject)), violations().join("\n")).toBe(true);
+    expect(
+      violations().some((l) => /user:shipping"|User "shipping"/.test(l) && l.includes(subject)),
+      violations().join("\n"),
+    ).toBe(true);
   });
 
   it("notification and payment cannot forge order events either", async () => {
@@ -226,7 +237,9 @@ describe("what the server refuses", () => {
   it("payment cannot delete, purge, re-create or reconfigure the ORDERS stream, nor touch others' consumers", async () => {
     const before = (await adminJsm.streams.info(ORDERS_STREAM)).state.messages;
     const jsm = await jetstreamManager(await connectAs("payment"));
-    await expect(jsm.streams.delete(ORDERS_STREAM)).rejects.toThrow(/Permissions Violation for Publish to "\$JS\.API\.STREAM\.DELETE\.ORDERS"/);
+    await expect(jsm.streams.delete(ORDERS_STREAM)).rejects.toThrow(
+      /Permissions Violation for Publish to "\$JS\.API\.STREAM\.DELETE\.ORDERS"/,
+    );
     await expect(jsm.streams.purge(ORDERS_STREAM)).rejects.toThrow(/Permissions Violation/);
     await expect(jsm.streams.update(ORDERS_STREAM, { max_msgs: 1 })).rejects.toThrow(/Permissions Violation/);
     await expect(jsm.streams.deleteMessage(ORDERS_STREAM, 1)).rejects.toThrow(/Permissions Violation/);
@@ -234,9 +247,9 @@ describe("what the server refuses", () => {
     await expect(jsm.consumers.delete(ORDERS_STREAM, consumerName("shipping", 0))).rejects.toThrow(/Permissions Violation/);
     await expect(jsm.consumers.delete(ORDERS_STREAM, consumerName("payment", 0))).rejects.toThrow(/Permissions Violation/);
     await expect(jsm.consumers.info(ORDERS_STREAM, consumerName("shipping", 0))).rejects.toThrow(/Permissions Violation/);
-    await expect(jsm.consumers.add(ORDERS_STREAM, { durable_name: "payment-spy", filter_subject: "orders.*.*.*" } as never)).rejects.toThrow(
-      /Permissions Violation/,
-    );
+    await expect(
+      jsm.consumers.add(ORDERS_STREAM, { durable_name: "payment-spy", filter_subject: "orders.*.*.*" } as never),
+    ).rejects.toThrow(/Permissions Violation/);
     const after = await adminJsm.streams.info(ORDERS_STREAM);
     expect(after.state.messages).toBeGreaterThanOrEqual(before);
     expect(after.config.max_msgs).toBe(-1);

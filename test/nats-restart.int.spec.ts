@@ -51,19 +51,26 @@ describe("nats-server SIGKILLed and restarted on its store mid-load", () => {
       await sleep(Math.max(0, t0 + p.i * POST_INTERVAL_MS - Date.now()));
       while (inFlight.size >= 16) await Promise.race(inFlight);
       // Only 503 problem+json (with Retry-After) and timeouts are retried: any other status fails the test.
-      const job: Promise<void> = placeUntilAccepted(sys.orderUrl, p, { userId: `restart-u${p.i % 8}`, amount: 10 + (p.i % 40) }, {
-        deadlineMs: 45_000,
-        requestTimeoutMs: 12_000,
-        intervalMs: 250,
-        retryStatuses: [503],
-      }).finally(() => inFlight.delete(job));
+      const job: Promise<void> = placeUntilAccepted(
+        sys.orderUrl,
+        p,
+        { userId: `restart-u${p.i % 8}`, amount: 10 + (p.i % 40) },
+        {
+          deadlineMs: 45_000,
+          requestTimeoutMs: 12_000,
+          intervalMs: 250,
+          retryStatuses: [503],
+        },
+      ).finally(() => inFlight.delete(job));
       inFlight.add(job);
       all.push(job);
     }
     await Promise.all(all);
     const { down, up } = await outage;
     const refused = placed.flatMap((p) => p.failures).filter((f) => f.startsWith("503"));
-    console.log(`restart: server down at +${down} ms, up at +${up} ms; ${refused.length} POSTs answered 503, ${placed.filter((p) => p.failures.length).length} orders retried`);
+    console.log(
+      `restart: server down at +${down} ms, up at +${up} ms; ${refused.length} POSTs answered 503, ${placed.filter((p) => p.failures.length).length} orders retried`,
+    );
     expect(refused.length).toBeGreaterThan(0);
 
     // One order per key, each completed with exactly its three events.
@@ -72,7 +79,10 @@ describe("nats-server SIGKILLed and restarted on its store mid-load", () => {
     let events = 0;
     for (const p of placed) {
       const { body } = await getJson(`${sys.orderUrl}/orders/${p.orderId}/events`);
-      expect(body.map((e: { eventType: string }) => e.eventType), p.orderId).toEqual(HAPPY);
+      expect(
+        body.map((e: { eventType: string }) => e.eventType),
+        p.orderId,
+      ).toEqual(HAPPY);
       events += body.length;
     }
     nc = await connect({ servers: sys.nats.url });

@@ -36,14 +36,44 @@ function openssl(args: string[]): void {
 
 /** A CA, a server certificate for 127.0.0.1/localhost, and a client certificate, all for one day. */
 function makeCertificates(): void {
-  openssl(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-days", "1", "-subj", "/CN=orderstream test CA"]);
+  openssl([
+    "req",
+    "-x509",
+    "-newkey",
+    "rsa:2048",
+    "-nodes",
+    "-keyout",
+    "ca.key",
+    "-out",
+    "ca.pem",
+    "-days",
+    "1",
+    "-subj",
+    "/CN=orderstream test CA",
+  ]);
   for (const [name, cn, ext] of [
     ["server", "localhost", "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n"],
     ["client", "orderstream-client", "extendedKeyUsage=clientAuth\n"],
   ] as const) {
     writeFileSync(join(dir, `${name}.ext`), ext);
     openssl(["req", "-newkey", "rsa:2048", "-nodes", "-keyout", `${name}.key`, "-out", `${name}.csr`, "-subj", `/CN=${cn}`]);
-    openssl(["x509", "-req", "-in", `${name}.csr`, "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-out", `${name}.pem`, "-days", "1", "-extfile", `${name}.ext`]);
+    openssl([
+      "x509",
+      "-req",
+      "-in",
+      `${name}.csr`,
+      "-CA",
+      "ca.pem",
+      "-CAkey",
+      "ca.key",
+      "-CAcreateserial",
+      "-out",
+      `${name}.pem`,
+      "-days",
+      "1",
+      "-extfile",
+      `${name}.ext`,
+    ]);
   }
 }
 
@@ -112,9 +142,9 @@ describe("TLS to NATS", () => {
   });
 
   it("stops a service at start-up with a clear message when a TLS setting is unusable", async () => {
-    await expect(startService("payment", { ...tlsEnv({ ca: files.ca, cert: files.cert }), ...userEnv("payment") }, { readyTimeoutMs: 15_000 })).rejects.toThrow(
-      /NATS_TLS_CERT is set without NATS_TLS_KEY/,
-    );
+    await expect(
+      startService("payment", { ...tlsEnv({ ca: files.ca, cert: files.cert }), ...userEnv("payment") }, { readyTimeoutMs: 15_000 }),
+    ).rejects.toThrow(/NATS_TLS_CERT is set without NATS_TLS_KEY/);
     await expect(
       startService("payment", { ...tlsEnv({ ...files, ca: join(dir, "missing.pem") }), ...userEnv("payment") }, { readyTimeoutMs: 15_000 }),
     ).rejects.toThrow(/NATS_TLS_CA=.*missing\.pem cannot be read/);

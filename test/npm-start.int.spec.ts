@@ -112,7 +112,11 @@ async function whenUp(s: Started): Promise<{ pids: number[]; ports: number[]; st
   // All four ready (consumers bound): a service stopped while it still binds them cannot drain cleanly.
   for (const name of ["order", "payment", "shipping", "notification"]) {
     const url = lock.endpoints![name]!;
-    await waitUntil(async () => (await fetch(`${url}/readyz`)).status === 200, { timeoutMs: 60_000, intervalMs: 250, what: `the ${name} service ready` });
+    await waitUntil(async () => (await fetch(`${url}/readyz`)).status === 200, {
+      timeoutMs: 60_000,
+      intervalMs: 250,
+      what: `the ${name} service ready`,
+    });
   }
   const ports = Object.values(lock.endpoints!).map((url) => Number(new URL(url).port));
   const pids = descendants(s.npm.pid!);
@@ -123,7 +127,11 @@ async function whenUp(s: Started): Promise<{ pids: number[]; ports: number[]; st
 /** Every process gone and every port free within the budget; returns how long it took. */
 async function allGone(pids: number[], ports: number[], s: Started): Promise<number> {
   const t0 = Date.now();
-  await waitUntil(async () => pids.every((p) => !running(p)), { timeoutMs: STOP_BUDGET_MS, intervalMs: 100, what: "every process npm start ran to exit" }).catch((err) => {
+  await waitUntil(async () => pids.every((p) => !running(p)), {
+    timeoutMs: STOP_BUDGET_MS,
+    intervalMs: 100,
+    what: "every process npm start ran to exit",
+  }).catch((err) => {
     const left = pids.filter(running).map((p) => `${p} ${commandOf(p)}`);
     throw new Error(`${(err as Error).message}; still running:\n${left.join("\n")}\n--- output:\n${s.output().slice(-3000)}`);
   });
@@ -135,7 +143,9 @@ async function allGone(pids: number[], ports: number[], s: Started): Promise<num
 /** Every service drained and exited 0, then nats-server exited 0, as npm start's last line says. */
 function expectDrained(s: Started): void {
   expect(s.output().match(/drained; bye/g)?.length ?? 0, s.output().slice(-3000)).toBe(4);
-  expect(s.output(), s.output().slice(-3000)).toMatch(/npm start: stopped in \d+\.\d s: order 0, payment 0, shipping 0, notification 0, nats-server 0/);
+  expect(s.output(), s.output().slice(-3000)).toMatch(
+    /npm start: stopped in \d+\.\d s: order 0, payment 0, shipping 0, notification 0, nats-server 0/,
+  );
 }
 
 beforeAll(() => {
@@ -169,12 +179,17 @@ describe("npm start under a supervisor", () => {
     // Its server fsyncs before every PubAck unless NATS_SYNC_INTERVAL says otherwise (scripts/local-nats-config.ts).
     expect(readFileSync(join(dataDir, "nats", "server.conf"), "utf8")).toMatch(/^ {2}sync_interval: always$/m);
     expect(first.output()).toMatch(/sync_interval always, set by NATS_SYNC_INTERVAL/);
-    const observability = existsSync(join(dataDir, "observability.json")) ? readFileSync(join(dataDir, "observability.json"), "utf8") : null;
+    const observability = existsSync(join(dataDir, "observability.json"))
+      ? readFileSync(join(dataDir, "observability.json"), "utf8")
+      : null;
 
     const second = npmStart(await startEnv());
     await waitUntil(async () => second.exit() !== undefined, { timeoutMs: 60_000, what: "the second npm start to exit" });
     expect(second.exit(), second.output()).toBe(1);
-    const refusal = second.output().split("\n").filter((l) => /already running/.test(l));
+    const refusal = second
+      .output()
+      .split("\n")
+      .filter((l) => /already running/.test(l));
     expect(refusal, second.output()).toHaveLength(1);
     expect(refusal[0]).toContain(`pid ${startPid}`);
     expect(refusal[0]).toContain(lock.endpoints!.nats!);
@@ -192,7 +207,11 @@ describe("npm start under a supervisor", () => {
     const cliEnv = Object.fromEntries(Object.entries(first.env).filter(([k]) => !k.startsWith("NATS_")));
     const events = await runCli(["events", order.body.orderId, "--json"], cliEnv);
     expect(events.code, events.stderr).toBe(0);
-    expect(JSON.parse(events.stdout).map((e: { eventType: string }) => e.eventType)).toEqual(["ORDER_CREATED", "PAYMENT_COMPLETED", "SHIPPING_READY"]);
+    expect(JSON.parse(events.stdout).map((e: { eventType: string }) => e.eventType)).toEqual([
+      "ORDER_CREATED",
+      "PAYMENT_COMPLETED",
+      "SHIPPING_READY",
+    ]);
 
     process.kill(first.npm.pid!, "SIGTERM");
     const ms = await allGone(pids, ports, first);
@@ -216,7 +235,11 @@ describe("npm start under a supervisor", () => {
     const { pids, ports, startPid } = await whenUp(s);
     expect(commandOf(startPid)).toContain("scripts/start.ts");
     process.kill(startPid, "SIGKILL");
-    const ms = await allGone(pids.filter((p) => p !== startPid), ports, s);
+    const ms = await allGone(
+      pids.filter((p) => p !== startPid),
+      ports,
+      s,
+    );
     console.log(`SIGKILL to the start script: ${pids.length} processes gone in ${ms} ms`);
     // Its lock stays behind, naming a pid that is gone: the next start takes it over.
     expect(readLock().pid).toBe(startPid);

@@ -43,7 +43,12 @@ async function jaegerLinks(jaeger: JaegerProcess, traceId: string): Promise<Map<
   };
   const links = new Map<string, string[]>();
   for (const rs of body.result.resourceSpans) {
-    for (const ss of rs.scopeSpans) for (const s of ss.spans) links.set(s.spanId, (s.links ?? []).map((l) => l.spanId));
+    for (const ss of rs.scopeSpans)
+      for (const s of ss.spans)
+        links.set(
+          s.spanId,
+          (s.links ?? []).map((l) => l.spanId),
+        );
   }
   return links;
 }
@@ -102,7 +107,10 @@ describe("trace inspection and central logs against a real Jaeger and a real Vic
     const context = spans.map((s) => `${s.service} ${s.kind} ${s.operation} ${s.spanId}←${s.parentSpanId}`).join("\n");
     expect(spans.length, context).toBe(SPANS);
     expect(new Set(spans.map((s) => s.service)), context).toEqual(new Set(SERVICES));
-    expect(spans.filter((s) => s.parentSpanId === null).map((s) => s.operation), context).toEqual(["POST /orders"]);
+    expect(
+      spans.filter((s) => s.parentSpanId === null).map((s) => s.operation),
+      context,
+    ).toEqual(["POST /orders"]);
 
     // Messaging: one send per event, and under it one process span per service delivered it.
     const links = await jaegerLinks(jaeger, traceId);
@@ -122,10 +130,22 @@ describe("trace inspection and central logs against a real Jaeger and a real Vic
       const [, postTraceId, postParent] = /^00-([0-9a-f]{32})-([0-9a-f]{16})-01$/.exec(String(post!.headers.traceparent)) ?? [];
       expect(postTraceId, `traceparent ${post!.headers.traceparent}`).toBe(traceId);
       const client = spans.find((s) => s.spanId === postParent);
-      expect(client, `CLIENT span ${postParent} in\n${context}`).toMatchObject({ kind: "client", operation: "POST", service: "notification-service" });
-      expect(client!.attributes).toMatchObject({ "http.request.method": "POST", "url.full": webhook.url, "http.response.status_code": 204 });
+      expect(client, `CLIENT span ${postParent} in\n${context}`).toMatchObject({
+        kind: "client",
+        operation: "POST",
+        service: "notification-service",
+      });
+      expect(client!.attributes).toMatchObject({
+        "http.request.method": "POST",
+        "url.full": webhook.url,
+        "http.response.status_code": 204,
+      });
       const parent = spans.find((s) => s.spanId === client!.parentSpanId);
-      expect(parent, `${eventType} POST's parent`).toMatchObject({ kind: "consumer", service: "notification-service", operation: processSpanName(eventType) });
+      expect(parent, `${eventType} POST's parent`).toMatchObject({
+        kind: "consumer",
+        service: "notification-service",
+        operation: processSpanName(eventType),
+      });
     }
     console.log(`trace of all four services readable from Jaeger ${seenAfterMs} ms after the POST answered`);
   });
@@ -159,7 +179,11 @@ describe("trace inspection and central logs against a real Jaeger and a real Vic
     expect(printed).toHaveLength(LOG_LINES);
     const times = printed.map((l) => l.split(/\s+/)[0]!);
     expect([...times].sort()).toEqual(times);
-    for (const service of SERVICES) expect(printed.some((l) => l.includes(service)), service).toBe(true);
+    for (const service of SERVICES)
+      expect(
+        printed.some((l) => l.includes(service)),
+        service,
+      ).toBe(true);
     expect(printed[0]).toContain("order accepted");
     expect(text.stdout).toContain(`${LOG_LINES} lines from 4 service(s)`);
 

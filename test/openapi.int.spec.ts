@@ -86,7 +86,10 @@ beforeAll(async () => {
   await start("guarded", "order", { ORDER_API_TOKEN: TOKEN });
   await start("notification", "notification");
   fullDir = await mkdtemp(join(tmpdir(), "orderstream-openapi-full-"));
-  await writeFile(join(fullDir, "nats.conf"), "accounts { APP: { jetstream: { max_file: 200KB }, users: [{ user: app, password: app }] } }\nno_auth_user: app\n");
+  await writeFile(
+    join(fullDir, "nats.conf"),
+    "accounts { APP: { jetstream: { max_file: 200KB }, users: [{ user: app, password: app }] } }\nno_auth_user: app\n",
+  );
   fullNats = await startNatsServer({ configFile: join(fullDir, "nats.conf") });
   await start("full", "order", {}, fullNats);
   targets.coldOrder = { service: "order", app: coldApp("order") };
@@ -106,14 +109,19 @@ describe("every route answers as its service's OpenAPI document says", () => {
   const userId = `docs-${Date.now()}`;
 
   it("POST /orders: 201, 200 for a repeat, 422 for a reused key, 400, 413, 415, 422, 401, 503", async () => {
-    const created = await call("order", "POST", "/orders", { headers: JSON_TYPE, body: JSON.stringify({ userId, amount: 10, items: [{ sku: "A-1", quantity: 2, unitPrice: 5 }] }) });
+    const created = await call("order", "POST", "/orders", {
+      headers: JSON_TYPE,
+      body: JSON.stringify({ userId, amount: 10, items: [{ sku: "A-1", quantity: 2, unitPrice: 5 }] }),
+    });
     expect(created.status).toBe(201);
     happy = created.json().orderId;
     expect(created.headers.get("location")).toBe(`/orders/${happy}`);
-    cancelled = (await call("order", "POST", "/orders", { headers: JSON_TYPE, body: JSON.stringify({ userId, amount: 3 }) })).json().orderId;
+    cancelled = (await call("order", "POST", "/orders", { headers: JSON_TYPE, body: JSON.stringify({ userId, amount: 3 }) })).json()
+      .orderId;
 
     const key = `key-${Date.now()}`;
-    const keyed = (body: unknown) => call("order", "POST", "/orders", { headers: { ...JSON_TYPE, "idempotency-key": key }, body: JSON.stringify(body) });
+    const keyed = (body: unknown) =>
+      call("order", "POST", "/orders", { headers: { ...JSON_TYPE, "idempotency-key": key }, body: JSON.stringify(body) });
     expect((await keyed({ userId, amount: 7 })).status).toBe(201);
     expect((await keyed({ userId, amount: 7 })).status).toBe(200);
     expect((await keyed({ userId, amount: 8 })).status).toBe(422);
@@ -121,7 +129,14 @@ describe("every route answers as its service's OpenAPI document says", () => {
     const post = (body: string, headers: Record<string, string> = JSON_TYPE) => call("order", "POST", "/orders", { headers, body });
     expect((await post("{")).status).toBe(400);
     expect((await post("")).status).toBe(400);
-    expect((await call("order", "POST", "/orders", { headers: { ...JSON_TYPE, "idempotency-key": "k".repeat(256) }, body: '{"userId":"u","amount":1}' })).status).toBe(400);
+    expect(
+      (
+        await call("order", "POST", "/orders", {
+          headers: { ...JSON_TYPE, "idempotency-key": "k".repeat(256) },
+          body: '{"userId":"u","amount":1}',
+        })
+      ).status,
+    ).toBe(400);
     expect((await post(JSON.stringify({ userId, amount: 1, pad: "x".repeat(70_000) }))).status).toBe(413);
     expect((await post("{}", { "content-type": "text/plain" })).status).toBe(415);
     expect((await post("{}", {})).status).toBe(415);
@@ -131,7 +146,14 @@ describe("every route answers as its service's OpenAPI document says", () => {
     expect((await post(JSON.stringify({ userId, amount: 4, items: [{ sku: "A", quantity: 1, unitPrice: 5 }] }))).status).toBe(422);
 
     expect((await call("guarded", "POST", "/orders", { headers: JSON_TYPE, body: '{"userId":"u","amount":1}' })).status).toBe(401);
-    expect((await call("guarded", "POST", "/orders", { headers: { ...JSON_TYPE, authorization: `Bearer ${TOKEN}` }, body: '{"userId":"u","amount":1}' })).status).toBe(201);
+    expect(
+      (
+        await call("guarded", "POST", "/orders", {
+          headers: { ...JSON_TYPE, authorization: `Bearer ${TOKEN}` },
+          body: '{"userId":"u","amount":1}',
+        })
+      ).status,
+    ).toBe(201);
     expect((await call("coldOrder", "POST", "/orders", { headers: JSON_TYPE, body: '{"userId":"u","amount":1}' })).status).toBe(503);
   });
 
@@ -153,9 +175,18 @@ describe("every route answers as its service's OpenAPI document says", () => {
   it("the reading routes: 200, 400, 404, 401, 503", async () => {
     const view = await call("order", "GET", `/orders/${happy}`);
     expect(view.json()).toMatchObject({ status: "SHIPPING_READY", paymentId: expect.any(String), shippingId: expect.any(String) });
-    expect((await call("order", "GET", `/orders/${cancelled}`)).json()).toMatchObject({ status: "CANCELLED", cancelReason: "CUSTOMER_REQUEST" });
+    expect((await call("order", "GET", `/orders/${cancelled}`)).json()).toMatchObject({
+      status: "CANCELLED",
+      cancelReason: "CUSTOMER_REQUEST",
+    });
     const events = await call("order", "GET", `/orders/${cancelled}/events`);
-    expect(events.json().map((e: Json) => e.eventType)).toEqual(["ORDER_CREATED", "ORDER_CANCEL_REQUESTED", "PAYMENT_COMPLETED", "PAYMENT_REFUNDED", "ORDER_CANCELLED"]);
+    expect(events.json().map((e: Json) => e.eventType)).toEqual([
+      "ORDER_CREATED",
+      "ORDER_CANCEL_REQUESTED",
+      "PAYMENT_COMPLETED",
+      "PAYMENT_REFUNDED",
+      "ORDER_CANCELLED",
+    ]);
     const second = events.json()[1].seq as number;
     expect((await call("order", "GET", `/orders/${cancelled}/events?fromSeq=${second}`)).json()).toHaveLength(4);
     for (const bad of ["x", "", "-1", "1.5", "1e3", "0x10", "99999999999999999"]) {
@@ -169,7 +200,9 @@ describe("every route answers as its service's OpenAPI document says", () => {
       expect((await call("order", "GET", `/orders/${UNKNOWN}${suffix}`)).status).toBe(404);
       expect((await call("order", "GET", `/orders/not-an-id${suffix}`)).status).toBe(404);
       expect((await call("guarded", "GET", `/orders/${happy}${suffix}`)).status).toBe(401);
-      expect((await call("guarded", "GET", `/orders/${happy}${suffix}`, { headers: { authorization: `Bearer ${TOKEN}` } })).status).toBe(200);
+      expect((await call("guarded", "GET", `/orders/${happy}${suffix}`, { headers: { authorization: `Bearer ${TOKEN}` } })).status).toBe(
+        200,
+      );
       expect((await call("coldOrder", "GET", `/orders/${happy}${suffix}`)).status).toBe(503);
     }
     expect((await call("guarded", "POST", `/orders/${happy}/cancel`)).status).toBe(401);
@@ -240,7 +273,11 @@ describe("the documents' servers, over real HTTP", () => {
       expect(base).toBe(`http://127.0.0.1:${port}`);
       const health = await fetch(`${base}/healthz`);
       expect(health.status).toBe(200);
-      const order = await fetch(`${base}/orders`, { method: "POST", headers: JSON_TYPE, body: JSON.stringify({ userId: "servers", amount: 2 }) });
+      const order = await fetch(`${base}/orders`, {
+        method: "POST",
+        headers: JSON_TYPE,
+        body: JSON.stringify({ userId: "servers", amount: 2 }),
+      });
       expect(order.status).toBe(201);
     } finally {
       await new Promise<void>((resolve) => server.close(() => resolve()));

@@ -83,7 +83,8 @@ describe.each(VARIANTS)("the $label service's OpenAPI document", ({ name, env })
       }
       if (op.responses["503"] && template !== "/readyz") expect(op.responses["503"].headers["Retry-After"], where).toBeDefined();
       if (op.responses["401"]) expect(op.responses["401"].headers["WWW-Authenticate"], where).toBeDefined();
-      if (op.responses["422"]) expect(deref(op.responses["422"].content["application/problem+json"].schema, doc).required).toContain("errors");
+      if (op.responses["422"])
+        expect(deref(op.responses["422"].content["application/problem+json"].schema, doc).required).toContain("errors");
     }
     // The bearer token is in the document exactly when the API asks for it.
     const guarded = described.filter((o) => o.template.startsWith("/orders"));
@@ -98,7 +99,11 @@ describe.each(VARIANTS)("the $label service's OpenAPI document", ({ name, env })
     const doc = await documentOf(appOf(name, env));
     expect(doc.servers).toEqual([
       { url: "/", description: expect.any(String) },
-      { url: "http://localhost:{port}", description: expect.stringContaining(`${name} service`), variables: { port: { default: String(DEFAULT_PORTS[name]), description: expect.any(String) } } },
+      {
+        url: "http://localhost:{port}",
+        description: expect.stringContaining(`${name} service`),
+        variables: { port: { default: String(DEFAULT_PORTS[name]), description: expect.any(String) } },
+      },
     ]);
     // `/` resolves against the document's own address: the service that served it, on any host or port.
     expect(new URL(doc.servers[0].url, "http://orders.example:8443/openapi.json").href).toBe("http://orders.example:8443/");
@@ -171,15 +176,30 @@ describe("the order API's document and its validation are one", () => {
       expect(validate(body), JSON.stringify(body)).toBe(true);
       expect(v.safeParse(CreateOrderBody, body).success, JSON.stringify(body)).toBe(false);
     }
-    expect(doc.paths["/orders"].post.requestBody.content["application/json"].schema.properties.amount.description).toMatch(/2 decimal places.*sum/);
+    expect(doc.paths["/orders"].post.requestBody.content["application/json"].schema.properties.amount.description).toMatch(
+      /2 decimal places.*sum/,
+    );
   });
 });
 
 describe("answers before NATS, checked against the document", () => {
   const json = { "content-type": "application/json" };
-  const cases: Array<{ name: ServiceName; env?: Record<string, string>; method: string; path: string; init?: RequestInit; status: number }> = [
+  const cases: Array<{
+    name: ServiceName;
+    env?: Record<string, string>;
+    method: string;
+    path: string;
+    init?: RequestInit;
+    status: number;
+  }> = [
     { name: "order", method: "POST", path: "/orders", init: { headers: { "content-type": "text/plain" }, body: "{}" }, status: 415 },
-    { name: "order", method: "POST", path: "/orders", init: { headers: json, body: JSON.stringify({ pad: "x".repeat(70_000) }) }, status: 413 },
+    {
+      name: "order",
+      method: "POST",
+      path: "/orders",
+      init: { headers: json, body: JSON.stringify({ pad: "x".repeat(70_000) }) },
+      status: 413,
+    },
     { name: "order", method: "POST", path: "/orders", init: { headers: json, body: "{" }, status: 400 },
     { name: "order", method: "POST", path: "/orders", init: { headers: json, body: "" }, status: 400 },
     { name: "order", method: "POST", path: "/orders", init: { headers: json, body: '{"userId":"u1"}' }, status: 422 },
@@ -217,7 +237,11 @@ describe("a fixed path asked with another method", () => {
       expect(res.status, `${method} ${path}`).toBe(405);
       expect(res.headers.get("allow")).toBe(allow);
       expect(res.headers.get("content-type")).toBe("application/problem+json");
-      expect(await res.json()).toMatchObject({ status: 405, title: "Method Not Allowed", type: "https://orderstream.dev/problems/method-not-allowed" });
+      expect(await res.json()).toMatchObject({
+        status: 405,
+        title: "Method Not Allowed",
+        type: "https://orderstream.dev/problems/method-not-allowed",
+      });
     }
     // The contract: an id is 404 on every route when the order is unknown, whatever the method.
     for (const [method, path] of [

@@ -160,7 +160,10 @@ describe("partition ownership", () => {
     for (const p of placed) {
       const { body } = await getJson(`${sys.orderUrl}/orders/${p.id}/events`);
       histories.set(p.id, body);
-      expect(body.map((e: { eventType: string }) => e.eventType), p.id).toEqual(HAPPY);
+      expect(
+        body.map((e: { eventType: string }) => e.eventType),
+        p.id,
+      ).toEqual(HAPPY);
     }
 
     // The dead instances' partitions were taken over within the TTL: an order created on one of
@@ -173,7 +176,9 @@ describe("partition ownership", () => {
       return Date.parse(paid!.time) - Date.parse(created!.time);
     });
     const slowest = Math.max(...waits);
-    console.log(`takeover: ${afterKill.length} orders on the dead payment's partitions after the kill; slowest payment ${slowest} ms after its order`);
+    console.log(
+      `takeover: ${afterKill.length} orders on the dead payment's partitions after the kill; slowest payment ${slowest} ms after its order`,
+    );
     expect(slowest).toBeLessThan(OWNER_TTL_MS + 3_000);
 
     // Notifications: once per event, in event order per order — also for what the dead instance held.
@@ -186,7 +191,10 @@ describe("partition ownership", () => {
       expect(new Set(notes.map((n) => n.eventId)).size, user).toBe(notes.length);
       for (const orderId of new Set(notes.map((n) => n.orderId))) {
         const events = histories.get(orderId)!.map((e) => e.data.eventId);
-        expect(notes.filter((n) => n.orderId === orderId).map((n) => n.eventId), orderId).toEqual(events);
+        expect(
+          notes.filter((n) => n.orderId === orderId).map((n) => n.eventId),
+          orderId,
+        ).toEqual(events);
       }
       total += notes.length;
     }

@@ -22,7 +22,14 @@ afterAll(async () => {
 
 const readyz = async (url: string) => {
   const res = await fetch(`${url}/readyz`, { signal: AbortSignal.timeout(1_000) });
-  return { status: res.status, body: (await res.json()) as { status: string; nats: string; checks: Record<"nats" | "jetstream" | "consumers" | "store", { ok: boolean; since: string; detail?: string }> } };
+  return {
+    status: res.status,
+    body: (await res.json()) as {
+      status: string;
+      nats: string;
+      checks: Record<"nats" | "jetstream" | "consumers" | "store", { ok: boolean; since: string; detail?: string }>;
+    },
+  };
 };
 const gauge = async (url: string) => {
   const text = await (await fetch(`${url}/metrics`, { signal: AbortSignal.timeout(1_000) })).text();
@@ -44,7 +51,11 @@ describe("/readyz with nats-server frozen (SIGSTOP) and thawed (SIGCONT)", () =>
     const unreadyAfter: number[] = [];
     await Promise.all(
       sys.services.map(async (s) => {
-        await waitUntil(async () => (await readyz(s.baseUrl)).status === 503, { timeoutMs: 8_000, intervalMs: 100, what: `${s.name} /readyz 503` });
+        await waitUntil(async () => (await readyz(s.baseUrl)).status === 503, {
+          timeoutMs: 8_000,
+          intervalMs: 100,
+          what: `${s.name} /readyz 503`,
+        });
         unreadyAfter.push(Date.now() - stoppedAt);
       }),
     );
@@ -65,11 +76,17 @@ describe("/readyz with nats-server frozen (SIGSTOP) and thawed (SIGCONT)", () =>
     const readyAfter: number[] = [];
     await Promise.all(
       sys.services.map(async (s) => {
-        await waitUntil(async () => (await readyz(s.baseUrl)).status === 200, { timeoutMs: 8_000, intervalMs: 50, what: `${s.name} /readyz 200` });
+        await waitUntil(async () => (await readyz(s.baseUrl)).status === 200, {
+          timeoutMs: 8_000,
+          intervalMs: 50,
+          what: `${s.name} /readyz 200`,
+        });
         readyAfter.push(Date.now() - thawedAt);
       }),
     );
-    console.log(`readiness: 503 after ${unreadyAfter.sort((a, b) => a - b).join(", ")} ms frozen; 200 after ${readyAfter.sort((a, b) => a - b).join(", ")} ms thawed`);
+    console.log(
+      `readiness: 503 after ${unreadyAfter.sort((a, b) => a - b).join(", ")} ms frozen; 200 after ${readyAfter.sort((a, b) => a - b).join(", ")} ms thawed`,
+    );
     expect(Math.max(...unreadyAfter)).toBeLessThanOrEqual(5_000);
     expect(Math.max(...readyAfter)).toBeLessThanOrEqual(2_000);
   });

@@ -14,7 +14,15 @@ import { waitUntil } from "./support/processes.ts";
 import { runCli } from "./support/cli.ts";
 import { freePort } from "../scripts/nats-binary.ts";
 import { listDeadLetters } from "../nats/dead-letters.ts";
-import { CONSUMED_EVENT_TYPES, consumerName, NOTIFICATIONS_STREAM, ORDERS_STREAM, partitionOf, SERVICES, type ServiceName } from "../nats/subjects.ts";
+import {
+  CONSUMED_EVENT_TYPES,
+  consumerName,
+  NOTIFICATIONS_STREAM,
+  ORDERS_STREAM,
+  partitionOf,
+  SERVICES,
+  type ServiceName,
+} from "../nats/subjects.ts";
 
 const FINAL = ["SHIPPING_READY", "CANCELLED"];
 const ORDER_COUNT = 24;
@@ -217,7 +225,9 @@ describe("trace <orderId>", () => {
     expect(result.code).toBe(1);
     expect(result.stdout).toMatch(/^Trace [0-9a-f]{32}/);
     expect(result.stdout).toContain(`http://127.0.0.1:${closedPort}/trace/`);
-    expect(result.stderr.trim().split("\n")).toEqual([expect.stringMatching(/^orderstream: no spans for trace [0-9a-f]{32} from Jaeger at /)]);
+    expect(result.stderr.trim().split("\n")).toEqual([
+      expect.stringMatching(/^orderstream: no spans for trace [0-9a-f]{32} from Jaeger at /),
+    ]);
   });
 });
 
@@ -268,6 +278,8 @@ describe("rebuild-view", () => {
       expect(summary![3], status).toContain(`${byStatus[status] ?? 0} ${status}`);
     }
     expect(result.stdout).not.toMatch(/not valid order events|no ORDER_CREATED/);
-    expect(result.stdout).toMatch(new RegExp(`^rebuild-view: ${events.toLocaleString("en-US")} / ${events.toLocaleString("en-US")} events \\(100%\\)`, "m"));
+    expect(result.stdout).toMatch(
+      new RegExp(`^rebuild-view: ${events.toLocaleString("en-US")} / ${events.toLocaleString("en-US")} events \\(100%\\)`, "m"),
+    );
   });
 });

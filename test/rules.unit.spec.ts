@@ -95,8 +95,14 @@ describe("monitoring/rules.yml", () => {
     const alertTests = tests.flatMap((t) => t.alert_rule_test ?? []);
     for (const a of alerts) {
       const mine = alertTests.filter((t) => t.alertname === a.alert);
-      expect(mine.some((t) => t.exp_alerts.length > 0), `${a.alert} fires in a test`).toBe(true);
-      expect(mine.some((t) => t.exp_alerts.length === 0), `${a.alert} stays silent in a test`).toBe(true);
+      expect(
+        mine.some((t) => t.exp_alerts.length > 0),
+        `${a.alert} fires in a test`,
+      ).toBe(true);
+      expect(
+        mine.some((t) => t.exp_alerts.length === 0),
+        `${a.alert} stays silent in a test`,
+      ).toBe(true);
     }
     const evaluated = new Set(tests.flatMap((t) => t.promql_expr_test ?? []).map((t) => t.expr));
     for (const r of rules.filter((x) => x.record)) expect(evaluated.has(r.record!), r.record).toBe(true);
@@ -110,7 +116,12 @@ describe("monitoring/rules.yml", () => {
       // A recorded series keeps the labels it was aggregated by: level:metric:operations names them.
       series.set(r.record!, new Set(metricRefs(r.expr).groupingLabels.filter((l) => l !== "le")));
     }
-    expect(queryProblems(rules.map((r) => r.expr), series)).toEqual([]);
+    expect(
+      queryProblems(
+        rules.map((r) => r.expr),
+        series,
+      ),
+    ).toEqual([]);
   });
 
   describe("the checks can fail", () => {

@@ -45,12 +45,17 @@ async function fuzz(service: ServiceProcess, extra: string[] = []): Promise<stri
   expect(st, SCHEMATHESIS_INSTALL_HINT).not.toBeNull();
   const seed = process.env.SCHEMATHESIS_SEED ? ["--seed", process.env.SCHEMATHESIS_SEED] : [];
   const args = [
-    "--config-file", "test/schemathesis.toml",
-    "run", `${service.baseUrl}/openapi.json`,
-    "--checks", "all",
-    "--max-examples", String(MAX_EXAMPLES),
+    "--config-file",
+    "test/schemathesis.toml",
+    "run",
+    `${service.baseUrl}/openapi.json`,
+    "--checks",
+    "all",
+    "--max-examples",
+    String(MAX_EXAMPLES),
     "--continue-on-failure",
-    "--request-timeout", "10",
+    "--request-timeout",
+    "10",
     "--no-color",
     ...seed,
     ...extra,

@@ -18,7 +18,9 @@ let version: string;
 
 beforeAll(async () => {
   if (!existsSync(DEBIAN_SERVER)) {
-    throw new Error(`${DEBIAN_SERVER} is missing: this test needs an old nats-server, Debian's 2.9 (apt-get install -y nats-server, as .ci/run does)`);
+    throw new Error(
+      `${DEBIAN_SERVER} is missing: this test needs an old nats-server, Debian's 2.9 (apt-get install -y nats-server, as .ci/run does)`,
+    );
   }
   version = natsServerVersion(DEBIAN_SERVER)!;
   expect(compareVersions(version, MIN_SERVER_VERSION)).toBeLessThan(0);

@@ -73,7 +73,8 @@ describe("a site's order service connected to its leaf server over WebSocket", (
       placed.push(res.body.orderId);
     }
     expect((await fetch(`${order.baseUrl}/readyz`)).status).toBe(200);
-    for (const id of placed) expect((await getJson(`${order.baseUrl}/orders/${id}`)).body).toMatchObject({ status: "CREATED", hub: "waiting" });
+    for (const id of placed)
+      expect((await getJson(`${order.baseUrl}/orders/${id}`)).body).toMatchObject({ status: "CREATED", hub: "waiting" });
     expect((await getJson(`${sites.hubOrderUrl}/orders/${placed[0]}`)).status).toBe(404);
     await edge1.restore();
     for (const id of placed) {

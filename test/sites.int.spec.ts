@@ -52,7 +52,12 @@ let jaeger: JaegerProcess;
 beforeAll(async () => {
   // Every service at the hub and at the sites exports its spans to one real Jaeger.
   jaeger = await startTestJaeger();
-  const tracing = { OTEL_TRACES_EXPORTER: "otlp", OTEL_EXPORTER_OTLP_ENDPOINT: jaeger.otlpUrl, JAEGER_QUERY_URL: jaeger.queryUrl, OTEL_BSP_SCHEDULE_DELAY: "200" };
+  const tracing = {
+    OTEL_TRACES_EXPORTER: "otlp",
+    OTEL_EXPORTER_OTLP_ENDPOINT: jaeger.otlpUrl,
+    JAEGER_QUERY_URL: jaeger.queryUrl,
+    OTEL_BSP_SCHEDULE_DELAY: "200",
+  };
   // edge2's leafnode remote is a ws:// URL (the hub's WebSocket listener), edge1's nats-leaf://.
   sites = await startSites({ env: { PAYMENT_LIMIT: "1000", ...tracing }, leafTransport: { edge2: "ws" } });
 }, 120_000);
@@ -69,7 +74,11 @@ describe("orders placed at a site", () => {
     for (const site of ["edge1", "edge2"]) {
       cases.push({ site, body: { userId: `u-${site}`, amount: 20, items: [{ sku: "A-1", quantity: 2, unitPrice: 10 }] }, expected: HAPPY });
       cases.push({ site, body: { userId: `u-${site}`, amount: 5000 }, expected: DECLINED });
-      cases.push({ site, body: { userId: `u-${site}`, amount: 10, items: [{ sku: "OUT-OF-STOCK", quantity: 1, unitPrice: 10 }] }, expected: OUT_OF_STOCK });
+      cases.push({
+        site,
+        body: { userId: `u-${site}`, amount: 10, items: [{ sku: "OUT-OF-STOCK", quantity: 1, unitPrice: 10 }] },
+        expected: OUT_OF_STOCK,
+      });
     }
     const placed = await Promise.all(
       cases.map(async (c) => {
@@ -125,7 +134,9 @@ describe("orders placed at a site", () => {
     // The cancel races payment and shipping at the hub: either end is allowed, never both.
     const { body } = await postOrder(site, { userId: "u-cancel", amount: 30 });
     // The hub does not take a site's customer decisions.
-    await waitUntil(async () => (await getJson(`${sites.hubOrderUrl}/orders/${body.orderId}`)).status === 200, { what: "the order at the hub" });
+    await waitUntil(async () => (await getJson(`${sites.hubOrderUrl}/orders/${body.orderId}`)).status === 200, {
+      what: "the order at the hub",
+    });
     const atHub = await fetch(`${sites.hubOrderUrl}/orders/${body.orderId}/cancel`, { method: "POST" });
     expect(atHub.status).toBe(409);
     expect(atHub.headers.get("content-type")).toContain("application/problem+json");
@@ -142,10 +153,13 @@ describe("orders placed at a site", () => {
     }
     // The same events at the hub; a cancel crossing the hub's PAYMENT_COMPLETED on the link may sit
     // on the other side of it there (each origin's order is kept, not the interleaving of the two).
-    await waitUntil(async () => JSON.stringify((await eventTypesAt(sites.hubOrderUrl, body.orderId)).sort()) === JSON.stringify([...types].sort()), {
-      timeoutMs: 30_000,
-      what: `the hub to hold ${types.join(",")}`,
-    });
+    await waitUntil(
+      async () => JSON.stringify((await eventTypesAt(sites.hubOrderUrl, body.orderId)).sort()) === JSON.stringify([...types].sort()),
+      {
+        timeoutMs: 30_000,
+        what: `the hub to hold ${types.join(",")}`,
+      },
+    );
     const hubTypes = await eventTypesAt(sites.hubOrderUrl, body.orderId);
     expect(hubTypes.filter((t) => t !== "ORDER_CANCEL_REQUESTED")).toEqual(types.filter((t) => t !== "ORDER_CANCEL_REQUESTED"));
   }, 60_000);
@@ -159,9 +173,13 @@ describe("orders placed at a site", () => {
     nc.publish(`sites.edge1.orders.3.${id}.PAYMENT_COMPLETED`, "{}");
     nc.publish(`orders.3.00000000-0000-4000-8000-00000000c0de.ORDER_CREATED`, "{}");
     await nc.flush();
-    await waitUntil(async () => (await siteJsm.streams.getMessage(ORDERS_STREAM, { last_by_subj: `sites.edge1.orders.3.${id}.PAYMENT_COMPLETED` })) !== null, {
-      what: "the plain publish to be stored at the site",
-    });
+    await waitUntil(
+      async () =>
+        (await siteJsm.streams.getMessage(ORDERS_STREAM, { last_by_subj: `sites.edge1.orders.3.${id}.PAYMENT_COMPLETED` })) !== null,
+      {
+        what: "the plain publish to be stored at the site",
+      },
+    );
     await new Promise((r) => setTimeout(r, 2_000));
     const hubInfo = await hubJsm.streams.info(ORDERS_STREAM, { subjects_filter: `>` });
     const subjects = Object.keys(hubInfo.state.subjects ?? {});
@@ -198,7 +216,8 @@ describe("orders placed at a site", () => {
 /** One order of a mixed batch: every 10th declined, every 10th (offset 5) out of stock, the rest happy. */
 function mixedOrder(i: number, userId: string): { body: object; expected: string[] } {
   if (i % 10 === 3) return { body: { userId, amount: 5000 }, expected: DECLINED };
-  if (i % 10 === 7) return { body: { userId, amount: 10, items: [{ sku: "OUT-OF-STOCK", quantity: 1, unitPrice: 10 }] }, expected: OUT_OF_STOCK };
+  if (i % 10 === 7)
+    return { body: { userId, amount: 10, items: [{ sku: "OUT-OF-STOCK", quantity: 1, unitPrice: 10 }] }, expected: OUT_OF_STOCK };
   return { body: { userId, amount: 20, items: [{ sku: "A-1", quantity: 2, unitPrice: 10 }] }, expected: HAPPY };
 }
 
@@ -331,13 +350,22 @@ describe("the link to the hub cut and back", () => {
     const siteJsm = { edge1: await manager(sites.site("edge1").nats.url), edge2: await manager(sites.site("edge2").nats.url) };
     const took = await Promise.all(
       (["edge1", "edge2"] as const).map((site) =>
-        allEventsStored(siteJsm[site], `sites.${site}.orders.*.*.*`, placed[site]!, 60_000, `${site}'s orders to complete after the hub's restart`),
+        allEventsStored(
+          siteJsm[site],
+          `sites.${site}.orders.*.*.*`,
+          placed[site]!,
+          60_000,
+          `${site}'s orders to complete after the hub's restart`,
+        ),
       ),
     );
     console.log(`hub restart: 2 × 200 orders complete at their sites ${Math.max(...took)} ms after the hub was started again`);
     for (const site of ["edge1", "edge2"]) await assertCompletedOnce(site, placed[site]!, `kill-${site}`);
     expect((await getJson(`${edge1}/orders/${placed.edge1![0]!.orderId}`)).body.hub).toBe("received");
-    await waitUntil(async () => /^orderstream_hub_link_up\{[^}]*\} 1$/m.test(await metricsOf(edge1)), { timeoutMs: 10_000, what: "the link gauge back at 1" });
+    await waitUntil(async () => /^orderstream_hub_link_up\{[^}]*\} 1$/m.test(await metricsOf(edge1)), {
+      timeoutMs: 10_000,
+      what: "the link gauge back at 1",
+    });
     const check = promtool(["check", "metrics"], await metricsOf(edge1));
     expect(check.status, check.output).toBe(0);
   }, 240_000);
@@ -354,11 +382,26 @@ describe("the link to the hub cut and back", () => {
     const edge2Jsm = await manager(sites.site("edge2").nats.url);
     await allEventsStored(edge2Jsm, "sites.edge2.orders.*.*.*", other, 30_000, "edge2's orders to complete while edge1 is cut off");
     expect((await fetch(`${edge1.order!.baseUrl}/readyz`)).status).toBe(200);
-    expect((await getJson(`${edge1.order!.baseUrl}/orders/${during[0]!.orderId}`)).body).toMatchObject({ status: "CREATED", hub: "waiting" });
+    expect((await getJson(`${edge1.order!.baseUrl}/orders/${during[0]!.orderId}`)).body).toMatchObject({
+      status: "CREATED",
+      hub: "waiting",
+    });
     await edge1.restore();
     const edge1Jsm = await manager(edge1.nats.url);
-    const all = [...during, { orderId: cancelled.body.orderId as string, expected: ["ORDER_CREATED", "ORDER_CANCEL_REQUESTED", "PAYMENT_COMPLETED", "PAYMENT_REFUNDED", "ORDER_CANCELLED"] }];
-    const took = await allEventsStored(edge1Jsm, "sites.edge1.orders.*.*.*", during, 60_000, "edge1's orders to complete after the link returned");
+    const all = [
+      ...during,
+      {
+        orderId: cancelled.body.orderId as string,
+        expected: ["ORDER_CREATED", "ORDER_CANCEL_REQUESTED", "PAYMENT_COMPLETED", "PAYMENT_REFUNDED", "ORDER_CANCELLED"],
+      },
+    ];
+    const took = await allEventsStored(
+      edge1Jsm,
+      "sites.edge1.orders.*.*.*",
+      during,
+      60_000,
+      "edge1's orders to complete after the link returned",
+    );
     console.log(`link cut by reload: 200 orders complete at edge1 ${took} ms after the remote was back`);
     await waitForStatus(edge1.order!.baseUrl, cancelled.body.orderId, ["CANCELLED"], 30_000);
     const cancelTypes = await eventTypesAt(edge1.order!.baseUrl, cancelled.body.orderId);
@@ -383,14 +426,17 @@ describe("the link to the hub cut and back", () => {
       intervalMs: 5,
       what: "the hub to start receiving edge2's backlog",
     });
-    const atRestart = Object.keys(await subjectCounts(hubJsm, ORDERS_STREAM, "sites.edge2.orders.*.*.*")).filter((s) => ids.has(s.split(".")[4]!)).length;
+    const atRestart = Object.keys(await subjectCounts(hubJsm, ORDERS_STREAM, "sites.edge2.orders.*.*.*")).filter((s) =>
+      ids.has(s.split(".")[4]!),
+    ).length;
     await edge2.nats.restart();
     const restarted = Date.now();
     const edge2Jsm = await manager(edge2.nats.url);
     const forwardMs = await waitUntil(
       async () =>
-        Object.keys(await subjectCounts(hubJsm, ORDERS_STREAM, "sites.edge2.orders.*.*.ORDER_CREATED")).filter((s) => ids.has(s.split(".")[4]!)).length ===
-          during.length && Date.now() - restarted,
+        Object.keys(await subjectCounts(hubJsm, ORDERS_STREAM, "sites.edge2.orders.*.*.ORDER_CREATED")).filter((s) =>
+          ids.has(s.split(".")[4]!),
+        ).length === during.length && Date.now() - restarted,
       { timeoutMs: 60_000, intervalMs: 100, what: "every ORDER_CREATED of the backlog at the hub" },
     );
     await allEventsStored(edge2Jsm, "sites.edge2.orders.*.*.*", during, 60_000, "edge2's orders to complete after its restart");
@@ -411,7 +457,11 @@ describe("the link to the hub cut and back", () => {
 describe("a site's service on another runtime", () => {
   it("a Deno order service at a site takes orders beside the Node one, and they complete through the hub", async () => {
     const deno = join(REPO_ROOT, "node_modules", ".bin", "deno");
-    const s = await sites.startSiteService("edge2", { DENO_NO_UPDATE_CHECK: "1" }, { command: [deno, "run", "-A", "services/order/main.deno.ts"], readyTimeoutMs: 120_000 });
+    const s = await sites.startSiteService(
+      "edge2",
+      { DENO_NO_UPDATE_CHECK: "1" },
+      { command: [deno, "run", "-A", "services/order/main.deno.ts"], readyTimeoutMs: 120_000 },
+    );
     expect(s.output()).toContain('"runtime":"deno"');
     const happy = await postOrder(s.baseUrl, { userId: "deno-site", amount: 20 });
     const declined = await postOrder(s.baseUrl, { userId: "deno-site", amount: 5000 });

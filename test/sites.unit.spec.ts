@@ -80,19 +80,42 @@ describe("nats/sites/site.conf", () => {
       `$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.${ORDERS_STREAM}.payment-p01`,
     ];
     expect(imports).toEqual(exports);
-    for (const subject of stored) expect(imports.some((d) => matches(d, subject)), subject).toBe(true);
+    for (const subject of stored)
+      expect(
+        imports.some((d) => matches(d, subject)),
+        subject,
+      ).toBe(true);
   });
 
   it("denies both ways the acknowledgements of consumers of the same name on each side (their subject names no domain)", () => {
-    for (const ack of ["$JS.ACK.ORDERS.order-p08.1.1137.12.1765100000000000000.0", "$JS.ACK.ORDERS.payment-p01.1.7.7.1765100000000000000.3"]) {
-      expect(imports.some((d) => matches(d, ack)), ack).toBe(true);
-      expect(exports.some((d) => matches(d, ack)), ack).toBe(true);
+    for (const ack of [
+      "$JS.ACK.ORDERS.order-p08.1.1137.12.1765100000000000000.0",
+      "$JS.ACK.ORDERS.payment-p01.1.7.7.1765100000000000000.3",
+    ]) {
+      expect(
+        imports.some((d) => matches(d, ack)),
+        ack,
+      ).toBe(true);
+      expect(
+        exports.some((d) => matches(d, ack)),
+        ack,
+      ).toBe(true);
     }
   });
 
   it("lets through what the link is for: the sourcing deliveries and JetStream API requests for the other domain", () => {
-    const crossing = [siteForwardDeliverSubject("edge1"), siteReturnDeliverSubject("edge1"), `${jetStreamApiOf("hub")}.INFO`, "$JS.FC.ORDERS.x.y", "_INBOX_order.abc"];
-    for (const subject of crossing) expect(imports.some((d) => matches(d, subject)), subject).toBe(false);
+    const crossing = [
+      siteForwardDeliverSubject("edge1"),
+      siteReturnDeliverSubject("edge1"),
+      `${jetStreamApiOf("hub")}.INFO`,
+      "$JS.FC.ORDERS.x.y",
+      "_INBOX_order.abc",
+    ];
+    for (const subject of crossing)
+      expect(
+        imports.some((d) => matches(d, subject)),
+        subject,
+      ).toBe(false);
   });
 
   it("loses the leafnode block, and only it, when written unlinked (how a test cuts the link)", () => {

@@ -18,7 +18,11 @@ afterAll(() => {
 
 function startSites(): { proc: ChildProcess; output: () => string; exited: Promise<number | null> } {
   // No NATS_URL and tracing off, as childEnv gives every test service; the script starts its own servers.
-  const proc = spawn(process.execPath, ["--import", "tsx", "scripts/start-sites.ts"], { cwd: REPO_ROOT, env: childEnv({}), stdio: ["ignore", "pipe", "pipe"] });
+  const proc = spawn(process.execPath, ["--import", "tsx", "scripts/start-sites.ts"], {
+    cwd: REPO_ROOT,
+    env: childEnv({}),
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   children.push(proc);
   let text = "";
   proc.stdout!.setEncoding("utf8").on("data", (c: string) => (text += c));
@@ -43,7 +47,6 @@ function childPids(pid: number): number[] {
   return out;
 }
 
-
 describe("npm run start:sites", () => {
   it("starts a hub and two sites, prints where they are, takes an order at a site, refuses a second start, and SIGTERM stops everything", async () => {
     const run = startSites();
@@ -60,8 +63,14 @@ describe("npm run start:sites", () => {
     // Three nats-servers (the hub, edge1, edge2), the hub's four services, the sites' two.
     expect(pids.length).toBeGreaterThanOrEqual(9);
 
-    await waitUntil(async () => (await fetch(`${siteApi}/readyz`)).status === 200, { timeoutMs: 60_000, what: "edge1's order service ready" });
-    await waitUntil(async () => (await fetch(`${hubApi}/readyz`)).status === 200, { timeoutMs: 60_000, what: "the hub's order service ready" });
+    await waitUntil(async () => (await fetch(`${siteApi}/readyz`)).status === 200, {
+      timeoutMs: 60_000,
+      what: "edge1's order service ready",
+    });
+    await waitUntil(async () => (await fetch(`${hubApi}/readyz`)).status === 200, {
+      timeoutMs: 60_000,
+      what: "the hub's order service ready",
+    });
     // Each site's server also takes NATS clients over WebSocket, at the ws:// URL the banner gives.
     const siteWs = /edge1\s+order API \S+\s+NATS \S+, (ws:\/\/127\.0\.0\.1:\d+)/.exec(banner)?.[1];
     expect(siteWs, banner).toBeDefined();
@@ -82,6 +91,9 @@ describe("npm run start:sites", () => {
     run.proc.kill("SIGTERM");
     expect(await run.exited).toBe(0);
     expect(Date.now() - started).toBeLessThan(15_000);
-    await waitUntil(async () => pids.every((p) => !processAlive(p)), { timeoutMs: 5_000, what: "every process start:sites started to be gone" });
+    await waitUntil(async () => pids.every((p) => !processAlive(p)), {
+      timeoutMs: 5_000,
+      what: "every process start:sites started to be gone",
+    });
   }, 180_000);
 });

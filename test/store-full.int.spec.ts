@@ -57,7 +57,9 @@ describe("the JetStream store runs full", () => {
     const accepted: string[] = [];
     let refusal: Awaited<ReturnType<typeof postOrder>> | undefined;
     for (let i = 0; i < MAX_POSTS && !refusal; i += 4) {
-      const answers = await Promise.all([0, 1, 2, 3].map((k) => postOrder(sys.orderUrl, { userId: `full-u${(i + k) % 5}`, amount: 10 + ((i + k) % 50) })));
+      const answers = await Promise.all(
+        [0, 1, 2, 3].map((k) => postOrder(sys.orderUrl, { userId: `full-u${(i + k) % 5}`, amount: 10 + ((i + k) % 50) })),
+      );
       for (const a of answers) {
         if (a.status === 201) accepted.push(a.body.orderId);
         else if (a.status === 507) refusal ??= a;
@@ -68,7 +70,11 @@ describe("the JetStream store runs full", () => {
     console.log(`store full: ${accepted.length} orders accepted before the first 507`);
     expect(refusal!.headers.get("content-type")).toMatch(/^application\/problem\+json/);
     expect(refusal!.headers.get("retry-after")).toBe("30");
-    expect(refusal!.body).toMatchObject({ status: 507, title: "Insufficient Storage", type: "https://orderstream.dev/problems/store-full" });
+    expect(refusal!.body).toMatchObject({
+      status: 507,
+      title: "Insufficient Storage",
+      type: "https://orderstream.dev/problems/store-full",
+    });
     expect(refusal!.body.detail).toBe(
       "The event store is full (JetStream: resource limits exceeded for account); the request was not carried out. Retry later.",
     );

@@ -92,8 +92,7 @@ async function startFakeJaeger(receiver: OtlpReceiver): Promise<FakeJaeger> {
     requests.push(path);
     const match = /^\/api\/v3\/traces\/([0-9a-f]{32})$/.exec(path);
     const spans = match ? receiver.spans().filter((s) => s.traceId === match[1]) : [];
-    const [status, body] =
-      spans.length > 0 ? [200, toJaegerV3(spans)] : [404, { error: { code: 404, message: "trace not found" } }];
+    const [status, body] = spans.length > 0 ? [200, toJaegerV3(spans)] : [404, { error: { code: 404, message: "trace not found" } }];
     res.writeHead(status, { "content-type": "application/json" });
     res.end(JSON.stringify(body));
   });
@@ -179,7 +178,9 @@ describe("order timeline page in headless Chromium", () => {
 
   beforeAll(async () => {
     if (!existsSync(CHROMIUM)) {
-      throw new Error(`${CHROMIUM} is missing: install Debian's chromium first (as root: apt-get update && apt-get install -y chromium; .ci/run does it).`);
+      throw new Error(
+        `${CHROMIUM} is missing: install Debian's chromium first (as root: apt-get update && apt-get install -y chromium; .ci/run does it).`,
+      );
     }
     shots = keepShots ?? (await mkdtemp(join(tmpdir(), "timeline-shots-")));
     await mkdir(shots, { recursive: true });

@@ -107,7 +107,10 @@ function expectOneTree(all: ReceivedSpan[], trace: ReceivedSpan[], traceId: stri
   expect(new Set(trace.map((s) => s.serviceName)), context).toEqual(new Set(SERVICE_NAMES));
 
   const roots = trace.filter((s) => s.parentSpanId === null);
-  expect(roots.map((s) => s.name), `exactly one root in ${context}`).toEqual(["POST /orders"]);
+  expect(
+    roots.map((s) => s.name),
+    `exactly one root in ${context}`,
+  ).toEqual(["POST /orders"]);
   const root = roots[0]!;
   expect(root.kind).toBe(SERVER);
   expect(root.serviceName).toBe("order-service");
@@ -128,7 +131,10 @@ function expectOneTree(all: ReceivedSpan[], trace: ReceivedSpan[], traceId: stri
 
   const known = new Set(ids);
   const orphans = trace.filter((s) => s.parentSpanId !== null && !known.has(s.parentSpanId));
-  expect(orphans.map((s) => `${s.serviceName} ${s.name}`), `spans whose parent is missing in ${context}`).toEqual([]);
+  expect(
+    orphans.map((s) => `${s.serviceName} ${s.name}`),
+    `spans whose parent is missing in ${context}`,
+  ).toEqual([]);
 
   for (const span of trace.filter((s) => s.kind === PRODUCER || s.kind === CONSUMER)) {
     expect(span.attributes["orderstream.order_id"], `${span.serviceName} ${span.name}`).toBe(orderId);
@@ -157,9 +163,13 @@ function expectChain(
 ): Map<string, ReceivedSpan> {
   const context = `trace ${traceId}:\n${describeSpans(trace)}`;
   expect(events.map((e) => e.eventType)).toEqual(chain.map((l) => l.eventType));
-  expect(trace.filter((s) => s.kind === PRODUCER).map((s) => s.name).sort(), context).toEqual(
-    chain.map((l) => publishSpanName(l.eventType)).sort(),
-  );
+  expect(
+    trace
+      .filter((s) => s.kind === PRODUCER)
+      .map((s) => s.name)
+      .sort(),
+    context,
+  ).toEqual(chain.map((l) => publishSpanName(l.eventType)).sort());
 
   const sends = new Map<string, ReceivedSpan>();
   for (const [i, link] of chain.entries()) {
@@ -203,16 +213,19 @@ function expectChain(
 
     const consumers = processSpansUnder(trace, send, link.eventType);
     // Only the services whose consumers are filtered to this type are delivered it.
-    expect(new Set(consumers.map((s) => s.serviceName)), `who processes ${link.eventType} in ${context}`).toEqual(new Set(consumersOf(link.eventType)));
+    expect(new Set(consumers.map((s) => s.serviceName)), `who processes ${link.eventType} in ${context}`).toEqual(
+      new Set(consumersOf(link.eventType)),
+    );
     for (const service of consumersOf(link.eventType)) {
       const mine = consumers
         .filter((s) => s.serviceName === service)
         .sort((a, b) => Number(a.attributes["messaging.nats.delivery_count"]) - Number(b.attributes["messaging.nats.delivery_count"]));
       const deliveries = redelivered.find((r) => r.eventType === link.eventType && r.service === service)?.deliveries ?? 1;
       const where = `${service}'s process ${link.eventType}`;
-      expect(mine.map((s) => s.attributes["messaging.nats.delivery_count"]), `${where} in ${context}`).toEqual(
-        Array.from({ length: deliveries }, (_, n) => n + 1),
-      );
+      expect(
+        mine.map((s) => s.attributes["messaging.nats.delivery_count"]),
+        `${where} in ${context}`,
+      ).toEqual(Array.from({ length: deliveries }, (_, n) => n + 1));
       for (const span of mine) {
         expect(span.attributes, where).toMatchObject({
           "messaging.system.name": "nats",
@@ -343,9 +356,18 @@ describe("one trace per order, exported over OTLP/HTTP", () => {
     const chain: ChainLink[] = [
       { eventType: "ORDER_CREATED", producer: "order-service", parent: "http" },
       { eventType: "PAYMENT_COMPLETED", producer: "payment-service", parent: { eventType: "ORDER_CREATED", service: "payment-service" } },
-      { eventType: "SHIPPING_READY", producer: "shipping-service", parent: { eventType: "PAYMENT_COMPLETED", service: "shipping-service" } },
+      {
+        eventType: "SHIPPING_READY",
+        producer: "shipping-service",
+        parent: { eventType: "PAYMENT_COMPLETED", service: "shipping-service" },
+      },
     ];
-    const trace = await collectOrderTrace(receiver, traceId, chain.map((l) => l.eventType), chain.length);
+    const trace = await collectOrderTrace(
+      receiver,
+      traceId,
+      chain.map((l) => l.eventType),
+      chain.length,
+    );
     expect(receiver.rejected()).toEqual([]);
 
     const root = expectOneTree(receiver.spans(), trace, traceId, orderId);
@@ -356,7 +378,12 @@ describe("one trace per order, exported over OTLP/HTTP", () => {
     // Each service is delivered only the event types it acts on (payment learns its own
     // PAYMENT_COMPLETED from the publish): 1 HTTP + 3 publishes + 3 + 2 + 1 process spans, and
     // notification's 3 webhook POSTs.
-    expect(trace.length, describeSpans(trace)).toBe(spanCount(chain.map((l) => l.eventType), { webhook: true }));
+    expect(trace.length, describeSpans(trace)).toBe(
+      spanCount(
+        chain.map((l) => l.eventType),
+        { webhook: true },
+      ),
+    );
     expect(trace.length).toBe(13);
     expect(trace.filter((s) => s.status.code === STATUS_ERROR)).toEqual([]);
     expect(trace.filter((s) => s.kind === CONSUMER).every((s) => s.attributes["messaging.nats.delivery_count"] === 1)).toBe(true);
@@ -375,13 +402,26 @@ describe("one trace per order, exported over OTLP/HTTP", () => {
       { eventType: "PAYMENT_FAILED", producer: "payment-service", parent: { eventType: "ORDER_CREATED", service: "payment-service" } },
       { eventType: "ORDER_CANCELLED", producer: "order-service", parent: { eventType: "PAYMENT_FAILED", service: "order-service" } },
     ];
-    const trace = await collectOrderTrace(receiver, traceId, chain.map((l) => l.eventType), chain.length);
+    const trace = await collectOrderTrace(
+      receiver,
+      traceId,
+      chain.map((l) => l.eventType),
+      chain.length,
+    );
     const root = expectOneTree(receiver.spans(), trace, traceId, orderId);
     const events = await storedEvents(sys, orderId);
     expectChain(trace, root, traceId, orderId, events, chain);
     expectWebhookHop(trace, traceId, events, webhook);
-    expect(trace.some((s) => /PAYMENT_COMPLETED|SHIPPING_READY/.test(s.name)), describeSpans(trace)).toBe(false);
-    expect(trace.length, describeSpans(trace)).toBe(spanCount(chain.map((l) => l.eventType), { webhook: true }));
+    expect(
+      trace.some((s) => /PAYMENT_COMPLETED|SHIPPING_READY/.test(s.name)),
+      describeSpans(trace),
+    ).toBe(false);
+    expect(trace.length, describeSpans(trace)).toBe(
+      spanCount(
+        chain.map((l) => l.eventType),
+        { webhook: true },
+      ),
+    );
   });
 
   it("a failed delivery is an error span with the exception, and its redelivery a sibling with delivery count 2", async () => {
@@ -393,7 +433,11 @@ describe("one trace per order, exported over OTLP/HTTP", () => {
     const chain: ChainLink[] = [
       { eventType: "ORDER_CREATED", producer: "order-service", parent: "http" },
       { eventType: "PAYMENT_COMPLETED", producer: "payment-service", parent: { eventType: "ORDER_CREATED", service: "payment-service" } },
-      { eventType: "SHIPPING_READY", producer: "shipping-service", parent: { eventType: "PAYMENT_COMPLETED", service: "shipping-service" } },
+      {
+        eventType: "SHIPPING_READY",
+        producer: "shipping-service",
+        parent: { eventType: "PAYMENT_COMPLETED", service: "shipping-service" },
+      },
     ];
     const notificationRetried = (spans: ReceivedSpan[]) =>
       spans.some(
@@ -403,7 +447,13 @@ describe("one trace per order, exported over OTLP/HTTP", () => {
           s.attributes["messaging.nats.delivery_count"] === 2,
       );
     // Four POSTs: ORDER_CREATED's twice (503, then 204 on the redelivery), the other two once.
-    const trace = await collectOrderTrace(receiver, traceId, chain.map((l) => l.eventType), chain.length + 1, notificationRetried);
+    const trace = await collectOrderTrace(
+      receiver,
+      traceId,
+      chain.map((l) => l.eventType),
+      chain.length + 1,
+      notificationRetried,
+    );
     const root = expectOneTree(receiver.spans(), trace, traceId, orderId);
     const events = await storedEvents(sys, orderId);
     const sends = expectChain(trace, root, traceId, orderId, events, chain, [
@@ -431,7 +481,12 @@ describe("one trace per order, exported over OTLP/HTTP", () => {
     expect(clients[0]!.parentSpanId).toBe(failed!.spanId);
     expect(clients[1]!.parentSpanId).toBe(retried!.spanId);
     // The redelivery and its second POST.
-    expect(trace.length, describeSpans(trace)).toBe(spanCount(chain.map((l) => l.eventType), { webhook: true }) + 2);
+    expect(trace.length, describeSpans(trace)).toBe(
+      spanCount(
+        chain.map((l) => l.eventType),
+        { webhook: true },
+      ) + 2,
+    );
   });
 });
 
@@ -445,7 +500,12 @@ describe("with OTEL_TRACES_EXPORTER=none", () => {
     silent = await startOtlpReceiver();
     webhook = await startWebhookReceiver();
     sys = await startSystem({
-      env: { OTEL_TRACES_EXPORTER: "none", OTEL_EXPORTER_OTLP_ENDPOINT: silent.url, OTEL_BSP_SCHEDULE_DELAY: "200", NOTIFY_WEBHOOK_URL: webhook.url },
+      env: {
+        OTEL_TRACES_EXPORTER: "none",
+        OTEL_EXPORTER_OTLP_ENDPOINT: silent.url,
+        OTEL_BSP_SCHEDULE_DELAY: "200",
+        NOTIFY_WEBHOOK_URL: webhook.url,
+      },
     });
   });
 

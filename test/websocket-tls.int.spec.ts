@@ -38,10 +38,40 @@ function openssl(args: string[]): void {
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "orderstream-wss-"));
   denoDir = mkdtempSync(join(tmpdir(), "orderstream-deno-wss-"));
-  openssl(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-days", "1", "-subj", "/CN=orderstream wss test CA"]);
+  openssl([
+    "req",
+    "-x509",
+    "-newkey",
+    "rsa:2048",
+    "-nodes",
+    "-keyout",
+    "ca.key",
+    "-out",
+    "ca.pem",
+    "-days",
+    "1",
+    "-subj",
+    "/CN=orderstream wss test CA",
+  ]);
   writeFileSync(join(dir, "server.ext"), "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n");
   openssl(["req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=localhost"]);
-  openssl(["x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-out", "server.pem", "-days", "1", "-extfile", "server.ext"]);
+  openssl([
+    "x509",
+    "-req",
+    "-in",
+    "server.csr",
+    "-CA",
+    "ca.pem",
+    "-CAkey",
+    "ca.key",
+    "-CAcreateserial",
+    "-out",
+    "server.pem",
+    "-days",
+    "1",
+    "-extfile",
+    "server.ext",
+  ]);
   ca = join(dir, "ca.pem");
   const wsPort = await freePort();
   writeFileSync(
@@ -61,7 +91,9 @@ afterAll(async () => {
 
 describe("services over wss://, the CA in the runtime's trust store", () => {
   it("without NODE_EXTRA_CA_CERTS a Node service does not trust the server and never gets ready", async () => {
-    await expect(startService("order", { NATS_URL: wssUrl }, { readyTimeoutMs: 5_000 })).rejects.toThrow(/not ready .* after 5000 ms \(last probe: GET \/readyz -> 503\)/);
+    await expect(startService("order", { NATS_URL: wssUrl }, { readyTimeoutMs: 5_000 })).rejects.toThrow(
+      /not ready .* after 5000 ms \(last probe: GET \/readyz -> 503\)/,
+    );
   });
 
   it(

@@ -65,7 +65,11 @@ function expectOneTraceContext(events: EventRow[]): void {
 }
 
 /** Runs a command to its end (bounded) and returns its exit code and output. */
-function runToExit(command: string[], env: Record<string, string>, timeoutMs = 90_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function runToExit(
+  command: string[],
+  env: Record<string, string>,
+  timeoutMs = 90_000,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(command[0]!, command.slice(1), { cwd: REPO_ROOT, env: childEnv(env), stdio: ["ignore", "pipe", "pipe"] });
     let stdout = "";
@@ -111,7 +115,13 @@ describe("the four services with NATS_URL=ws://", () => {
     const view = await waitForStatus(sys.orderUrl, id, FINAL);
     expect(view).toMatchObject({ status: "CANCELLED", cancelReason: "SHIPPING_FAILED" });
     const events = await eventsOf(id);
-    expect(events.map((e) => e.eventType)).toEqual(["ORDER_CREATED", "PAYMENT_COMPLETED", "SHIPPING_FAILED", "PAYMENT_REFUNDED", "ORDER_CANCELLED"]);
+    expect(events.map((e) => e.eventType)).toEqual([
+      "ORDER_CREATED",
+      "PAYMENT_COMPLETED",
+      "SHIPPING_FAILED",
+      "PAYMENT_REFUNDED",
+      "ORDER_CANCELLED",
+    ]);
     expectOneTraceContext(events);
   });
 
@@ -142,7 +152,10 @@ describe("the four services with NATS_URL=ws://", () => {
         what: `${s.name} to be ready again after the restart`,
       });
       // The reconnect went to the WebSocket port: the only one the service was given.
-      const reconnected = s.output().split("\n").filter((l) => l.includes("reconnected to NATS"));
+      const reconnected = s
+        .output()
+        .split("\n")
+        .filter((l) => l.includes("reconnected to NATS"));
       expect(reconnected.length, s.output()).toBeGreaterThan(0);
       expect(reconnected.at(-1)).toContain(`127.0.0.1:${wsPort}`);
     }
@@ -188,7 +201,10 @@ describe("a Deno service with NATS_URL=ws://", () => {
       const happy = await placeOrder({ userId: "ws-deno", amount: 30 });
       const declined = await placeOrder({ userId: "ws-deno", amount: 2000 });
       expect((await waitForStatus(sys.orderUrl, happy, FINAL, 45_000)).status).toBe("SHIPPING_READY");
-      expect(await waitForStatus(sys.orderUrl, declined, FINAL, 45_000)).toMatchObject({ status: "CANCELLED", cancelReason: "PAYMENT_FAILED" });
+      expect(await waitForStatus(sys.orderUrl, declined, FINAL, 45_000)).toMatchObject({
+        status: "CANCELLED",
+        cancelReason: "PAYMENT_FAILED",
+      });
       const events = await eventsOf(happy);
       expect(events.map((e) => e.eventType)).toEqual(["ORDER_CREATED", "PAYMENT_COMPLETED", "SHIPPING_READY"]);
       expectOneTraceContext(events);
@@ -231,7 +247,9 @@ describe("a NATS_URL the services refuse", () => {
     });
     expect(run.code, run.stderr).toBe(1);
     expect(run.stderr.trim().split("\n")).toHaveLength(1);
-    expect(run.stderr).toMatch(/^order: NATS_TLS_CA is set but NATS_URL is WebSocket \(wss:\/\/127\.0\.0\.1:1\).*NODE_EXTRA_CA_CERTS=<ca\.pem> on Node, DENO_CERT=<ca\.pem> on Deno/);
+    expect(run.stderr).toMatch(
+      /^order: NATS_TLS_CA is set but NATS_URL is WebSocket \(wss:\/\/127\.0\.0\.1:1\).*NODE_EXTRA_CA_CERTS=<ca\.pem> on Node, DENO_CERT=<ca\.pem> on Deno/,
+    );
   });
 
   it("the CLI given a mixed list fails with the same reason", async () => {

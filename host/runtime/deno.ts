@@ -42,7 +42,9 @@ export function runServiceOnDeno(definition: ServiceDefinition<unknown>): Promis
   const env = Deno.env.toObject();
   if (env.OTEL_DENO === "true") {
     // Checked on Deno 2.9.6: with it on, the SDK's spans never reach the collector. Refuse rather than trace nothing.
-    console.error(`${name}: unset OTEL_DENO (or set it to false): the service exports its traces through the OpenTelemetry SDK, which Deno's built-in telemetry would displace`);
+    console.error(
+      `${name}: unset OTEL_DENO (or set it to false): the service exports its traces through the OpenTelemetry SDK, which Deno's built-in telemetry would displace`,
+    );
     Deno.exit(1);
   }
   return runService(definition, {

@@ -20,7 +20,12 @@ export function nodeHttpPost(): HttpPost {
       const payload = Buffer.from(body);
       const req = (secure ? httpsRequest : httpRequest)(
         url,
-        { method: "POST", agent: secure ? agents.https : agents.http, headers: { ...headers, "content-length": payload.length }, timeout: timeoutMs },
+        {
+          method: "POST",
+          agent: secure ? agents.https : agents.http,
+          headers: { ...headers, "content-length": payload.length },
+          timeout: timeoutMs,
+        },
         (res) => {
           const chunks: Buffer[] = [];
           res.on("data", (c: Buffer) => chunks.push(c));

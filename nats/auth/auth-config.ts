@@ -17,14 +17,7 @@
  * granting `*` on the ORDERS consumers (which would let payment read or ack shipping's messages).
  */
 import { ADVISORIES_STREAM, DLQ_STREAM } from "../dead-letters.ts";
-import {
-  BUCKETS,
-  consumerNames,
-  NOTIFICATIONS_STREAM,
-  ORDERS_STREAM,
-  SERVICES,
-  type ServiceName,
-} from "../subjects.ts";
+import { BUCKETS, consumerNames, NOTIFICATIONS_STREAM, ORDERS_STREAM, SERVICES, type ServiceName } from "../subjects.ts";
 import type { EventType } from "../../shared/events.ts";
 import { inboxPrefixOf } from "../connect.ts";
 

@@ -15,17 +15,32 @@ describe("nats/auth/nats-server.auth.conf", () => {
   it("holds no password, only references to the server's environment", () => {
     const text = readFileSync(AUTH_CONF, "utf8");
     const passwords = [...text.matchAll(/password:\s*([^\s,}]+)/g)].map((m) => m[1]);
-    expect(passwords).toEqual(["$ORDER_NATS_PASSWORD", "$PAYMENT_NATS_PASSWORD", "$SHIPPING_NATS_PASSWORD", "$NOTIFICATION_NATS_PASSWORD", "$ADMIN_NATS_PASSWORD"]);
+    expect(passwords).toEqual([
+      "$ORDER_NATS_PASSWORD",
+      "$PAYMENT_NATS_PASSWORD",
+      "$SHIPPING_NATS_PASSWORD",
+      "$NOTIFICATION_NATS_PASSWORD",
+      "$ADMIN_NATS_PASSWORD",
+    ]);
   });
 
   it("lets each service publish only its own event types and touch only its own consumers", () => {
     for (const service of SERVICES) {
       const allow = publishAllow(service);
       const others = SERVICES.filter((s) => s !== service);
-      expect(allow.filter((s) => s.startsWith("orders.")).length, service).toBe(service === "notification" ? 0 : service === "shipping" ? 2 : 3);
-      for (const other of others) expect(allow.filter((s) => s.includes(`${other}-p`)), `${service} → ${other}`).toEqual([]);
+      expect(allow.filter((s) => s.startsWith("orders.")).length, service).toBe(
+        service === "notification" ? 0 : service === "shipping" ? 2 : 3,
+      );
+      for (const other of others)
+        expect(
+          allow.filter((s) => s.includes(`${other}-p`)),
+          `${service} → ${other}`,
+        ).toEqual([]);
       // No wildcard over all ORDERS consumers, no destructive API, nothing broader than needed.
-      expect(allow.filter((s) => /CONSUMER\.[A-Z.]+\.ORDERS\.\*|STREAM\.(DELETE|PURGE|UPDATE)|MSG\.DELETE\.ORDERS$|^>$|^\$JS\.API\.>$/.test(s)), service).toEqual([]);
+      expect(
+        allow.filter((s) => /CONSUMER\.[A-Z.]+\.ORDERS\.\*|STREAM\.(DELETE|PURGE|UPDATE)|MSG\.DELETE\.ORDERS$|^>$|^\$JS\.API\.>$/.test(s)),
+        service,
+      ).toEqual([]);
       expect(subscribeAllow(service)).toEqual([`_INBOX_${service}.>`]);
     }
   });

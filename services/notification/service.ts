@@ -120,7 +120,13 @@ export const notificationService: ServiceDefinition<NotificationRuntime> = {
         const rt = runtime();
         const list = await listNotifications(rt.infra.js, rt.infra.jsm, userId);
         return c.json(
-          list.map(({ eventId, orderId, eventType, sentAt, message }) => ({ eventId, orderId, eventType, sentAt, message })) satisfies NotificationsAnswer,
+          list.map(({ eventId, orderId, eventType, sentAt, message }) => ({
+            eventId,
+            orderId,
+            eventType,
+            sentAt,
+            message,
+          })) satisfies NotificationsAnswer,
         );
       },
     );

@@ -24,7 +24,11 @@ export async function recordNotification(publisher: JetStreamPublisher, n: Notif
   h.set(PubHeaders.ExpectedLastSubjectSequenceHdr, "0");
   h.set(PubHeaders.ExpectedStreamHdr, NOTIFICATIONS_STREAM);
   try {
-    const ack = await publisher.publish(notificationSubject(n.userId, n.orderId, n.eventType as EventType), encoder.encode(JSON.stringify(n)), h);
+    const ack = await publisher.publish(
+      notificationSubject(n.userId, n.orderId, n.eventType as EventType),
+      encoder.encode(JSON.stringify(n)),
+      h,
+    );
     return !ack.duplicate;
   } catch (err) {
     if (isWrongLastSequence(err)) return false;

@@ -21,50 +21,49 @@ const Price = v.pipe(
 
 export const CreateOrderBody = v.pipe(
   v.custom<unknown>((x) => typeof x === "object" && x !== null && !Array.isArray(x), "must be a JSON object"),
-  v.object({
-    userId: v.pipe(
-      v.string("must be a string"),
-      v.regex(USER_ID_PATTERN, "must be 1-64 letters, digits, '_' or '-'"),
-    ),
-    amount: v.pipe(
-      v.number("must be a number"),
-      v.description("> 0, at most 1,000,000,000, at most 2 decimal places; with items, the sum of quantity × unitPrice to the cent."),
-      v.finite("must be a finite number"),
-      v.gtValue(0, "must be greater than 0"),
-      v.maxValue(1_000_000_000, "must be at most 1,000,000,000"),
-      v.check(hasAtMostTwoDecimals, "must have at most 2 decimal places"),
-    ),
-    currency: v.optional(v.pipe(v.string("must be a string"), v.regex(/^[A-Z]{3}$/, "must be three capital letters")), "USD"),
-    items: v.optional(
-      v.pipe(
-        v.array(
-          v.object({
-            sku: v.pipe(
-              v.string("must be a string"),
-              v.minLength(1, "must not be empty"),
-              v.maxLength(64, "must be at most 64 characters"),
-              v.regex(/^[\x21-\x7e]+$/, "must be printable ASCII without spaces"),
-            ),
-            quantity: v.pipe(
-              v.number("must be a number"),
-              v.integer("must be a whole number"),
-              v.minValue(1, "must be at least 1"),
-              v.maxValue(1_000_000, "must be at most 1,000,000"),
-            ),
-            unitPrice: Price,
-          }),
-          "must be an array of items",
-        ),
-        v.maxLength(500, "must hold at most 500 items"),
+  v.object(
+    {
+      userId: v.pipe(v.string("must be a string"), v.regex(USER_ID_PATTERN, "must be 1-64 letters, digits, '_' or '-'")),
+      amount: v.pipe(
+        v.number("must be a number"),
+        v.description("> 0, at most 1,000,000,000, at most 2 decimal places; with items, the sum of quantity × unitPrice to the cent."),
+        v.finite("must be a finite number"),
+        v.gtValue(0, "must be greater than 0"),
+        v.maxValue(1_000_000_000, "must be at most 1,000,000,000"),
+        v.check(hasAtMostTwoDecimals, "must have at most 2 decimal places"),
       ),
-      [],
-    ),
-  }, (issue) => (issue.path ? "is required" : "must be a JSON object")),
+      currency: v.optional(v.pipe(v.string("must be a string"), v.regex(/^[A-Z]{3}$/, "must be three capital letters")), "USD"),
+      items: v.optional(
+        v.pipe(
+          v.array(
+            v.object({
+              sku: v.pipe(
+                v.string("must be a string"),
+                v.minLength(1, "must not be empty"),
+                v.maxLength(64, "must be at most 64 characters"),
+                v.regex(/^[\x21-\x7e]+$/, "must be printable ASCII without spaces"),
+              ),
+              quantity: v.pipe(
+                v.number("must be a number"),
+                v.integer("must be a whole number"),
+                v.minValue(1, "must be at least 1"),
+                v.maxValue(1_000_000, "must be at most 1,000,000"),
+              ),
+              unitPrice: Price,
+            }),
+            "must be an array of items",
+          ),
+          v.maxLength(500, "must hold at most 500 items"),
+        ),
+        [],
+      ),
+    },
+    (issue) => (issue.path ? "is required" : "must be a JSON object"),
+  ),
   v.forward(
     v.check(
       (body) =>
-        body.items.length === 0 ||
-        body.items.reduce((sum, item) => sum + item.quantity * cents(item.unitPrice), 0) === cents(body.amount),
+        body.items.length === 0 || body.items.reduce((sum, item) => sum + item.quantity * cents(item.unitPrice), 0) === cents(body.amount),
       "must equal the sum of quantity × unitPrice over the items",
     ),
     ["amount"],
@@ -163,7 +162,10 @@ export const OrderTraceBody = v.object({
   orderId: OrderId,
   traceId: v.nullable(TraceId),
   jaegerUrl: v.nullable(v.string()),
-  spans: v.pipe(v.nullable(v.array(TraceSpanSchema)), v.description("From Jaeger; null (with a warning) when Jaeger does not answer or has no such trace.")),
+  spans: v.pipe(
+    v.nullable(v.array(TraceSpanSchema)),
+    v.description("From Jaeger; null (with a warning) when Jaeger does not answer or has no such trace."),
+  ),
   warning: v.optional(v.string()),
 });
 export type OrderTraceAnswer = v.InferOutput<typeof OrderTraceBody>;

@@ -22,7 +22,17 @@ import {
   type OrderViewAnswer,
   type OrderTraceAnswer,
 } from "./http-schemas.ts";
-import { BODY_PROBLEMS, describeRoute, type DescribeRouteOptions, header, jsonResponse, problems, schemaOf, STORE_FULL, UNAVAILABLE } from "../../shared/http/openapi.ts";
+import {
+  BODY_PROBLEMS,
+  describeRoute,
+  type DescribeRouteOptions,
+  header,
+  jsonResponse,
+  problems,
+  schemaOf,
+  STORE_FULL,
+  UNAVAILABLE,
+} from "../../shared/http/openapi.ts";
 import { claimOrderId } from "./idempotency.ts";
 import { fetchTrace } from "../../otel/jaeger-query.ts";
 import { ORDER_ID_ATTR } from "../../otel/messaging-attributes.ts";
@@ -74,7 +84,13 @@ function requireToken(token: string) {
     return problemResponse(problem, c.req.path);
   };
   const challenge = { message: unauthorized };
-  return bearerAuth({ token, realm: "orderstream", noAuthenticationHeader: challenge, invalidAuthenticationHeader: challenge, invalidToken: challenge });
+  return bearerAuth({
+    token,
+    realm: "orderstream",
+    noAuthenticationHeader: challenge,
+    invalidAuthenticationHeader: challenge,
+    invalidToken: challenge,
+  });
 }
 
 /** The Idempotency-Key request header: 1-255 printable ASCII (no leading or trailing space, which HTTP drops). */
@@ -155,7 +171,10 @@ export function orderRoutes(app: Hono, runtime: () => OrderRuntime, config: Serv
       requestBody: { required: true, content: { "application/json": { schema: schemaOf(CreateOrderBody) } } },
       responses: {
         201: { ...jsonResponse("Created.", CreatedOrderBody, LOCATION), links: ORDER_LINKS },
-        200: { ...jsonResponse("A repeat (same Idempotency-Key, same body): the first request's order.", CreatedOrderBody, LOCATION), links: ORDER_LINKS },
+        200: {
+          ...jsonResponse("A repeat (same Idempotency-Key, same body): the first request's order.", CreatedOrderBody, LOCATION),
+          links: ORDER_LINKS,
+        },
         ...problems({
           ...BODY_PROBLEMS,
           400: `${BODY_PROBLEMS[400]} Or the Idempotency-Key is not 1-255 printable ASCII characters.`,
@@ -175,7 +194,14 @@ export function orderRoutes(app: Hono, runtime: () => OrderRuntime, config: Serv
       const published = await rt.infra.publisher.publish(decideCreate({ orderId, ...body }), requestTrace(c));
       // The order's first log line (the services log one per event they handle: nats/partition-worker.ts).
       rt.infra.log.info(
-        { orderId, eventType: "ORDER_CREATED", seq: published.seq, duplicate: published.duplicate, userId: body.userId, ...traceFields(requestSpan(c)) },
+        {
+          orderId,
+          eventType: "ORDER_CREATED",
+          seq: published.seq,
+          duplicate: published.duplicate,
+          userId: body.userId,
+          ...traceFields(requestSpan(c)),
+        },
         published.duplicate ? "order already accepted (repeated request)" : "order accepted",
       );
       c.header("location", `/orders/${orderId}`);
@@ -247,7 +273,10 @@ export function orderRoutes(app: Hono, runtime: () => OrderRuntime, config: Serv
       responses: {
         202: jsonResponse("Accepted: the cancel is on its way.", CancelAcceptedBody),
         ...unknownOrder,
-        ...problems({ 409: "The order is SHIPPING_READY or CANCELLED already, or it was placed at a site (cancel it there).", ...STORE_FULL }),
+        ...problems({
+          409: "The order is SHIPPING_READY or CANCELLED already, or it was placed at a site (cancel it there).",
+          ...STORE_FULL,
+        }),
       },
     }),
     async (c) => {
@@ -260,7 +289,11 @@ export function orderRoutes(app: Hono, runtime: () => OrderRuntime, config: Serv
       if (site !== undefined && !(config.topology.kind === "site" && config.topology.site === site)) {
         // A site's customer decisions are taken at the site (nats/subjects.ts SITE_ORIGIN_TYPES):
         // published here they would race the site's own for the same subject.
-        throw new HttpProblem(409, "order-at-another-site", `Order ${orderId} was placed at site ${site}: cancel it through that site's order API.`);
+        throw new HttpProblem(
+          409,
+          "order-at-another-site",
+          `Order ${orderId} was placed at site ${site}: cancel it through that site's order API.`,
+        );
       }
       const decision = decideCancel(view);
       if (decision.kind === "too-late") {
@@ -308,7 +341,10 @@ export function orderRoutes(app: Hono, runtime: () => OrderRuntime, config: Serv
     describe("getOrderView", "The order's timeline page", {
       ...byId,
       responses: {
-        200: { description: "An HTML page: the order's events in order, its trace waterfall and its log lines.", content: { "text/html": { schema: { type: "string" } } } },
+        200: {
+          description: "An HTML page: the order's events in order, its trace waterfall and its log lines.",
+          content: { "text/html": { schema: { type: "string" } } },
+        },
         ...unknownOrder,
       },
     }),
@@ -326,7 +362,8 @@ export function orderRoutes(app: Hono, runtime: () => OrderRuntime, config: Serv
         "content-type": "text/html; charset=utf-8",
         "cache-control": "no-store",
         // No script at all, inline styles only: a value that slipped through escaping still could not run.
-        "content-security-policy": "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+        "content-security-policy":
+          "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
       });
     },
   );

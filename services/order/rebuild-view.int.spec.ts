@@ -63,7 +63,11 @@ describe("rebuildOrderViews", () => {
     const paidOnly = newOrderId();
     for (const d of [created, paid]) await publish(paidOnly, d);
     const declined = newOrderId();
-    for (const d of [created, { eventType: "PAYMENT_FAILED", reason: "limit" } as const, { eventType: "ORDER_CANCELLED", cancelReason: "PAYMENT_FAILED" } as const]) {
+    for (const d of [
+      created,
+      { eventType: "PAYMENT_FAILED", reason: "limit" } as const,
+      { eventType: "ORDER_CANCELLED", cancelReason: "PAYMENT_FAILED" } as const,
+    ]) {
       await publish(declined, d);
     }
     for (const id of happy.slice(0, 5)) await publish(id, { eventType: "ORDER_CANCEL_REQUESTED" });
@@ -85,7 +89,16 @@ describe("rebuildOrderViews", () => {
       else expect(id).toBe(orphan);
     }
     expect(byStatus).toEqual({ CREATED: 1, PAID: 1, SHIPPING_READY: 40, CANCELLED: 1 });
-    expect(result).toEqual({ phase: "done", events: events + 2, total: events + 2, lastSeq: events + 2, orders: histories.size, invalid: 2, orphans: 1, byStatus });
+    expect(result).toEqual({
+      phase: "done",
+      events: events + 2,
+      total: events + 2,
+      lastSeq: events + 2,
+      orders: histories.size,
+      invalid: 2,
+      orphans: 1,
+      byStatus,
+    });
     expect(seen.at(-1)).toEqual(result);
   });
 

@@ -83,7 +83,8 @@ export async function rebuildOrderViews(
       },
     });
     const closed = await messages.closed();
-    if (!finished) throw closed instanceof Error ? closed : new Error(`reading ${ORDERS_STREAM} stopped at sequence ${progress.lastSeq} of ${endSeq}`);
+    if (!finished)
+      throw closed instanceof Error ? closed : new Error(`reading ${ORDERS_STREAM} stopped at sequence ${progress.lastSeq} of ${endSeq}`);
   }
   for (const view of views.values()) if (view) progress.byStatus[view.status]++;
   progress.orphans = orphaned.size;

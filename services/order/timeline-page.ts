@@ -86,17 +86,19 @@ export function renderTimelinePage(input: TimelinePageInput): string {
   <h2 id="trace-title">Trace</h2>
   ${traceSection(trace)}
 </section>
-${logs === "not-configured"
-  ? html`<section aria-labelledby="logs-title">
+${
+  logs === "not-configured"
+    ? html`<section aria-labelledby="logs-title">
   <h2 id="logs-title">Logs</h2>
   <p class="empty">Log lines are not collected centrally here: set VICTORIA_LOGS_URL for the services (npm start and compose do) to ship them to VictoriaLogs, and this page shows the order's lines from every service.</p>
 </section>`
-  : logs
-    ? html`<section aria-labelledby="logs-title">
+    : logs
+      ? html`<section aria-labelledby="logs-title">
   <h2 id="logs-title">Logs <small>(${logs.lines ? `${logs.lines.length} line${logs.lines.length === 1 ? "" : "s"}, every service, in time order` : "unavailable"})</small></h2>
   ${logsSection(logs)}
 </section>`
-    : ""}
+      : ""
+}
 </main>
 </body>
 </html>
@@ -228,7 +230,8 @@ function logsSection(logs: LogLookup) {
     <td class="details">${details}${trace}</td>
   </tr>`;
   });
-  const cut = logs.lines.length > lines.length ? html`<p class="warning">Showing the first ${lines.length} of ${logs.lines.length} lines.</p>` : "";
+  const cut =
+    logs.lines.length > lines.length ? html`<p class="warning">Showing the first ${lines.length} of ${logs.lines.length} lines.</p>` : "";
   return html`<table class="events logs" id="logs">
   <thead><tr><th>Time</th><th>Since first</th><th>Service</th><th>Level</th><th>Message</th><th>Details</th></tr></thead>
   <tbody>
@@ -256,9 +259,7 @@ function waterfall(all: TraceSpan[]) {
     colors.set(span.service, known ?? SPARE_COLORS[spare++ % SPARE_COLORS.length]!);
   }
   const pct = (us: number) => `${((us / total) * 100).toFixed(3)}%`;
-  const ticks = [0, 0.25, 0.5, 0.75, 1].map(
-    (f) => html`<span class="tick" style="left:${(f * 100).toFixed(0)}%">${ms(f * total)}</span>`,
-  );
+  const ticks = [0, 0.25, 0.5, 0.75, 1].map((f) => html`<span class="tick" style="left:${(f * 100).toFixed(0)}%">${ms(f * total)}</span>`);
   const lines = rows.map(({ span, depth }) => {
     const offset = span.startTimeUs - start;
     const color = span.status === "error" ? ERROR_COLOR : colors.get(span.service)!;

@@ -36,11 +36,23 @@ const created = stored(11, 0, {
   currency: "EUR",
   items: [{ sku: HOSTILE, quantity: 2, unitPrice: 15 }],
 });
-const paid = stored(14, 40, { eventType: "PAYMENT_COMPLETED", ...envelope("PAYMENT_COMPLETED", 40), paymentId: "pay_1", amount: 30, currency: "EUR" });
+const paid = stored(14, 40, {
+  eventType: "PAYMENT_COMPLETED",
+  ...envelope("PAYMENT_COMPLETED", 40),
+  paymentId: "pay_1",
+  amount: 30,
+  currency: "EUR",
+});
 const shipped = stored(19, 75, { eventType: "SHIPPING_READY", ...envelope("SHIPPING_READY", 75), shippingId: "shp_1" });
 const HAPPY = [created, paid, shipped];
 
-function span(spanId: string, parentSpanId: string | null, startMs: number, durationMs: number, fields: Partial<TraceSpan> = {}): TraceSpan {
+function span(
+  spanId: string,
+  parentSpanId: string | null,
+  startMs: number,
+  durationMs: number,
+  fields: Partial<TraceSpan> = {},
+): TraceSpan {
   return {
     spanId,
     parentSpanId,
@@ -125,7 +137,9 @@ describe("renderTimelinePage", () => {
 
   it("shows the warning and the Jaeger link, and no waterfall, when the spans are null", () => {
     const doc = page(HAPPY, lookup(null, "Jaeger at http://127.0.0.1:1 did not answer (connection refused)"));
-    expect(doc).toMatch(/<p class="warning" role="status">No waterfall: Jaeger at http:\/\/127\.0\.0\.1:1 did not answer \(connection refused\)<\/p>/);
+    expect(doc).toMatch(
+      /<p class="warning" role="status">No waterfall: Jaeger at http:\/\/127\.0\.0\.1:1 did not answer \(connection refused\)<\/p>/,
+    );
     expect(doc).toContain(`<a class="jaeger-link" href="http://jaeger.local:16686/trace/${TRACE_ID}"`);
     expect(doc).not.toContain(`id="waterfall"`);
     expect(attrs(doc, "data-seq")).toEqual(["11", "14", "19"]);
@@ -187,13 +201,24 @@ describe("renderTimelinePage: the log lines", () => {
     ...(warning === undefined ? {} : { warning }),
   });
   const withLogs = (l: LogLookup) =>
-    renderTimelinePage({ orderId: ORDER_ID, view: foldOrder(HAPPY.map((e) => e.event)), events: HAPPY, trace: lookup([span("a", null, 0, 10)]), logs: l });
+    renderTimelinePage({
+      orderId: ORDER_ID,
+      view: foldOrder(HAPPY.map((e) => e.event)),
+      events: HAPPY,
+      trace: lookup([span("a", null, 0, 10)]),
+      logs: l,
+    });
 
   it("lists every service's lines in the order given, under the trace, each tied to its span in the waterfall", () => {
     const doc = withLogs(
       logs([
         logLine(1, "order-service", "order accepted", { eventType: "ORDER_CREATED", seq: "11", span_id: "a" }),
-        logLine(20, "payment-service", "handled ORDER_CREATED", { eventType: "ORDER_CREATED", seq: "11", consumer: "payment-p03", span_id: "b" }),
+        logLine(20, "payment-service", "handled ORDER_CREATED", {
+          eventType: "ORDER_CREATED",
+          seq: "11",
+          consumer: "payment-p03",
+          span_id: "b",
+        }),
         logLine(50, "notification-service", "handled SHIPPING_READY", { eventType: "SHIPPING_READY", seq: "19" }, "warn"),
       ]),
     );
@@ -226,14 +251,22 @@ describe("renderTimelinePage: the log lines", () => {
 
   it("warns when the log store does not answer, and says so when it has nothing yet", () => {
     const down = withLogs(logs(null, "VictoriaLogs at http://127.0.0.1:1 did not answer (connection refused)"));
-    expect(down).toContain(`<p class="warning" role="status">No logs: VictoriaLogs at http://127.0.0.1:1 did not answer (connection refused)</p>`);
+    expect(down).toContain(
+      `<p class="warning" role="status">No logs: VictoriaLogs at http://127.0.0.1:1 did not answer (connection refused)</p>`,
+    );
     expect(down).toContain("Logs <small>(unavailable)</small>");
     expect(down).not.toContain(`id="logs"`);
     const none = withLogs(logs([]));
     expect(none).toContain("The log store has no lines for this order (yet");
     // Without a lookup (a caller that does not read logs), no section at all; without a store, a note.
     expect(page(HAPPY, null)).not.toContain("logs-title");
-    const off = renderTimelinePage({ orderId: ORDER_ID, view: foldOrder(HAPPY.map((e) => e.event)), events: HAPPY, trace: null, logs: "not-configured" });
+    const off = renderTimelinePage({
+      orderId: ORDER_ID,
+      view: foldOrder(HAPPY.map((e) => e.event)),
+      events: HAPPY,
+      trace: null,
+      logs: "not-configured",
+    });
     expect(off).toContain(`<p class="empty">Log lines are not collected centrally here: set VICTORIA_LOGS_URL`);
     expect(off.split('id="logs-title"')[1]).not.toContain("warning");
   });
@@ -258,10 +291,23 @@ describe("escaping an order's data (hono/html)", () => {
   it("given hostile strings in every text field of the order's events, then each comes out escaped, as text", () => {
     const env = (type: string, ms: number) => ({ ...envelope(type, ms), userId: EVIL });
     const events = [
-      stored(1, 0, { eventType: "ORDER_CREATED", ...env("ORDER_CREATED", 0), amount: 30, currency: "EUR", items: [{ sku: EVIL, quantity: 2, unitPrice: 15 }] }),
+      stored(1, 0, {
+        eventType: "ORDER_CREATED",
+        ...env("ORDER_CREATED", 0),
+        amount: 30,
+        currency: "EUR",
+        items: [{ sku: EVIL, quantity: 2, unitPrice: 15 }],
+      }),
       stored(2, 10, { eventType: "PAYMENT_COMPLETED", ...env("PAYMENT_COMPLETED", 10), paymentId: EVIL, amount: 30, currency: "EUR" }),
       stored(3, 20, { eventType: "SHIPPING_FAILED", ...env("SHIPPING_FAILED", 20), reason: EVIL, unavailableSkus: [EVIL] }),
-      stored(4, 30, { eventType: "PAYMENT_REFUNDED", ...env("PAYMENT_REFUNDED", 30), paymentId: EVIL, amount: 30, currency: "EUR", reason: "SHIPPING_FAILED" }),
+      stored(4, 30, {
+        eventType: "PAYMENT_REFUNDED",
+        ...env("PAYMENT_REFUNDED", 30),
+        paymentId: EVIL,
+        amount: 30,
+        currency: "EUR",
+        reason: "SHIPPING_FAILED",
+      }),
       stored(5, 40, { eventType: "PAYMENT_FAILED", ...env("PAYMENT_FAILED", 40), reason: EVIL }),
     ];
     const doc = page(events, lookup(null, EVIL));

@@ -74,7 +74,10 @@ function responsesTable(responses: unknown): string {
 }
 
 function operationSection(method: string, path: string, op: Json): string {
-  const security = Array.isArray(op.security) && op.security.length > 0 ? `<p class="auth">Needs <code>Authorization: Bearer &lt;token&gt;</code>.</p>` : "";
+  const security =
+    Array.isArray(op.security) && op.security.length > 0
+      ? `<p class="auth">Needs <code>Authorization: Bearer &lt;token&gt;</code>.</p>`
+      : "";
   const body = objectOr(op.requestBody);
   const requestBody = isObject(op.requestBody)
     ? `<h4>Request body${body.required ? " (required)" : ""}</h4>${body.description ? `<p>${prose(body.description)}</p>` : ""}${contentRows(body.content, true)}`
@@ -109,10 +112,16 @@ export function renderApiDocsPage(document: unknown): string {
   const rank = (op: Json) => COMMON.indexOf(tagOf(op));
   operations.sort((a, b) => rank(a.op) - rank(b.op));
   const index = operations
-    .map(({ method, path, op }) => `<li><a href="#${anchor(method, path)}"><span class="method ${esc(method)}">${esc(method.toUpperCase())}</span> <code>${esc(path)}</code></a> ${prose(op.summary)}</li>`)
+    .map(
+      ({ method, path, op }) =>
+        `<li><a href="#${anchor(method, path)}"><span class="method ${esc(method)}">${esc(method.toUpperCase())}</span> <code>${esc(path)}</code></a> ${prose(op.summary)}</li>`,
+    )
     .join("");
   const schemas = Object.entries(objectOr(objectOr(doc.components).schemas))
-    .map(([name, schema]) => `<section class="schema" id="schema-${esc(name)}"><h3><code>${esc(name)}</code></h3>${schemaBlock(schema)}</section>`)
+    .map(
+      ([name, schema]) =>
+        `<section class="schema" id="schema-${esc(name)}"><h3><code>${esc(name)}</code></h3>${schemaBlock(schema)}</section>`,
+    )
     .join("");
   return `<!doctype html>
 <html lang="en">

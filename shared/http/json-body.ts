@@ -30,7 +30,11 @@ export async function readJsonBody<S extends v.GenericSchema>(c: Context, schema
     // the schema's keys, so nothing from the body reaches an object's prototype.
     value = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
   } catch {
-    throw new HttpProblem(400, "malformed-json", bytes.byteLength === 0 ? "The body is empty; send a JSON object." : "The body is not valid JSON.");
+    throw new HttpProblem(
+      400,
+      "malformed-json",
+      bytes.byteLength === 0 ? "The body is empty; send a JSON object." : "The body is not valid JSON.",
+    );
   }
   const result = v.safeParse(schema, value);
   if (!result.success) {

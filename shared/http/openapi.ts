@@ -172,13 +172,16 @@ export function serveApiDocuments(app: Hono, info: ApiInfo): void {
     describeRoute({
       tags: ["documentation"],
       summary: "This API's documentation as a web page",
-      responses: { 200: { description: "An HTML page rendering /openapi.json.", content: { "text/html": { schema: { type: "string" } } } } },
+      responses: {
+        200: { description: "An HTML page rendering /openapi.json.", content: { "text/html": { schema: { type: "string" } } } },
+      },
     }),
     async (c) =>
       c.body(renderApiDocsPage(await documentOf()), 200, {
         "content-type": "text/html; charset=utf-8",
         // No script; the page's own styles only.
-        "content-security-policy": "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+        "content-security-policy":
+          "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
       }),
   );
 }

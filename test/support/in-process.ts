@@ -17,11 +17,7 @@ export interface InProcessService {
 }
 
 /** Starts service `name` in this process against `natsUrl`; resolves once it is ready. */
-export async function startInProcess(
-  name: ServiceName,
-  natsUrl: string,
-  env: Record<string, string> = {},
-): Promise<InProcessService> {
+export async function startInProcess(name: ServiceName, natsUrl: string, env: Record<string, string> = {}): Promise<InProcessService> {
   // An unreachable Jaeger answers at once (connection refused): trace lookups degrade to a warning.
   const config = loadConfig(name, { NATS_URL: natsUrl, JAEGER_QUERY_URL: "http://127.0.0.1:9", HANDLER_RETRY_BASE_MS: "50", ...env });
   const log = createLogger(`${name}-service`, env.LOG_LEVEL ?? "silent");

@@ -129,7 +129,6 @@ function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
 
-
 async function waitForExit(launch: Launch, timeoutMs: number): Promise<boolean> {
   if (launch.hasExited) return true;
   let timer: NodeJS.Timeout | undefined;
@@ -232,7 +231,9 @@ export async function startNatsServer(opts: StartNatsServerOptions = {}): Promis
       const busyDeadline = Date.now() + (isRestart ? 3000 : 0);
       while (!(await isPortFree(port))) {
         if (Date.now() >= busyDeadline) {
-          throw new Error(`cannot start nats-server: 127.0.0.1:${port} is already in use${isRestart ? " (still busy 3 s after restart)" : ""}`);
+          throw new Error(
+            `cannot start nats-server: 127.0.0.1:${port} is already in use${isRestart ? " (still busy 3 s after restart)" : ""}`,
+          );
         }
         await sleep(50);
       }

@@ -9,7 +9,8 @@ import type { Ajv, ValidateFunction } from "ajv";
 
 type FormatsPlugin = (ajv: Ajv) => Ajv;
 // ajv-formats is CommonJS: its default export arrives as `default` or as the module itself.
-const addFormats: FormatsPlugin = (ajvFormats as unknown as { default?: FormatsPlugin }).default ?? (ajvFormats as unknown as FormatsPlugin);
+const addFormats: FormatsPlugin =
+  (ajvFormats as unknown as { default?: FormatsPlugin }).default ?? (ajvFormats as unknown as FormatsPlugin);
 
 // biome-ignore lint/suspicious/noExplicitAny: OpenAPI documents, walked as plain JSON
 type Json = Record<string, any>;
@@ -103,7 +104,8 @@ export function mismatches(
       continue;
     }
     const pattern = header.schema?.pattern;
-    if (pattern && !new RegExp(pattern).test(value)) out.push(`${where}: header ${name}: ${JSON.stringify(value)} does not match ${pattern}`);
+    if (pattern && !new RegExp(pattern).test(value))
+      out.push(`${where}: header ${name}: ${JSON.stringify(value)} does not match ${pattern}`);
   }
   const contentType = (answer.headers.get("content-type") ?? "").split(";")[0]!.trim().toLowerCase();
   const content = response.content as Json | undefined;

@@ -294,7 +294,9 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
         }
         if (Date.now() >= deadline) {
           const errText = lastError ? `\nlast predicate error: ${(lastError as Error)?.message ?? String(lastError)}` : "";
-          throw new Error(`OTLP receiver: timed out after ${timeoutMs} ms waiting for spans; ${summarise(snapshot, rejectedRequests)}${errText}`);
+          throw new Error(
+            `OTLP receiver: timed out after ${timeoutMs} ms waiting for spans; ${summarise(snapshot, rejectedRequests)}${errText}`,
+          );
         }
         await new Promise((r) => setTimeout(r, 50));
       }

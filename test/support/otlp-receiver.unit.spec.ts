@@ -70,7 +70,12 @@ describe("otlp receiver", () => {
     expect(BigInt(c.endTimeUnixNano)).toBeGreaterThanOrEqual(BigInt(c.startTimeUnixNano));
 
     const traces = receiver.traces();
-    expect(traces.get(p.traceId)?.map((s) => s.name).sort()).toEqual(["POST /orders", "publish orders.created"]);
+    expect(
+      traces
+        .get(p.traceId)
+        ?.map((s) => s.name)
+        .sort(),
+    ).toEqual(["POST /orders", "publish orders.created"]);
 
     await provider.shutdown();
   });

@@ -224,8 +224,7 @@ export async function waitUntil<T>(
       lastError = err;
     }
     if (Date.now() - started >= timeoutMs) {
-      const suffix =
-        lastError === undefined ? "" : ` (last error: ${lastError instanceof Error ? lastError.message : String(lastError)})`;
+      const suffix = lastError === undefined ? "" : ` (last error: ${lastError instanceof Error ? lastError.message : String(lastError)})`;
       throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}${suffix}`);
     }
     await sleep(intervalMs);

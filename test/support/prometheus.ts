@@ -123,7 +123,10 @@ export async function startPrometheus(opts: StartPrometheusOptions): Promise<Pro
     if (!exited) {
       child.kill("SIGTERM");
       let timer: NodeJS.Timeout | undefined;
-      const timedOut = await Promise.race([exit.then(() => false), new Promise<boolean>((r) => (timer = setTimeout(() => r(true), 10_000)))]);
+      const timedOut = await Promise.race([
+        exit.then(() => false),
+        new Promise<boolean>((r) => (timer = setTimeout(() => r(true), 10_000))),
+      ]);
       clearTimeout(timer);
       if (timedOut) {
         child.kill("SIGKILL");

@@ -7,7 +7,14 @@ export const TARGET_LABELS = ["job", "instance"];
 
 const EXPORTER_SERVER_LABELS = ["server_id", "server_name", "cluster", "domain", "meta_leader", "is_meta_leader"];
 const EXPORTER_STREAM_LABELS = [...EXPORTER_SERVER_LABELS, "account", "account_id", "stream_name", "stream_leader", "is_stream_leader"];
-const EXPORTER_CONSUMER_LABELS = [...EXPORTER_STREAM_LABELS, "consumer_name", "consumer_leader", "is_consumer_leader", "consumer_desc", "consumer_created"];
+const EXPORTER_CONSUMER_LABELS = [
+  ...EXPORTER_STREAM_LABELS,
+  "consumer_name",
+  "consumer_leader",
+  "is_consumer_leader",
+  "consumer_desc",
+  "consumer_created",
+];
 
 /**
  * The series prometheus-nats-exporter (compose.yaml: `-varz -jsz=all`) exposes that the monitoring
@@ -19,9 +26,13 @@ export const NATS_EXPORTER_SERIES: ReadonlyMap<string, ReadonlySet<string>> = ne
   ...["gnatsd_varz_in_msgs", "gnatsd_varz_out_msgs", "gnatsd_varz_in_bytes", "gnatsd_varz_out_bytes", "gnatsd_varz_connections"].map(
     (name) => [name, new Set(["server_id", ...TARGET_LABELS])] as const,
   ),
-  ...["jetstream_stream_total_messages", "jetstream_stream_total_bytes", "jetstream_stream_first_seq", "jetstream_stream_last_seq", "jetstream_stream_consumer_count"].map(
-    (name) => [name, new Set([...EXPORTER_STREAM_LABELS, ...TARGET_LABELS])] as const,
-  ),
+  ...[
+    "jetstream_stream_total_messages",
+    "jetstream_stream_total_bytes",
+    "jetstream_stream_first_seq",
+    "jetstream_stream_last_seq",
+    "jetstream_stream_consumer_count",
+  ].map((name) => [name, new Set([...EXPORTER_STREAM_LABELS, ...TARGET_LABELS])] as const),
   ...[
     "jetstream_consumer_num_pending",
     "jetstream_consumer_num_ack_pending",
@@ -64,7 +75,12 @@ export function metricRefs(expr: string): { metrics: MetricRef[]; groupingLabels
   const groupingLabels: string[] = [];
   const noStrings = expr.replace(/"(?:[^"\\]|\\.)*"/g, '""');
   const withoutGrouping = noStrings.replace(/\b(?:by|without|on|ignoring|group_left|group_right)\s*\(([^)]*)\)/g, (_, labels: string) => {
-    groupingLabels.push(...labels.split(",").map((l) => l.trim()).filter(Boolean));
+    groupingLabels.push(
+      ...labels
+        .split(",")
+        .map((l) => l.trim())
+        .filter(Boolean),
+    );
     return " ";
   });
   const withoutRanges = withoutGrouping.replace(/\[[^\]]*\]/g, "");

@@ -10,7 +10,11 @@ import { delimiter, join } from "node:path";
 export const SCHEMATHESIS_VERSION = "4.32.5";
 
 /** Where .ci/run installs it: a virtualenv per version, kept between runs. */
-export const SCHEMATHESIS_VENV = join(process.env.XDG_CACHE_HOME ?? join(homedir(), ".cache"), "orderstream", `schemathesis-${SCHEMATHESIS_VERSION}`);
+export const SCHEMATHESIS_VENV = join(
+  process.env.XDG_CACHE_HOME ?? join(homedir(), ".cache"),
+  "orderstream",
+  `schemathesis-${SCHEMATHESIS_VERSION}`,
+);
 
 export const SCHEMATHESIS_INSTALL_HINT =
   `schemathesis ${SCHEMATHESIS_VERSION} not found (looked at SCHEMATHESIS_BIN, ${SCHEMATHESIS_VENV}/bin/st and the PATH): ` +

@@ -61,12 +61,22 @@ export interface Sites {
 const HUB_SERVICES: ServiceName[] = ["payment", "shipping", "notification", "order"];
 
 async function reload(server: NatsServerHandle): Promise<void> {
-  const before = server.logs().split("\n").filter((l) => l.includes("Reloaded server configuration")).length;
+  const before = server
+    .logs()
+    .split("\n")
+    .filter((l) => l.includes("Reloaded server configuration")).length;
   process.kill(server.pid, "SIGHUP");
-  await waitUntil(async () => server.logs().split("\n").filter((l) => l.includes("Reloaded server configuration")).length > before, {
-    timeoutMs: 10_000,
-    what: "nats-server to reload its configuration",
-  });
+  await waitUntil(
+    async () =>
+      server
+        .logs()
+        .split("\n")
+        .filter((l) => l.includes("Reloaded server configuration")).length > before,
+    {
+      timeoutMs: 10_000,
+      what: "nats-server to reload its configuration",
+    },
+  );
 }
 
 /** Leaf connections the server has now, from its monitoring endpoint. */
@@ -108,7 +118,10 @@ export async function startSites(opts: SitesOptions = {}): Promise<Sites> {
       const leafUrl = transportOf(name) === "ws" ? hubLeafUrls.ws : hubLeafUrls.tcp;
       const nats = await startNatsServer({ configFile: conf, env: siteServerEnv(name, leafUrl, wsPort), args: ["-m", String(monitor)] });
       started.servers.push(nats);
-      await waitUntil(async () => (await leafConnections(monitor)) > 0, { timeoutMs: 15_000, what: `site ${name}'s leaf connection to the hub` });
+      await waitUntil(async () => (await leafConnections(monitor)) > 0, {
+        timeoutMs: 15_000,
+        what: `site ${name}'s leaf connection to the hub`,
+      });
       const handle: SiteHandle = {
         name,
         nats,
@@ -123,7 +136,10 @@ export async function startSites(opts: SitesOptions = {}): Promise<Sites> {
         async restore() {
           writeSiteConfig(conf, true);
           await reload(nats);
-          await waitUntil(async () => (await leafConnections(monitor)) > 0, { timeoutMs: 15_000, what: `site ${name}'s link to come back` });
+          await waitUntil(async () => (await leafConnections(monitor)) > 0, {
+            timeoutMs: 15_000,
+            what: `site ${name}'s link to come back`,
+          });
         },
       };
       sites.set(name, handle);

@@ -165,7 +165,9 @@ export async function placeUntilAccepted(
       p.failures.push(`${res.status} ${(JSON.parse(text) as { type?: string }).type ?? ""}`);
     }
     if (Date.now() > deadline) {
-      throw new Error(`POST ${p.key} still failing after ${opts.deadlineMs} ms: ${p.failures.join("; ")}${opts.diagnostics ? `\n${opts.diagnostics()}` : ""}`);
+      throw new Error(
+        `POST ${p.key} still failing after ${opts.deadlineMs} ms: ${p.failures.join("; ")}${opts.diagnostics ? `\n${opts.diagnostics()}` : ""}`,
+      );
     }
     await new Promise((r) => setTimeout(r, opts.intervalMs));
   }

@@ -11,7 +11,10 @@ describe("messageFor", () => {
     [anEvent("PAYMENT_COMPLETED", { amount: 100, currency: "USD" }), `${order}: payment of 100.00 USD completed.`],
     [anEvent("PAYMENT_FAILED", { reason: "over limit" }), `${order}: payment was declined.`],
     [anEvent("SHIPPING_READY", { shippingId: "ship-9" }), `${order} is ready to ship (shipment ship-9).`],
-    [anEvent("SHIPPING_FAILED", { unavailableSkus: ["OUT-OF-STOCK", "GONE"] }), `${order} cannot be shipped: OUT-OF-STOCK, GONE unavailable.`],
+    [
+      anEvent("SHIPPING_FAILED", { unavailableSkus: ["OUT-OF-STOCK", "GONE"] }),
+      `${order} cannot be shipped: OUT-OF-STOCK, GONE unavailable.`,
+    ],
     [anEvent("ORDER_CANCEL_REQUESTED"), `${order}: we received your cancellation request.`],
     [anEvent("PAYMENT_REFUNDED", { amount: 0.1, currency: "GBP" }), `${order}: 0.10 GBP was refunded.`],
     [anEvent("ORDER_CANCELLED", { cancelReason: "PAYMENT_FAILED" }), `${order} was cancelled (payment failed).`],
@@ -19,12 +22,9 @@ describe("messageFor", () => {
     [anEvent("ORDER_CANCELLED", { cancelReason: "CUSTOMER_REQUEST" }), `${order} was cancelled (customer request).`],
   ];
 
-  it.each(cases.map(([event, message]) => ({ event, message })))(
-    "%# $event.eventType → $message",
-    ({ event, message }) => {
-      expect(messageFor(event)).toBe(message);
-    },
-  );
+  it.each(cases.map(([event, message]) => ({ event, message })))("%# $event.eventType → $message", ({ event, message }) => {
+    expect(messageFor(event)).toBe(message);
+  });
 
   it("has a case for every event type", () => {
     expect(new Set(cases.map(([event]) => event.eventType))).toEqual(new Set(EVENT_TYPES));

@@ -2,14 +2,7 @@
  * The order: its view (state), how each event changes it (evolve), and what the order service
  * decides — on commands from the API and on events from the other services. Pure: no I/O.
  */
-import {
-  assertNever,
-  type CancelReason,
-  type EventDraft,
-  type EventOf,
-  type OrderEvent,
-  type OrderItem,
-} from "../../../shared/events.ts";
+import { assertNever, type CancelReason, type EventDraft, type EventOf, type OrderEvent, type OrderItem } from "../../../shared/events.ts";
 
 export type OrderStatus = "CREATED" | "PAID" | "SHIPPING_READY" | "CANCELLED";
 

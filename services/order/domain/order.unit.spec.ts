@@ -17,7 +17,8 @@ const shippingFailed = anEvent("SHIPPING_FAILED");
 const cancelRequested = anEvent("ORDER_CANCEL_REQUESTED");
 const refundedForShipping = anEvent("PAYMENT_REFUNDED", { paymentId: "pay-7", amount: 25, currency: "EUR", reason: "SHIPPING_FAILED" });
 const refundedForCustomer = anEvent("PAYMENT_REFUNDED", { paymentId: "pay-7", amount: 25, currency: "EUR", reason: "CUSTOMER_REQUEST" });
-const cancelledFor = (cancelReason: "PAYMENT_FAILED" | "SHIPPING_FAILED" | "CUSTOMER_REQUEST") => anEvent("ORDER_CANCELLED", { cancelReason });
+const cancelledFor = (cancelReason: "PAYMENT_FAILED" | "SHIPPING_FAILED" | "CUSTOMER_REQUEST") =>
+  anEvent("ORDER_CANCELLED", { cancelReason });
 const cancelDraft = (cancelReason: "PAYMENT_FAILED" | "SHIPPING_FAILED" | "CUSTOMER_REQUEST") => ({
   eventType: "ORDER_CANCELLED" as const,
   orderId: ORDER_ID,
@@ -34,7 +35,10 @@ const SHIPPING_FIRST: OrderEvent[] = [created, completed, cancelRequested, ready
 describe("order decideCreate", () => {
   it("turns the validated command into ORDER_CREATED with every field", () => {
     const command: CreateOrder = { orderId: ORDER_ID, userId: USER_ID, amount: 25, currency: "EUR", items };
-    create.given([]).when(command).then({ eventType: "ORDER_CREATED", orderId: ORDER_ID, userId: USER_ID, amount: 25, currency: "EUR", items });
+    create
+      .given([])
+      .when(command)
+      .then({ eventType: "ORDER_CREATED", orderId: ORDER_ID, userId: USER_ID, amount: 25, currency: "EUR", items });
   });
 });
 
@@ -49,11 +53,17 @@ describe("order decide", () => {
 
   describe("declined", () => {
     it("PAYMENT_FAILED → ORDER_CANCELLED with PAYMENT_FAILED", () => {
-      onEvent.given([created]).when(failed).then([cancelDraft("PAYMENT_FAILED")]);
+      onEvent
+        .given([created])
+        .when(failed)
+        .then([cancelDraft("PAYMENT_FAILED")]);
     });
 
     it("also after a cancel request: the decline is the reason", () => {
-      onEvent.given([created, cancelRequested]).when(failed).then([cancelDraft("PAYMENT_FAILED")]);
+      onEvent
+        .given([created, cancelRequested])
+        .when(failed)
+        .then([cancelDraft("PAYMENT_FAILED")]);
     });
   });
 
@@ -63,7 +73,10 @@ describe("order decide", () => {
     });
 
     it("PAYMENT_REFUNDED for SHIPPING_FAILED → ORDER_CANCELLED with SHIPPING_FAILED", () => {
-      onEvent.given([created, completed, shippingFailed]).when(refundedForShipping).then([cancelDraft("SHIPPING_FAILED")]);
+      onEvent
+        .given([created, completed, shippingFailed])
+        .when(refundedForShipping)
+        .then([cancelDraft("SHIPPING_FAILED")]);
     });
   });
 
@@ -75,7 +88,10 @@ describe("order decide", () => {
 
     it("cancel before PAYMENT_COMPLETED in the stream: the customer refund → ORDER_CANCELLED with CUSTOMER_REQUEST", () => {
       onEvent.given([created, cancelRequested]).when(completed).thenNothing();
-      onEvent.given([created, cancelRequested, completed]).when(refundedForCustomer).then([cancelDraft("CUSTOMER_REQUEST")]);
+      onEvent
+        .given([created, cancelRequested, completed])
+        .when(refundedForCustomer)
+        .then([cancelDraft("CUSTOMER_REQUEST")]);
     });
 
     it("cancel after PAYMENT_COMPLETED in the stream: SHIPPING_READY wins and nothing is cancelled", () => {
@@ -154,12 +170,16 @@ describe("order evolve (the view)", () => {
   });
 
   it("SHIPPING_READY → SHIPPING_READY with the shipping id", () => {
-    onEvent.given(HAPPY).thenState({ ...base, status: "SHIPPING_READY", paymentId: "pay-7", shippingId: "ship-9", updatedAt: ready.occurredAt });
+    onEvent
+      .given(HAPPY)
+      .thenState({ ...base, status: "SHIPPING_READY", paymentId: "pay-7", shippingId: "ship-9", updatedAt: ready.occurredAt });
   });
 
   it("SHIPPING_FAILED only touches updatedAt; PAYMENT_FAILED and PAYMENT_REFUNDED also mark the cancel as due", () => {
     onEvent.given([created, failed]).thenState({ ...base, cancelDue: "PAYMENT_FAILED", updatedAt: failed.occurredAt });
-    onEvent.given([created, completed, shippingFailed]).thenState({ ...base, status: "PAID", paymentId: "pay-7", updatedAt: shippingFailed.occurredAt });
+    onEvent
+      .given([created, completed, shippingFailed])
+      .thenState({ ...base, status: "PAID", paymentId: "pay-7", updatedAt: shippingFailed.occurredAt });
     onEvent
       .given([created, completed, shippingFailed, refundedForShipping])
       .thenState({ ...base, status: "PAID", paymentId: "pay-7", cancelDue: "SHIPPING_FAILED", updatedAt: refundedForShipping.occurredAt });
@@ -176,12 +196,18 @@ describe("order evolve (the view)", () => {
 
   it("updatedAt is the occurredAt of the last event applied", () => {
     const late = anEvent("PAYMENT_COMPLETED", { paymentId: "pay-7", amount: 25, currency: "EUR", occurredAt: "2026-12-01T00:00:00.000Z" });
-    onEvent.given([created, late]).thenState(expect.objectContaining({ createdAt: created.occurredAt, updatedAt: "2026-12-01T00:00:00.000Z" }));
+    onEvent
+      .given([created, late])
+      .thenState(expect.objectContaining({ createdAt: created.occurredAt, updatedAt: "2026-12-01T00:00:00.000Z" }));
   });
 
   it("a cancelled order stays CANCELLED even if a later PAYMENT_COMPLETED or SHIPPING_READY is applied", () => {
-    onEvent.given([created, cancelledFor("PAYMENT_FAILED"), completed]).thenState(expect.objectContaining({ status: "CANCELLED", paymentId: "pay-7" }));
-    onEvent.given([created, cancelledFor("CUSTOMER_REQUEST"), ready]).thenState(expect.objectContaining({ status: "CANCELLED", cancelReason: "CUSTOMER_REQUEST" }));
+    onEvent
+      .given([created, cancelledFor("PAYMENT_FAILED"), completed])
+      .thenState(expect.objectContaining({ status: "CANCELLED", paymentId: "pay-7" }));
+    onEvent
+      .given([created, cancelledFor("CUSTOMER_REQUEST"), ready])
+      .thenState(expect.objectContaining({ status: "CANCELLED", cancelReason: "CUSTOMER_REQUEST" }));
   });
 });
 

@@ -53,12 +53,18 @@ describe("payment decide", () => {
 
   describe("out of stock", () => {
     it("refunds the charged payment with SHIPPING_FAILED", () => {
-      spec.given([created, completed]).when(shippingFailed).then([refund("SHIPPING_FAILED")]);
+      spec
+        .given([created, completed])
+        .when(shippingFailed)
+        .then([refund("SHIPPING_FAILED")]);
     });
 
     it("does nothing on its own PAYMENT_REFUNDED or on ORDER_CANCELLED", () => {
       spec.given([created, completed, shippingFailed]).when(refundedForShipping).thenNothing();
-      spec.given([created, completed, shippingFailed, refundedForShipping]).when(anEvent("ORDER_CANCELLED", { cancelReason: "SHIPPING_FAILED" })).thenNothing();
+      spec
+        .given([created, completed, shippingFailed, refundedForShipping])
+        .when(anEvent("ORDER_CANCELLED", { cancelReason: "SHIPPING_FAILED" }))
+        .thenNothing();
     });
 
     it("asks for no refund when SHIPPING_FAILED comes before any charge: only the charge, still due", () => {
@@ -68,7 +74,10 @@ describe("payment decide", () => {
 
   describe("the cancel race", () => {
     it("cancel before PAYMENT_COMPLETED in the stream: refunds with CUSTOMER_REQUEST when the charge shows up", () => {
-      spec.given([created, cancelRequested]).when(completed).then([refund("CUSTOMER_REQUEST")]);
+      spec
+        .given([created, cancelRequested])
+        .when(completed)
+        .then([refund("CUSTOMER_REQUEST")]);
     });
 
     it("cancel before any charge is known: the charge is still due (its refund follows once it is there)", () => {
@@ -79,7 +88,10 @@ describe("payment decide", () => {
     it("learns its own charge before an earlier cancel is delivered: folded in stream order, the refund is due", () => {
       // Payment publishes PAYMENT_COMPLETED itself and so knows it first; the cancel, earlier in the
       // stream, is delivered after. The fold is in stream order whatever the order of learning.
-      spec.given([created, cancelRequested]).when(completed).then([refund("CUSTOMER_REQUEST")]);
+      spec
+        .given([created, cancelRequested])
+        .when(completed)
+        .then([refund("CUSTOMER_REQUEST")]);
     });
 
     it("cancel after PAYMENT_COMPLETED in the stream: no refund, ever", () => {
@@ -121,7 +133,14 @@ describe("payment evolve", () => {
   });
 
   it("remembers the order, amount and currency, then the payment id", () => {
-    const order = { orderId: ORDER_ID, userId: USER_ID, amount: 42.5, currency: "EUR", cancelledBeforeCharge: false, shippingFailed: false };
+    const order = {
+      orderId: ORDER_ID,
+      userId: USER_ID,
+      amount: 42.5,
+      currency: "EUR",
+      cancelledBeforeCharge: false,
+      shippingFailed: false,
+    };
     spec.given([created]).thenState({ status: "NONE", ...order });
     spec.given([created, completed]).thenState({ status: "CHARGED", ...order, paymentId: "pay-7" });
   });
@@ -138,7 +157,9 @@ describe("payment evolve", () => {
 
   it("marks a cancel only when it comes before the charge", () => {
     spec.given([created, cancelRequested]).thenState(expect.objectContaining({ cancelledBeforeCharge: true }));
-    spec.given([created, completed, cancelRequested]).thenState(expect.objectContaining({ cancelledBeforeCharge: false, status: "CHARGED" }));
+    spec
+      .given([created, completed, cancelRequested])
+      .thenState(expect.objectContaining({ cancelledBeforeCharge: false, status: "CHARGED" }));
   });
 });
 

@@ -51,27 +51,36 @@ describe("shipping decide", () => {
   describe("declined", () => {
     it("never ships an order whose payment failed", () => {
       spec.given([created]).when(failed).thenNothing();
-      spec.given([created, failed]).when(anEvent("ORDER_CANCELLED", { cancelReason: "PAYMENT_FAILED" })).thenNothing();
+      spec
+        .given([created, failed])
+        .when(anEvent("ORDER_CANCELLED", { cancelReason: "PAYMENT_FAILED" }))
+        .thenNothing();
     });
   });
 
   describe("out of stock", () => {
     it("fails with every unavailable SKU, in item order", () => {
-      spec.given([createdOutOfStock]).when(completed).then([
-        {
-          eventType: "SHIPPING_FAILED",
-          orderId: ORDER_ID,
-          userId: USER_ID,
-          reason: "unavailable: OUT-OF-STOCK, GONE",
-          unavailableSkus: ["OUT-OF-STOCK", "GONE"],
-        },
-      ]);
+      spec
+        .given([createdOutOfStock])
+        .when(completed)
+        .then([
+          {
+            eventType: "SHIPPING_FAILED",
+            orderId: ORDER_ID,
+            userId: USER_ID,
+            reason: "unavailable: OUT-OF-STOCK, GONE",
+            unavailableSkus: ["OUT-OF-STOCK", "GONE"],
+          },
+        ]);
     });
 
     it("does nothing on the refund and the cancellation that follow", () => {
       const history = [createdOutOfStock, completed, shippingFailed];
       spec.given(history).when(anEvent("PAYMENT_REFUNDED")).thenNothing();
-      spec.given(history).when(anEvent("ORDER_CANCELLED", { cancelReason: "SHIPPING_FAILED" })).thenNothing();
+      spec
+        .given(history)
+        .when(anEvent("ORDER_CANCELLED", { cancelReason: "SHIPPING_FAILED" }))
+        .thenNothing();
     });
   });
 
