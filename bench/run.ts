@@ -821,7 +821,7 @@ async function main(): Promise<void> {
   ];
   const widths = [0, 1, 2, 3].map((i) => Math.max(...rows.map((r) => r[i]!.length), ["metric", "target", "measured", ""][i]!.length));
   const line = (r: string[]) => `| ${r.map((c, i) => c.padEnd(widths[i]!)).join(" | ")} |`;
-  console.log(`\nResults (${QUICK ? "--quick" : "full"} run, ${fmt((performance.now() - t0) / 1000, 0)} s):`);
+  console.log(`\nResults (${QUICK ? "--quick" : "full"} run, ${fmt((performance.now() - t0) / 1000, 0)} s, node ${process.version}):`);
   console.log(line(["metric", "target", "measured", ""]));
   console.log(line(widths.map((w) => "-".repeat(w))));
   for (const r of rows) console.log(line(r));
