@@ -99,7 +99,18 @@ describe("a message that crashes its consumer", () => {
 
     if (!payment || !processAlive(payment.pid)) payment = await startPayment();
     expect(payment).not.toBeNull();
-    await Promise.all(innocents.map((id) => waitForStatus(sys.orderUrl, id, ["SHIPPING_READY"], 90_000)));
+    try {
+      await Promise.all(innocents.map((id) => waitForStatus(sys.orderUrl, id, ["SHIPPING_READY"], 90_000)));
+    } catch (err) {
+      // What was stuck, and what the payment instances said last: a rare hang here is not explained yet.
+      const stuck: string[] = [];
+      for (const id of innocents) {
+        const types = await eventTypes(sys.orderUrl, id);
+        if (types.at(-1) !== "SHIPPING_READY") stuck.push(`${id} (partition ${partitionOf(id)}): ${types.join(", ")}`);
+      }
+      const tails = payments.map((p, i) => `payment #${i + 1} (pid ${p.pid}):\n${p.output().split("\n").slice(-25).join("\n")}`);
+      throw new Error(`${(err as Error).message}\nstuck (guilty partition ${partition}):\n${stuck.join("\n")}\n${tails.join("\n")}`);
+    }
     for (const id of innocents) expect(await eventTypes(sys.orderUrl, id), id).toEqual(HAPPY);
     expect((await listDeadLetters(jsm)).map((d) => d.streamSeq)).toEqual([guiltySeq]);
     // The innocent orders of its partition were left behind by a dead owner too, and were handled
