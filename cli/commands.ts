@@ -5,7 +5,7 @@
  */
 import { jetstream } from "@nats-io/jetstream";
 import { isOrderId } from "../shared/ids.ts";
-import { readOrderEvents, traceIdOf, type StoredEvent } from "../nats/order-history.ts";
+import { eventRecord, readOrderEvents, traceIdOf, type StoredEvent } from "../nats/order-history.ts";
 import { consumersFor, replayConsumer, type ReplayStart } from "../nats/replay.ts";
 import { ORDERS_STREAM } from "../nats/subjects.ts";
 import { listDeadLetters, requestRetry } from "../nats/dead-letters.ts";
@@ -33,16 +33,6 @@ async function historyOf(io: CliIo, orderId: string): Promise<StoredEvent[]> {
   if (history.length === 0) throw new CliError(`no order ${orderId} in the ${ORDERS_STREAM} stream`);
   return history;
 }
-
-/** The shape of GET /orders/{id}/events, so a script reads the API and the CLI alike. */
-const eventRecord = (e: StoredEvent) => ({
-  seq: e.seq,
-  subject: e.subject,
-  time: e.time,
-  eventType: e.event.eventType,
-  data: e.event,
-  traceparent: e.traceparent,
-});
 
 const events: CliCommand = {
   name: "events",

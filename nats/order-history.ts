@@ -22,6 +22,11 @@ export interface StoredEvent {
   traceparent: string | null;
 }
 
+/** One stored event as `GET /orders/{id}/events` answers it (and `cli events --json`). */
+export function eventRecord(e: StoredEvent) {
+  return { seq: e.seq, subject: e.subject, time: e.time, eventType: e.event.eventType, data: e.event, traceparent: e.traceparent };
+}
+
 /** The trace id inside a W3C traceparent (`00-<trace-id>-<span-id>-<flags>`). */
 export function traceIdOf(traceparent: string | null | undefined): string | null {
   const id = traceparent?.split("-")[1];

@@ -5,7 +5,7 @@ import { bearerAuth } from "hono/bearer-auth";
 import { HttpProblem, problemResponse } from "../../shared/http/problem.ts";
 import { readJsonBody } from "../../shared/http/json-body.ts";
 import { isOrderId, newOrderId, siteOfOrderId } from "../../shared/ids.ts";
-import { traceIdOf, type StoredEvent } from "../../nats/order-history.ts";
+import { eventRecord, traceIdOf, type StoredEvent } from "../../nats/order-history.ts";
 import { decideCancel, decideCreate, foldOrder, type OrderView } from "./domain/order.ts";
 import {
   CancelAcceptedBody,
@@ -248,18 +248,7 @@ export function orderRoutes(app: Hono, runtime: () => OrderRuntime, config: Serv
         throw new HttpProblem(400, "bad-from-seq", "fromSeq must be a stream sequence: a whole number ≥ 0.");
       }
       const history = await historyOf(runtime(), c.req.param("orderId"));
-      return c.json(
-        history
-          .filter((e) => e.seq >= fromSeq)
-          .map((e) => ({
-            seq: e.seq,
-            subject: e.subject,
-            time: e.time,
-            eventType: e.event.eventType,
-            data: e.event,
-            traceparent: e.traceparent,
-          })) satisfies OrderEventsAnswer,
-      );
+      return c.json(history.filter((e) => e.seq >= fromSeq).map(eventRecord) satisfies OrderEventsAnswer);
     },
   );
 
