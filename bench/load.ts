@@ -22,6 +22,8 @@ export interface HttpLoadOptions {
   connections?: number;
   /** Spread `rate` over staggered instances (default true); false = one instance, bursts each second. */
   paced?: boolean;
+  /** The POST body of every request (default: orderBody, one user per autocannon instance). */
+  body?: string;
 }
 
 export interface HttpLoadResult {
@@ -38,6 +40,9 @@ export interface HttpLoadResult {
 export function orderBody(userId: string): string {
   return JSON.stringify({ userId, amount: 25.5, currency: "USD", items: [{ sku: "BENCH-1", quantity: 2, unitPrice: 12.75 }] });
 }
+
+/** The seed's order body: no items, one user for every request — the load shape frameworks are compared on. */
+export const SEED_BODY = JSON.stringify({ userId: "abc", amount: 100 });
 
 export function percentile(sorted: readonly number[], p: number): number {
   if (sorted.length === 0) return NaN;
@@ -58,7 +63,9 @@ export async function httpLoad(opts: HttpLoadOptions): Promise<HttpLoadResult> {
   const runOne = (i: number, extra: Partial<autocannon.Options>): Promise<autocannon.Result> => {
     const instance = autocannon({
       url: opts.url,
-      requests: [{ method: "POST", path: "/orders", headers: { "content-type": "application/json" }, body: orderBody(`bench-u${i}`) }],
+      requests: [
+        { method: "POST", path: "/orders", headers: { "content-type": "application/json" }, body: opts.body ?? orderBody(`bench-u${i}`) },
+      ],
       timeout: 30,
       ...extra,
     } as autocannon.Options) as unknown as autocannon.Instance & Promise<autocannon.Result>;

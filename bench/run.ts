@@ -6,6 +6,7 @@
  *   npm run bench -- --profile    also write a CPU profile of each service (tracing-off system) and summarise it
  *   npm run bench -- --json FILE  also write every figure as JSON
  *   npm run bench -- --service-env KEY=VALUE   extra env for every service (repeatable; experiments)
+ *   npm run bench -- --node-args '<flags>'     the services' node flags instead of SERVICE_NODE_ARGS (experiments)
  *   npm run bench -- --replay-only  only phases 1 and 4 (raw read, rebuild-view) and their ratio, ≈ 40 s
  *   npm run bench -- --logs       also two systems logging at info: to stdout only, and shipped to a real
  *                                 VictoriaLogs too (issue 17); each saturated (≈ +1.5 min; needs victoria-logs)
@@ -13,6 +14,8 @@
  *                                 JetStream sync_interval (default 2m, 1s, 100ms, always), taking turns in rounds;
  *                                 `--sync-settings 1s,always` compares other settings with the default
  *   npm run bench -- --soak [--minutes N] [--rate R]   only the soak (bench/soak.ts, default 20 min), = npm run bench:soak
+ *   npm run bench -- --seed-only  only natscli's publish rate and the seed load on a tracing-off system (≈ 45 s): the quick
+ *                                 loop for speed work (orders/s, CPU ms per order per process, the ratio to natscli)
  *   npm run bench -- --ws         only the WebSocket comparison, ≈ 2.5 min: two systems, the services on
  *                                 nats-server's TCP port in one, on its WebSocket port (ws://) in the other, taking turns
  *
@@ -43,6 +46,7 @@ import {
   phaseStats,
   readPhaseEvents,
   streamMessages,
+  SEED_BODY,
   waitDrained,
   type HttpLoadResult,
   type PhaseStats,
@@ -62,10 +66,16 @@ const SERVICE_ENV: Record<string, string> = Object.fromEntries(
   argv.flatMap((a, i) => (a === "--service-env" && argv[i + 1]?.includes("=") ? [envAssignment(argv[i + 1]!)] : [])),
 );
 const REPLAY_ONLY = argv.includes("--replay-only");
+/** `--node-args '<flags>'`: the services' node flags instead of SERVICE_NODE_ARGS (experiments). */
+const NODE_ARGS = argv.includes("--node-args") ? argv[argv.indexOf("--node-args") + 1]!.split(" ").filter(Boolean) : undefined;
 /** `--logs`: the logging cost (issue 17) — LOG_LEVEL=info, every line shipped to a real VictoriaLogs. */
 const LOGS = argv.includes("--logs");
 /** `--ws`: only the services over TCP vs over WebSocket, each warmed up and saturated. */
 const WS_ONLY = argv.includes("--ws");
+/** `--seed-only`: natscli's js pub async, then the seed load on a tracing-off system, nothing else. */
+const SEED_ONLY = argv.includes("--seed-only");
+/** `--seed-tracing`: with --seed-only, also the seed load on a tracing-on system (every span sampled). */
+const SEED_TRACING = argv.includes("--seed-tracing");
 /** `--sync`: only the fsync settings of JetStream's file store side by side (bench/sync-interval.ts). */
 const SYNC_ONLY = argv.includes("--sync");
 const SYNC_SETTINGS = argv.includes("--sync-settings") ? argv[argv.indexOf("--sync-settings") + 1] : undefined;
@@ -77,6 +87,7 @@ const CFG = QUICK
       rawMessages: 20_000,
       warmupOrders: 400,
       satSeconds: 5,
+      seedSeconds: 5,
       latLeadInSeconds: 1,
       lat200Seconds: 3,
       lat1000Seconds: 2,
@@ -87,6 +98,7 @@ const CFG = QUICK
       rawMessages: 100_000,
       warmupOrders: 1_000,
       satSeconds: 20,
+      seedSeconds: 15,
       latLeadInSeconds: 3,
       lat200Seconds: 10,
       lat1000Seconds: 10,
@@ -157,6 +169,8 @@ interface RunResult {
   cpuMsPerOrder: number;
   /** CPU ms of nats-server alone per completed order */
   natsCpuMsPerOrder: number;
+  /** CPU ms per completed order of each process but the bench */
+  cpuMsPerOrderBy: Record<string, number>;
   /** Messages the services sent to / received from nats-server per completed order */
   natsMsgsPerOrder: { in: number; out: number };
 }
@@ -182,6 +196,8 @@ async function measureRun(
     leadInS?: number;
     /** Longest wait for the drain, instead of the full run's budget-driven one. */
     drainCapMs?: number;
+    /** POST body of every request (bench/load.ts SEED_BODY for the seed load). */
+    body?: string;
   },
 ): Promise<RunResult> {
   const fromSeq = (await streamMessages(sys.jsm, ORDERS_STREAM)).lastSeq + 1;
@@ -197,6 +213,7 @@ async function measureRun(
     amount: opts.amount,
     connections: opts.connections,
     paced: opts.paced,
+    body: opts.body,
   });
   const drain = await waitDrained(
     sys.jsm,
@@ -214,11 +231,15 @@ async function measureRun(
   const steady = paced ? phaseStats(events.orders, started + (opts.leadInS ?? 1) * 1_000, started + opts.durationS * 1_000) : all;
   const windowS = (all.lastCompletedMs - started) / 1000;
   const cores: Record<string, number> = {};
+  const cpuMsPerOrderBy: Record<string, number> = {};
   let systemCpu = 0;
   for (const k of Object.keys(cpuAfter)) {
     const used = cpuAfter[k]! - cpuBefore[k]!;
     cores[k] = used / ((ended - started) / 1000);
-    if (k !== "bench") systemCpu += used;
+    if (k !== "bench") {
+      systemCpu += used;
+      cpuMsPerOrderBy[k] = (used * 1000) / all.completed;
+    }
   }
   const result: RunResult = {
     label: opts.label,
@@ -242,6 +263,7 @@ async function measureRun(
     cores,
     cpuMsPerOrder: (systemCpu * 1000) / all.completed,
     natsCpuMsPerOrder: ((cpuAfter["nats-server"]! - cpuBefore["nats-server"]!) * 1000) / all.completed,
+    cpuMsPerOrderBy,
     natsMsgsPerOrder: { in: (msgsAfter.in - msgsBefore.in) / all.completed, out: (msgsAfter.out - msgsBefore.out) / all.completed },
   };
   say(
@@ -263,6 +285,13 @@ function httpLine(r: RunResult): string {
   return `p50 ${fmt(r.http.latency.p50, 1)} / p90 ${fmt(r.http.latency.p90, 1)} / p99 ${fmt(r.http.latency.p99, 1)} ms`;
 }
 
+/** CPU ms per completed order of each process (the bench's own left out). */
+function cpuPerOrderLine(r: RunResult): string {
+  return Object.entries(r.cpuMsPerOrderBy)
+    .map(([k, v]) => `${k} ${fmt(v, 3)}`)
+    .join(", ");
+}
+
 function coresLine(r: RunResult): string {
   return Object.entries(r.cores)
     .map(([k, v]) => `${k} ${fmt(v, 2)}`)
@@ -272,6 +301,102 @@ function coresLine(r: RunResult): string {
 function arrivalsLine(r: RunResult): string {
   const a = r.steady.arrivalsPer100ms;
   return `orders created at ${fmt(r.steady.createdPerSec)}/s${r.steady === r.all ? "" : " in the steady window"}, per 100 ms mean ${fmt(a.mean, 1)} / max ${fmt(a.max)}`;
+}
+
+/** The issue's normalisation: orders/s × 6 stored messages (a happy order's 3 events + 3 notifications, as first counted) ÷ natscli's msgs/s. */
+const STORED_PER_ORDER = 6;
+
+/**
+ * The seed load: 50 closed-loop connections POSTing the seed's body (no items, one user) for
+ * CFG.seedSeconds — the shape orderstream was compared with another framework on.
+ */
+async function seedLoad(sys: BenchSystem, label: string, natsPublishPerSec: number): Promise<RunResult> {
+  const run = await measureRun(sys, {
+    label: `${label}, seed load (50 connections, ${SEED_BODY}, closed loop, ${CFG.seedSeconds} s)`,
+    rate: 0,
+    durationS: CFG.seedSeconds,
+    connections: 50,
+    body: SEED_BODY,
+  });
+  say(
+    `  ratio to natscli js pub async ${fmt((run.throughput * STORED_PER_ORDER) / natsPublishPerSec, 3)}; HTTP POST ${httpLine(run)}; ` +
+      `CPU ms per order: ${cpuPerOrderLine(run)}; cores: ${coresLine(run)}`,
+  );
+  return run;
+}
+
+/** The JSON body of a sample ORDER_CREATED: the size natscli's and nats.js's raw runs publish. */
+async function sampleEventBody(): Promise<Uint8Array> {
+  const sample = await completeEvent({
+    eventType: "ORDER_CREATED",
+    orderId: crypto.randomUUID(),
+    userId: "bench-u0",
+    amount: 25.5,
+    currency: "USD",
+    items: [{ sku: "BENCH-1", quantity: 2, unitPrice: 12.75 }],
+  });
+  return new TextEncoder().encode(JSON.stringify(sample));
+}
+
+/** `--seed-only`: natscli's publish rate on a bare server, then the seed load (tracing off; on too with --seed-tracing). */
+async function seedOnly(machine: object): Promise<void> {
+  const bare = await startNatsServer();
+  let nb: NatsBenchResult;
+  try {
+    nb = await natsBench(bare.url, CFG.rawMessages, (await sampleEventBody()).byteLength);
+  } finally {
+    await bare.stop();
+  }
+  say(`nats bench (${nb.cli}): js pub async ${fmt(nb.publishPerSec)} msgs/s`);
+  const results: Record<string, RunResult> = {};
+  const profDir = PROFILE ? mkdtempSync(join(tmpdir(), "orderstream-prof-")) : undefined;
+  const off = await startBenchSystem({ label: "off", cpuProfDir: profDir, env: SERVICE_ENV, nodeArgs: NODE_ARGS });
+  const pids = Object.fromEntries(off.services.map((s) => [s.name, s.pid]));
+  try {
+    await warmUp(off, "tracing off");
+    results.off = await seedLoad(off, "tracing off", nb.publishPerSec);
+    say(
+      `peak RSS (VmHWM): ${off.services.map((s) => `${s.name} ${fmt(s.peakRssMiB(), 1)} MiB (at ready ${fmt(s.rssAtReadyMiB, 1)})`).join(", ")}`,
+    );
+  } finally {
+    await off.stop();
+  }
+  if (profDir) printProfiles(profDir, pids);
+  if (SEED_TRACING) {
+    const sink = await startOtlpSink();
+    const on = await startBenchSystem({
+      label: "on",
+      env: { ...SERVICE_ENV, OTEL_TRACES_EXPORTER: "otlp", OTEL_EXPORTER_OTLP_ENDPOINT: sink.url, OTEL_TRACES_SAMPLER: "always_on" },
+    });
+    try {
+      await warmUp(on, "tracing on", CFG.warmupOrders);
+      await new Promise((r) => setTimeout(r, SPAN_EXPORT_WAIT_MS));
+      const before = sink.stats().spans;
+      results.on = await seedLoad(on, "tracing on", nb.publishPerSec);
+      await new Promise((r) => setTimeout(r, SPAN_EXPORT_WAIT_MS));
+      const spansPerOrder = (sink.stats().spans - before) / results.on.all.completed;
+      say(
+        `  tracing on ÷ off ${fmt(results.on.throughput / results.off.throughput, 3)}; spans exported ${fmt(spansPerOrder, 2)} of ${HAPPY_ORDER_SPANS} per order; ` +
+          `dropped (counted by the services) ${fmt(await serviceCounter(on, "orderstream_trace_spans_dropped_total"))}`,
+      );
+    } finally {
+      await on.stop();
+      await sink.close();
+    }
+  }
+  if (JSON_OUT) writeFileSync(JSON_OUT, JSON.stringify({ machine, natsBench: nb, seed: results }, null, 2));
+}
+
+/** Prints (and returns) the main thread's CPU profile summary (self time) of each service. */
+function printProfiles(profDir: string, pids: Record<string, number>): string[] {
+  const profiles: string[] = [];
+  const files = readdirSync(profDir).filter((f) => f.endsWith(".cpuprofile"));
+  for (const [name, pid] of Object.entries(pids)) {
+    const main = files.find((f) => f.includes(`.${pid}.0.`));
+    if (main) profiles.push(`${name} service — ${formatProfile(join(profDir, main), 15)}`);
+  }
+  console.log(`\nCPU profiles (self time, main thread, tracing off; files in ${profDir}):\n${profiles.join("\n\n")}\n`);
+  return profiles;
 }
 
 /**
@@ -432,6 +557,7 @@ async function main(): Promise<void> {
     `orderstream bench${QUICK ? " --quick" : ""}: ${machine.cores} cores (${machine.cpu}), ${fmt(machine.memGiB, 1)} GiB, node ${machine.node}`,
   );
   if (WS_ONLY) return webSocketComparison(machine);
+  if (SEED_ONLY) return seedOnly(machine);
   if (SYNC_ONLY) {
     const deps = {
       quick: QUICK,
@@ -457,15 +583,7 @@ async function main(): Promise<void> {
     const js = jetstream(nc);
     const jsm = await jetstreamManager(nc);
     try {
-      const sample = await completeEvent({
-        eventType: "ORDER_CREATED",
-        orderId: crypto.randomUUID(),
-        userId: "bench-u0",
-        amount: 25.5,
-        currency: "USD",
-        items: [{ sku: "BENCH-1", quantity: 2, unitPrice: 12.75 }],
-      });
-      const body = new TextEncoder().encode(JSON.stringify(sample));
+      const body = await sampleEventBody();
       const publishPerSec = await rawPublish(js, jsm, "BENCH", body, CFG.rawMessages, 1_000);
       const read = await orderedRead(js, jsm, "BENCH");
       raw = { bodyBytes: body.byteLength, publishPerSec, readPerSec: read.perSec, messages: read.messages };
@@ -500,7 +618,7 @@ async function main(): Promise<void> {
   // ---- 7, 2, 3: tracing off --------------------------------------------------------------------
   const profDir = PROFILE ? mkdtempSync(join(tmpdir(), "orderstream-prof-")) : undefined;
   say(`starting nats-server + 4 services (tracing off)${profDir ? `, CPU profiles into ${profDir}` : ""}`);
-  const off = await startBenchSystem({ label: "off", cpuProfDir: profDir, env: SERVICE_ENV });
+  const off = await startBenchSystem({ label: "off", cpuProfDir: profDir, env: SERVICE_ENV, nodeArgs: NODE_ARGS });
   let offWarm: RunResult, sat: RunResult, lat200: RunResult, lat1000: RunResult, idleMsgs: { in: number; out: number };
   const ready: Record<string, number> = {};
   const rss: Record<string, number> = {};
@@ -540,16 +658,7 @@ async function main(): Promise<void> {
   } finally {
     await off.stop();
   }
-  const profiles: string[] = [];
-  if (profDir) {
-    // Main thread (id 0) of each service.
-    const files = readdirSync(profDir).filter((f) => f.endsWith(".cpuprofile"));
-    for (const [name, pid] of Object.entries(pids)) {
-      const main = files.find((f) => f.includes(`.${pid}.0.`));
-      if (main) profiles.push(`${name} service — ${formatProfile(join(profDir, main), 15)}`);
-    }
-    console.log(`\nCPU profiles (self time, main thread, tracing off; files in ${profDir}):\n${profiles.join("\n\n")}\n`);
-  }
+  const profiles = profDir ? printProfiles(profDir, pids) : [];
 
   // ---- 5: tracing on, offered at least what tracing off sustained ------------------------------
   // Its own warm-up estimate alone under-offered it run after run (it kept up, so the figure was a
@@ -668,7 +777,6 @@ async function main(): Promise<void> {
 
   // ---- table ------------------------------------------------------------------------------------
   /** Messages an order stores: its three events and their three notifications. */
-  const STORED_PER_ORDER = 6;
   const nbRatio = (sat.throughput * STORED_PER_ORDER) / nb.publishPerSec;
   const replayRatio = replay.rebuildPerSec / replay.rawReadPerSec;
   const p99 = (r: RunResult) => percentile(r.steady.latencies, 99);

@@ -17,6 +17,7 @@ import { nanos } from "@nats-io/transport-node";
 import {
   consumerFilterSubjects,
   consumerName,
+  lanePartitions,
   NOTIFICATIONS_STREAM,
   NOTIFICATIONS_SUBJECTS,
   ORDERS_STREAM,
@@ -144,20 +145,21 @@ export const UPDATABLE_STREAM_LIMITS = ["max_age", "max_bytes", "discard", "comp
 export type PartitionConsumerConfig = Partial<ConsumerConfig> & { durable_name: string };
 
 /**
- * One durable pull consumer per service and partition, filtered to the event types the service acts
- * on, and pinned to one puller at a time (priority group, `pinned_client`): the partition's owner,
- * which handles its orders' events in stream order and acknowledges cumulatively. Another instance
- * is pinned only once the owner stops pulling for OWNER_TTL_MS or hands the partition over.
+ * One durable pull consumer per service and lane (the partitions p with p mod LANES = lane), filtered
+ * to the event types the service acts on, and pinned to one puller at a time (priority group,
+ * `pinned_client`): the lane's owner, which handles its orders' events in stream order and
+ * acknowledges cumulatively. Another instance is pinned only once the owner stops pulling for
+ * OWNER_TTL_MS or hands the lane over.
  */
 export function partitionConsumerConfig(
   service: ServiceName,
-  partition: number,
+  lane: number,
   topology: Topology = { kind: "single" },
 ): PartitionConsumerConfig {
   return {
-    durable_name: consumerName(service, partition),
-    description: `${service} service, partition ${partition}`,
-    filter_subjects: consumerFilterSubjects(service, partition, topology),
+    durable_name: consumerName(service, lane),
+    description: `${service} service, lane ${lane} (partitions ${lanePartitions(lane).join(", ")})`,
+    filter_subjects: consumerFilterSubjects(service, lane, topology),
     ack_policy: AckPolicy.All,
     deliver_policy: DeliverPolicy.All,
     ack_wait: nanos(ACK_WAIT_MS),

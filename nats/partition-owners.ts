@@ -1,16 +1,17 @@
 /**
- * Who owns which partition: every instance of a service heartbeats its key in the instances bucket
- * (`<service>.<instanceId>`) and watches its siblings' keys; from the same set of live instances each
- * one computes the same assignment (`assignPartitions`), and pulls only the partitions it is given.
+ * Who owns which lane (a service's consumer of the partitions p with p mod LANES = lane, nats/subjects.ts):
+ * every instance of a service heartbeats its key in the instances bucket (`<service>.<instanceId>`)
+ * and watches its siblings' keys; from the same set of live instances each one computes the same
+ * assignment (`assignLanes`), and pulls only the lanes it is given.
  *
- * The assignment spreads the work; it is not what keeps one owner per partition. That is the
- * server's pin (priority group `pinned_client`): while views differ (an instance joining, one that
- * just died), two instances may pull the same partition, and the server delivers to one of them.
+ * The assignment spreads the work; it is not what keeps one owner per lane. That is the server's
+ * pin (priority group `pinned_client`): while views differ (an instance joining, one that just
+ * died), two instances may pull the same lane, and the server delivers to one of them.
  */
 import type { KV, KvEntry } from "@nats-io/kv";
 import type { Logger } from "../shared/logger.ts";
 import { OWNER_TTL_MS } from "./definitions.ts";
-import { instanceKey, PARTITIONS, type ServiceName } from "./subjects.ts";
+import { instanceKey, LANES, type ServiceName } from "./subjects.ts";
 
 /** FNV-1a 32-bit: cheap, stable across processes and runtimes. */
 function fnv1a(text: string): number {
@@ -23,12 +24,12 @@ function fnv1a(text: string): number {
 }
 
 /**
- * Partitions per instance: rendezvous hashing with quotas, so every instance gets ⌊n/k⌋ or ⌈n/k⌉
- * partitions, and an instance joining or leaving moves few of them (each partition goes to the
- * instance that scores it highest among those with room left). Pure: the same members give the same
- * assignment in every process.
+ * Lanes per instance: rendezvous hashing with quotas, so every instance gets ⌊n/k⌋ or ⌈n/k⌉ lanes,
+ * and an instance joining or leaving moves few of them (each lane goes to the instance that scores
+ * it highest among those with room left). Pure: the same members give the same assignment in every
+ * process. Instances beyond the lane count get none and stand by.
  */
-export function assignPartitions(members: readonly string[], partitions = PARTITIONS): Map<string, number[]> {
+export function assignLanes(members: readonly string[], partitions = LANES): Map<string, number[]> {
   const sorted = [...new Set(members)].sort();
   const out = new Map<string, number[]>(sorted.map((m) => [m, []]));
   if (sorted.length === 0) return out;
@@ -50,7 +51,7 @@ export function assignPartitions(members: readonly string[], partitions = PARTIT
 
 export interface PartitionOwners {
   readonly instanceId: string;
-  /** The partitions this instance is assigned now. */
+  /** The lanes this instance is assigned now. */
   owned(): ReadonlySet<number>;
   /** Live instances of the service, this one included. */
   members(): string[];
@@ -65,13 +66,13 @@ export interface PartitionOwnersOptions {
   log: Logger;
   /** Told the new assignment whenever it changes (and once at the start). */
   onChange(owned: ReadonlySet<number>): void;
-  /** What the heartbeat says about the instance besides its partitions (pid, port…), for operators. */
+  /** What the heartbeat says about the instance besides its lanes (pid, port…), for operators. */
   describe?(): Record<string, unknown>;
   ttlMs?: number;
   now?: () => number;
 }
 
-/** Joins the service's instances: heartbeats, watches the others, and reports its partitions. */
+/** Joins the service's instances: heartbeats, watches the others, and reports its lanes. */
 export async function joinPartitionOwners(opts: PartitionOwnersOptions): Promise<PartitionOwners> {
   const ttlMs = opts.ttlMs ?? OWNER_TTL_MS;
   const now = opts.now ?? (() => Date.now());
@@ -90,17 +91,17 @@ export async function joinPartitionOwners(opts: PartitionOwnersOptions): Promise
   const recompute = () => {
     if (leaving || !started) return;
     const members = live();
-    const mine = new Set(assignPartitions(members).get(opts.instanceId) ?? []);
+    const mine = new Set(assignLanes(members).get(opts.instanceId) ?? []);
     if (announced && mine.size === owned.size && [...mine].every((p) => owned.has(p))) return;
     owned = mine;
     announced = true;
-    opts.log.info({ partitions: [...mine], instances: members.length }, "partition assignment changed");
+    opts.log.info({ lanes: [...mine], instances: members.length }, "lane assignment changed");
     opts.onChange(owned);
   };
   const heartbeat = () =>
     opts.kv.put(
       myKey,
-      JSON.stringify({ instance: opts.instanceId, partitions: [...owned], at: new Date().toISOString(), ...opts.describe?.() }),
+      JSON.stringify({ instance: opts.instanceId, lanes: [...owned], at: new Date().toISOString(), ...opts.describe?.() }),
     );
   const seen = (entry: KvEntry) => {
     if (!entry.key.startsWith(prefix)) return;
@@ -128,7 +129,7 @@ export async function joinPartitionOwners(opts: PartitionOwnersOptions): Promise
     }
   })().catch((err) => opts.log.warn({ err }, "instances watch ended"));
   await Promise.race([initial, new Promise((r) => setTimeout(r, 1_000))]);
-  // Only now: until the siblings are known, this instance would claim every partition.
+  // Only now: until the siblings are known, this instance would claim every lane.
   const timer = setInterval(
     () => {
       recompute();

@@ -43,7 +43,8 @@ import {
   ORDERS_STREAM,
   OWNER_GROUP,
   parseEventSubject,
-  partitionSubjectFilters,
+  laneOf,
+  laneSubjectFilters,
   type EventSubject,
   type ServiceName,
 } from "./subjects.ts";
@@ -284,7 +285,7 @@ export class PartitionWorker {
         }
         const stored = await readPartitionRange(
           this.opts.jsm,
-          partitionSubjectFilters(this.opts.service, this.opts.partition, this.opts.topology),
+          laneSubjectFilters(this.opts.service, this.opts.partition, this.opts.topology),
           from,
           info.delivered.stream_seq,
         );
@@ -321,7 +322,7 @@ export class PartitionWorker {
 
   private wants(subject: string): boolean {
     const parsed = parseEventSubject(subject);
-    return parsed !== null && parsed.partition === this.opts.partition && this.types.has(parsed.eventType);
+    return parsed !== null && laneOf(parsed.partition) === this.opts.partition && this.types.has(parsed.eventType);
   }
 
   private take(msg: JsMsg): void {

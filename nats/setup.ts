@@ -18,7 +18,7 @@ import {
   type StreamLimits,
 } from "./definitions.ts";
 import { DeliverPolicy } from "@nats-io/jetstream";
-import { ORDERS_STREAM, PARTITIONS, type ServiceName } from "./subjects.ts";
+import { LANES, lanePartitions, ORDERS_STREAM, partitionConsumerNames, type ServiceName } from "./subjects.ts";
 import type { Topology } from "../shared/config.ts";
 
 const STREAM_NOT_FOUND = 10059;
@@ -183,15 +183,48 @@ export async function ensureStreamSubjects(jsm: JetStreamManager, stream: string
   throw new StreamUpdateRaceError(stream, `add the subjects ${subjects.join(", ")}`);
 }
 
+/**
+ * The service's lane consumers. A system made by a version before lanes has one consumer per
+ * partition instead (`payment-p07`): each lane then starts after the lowest acknowledged floor of
+ * its partitions' consumers — nothing any of them had not finished is skipped; what one had finished
+ * above that floor comes again, which the handlers' fences make a no-op — and the old consumers are
+ * deleted once every lane exists. Stop every instance of the service of the older version first: an
+ * old instance still pulling would handle events beside the new ones.
+ */
 export async function ensurePartitionConsumers(
   jsm: JetStreamManager,
   stream: string,
   service: ServiceName,
   topology: Topology = { kind: "single" },
 ): Promise<void> {
+  const floors = await partitionConsumerFloors(jsm, stream, service);
   await Promise.all(
-    Array.from({ length: PARTITIONS }, (_, p) => ensurePartitionConsumer(jsm, stream, partitionConsumerConfig(service, p, topology))),
+    Array.from({ length: LANES }, (_, lane) => {
+      const left = lanePartitions(lane).flatMap((p) => floors.get(p) ?? []);
+      const startAfter = left.length > 0 ? Math.min(...left) : undefined;
+      return ensurePartitionConsumer(jsm, stream, partitionConsumerConfig(service, lane, topology), startAfter);
+    }),
   );
+  for (const [p] of floors) {
+    await jsm.consumers.delete(stream, partitionConsumerNames(service)[p]!).catch((err: unknown) => {
+      if (!isApiError(err, CONSUMER_NOT_FOUND)) throw err;
+    });
+  }
+}
+
+/** The acknowledged floor of each per-partition consumer an earlier version left, by partition. */
+async function partitionConsumerFloors(jsm: JetStreamManager, stream: string, service: ServiceName): Promise<Map<number, number>> {
+  const floors = new Map<number, number>();
+  await Promise.all(
+    partitionConsumerNames(service).map(async (name, p) => {
+      try {
+        floors.set(p, (await jsm.consumers.info(stream, name)).ack_floor.stream_seq);
+      } catch (err) {
+        if (!isApiError(err, CONSUMER_NOT_FOUND)) throw err;
+      }
+    }),
+  );
+  return floors;
 }
 
 /**
@@ -200,7 +233,13 @@ export async function ensurePartitionConsumers(
  * creation), so it is replaced by one that starts after its acknowledged floor: nothing it had
  * handled is handed out again, nothing it had not is skipped.
  */
-export async function ensurePartitionConsumer(jsm: JetStreamManager, stream: string, wanted: PartitionConsumerConfig): Promise<void> {
+export async function ensurePartitionConsumer(
+  jsm: JetStreamManager,
+  stream: string,
+  wanted: PartitionConsumerConfig,
+  /** When it is missing: the stream sequence it starts after (the floor of the consumers it replaces); default, the start. */
+  startAfter?: number,
+): Promise<void> {
   let existing: ConsumerInfo | undefined;
   try {
     existing = await jsm.consumers.info(stream, wanted.durable_name);
@@ -216,9 +255,9 @@ export async function ensurePartitionConsumer(jsm: JetStreamManager, stream: str
     }
     return;
   }
-  const config: PartitionConsumerConfig = existing
-    ? { ...wanted, deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: existing.ack_floor.stream_seq + 1 }
-    : wanted;
+  const floor = existing ? existing.ack_floor.stream_seq : startAfter;
+  const config: PartitionConsumerConfig =
+    floor !== undefined ? { ...wanted, deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: floor + 1 } : wanted;
   if (existing) await jsm.consumers.delete(stream, wanted.durable_name).catch(() => false);
   try {
     await jsm.consumers.add(stream, config);

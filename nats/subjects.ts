@@ -5,8 +5,9 @@
  * - the order id in the subject makes one order's history one subject filter (`orders.<p>.<id>.*`);
  * - the event type last makes every (order, event type) its own subject, so "this event was already
  *   published" is a per-subject check the stream itself enforces (see nats/publish.ts);
- * - the partition token lets one instance own a slice of orders at a time (one durable per service
- *   and partition, pinned to one puller), which is what keeps per-order order with several instances;
+ * - the partition token lets one instance own a slice of orders at a time (a service reads the
+ *   partitions through LANES durables, each holding the partitions p with p mod LANES = its lane,
+ *   pinned to one puller), which is what keeps per-order order with several instances;
  * - the event type as the last token lets a consumer be delivered only the types its service acts on.
  *
  * Sites (README "Sites", docs/design.md "Sites"): an order placed at a site has an id that names the
@@ -29,6 +30,25 @@ export const NOTIFICATIONS_SUBJECTS = "notifications.*.*.*";
  * server mapping) and draining the old one; see README "Partitions".
  */
 export const PARTITIONS = 16;
+
+/**
+ * Lanes per service: the durable consumers a service reads ORDERS through, lane k holding the
+ * partitions p with p mod LANES = k — the unit an instance owns, so also the most instances of a
+ * service that share the work. Not stored in any subject: fewer, busier consumers cost nats-server
+ * and the services less per event (BENCHMARKS.md "Lanes"); existing partition consumers are
+ * replaced by lanes at the first start (nats/setup.ts). Divides PARTITIONS.
+ */
+export const LANES = 4;
+
+/** The lane that reads a partition. */
+export function laneOf(partition: number): number {
+  return partition % LANES;
+}
+
+/** The partitions a lane holds, ascending. */
+export function lanePartitions(lane: number): number[] {
+  return Array.from({ length: PARTITIONS / LANES }, (_, i) => lane + i * LANES);
+}
 
 // The service names live with the rest of the bottom layer; this file names what they own in NATS.
 export { isServiceName, SERVICES, type ServiceName } from "../shared/services.ts";
@@ -78,11 +98,6 @@ export function ordersStreamSubjects(topology: Topology): string[] {
   }
 }
 
-/** All events of one partition. */
-export function partitionSubjectFilter(partition: number): string {
-  return `orders.${partition}.*.*`;
-}
-
 /**
  * The event types each service is delivered: the ones its decisions depend on. Its own outcomes are
  * not among them (payment learns PAYMENT_COMPLETED from its own publish), so a happy order costs
@@ -124,17 +139,18 @@ function subjectPrefixes(service: ServiceName, topology: Topology): string[] {
   }
 }
 
-/** The subject filters of a service's consumer for one partition: one per event type it acts on. */
-export function consumerFilterSubjects(service: ServiceName, partition: number, topology: Topology = { kind: "single" }): string[] {
+/** The subject filters of a service's consumer for one lane: its partitions × the event types it acts on. */
+export function consumerFilterSubjects(service: ServiceName, lane: number, topology: Topology = { kind: "single" }): string[] {
   const types = CONSUMED_EVENT_TYPES[service];
-  const prefixes = subjectPrefixes(service, topology);
-  if (types.length === EVENT_TYPES.length) return prefixes.map((prefix) => `${prefix}.${partition}.*.*`);
-  return prefixes.flatMap((prefix) => types.map((type) => `${prefix}.${partition}.*.${type}`));
+  const all = types.length === EVENT_TYPES.length;
+  return subjectPrefixes(service, topology).flatMap((prefix) =>
+    lanePartitions(lane).flatMap((p) => (all ? [`${prefix}.${p}.*.*`] : types.map((type) => `${prefix}.${p}.*.${type}`))),
+  );
 }
 
-/** Every event of one partition a service's consumer may hold (what a new owner reads back). */
-export function partitionSubjectFilters(service: ServiceName, partition: number, topology: Topology = { kind: "single" }): string[] {
-  return subjectPrefixes(service, topology).map((prefix) => `${prefix}.${partition}.*.*`);
+/** Every event of one lane a service's consumer may hold (what a new owner reads back). */
+export function laneSubjectFilters(service: ServiceName, lane: number, topology: Topology = { kind: "single" }): string[] {
+  return subjectPrefixes(service, topology).flatMap((prefix) => lanePartitions(lane).map((p) => `${prefix}.${p}.*.*`));
 }
 
 /** The priority group every partition consumer pins to one puller: the partition's owner. */
@@ -181,13 +197,21 @@ export function eventDestination(
   };
 }
 
-/** Durable consumer name of a service for one partition, e.g. `payment-p07`. */
-export function consumerName(service: ServiceName, partition: number): string {
-  return `${service}-p${String(partition).padStart(2, "0")}`;
+/** Durable consumer name of a service for one lane, e.g. `payment-lane3`. */
+export function consumerName(service: ServiceName, lane: number): string {
+  return `${service}-lane${lane}`;
 }
 
 export function consumerNames(service: ServiceName): string[] {
-  return Array.from({ length: PARTITIONS }, (_, p) => consumerName(service, p));
+  return Array.from({ length: LANES }, (_, lane) => consumerName(service, lane));
+}
+
+/**
+ * The durables of versions before lanes, one per partition (`payment-p07`): replaced by the lanes at
+ * the first start (nats/setup.ts), which start each lane at the lowest acknowledged floor among them.
+ */
+export function partitionConsumerNames(service: ServiceName): string[] {
+  return Array.from({ length: PARTITIONS }, (_, p) => `${service}-p${String(p).padStart(2, "0")}`);
 }
 
 export function notificationSubject(userId: string, orderId: string, eventType: EventType): string {
@@ -206,13 +230,13 @@ export function userNotificationsFilter(userId: string): string {
 export const BUCKETS = {
   idempotencyKeys: "idempotency-keys",
   instances: "service-instances",
-  /** Crash suspects: `<service>.<partition>.<ordersSeq>` → isolated starts not finished (nats/crash-suspects.ts). */
+  /** Crash suspects: `<service>.<lane>.<ordersSeq>` → isolated starts not finished (nats/crash-suspects.ts). */
   crashSuspects: "crash-suspects",
 } as const;
 
 /** The key of one message in the crash suspects bucket. */
-export function crashSuspectKey(service: ServiceName, partition: number, seq: number): string {
-  return `${service}.${partition}.${seq}`;
+export function crashSuspectKey(service: ServiceName, lane: number, seq: number): string {
+  return `${service}.${lane}.${seq}`;
 }
 
 /** The key of one instance in the instances bucket. */

@@ -12,7 +12,12 @@ import {
   parseEventSubject,
   partitionOf,
   PARTITIONS,
-  partitionSubjectFilters,
+  laneSubjectFilters,
+  LANES,
+  laneOf,
+  lanePartitions,
+  consumerNames,
+  partitionConsumerNames,
   SITE_ORIGIN_TYPES,
   siteForwardFilters,
   siteReturnFilters,
@@ -161,25 +166,42 @@ describe('a site\'s orders (README "Sites")', () => {
   });
 
   it("filters the hub's payment, shipping and notification consumers to sites' orders too, the hub's order service not", () => {
-    expect(consumerFilterSubjects("payment", 3, hub)).toEqual([
-      "orders.3.*.ORDER_CREATED",
-      "orders.3.*.ORDER_CANCEL_REQUESTED",
-      "orders.3.*.SHIPPING_FAILED",
-      "sites.*.orders.3.*.ORDER_CREATED",
-      "sites.*.orders.3.*.ORDER_CANCEL_REQUESTED",
-      "sites.*.orders.3.*.SHIPPING_FAILED",
+    // Lane 3 of 4 holds partitions 3, 7, 11 and 15.
+    expect(consumerFilterSubjects("payment", 3, hub)).toEqual(
+      ["orders", "sites.*.orders"].flatMap((prefix) =>
+        [3, 7, 11, 15].flatMap((p) => ["ORDER_CREATED", "ORDER_CANCEL_REQUESTED", "SHIPPING_FAILED"].map((t) => `${prefix}.${p}.*.${t}`)),
+      ),
+    );
+    expect(consumerFilterSubjects("notification", 3, hub)).toEqual([
+      "orders.3.*.*",
+      "orders.7.*.*",
+      "orders.11.*.*",
+      "orders.15.*.*",
+      "sites.*.orders.3.*.*",
+      "sites.*.orders.7.*.*",
+      "sites.*.orders.11.*.*",
+      "sites.*.orders.15.*.*",
     ]);
-    expect(consumerFilterSubjects("notification", 3, hub)).toEqual(["orders.3.*.*", "sites.*.orders.3.*.*"]);
     expect(consumerFilterSubjects("order", 3, hub)).toEqual(consumerFilterSubjects("order", 3));
-    expect(partitionSubjectFilters("shipping", 3, hub)).toEqual(["orders.3.*.*", "sites.*.orders.3.*.*"]);
+    expect(laneSubjectFilters("shipping", 3, hub)).toEqual(consumerFilterSubjects("notification", 3, hub));
   });
 
   it("filters a site's order service to its own orders only", () => {
-    expect(consumerFilterSubjects("order", 5, site)).toEqual([
-      "sites.edge1.orders.5.*.PAYMENT_FAILED",
-      "sites.edge1.orders.5.*.PAYMENT_REFUNDED",
-    ]);
-    expect(partitionSubjectFilters("order", 5, site)).toEqual(["sites.edge1.orders.5.*.*"]);
+    expect(consumerFilterSubjects("order", 1, site)).toEqual(
+      [1, 5, 9, 13].flatMap((p) => [`sites.edge1.orders.${p}.*.PAYMENT_FAILED`, `sites.edge1.orders.${p}.*.PAYMENT_REFUNDED`]),
+    );
+    expect(laneSubjectFilters("order", 1, site)).toEqual([1, 5, 9, 13].map((p) => `sites.edge1.orders.${p}.*.*`));
+  });
+
+  it("reads every partition through exactly one lane of each service", () => {
+    expect(LANES).toBe(4);
+    expect(PARTITIONS % LANES).toBe(0);
+    const all = Array.from({ length: LANES }, (_, lane) => lanePartitions(lane)).flat();
+    expect(all.sort((a, b) => a - b)).toEqual(Array.from({ length: PARTITIONS }, (_, p) => p));
+    for (let p = 0; p < PARTITIONS; p++) expect(lanePartitions(laneOf(p))).toContain(p);
+    expect(consumerNames("payment")).toEqual(["payment-lane0", "payment-lane1", "payment-lane2", "payment-lane3"]);
+    expect(partitionConsumerNames("payment")).toHaveLength(PARTITIONS);
+    expect(partitionConsumerNames("payment")[7]).toBe("payment-p07");
   });
 
   it("sends each event type one way only: what a site originates forward, the rest back", () => {

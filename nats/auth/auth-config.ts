@@ -13,11 +13,19 @@
  * inside the value (`"$2a$11$…"`; unquoted, its `$` reads as another variable reference).
  *
  * nats-server permissions match whole tokens only (`*` one token, `>` the rest): `payment-p*` is a
- * literal, not a prefix. So each service's 16 partition consumers are listed by name rather than
+ * literal, not a prefix. So each service's lane consumers are listed by name rather than
  * granting `*` on the ORDERS consumers (which would let payment read or ack shipping's messages).
  */
 import { ADVISORIES_STREAM, DLQ_STREAM } from "../dead-letters.ts";
-import { BUCKETS, consumerNames, NOTIFICATIONS_STREAM, ORDERS_STREAM, SERVICES, type ServiceName } from "../subjects.ts";
+import {
+  BUCKETS,
+  consumerNames,
+  NOTIFICATIONS_STREAM,
+  ORDERS_STREAM,
+  partitionConsumerNames,
+  SERVICES,
+  type ServiceName,
+} from "../subjects.ts";
 import type { EventType } from "../../shared/events.ts";
 import { inboxPrefixOf } from "../connect.ts";
 
@@ -79,8 +87,11 @@ export function publishAllow(service: ServiceName): string[] {
   // Account info (jetstreamManager) and the streams every instance ensures at start-up.
   allow.push(`${API}.INFO`);
   for (const stream of [ORDERS_STREAM, NOTIFICATIONS_STREAM, DLQ_STREAM, ADVISORIES_STREAM]) allow.push(...ensured(stream));
-  // Its 16 partition consumers on ORDERS.
+  // Its lane consumers on ORDERS; and the per-partition ones of earlier versions, which the first
+  // start reads the floors of and deletes (nats/setup.ts).
   for (const name of consumerNames(service)) allow.push(...durable(ORDERS_STREAM, name));
+  for (const name of partitionConsumerNames(service))
+    allow.push(`${API}.CONSUMER.INFO.${ORDERS_STREAM}.${name}`, `${API}.CONSUMER.DELETE.${ORDERS_STREAM}.${name}`);
   // Reading ORDERS: direct gets (an order's history, a partition stretch on taking over, a duplicate's
   // stored copy) and message gets (the leader's, on a replicated stream; DLQ retry, advisories).
   allow.push(`${API}.DIRECT.GET.${ORDERS_STREAM}`, `${API}.DIRECT.GET.${ORDERS_STREAM}.>`, `${API}.STREAM.MSG.GET.${ORDERS_STREAM}`);
@@ -93,7 +104,7 @@ export function publishAllow(service: ServiceName): string[] {
     `${API}.CONSUMER.DELETE.${instances}.*`,
     `${API}.CONSUMER.MSG.NEXT.${instances}.*`,
   );
-  // Crash suspects: its own service's keys (`<service>.<partition>.<seq>`), read by direct get.
+  // Crash suspects: its own service's keys (`<service>.<lane>.<seq>`), read by direct get.
   const suspects = `KV_${BUCKETS.crashSuspects}`;
   allow.push(
     ...ensured(suspects),
