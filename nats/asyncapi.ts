@@ -29,6 +29,7 @@ import {
   NOTIFICATIONS_STREAM,
   notificationSubject,
   ORDERS_STREAM,
+  LANES,
   PARTITIONS,
   partitionOf,
   PUBLISHED_EVENT_TYPES,
@@ -68,7 +69,7 @@ const EVENT_SUMMARIES: Record<EventType, string> = {
  */
 const PARAMETERS: Record<string, { description: string; enum?: string[]; examples?: string[] }> = {
   partition: {
-    description: `The order's partition: FNV-1a 32-bit of the order id modulo ${PARTITIONS} (partitionOf in nats/subjects.ts). One instance of each service owns a partition at a time.`,
+    description: `The order's partition: FNV-1a 32-bit of the order id modulo ${PARTITIONS} (partitionOf in nats/subjects.ts). Each service reads it through a lane (partition mod ${LANES}, laneOf in nats/subjects.ts), owned by one instance at a time.`,
     enum: Array.from({ length: PARTITIONS }, (_, p) => String(p)),
   },
   orderId: {

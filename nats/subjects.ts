@@ -45,6 +45,11 @@ export function laneOf(partition: number): number {
   return partition % LANES;
 }
 
+/** The lane that reads an order's events. */
+export function laneOfOrder(orderId: string): number {
+  return laneOf(partitionOf(orderId));
+}
+
 /** The partitions a lane holds, ascending. */
 export function lanePartitions(lane: number): number[] {
   return Array.from({ length: PARTITIONS / LANES }, (_, i) => lane + i * LANES);

@@ -16,7 +16,9 @@ import { jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
 import { getJson, placeUntilAccepted, startSystem, type System } from "./support/system.ts";
 import { waitUntil, type ServiceName, type ServiceProcess } from "./support/processes.ts";
 import { listDeadLetters } from "../nats/dead-letters.ts";
-import { ORDERS_STREAM, NOTIFICATIONS_STREAM } from "../nats/subjects.ts";
+import { LANES, ORDERS_STREAM, NOTIFICATIONS_STREAM, SERVICES } from "../nats/subjects.ts";
+
+const ALL_LANE_CONSUMERS = SERVICES.length * LANES;
 
 const ORDERS = 300;
 const POST_INTERVAL_MS = 40; // 300 × 40 ms ≈ 12 s of posting
@@ -242,7 +244,7 @@ describe("chaos: instances and nats-server killed mid-load", () => {
     await waitUntil(
       async () => {
         const list = await partitionConsumers();
-        return list.length === 64 && list.every((c) => c.num_pending === 0 && c.num_ack_pending === 0);
+        return list.length === ALL_LANE_CONSUMERS && list.every((c) => c.num_pending === 0 && c.num_ack_pending === 0);
       },
       { timeoutMs: 45_000, intervalMs: 250, what: "every partition consumer to be idle" },
     );

@@ -13,7 +13,7 @@ import { jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
 import { eventTypes, getJson, postOrder, startSystem, waitForStatus, type System } from "./support/system.ts";
 import { startService, waitUntil, type ServiceProcess } from "./support/processes.ts";
 import { listDeadLetters } from "../nats/dead-letters.ts";
-import { consumerName, partitionOf } from "../nats/subjects.ts";
+import { consumerName, laneOfOrder } from "../nats/subjects.ts";
 import { processAlive } from "../scripts/supervise.ts";
 
 const CRASH_USER = "crash-me";
@@ -67,16 +67,16 @@ describe("a message that crashes its consumer", () => {
 
     const guilty = await postOrder(sys.orderUrl, { userId: CRASH_USER, amount: 13 });
     expect(guilty.status).toBe(201);
-    const partition = partitionOf(guilty.body.orderId);
+    const lane = laneOfOrder(guilty.body.orderId);
     const guiltySeq = (await getJson(`${sys.orderUrl}/orders/${guilty.body.orderId}/events`)).body[0].seq as number;
-    // Orders behind it in its partition (delivered with it, redelivered with it), and elsewhere.
+    // Orders behind it in its lane (delivered with it, redelivered with it), and elsewhere.
     const innocents: string[] = [];
     let samePartition = 0;
     for (let i = 0; i < MAX_POSTS && samePartition < SAME_PARTITION; i++) {
       const res = await postOrder(sys.orderUrl, { userId: `innocent-${i % 7}`, amount: 20 + (i % 30) });
       expect(res.status).toBe(201);
       innocents.push(res.body.orderId);
-      if (partitionOf(res.body.orderId) === partition) samePartition++;
+      if (laneOfOrder(res.body.orderId) === lane) samePartition++;
     }
     expect(samePartition).toBe(SAME_PARTITION);
 
@@ -101,7 +101,7 @@ describe("a message that crashes its consumer", () => {
     const dead = await waitUntil(deadLetter, { timeoutMs: 40_000, what: "the dead letter of the crashing message" });
     console.log(`crash loop: ${deaths} deaths, then dead-lettered: ${dead.reason}`);
     expect(dead.reason).toBe(`crashed the consumer ${CRASH_LIMIT} times`);
-    expect(dead.consumer).toBe(consumerName("payment", partition));
+    expect(dead.consumer).toBe(consumerName("payment", lane));
     expect(deaths).toBe(CRASH_LIMIT);
 
     if (!payment || !processAlive(payment.pid)) payment = await startPayment();
@@ -113,10 +113,10 @@ describe("a message that crashes its consumer", () => {
       const stuck: string[] = [];
       for (const id of innocents) {
         const types = await eventTypes(sys.orderUrl, id);
-        if (types.at(-1) !== "SHIPPING_READY") stuck.push(`${id} (partition ${partitionOf(id)}): ${types.join(", ")}`);
+        if (types.at(-1) !== "SHIPPING_READY") stuck.push(`${id} (lane ${laneOfOrder(id)}): ${types.join(", ")}`);
       }
       const tails = payments.map((p, i) => `payment #${i + 1} (pid ${p.pid}):\n${p.output().split("\n").slice(-25).join("\n")}`);
-      throw new Error(`${(err as Error).message}\nstuck (guilty partition ${partition}):\n${stuck.join("\n")}\n${tails.join("\n")}`);
+      throw new Error(`${(err as Error).message}\nstuck (guilty lane ${lane}):\n${stuck.join("\n")}\n${tails.join("\n")}`);
     }
     for (const id of innocents) expect(await eventTypes(sys.orderUrl, id), id).toEqual(HAPPY);
     expect((await listDeadLetters(jsm)).map((d) => d.streamSeq)).toEqual([guiltySeq]);
@@ -131,9 +131,9 @@ describe("a message that crashes its consumer", () => {
           .map((l) => (JSON.parse(l.slice(l.indexOf("{"))) as { orderId: string }).orderId),
       ),
     );
-    const neighbours = innocents.filter((id) => partitionOf(id) === partition);
+    const neighbours = innocents.filter((id) => laneOfOrder(id) === lane);
     console.log(
-      `crash loop: ${neighbours.filter((id) => isolated.has(id)).length} of the ${neighbours.length} orders of its partition handled in isolation`,
+      `crash loop: ${neighbours.filter((id) => isolated.has(id)).length} of the ${neighbours.length} orders of its lane handled in isolation`,
     );
     expect(neighbours.some((id) => isolated.has(id))).toBe(true);
     expect(processAlive(payment!.pid)).toBe(true);

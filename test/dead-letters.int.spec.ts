@@ -12,7 +12,7 @@ import { startSystem, postOrder, waitForStatus, getJson, type System } from "./s
 import { waitUntil } from "./support/processes.ts";
 import { runCli } from "./support/cli.ts";
 import { ADVISORIES_STREAM, ADVISORY_CONSUMER, DLQ_STREAM, listDeadLetters } from "../nats/dead-letters.ts";
-import { CONSUMED_EVENT_TYPES, eventSubject, partitionOf, ORDERS_STREAM, SERVICES } from "../nats/subjects.ts";
+import { CONSUMED_EVENT_TYPES, consumerName, eventSubject, laneOfOrder, ORDERS_STREAM, SERVICES } from "../nats/subjects.ts";
 
 let system: System;
 let nc: NatsConnection;
@@ -56,7 +56,7 @@ describe("a handler that always fails for one order", () => {
     expect(poison.status).toBe(201);
     const others = [];
     for (let i = 0; i < 40; i++) others.push((await postOrder(system.orderUrl, { userId: `user-${i}`, amount: 10 })).body.orderId);
-    const samePartition = others.filter((id) => partitionOf(id) === partitionOf(poison.body.orderId));
+    const samePartition = others.filter((id) => laneOfOrder(id) === laneOfOrder(poison.body.orderId));
 
     // Every other order is notified in full, including those behind the poison in its partition.
     await waitUntil(async () => delivered.filter((d) => d.userId !== "poison").length >= others.length * 3 || undefined, {
@@ -73,7 +73,7 @@ describe("a handler that always fails for one order", () => {
       { timeoutMs: 60_000, what: "three dead letters for the poison order's events" },
     );
     for (const letter of letters) {
-      expect(letter.consumer).toBe(`notification-p${String(partitionOf(poison.body.orderId)).padStart(2, "0")}`);
+      expect(letter.consumer).toBe(consumerName("notification", laneOfOrder(poison.body.orderId)));
       expect(letter.deliveries).toBe(8);
       expect(letter.source).toBe("service");
       expect(letter.reason).toMatch(/webhook .* answered 500/);

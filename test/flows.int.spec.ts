@@ -9,6 +9,7 @@ import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
 import { eventTypes, getJson, postOrder, startSystem, waitForStatus, type System } from "./support/system.ts";
 import { waitUntil } from "./support/processes.ts";
+import { consumerNames, LANES, type ServiceName } from "../nats/subjects.ts";
 
 interface EventRow {
   seq: number;
@@ -115,8 +116,8 @@ async function serviceIdle(service: string): Promise<void> {
   await waitUntil(
     async () => {
       const all = await jsm.consumers.list("ORDERS").next();
-      const mine = all.filter((c) => c.name.startsWith(`${service}-p`));
-      return mine.length === 16 && mine.every((c) => c.num_pending === 0 && c.num_ack_pending === 0);
+      const mine = all.filter((c) => consumerNames(service as ServiceName).includes(c.name));
+      return mine.length === LANES && mine.every((c) => c.num_pending === 0 && c.num_ack_pending === 0);
     },
     { timeoutMs: 15_000, intervalMs: 100, what: `${service} consumers to be idle` },
   );

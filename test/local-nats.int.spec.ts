@@ -164,7 +164,8 @@ describe("natscli as docs/operations.md and the README show it", () => {
       const what = args.slice(0, 2).join(" ");
       if (what === "stream report")
         for (const s of ["ORDERS", "NOTIFICATIONS", "ORDERS_DLQ", "KV_service-instances"]) expect(output, line).toContain(s);
-      if (what === "consumer report") for (const c of ["order-p00", "payment-p15", "notification-p07"]) expect(output, line).toContain(c);
+      if (what === "consumer report")
+        for (const c of ["order-lane0", "payment-lane3", "notification-lane2"]) expect(output, line).toContain(c);
       if (what === "stream subjects")
         for (const t of ["ORDER_CREATED", "PAYMENT_COMPLETED", "SHIPPING_READY"] as const)
           expect(output, line).toContain(eventSubject(orderId, t));
@@ -173,7 +174,7 @@ describe("natscli as docs/operations.md and the README show it", () => {
         expect(output, line).toMatch(/traceparent: 00-[0-9a-f]{32}-/);
       }
       if (what === "kv ls") expect(output, line).toMatch(/^order\.\S+$/m);
-      if (what === "kv get") expect(output, line).toContain('"partitions":[');
+      if (what === "kv get") expect(output, line).toContain('"lanes":[');
       if (what === "server check") expect(output, line).toMatch(/^OK JetStream/m);
     }
   });

@@ -14,10 +14,10 @@ import { CONSUMED_EVENT_TYPES, eventSubject } from "../nats/subjects.ts";
 import { waitUntil } from "./support/processes.ts";
 import { findBinary, PROMETHEUS_INSTALL_HINT, promtool, startPrometheus, type PrometheusHandle } from "./support/prometheus.ts";
 import { postOrder, startSystem, waitForStatus, type System } from "./support/system.ts";
+import { LANES } from "../nats/subjects.ts";
 
 const RULES = fileURLToPath(new URL("../monitoring/rules.yml", import.meta.url));
 const SERVICES = ["order", "payment", "shipping", "notification"] as const;
-const PARTITIONS = 16;
 const ORDERS = 6;
 const FLAKY_USER = "metrics-flaky";
 
@@ -182,14 +182,12 @@ describe("Prometheus scraping the four services", () => {
     for (const gauge of ["pending", "ack_pending", "redelivered"]) {
       await eventually(
         `count(orderstream_consumer_${gauge}_messages)`,
-        (v) => v === SERVICES.length * PARTITIONS,
-        `16 ${gauge} gauges per service`,
+        (v) => v === SERVICES.length * LANES,
+        `${LANES} ${gauge} gauges per service`,
       );
     }
     for (const name of SERVICES) {
-      expect(await scalar(`count(orderstream_consumer_pending_messages{service="${name}",consumer=~"${name}-p[0-9]{2}"})`)).toBe(
-        PARTITIONS,
-      );
+      expect(await scalar(`count(orderstream_consumer_pending_messages{service="${name}",consumer=~"${name}-lane[0-9]+"})`)).toBe(LANES);
     }
     // Everything shipped: nothing left waiting or in flight.
     await eventually(

@@ -254,7 +254,7 @@ describe("what the server refuses", () => {
     expect(after.state.messages).toBeGreaterThanOrEqual(before);
     expect(after.config.max_msgs).toBe(-1);
     // What it needs still works: its own consumer's info.
-    expect((await jsm.consumers.info(ORDERS_STREAM, consumerName("payment", 3))).name).toBe("payment-p03");
+    expect((await jsm.consumers.info(ORDERS_STREAM, consumerName("payment", 3))).name).toBe("payment-lane3");
   });
 
   it("a service cannot read another's state, listen to the stream, or to another's replies", async () => {
@@ -280,7 +280,7 @@ describe("what the server refuses", () => {
     // Acking (or nak-ing) another service's deliveries is a publish it does not have either.
     payment.publish(`$JS.ACK.${ORDERS_STREAM}.${consumerName("shipping", 0)}.1.1.1.1.0`);
     await payment.flush();
-    await waitUntil(async () => violations().some((l) => l.includes(`$JS.ACK.${ORDERS_STREAM}.shipping-p00`)), {
+    await waitUntil(async () => violations().some((l) => l.includes(`$JS.ACK.${ORDERS_STREAM}.${consumerName("shipping", 0)}`)), {
       timeoutMs: 5_000,
       what: "the refused ack in the server log",
     });

@@ -17,9 +17,12 @@ import { listDeadLetters } from "../nats/dead-letters.ts";
 import {
   CONSUMED_EVENT_TYPES,
   consumerName,
+  consumerNames,
+  LANES,
+  laneOfOrder,
+  lanePartitions,
   NOTIFICATIONS_STREAM,
   ORDERS_STREAM,
-  partitionOf,
   SERVICES,
   type ServiceName,
 } from "../nats/subjects.ts";
@@ -44,25 +47,29 @@ interface Snapshot {
 }
 
 /** Messages a service's consumers are delivered (the event types it acts on), of one partition or all. */
-async function messagesFor(service: ServiceName, partition: number | "*" = "*"): Promise<number> {
+/** Messages a service's consumers hold: all its lanes', or one lane's. */
+async function messagesFor(service: ServiceName, lane?: number): Promise<number> {
   let n = 0;
-  for (const type of CONSUMED_EVENT_TYPES[service]) {
-    const subjects = (await jsm.streams.info(ORDERS_STREAM, { subjects_filter: `orders.${partition}.*.${type}` })).state.subjects ?? {};
-    n += Object.values(subjects).reduce((sum, k) => sum + k, 0);
+  for (const partition of lane === undefined ? ["*"] : lanePartitions(lane)) {
+    for (const type of CONSUMED_EVENT_TYPES[service]) {
+      const subjects = (await jsm.streams.info(ORDERS_STREAM, { subjects_filter: `orders.${partition}.*.${type}` })).state.subjects ?? {};
+      n += Object.values(subjects).reduce((sum, k) => sum + k, 0);
+    }
   }
   return n;
 }
 
 async function partitionConsumers(service?: string): Promise<ConsumerInfo[]> {
   const list = await jsm.consumers.list(ORDERS_STREAM).next();
-  return list.filter((c) => (service ? c.name.startsWith(`${service}-p`) : /^(order|payment|shipping|notification)-p\d\d$/.test(c.name)));
+  const names = (service ? [service as ServiceName] : SERVICES).flatMap((s) => consumerNames(s));
+  return list.filter((c) => names.includes(c.name));
 }
 
 async function allIdle(timeoutMs = 30_000): Promise<void> {
   await waitUntil(
     async () => {
       const list = await partitionConsumers();
-      return list.length === 64 && list.every((c) => c.num_pending === 0 && c.num_ack_pending === 0);
+      return list.length === SERVICES.length * LANES && list.every((c) => c.num_pending === 0 && c.num_ack_pending === 0);
     },
     { timeoutMs, intervalMs: 200, what: "every partition consumer to be idle" },
   );
@@ -144,7 +151,7 @@ describe("replay --consumer <service> --from-seq 1", () => {
       const result = await runCli(["replay", "--consumer", service, "--from-seq", "1"], { NATS_URL: sys.nats.url }, 90_000);
       expect(result.stderr, `${service}: ${result.stdout}`).toBe("");
       expect(result.code).toBe(0);
-      expect(result.stdout).toContain("replaying 16 consumer(s) from sequence 1");
+      expect(result.stdout).toContain(`replaying ${LANES} consumer(s) from sequence 1`);
       // Not a terminal: plain progress lines (events done / total, events/s, ETA), the last one at 100%.
       expect(result.stdout).toMatch(/^replay: [\d,]+ \/ [\d,]+ events \(\d+%\), .* events\/s, (ETA|took) /m);
       expect(result.stdout).toMatch(/^replay: ([\d,]+) \/ \1 events \(100%\), .*took \d+:\d\d\nreplay done$/m);
@@ -153,7 +160,7 @@ describe("replay --consumer <service> --from-seq 1", () => {
 
       // The consumers really went back: recreated at sequence 1 and walked through every message again.
       const consumers = await partitionConsumers(service);
-      expect(consumers).toHaveLength(16);
+      expect(consumers).toHaveLength(LANES);
       let delivered = 0;
       for (const c of consumers) {
         expect(c.config.deliver_policy, c.name).toBe("by_start_sequence");
@@ -182,7 +189,7 @@ describe("replay --consumer <service> --from-seq 1", () => {
   it("replays a single durable from a time, and only that one moves", async () => {
     await allIdle();
     const target = orders[0]!.orderId;
-    const durable = consumerName("payment", partitionOf(target));
+    const durable = consumerName("payment", laneOfOrder(target));
     const others = (await partitionConsumers()).filter((c) => c.name !== durable);
     const before = await snapshot();
 
@@ -196,7 +203,7 @@ describe("replay --consumer <service> --from-seq 1", () => {
     const info = await jsm.consumers.info(ORDERS_STREAM, durable);
     expect(info.config.deliver_policy).toBe("by_start_time");
     expect(new Date(info.config.opt_start_time!).getTime()).toBe(new Date(from).getTime());
-    const partitionMessages = await messagesFor("payment", partitionOf(target));
+    const partitionMessages = await messagesFor("payment", laneOfOrder(target));
     expect(partitionMessages).toBeGreaterThan(0);
     expect(info.delivered.consumer_seq).toBeGreaterThanOrEqual(partitionMessages);
     for (const c of others) {

@@ -319,7 +319,8 @@ describe("a bad event from a site", () => {
       timeoutMs: 20_000,
       what: `a dead letter at the hub for ${subject}`,
     });
-    expect(letter.consumer).toMatch(/^(payment|shipping|notification)-p03$/);
+    // Partition 3 is read by lane 3 (nats/subjects.ts laneOf).
+    expect(letter.consumer).toMatch(/^(payment|shipping|notification)-lane3$/);
     expect(letter.reason).not.toBe("");
     // The site goes on.
     const { body } = await postOrder(sites.site("edge1").order!.baseUrl, { userId: "after-bad", amount: 20 });

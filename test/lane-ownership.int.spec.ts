@@ -1,9 +1,9 @@
 /**
- * Partition ownership across instances of a service: three instances share the 16 partitions (5 or 6
- * each, as their heartbeats say, each partition pinned to one of them on the server); one leaving
- * with SIGTERM hands its partitions over at once; one SIGKILLed mid-load has its partitions taken
- * over within OWNER_TTL_MS (plus the time to notice), and nothing is lost, done twice or reordered —
- * also what it had been delivered and never acknowledged.
+ * Lane ownership across instances of a service: three instances share the 4 lanes (1 or 2 each, as
+ * their heartbeats say, each lane pinned to one of them on the server); one leaving with SIGTERM
+ * hands its lanes over at once; one SIGKILLed mid-load has its lanes taken over within
+ * OWNER_TTL_MS (plus the time to notice), and nothing is lost, done twice or reordered — also what
+ * it had been delivered and never acknowledged.
  */
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -15,7 +15,7 @@ import { getJson, postOrder, startSystem, waitForStatus, type System } from "./s
 import { waitUntil, type ServiceProcess } from "./support/processes.ts";
 import { listDeadLetters } from "../nats/dead-letters.ts";
 import { OWNER_TTL_MS } from "../nats/definitions.ts";
-import { BUCKETS, consumerName, OWNER_GROUP, ORDERS_STREAM, partitionOf, PARTITIONS } from "../nats/subjects.ts";
+import { BUCKETS, consumerName, LANES, laneOfOrder, OWNER_GROUP, ORDERS_STREAM } from "../nats/subjects.ts";
 
 const HAPPY = ["ORDER_CREATED", "PAYMENT_COMPLETED", "SHIPPING_READY"];
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -27,14 +27,14 @@ let instances: KV;
 let webhook: Server;
 const hooks: { key: string; orderId: string; eventType: string }[] = [];
 
-/** Each live instance of `service` and the partitions its heartbeat says it owns. */
+/** Each live instance of `service` and the lanes its heartbeat says it owns. */
 async function heartbeats(service: string): Promise<Map<number, number[]>> {
   const out = new Map<number, number[]>();
   for await (const key of await instances.keys(`${service}.*`)) {
     const entry = await instances.get(key);
     if (entry?.operation !== "PUT") continue;
-    const beat = entry.json<{ pid: number; partitions: number[]; at: string }>();
-    if (Date.now() - Date.parse(beat.at) < OWNER_TTL_MS) out.set(beat.pid, beat.partitions);
+    const beat = entry.json<{ pid: number; lanes: number[]; at: string }>();
+    if (Date.now() - Date.parse(beat.at) < OWNER_TTL_MS) out.set(beat.pid, beat.lanes);
   }
   return out;
 }
@@ -73,19 +73,19 @@ afterAll(async () => {
   await new Promise<void>((resolve) => (webhook ? webhook.close(() => resolve()) : resolve()));
 });
 
-describe("partition ownership", () => {
-  it("three instances share the 16 partitions, 5 or 6 each, each partition pinned on the server", async () => {
+describe("lane ownership", () => {
+  it("three instances share the 4 lanes, 1 or 2 each, each lane pinned on the server", async () => {
     const payments = sys.of("payment");
     const shares = await waitUntil(
       async () => {
         const beats = await heartbeats("payment");
         const all = [...beats.values()].flat();
-        return beats.size === 3 && all.length === PARTITIONS && new Set(all).size === PARTITIONS ? beats : undefined;
+        return beats.size === 3 && all.length === LANES && new Set(all).size === LANES ? beats : undefined;
       },
-      { timeoutMs: 15_000, intervalMs: 250, what: "three payment instances to split the partitions" },
+      { timeoutMs: 15_000, intervalMs: 250, what: "three payment instances to split the lanes" },
     );
     expect(new Set(shares.keys())).toEqual(new Set(payments.map((p) => p.pid)));
-    for (const owned of shares.values()) expect(owned.length === 5 || owned.length === 6, JSON.stringify(owned)).toBe(true);
+    for (const owned of shares.values()) expect(owned.length === 1 || owned.length === 2, JSON.stringify(owned)).toBe(true);
 
     const ids: string[] = [];
     for (let i = 0; i < 60; i++) ids.push((await postOrder(sys.orderUrl, { userId: `share-${i % 6}`, amount: 10 + i })).body.orderId);
@@ -93,42 +93,42 @@ describe("partition ownership", () => {
     // Every instance did its share of the work.
     for (const p of payments) expect(await handled(p), `payment pid ${p.pid}`).toBeGreaterThan(0);
     // Each payment consumer that was delivered something is pinned to one client.
-    for (const partition of new Set(ids.map((id) => partitionOf(id)))) {
-      const info = (await jsm.consumers.info(ORDERS_STREAM, consumerName("payment", partition))) as unknown as {
+    for (const lane of new Set(ids.map((id) => laneOfOrder(id)))) {
+      const info = (await jsm.consumers.info(ORDERS_STREAM, consumerName("payment", lane))) as unknown as {
         priority_groups?: { group: string; pinned_client_id?: string }[];
       };
-      expect(info.priority_groups?.find((g) => g.group === OWNER_GROUP)?.pinned_client_id, `payment p${partition}`).toBeTruthy();
+      expect(info.priority_groups?.find((g) => g.group === OWNER_GROUP)?.pinned_client_id, `payment lane ${lane}`).toBeTruthy();
     }
   });
 
-  it("an instance leaving with SIGTERM hands its partitions over at once", async () => {
+  it("an instance leaving with SIGTERM hands its lanes over at once", async () => {
     const leaving = sys.of("payment")[2]!;
     expect(await leaving.stop("SIGTERM")).toBe(0);
     const left = Date.now();
     const beats = await waitUntil(
       async () => {
         const b = await heartbeats("payment");
-        return b.size === 2 && [...b.values()].flat().length === PARTITIONS ? b : undefined;
+        return b.size === 2 && [...b.values()].flat().length === LANES ? b : undefined;
       },
-      { timeoutMs: 10_000, intervalMs: 100, what: "the two payment instances left to own all partitions" },
+      { timeoutMs: 10_000, intervalMs: 100, what: "the two payment instances left to own all lanes" },
     );
     expect([...beats.keys()]).not.toContain(leaving.pid);
-    // Orders on every partition go through well within the TTL: nobody waited for a pin to expire.
+    // Orders on every lane go through well within the TTL: nobody waited for a pin to expire.
     const posted: { id: string; at: number }[] = [];
     for (let i = 0; i < 40; i++) {
       const at = Date.now();
       posted.push({ id: (await postOrder(sys.orderUrl, { userId: `handover-${i % 4}`, amount: 5 + i })).body.orderId, at });
     }
-    expect(new Set(posted.map((p) => partitionOf(p.id))).size).toBeGreaterThan(8);
+    expect(new Set(posted.map((p) => laneOfOrder(p.id))).size).toBe(LANES);
     for (const p of posted) await waitForStatus(sys.orderUrl, p.id, ["SHIPPING_READY"], OWNER_TTL_MS);
     console.log(`handover: all 40 orders shipped ${Date.now() - left} ms after the SIGTERM`);
   });
 
-  it("an instance SIGKILLed mid-load: its partitions are taken over within the TTL, nothing lost, done twice or reordered", async () => {
+  it("an instance SIGKILLed mid-load: its lanes are taken over within the TTL, nothing lost, done twice or reordered", async () => {
     const victims = [sys.of("payment")[0]!, sys.of("notification")[0]!];
     const owned = new Map<string, number[]>();
     for (const v of victims) owned.set(v.name, (await heartbeats(v.name)).get(v.pid) ?? []);
-    for (const [name, partitions] of owned) expect(partitions.length, `${name}'s partitions`).toBeGreaterThan(0);
+    for (const [name, lanes] of owned) expect(lanes.length, `${name}'s lanes`).toBeGreaterThan(0);
 
     const placed: { id: string; createdAt: number }[] = [];
     let killedAt = 0;
@@ -166,10 +166,10 @@ describe("partition ownership", () => {
       ).toEqual(HAPPY);
     }
 
-    // The dead instances' partitions were taken over within the TTL: an order created on one of
+    // The dead instances' lanes were taken over within the TTL: an order created on one of
     // them after the kill waited for its payment at most the TTL plus the time to notice and catch up.
     const deadPayment = new Set(owned.get("payment"));
-    const afterKill = placed.filter((p) => p.createdAt > killedAt && deadPayment.has(partitionOf(p.id)));
+    const afterKill = placed.filter((p) => p.createdAt > killedAt && deadPayment.has(laneOfOrder(p.id)));
     expect(afterKill.length).toBeGreaterThan(5);
     const waits = afterKill.map((p) => {
       const [created, paid] = histories.get(p.id)!;
@@ -177,7 +177,7 @@ describe("partition ownership", () => {
     });
     const slowest = Math.max(...waits);
     console.log(
-      `takeover: ${afterKill.length} orders on the dead payment's partitions after the kill; slowest payment ${slowest} ms after its order`,
+      `takeover: ${afterKill.length} orders on the dead payment's lanes after the kill; slowest payment ${slowest} ms after its order`,
     );
     expect(slowest).toBeLessThan(OWNER_TTL_MS + 3_000);
 
