@@ -8,7 +8,7 @@ import { isOrderId } from "../shared/ids.ts";
 import { eventRecord, readOrderEvents, traceIdOf, type StoredEvent } from "../nats/order-history.ts";
 import { consumersFor, replayConsumer, type ReplayStart } from "../nats/replay.ts";
 import { ORDERS_STREAM } from "../nats/subjects.ts";
-import { listDeadLetters, requestRetry } from "../nats/dead-letters.ts";
+import { listDeadLetters, requestRetry } from "../nats/dead-letter-queue.ts";
 import { fetchTrace } from "../otel/jaeger-query.ts";
 import { fetchOrderLogs } from "../shared/log-query.ts";
 import { rebuildOrderViews } from "../services/order/rebuild-view.ts";

@@ -23,14 +23,21 @@ import { crashingOn, type CrashOn } from "./crash-hook.ts";
 import { connectNats, inboxPrefixOf, type NatsConnectOptions } from "../nats/connect.ts";
 import { assertServerVersion } from "../nats/server-version.ts";
 import { bucketOptions } from "../nats/definitions.ts";
-import { ensureBucket, ensureOrderStreams, ensurePartitionConsumers, updateOrderStreamLimits } from "../nats/setup.ts";
+import {
+  ensureBucket,
+  ensureDeadLetterStreams,
+  ensureOrderStreams,
+  ensurePartitionConsumers,
+  updateOrderStreamLimits,
+} from "../nats/setup.ts";
 import { createEventPublisher, type EventPublisher } from "../nats/publish-event.ts";
 import { createJetStreamPublisher, type JetStreamPublisher } from "../nats/jetstream-publisher.ts";
 import { startPartitionedConsumers, type RunningConsumers } from "../nats/partitioned-consumer.ts";
 import { defaultRetryDelayMs, type HandlerFactory } from "../nats/delivery.ts";
 import { readOrderEvents, type StoredEvent } from "../nats/order-history.ts";
 import { BUCKETS, ORDERS_STREAM, type ServiceName } from "../nats/subjects.ts";
-import { ensureDeadLetterStreams, startAdvisoryProcessor, writeDeadLetter } from "../nats/dead-letters.ts";
+import { writeDeadLetter } from "../nats/dead-letter-write.ts";
+import { startAdvisoryProcessor } from "../nats/dead-letter-advisories.ts";
 import { startRetryProcessor } from "../nats/dead-letter-retry.ts";
 import { kvCrashSuspects } from "../nats/crash-suspects.ts";
 import { readJetStreamStats } from "../nats/jetstream-stats.ts";

@@ -15,8 +15,12 @@ import {
 } from "@nats-io/jetstream";
 import { nanos } from "@nats-io/transport-node";
 import {
+  ADVISORIES_STREAM,
   consumerFilterSubjects,
   consumerName,
+  DLQ_STREAM,
+  DLQ_SUBJECTS,
+  maxDeliveriesAdvisorySubject,
   NOTIFICATIONS_STREAM,
   NOTIFICATIONS_SUBJECTS,
   ORDERS_STREAM,
@@ -135,6 +139,31 @@ export function notificationsStreamConfig(replicas: number, limits: StreamLimits
     ),
     max_age: nanos(Math.max(0, limits.notificationsMaxAgeMs)),
     compression: compressionOf(limits),
+  };
+}
+
+/** Dead letters and retry requests (nats/dead-letter-write.ts): a retried write within 10 minutes is dropped. */
+export function deadLetterStreamConfig(replicas: number): StreamDefinition {
+  return {
+    name: DLQ_STREAM,
+    description: "Dead letters of the ORDERS consumers, and retry requests",
+    subjects: [DLQ_SUBJECTS],
+    storage: StorageType.File,
+    num_replicas: replicas,
+    allow_direct: true,
+    duplicate_window: nanos(10 * 60_000),
+  };
+}
+
+/** The MAX_DELIVERIES advisories not yet turned into dead letters (nats/dead-letter-advisories.ts), kept a week. */
+export function advisoriesStreamConfig(replicas: number): StreamDefinition {
+  return {
+    name: ADVISORIES_STREAM,
+    description: "MAX_DELIVERIES advisories of the ORDERS consumers, turned into dead letters",
+    subjects: [maxDeliveriesAdvisorySubject()],
+    storage: StorageType.File,
+    num_replicas: replicas,
+    max_age: nanos(7 * 24 * 3600_000),
   };
 }
 

@@ -32,7 +32,7 @@ export const PARTITIONS = 16;
 
 // The service names live with the rest of the bottom layer; this file names what they own in NATS.
 export { isServiceName, SERVICES, type ServiceName } from "../shared/services.ts";
-import type { ServiceName } from "../shared/services.ts";
+import { isServiceName, type ServiceName } from "../shared/services.ts";
 
 /**
  * FNV-1a 32-bit of the order id modulo the partition count: the same function as the server's
@@ -263,3 +263,94 @@ export function siteReturnFilters(site: string): string[] {
 export function jetStreamApiOf(domain: string): string {
   return `$JS.${domain}.API`;
 }
+
+/**
+ * Dead letters (nats/dead-letter-write.ts): the ORDERS_DLQ stream holds one entry per consumer and
+ * ORDERS sequence, `dlq.orders.<consumer>.<ordersSeq>`, and the operator's retry requests,
+ * `dlq.retry.<service>.<consumer>.<ordersSeq>`, which the instances of that service share one durable
+ * on (nats/dead-letter-retry.ts).
+ */
+export const DLQ_STREAM = "ORDERS_DLQ";
+export const DLQ_SUBJECTS = "dlq.>";
+/** Every dead letter, without the retry requests. */
+export const DEAD_LETTERS_FILTER = "dlq.orders.>";
+/** Any consumer's dead letter: what every service may write (an advisory names any consumer; nats/auth/). */
+export const DEAD_LETTER_SUBJECTS = "dlq.orders.*.*";
+
+/** The dead letter of one ORDERS message for one consumer. */
+export function deadLetterSubject(consumer: string, streamSeq: number): string {
+  return `dlq.orders.${consumer}.${streamSeq}`;
+}
+
+/** The consumer a dead letter's subject names, or null if it is not a dead letter's subject. */
+export function consumerOfDeadLetter(subject: string): string | null {
+  const tokens = subject.split(".");
+  return tokens.length === 4 && tokens[0] === "dlq" && tokens[1] === "orders" ? tokens[2]! : null;
+}
+
+/** A request that `service` hand the dead letter of `consumer` at `streamSeq` to a fresh handler. */
+export function retrySubject(service: ServiceName, consumer: string, streamSeq: number): string {
+  return `dlq.retry.${service}.${consumer}.${streamSeq}`;
+}
+
+/** The retry requests one service's instances take. */
+export function retryFilter(service: ServiceName): string {
+  return `dlq.retry.${service}.>`;
+}
+
+/** The consumer and ORDERS sequence a retry request names, or null if it is not one. */
+export function parseRetrySubject(subject: string): { consumer: string; streamSeq: number } | null {
+  const tokens = subject.split(".");
+  if (tokens.length !== 5 || tokens[0] !== "dlq" || tokens[1] !== "retry" || !tokens[3]) return null;
+  const streamSeq = Number(tokens[4]);
+  return Number.isSafeInteger(streamSeq) && streamSeq > 0 ? { consumer: tokens[3], streamSeq } : null;
+}
+
+/** The durable on ORDERS_DLQ that the instances of one service share for its retry requests. */
+export function dlqRetryConsumer(service: ServiceName): string {
+  return `${service}-dlq-retry`;
+}
+
+/** The service a partition consumer belongs to (`payment-p03` → payment), or null. */
+export function serviceOfConsumer(consumer: string): ServiceName | null {
+  const name = consumer.replace(/-p\d+$/, "");
+  return isServiceName(name) ? name : null;
+}
+
+/**
+ * The server's MAX_DELIVERIES advisories of the ORDERS consumers (a message that died without a
+ * service seeing it: crashes, ack timeouts), kept in ORDERS_ADVISORIES and turned into dead letters
+ * through one durable every instance of every service shares (nats/dead-letter-advisories.ts).
+ */
+export const ADVISORIES_STREAM = "ORDERS_ADVISORIES";
+export const ADVISORY_CONSUMER = "dlq-advisories";
+
+/** The MAX_DELIVERIES advisory of one ORDERS consumer (`*`: of every one, the advisories stream's subject). */
+export function maxDeliveriesAdvisorySubject(consumer = "*"): string {
+  return `$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.${ORDERS_STREAM}.${consumer}`;
+}
+
+/** The headers a dead letter carries besides the original message's own. */
+export const DlqHeader = {
+  reason: "Orderstream-Dlq-Reason",
+  streamSeq: "Orderstream-Dlq-Stream-Seq",
+  consumer: "Orderstream-Dlq-Consumer",
+  subject: "Orderstream-Dlq-Subject",
+  deliveries: "Orderstream-Dlq-Deliveries",
+  source: "Orderstream-Dlq-Source",
+} as const;
+
+/**
+ * Message headers the code reads by name. The server's own that nats.js names (`Nats-Msg-Id`,
+ * `Nats-Expected-*`, `Nats-Stream-Source`) come from its `PubHeaders` and `JsHeaders`; the trace
+ * headers are written and read whole by otel/nats-headers.ts, `traceparent` is also kept with a
+ * stored event.
+ */
+export const Header = {
+  /** W3C trace context of the PRODUCER span. */
+  traceparent: "traceparent",
+  /** W3C trace state, when the trace carries vendor state. */
+  tracestate: "tracestate",
+  /** The pin id a pinned pull consumer delivers with (its change means the pin moved). */
+  pinId: "Nats-Pin-Id",
+} as const;

@@ -15,7 +15,7 @@ import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
 import { getJson, placeUntilAccepted, startSystem, type System } from "./support/system.ts";
 import { waitUntil, type ServiceName, type ServiceProcess } from "./support/processes.ts";
-import { listDeadLetters } from "../nats/dead-letters.ts";
+import { listDeadLetters } from "../nats/dead-letter-queue.ts";
 import { ORDERS_STREAM, NOTIFICATIONS_STREAM } from "../nats/subjects.ts";
 
 const ORDERS = 300;

@@ -20,8 +20,8 @@ import { getJson, placeUntilAccepted, startSystem, type System } from "./support
 import { waitUntil } from "./support/processes.ts";
 import { freePort } from "../scripts/nats-binary.ts";
 import { ensureOrderStreams } from "../nats/setup.ts";
-import { DLQ_STREAM, listDeadLetters } from "../nats/dead-letters.ts";
-import { BUCKETS, NOTIFICATIONS_STREAM, ORDERS_STREAM } from "../nats/subjects.ts";
+import { listDeadLetters } from "../nats/dead-letter-queue.ts";
+import { BUCKETS, DLQ_STREAM, NOTIFICATIONS_STREAM, ORDERS_STREAM } from "../nats/subjects.ts";
 import { processAlive } from "../scripts/supervise.ts";
 
 const ORDERS = 120;

@@ -11,8 +11,18 @@ import { nanos } from "@nats-io/transport-node";
 import { startSystem, postOrder, waitForStatus, getJson, type System } from "./support/system.ts";
 import { waitUntil } from "./support/processes.ts";
 import { runCli } from "./support/cli.ts";
-import { ADVISORIES_STREAM, ADVISORY_CONSUMER, DLQ_STREAM, listDeadLetters } from "../nats/dead-letters.ts";
-import { CONSUMED_EVENT_TYPES, eventSubject, partitionOf, ORDERS_STREAM, SERVICES } from "../nats/subjects.ts";
+import { listDeadLetters } from "../nats/dead-letter-queue.ts";
+import {
+  ADVISORIES_STREAM,
+  ADVISORY_CONSUMER,
+  CONSUMED_EVENT_TYPES,
+  DLQ_STREAM,
+  dlqRetryConsumer,
+  eventSubject,
+  partitionOf,
+  ORDERS_STREAM,
+  SERVICES,
+} from "../nats/subjects.ts";
 
 let system: System;
 let nc: NatsConnection;
@@ -89,10 +99,10 @@ describe("a handler that always fails for one order", () => {
     // Someone deletes the service-wide durables under the running services (an operator, a stream
     // recreated): the instances create and bind them again (nats/durable-loop.ts). The advisory
     // test below runs on the recreated advisory consumer.
-    await jsm.consumers.delete(DLQ_STREAM, "notification-dlq-retry");
+    await jsm.consumers.delete(DLQ_STREAM, dlqRetryConsumer("notification"));
     await jsm.consumers.delete(ADVISORIES_STREAM, ADVISORY_CONSUMER);
     for (const [stream, durable] of [
-      [DLQ_STREAM, "notification-dlq-retry"],
+      [DLQ_STREAM, dlqRetryConsumer("notification")],
       [ADVISORIES_STREAM, ADVISORY_CONSUMER],
     ] as const) {
       await waitUntil(

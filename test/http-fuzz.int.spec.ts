@@ -14,8 +14,7 @@ import { startNatsServer, type NatsServerHandle } from "./support/nats-server.ts
 import { startInProcess, type InProcessService } from "./support/in-process.ts";
 import { parseEvent } from "../shared/events.ts";
 import { isOrderId, isUserId } from "../shared/ids.ts";
-import { eventSubject, ORDERS_STREAM } from "../nats/subjects.ts";
-import { DLQ_STREAM } from "../nats/dead-letters.ts";
+import { DLQ_STREAM, eventSubject, ORDERS_STREAM } from "../nats/subjects.ts";
 import { MAX_BODY_BYTES } from "../shared/http/json-body.ts";
 
 /** fast-check runs per property; FUZZ_RUNS scales them all (the file stays well under 40 s at 1). */

@@ -16,7 +16,7 @@ import { runCli } from "./support/cli.ts";
 import { startNatsServer, type NatsServerHandle } from "./support/nats-server.ts";
 import { connectNats, inboxPrefixOf } from "../nats/connect.ts";
 import { natsUserOf, ADMIN } from "../nats/auth/auth-config.ts";
-import { listDeadLetters } from "../nats/dead-letters.ts";
+import { listDeadLetters } from "../nats/dead-letter-queue.ts";
 import { consumerName, eventSubject, ORDERS_STREAM, SERVICES, type ServiceName } from "../nats/subjects.ts";
 import { completeEvent } from "../nats/publish-event.ts";
 

@@ -13,7 +13,7 @@ import { getJson, postOrder, startSystem, waitForStatus, type System } from "./s
 import { waitUntil } from "./support/processes.ts";
 import { runCli } from "./support/cli.ts";
 import { freePort } from "../scripts/nats-binary.ts";
-import { listDeadLetters } from "../nats/dead-letters.ts";
+import { listDeadLetters } from "../nats/dead-letter-queue.ts";
 import {
   CONSUMED_EVENT_TYPES,
   consumerName,

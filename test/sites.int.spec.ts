@@ -17,7 +17,7 @@ import { getJson, postOrder, waitForStatus } from "./support/system.ts";
 import { join } from "node:path";
 import { REPO_ROOT, waitUntil } from "./support/processes.ts";
 import { BUCKETS, NOTIFICATIONS_STREAM, ORDERS_STREAM } from "../nats/subjects.ts";
-import { listDeadLetters } from "../nats/dead-letters.ts";
+import { listDeadLetters } from "../nats/dead-letter-queue.ts";
 
 const FINAL = ["SHIPPING_READY", "CANCELLED"];
 const HAPPY = ["ORDER_CREATED", "PAYMENT_COMPLETED", "SHIPPING_READY"];

@@ -16,8 +16,19 @@
  * literal, not a prefix. So each service's 16 partition consumers are listed by name rather than
  * granting `*` on the ORDERS consumers (which would let payment read or ack shipping's messages).
  */
-import { ADVISORIES_STREAM, DLQ_STREAM } from "../dead-letters.ts";
-import { BUCKETS, consumerNames, NOTIFICATIONS_STREAM, ORDERS_STREAM, SERVICES, type ServiceName } from "../subjects.ts";
+import {
+  ADVISORIES_STREAM,
+  ADVISORY_CONSUMER,
+  BUCKETS,
+  consumerNames,
+  DEAD_LETTER_SUBJECTS,
+  DLQ_STREAM,
+  dlqRetryConsumer,
+  NOTIFICATIONS_STREAM,
+  ORDERS_STREAM,
+  SERVICES,
+  type ServiceName,
+} from "../subjects.ts";
 import type { EventType } from "../../shared/events.ts";
 import { inboxPrefixOf } from "../connect.ts";
 
@@ -43,7 +54,6 @@ export function natsUserOf(service: ServiceName): { user: string; passwordVar: s
 }
 export const ADMIN = { user: "admin", passwordVar: "ADMIN_NATS_PASSWORD" } as const;
 
-const ADVISORY_CONSUMER = "dlq-advisories";
 const API = "$JS.API";
 
 /** A durable consumer this service creates, binds, pulls from and acks. */
@@ -102,11 +112,11 @@ export function publishAllow(service: ServiceName): string[] {
     `${API}.STREAM.MSG.GET.${suspects}`,
   );
   // Dead letters: any instance turns a MAX_DELIVERIES advisory into a dead letter, whichever
-  // consumer it names, so `dlq.orders.*.*` is shared (a forged dead letter only makes a service
+  // consumer it names, so DEAD_LETTER_SUBJECTS (`dlq.orders.*.*`) is shared (a forged dead letter only makes a service
   // re-read the original from ORDERS by sequence, which its per-order fence makes a no-op).
-  allow.push("dlq.orders.*.*");
+  allow.push(DEAD_LETTER_SUBJECTS);
   allow.push(...durable(ADVISORIES_STREAM, ADVISORY_CONSUMER));
-  allow.push(...durable(DLQ_STREAM, `${service}-dlq-retry`));
+  allow.push(...durable(DLQ_STREAM, dlqRetryConsumer(service)));
   allow.push(`${API}.STREAM.MSG.GET.${DLQ_STREAM}`, `${API}.STREAM.MSG.DELETE.${DLQ_STREAM}`);
   // Its KV buckets: the bucket stream, reads (direct or message get) and writes.
   for (const bucket of BUCKETS_OF[service]) {
