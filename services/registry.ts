@@ -1,5 +1,5 @@
 /** The four services by name: what the entries, the CLI and the tests start. */
-import type { ServiceDefinition } from "../host/service-host.ts";
+import type { ServiceDefinition } from "../host/service-definition.ts";
 import type { ServiceName } from "../nats/subjects.ts";
 import { orderService } from "./order/service.ts";
 import { paymentService } from "./payment/service.ts";

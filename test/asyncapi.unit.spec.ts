@@ -39,7 +39,7 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 
 function appOf(name: ServiceName): Hono {
   const config = loadConfig(name, { NATS_URL: "nats://127.0.0.1:9" });
-  return createService(serviceDefinitions[name], config, createLogger(`${name}-service`, "silent"), {}).app;
+  return createService({ definition: serviceDefinitions[name], config, log: createLogger(`${name}-service`, "silent") }).app;
 }
 
 async function served(name: ServiceName): Promise<Json> {

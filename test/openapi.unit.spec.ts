@@ -22,7 +22,7 @@ type Json = Record<string, any>;
 /** A service's app, not started: no NATS is needed for the document or the answers before NATS. */
 function appOf(name: ServiceName, env: Record<string, string> = {}): Hono {
   const config = loadConfig(name, { NATS_URL: "nats://127.0.0.1:9", ...env });
-  return createService(serviceDefinitions[name], config, createLogger(`${name}-service`, "silent"), {}).app;
+  return createService({ definition: serviceDefinitions[name], config, log: createLogger(`${name}-service`, "silent") }).app;
 }
 
 async function documentOf(app: Hono): Promise<Json> {

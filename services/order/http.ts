@@ -72,7 +72,7 @@ const BEARER_TOKEN = /^[A-Za-z0-9._~+/-]+=*$/;
 /**
  * `Authorization: Bearer <token>` by Hono's bearer-auth (constant-time comparison), answering a
  * missing, malformed (Hono's 400) or wrong header alike: 401 problem+json with the challenge. Its
- * Response travels in an HTTPException, which the host's onError passes on (host/service-host.ts).
+ * Response travels in an HTTPException, which the host's onError passes on (host/http-app.ts).
  */
 function requireToken(token: string) {
   if (!BEARER_TOKEN.test(token)) {
