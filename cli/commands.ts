@@ -7,7 +7,7 @@ import { jetstream } from "@nats-io/jetstream";
 import { isOrderId } from "../shared/ids.ts";
 import { eventRecord, readOrderEvents, traceIdOf, type StoredEvent } from "../nats/order-history.ts";
 import { consumersFor, replayConsumer, type ReplayStart } from "../nats/replay.ts";
-import { ORDERS_STREAM } from "../nats/subjects.ts";
+import { DLQ_STREAM, ORDERS_STREAM } from "../nats/subjects.ts";
 import { listDeadLetters, requestRetry } from "../nats/dead-letter-queue.ts";
 import { fetchTrace } from "../otel/jaeger-query.ts";
 import { fetchOrderLogs } from "../shared/log-query.ts";
@@ -185,7 +185,7 @@ const replay: CliCommand = {
 const dlqList: CliCommand = {
   name: "dlq list",
   summary: "dead-lettered messages: ORDERS sequence, consumer, reason",
-  description: "Lists the dead letters in ORDERS_DLQ, oldest first: the ORDERS sequence, consumer, subject, attempts, time and reason.",
+  description: `Lists the dead letters in ${DLQ_STREAM}, oldest first: the ORDERS sequence, consumer, subject, attempts, time and reason.`,
   json: true,
   jsonHelp:
     "print the dead letters as a JSON array ([] when there are none): [{ streamSeq, consumer, subject, deliveries, time, reason, source, dlqSeq, body }]",

@@ -1,5 +1,5 @@
 /**
- * The one place that knows stream, subject, consumer and bucket names.
+ * The one place that knows stream, subject, consumer, bucket and header names.
  *
  * Subject scheme: `orders.<partition>.<orderId>.<eventType>`.
  * - the order id in the subject makes one order's history one subject filter (`orders.<p>.<id>.*`);
