@@ -1,7 +1,7 @@
 /**
  * Reading ORDERS straight from the stream, without a consumer: one order's events (what the order
- * view, read-your-writes and a new partition owner fold), and a stretch of one partition (what a new
- * owner takes over). Every (order, event type) is its own subject holding at most one message, so an
+ * view, read-your-writes and a new partition owner fold), a stretch of one partition (what a new
+ * owner takes over), and one message by sequence (a dead letter's original). Every (order, event type) is its own subject holding at most one message, so an
  * order's history is the last message of each subject under `orders.<p>.<id>.*`: one batch direct
  * get (`multi_last`), a single round trip.
  *

@@ -112,8 +112,9 @@ export function publishAllow(service: ServiceName): string[] {
     `${API}.STREAM.MSG.GET.${suspects}`,
   );
   // Dead letters: any instance turns a MAX_DELIVERIES advisory into a dead letter, whichever
-  // consumer it names, so DEAD_LETTER_SUBJECTS (`dlq.orders.*.*`) is shared (a forged dead letter only makes a service
-  // re-read the original from ORDERS by sequence, which its per-order fence makes a no-op).
+  // consumer it names, so DEAD_LETTER_SUBJECTS (`dlq.orders.*.*`) is shared (a forged dead letter
+  // only makes a service re-read the original from ORDERS by sequence, which its per-order fence
+  // makes a no-op).
   allow.push(DEAD_LETTER_SUBJECTS);
   allow.push(...durable(ADVISORIES_STREAM, ADVISORY_CONSUMER));
   allow.push(...durable(DLQ_STREAM, dlqRetryConsumer(service)));
