@@ -2,7 +2,8 @@ import { createServer, type RequestListener, type Server } from "node:http";
 import { readFileSync } from "node:fs";
 import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
-import { fetchTrace, jaegerTraceUrl, type TraceSpan } from "./jaeger-query.ts";
+import { fetchTrace, jaegerTraceUrl } from "./jaeger-client.ts";
+import type { TraceSpan } from "./trace-span.ts";
 
 const BASE = "http://jaeger.test:16686";
 const TRACE_ID = "00000000000000000000000000000001";
