@@ -1,3 +1,5 @@
+// fetchTrace end to end against recorded Jaeger answers: the HTTP side (inspection/jaeger-client.ts)
+// and, through it, the mapping of both answer formats (inspection/jaeger-spans.ts).
 import { createServer, type RequestListener, type Server } from "node:http";
 import { readFileSync } from "node:fs";
 import type { AddressInfo } from "node:net";
