@@ -7,6 +7,7 @@
  * A trace inspection is a diagnostic aid, never a reason to fail a request: every way Jaeger can be
  * missing or unhelpful ends as `spans: null` plus a warning the user can act on.
  */
+import { networkFailureReason } from "../shared/network-error.ts";
 import { finishTrace, isRecord, parseV1Trace, parseV3Trace } from "./jaeger-spans.ts";
 import type { TraceLookup, TraceSpan } from "./trace-span.ts";
 
@@ -118,28 +119,6 @@ function interpret(answer: Answer, parse: (body: unknown) => TraceSpan[] | null)
   const spans = parse(answer.body);
   if (spans === null) return { kind: "bad-answer", detail: "answered JSON that is not a Jaeger trace" };
   return spans.length === 0 ? { kind: "not-found" } : { kind: "spans", spans: finishTrace(spans) };
-}
-
-/** Node wraps the socket error in `cause` (code ECONNREFUSED); Deno puts it in the message. */
-function networkFailureReason(error: unknown): string {
-  // DOMException is not an Error subclass on every runtime, so look at the name alone.
-  if (isRecord(error) && (error.name === "TimeoutError" || error.name === "AbortError")) return "timeout";
-  const texts: string[] = [];
-  for (let e: unknown = error, depth = 0; e !== undefined && e !== null && depth < 5; depth++) {
-    if (isRecord(e)) {
-      if (typeof e.code === "string") texts.push(e.code);
-      if (typeof e.message === "string") texts.push(e.message);
-      e = e.cause;
-    } else {
-      texts.push(String(e));
-      break;
-    }
-  }
-  const all = texts.join(" ");
-  if (/ECONNREFUSED|connection refused/i.test(all)) return "connection refused";
-  if (/ENOTFOUND|EAI_AGAIN|dns|name resolution|failed to lookup/i.test(all)) return "host name not found";
-  if (/ECONNRESET|connection reset|socket hang up|other side closed/i.test(all)) return "connection closed";
-  return texts.at(-1) ?? "unknown error";
 }
 
 function unreachableWarning(base: string, reason: string, timeoutMs: number): string {
