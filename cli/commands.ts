@@ -9,8 +9,8 @@ import { eventRecord, readOrderEvents, traceIdOf, type StoredEvent } from "../na
 import { consumersFor, replayConsumer, type ReplayStart } from "../nats/replay.ts";
 import { DLQ_STREAM, ORDERS_STREAM } from "../nats/subjects.ts";
 import { listDeadLetters, requestRetry } from "../nats/dead-letter-queue.ts";
-import { fetchTrace } from "../otel/jaeger-query.ts";
-import { fetchOrderLogs } from "../shared/log-query.ts";
+import { fetchTrace } from "../inspection/jaeger-client.ts";
+import { fetchOrderLogs } from "../inspection/log-query.ts";
 import { rebuildOrderViews } from "../services/order/rebuild-view.ts";
 import { CliError, CliUsageError, type CliCommand, type CliIo } from "./command.ts";
 import { renderEventTable } from "./event-table.ts";

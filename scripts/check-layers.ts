@@ -6,7 +6,9 @@
  *   otel/     OpenTelemetry adapter                            shared
  *   nats/     NATS adapter                                     shared, otel
  *   host/     the service host and its runtimes                shared, otel, nats
- *   services/ the four services                                shared, otel, nats, host
+ *   inspection/ an order's trace (Jaeger), its logs             shared, otel, nats
+ *             (VictoriaLogs), the span tree, the timeline page
+ *   services/ the four services                                shared, otel, nats, host, inspection
  *   cli/, scripts/ (tools), bench/, test/                      anything below them
  *
  * Inside services/, each `<name>/domain/` folder holds a pure decider (state, evolve, decide): it
@@ -29,11 +31,12 @@ export const MAY_IMPORT: Record<string, readonly string[]> = {
   otel: ["shared"],
   nats: ["shared", "otel"],
   host: ["shared", "otel", "nats"],
-  services: ["shared", "otel", "nats", "host"],
-  cli: ["shared", "otel", "nats", "host", "services", "scripts"],
-  scripts: ["shared", "otel", "nats", "host", "services", "cli"],
-  bench: ["shared", "otel", "nats", "host", "services", "cli", "scripts", "test"],
-  test: ["shared", "otel", "nats", "host", "services", "cli", "scripts", "bench"],
+  inspection: ["shared", "otel", "nats"],
+  services: ["shared", "otel", "nats", "host", "inspection"],
+  cli: ["shared", "otel", "nats", "host", "inspection", "services", "scripts"],
+  scripts: ["shared", "otel", "nats", "host", "inspection", "services", "cli"],
+  bench: ["shared", "otel", "nats", "host", "inspection", "services", "cli", "scripts", "test"],
+  test: ["shared", "otel", "nats", "host", "inspection", "services", "cli", "scripts", "bench"],
 };
 
 /** The only packages a `services/<name>/domain/` module may import: schemas, never I/O. */

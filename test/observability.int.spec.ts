@@ -9,8 +9,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freePort } from "../scripts/nats-binary.ts";
-import { fetchOrderLogs, type LogLine } from "../shared/log-query.ts";
-import type { TraceSpan } from "../otel/jaeger-query.ts";
+import { fetchOrderLogs, type LogLine } from "../inspection/log-query.ts";
+import type { TraceSpan } from "../inspection/trace-span.ts";
 import { runCli } from "./support/cli.ts";
 import { startTestJaeger, startTestVictoriaLogs } from "./support/observability.ts";
 import { waitUntil } from "./support/processes.ts";

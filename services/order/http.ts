@@ -34,13 +34,13 @@ import {
   UNAVAILABLE,
 } from "../../shared/http/openapi.ts";
 import { claimOrderId } from "./idempotency.ts";
-import { fetchTrace } from "../../otel/jaeger-query.ts";
+import { fetchTrace } from "../../inspection/jaeger-client.ts";
 import { ORDER_ID_ATTR } from "../../otel/messaging-attributes.ts";
 import { requestSpan, requestTrace } from "../../otel/http-server-span.ts";
 import { traceFields } from "../../shared/logger.ts";
-import { fetchOrderLogs } from "../../shared/log-query.ts";
+import { fetchOrderLogs } from "../../inspection/log-query.ts";
 import type { OrderRuntime } from "./runtime.ts";
-import { renderTimelinePage } from "./timeline-page.ts";
+import { renderOrderTimelinePage } from "../../inspection/timeline-page.ts";
 
 function notFound(orderId: string): HttpProblem {
   return new HttpProblem(404, "order-not-found", `There is no order ${JSON.stringify(orderId.slice(0, 80))}.`);
@@ -125,7 +125,7 @@ const ORDER_LINKS = Object.fromEntries(
       ["GetOrder", "getOrder"],
       ["GetOrderEvents", "getOrderEvents"],
       ["GetOrderTrace", "getOrderTrace"],
-      ["GetOrderView", "getOrderView"],
+      ["GetOrderTimelinePage", "getOrderTimelinePage"],
       ["CancelOrder", "cancelOrder"],
     ] as const
   ).map(([name, operationId]) => [name, { operationId, parameters: { orderId: "$response.body#/orderId" } }]),
@@ -327,7 +327,7 @@ export function orderRoutes(app: Hono, runtime: () => OrderRuntime, config: Serv
   // answers, the log lines when VictoriaLogs does (both asked at once, each with its own timeout).
   orders.get(
     "/:orderId/view",
-    describe("getOrderView", "The order's timeline page", {
+    describe("getOrderTimelinePage", "The order's timeline page", {
       ...byId,
       responses: {
         200: {
@@ -346,7 +346,14 @@ export function orderRoutes(app: Hono, runtime: () => OrderRuntime, config: Serv
         config.victoriaLogsQueryUrl ? fetchOrderLogs({ baseUrl: config.victoriaLogsQueryUrl, orderId }) : ("not-configured" as const),
       ]);
       const hub = runtime().infra.hubLink ? await runtime().infra.hubLink!.hubStatus(history) : undefined;
-      const page = renderTimelinePage({ orderId, view: foldOrder(history.map((e) => e.event)), events: history, trace: lookup, logs, hub });
+      const page = renderOrderTimelinePage({
+        orderId,
+        order: foldOrder(history.map((e) => e.event)),
+        events: history,
+        trace: lookup,
+        logs,
+        hub,
+      });
       return c.body(page, 200, {
         "content-type": "text/html; charset=utf-8",
         "cache-control": "no-store",
