@@ -207,7 +207,8 @@ export function ownResourcesOf(service: ServiceName): { buckets: string[]; strea
   const own = manifestOf(service).nats ?? {};
   const lookup = <T>(table: Record<string, T>, kind: string, key: string): T => {
     const found = Object.hasOwn(table, key) ? table[key] : undefined;
-    if (found === undefined) throw new ServiceManifestError(`the ${service} manifest names ${kind} "${key}", which nats/subjects.ts does not define`);
+    if (found === undefined)
+      throw new ServiceManifestError(`the ${service} manifest names ${kind} "${key}", which nats/subjects.ts does not define`);
     return found;
   };
   return {

@@ -63,7 +63,10 @@ describe("localUrlOf", () => {
 
 describe("npm start's ports", () => {
   it("given no port variables, then the defaults, and 4222-or-free for NATS", () => {
-    expect(startPorts({})).toEqual({ nats: null, services: { order: 3000, payment: 3001, shipping: 3002, notification: 3003, loyalty: 3004 } });
+    expect(startPorts({})).toEqual({
+      nats: null,
+      services: { order: 3000, payment: 3001, shipping: 3002, notification: 3003, loyalty: 3004 },
+    });
   });
 
   it("given <NAME>_PORT and NATS_PORT, then those", () => {

@@ -28,15 +28,7 @@ import { freePort, isPortFree } from "./nats-binary.ts";
 import { localPasswords, writeLocalNats, type NatsUser } from "./local-nats.ts";
 import { SyncIntervalError, syncIntervalFrom, writeLocalNatsConfig, type SyncInterval } from "./local-nats-config.ts";
 import { buildBundles, serviceBundleArgs } from "./build.ts";
-import {
-  PortVariableError,
-  serviceEnv,
-  servicesToStart,
-  StartUsageError,
-  startHost,
-  startPorts,
-  type StartPorts,
-} from "./start-env.ts";
+import { PortVariableError, serviceEnv, servicesToStart, StartUsageError, startHost, startPorts, type StartPorts } from "./start-env.ts";
 import { serverPasswordEnv } from "./nats-password-hash.ts";
 import {
   DEFAULT_JAEGER_PORTS,

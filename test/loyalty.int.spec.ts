@@ -50,16 +50,16 @@ async function expectPoints(expected: Record<string, Omit<Points, "userId">>, wh
   try {
     await waitUntil(
       async () => {
-        const now = Object.fromEntries(
-          await Promise.all(Object.keys(expected).map(async (u) => [u, await points(u)] as const)),
-        );
+        const now = Object.fromEntries(await Promise.all(Object.keys(expected).map(async (u) => [u, await points(u)] as const)));
         last = now;
         return Object.entries(expected).every(([u, e]) => now[u]!.points === e.points && now[u]!.orders === e.orders);
       },
       { timeoutMs: 30_000, intervalMs: 200, what },
     );
   } catch (err) {
-    throw new Error(`${(err as Error).message}; expected ${JSON.stringify(expected)}, have ${JSON.stringify(last)}\n${loyalty.output().slice(-3000)}`);
+    throw new Error(
+      `${(err as Error).message}; expected ${JSON.stringify(expected)}, have ${JSON.stringify(last)}\n${loyalty.output().slice(-3000)}`,
+    );
   }
 }
 

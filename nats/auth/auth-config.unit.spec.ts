@@ -29,9 +29,7 @@ describe("nats/auth/nats-server.auth.conf", () => {
     for (const service of SERVICES) {
       const allow = publishAllow(service);
       const others = SERVICES.filter((s) => s !== service);
-      expect(allow.filter((s) => s.startsWith("orders.")).length, service).toBe(
-        PUBLISHED_EVENT_TYPES[service].length,
-      );
+      expect(allow.filter((s) => s.startsWith("orders.")).length, service).toBe(PUBLISHED_EVENT_TYPES[service].length);
       expect(allow.filter((s) => s.startsWith("orders.")).length, service).toBe(
         { order: 3, payment: 3, shipping: 2, notification: 0, loyalty: 0 }[service],
       );

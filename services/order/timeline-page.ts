@@ -10,7 +10,7 @@
 import type { StoredEvent } from "../../nats/order-history.ts";
 import { spanLabel, type TraceLookup, type TraceSpan } from "../../otel/jaeger-query.ts";
 import type { LogLookup } from "../../shared/log-query.ts";
-import { assertNever, type EventType, type OrderEvent } from "../../shared/events.ts";
+import { assertNever, type OrderEvent } from "../../shared/events.ts";
 import type { OrderView } from "./domain/order.ts";
 // Who publishes which event type has one home: the services' manifests (shared/services.ts).
 import { publisherOf } from "../../shared/services.ts";
