@@ -8,10 +8,14 @@
  * here are trusted.
  */
 import type { StoredEvent } from "../nats/order-history.ts";
-import { assertNever, type EventType, type OrderEvent } from "../shared/events.ts";
+import { assertNever, type OrderEvent } from "../shared/events.ts";
+// Who publishes which event type has one home: the services' manifests (shared/services.ts).
+import { publisherOf } from "../shared/services.ts";
 import type { LogLookup } from "./log-query.ts";
 import { spanTree } from "./span-tree.ts";
 import { spanLabel, type TraceLookup, type TraceSpan } from "./trace-span.ts";
+
+export { publisherOf };
 import { html as honoHtml, raw } from "hono/html";
 import type { HtmlEscapedString } from "hono/utils/html";
 
@@ -50,9 +54,6 @@ export interface OrderTimelinePageInput {
   hub?: "waiting" | "received";
 }
 
-/** Which service publishes an event type. */
-export type Publisher = "order" | "payment" | "shipping";
-
 /** More spans than this are cut off: a page that size is no longer a readable waterfall. */
 const MAX_SPANS = 300;
 /** More log lines than this are cut off, the same way. */
@@ -63,16 +64,6 @@ const LOG_DETAIL_FIELDS = ["eventType", "seq", "consumer", "attempt", "durationM
 const KNOWN_SERVICE_COLORS: Record<string, string> = { order: "#2b6cb0", payment: "#2f855a", shipping: "#b7791f", notification: "#6b46c1" };
 const SPARE_COLORS = ["#0987a0", "#c05621", "#97266d", "#4a5568"] as const;
 const ERROR_COLOR = "#c53030";
-
-/**
- * The service that publishes `eventType`, from its prefix.
- * @example publisherOf("PAYMENT_REFUNDED") // "payment"
- */
-export function publisherOf(eventType: EventType): Publisher {
-  if (eventType.startsWith("PAYMENT_")) return "payment";
-  if (eventType.startsWith("SHIPPING_")) return "shipping";
-  return "order";
-}
 
 /**
  * The whole page.

@@ -226,4 +226,6 @@ export const bucketOptions = {
    * left behind means that owner died. A week is far beyond any crash loop; then it is garbage.
    */
   crashSuspects: { history: 1, storage: StorageType.File, ttl: 7 * 24 * 60 * 60_000 },
+  /** Loyalty accounts: kept until deleted (points do not expire), file storage like the events. */
+  loyaltyPoints: { history: 1, storage: StorageType.File },
 } as const;

@@ -18,6 +18,7 @@
 import { EVENT_TYPES, type EventType } from "../shared/events.ts";
 import type { Topology } from "../shared/config.ts";
 import { siteOfOrderId } from "../shared/ids.ts";
+import { ServiceManifestError } from "../shared/service-manifest.ts";
 
 export const ORDERS_STREAM = "ORDERS";
 export const ORDERS_SUBJECTS = "orders.*.*.*";
@@ -30,9 +31,10 @@ export const NOTIFICATIONS_SUBJECTS = "notifications.*.*.*";
  */
 export const PARTITIONS = 16;
 
-// The service names live with the rest of the bottom layer; this file names what they own in NATS.
+// The services are registered in the bottom layer (shared/services.ts, from their manifests); this
+// file names what they own in NATS.
 export { isServiceName, SERVICES, type ServiceName } from "../shared/services.ts";
-import { isServiceName, type ServiceName } from "../shared/services.ts";
+import { isServiceName, manifestOf, type ServiceName } from "../shared/services.ts";
 
 /**
  * FNV-1a 32-bit of the order id modulo the partition count: the same function as the server's
@@ -83,29 +85,9 @@ export function partitionSubjectFilter(partition: number): string {
   return `orders.${partition}.*.*`;
 }
 
-/**
- * The event types each service is delivered: the ones its decisions depend on. Its own outcomes are
- * not among them (payment learns PAYMENT_COMPLETED from its own publish), so a happy order costs
- * payment one delivery, shipping two and notification three; the order service acts on none of a
- * happy order's events (its view is folded from the stream when asked for).
- */
-export const CONSUMED_EVENT_TYPES: Record<ServiceName, readonly EventType[]> = {
-  order: ["PAYMENT_FAILED", "PAYMENT_REFUNDED"],
-  payment: ["ORDER_CREATED", "ORDER_CANCEL_REQUESTED", "SHIPPING_FAILED"],
-  shipping: ["ORDER_CREATED", "ORDER_CANCEL_REQUESTED", "PAYMENT_COMPLETED"],
-  notification: EVENT_TYPES,
-};
-
-/**
- * The event types each service publishes (its domain's decisions: services/<name>/domain/). The
- * notification service publishes none; it records notifications (`notificationSubject`).
- */
-export const PUBLISHED_EVENT_TYPES: Record<ServiceName, readonly EventType[]> = {
-  order: ["ORDER_CREATED", "ORDER_CANCEL_REQUESTED", "ORDER_CANCELLED"],
-  payment: ["PAYMENT_COMPLETED", "PAYMENT_FAILED", "PAYMENT_REFUNDED"],
-  shipping: ["SHIPPING_READY", "SHIPPING_FAILED"],
-  notification: [],
-};
+// Who consumes and who publishes which event type: derived from the services' manifests.
+export { CONSUMED_EVENT_TYPES, DEFAULT_SERVICES, PUBLISHED_EVENT_TYPES, publisherOf } from "../shared/services.ts";
+import { CONSUMED_EVENT_TYPES } from "../shared/services.ts";
 
 /**
  * Where a service's consumers look for orders: plain subjects, and at the hub every site's for the
@@ -208,7 +190,32 @@ export const BUCKETS = {
   instances: "service-instances",
   /** Crash suspects: `<service>.<partition>.<ordersSeq>` → isolated starts not finished (nats/crash-suspects.ts). */
   crashSuspects: "crash-suspects",
+  /** The loyalty service's accounts: `<userId>` → points and the payment events applied (services/loyalty/store.ts). */
+  loyaltyPoints: "loyalty-points",
 } as const;
+
+/** The streams a service writes besides ORDERS, by the key its manifest names them with (`nats.streams`). */
+export const SERVICE_STREAMS = {
+  notifications: { name: NOTIFICATIONS_STREAM, subjects: NOTIFICATIONS_SUBJECTS },
+} as const;
+
+/**
+ * The names of a service's own buckets and streams (its manifest's `nats`), resolved here so that a
+ * key no table knows fails at start-up with its name rather than granting nothing.
+ */
+export function ownResourcesOf(service: ServiceName): { buckets: string[]; streams: { name: string; subjects: string }[] } {
+  const own = manifestOf(service).nats ?? {};
+  const lookup = <T>(table: Record<string, T>, kind: string, key: string): T => {
+    const found = Object.hasOwn(table, key) ? table[key] : undefined;
+    if (found === undefined)
+      throw new ServiceManifestError(`the ${service} manifest names ${kind} "${key}", which nats/subjects.ts does not define`);
+    return found;
+  };
+  return {
+    buckets: (own.buckets ?? []).map((key) => lookup<string>(BUCKETS, "bucket", key)),
+    streams: (own.streams ?? []).map((key) => lookup<{ name: string; subjects: string }>(SERVICE_STREAMS, "stream", key)),
+  };
+}
 
 /** The key of one message in the crash suspects bucket. */
 export function crashSuspectKey(service: ServiceName, partition: number, seq: number): string {

@@ -1,6 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { EVENT_TYPES } from "../shared/events.ts";
 import {
+  BUCKETS,
+  consumerNames,
+  ownResourcesOf,
   CONSUMED_EVENT_TYPES,
   consumerFilterSubjects,
   consumerName,
@@ -249,5 +252,19 @@ describe("dead-letter names", () => {
       expect(parseRetrySubject(subject), subject).toBeNull();
     expect(serviceOfConsumer(dlqRetryConsumer("payment"))).toBeNull();
     expect(serviceOfConsumer("billing-p01")).toBeNull();
+  });
+});
+
+describe("a service's own NATS resources (its manifest's `nats`)", () => {
+  it("resolve to the names nats/subjects.ts gives them", () => {
+    expect(ownResourcesOf("order")).toEqual({ buckets: [BUCKETS.idempotencyKeys], streams: [] });
+    expect(ownResourcesOf("notification")).toEqual({ buckets: [], streams: [{ name: "NOTIFICATIONS", subjects: "notifications.*.*.*" }] });
+    expect(ownResourcesOf("loyalty")).toEqual({ buckets: ["loyalty-points"], streams: [] });
+    expect(ownResourcesOf("payment")).toEqual({ buckets: [], streams: [] });
+  });
+
+  it("name the loyalty consumers after the service, and filter them to the payments", () => {
+    expect(consumerNames("loyalty")[7]).toBe("loyalty-p07");
+    expect(consumerFilterSubjects("loyalty", 3)).toEqual(["orders.3.*.PAYMENT_COMPLETED", "orders.3.*.PAYMENT_REFUNDED"]);
   });
 });

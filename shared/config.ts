@@ -1,5 +1,5 @@
 /** Service configuration from environment variables (names and defaults from the contract). */
-import type { ServiceName } from "./services.ts";
+import { DEFAULT_PORTS, type ServiceName } from "./services.ts";
 import { DEFAULT_MAX_BUFFERED_LINES } from "./log-shipper.ts";
 import { ConfigError } from "./config-error.ts";
 import { natsTransportOf } from "./nats-servers.ts";
@@ -14,7 +14,8 @@ export interface NatsTlsOptions {
   key?: string;
 }
 
-export const DEFAULT_PORTS: Record<ServiceName, number> = { order: 3000, payment: 3001, shipping: 3002, notification: 3003 };
+// Each service's default port is in its manifest (services/<name>/manifest.ts).
+export { DEFAULT_PORTS };
 
 /**
  * The interface a service listens on without HOST: every one, as a container must (compose, the

@@ -54,6 +54,7 @@ describe("npm start's server with bcrypt-hashed passwords", () => {
   it("is given only quoted bcrypt hashes, one per user, none holding a password", () => {
     expect(Object.keys(serverEnv).sort()).toEqual([
       "ADMIN_NATS_PASSWORD",
+      "LOYALTY_NATS_PASSWORD",
       "NOTIFICATION_NATS_PASSWORD",
       "ORDER_NATS_PASSWORD",
       "PAYMENT_NATS_PASSWORD",
