@@ -158,10 +158,26 @@ export const ENV_VARS = {
     defaultText: "`parentbased_always_on`",
     meaning: "OpenTelemetry's sampler names (with `OTEL_TRACES_SAMPLER_ARG`).",
   },
-  OTEL_BSP_SCHEDULE_DELAY: {
+  OTEL_TRACES_SAMPLER_ARG: { reader: "tracing", meaning: "The sampler's argument, such as the ratio of `traceidratio`." },
+  OTEL_PROPAGATORS: {
     reader: "tracing",
-    meaning:
-      "Batch span processor settings (also `OTEL_BSP_MAX_QUEUE_SIZE`, `OTEL_BSP_MAX_EXPORT_BATCH_SIZE`, `OTEL_BSP_EXPORT_TIMEOUT`), as OpenTelemetry defines them.",
+    defaultText: "`tracecontext,baggage`",
+    meaning: "Which trace headers travel in HTTP and NATS headers: `tracecontext`, `baggage`, `b3`, `b3multi` or `none`.",
+  },
+  OTEL_NODE_RESOURCE_DETECTORS: {
+    reader: "tracing",
+    meaning: "Which resource detectors run (`all`, `none`, or names), as the Node SDK reads it.",
+  },
+  OTEL_BSP_SCHEDULE_DELAY: { reader: "tracing", meaning: "The batch span processor's delay between exports, in ms." },
+  OTEL_BSP_MAX_QUEUE_SIZE: {
+    reader: "tracing",
+    meaning: "Spans the batch span processor holds at most; beyond, spans are dropped and counted in `/metrics`.",
+  },
+  OTEL_BSP_MAX_EXPORT_BATCH_SIZE: { reader: "tracing", meaning: "Spans per export at most." },
+  OTEL_BSP_EXPORT_TIMEOUT: { reader: "tracing", meaning: "How long one export may take, in ms." },
+  OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT: {
+    reader: "tracing",
+    meaning: "Span limits: this and the other `OTEL_*_LIMIT` variables, as OpenTelemetry defines them.",
   },
   OTEL_METRICS_EXPORTER: {
     reader: "tracing",
@@ -216,7 +232,7 @@ export const ENV_READERS: Record<EnvReader, string> = {
   service: "Every service (shared/config.ts)",
   tracing: "Tracing, in every service (otel/sdk.ts)",
   start: "npm start (scripts/start.ts)",
-  tools: "Finding the servers (scripts/tools.ts)",
+  tools: "Finding the servers (scripts/nats-binary.ts, scripts/observability.ts)",
 };
 
 /** A variable's default as the text a user could set, or undefined when unset has a meaning of its own. */

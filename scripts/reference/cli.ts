@@ -1,0 +1,92 @@
+/**
+ * docs/reference/cli.md from the CLI's own table of commands (cli/commands.ts) and the help it
+ * prints (cli/command.ts): commands, options, what `--json` prints, exit codes.
+ */
+import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, renderUsage, type CliCommand } from "../../cli/command.ts";
+import { code, generatedNote, githubSlug, table } from "./markdown.ts";
+
+/** What the page is made from: the command table and the environment help the CLI prints. */
+export interface CliSources {
+  commands: readonly CliCommand[];
+  envHelp: string;
+}
+
+function usageOf(command: CliCommand): string {
+  const positionals = (command.positionals ?? []).map((p) => `<${p}>`).join(" ");
+  const options = command.synopsis ?? (Object.keys(command.options ?? {}).length > 0 ? "[options]" : "");
+  return ["orderstream", command.name, positionals, options, command.json ? "[--json]" : ""].filter(Boolean).join(" ");
+}
+
+function optionRows(command: CliCommand): string[][] {
+  const rows = Object.entries(command.options ?? {}).map(([name, o]) => [
+    code(`${o.short ? `-${o.short}, ` : ""}--${name}${o.type === "string" ? ` ${o.value ?? "<value>"}` : ""}`),
+    o.help,
+  ]);
+  if (command.json) rows.push([code("--json"), command.jsonHelp ?? "print one JSON document instead of text"]);
+  rows.push([code("-h, --help"), "its help, exit code 0"]);
+  return rows;
+}
+
+/** The page. */
+export function renderCliReference({ commands, envHelp }: CliSources): string {
+  const out: string[] = [
+    generatedNote("the CLI's table of commands (cli/commands.ts) and its help text (cli/command.ts)"),
+    "",
+    "# Command line",
+    "",
+    "`npm run cli -- <command>` in a checkout, `npx orderstream <command>` from the package, `node dist/cli.mjs <command>` in the image. Against `npm start`'s servers it needs no settings; otherwise it reads the variables under [Environment](#environment).",
+    "",
+    table(
+      ["command", "does"],
+      commands.map((c) => [`[${code(usageOf(c))}](#${githubSlug(c.name)})`, c.summary]),
+    ),
+    "",
+    "`orderstream --help` lists the commands, `orderstream <command> --help` explains one, `orderstream --version` (or `-V`) prints the version.",
+    "",
+    "## Exit codes",
+    "",
+    table(
+      ["code", "when"],
+      [
+        [String(EXIT_OK), "success, and `--help`, `--version`"],
+        [String(EXIT_FAILURE), "the command failed: a one-line reason on stderr (`orderstream: …`)"],
+        [
+          String(EXIT_USAGE),
+          "usage error — no command, an unknown command or option, a missing or malformed argument: the reason, then the usage, on stderr",
+        ],
+      ],
+    ),
+  ];
+  for (const command of commands) {
+    out.push(
+      "",
+      `## ${command.name}`,
+      "",
+      `${code(usageOf(command))}`,
+      "",
+      `${command.summary[0]!.toUpperCase()}${command.summary.slice(1)}.`,
+    );
+    if (command.description) out.push("", command.description.replace(/\n/g, " "));
+    out.push("", table(["option", "meaning"], optionRows(command)));
+  }
+  out.push(
+    "",
+    "## Environment",
+    "",
+    "What `orderstream --help` says about its settings (each variable: [environment](environment.md)):",
+    "",
+    "```text",
+    envHelp,
+    "```",
+    "",
+    "## The whole help",
+    "",
+    "`orderstream --help` prints:",
+    "",
+    "```text",
+    renderUsage(commands, envHelp),
+    "```",
+    "",
+  );
+  return out.join("\n");
+}
