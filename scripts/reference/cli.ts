@@ -2,7 +2,7 @@
  * docs/reference/cli.md from the CLI's own table of commands (cli/commands.ts) and the help it
  * prints (cli/command.ts): commands, options, what `--json` prints, exit codes.
  */
-import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, renderUsage, type CliCommand } from "../../cli/command.ts";
+import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, renderUsage, usageOf as commandUsage, type CliCommand } from "../../cli/command.ts";
 import { code, generatedNote, githubSlug, table } from "./markdown.ts";
 
 /** What the page is made from: the command table and the environment help the CLI prints. */
@@ -11,11 +11,7 @@ export interface CliSources {
   envHelp: string;
 }
 
-function usageOf(command: CliCommand): string {
-  const positionals = (command.positionals ?? []).map((p) => `<${p}>`).join(" ");
-  const options = command.synopsis ?? (Object.keys(command.options ?? {}).length > 0 ? "[options]" : "");
-  return ["orderstream", command.name, positionals, options, command.json ? "[--json]" : ""].filter(Boolean).join(" ");
-}
+const usageOf = (command: CliCommand) => `orderstream ${commandUsage(command)}`;
 
 function optionRows(command: CliCommand): string[][] {
   const rows = Object.entries(command.options ?? {}).map(([name, o]) => [
