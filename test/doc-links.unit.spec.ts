@@ -3,7 +3,9 @@
 // `#anchor` at a heading (or `<a id>`) that file has; and every section named in words anywhere
 // in the repository (`docs/operations.md, "Sizing the store"`, in a comment or a document) is a
 // heading or a bold paragraph title of that document — so a section that moves or is renamed
-// breaks this spec, not a reader's click or search.
+// breaks this spec, not a reader's click or search. And nothing points outside the repository at
+// what a reader cannot open: no "the contract", no tracker's issue numbers (upstream projects'
+// issues, in docs/upstream.md, are public and stay).
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -150,5 +152,25 @@ describe("sections named in words", () => {
     expect(hasSection(doc, "The API documents")).toBe(true);
     expect(hasSection(doc, "The cancel race")).toBe(true);
     expect(hasSection(doc, "Partitions")).toBe(false);
+  });
+});
+
+describe("references a reader can follow", () => {
+  const SELF = "test/doc-links.unit.spec.ts";
+  const offences = (pattern: RegExp, skip: readonly string[]) =>
+    textFiles()
+      .filter((f) => f !== SELF && !skip.includes(f))
+      .flatMap((file) =>
+        readFileSync(join(root, file), "utf8")
+          .split("\n")
+          .flatMap((line, i) => (pattern.test(line) ? [`${file}:${i + 1} ${line.trim()}`] : [])),
+      );
+
+  it('cite no "contract" outside the repository: they point at docs/reference or state the rule', () => {
+    expect(offences(/\bthe contract\b|\bcontract(?:'s|:)/i, [])).toEqual([]);
+  });
+
+  it("cite no tracker's issue numbers: they say what the work was (upstream issues in docs/upstream.md stay)", () => {
+    expect(offences(/\bissues? #?\d+/i, ["docs/upstream.md"])).toEqual([]);
   });
 });

@@ -1,7 +1,7 @@
 // Hostile input against the order API (and the notification route), run in-process through
 // `app.request()` against a real nats-server:
 // - fast-check generates and mutates bodies, headers and path ids: never a 5xx, every status one the
-//   contract names, every error problem+json without internals, and afterwards the ORDERS stream
+//   document names, every error problem+json without internals, and afterwards the ORDERS stream
 //   holds only valid events whose subject matches them;
 // - JSON bodies cannot reach Object.prototype;
 // - a core subscription to `>` watches every subject while ids with `*`, `>`, `.`, spaces and
@@ -286,7 +286,7 @@ const assertOptions = (numRuns: number) => ({
 });
 
 describe("order API under generated and mutated input", () => {
-  it("answers every generated POST /orders with a contract status, problem+json on errors", async () => {
+  it("answers every generated POST /orders with a documented status, problem+json on errors", async () => {
     const before = requests;
     await fc.assert(
       fc.asyncProperty(bodyTextArb, contentTypeArb, idempotencyKeyArb, async (body, contentType, key) => {

@@ -1,5 +1,5 @@
 /**
- * One trace per order (issue 3): the four services run as processes exporting OTLP/HTTP to a
+ * One trace per order: the four services run as processes exporting OTLP/HTTP to a
  * receiver on loopback; an order's spans must form one tree rooted at its POST, linked across
  * services through the traceparent header each event carries.
  */

@@ -100,7 +100,7 @@ describe("markdown helpers", () => {
       "explicit",
       "sizing-the-store-orders_max_bytes",
     ]);
-    expect(githubSlug("Issue 16: before and after")).toBe("issue-16-before-and-after");
+    expect(githubSlug("WebSocket vs TCP (`--ws`)")).toBe("websocket-vs-tcp---ws");
   });
 
   it("given cells with pipes and newlines, when tabled, then each row stays one line", () => {

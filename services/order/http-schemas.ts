@@ -1,5 +1,5 @@
 /**
- * The order API's request body, validated with valibot (contract: "Order API"), and its answers;
+ * The order API's request body, validated with valibot (docs/reference/http-api.md#post-orders), and its answers;
  * the OpenAPI document (GET /openapi.json) is generated from these schemas.
  */
 import * as v from "valibot";
