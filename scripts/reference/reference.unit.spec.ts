@@ -79,6 +79,18 @@ describe("the table of environment variables", () => {
   });
 });
 
+describe("the README's configuration table", () => {
+  it("names only variables of the one table, so its short list cannot drift from the reference", () => {
+    const readme = readFileSync(join(root, "README.md"), "utf8");
+    const section = readme.slice(readme.indexOf("## Configuration"), readme.indexOf("\n## ", readme.indexOf("## Configuration") + 1));
+    const names = [...section.matchAll(/^\| ([^|]+) \|/gm)].flatMap(([, first]) =>
+      [...first!.matchAll(/`([A-Z][A-Z0-9_]+)`/g)].map((m) => m[1]!),
+    );
+    expect(names.length).toBeGreaterThan(20);
+    expect(names.filter((n) => !(n in ENV_VARS))).toEqual([]);
+  });
+});
+
 describe("markdown helpers", () => {
   it("given headings, when anchored, then as GitHub does: repeats numbered, code fences skipped", () => {
     const text = [
