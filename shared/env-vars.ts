@@ -114,7 +114,7 @@ export const ENV_VARS = {
   SHIPPING_UNAVAILABLE_SKUS: {
     reader: "service",
     default: "OUT-OF-STOCK",
-    meaning: "Comma list; shipping fails an order holding any of these SKUs.",
+    meaning: "Comma list; shipping fails an order holding any of these SKUs (set but blank: none).",
   },
   NOTIFY_WEBHOOK_URL: {
     reader: "service",

@@ -6,58 +6,24 @@
 // breaks this spec, not a reader's click or search. And nothing points outside the repository at
 // what a reader cannot open: no "the contract", no tracker's issue numbers (upstream projects'
 // issues, in docs/upstream.md, are public and stay).
-import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
-import { dirname, join, relative, resolve } from "node:path";
+import { readFileSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import { anchorsOf } from "../scripts/reference/markdown.ts";
+import { brokenLink, hasSection, linksOf, markdownUnder, sectionReferencesOf, textFiles } from "../scripts/reference/links.ts";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 
-function markdownUnder(dir: string): string[] {
-  return readdirSync(join(root, dir), { withFileTypes: true }).flatMap((e) =>
-    e.isDirectory() ? markdownUnder(join(dir, e.name)) : e.name.endsWith(".md") ? [join(dir, e.name)] : [],
-  );
-}
+/** The files that spell out what the checks look for. */
+const CHECKERS = ["test/doc-links.unit.spec.ts", "scripts/reference/links.ts"];
 
-const DOCUMENTS = ["README.md", "ARCHITECTURE.md", "BENCHMARKS.md", ...markdownUnder("docs")];
-
-/** Link targets in Markdown outside code: `[text](target)` and `[text]: target`, with their line. */
-export function linksOf(markdown: string): { target: string; line: number }[] {
-  const links: { target: string; line: number }[] = [];
-  let fenced = false;
-  markdown.split("\n").forEach((text, i) => {
-    if (/^\s*(```|~~~)/.test(text)) {
-      fenced = !fenced;
-      return;
-    }
-    if (fenced) return;
-    const prose = text.replace(/`[^`]*`/g, "");
-    for (const [, target] of prose.matchAll(/\]\(\s*<?([^)\s>]+)>?(?:\s+"[^"]*")?\s*\)/g)) links.push({ target: target!, line: i + 1 });
-    const reference = /^\s*\[[^\]]+\]:\s*(\S+)/.exec(prose);
-    if (reference) links.push({ target: reference[1]!, line: i + 1 });
-  });
-  return links;
-}
-
-/** What is wrong with one link from `file`, or null when it resolves. */
-function brokenLink(file: string, target: string): string | null {
-  if (/^[a-z][a-z0-9+.-]*:/i.test(target)) return null; // https:, mailto: — outside the repository
-  const [path, anchor] = target.split("#", 2) as [string, string | undefined];
-  const resolved = path === "" ? join(root, file) : resolve(join(root, dirname(file)), decodeURIComponent(path));
-  if (!resolved.startsWith(root)) return `${target} points outside the repository`;
-  if (!existsSync(resolved)) return `${target}: no such file ${relative(root, resolved)}`;
-  if (anchor === undefined) return null;
-  if (statSync(resolved).isDirectory() || !resolved.endsWith(".md")) return `${target}: an anchor in a file that is not Markdown`;
-  const anchors = anchorsOf(readFileSync(resolved, "utf8"));
-  return anchors.has(decodeURIComponent(anchor)) ? null : `${target}: ${relative(root, resolved)} has no heading #${anchor}`;
-}
+const DOCUMENTS = ["README.md", "ARCHITECTURE.md", "BENCHMARKS.md", ...markdownUnder(root, "docs")];
 
 describe("links in the documents", () => {
   it.each(DOCUMENTS)("%s: every relative link and anchor resolves", (file) => {
     const problems = linksOf(readFileSync(join(root, file), "utf8"))
       .map(({ target, line }) => {
-        const problem = brokenLink(file, target);
+        const problem = brokenLink(root, file, target);
         return problem && `${file}:${line} ${problem}`;
       })
       .filter(Boolean);
@@ -81,57 +47,19 @@ describe("links in the documents", () => {
   });
 
   it("given a moved section, when linked by its old anchor, then the link is reported", () => {
-    expect(brokenLink("README.md", "docs/design.md#no-such-section-here")).toMatch(/has no heading #no-such-section-here/);
-    expect(brokenLink("README.md", "docs/no-such-file.md")).toMatch(/no such file/);
-    expect(brokenLink("README.md", "LICENSE")).toBeNull();
+    expect(brokenLink(root, "README.md", "docs/design.md#no-such-section-here")).toMatch(/has no heading #no-such-section-here/);
+    expect(brokenLink(root, "README.md", "docs/no-such-file.md")).toMatch(/no such file/);
+    expect(brokenLink(root, "README.md", "LICENSE")).toBeNull();
   });
 });
-
-/** Files that may name a document's section in words: code, configs, scripts and the documents. */
-function textFiles(dir = ""): string[] {
-  return readdirSync(join(root, dir), { withFileTypes: true }).flatMap((e) => {
-    const path = join(dir, e.name);
-    if (e.isDirectory()) return ["node_modules", "dist", ".git", ".data", "fixtures"].includes(e.name) ? [] : textFiles(path);
-    return /\.(ts|mjs|md|ya?ml|conf|toml)$|^run$|^Dockerfile$/.test(e.name) ? [path] : [];
-  });
-}
-
-const DOCUMENT_FILES: Record<string, string> = {
-  README: "README.md",
-  ARCHITECTURE: "ARCHITECTURE.md",
-  BENCHMARKS: "BENCHMARKS.md",
-  design: "docs/design.md",
-  operations: "docs/operations.md",
-  upstream: "docs/upstream.md",
-};
-
-/** `docs/operations.md, "Sizing the store"`, `README "Sites"`, `BENCHMARKS.md ("Soak")`: the document and the section. */
-export function sectionReferencesOf(text: string): { document: string; section: string; line: number }[] {
-  const found: { document: string; section: string; line: number }[] = [];
-  text.split("\n").forEach((line, i) => {
-    const pattern = /\b(README|ARCHITECTURE|BENCHMARKS|design|operations|upstream)(?:\.md)?[,:]?\s*\(?"([A-Za-z`][^"]{2,80})"/g;
-    for (const [, name, section] of line.matchAll(pattern))
-      found.push({ document: DOCUMENT_FILES[name!]!, section: section!, line: i + 1 });
-  });
-  return found;
-}
-
-/** Whether `markdown` has a heading that begins with `section`, or a paragraph or list item that begins with it in bold. */
-export function hasSection(markdown: string, section: string): boolean {
-  const wanted = section.replace(/`/g, "").toLowerCase();
-  return markdown.split("\n").some((line) => {
-    const heading = /^#{1,6}\s+(.*)$/.exec(line)?.[1] ?? /^(?:[-*]\s+)?\*\*([^*]+)\*\*/.exec(line)?.[1];
-    return heading !== undefined && heading.replace(/`/g, "").toLowerCase().startsWith(wanted);
-  });
-}
 
 describe("sections named in words", () => {
   it("are headings (or bold paragraph titles) of the document they name", () => {
     const documents = new Map<string, string>();
     const problems: string[] = [];
     let references = 0;
-    // This spec's own examples name sections that do not exist, on purpose.
-    for (const file of textFiles().filter((f) => f !== "test/doc-links.unit.spec.ts")) {
+    // This spec's examples name sections that do not exist, on purpose; links.ts holds the pattern.
+    for (const file of textFiles(root).filter((f) => !CHECKERS.includes(f))) {
       for (const { document, section, line } of sectionReferencesOf(readFileSync(join(root, file), "utf8"))) {
         references++;
         if (!documents.has(document)) documents.set(document, readFileSync(join(root, document), "utf8"));
@@ -156,10 +84,9 @@ describe("sections named in words", () => {
 });
 
 describe("references a reader can follow", () => {
-  const SELF = "test/doc-links.unit.spec.ts";
   const offences = (pattern: RegExp, skip: readonly string[]) =>
-    textFiles()
-      .filter((f) => f !== SELF && !skip.includes(f))
+    textFiles(root)
+      .filter((f) => !CHECKERS.includes(f) && !skip.includes(f))
       .flatMap((file) =>
         readFileSync(join(root, file), "utf8")
           .split("\n")

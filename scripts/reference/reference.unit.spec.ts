@@ -9,6 +9,7 @@ import { ENV_VARS, type EnvVar } from "../../shared/env-vars.ts";
 import { DEFAULT_HOST, DEFAULT_HUB_DOMAIN, DEFAULT_PORTS, loadConfig } from "../../shared/config.ts";
 import { DEFAULT_MAX_BUFFERED_LINES } from "../../shared/log-shipper.ts";
 import { DEFAULT_NOTIFICATIONS_MAX_AGE_MS, STREAM_COMPRESSION } from "../../nats/definitions.ts";
+import { DEFAULT_SYNC_INTERVAL } from "../local-nats-config.ts";
 import { generateReference, REFERENCE_DIR } from "./index.ts";
 import { anchorsOf, githubSlug, table } from "./markdown.ts";
 
@@ -71,6 +72,9 @@ describe("the table of environment variables", () => {
     expect(entry("VICTORIA_LOGS_BUFFER_LINES").default).toBe(String(DEFAULT_MAX_BUFFERED_LINES));
     expect(entry("STREAM_COMPRESSION").defaultText).toContain(`\`${STREAM_COMPRESSION}\``);
     expect(DEFAULT_HOST).toBe(entry("HOST").default);
+    expect(entry("NATS_SYNC_INTERVAL").default).toBe(DEFAULT_SYNC_INTERVAL);
+    expect(loadConfig("shipping", {}).unavailableSkus).toEqual([entry("SHIPPING_UNAVAILABLE_SKUS").default]);
+    expect(loadConfig("shipping", { SHIPPING_UNAVAILABLE_SKUS: "" }).unavailableSkus).toEqual([]);
     expect(DEFAULT_HUB_DOMAIN).toBe(entry("HUB_DOMAIN").default);
     for (const [service, port] of Object.entries(DEFAULT_PORTS)) {
       expect(entry("PORT").defaultText).toContain(`${port} ${service}`);
