@@ -63,7 +63,8 @@ class Anchors {
 
 function curlOf(service: ServiceName, { method, path, op }: Operation, doc: Json): string {
   const url = `localhost:${DEFAULT_PORTS[service]}${path.replace(/\{(\w+)\}/g, (_, name: string) => PATH_EXAMPLES[name] ?? `<${name}>`)}${QUERY_EXAMPLES[op.operationId] ?? ""}`;
-  const parts = ["curl -i", ...(method === "GET" ? [] : [`-X ${method}`]), url];
+  // Quoted when it has a query: `?` is a glob character to the shell.
+  const parts = ["curl -i", ...(method === "GET" ? [] : [`-X ${method}`]), url.includes("?") ? `'${url}'` : url];
   const body = BODY_EXAMPLES[op.operationId];
   const schema = op.requestBody?.content?.["application/json"]?.schema;
   if (schema && body === undefined) throw new Error(`${op.operationId} takes a body: give it an example in scripts/reference/http.ts`);
