@@ -25,7 +25,7 @@ const runs = (n: number) => Math.max(1, Math.round(n * SCALE));
 const TIME_LIMIT_MS = 5_000;
 const TOKEN = "s3cret-token";
 
-const CONTRACT_STATUSES = new Set([200, 201, 202, 400, 401, 404, 409, 413, 415, 422]);
+const DOCUMENTED_STATUSES = new Set([200, 201, 202, 400, 401, 404, 409, 413, 415, 422]);
 
 let nats: NatsServerHandle;
 let order: InProcessService;
@@ -70,7 +70,7 @@ async function send(app: InProcessService, path: string, init: RequestInit = {})
 function checkAnswer(a: Answer, what: string): void {
   const where = `${what} → ${a.status} ${a.text.slice(0, 300)}`;
   expect(a.status, where).toBeLessThan(500);
-  expect(CONTRACT_STATUSES.has(a.status), where).toBe(true);
+  expect(DOCUMENTED_STATUSES.has(a.status), where).toBe(true);
   expect(a.headers.get("x-content-type-options"), where).toBe("nosniff");
   // No stack frames or file paths in any body; no error class names or broker internals in errors.
   expect(a.text, where).not.toMatch(/\bat .+:\d+:\d+|node_modules|\/work\/|file:\/\//);
