@@ -148,10 +148,10 @@ export function assertNever(value: never): never {
  * each order event (services/notification/domain/notification.ts builds it).
  */
 export const NotificationSchema = v.object({
-  eventId: envelope.eventId,
-  orderId: Id,
-  userId: Id,
-  eventType: v.picklist(EVENT_TYPES),
-  sentAt: v.pipe(v.string(), v.isoTimestamp()),
-  message: v.string(),
+  eventId: described(envelope.eventId, "The eventId of the event notified: one notification per event."),
+  orderId: envelope.orderId,
+  userId: envelope.userId,
+  eventType: described(v.picklist(EVENT_TYPES), "The type of the event notified."),
+  sentAt: v.pipe(v.string(), v.isoTimestamp(), v.description("When the notification was recorded.")),
+  message: described(v.string(), "What the customer is told, in words."),
 });
