@@ -10,7 +10,15 @@ import { readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import { brokenLink, hasSection, linksOf, markdownUnder, sectionReferencesOf, textFiles } from "../scripts/reference/links.ts";
+import {
+  brokenLink,
+  documentPathsOf,
+  hasSection,
+  linksOf,
+  markdownUnder,
+  sectionReferencesOf,
+  textFiles,
+} from "../scripts/reference/links.ts";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 
@@ -72,6 +80,7 @@ describe("sections named in words", () => {
   });
 
   it("given text naming sections, when read, then each is found with its document; headings and bold titles match", () => {
+    expect(sectionReferencesOf('(data-ingestion/README.md, "JSON stream API"), another project\'s')).toEqual([]);
     expect(sectionReferencesOf('see docs/operations.md, "Sizing the store" and README "Sites"; BENCHMARKS.md", x("a")')).toEqual([
       { document: "docs/operations.md", section: "Sizing the store", line: 1 },
       { document: "README.md", section: "Sites", line: 1 },
@@ -80,6 +89,32 @@ describe("sections named in words", () => {
     expect(hasSection(doc, "The API documents")).toBe(true);
     expect(hasSection(doc, "The cancel race")).toBe(true);
     expect(hasSection(doc, "Partitions")).toBe(false);
+  });
+});
+
+describe("documents named by path in code and configs", () => {
+  it("exist, and so do the headings their #anchors name", () => {
+    const problems: string[] = [];
+    let references = 0;
+    for (const file of textFiles(root).filter((f) => !f.endsWith(".md") && !CHECKERS.includes(f))) {
+      for (const { target, line } of documentPathsOf(readFileSync(join(root, file), "utf8"))) {
+        references++;
+        // Paths in code are written from the repository's root, whichever folder the file is in.
+        const problem = brokenLink(root, "README.md", target);
+        if (problem) problems.push(`${file}:${line} ${problem}`);
+      }
+    }
+    expect(references).toBeGreaterThan(10);
+    expect(problems).toEqual([]);
+  });
+
+  it("given a comment, when it names documents, then each path is found with its anchor", () => {
+    expect(
+      documentPathsOf("// see docs/reference/http-api.md#errors and README.md; not x/README.md, ../docs/a.md or docs/victorialogs/b.md"),
+    ).toEqual([
+      { target: "docs/reference/http-api.md#errors", line: 1 },
+      { target: "README.md", line: 1 },
+    ]);
   });
 });
 

@@ -69,7 +69,8 @@ export const DOCUMENT_FILES: Record<string, string> = {
 export function sectionReferencesOf(text: string): { document: string; section: string; line: number }[] {
   const found: { document: string; section: string; line: number }[] = [];
   text.split("\n").forEach((line, i) => {
-    const pattern = /\b(README|ARCHITECTURE|BENCHMARKS|design|operations|upstream)(?:\.md)?[,:]?\s*\(?"([A-Za-z`][^"]{2,80})"/g;
+    const pattern =
+      /(?<![\w/.-])(?:docs\/)?(README|ARCHITECTURE|BENCHMARKS|design|operations|upstream)(?:\.md)?[,:]?\s*\(?"([A-Za-z`][^"]{2,80})"/g;
     for (const [, name, section] of line.matchAll(pattern))
       found.push({ document: DOCUMENT_FILES[name!]!, section: section!, line: i + 1 });
   });
@@ -83,4 +84,18 @@ export function hasSection(markdown: string, section: string): boolean {
     const heading = /^#{1,6}\s+(.*)$/.exec(line)?.[1] ?? /^(?:[-*]\s+)?\*\*([^*]+)\*\*/.exec(line)?.[1];
     return heading?.replace(/`/g, "").toLowerCase().startsWith(wanted) === true;
   });
+}
+
+/**
+ * This repository's documents named by path in any text (a comment, a config), from the root:
+ * `docs/reference/http-api.md#errors`, `README.md`. Another project's (`…/data-ingestion/README.md`,
+ * `docs/victorialogs/…`) are not ours to check.
+ */
+export function documentPathsOf(text: string): { target: string; line: number }[] {
+  const found: { target: string; line: number }[] = [];
+  text.split("\n").forEach((line, i) => {
+    for (const [target] of line.matchAll(/(?<![\w./-])(?:docs\/(?:reference\/)?[\w.-]+|README|ARCHITECTURE|BENCHMARKS)\.md(?:#[\w-]+)?/g))
+      found.push({ target, line: i + 1 });
+  });
+  return found;
 }
