@@ -6,8 +6,8 @@
  * is not in it.
  */
 
-/** Who reads a variable: every service (shared/config.ts, otel/sdk.ts; the CLI too), `npm start`, or the tool finder. */
-export type EnvReader = "service" | "tracing" | "start" | "tools";
+/** Who reads a variable: every service (shared/config.ts, otel/sdk.ts; the CLI too), `npm start`, nats-server's configs in nats/, or the tool finder. */
+export type EnvReader = "service" | "tracing" | "start" | "auth" | "sites" | "tools";
 
 export interface EnvVar {
   /** The value used when the variable is unset or blank: the text a user could set. None: unset has a meaning of its own. */
@@ -207,6 +207,25 @@ export const ENV_VARS = {
     meaning: "`off` runs `npm start`'s nats-server without its per-service users.",
   },
   ORDERSTREAM_DATA_DIR: { reader: "start", defaultText: "`.data/` in the checkout", meaning: "Where `npm start` keeps its state." },
+  ORDER_NATS_PASSWORD: {
+    reader: "auth",
+    meaning:
+      "The order service's NATS password, as nats-server reads it from its own environment (`pw-<48 hex>` from nats/auth/new-passwords.sh, or a bcrypt hash in double quotes).",
+  },
+  PAYMENT_NATS_PASSWORD: { reader: "auth", meaning: "The payment service's NATS password, as `ORDER_NATS_PASSWORD`." },
+  SHIPPING_NATS_PASSWORD: { reader: "auth", meaning: "The shipping service's NATS password, as `ORDER_NATS_PASSWORD`." },
+  NOTIFICATION_NATS_PASSWORD: { reader: "auth", meaning: "The notification service's NATS password, as `ORDER_NATS_PASSWORD`." },
+  ADMIN_NATS_PASSWORD: { reader: "auth", meaning: "The `admin` user's password (the CLI, natscli), as `ORDER_NATS_PASSWORD`." },
+  HUB_LEAF_PORT: {
+    reader: "sites",
+    meaning: "nats/sites/hub.conf: the port the hub takes its sites' leafnode connections on (the config also reads `HUB_DOMAIN`).",
+  },
+  HUB_WS_PORT: { reader: "sites", meaning: "nats/sites/hub.conf: the hub's WebSocket port for clients." },
+  SITE_WS_PORT: {
+    reader: "sites",
+    meaning: "nats/sites/site.conf: the site's WebSocket port for clients (`NATS_URL=ws://…`; the config also reads `SITE` as its domain).",
+  },
+  HUB_LEAF_URL: { reader: "sites", meaning: "nats/sites/site.conf: the hub's leafnode URL, `nats-leaf://<hub>:7422`." },
   NATS_SERVER_BIN: {
     reader: "tools",
     meaning:
@@ -228,11 +247,23 @@ export const ENV_VARS = {
 export type EnvName = keyof typeof ENV_VARS;
 
 /** What `reader` means, as the reference's section titles. */
-export const ENV_READERS: Record<EnvReader, string> = {
-  service: "Every service (shared/config.ts)",
-  tracing: "Tracing, in every service (otel/sdk.ts)",
-  start: "npm start (scripts/start.ts)",
-  tools: "Finding the servers (scripts/nats-binary.ts, scripts/observability.ts)",
+export const ENV_READERS: Record<EnvReader, { title: string; about: string }> = {
+  service: { title: "Every service", about: "Read by shared/config.ts; the command line reads the NATS, Jaeger and VictoriaLogs ones." },
+  tracing: { title: "Tracing, in every service", about: "OpenTelemetry's own variables, as otel/sdk.ts applies them." },
+  start: { title: "npm start", about: "Read by scripts/start.ts and what it starts." },
+  auth: {
+    title: "nats-server with one user per service",
+    about:
+      "Read by nats-server from its own environment, for nats/auth/nats-server.auth.conf ([Security](../operations.md#security)); `npm start` sets them.",
+  },
+  sites: {
+    title: "A hub's and a site's nats-server",
+    about: "Read by nats-server for nats/sites/hub.conf and site.conf ([Sites](../operations.md#sites)); `npm run start:sites` sets them.",
+  },
+  tools: {
+    title: "Finding the servers",
+    about: "Read by scripts/nats-binary.ts and scripts/observability.ts, for `npm start`, the tests and .ci/run.",
+  },
 };
 
 /** A variable's default as the text a user could set, or undefined when unset has a meaning of its own. */

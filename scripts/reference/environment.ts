@@ -17,13 +17,13 @@ export function renderEnvironmentReference(): string {
     "",
     "# Environment",
     "",
-    "Every variable the services, `npm start` and the tools read. A blank value is the same as unset unless the meaning says otherwise. A value a service cannot use stops it at start with a message naming the variable and what it needs. The command line reads the services' NATS, Jaeger and VictoriaLogs variables ([command line](cli.md#environment)).",
+    "Every variable the services, `npm start` and the tools read. A blank value is the same as unset unless the meaning says otherwise. A value a service cannot use stops it at start with a message naming the variable and what it needs. How the command line finds its settings: [command line](cli.md#environment).",
   ];
-  for (const [reader, title] of Object.entries(ENV_READERS) as [EnvReader, string][]) {
+  for (const [reader, { title, about }] of Object.entries(ENV_READERS) as [EnvReader, { title: string; about: string }][]) {
     const rows = Object.entries<EnvVar>(ENV_VARS)
       .filter(([, entry]) => entry.reader === reader)
       .map(([name, entry]) => [code(name), defaultOf(entry), entry.meaning]);
-    out.push("", `## ${title}`, "", table(["variable", "default", "meaning"], rows));
+    out.push("", `## ${title}`, "", about, "", table(["variable", "default", "meaning"], rows));
   }
   out.push("");
   return out.join("\n");

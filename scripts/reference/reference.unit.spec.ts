@@ -38,6 +38,13 @@ function sourceFiles(dir: string): string[] {
   });
 }
 
+/** nats-server configuration files. */
+function configFiles(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) =>
+    entry.isDirectory() ? configFiles(join(dir, entry.name)) : entry.name.endsWith(".conf") ? [join(dir, entry.name)] : [],
+  );
+}
+
 /** Variables the code reads that are not settings: the OS's, Go's, and a test hook. */
 const NOT_SETTINGS = new Set(["PATH", "HOME", "GOBIN", "GOPATH", "GOROOT", "OTEL_DENO", "ORDERSTREAM_TEST_CRASH_ON"]);
 
@@ -50,12 +57,17 @@ describe("the table of environment variables", () => {
       /\b(?:get\w*FromEnv|\w+Var|optional|httpUrl|rawVar|envDefault)\((?:env, )?["']([A-Z][A-Z0-9_]+)["']/g,
       /executableCandidates\([^)]*?["']([A-Z][A-Z0-9_]+_BIN)["']/g,
     ];
+    // nats-server configs read variables as `$NAME` ($JS.…, $KV.… are subjects, not variables).
+    for (const file of configFiles(join(root, "nats"))) {
+      for (const [, name] of readFileSync(file, "utf8").matchAll(/(?<![\w.])\$([A-Z][A-Z0-9_]+)\b(?!\.)/g))
+        read.set(name!, relative(root, file));
+    }
     for (const file of sourceFiles(root)) {
       const text = readFileSync(file, "utf8");
       for (const pattern of patterns) for (const [, name] of text.matchAll(pattern)) read.set(name!, relative(root, file));
     }
     // The scan finds what it is meant to: settings read in each of its ways.
-    for (const name of ["NATS_URL", "PAYMENT_LIMIT", "OTEL_LOG_LEVEL", "NATS_SERVER_BIN", "NATS_SYNC_INTERVAL"])
+    for (const name of ["NATS_URL", "PAYMENT_LIMIT", "OTEL_LOG_LEVEL", "NATS_SERVER_BIN", "NATS_SYNC_INTERVAL", "HUB_LEAF_URL"])
       expect(read.has(name), name).toBe(true);
     // OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT's row speaks for every OpenTelemetry span limit.
     const covered = (name: string) => name in ENV_VARS || NOT_SETTINGS.has(name) || /^OTEL_\w+_LIMIT$/.test(name);
