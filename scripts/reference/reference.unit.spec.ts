@@ -6,7 +6,7 @@ import { join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { ENV_VARS, type EnvVar } from "../../shared/env-vars.ts";
-import { DEFAULT_HOST, DEFAULT_HUB_DOMAIN, DEFAULT_PORTS, loadConfig } from "../../shared/config.ts";
+import { DEFAULT_HOST, DEFAULT_HUB_DOMAIN, DEFAULT_PORTS, DEFAULT_VICTORIA_LOGS_URL, loadConfig } from "../../shared/config.ts";
 import { DEFAULT_MAX_BUFFERED_LINES } from "../../shared/log-shipper.ts";
 import { DEFAULT_NOTIFICATIONS_MAX_AGE_MS, STREAM_COMPRESSION } from "../../nats/definitions.ts";
 import { DEFAULT_SYNC_INTERVAL } from "../local-nats-config.ts";
@@ -80,6 +80,8 @@ describe("the table of environment variables", () => {
     const entry = (name: keyof typeof ENV_VARS): EnvVar => ENV_VARS[name];
     expect(config.natsServers).toEqual([entry("NATS_URL").default]);
     expect(String(config.paymentLimit)).toBe(entry("PAYMENT_LIMIT").default);
+    expect(config.jaegerQueryUrl).toBe(entry("JAEGER_QUERY_URL").default);
+    expect(entry("VICTORIA_LOGS_QUERY_URL").defaultText).toContain(DEFAULT_VICTORIA_LOGS_URL);
     expect(config.notificationsMaxAgeMs).toBe(DEFAULT_NOTIFICATIONS_MAX_AGE_MS);
     expect(entry("VICTORIA_LOGS_BUFFER_LINES").default).toBe(String(DEFAULT_MAX_BUFFERED_LINES));
     expect(entry("STREAM_COMPRESSION").defaultText).toContain(`\`${STREAM_COMPRESSION}\``);
