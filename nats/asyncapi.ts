@@ -255,7 +255,7 @@ export function generateAsyncApiDocument(service: ServiceName, info: { version: 
     messages[NOTIFICATION] = {
       name: NOTIFICATION,
       title: "Notification",
-      summary: "A notification of one order event (also POSTed to NOTIFICATION_WEBHOOK_URL when set).",
+      summary: "A notification of one order event (also POSTed to NOTIFY_WEBHOOK_URL when set).",
       contentType: "application/json",
       headers: { $ref: "#/components/schemas/NotificationHeaders" },
       payload: jsonSchemaOf(NotificationSchema),

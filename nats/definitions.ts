@@ -32,7 +32,7 @@ import type { Topology } from "../shared/config.ts";
 
 /**
  * How long a delivered message may stay unacknowledged before the server hands it out again (the
- * contract: a message held by an instance that dies is redelivered to another within 30 s; in
+ * rule: a message held by an instance that dies is redelivered to another within 30 s; in
  * practice the next owner takes it over sooner, see OWNER_TTL_MS).
  */
 export const ACK_WAIT_MS = 30_000;
@@ -63,7 +63,7 @@ export const OWNER_TTL_MS = 5_000;
 export const MAX_ACK_PENDING = 128;
 /** Window in which the server drops a second publish with the same Nats-Msg-Id. */
 export const DUPLICATE_WINDOW_MS = 2 * 60_000;
-/** Idempotency keys are kept at least this long (contract: at least 24 h). */
+/** Idempotency keys are kept at least this long (the API promises at least 24 h: docs/reference/http-api.md#post-orders). */
 export const IDEMPOTENCY_TTL_MS = 25 * 60 * 60_000;
 
 type StreamDefinition = Partial<StreamConfig> & { name: string };

@@ -27,7 +27,7 @@ export const NOTIFICATIONS_SUBJECTS = "notifications.*.*.*";
 
 /**
  * Partition count. Publishers and consumers must agree, so changing it means a new stream (or a
- * server mapping) and draining the old one; see README "Partitions".
+ * server mapping) and draining the old one; see docs/design.md "Partitions and their owners".
  */
 export const PARTITIONS = 16;
 

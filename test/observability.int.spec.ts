@@ -1,5 +1,5 @@
 /**
- * Trace inspection and central logs against the real servers (issue 17): nats-server, Jaeger v2 and
+ * Trace inspection and central logs against the real servers: nats-server, Jaeger v2 and
  * VictoriaLogs as processes on free loopback ports, the four services exporting spans to Jaeger and
  * shipping their log lines to VictoriaLogs. One order is then read back the way an operator reads it:
  * `cli trace` and `cli logs` (as child processes), `GET /orders/{id}/trace` and the order page — one

@@ -1,5 +1,5 @@
 /**
- * The order timeline page (`GET /orders/{id}/view`, issue 6) opened in a real browser: Debian's
+ * The order timeline page (`GET /orders/{id}/view`) opened in a real browser: Debian's
  * headless Chromium driven by playwright-core. The services export their spans to an OTLP receiver,
  * and a stand-in for Jaeger's query service serves them back as Jaeger's v3 API does, so the
  * waterfall is drawn from the order's real trace. The screenshot is checked pixel by pixel: each

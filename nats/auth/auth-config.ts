@@ -165,7 +165,7 @@ export function renderAuthConfig(): string {
 #   ${[...SERVICES.map((s) => natsUserOf(s).passwordVar), ADMIN.passwordVar].join(", ")}
 # The server parses each value as config: use a letter first, then letters, digits and '-' (e.g.
 # pw-$(openssl rand -hex 24)); a bcrypt hash must be wrapped in double quotes inside the value.
-# Start: nats-server -c nats/auth/nats-server.auth.conf -sd <store dir>   (see README "Security").
+# Start: nats-server -c nats/auth/nats-server.auth.conf -sd <store dir>   (see docs/operations.md "Security").
 # Listen address, port and store dir come from the command line (-a, -p, -sd) or an including file.
 
 jetstream: enabled

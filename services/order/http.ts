@@ -1,4 +1,4 @@
-/** The order API routes (contract: "Order API"). */
+/** The order API routes (docs/reference/http-api.md#the-order-service). */
 import { Hono, type Context } from "hono";
 import type { ServiceConfig } from "../../shared/config.ts";
 import { bearerAuth } from "hono/bearer-auth";
