@@ -29,6 +29,7 @@ COPY host/ /app/host/
 # nats/ holds TypeScript (subjects, stream setup) next to the server configs.
 COPY nats/ /app/nats/
 COPY otel/ /app/otel/
+COPY inspection/ /app/inspection/
 COPY scripts/ /app/scripts/
 COPY cli/ /app/cli/
 

@@ -1,7 +1,7 @@
 /**
  * `node --import tsx bench/log-shipping.ts [--lines N] [--rounds R]` — what shipping one log line to
  * VictoriaLogs costs the service process, by way of the two routes VictoriaLogs documents for an
- * OpenTelemetry/pino service (issue 17):
+ * OpenTelemetry/pino service:
  *
  *   stdout      pino to a file descriptor only: the baseline, what every service does anyway
  *   jsonline    the same, plus shared/log-shipper.ts (the line as pino wrote it, batched to

@@ -9,7 +9,7 @@
  *   npm run bench -- --node-args '<flags>'     the services' node flags instead of SERVICE_NODE_ARGS (experiments)
  *   npm run bench -- --replay-only  only phases 1 and 4 (raw read, rebuild-view) and their ratio, ≈ 40 s
  *   npm run bench -- --logs       also two systems logging at info: to stdout only, and shipped to a real
- *                                 VictoriaLogs too (issue 17); each saturated (≈ +1.5 min; needs victoria-logs)
+ *                                 VictoriaLogs too; each saturated (≈ +1.5 min; needs victoria-logs)
  *   npm run bench -- --sync       only the fsync comparison (bench/sync-interval.ts), ≈ 4 min: one system per
  *                                 JetStream sync_interval (default 2m, 1s, 100ms, always), taking turns in rounds;
  *                                 `--sync-settings 1s,always` compares other settings with the default
@@ -68,7 +68,7 @@ const SERVICE_ENV: Record<string, string> = Object.fromEntries(
 const REPLAY_ONLY = argv.includes("--replay-only");
 /** `--node-args '<flags>'`: the services' node flags instead of SERVICE_NODE_ARGS (experiments). */
 const NODE_ARGS = argv.includes("--node-args") ? argv[argv.indexOf("--node-args") + 1]!.split(" ").filter(Boolean) : undefined;
-/** `--logs`: the logging cost (issue 17) — LOG_LEVEL=info, every line shipped to a real VictoriaLogs. */
+/** `--logs`: the logging cost — LOG_LEVEL=info, every line shipped to a real VictoriaLogs. */
 const LOGS = argv.includes("--logs");
 /** `--ws`: only the services over TCP vs over WebSocket, each warmed up and saturated. */
 const WS_ONLY = argv.includes("--ws");

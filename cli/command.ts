@@ -86,7 +86,8 @@ const EXIT_CODES =
   "exit codes: 0 success (and --help, --version), 1 failure, with a one-line reason on stderr,\n" +
   "            2 usage error (unknown command or option, missing or bad argument), with the usage on stderr";
 
-function usageOf(command: CliCommand): string {
+/** A command's usage line after `orderstream`: `events <orderId> [--json]`. */
+export function usageOf(command: CliCommand): string {
   const positionals = (command.positionals ?? []).map((p) => `<${p}>`).join(" ");
   const options = command.synopsis ?? (Object.keys(command.options ?? {}).length > 0 ? "[options]" : "");
   return [command.name, positionals, options, command.json ? "[--json]" : ""].filter(Boolean).join(" ");

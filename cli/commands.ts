@@ -7,10 +7,10 @@ import { jetstream } from "@nats-io/jetstream";
 import { isOrderId } from "../shared/ids.ts";
 import { eventRecord, readOrderEvents, traceIdOf, type StoredEvent } from "../nats/order-history.ts";
 import { consumersFor, replayConsumer, type ReplayStart } from "../nats/replay.ts";
-import { ORDERS_STREAM } from "../nats/subjects.ts";
-import { listDeadLetters, requestRetry } from "../nats/dead-letters.ts";
-import { fetchTrace } from "../otel/jaeger-query.ts";
-import { fetchOrderLogs } from "../shared/log-query.ts";
+import { DLQ_STREAM, ORDERS_STREAM } from "../nats/subjects.ts";
+import { listDeadLetters, requestRetry } from "../nats/dead-letter-queue.ts";
+import { fetchTrace } from "../inspection/jaeger-client.ts";
+import { fetchOrderLogs } from "../inspection/log-query.ts";
 import { rebuildOrderViews } from "../services/order/rebuild-view.ts";
 import { CliError, CliUsageError, type CliCommand, type CliIo } from "./command.ts";
 import { renderEventTable } from "./event-table.ts";
@@ -185,7 +185,7 @@ const replay: CliCommand = {
 const dlqList: CliCommand = {
   name: "dlq list",
   summary: "dead-lettered messages: ORDERS sequence, consumer, reason",
-  description: "Lists the dead letters in ORDERS_DLQ, oldest first: the ORDERS sequence, consumer, subject, attempts, time and reason.",
+  description: `Lists the dead letters in ${DLQ_STREAM}, oldest first: the ORDERS sequence, consumer, subject, attempts, time and reason.`,
   json: true,
   jsonHelp:
     "print the dead letters as a JSON array ([] when there are none): [{ streamSeq, consumer, subject, deliveries, time, reason, source, dlqSeq, body }]",

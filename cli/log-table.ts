@@ -2,7 +2,7 @@
  * An order's log lines as terminal text: one line each, in time order — time, service, level,
  * message, then the fields that tie it to the order's events and trace. Pure: lines in, text out.
  */
-import type { LogLine } from "../shared/log-query.ts";
+import type { LogLine } from "../inspection/log-query.ts";
 
 /** Fields shown first, in this order, when a line has them; the rest follow by name. */
 const LEADING_FIELDS = ["eventType", "seq", "consumer", "attempt", "durationMs", "trace_id", "span_id"];

@@ -1,7 +1,7 @@
 // The `logs` command's text: VictoriaLogs' recorded answer for one order, rendered line by line.
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { fetchOrderLogs, type LogLine } from "../shared/log-query.ts";
+import { fetchOrderLogs, type LogLine } from "../inspection/log-query.ts";
 import { displayTime, renderLogLines } from "./log-table.ts";
 
 const RECORDED = readFileSync(new URL("../test/fixtures/victoria-logs/order_logs_query.jsonl", import.meta.url), "utf8");

@@ -1,9 +1,11 @@
 /**
- * A trace as a terminal waterfall: one line per span in tree order, text columns on the left and a
- * bar in a fixed-width lane on the right, positioned proportionally to the trace's time span.
+ * A trace as a terminal waterfall: one line per span in the order of the span tree
+ * (inspection/span-tree.ts), text columns on the left and a bar in a fixed-width lane on the right,
+ * positioned proportionally to the trace's time span.
  * Pure functions from spans to text; the caller decides where it goes and whether to colour it.
  */
-import { spanLabel, type TraceLookup, type TraceSpan } from "../otel/jaeger-query.ts";
+import { type SpanRow, spanTree } from "../inspection/span-tree.ts";
+import { spanLabel, type TraceLookup, type TraceSpan } from "../inspection/trace-span.ts";
 
 /** Options of {@link renderWaterfall} and {@link renderTraceReport}. */
 export interface WaterfallOptions {
@@ -21,11 +23,6 @@ const MAX_OPERATION_WIDTH = 40;
 const HEADERS = ["SERVICE", "OPERATION", "KIND", "START", "DURATION", "STATUS"] as const;
 const SERVICE_COLORS = [36, 33, 35, 34, 32, 96, 93, 95] as const;
 
-interface Row {
-  span: TraceSpan;
-  depth: number;
-}
-
 /**
  * Renders spans as a waterfall, children indented under their parents.
  * @example console.log(renderWaterfall(lookup.spans, { width: 50, color: process.stdout.isTTY }))
@@ -34,16 +31,14 @@ export function renderWaterfall(spans: TraceSpan[], opts: WaterfallOptions = {})
   if (spans.length === 0) return "(no spans)";
   const laneWidth = Math.max(MIN_LANE_WIDTH, Math.floor(opts.width ?? DEFAULT_LANE_WIDTH));
   const paint = painter(opts.color ?? false);
-  const rows = treeOrder(spans);
-  const traceStart = Math.min(...spans.map((s) => s.startTimeUs));
-  const traceEnd = Math.max(...spans.map((s) => s.startTimeUs + s.durationUs));
+  const { rows, durationUs: totalUs } = spanTree(spans);
   const serviceColor = colorsByService(rows);
 
-  const cells = rows.map(({ span, depth }) => [
+  const cells = rows.map(({ span, depth, offsetUs }) => [
     INDENT.repeat(depth) + clean(span.service),
     clean(spanLabel(span)),
     span.kind ?? "",
-    formatMs(span.startTimeUs - traceStart),
+    formatMs(offsetUs),
     formatMs(span.durationUs),
     span.status,
   ]);
@@ -53,12 +48,12 @@ export function renderWaterfall(spans: TraceSpan[], opts: WaterfallOptions = {})
   const numeric = (i: number) => i === 3 || i === 4;
   const layout = (values: readonly string[]) => values.map((v, i) => (numeric(i) ? v.padStart(widths[i]!) : fit(v, widths[i]!)));
 
-  const header = paint(2, [...layout(HEADERS), timeAxis(traceEnd - traceStart, laneWidth)].join("  "));
-  const lines = rows.map(({ span }, r) => {
+  const header = paint(2, [...layout(HEADERS), timeAxis(totalUs, laneWidth)].join("  "));
+  const lines = rows.map(({ span, offsetUs }, r) => {
     const [service, operation, kind, start, duration, status] = layout(cells[r]!);
     const color = span.status === "error" ? 31 : serviceColor.get(span.service)!;
     const statusColor = span.status === "error" ? 31 : span.status === "ok" ? 32 : 2;
-    const lane = bar(span.startTimeUs - traceStart, span.durationUs, traceEnd - traceStart, laneWidth);
+    const lane = bar(offsetUs, span.durationUs, totalUs, laneWidth);
     const indent = service!.length - service!.trimStart().length;
     return [
       service!.slice(0, indent) + paint(color, service!.slice(indent)),
@@ -89,33 +84,6 @@ export function renderTraceReport(lookup: TraceLookup, opts: WaterfallOptions = 
   return lines.join("\n");
 }
 
-/** Depth-first from the roots, siblings by start time; a span whose parent is absent is a root. */
-function treeOrder(spans: TraceSpan[]): Row[] {
-  const byStart = [...spans].sort((a, b) => a.startTimeUs - b.startTimeUs);
-  // A repeated span id keeps its children under the first copy, so no subtree is drawn twice.
-  const firstWithId = new Map<string, TraceSpan>();
-  for (const span of byStart) if (!firstWithId.has(span.spanId)) firstWithId.set(span.spanId, span);
-  const children = new Map<TraceSpan, TraceSpan[]>();
-  const roots: TraceSpan[] = [];
-  for (const span of byStart) {
-    const parent = span.parentSpanId === null ? undefined : firstWithId.get(span.parentSpanId);
-    if (parent === undefined || parent === span) roots.push(span);
-    else children.set(parent, [...(children.get(parent) ?? []), span]);
-  }
-  const rows: Row[] = [];
-  const visited = new Set<TraceSpan>();
-  const visit = (span: TraceSpan, depth: number): void => {
-    if (visited.has(span)) return;
-    visited.add(span);
-    rows.push({ span, depth });
-    for (const child of children.get(span) ?? []) visit(child, depth + 1);
-  };
-  for (const root of roots) visit(root, 0);
-  // Spans caught in a parent cycle are reachable from no root; still show every span once.
-  for (const span of byStart) visit(span, 0);
-  return rows;
-}
-
 /** The bar covers [start, end) of the lane, at least one cell so even a 0 µs span is visible. */
 function bar(offsetUs: number, durationUs: number, totalUs: number, laneWidth: number): string {
   const scale = totalUs > 0 ? laneWidth / totalUs : 0;
@@ -132,11 +100,10 @@ function timeAxis(totalUs: number, laneWidth: number): string {
 function summary(spans: TraceSpan[]): string {
   if (spans.length === 0) return " (no spans)";
   const services = new Set(spans.map((s) => s.service)).size;
-  const start = Math.min(...spans.map((s) => s.startTimeUs));
-  const end = Math.max(...spans.map((s) => s.startTimeUs + s.durationUs));
+  const { durationUs } = spanTree(spans);
   const errors = spans.filter((s) => s.status === "error").length;
   const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : "s"}`;
-  return ` (${plural(spans.length, "span")}, ${plural(services, "service")}, ${formatMs(end - start)}${errors ? `, ${plural(errors, "error")}` : ""})`;
+  return ` (${plural(spans.length, "span")}, ${plural(services, "service")}, ${formatMs(durationUs)}${errors ? `, ${plural(errors, "error")}` : ""})`;
 }
 
 /** Sub-millisecond spans (in-process handlers) need µs precision, long ones do not. */
@@ -145,7 +112,7 @@ function formatMs(us: number): string {
   return `${ms.toFixed(ms < 1 ? 3 : ms < 100 ? 2 : 1)} ms`;
 }
 
-function colorsByService(rows: Row[]): Map<string, number> {
+function colorsByService(rows: SpanRow[]): Map<string, number> {
   const colors = new Map<string, number>();
   for (const { span } of rows) {
     if (!colors.has(span.service)) colors.set(span.service, SERVICE_COLORS[colors.size % SERVICE_COLORS.length]!);

@@ -1,7 +1,8 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { renderTraceReport, renderWaterfall } from "./waterfall.ts";
-import { fetchTrace, type TraceLookup, type TraceSpan } from "../otel/jaeger-query.ts";
+import { fetchTrace } from "../inspection/jaeger-client.ts";
+import type { TraceLookup, TraceSpan } from "../inspection/trace-span.ts";
 
 const T0 = 1_700_000_000_000_000;
 const ESC = "\u001b";

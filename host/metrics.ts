@@ -5,6 +5,7 @@
  */
 import client from "prom-client";
 import type { LogShippingStats } from "../shared/log-shipper.ts";
+import { DEAD_LETTERS_FILTER, DLQ_STREAM } from "../nats/subjects.ts";
 
 export interface ServiceMetrics {
   registry: client.Registry;
@@ -114,7 +115,7 @@ export function createMetrics(service: string): ServiceMetrics {
   );
   new client.Gauge({
     name: "orderstream_dlq_messages",
-    help: "Dead letters of this service's consumers in ORDERS_DLQ (dlq.orders.>).",
+    help: `Dead letters of this service's consumers in ${DLQ_STREAM} (${DEAD_LETTERS_FILTER}).`,
     registers: [registry],
     async collect() {
       const stats = await jetStreamStats();

@@ -9,7 +9,8 @@ import { reportSdkDiagnostics } from "../otel/diagnostics.ts";
 import { ConfigError, loadConfig, localUrlOf, natsTlsFrom, type NatsTlsOptions, type ServiceConfig } from "../shared/config.ts";
 import { createLogger } from "../shared/logger.ts";
 import { createLogShipper, type HttpPost, type LogShipper } from "../shared/log-shipper.ts";
-import { createService, type ServiceDefinition } from "./service-host.ts";
+import { createService } from "./service-host.ts";
+import type { ServiceDefinition } from "./service-definition.ts";
 import { ServerTooOldError } from "../nats/server-version.ts";
 
 const DRAIN_TIMEOUT_MS = 25_000;
@@ -80,21 +81,19 @@ export async function runService(definition: ServiceDefinition<unknown>, platfor
   } catch (err) {
     fail((err as Error).message);
   }
-  const service = createService(
+  const service = createService({
     definition,
     config,
     log,
-    { creds, tls },
-    { pid: platform.pid, runtime: platform.runtime },
-    {
-      instanceId,
-      logShipping: shipper ? () => shipper.stats() : undefined,
-      droppedSpans: sdkDiagnostics.droppedSpans,
-      connection: platform.connection,
-      // A test hook (docs/operations.md): the process dies on this user's events.
-      crashOn: env.ORDERSTREAM_TEST_CRASH_ON ? { userId: env.ORDERSTREAM_TEST_CRASH_ON, exit: platform.exit } : undefined,
-    },
-  );
+    nats: { creds, tls },
+    describeInstance: { pid: platform.pid, runtime: platform.runtime },
+    instanceId,
+    logShipping: shipper ? () => shipper.stats() : undefined,
+    droppedSpans: sdkDiagnostics.droppedSpans,
+    connection: platform.connection,
+    // A test hook (docs/operations.md): the process dies on this user's events.
+    crashOn: env.ORDERSTREAM_TEST_CRASH_ON ? { userId: env.ORDERSTREAM_TEST_CRASH_ON, exit: platform.exit } : undefined,
+  });
   const port = config.port;
   const server = platform.serve(service.app.fetch, {
     port,

@@ -10,6 +10,7 @@
  */
 import type * as v from "valibot";
 import { toJsonSchema } from "@valibot/to-json-schema";
+import { PubHeaders } from "@nats-io/jetstream";
 import {
   EVENT_TYPES,
   NotificationSchema,
@@ -26,6 +27,7 @@ import {
 import {
   CONSUMED_EVENT_TYPES,
   eventSubject,
+  Header,
   NOTIFICATIONS_STREAM,
   notificationSubject,
   ORDERS_STREAM,
@@ -147,41 +149,44 @@ function parameterObject(name: string): Record<string, unknown> {
 
 const W3C_TRACEPARENT = "^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$";
 
+/** The headers of a guarded publish (nats/publish-event.ts, services/notification/store.ts). */
+const GUARD_HEADERS = [PubHeaders.MsgIdHdr, PubHeaders.ExpectedLastSubjectSequenceHdr, PubHeaders.ExpectedStreamHdr];
+
 /** The NATS headers every order event is published with (nats/publish-event.ts). */
 const EVENT_HEADERS = {
   type: "object",
   properties: {
-    traceparent: {
+    [Header.traceparent]: {
       type: "string",
       pattern: W3C_TRACEPARENT,
       description:
         "W3C trace context of the PRODUCER span (otel/nats-headers.ts): the consumer's span joins the order's one trace. Absent when tracing is off.",
     },
-    tracestate: { type: "string", description: "W3C trace state, when the trace carries vendor state." },
-    "Nats-Msg-Id": {
+    [Header.tracestate]: { type: "string", description: "W3C trace state, when the trace carries vendor state." },
+    [PubHeaders.MsgIdHdr]: {
       type: "string",
       description: "= the payload's eventId, one per (order, event type): JetStream drops a retried publish within its duplicate window.",
     },
-    "Nats-Expected-Last-Subject-Sequence": {
+    [PubHeaders.ExpectedLastSubjectSequenceHdr]: {
       type: "string",
       const: "0",
       description:
         "No message on this subject yet: the stream refuses a second event of this type for this order, whatever the retries or replays.",
     },
-    "Nats-Expected-Stream": { type: "string", const: ORDERS_STREAM, description: "The stream that must store the event." },
+    [PubHeaders.ExpectedStreamHdr]: { type: "string", const: ORDERS_STREAM, description: "The stream that must store the event." },
   },
-  required: ["Nats-Msg-Id", "Nats-Expected-Last-Subject-Sequence", "Nats-Expected-Stream"],
+  required: GUARD_HEADERS,
 };
 
 /** The NATS headers of a notification (services/notification/store.ts): guarded like the events. */
 const NOTIFICATION_HEADERS = {
   type: "object",
   properties: {
-    "Nats-Msg-Id": { type: "string", description: "= the notified event's eventId: a notification is recorded once per event." },
-    "Nats-Expected-Last-Subject-Sequence": { type: "string", const: "0", description: "No notification on this subject yet." },
-    "Nats-Expected-Stream": { type: "string", const: NOTIFICATIONS_STREAM, description: "The stream that must store it." },
+    [PubHeaders.MsgIdHdr]: { type: "string", description: "= the notified event's eventId: a notification is recorded once per event." },
+    [PubHeaders.ExpectedLastSubjectSequenceHdr]: { type: "string", const: "0", description: "No notification on this subject yet." },
+    [PubHeaders.ExpectedStreamHdr]: { type: "string", const: NOTIFICATIONS_STREAM, description: "The stream that must store it." },
   },
-  required: ["Nats-Msg-Id", "Nats-Expected-Last-Subject-Sequence", "Nats-Expected-Stream"],
+  required: GUARD_HEADERS,
 };
 
 const NOTIFICATION = "NOTIFICATION";
@@ -251,7 +256,7 @@ export function generateAsyncApiDocument(service: ServiceName, info: { version: 
     messages[NOTIFICATION] = {
       name: NOTIFICATION,
       title: "Notification",
-      summary: "A notification of one order event (also POSTed to NOTIFICATION_WEBHOOK_URL when set).",
+      summary: "A notification of one order event (also POSTed to NOTIFY_WEBHOOK_URL when set).",
       contentType: "application/json",
       headers: { $ref: "#/components/schemas/NotificationHeaders" },
       payload: jsonSchemaOf(NotificationSchema),

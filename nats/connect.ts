@@ -1,4 +1,4 @@
-/** The NATS connection of a service: server list and credentials from the contract's variables. */
+/** The NATS connection of a service: server list and credentials from the NATS_* variables (docs/reference/environment.md). */
 import { connect, credsAuthenticator, wsconnect, type ConnectionOptions, type NatsConnection } from "@nats-io/transport-node";
 import type { NatsTlsOptions } from "../shared/config.ts";
 import { NatsServerListError, natsTransportOf, type NatsTransport } from "../shared/nats-servers.ts";

@@ -11,10 +11,11 @@ import { nanos } from "@nats-io/transport-node";
 import { recordSpanError } from "../otel/span-error.ts";
 import { traceFields, type Logger } from "../shared/logger.ts";
 import { MessagingAttr } from "../otel/messaging-attributes.ts";
-import { DLQ_STREAM, ordersMessage, removeDeadLetter } from "./dead-letters.ts";
+import { removeDeadLetter } from "./dead-letter-queue.ts";
 import { decodeEvent, type HandlerFactory } from "./delivery.ts";
 import { startDurableLoop } from "./durable-loop.ts";
-import { parseEventSubject, type ServiceName } from "./subjects.ts";
+import { ordersMessage } from "./order-history.ts";
+import { DLQ_STREAM, dlqRetryConsumer, Header, parseEventSubject, parseRetrySubject, retryFilter, type ServiceName } from "./subjects.ts";
 
 export async function startRetryProcessor(opts: {
   js: JetStreamClient;
@@ -28,8 +29,8 @@ export async function startRetryProcessor(opts: {
     jsm: opts.jsm,
     stream: DLQ_STREAM,
     config: {
-      durable_name: `${opts.service}-dlq-retry`,
-      filter_subject: `dlq.retry.${opts.service}.>`,
+      durable_name: dlqRetryConsumer(opts.service),
+      filter_subject: retryFilter(opts.service),
       ack_policy: AckPolicy.Explicit,
       deliver_policy: DeliverPolicy.New,
       ack_wait: nanos(30_000),
@@ -38,13 +39,18 @@ export async function startRetryProcessor(opts: {
     batch: 1,
     log: opts.log,
     async handle(request) {
-      const [, , , consumerName, seqToken] = request.subject.split(".");
-      const seq = Number(seqToken);
+      const target = parseRetrySubject(request.subject);
+      if (!target) {
+        opts.log.error({ subject: request.subject }, "a retry request on a subject that names no consumer and ORDERS sequence");
+        request.term();
+        return true;
+      }
+      const { consumer: consumerName, streamSeq: seq } = target;
       const original = await ordersMessage(opts.jsm, seq).catch(() => null);
       const parsedSubject = original ? parseEventSubject(original.subject) : null;
       const orderId = parsedSubject?.orderId;
       const log = opts.log.child({ seq, consumer: consumerName, orderId, retry: true });
-      if (!original || !consumerName) {
+      if (!original) {
         log.error("retry asked for a message the ORDERS stream no longer holds");
         request.term();
         return true;
@@ -73,7 +79,7 @@ export async function startRetryProcessor(opts: {
           subject: original.subject,
           consumer: consumerName,
           attempt: request.info.deliveryCount,
-          traceparent: original.header?.get("traceparent") || null,
+          traceparent: original.header?.get(Header.traceparent) || null,
           trace: spanContext,
           firstSight: false,
         });

@@ -15,8 +15,12 @@ import {
 } from "@nats-io/jetstream";
 import { nanos } from "@nats-io/transport-node";
 import {
+  ADVISORIES_STREAM,
   consumerFilterSubjects,
   consumerName,
+  DLQ_STREAM,
+  DLQ_SUBJECTS,
+  maxDeliveriesAdvisorySubject,
   lanePartitions,
   NOTIFICATIONS_STREAM,
   NOTIFICATIONS_SUBJECTS,
@@ -29,7 +33,7 @@ import type { Topology } from "../shared/config.ts";
 
 /**
  * How long a delivered message may stay unacknowledged before the server hands it out again (the
- * contract: a message held by an instance that dies is redelivered to another within 30 s; in
+ * rule: a message held by an instance that dies is redelivered to another within 30 s; in
  * practice the next owner takes it over sooner, see OWNER_TTL_MS).
  */
 export const ACK_WAIT_MS = 30_000;
@@ -60,7 +64,7 @@ export const OWNER_TTL_MS = 5_000;
 export const MAX_ACK_PENDING = 128;
 /** Window in which the server drops a second publish with the same Nats-Msg-Id. */
 export const DUPLICATE_WINDOW_MS = 2 * 60_000;
-/** Idempotency keys are kept at least this long (contract: at least 24 h). */
+/** Idempotency keys are kept at least this long (the API promises at least 24 h: docs/reference/http-api.md#post-orders). */
 export const IDEMPOTENCY_TTL_MS = 25 * 60 * 60_000;
 
 type StreamDefinition = Partial<StreamConfig> & { name: string };
@@ -139,6 +143,31 @@ export function notificationsStreamConfig(replicas: number, limits: StreamLimits
   };
 }
 
+/** Dead letters and retry requests (nats/dead-letter-write.ts): a retried write within 10 minutes is dropped. */
+export function deadLetterStreamConfig(replicas: number): StreamDefinition {
+  return {
+    name: DLQ_STREAM,
+    description: "Dead letters of the ORDERS consumers, and retry requests",
+    subjects: [DLQ_SUBJECTS],
+    storage: StorageType.File,
+    num_replicas: replicas,
+    allow_direct: true,
+    duplicate_window: nanos(10 * 60_000),
+  };
+}
+
+/** The MAX_DELIVERIES advisories not yet turned into dead letters (nats/dead-letter-advisories.ts), kept a week. */
+export function advisoriesStreamConfig(replicas: number): StreamDefinition {
+  return {
+    name: ADVISORIES_STREAM,
+    description: "MAX_DELIVERIES advisories of the ORDERS consumers, turned into dead letters",
+    subjects: [maxDeliveriesAdvisorySubject()],
+    storage: StorageType.File,
+    num_replicas: replicas,
+    max_age: nanos(7 * 24 * 3600_000),
+  };
+}
+
 /** The fields of a stream's config that a start-up brings up to date in place (nats/setup.ts). */
 export const UPDATABLE_STREAM_LIMITS = ["max_age", "max_bytes", "discard", "compression"] as const;
 
@@ -199,4 +228,6 @@ export const bucketOptions = {
    * left behind means that owner died. A week is far beyond any crash loop; then it is garbage.
    */
   crashSuspects: { history: 1, storage: StorageType.File, ttl: 7 * 24 * 60 * 60_000 },
+  /** Loyalty accounts: kept until deleted (points do not expire), file storage like the events. */
+  loyaltyPoints: { history: 1, storage: StorageType.File },
 } as const;

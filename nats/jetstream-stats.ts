@@ -5,8 +5,15 @@
  * of any metrics library. A consumer info is cheap on current servers (kept counters, ≈ 0.25 ms).
  */
 import type { JetStreamManager } from "@nats-io/jetstream";
-import { DLQ_STREAM } from "./dead-letters.ts";
-import { consumerNames, ORDERS_STREAM, type ServiceName } from "./subjects.ts";
+import {
+  consumerNames,
+  consumerOfDeadLetter,
+  DEAD_LETTERS_FILTER,
+  DLQ_STREAM,
+  ORDERS_STREAM,
+  serviceOfConsumer,
+  type ServiceName,
+} from "./subjects.ts";
 
 export interface ConsumerBacklog {
   consumer: string;
@@ -40,9 +47,11 @@ export async function readJetStreamStats(jsm: JetStreamManager, service: Service
 
 /** Dead letters of the service's consumers: per-subject counts of `dlq.orders.<service>-pNN.*`. */
 export async function countDeadLetters(jsm: JetStreamManager, service: ServiceName): Promise<number> {
-  const info = await jsm.streams.info(DLQ_STREAM, { subjects_filter: "dlq.orders.>" });
-  const prefix = `dlq.orders.${service}-p`;
+  const info = await jsm.streams.info(DLQ_STREAM, { subjects_filter: DEAD_LETTERS_FILTER });
   let count = 0;
-  for (const [subject, n] of Object.entries(info.state.subjects ?? {})) if (subject.startsWith(prefix)) count += n;
+  for (const [subject, n] of Object.entries(info.state.subjects ?? {})) {
+    const consumer = consumerOfDeadLetter(subject);
+    if (consumer !== null && serviceOfConsumer(consumer) === service) count += n;
+  }
   return count;
 }

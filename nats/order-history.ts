@@ -1,7 +1,7 @@
 /**
  * Reading ORDERS straight from the stream, without a consumer: one order's events (what the order
- * view, read-your-writes and a new partition owner fold), and a stretch of one partition (what a new
- * owner takes over). Every (order, event type) is its own subject holding at most one message, so an
+ * view, read-your-writes and a new partition owner fold), a stretch of one partition (what a new
+ * owner takes over), and one message by sequence (a dead letter's original). Every (order, event type) is its own subject holding at most one message, so an
  * order's history is the last message of each subject under `orders.<p>.<id>.*`: one batch direct
  * get (`multi_last`), a single round trip.
  *
@@ -10,9 +10,9 @@
  * through the stream leader instead (one "last message for subject" get per event type, sent
  * together), and so is a partition stretch.
  */
-import type { JetStreamManager, StoredMsg } from "@nats-io/jetstream";
+import { JetStreamApiError, type JetStreamManager, type StoredMsg } from "@nats-io/jetstream";
 import { EVENT_TYPES, parseEvent, type OrderEvent } from "../shared/events.ts";
-import { eventSubject, ORDERS_STREAM, orderSubjectFilter } from "./subjects.ts";
+import { eventSubject, Header, ORDERS_STREAM, orderSubjectFilter } from "./subjects.ts";
 
 export interface StoredEvent {
   seq: number;
@@ -47,7 +47,7 @@ export function toStoredEvent(msg: StoredMsg): StoredEvent | null {
     subject: msg.subject,
     time: msg.time.toISOString(),
     event: parsed.event,
-    traceparent: msg.header?.get("traceparent") || null,
+    traceparent: msg.header?.get(Header.traceparent) || null,
   };
 }
 
@@ -57,6 +57,19 @@ export async function getOrdersMessage(
   query: { seq: number } | { last_by_subj: string },
 ): Promise<StoredMsg | null> {
   return (await ordersReplicated(jsm)) ? jsm.streams.getMessage(ORDERS_STREAM, query) : jsm.direct.getMessage(ORDERS_STREAM, query);
+}
+
+/**
+ * One ORDERS message by sequence, from the stream leader, whatever it holds (a dead letter's
+ * original, valid event or not); null when it is gone or the server refuses the get.
+ */
+export async function ordersMessage(jsm: JetStreamManager, seq: number): Promise<StoredMsg | null> {
+  try {
+    return await jsm.streams.getMessage(ORDERS_STREAM, { seq });
+  } catch (err) {
+    if (err instanceof JetStreamApiError) return null;
+    throw err;
+  }
 }
 
 const replicatedByManager = new WeakMap<JetStreamManager, Promise<boolean>>();

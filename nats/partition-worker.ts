@@ -40,6 +40,7 @@ import type { Topology } from "../shared/config.ts";
 import {
   CONSUMED_EVENT_TYPES,
   consumerName,
+  Header,
   ORDERS_STREAM,
   OWNER_GROUP,
   parseEventSubject,
@@ -246,7 +247,7 @@ export class PartitionWorker {
 
   private delivered(msg: JsMsg): void {
     if (this.stopping) return; // not taken, not acknowledged: the next owner takes it over
-    const pin = msg.headers?.get("Nats-Pin-Id") ?? "";
+    const pin = msg.headers?.get(Header.pinId) ?? "";
     if (pin !== this.pin) {
       this.pin = pin;
       this.takeOver(msg);
@@ -548,7 +549,7 @@ export class PartitionWorker {
       subject: entry.subject,
       consumer: this.consumer,
       attempt,
-      traceparent: entry.headers?.get("traceparent") || null,
+      traceparent: entry.headers?.get(Header.traceparent) || null,
       trace: context,
       firstSight: entry.firstSight && attempt === 1,
     };

@@ -17,7 +17,7 @@ import { deterministicUuid } from "../shared/ids.ts";
 import { injectTraceHeaders } from "../otel/nats-headers.ts";
 import { MessagingAttr, messagingSpanName, producerAttributes, PUBLISH_OPERATION } from "../otel/messaging-attributes.ts";
 import { recordSpanError } from "../otel/span-error.ts";
-import { eventDestination, eventSubject, ORDERS_STREAM } from "./subjects.ts";
+import { eventDestination, eventSubject, Header, ORDERS_STREAM } from "./subjects.ts";
 import { getOrdersMessage, toStoredEvent } from "./order-history.ts";
 
 const tracer = trace.getTracer("orderstream.nats");
@@ -122,7 +122,7 @@ function guardedPublisher(publisher: JetStreamPublisher, jsm: JetStreamManager):
           hdrs.set(PubHeaders.ExpectedStreamHdr, ORDERS_STREAM);
           const ack = await publisher.publish(subject, body, hdrs);
           span.setAttribute(MessagingAttr.streamSequence, ack.seq);
-          if (!ack.duplicate) return { event, seq: ack.seq, duplicate: false, traceparent: hdrs.get("traceparent") || null };
+          if (!ack.duplicate) return { event, seq: ack.seq, duplicate: false, traceparent: hdrs.get(Header.traceparent) || null };
           seq = ack.seq;
         } catch (err) {
           if (!isWrongLastSequence(err)) throw err;

@@ -8,7 +8,9 @@ import { JetStreamApiError } from "@nats-io/jetstream";
 import { Kvm, type KV } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
 import {
+  advisoriesStreamConfig,
   bucketOptions,
+  deadLetterStreamConfig,
   hasPartitionShape,
   notificationsStreamConfig,
   ordersStreamConfig,
@@ -125,6 +127,12 @@ export async function ensureOrderStreams(
   if (topology.kind !== "single")
     await ensureStreamSubjects(jsm, ORDERS_STREAM, ordersStreamConfig(replicas, limits, topology).subjects ?? []);
   await ensureStream(jsm, notificationsStreamConfig(replicas, limits));
+}
+
+/** Adds ORDERS_DLQ and ORDERS_ADVISORIES unless they exist. */
+export async function ensureDeadLetterStreams(jsm: JetStreamManager, replicas: number): Promise<void> {
+  await ensureStream(jsm, deadLetterStreamConfig(replicas));
+  await ensureStream(jsm, advisoriesStreamConfig(replicas));
 }
 
 /**

@@ -1,5 +1,5 @@
 /**
- * The one place that knows stream, subject, consumer and bucket names.
+ * The one place that knows stream, subject, consumer, bucket and header names.
  *
  * Subject scheme: `orders.<partition>.<orderId>.<eventType>`.
  * - the order id in the subject makes one order's history one subject filter (`orders.<p>.<id>.*`);
@@ -19,6 +19,7 @@
 import { EVENT_TYPES, type EventType } from "../shared/events.ts";
 import type { Topology } from "../shared/config.ts";
 import { siteOfOrderId } from "../shared/ids.ts";
+import { ServiceManifestError } from "../shared/service-manifest.ts";
 
 export const ORDERS_STREAM = "ORDERS";
 export const ORDERS_SUBJECTS = "orders.*.*.*";
@@ -27,7 +28,7 @@ export const NOTIFICATIONS_SUBJECTS = "notifications.*.*.*";
 
 /**
  * Partition count. Publishers and consumers must agree, so changing it means a new stream (or a
- * server mapping) and draining the old one; see README "Partitions".
+ * server mapping) and draining the old one; see docs/design.md "Partitions, lanes and their owners".
  */
 export const PARTITIONS = 16;
 
@@ -55,9 +56,10 @@ export function lanePartitions(lane: number): number[] {
   return Array.from({ length: PARTITIONS / LANES }, (_, i) => lane + i * LANES);
 }
 
-// The service names live with the rest of the bottom layer; this file names what they own in NATS.
+// The services are registered in the bottom layer (shared/services.ts, from their manifests); this
+// file names what they own in NATS.
 export { isServiceName, SERVICES, type ServiceName } from "../shared/services.ts";
-import type { ServiceName } from "../shared/services.ts";
+import { isServiceName, manifestOf, type ServiceName } from "../shared/services.ts";
 
 /**
  * FNV-1a 32-bit of the order id modulo the partition count: the same function as the server's
@@ -103,29 +105,9 @@ export function ordersStreamSubjects(topology: Topology): string[] {
   }
 }
 
-/**
- * The event types each service is delivered: the ones its decisions depend on. Its own outcomes are
- * not among them (payment learns PAYMENT_COMPLETED from its own publish), so a happy order costs
- * payment one delivery, shipping two and notification three; the order service acts on none of a
- * happy order's events (its view is folded from the stream when asked for).
- */
-export const CONSUMED_EVENT_TYPES: Record<ServiceName, readonly EventType[]> = {
-  order: ["PAYMENT_FAILED", "PAYMENT_REFUNDED"],
-  payment: ["ORDER_CREATED", "ORDER_CANCEL_REQUESTED", "SHIPPING_FAILED"],
-  shipping: ["ORDER_CREATED", "ORDER_CANCEL_REQUESTED", "PAYMENT_COMPLETED"],
-  notification: EVENT_TYPES,
-};
-
-/**
- * The event types each service publishes (its domain's decisions: services/<name>/domain/). The
- * notification service publishes none; it records notifications (`notificationSubject`).
- */
-export const PUBLISHED_EVENT_TYPES: Record<ServiceName, readonly EventType[]> = {
-  order: ["ORDER_CREATED", "ORDER_CANCEL_REQUESTED", "ORDER_CANCELLED"],
-  payment: ["PAYMENT_COMPLETED", "PAYMENT_FAILED", "PAYMENT_REFUNDED"],
-  shipping: ["SHIPPING_READY", "SHIPPING_FAILED"],
-  notification: [],
-};
+// Who consumes and who publishes which event type: derived from the services' manifests.
+export { CONSUMED_EVENT_TYPES, DEFAULT_SERVICES, PUBLISHED_EVENT_TYPES, publisherOf } from "../shared/services.ts";
+import { CONSUMED_EVENT_TYPES } from "../shared/services.ts";
 
 /**
  * Where a service's consumers look for orders: plain subjects, and at the hub every site's for the
@@ -237,7 +219,32 @@ export const BUCKETS = {
   instances: "service-instances",
   /** Crash suspects: `<service>.<lane>.<ordersSeq>` → isolated starts not finished (nats/crash-suspects.ts). */
   crashSuspects: "crash-suspects",
+  /** The loyalty service's accounts: `<userId>` → points and the payment events applied (services/loyalty/store.ts). */
+  loyaltyPoints: "loyalty-points",
 } as const;
+
+/** The streams a service writes besides ORDERS, by the key its manifest names them with (`nats.streams`). */
+export const SERVICE_STREAMS = {
+  notifications: { name: NOTIFICATIONS_STREAM, subjects: NOTIFICATIONS_SUBJECTS },
+} as const;
+
+/**
+ * The names of a service's own buckets and streams (its manifest's `nats`), resolved here so that a
+ * key no table knows fails at start-up with its name rather than granting nothing.
+ */
+export function ownResourcesOf(service: ServiceName): { buckets: string[]; streams: { name: string; subjects: string }[] } {
+  const own = manifestOf(service).nats ?? {};
+  const lookup = <T>(table: Record<string, T>, kind: string, key: string): T => {
+    const found = Object.hasOwn(table, key) ? table[key] : undefined;
+    if (found === undefined)
+      throw new ServiceManifestError(`the ${service} manifest names ${kind} "${key}", which nats/subjects.ts does not define`);
+    return found;
+  };
+  return {
+    buckets: (own.buckets ?? []).map((key) => lookup<string>(BUCKETS, "bucket", key)),
+    streams: (own.streams ?? []).map((key) => lookup<{ name: string; subjects: string }>(SERVICE_STREAMS, "stream", key)),
+  };
+}
 
 /** The key of one message in the crash suspects bucket. */
 export function crashSuspectKey(service: ServiceName, lane: number, seq: number): string {
@@ -292,3 +299,95 @@ export function siteReturnFilters(site: string): string[] {
 export function jetStreamApiOf(domain: string): string {
   return `$JS.${domain}.API`;
 }
+
+/**
+ * Dead letters (nats/dead-letter-write.ts): the ORDERS_DLQ stream holds one entry per consumer and
+ * ORDERS sequence, `dlq.orders.<consumer>.<ordersSeq>`, and the operator's retry requests,
+ * `dlq.retry.<service>.<consumer>.<ordersSeq>`, which the instances of that service share one durable
+ * on (nats/dead-letter-retry.ts).
+ */
+export const DLQ_STREAM = "ORDERS_DLQ";
+export const DLQ_SUBJECTS = "dlq.>";
+/** Every dead letter, without the retry requests. */
+export const DEAD_LETTERS_FILTER = "dlq.orders.>";
+/** Any consumer's dead letter: what every service may write (an advisory names any consumer; nats/auth/). */
+export const DEAD_LETTER_SUBJECTS = "dlq.orders.*.*";
+
+/** The dead letter of one ORDERS message for one consumer. */
+export function deadLetterSubject(consumer: string, streamSeq: number): string {
+  return `dlq.orders.${consumer}.${streamSeq}`;
+}
+
+/** The consumer a dead letter's subject names, or null if it is not a dead letter's subject. */
+export function consumerOfDeadLetter(subject: string): string | null {
+  const tokens = subject.split(".");
+  return tokens.length === 4 && tokens[0] === "dlq" && tokens[1] === "orders" ? tokens[2]! : null;
+}
+
+/** A request that `service` hand the dead letter of `consumer` at `streamSeq` to a fresh handler. */
+export function retrySubject(service: ServiceName, consumer: string, streamSeq: number): string {
+  return `dlq.retry.${service}.${consumer}.${streamSeq}`;
+}
+
+/** The retry requests one service's instances take. */
+export function retryFilter(service: ServiceName): string {
+  return `dlq.retry.${service}.>`;
+}
+
+/** The consumer and ORDERS sequence a retry request names, or null if it is not one. */
+export function parseRetrySubject(subject: string): { consumer: string; streamSeq: number } | null {
+  const tokens = subject.split(".");
+  if (tokens.length !== 5 || tokens[0] !== "dlq" || tokens[1] !== "retry" || !tokens[3]) return null;
+  const streamSeq = Number(tokens[4]);
+  return Number.isSafeInteger(streamSeq) && streamSeq > 0 ? { consumer: tokens[3], streamSeq } : null;
+}
+
+/** The durable on ORDERS_DLQ that the instances of one service share for its retry requests. */
+export function dlqRetryConsumer(service: ServiceName): string {
+  return `${service}-dlq-retry`;
+}
+
+/** The service a partition consumer belongs to (`payment-p03` → payment), or null. */
+export function serviceOfConsumer(consumer: string): ServiceName | null {
+  // `-lane<k>`, or `-p<NN>` in a dead letter written before lanes.
+  const name = consumer.replace(/-(lane\d+|p\d+)$/, "");
+  return isServiceName(name) ? name : null;
+}
+
+/**
+ * The server's MAX_DELIVERIES advisories of the ORDERS consumers (a message that died without a
+ * service seeing it: crashes, ack timeouts), kept in ORDERS_ADVISORIES and turned into dead letters
+ * through one durable every instance of every service shares (nats/dead-letter-advisories.ts).
+ */
+export const ADVISORIES_STREAM = "ORDERS_ADVISORIES";
+export const ADVISORY_CONSUMER = "dlq-advisories";
+
+/** The MAX_DELIVERIES advisory of one ORDERS consumer (`*`: of every one, the advisories stream's subject). */
+export function maxDeliveriesAdvisorySubject(consumer = "*"): string {
+  return `$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.${ORDERS_STREAM}.${consumer}`;
+}
+
+/** The headers a dead letter carries besides the original message's own. */
+export const DlqHeader = {
+  reason: "Orderstream-Dlq-Reason",
+  streamSeq: "Orderstream-Dlq-Stream-Seq",
+  consumer: "Orderstream-Dlq-Consumer",
+  subject: "Orderstream-Dlq-Subject",
+  deliveries: "Orderstream-Dlq-Deliveries",
+  source: "Orderstream-Dlq-Source",
+} as const;
+
+/**
+ * Message headers the code reads by name. The server's own that nats.js names (`Nats-Msg-Id`,
+ * `Nats-Expected-*`, `Nats-Stream-Source`) come from its `PubHeaders` and `JsHeaders`; the trace
+ * headers are written and read whole by otel/nats-headers.ts, `traceparent` is also kept with a
+ * stored event.
+ */
+export const Header = {
+  /** W3C trace context of the PRODUCER span. */
+  traceparent: "traceparent",
+  /** W3C trace state, when the trace carries vendor state. */
+  tracestate: "tracestate",
+  /** The pin id a pinned pull consumer delivers with (its change means the pin moved). */
+  pinId: "Nats-Pin-Id",
+} as const;

@@ -1,8 +1,18 @@
 import { describe, expect, it } from "vitest";
 import { EVENT_TYPES } from "../shared/events.ts";
 import {
+  BUCKETS,
+  consumerNames,
+  ownResourcesOf,
   CONSUMED_EVENT_TYPES,
   consumerFilterSubjects,
+  consumerName,
+  consumerOfDeadLetter,
+  DEAD_LETTERS_FILTER,
+  DEAD_LETTER_SUBJECTS,
+  deadLetterSubject,
+  DLQ_SUBJECTS,
+  dlqRetryConsumer,
   eventDestination,
   eventSubject,
   eventSubjectTemplate,
@@ -10,14 +20,18 @@ import {
   ordersStreamSubjects,
   orderSubjectFilter,
   parseEventSubject,
+  parseRetrySubject,
   partitionOf,
   PARTITIONS,
   laneSubjectFilters,
   LANES,
   laneOf,
   lanePartitions,
-  consumerNames,
   partitionConsumerNames,
+  retryFilter,
+  retrySubject,
+  SERVICES,
+  serviceOfConsumer,
   SITE_ORIGIN_TYPES,
   siteForwardFilters,
   siteReturnFilters,
@@ -211,5 +225,72 @@ describe('a site\'s orders (README "Sites")', () => {
     expect(CONSUMED_EVENT_TYPES.order.every((t) => HUB_ORIGIN_TYPES.includes(t))).toBe(true);
     expect(siteForwardFilters("edge1")).toEqual(SITE_ORIGIN_TYPES.map((t) => `sites.edge1.orders.*.*.${t}`));
     expect(siteReturnFilters("edge1")).toEqual(HUB_ORIGIN_TYPES.map((t) => `sites.edge1.orders.*.*.${t}`));
+  });
+});
+
+/** Whether a NATS subject filter matches a subject (`*` one token, `>` the rest). */
+function matches(filter: string, subject: string): boolean {
+  const f = filter.split(".");
+  const t = subject.split(".");
+  for (let i = 0; i < f.length; i++) {
+    if (f[i] === ">") return t.length > i;
+    if (i >= t.length || (f[i] !== "*" && f[i] !== t[i])) return false;
+  }
+  return f.length === t.length;
+}
+
+describe("dead-letter names", () => {
+  it("given a partition consumer's dead letter, when its subject is read back, then it names the consumer and its service", () => {
+    for (const service of SERVICES) {
+      const consumer = consumerName(service, 7);
+      const subject = deadLetterSubject(consumer, 42);
+      expect(consumerOfDeadLetter(subject)).toBe(consumer);
+      expect(serviceOfConsumer(consumer)).toBe(service);
+      expect(matches(DEAD_LETTERS_FILTER, subject) && matches(DEAD_LETTER_SUBJECTS, subject) && matches(DLQ_SUBJECTS, subject)).toBe(true);
+    }
+  });
+
+  it("given a retry request, when parsed, then it gives back the consumer and ORDERS sequence, and only the service's own durable takes it", () => {
+    const subject = retrySubject("payment", consumerName("payment", 3), 99);
+    expect(parseRetrySubject(subject)).toEqual({ consumer: "payment-lane3", streamSeq: 99 });
+    expect(matches(retryFilter("payment"), subject)).toBe(true);
+    expect(matches(retryFilter("shipping"), subject)).toBe(false);
+    // A retry request is no dead letter (dlq list does not show it) but lives in the same stream.
+    expect(matches(DEAD_LETTERS_FILTER, subject)).toBe(false);
+    expect(matches(DLQ_SUBJECTS, subject)).toBe(true);
+    expect(new Set(SERVICES.map(dlqRetryConsumer)).size).toBe(SERVICES.length);
+  });
+
+  it("refuses what is not a dead letter, a retry request or a partition consumer", () => {
+    expect(consumerOfDeadLetter("dlq.retry.payment.payment-p03.9")).toBeNull();
+    expect(consumerOfDeadLetter("orders.1.o.ORDER_CREATED")).toBeNull();
+    for (const subject of [
+      "dlq.retry.payment.payment-p03",
+      "dlq.retry.payment.payment-p03.0",
+      "dlq.retry.payment.payment-p03.x",
+      "dlq.orders.payment-p03.9",
+    ])
+      expect(parseRetrySubject(subject), subject).toBeNull();
+    expect(serviceOfConsumer(dlqRetryConsumer("payment"))).toBeNull();
+    expect(serviceOfConsumer("billing-p01")).toBeNull();
+    expect(serviceOfConsumer("billing-lane1")).toBeNull();
+    // A dead letter written before lanes still names its service.
+    expect(serviceOfConsumer("payment-p07")).toBe("payment");
+  });
+});
+
+describe("a service's own NATS resources (its manifest's `nats`)", () => {
+  it("resolve to the names nats/subjects.ts gives them", () => {
+    expect(ownResourcesOf("order")).toEqual({ buckets: [BUCKETS.idempotencyKeys], streams: [] });
+    expect(ownResourcesOf("notification")).toEqual({ buckets: [], streams: [{ name: "NOTIFICATIONS", subjects: "notifications.*.*.*" }] });
+    expect(ownResourcesOf("loyalty")).toEqual({ buckets: ["loyalty-points"], streams: [] });
+    expect(ownResourcesOf("payment")).toEqual({ buckets: [], streams: [] });
+  });
+
+  it("name the loyalty consumers after the service, and filter them to the payments", () => {
+    expect(consumerNames("loyalty")[3]).toBe("loyalty-lane3");
+    expect(consumerFilterSubjects("loyalty", 3)).toEqual(
+      [3, 7, 11, 15].flatMap((p) => [`orders.${p}.*.PAYMENT_COMPLETED`, `orders.${p}.*.PAYMENT_REFUNDED`]),
+    );
   });
 });

@@ -1,6 +1,6 @@
 /**
  * The CLIENT span of one outgoing HTTP request, with the OpenTelemetry HTTP client conventions
- * (docs/operations.md, "Tracing", names the version): `http.request.method`, `url.full`,
+ * (docs/operations.md, "Span conventions", names the version): `http.request.method`, `url.full`,
  * `server.address`, `server.port`, `http.response.status_code`, `error.type`; named by the method
  * alone (no URL template is known). Its context goes into the request's `traceparent`/`tracestate`.
  *

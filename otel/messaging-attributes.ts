@@ -1,7 +1,7 @@
 /**
  * The messaging spans' names and attributes, after the OpenTelemetry messaging conventions of
  * semantic-conventions v1.45.0 (the version @opentelemetry/semantic-conventions 1.45.0 carries;
- * docs/operations.md, "Tracing", lists every span and attribute).
+ * docs/operations.md, "Span conventions", lists every span and attribute).
  *
  * The names are "incubating" there, and its README advises copying such names rather than importing
  * the unstable entry point at run time, hence the constants below. In v1.45.0 `messaging.system`

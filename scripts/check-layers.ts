@@ -6,12 +6,18 @@
  *   otel/     OpenTelemetry adapter                            shared
  *   nats/     NATS adapter                                     shared, otel
  *   host/     the service host and its runtimes                shared, otel, nats
- *   services/ the four services                                shared, otel, nats, host
+ *   inspection/ an order's trace (Jaeger), its logs             shared, otel, nats
+ *             (VictoriaLogs), the span tree, the timeline page
+ *   services/ the four services                                shared, otel, nats, host, inspection
  *   cli/, scripts/ (tools), bench/, test/                      anything below them
  *
  * Inside services/, each `<name>/domain/` folder holds a pure decider (state, evolve, decide): it
  * imports only shared/ and its own folder, and of packages only DOMAIN_PACKAGES — no `node:`, no
  * Hono, NATS or OpenTelemetry — so the business rules run and are tested without any I/O.
+ *
+ * A service's manifest (`services/<name>/manifest.ts`: its name, port, event types and NATS
+ * resources as data, shared/service-manifest.ts) lives in its folder but belongs to shared/: the
+ * tables every layer reads are derived from it (shared/services.ts), so it imports only shared/.
  *
  * Specs (`*.spec.ts`) are tests wherever they sit and may import test helpers. Run:
  * `node --import tsx scripts/check-layers.ts` (exit 1 and one line per violation); the unit test
@@ -29,11 +35,12 @@ export const MAY_IMPORT: Record<string, readonly string[]> = {
   otel: ["shared"],
   nats: ["shared", "otel"],
   host: ["shared", "otel", "nats"],
-  services: ["shared", "otel", "nats", "host"],
-  cli: ["shared", "otel", "nats", "host", "services", "scripts"],
-  scripts: ["shared", "otel", "nats", "host", "services", "cli"],
-  bench: ["shared", "otel", "nats", "host", "services", "cli", "scripts", "test"],
-  test: ["shared", "otel", "nats", "host", "services", "cli", "scripts", "bench"],
+  inspection: ["shared", "otel", "nats"],
+  services: ["shared", "otel", "nats", "host", "inspection"],
+  cli: ["shared", "otel", "nats", "host", "inspection", "services", "scripts"],
+  scripts: ["shared", "otel", "nats", "host", "inspection", "services", "cli"],
+  bench: ["shared", "otel", "nats", "host", "inspection", "services", "cli", "scripts", "test"],
+  test: ["shared", "otel", "nats", "host", "inspection", "services", "cli", "scripts", "bench"],
 };
 
 /** The only packages a `services/<name>/domain/` module may import: schemas, never I/O. */
@@ -81,9 +88,15 @@ function packageOf(spec: string): string {
 
 const isSpec = (file: string) => /\.spec\.ts$/.test(file);
 
+/** A service's manifest: in its folder, of the shared/ layer (see the header). */
+export const isManifest = (path: string) => /^services\/[^/]+\/manifest\.ts$/.test(path);
+
 /** Violations of MAY_IMPORT, and import cycles, as one line each (empty when the layers hold). */
 export function layerViolations(root = REPO_ROOT): string[] {
-  const layerOf = (file: string) => relative(root, file).split("/")[0]!;
+  const layerOf = (file: string) => {
+    const path = relative(root, file);
+    return isManifest(path) ? "shared" : path.split("/")[0]!;
+  };
   const files = sources(root).filter((f) => layerOf(f) in MAY_IMPORT);
   const graph = new Map<string, string[]>();
   const problems: string[] = [];

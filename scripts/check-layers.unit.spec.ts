@@ -5,7 +5,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { importsOf, layerViolations } from "./check-layers.ts";
 
 describe("the layers of the code base", () => {
-  it("import one way only (shared ← otel ← nats ← host ← services ← cli/scripts), with no cycles", () => {
+  it("import one way only (shared ← otel ← nats ← host, inspection ← services ← cli/scripts), with no cycles", () => {
     expect(layerViolations()).toEqual([]);
   });
 });
@@ -34,6 +34,29 @@ describe("the layer check itself", () => {
     expect(problems).toContain("shared/low.ts imports nats/high.ts: shared/ may not import nats/");
     expect(problems.filter((p) => p.startsWith("import cycle:"))).toEqual(["import cycle: services/a.ts → services/b.ts → services/a.ts"]);
     expect(problems).toHaveLength(2);
+  });
+
+  it("counts a service's manifest as shared/: shared/ may import it, and it may import nothing above shared/", () => {
+    const manifestRoot = mkdtempSync(join(tmpdir(), "layers-manifest-"));
+    const put = (path: string, text: string) => {
+      mkdirSync(dirname(join(manifestRoot, path)), { recursive: true });
+      writeFileSync(join(manifestRoot, path), text);
+    };
+    try {
+      put("shared/events.ts", `export type E = 1;\n`);
+      put("shared/services.ts", `import { m } from "../services/good/manifest.ts";\nimport { n } from "../services/bad/manifest.ts";\n`);
+      put("services/good/manifest.ts", `import type { E } from "../../shared/events.ts";\nexport const m = 1;\n`);
+      put("services/bad/manifest.ts", `import { h } from "../../host/h.ts";\nexport const n = 1;\n`);
+      put("host/h.ts", `export const h = 1;\n`);
+      put("services/bad/service.ts", `export const s = 1;\n`);
+      put("shared/wrong.ts", `import { s } from "../services/bad/service.ts";\n`);
+      expect(layerViolations(manifestRoot).sort()).toEqual([
+        "services/bad/manifest.ts imports host/h.ts: shared/ may not import host/",
+        "shared/wrong.ts imports services/bad/service.ts: shared/ may not import services/",
+      ]);
+    } finally {
+      rmSync(manifestRoot, { recursive: true, force: true });
+    }
   });
 
   it("keeps a service's domain/ pure: only shared/, its own folder and valibot; its specs may use test tools", () => {

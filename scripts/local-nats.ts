@@ -29,9 +29,12 @@ export function newPasswords(): Record<NatsUser, string> {
   return Object.fromEntries(users.map((u) => [u, `pw-${randomBytes(24).toString("hex")}`])) as Record<NatsUser, string>;
 }
 
-/** The passwords of this checkout: those npm start made before, or fresh ones. */
+/**
+ * The passwords of this checkout: those npm start made before, and fresh ones for users it did not
+ * know then (a service registered since, which the auth config now names: the server needs them all).
+ */
 export function localPasswords(): Record<NatsUser, string> {
-  return readLocalNats()?.passwords ?? newPasswords();
+  return { ...newPasswords(), ...readLocalNats()?.passwords };
 }
 
 /**

@@ -2,7 +2,7 @@
  * What `npm start` hands each service: pure, so the defaults are tested without starting anything.
  */
 import { DEFAULT_PORTS } from "../shared/config.ts";
-import type { ServiceName } from "../shared/services.ts";
+import { DEFAULT_SERVICES, isServiceName, SERVICES, type ServiceName } from "../shared/services.ts";
 
 /** The listen address npm start gives the services: HOST when set, else 127.0.0.1 (this machine only). */
 export function startHost(env: Record<string, string | undefined>): string {
@@ -64,4 +64,36 @@ export function startPorts(env: Record<string, string | undefined>): StartPorts 
     Object.entries(DEFAULT_PORTS).map(([name, port]) => [name, portVariable(env, `${name.toUpperCase()}_PORT`) ?? port]),
   ) as Record<ServiceName, number>;
   return { nats: portVariable(env, "NATS_PORT"), services };
+}
+
+/** Thrown for `npm start` arguments it does not take; the message says what it does take. */
+export class StartUsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "StartUsageError";
+  }
+}
+
+/**
+ * The services npm start runs, in registration order: the default ones, plus each opt-in service
+ * named with `--with <name>` (repeated, or a comma list: `--with loyalty,other`).
+ * @example servicesToStart(["--with", "loyalty"]) // ["order", "payment", "shipping", "notification", "loyalty"]
+ */
+export function servicesToStart(argv: readonly string[]): ServiceName[] {
+  const asked = new Set<string>();
+  const optional = SERVICES.filter((s) => !DEFAULT_SERVICES.includes(s));
+  const usage = `usage: npm start [-- --with <${optional.join("|")}>[,…]]`;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    const value = arg === "--with" ? argv[++i] : arg.startsWith("--with=") ? arg.slice("--with=".length) : null;
+    if (value === null) throw new StartUsageError(`unknown argument ${JSON.stringify(arg)}; ${usage}`);
+    if (value === undefined || value.trim() === "") throw new StartUsageError(`--with needs a service name; ${usage}`);
+    for (const name of value.split(",").map((s) => s.trim())) {
+      if (!isServiceName(name)) {
+        throw new StartUsageError(`--with ${name}: no such service (services started only when asked: ${optional.join(", ") || "none"})`);
+      }
+      asked.add(name);
+    }
+  }
+  return SERVICES.filter((s) => DEFAULT_SERVICES.includes(s) || asked.has(s));
 }

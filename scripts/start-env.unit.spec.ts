@@ -4,7 +4,7 @@
  * point at the address they are bound to.
  */
 import { describe, expect, it } from "vitest";
-import { PortVariableError, serviceEnv, startHost, startPorts } from "./start-env.ts";
+import { PortVariableError, serviceEnv, servicesToStart, StartUsageError, startHost, startPorts } from "./start-env.ts";
 import { DEFAULT_HOST, loadConfig, localUrlOf } from "../shared/config.ts";
 
 describe("npm start's HOST", () => {
@@ -63,17 +63,46 @@ describe("localUrlOf", () => {
 
 describe("npm start's ports", () => {
   it("given no port variables, then the defaults, and 4222-or-free for NATS", () => {
-    expect(startPorts({})).toEqual({ nats: null, services: { order: 3000, payment: 3001, shipping: 3002, notification: 3003 } });
+    expect(startPorts({})).toEqual({
+      nats: null,
+      services: { order: 3000, payment: 3001, shipping: 3002, notification: 3003, loyalty: 3004 },
+    });
   });
 
   it("given <NAME>_PORT and NATS_PORT, then those", () => {
     const ports = startPorts({ ORDER_PORT: "13000", NOTIFICATION_PORT: " 13003 ", NATS_PORT: "14222" });
-    expect(ports).toEqual({ nats: 14222, services: { order: 13000, payment: 3001, shipping: 3002, notification: 13003 } });
+    expect(ports).toEqual({ nats: 14222, services: { order: 13000, payment: 3001, shipping: 3002, notification: 13003, loyalty: 3004 } });
   });
 
   it("given a port that is not one, then an error naming the variable", () => {
     expect(() => startPorts({ PAYMENT_PORT: "30o1" })).toThrow(PortVariableError);
     expect(() => startPorts({ PAYMENT_PORT: "30o1" })).toThrow("PAYMENT_PORT=30o1 is not a TCP port");
     expect(() => startPorts({ NATS_PORT: "70000" })).toThrow("NATS_PORT=70000");
+  });
+});
+
+describe("npm start's services", () => {
+  const FOUR = ["order", "payment", "shipping", "notification"];
+
+  it("given no arguments, then the four, not the opt-in loyalty service", () => {
+    expect(servicesToStart([])).toEqual(FOUR);
+  });
+
+  it("given --with loyalty (or --with=loyalty, or a comma list), then the four and loyalty", () => {
+    expect(servicesToStart(["--with", "loyalty"])).toEqual([...FOUR, "loyalty"]);
+    expect(servicesToStart(["--with=loyalty"])).toEqual([...FOUR, "loyalty"]);
+    expect(servicesToStart(["--with", "loyalty,order"])).toEqual([...FOUR, "loyalty"]);
+  });
+
+  it("given an unknown service, a missing name or another argument, then a usage error naming what it takes", () => {
+    expect(() => servicesToStart(["--with", "points"])).toThrow(StartUsageError);
+    expect(() => servicesToStart(["--with", "points"])).toThrow(/no such service \(services started only when asked: loyalty\)/);
+    expect(() => servicesToStart(["--with"])).toThrow(/--with needs a service name; usage: npm start \[-- --with <loyalty>/);
+    expect(() => servicesToStart(["--loyalty"])).toThrow(/unknown argument "--loyalty"/);
+  });
+
+  it("gives loyalty its port 3004, movable with LOYALTY_PORT like the others", () => {
+    expect(startPorts({}).services.loyalty).toBe(3004);
+    expect(startPorts({ LOYALTY_PORT: "3104" }).services.loyalty).toBe(3104);
   });
 });

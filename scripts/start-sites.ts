@@ -140,7 +140,7 @@ try {
   await buildBundles();
   const leafPorts = { leaf: await portOr(7422), ws: await portOr(8080) };
   const hubUrl = await startServer(binary, "hub", writeHubConfig(`${dataDir}/hub.conf`, host), await portOr(4222), hubServerEnv(leafPorts));
-  const hubPorts: Record<ServiceName, number> = { order: 0, payment: 0, shipping: 0, notification: 0 };
+  const hubPorts = { order: 0, payment: 0, shipping: 0, notification: 0 };
   // The hub's services first: the return consumer each site's stream sources must exist.
   for (const [i, name] of (["payment", "shipping", "notification", "order"] as const).entries()) {
     hubPorts[name] = await portOr([3001, 3002, 3003, 3000][i]!);

@@ -1,5 +1,6 @@
 /**
- * `npm start`: the whole system on one machine, each service its own process. Without NATS_URL it
+ * `npm start`: the whole system on one machine, each service its own process (`-- --with loyalty`
+ * adds an opt-in service, shared/service-manifest.ts `optIn`). Without NATS_URL it
  * starts a local nats-server (JetStream, data under .data/nats, port 4222 or a free one).
  * When their binaries are found (scripts/observability.ts) it also starts Jaeger (in-memory, OTLP
  * on 4318, query API on 16686) unless OTEL_EXPORTER_OTLP_ENDPOINT is set, and VictoriaLogs (9428,
@@ -22,12 +23,12 @@ import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { localUrlOf } from "../shared/config.ts";
-import { SERVICES, type ServiceName } from "../nats/subjects.ts";
+import type { ServiceName } from "../nats/subjects.ts";
 import { freePort, isPortFree } from "./nats-binary.ts";
 import { localPasswords, writeLocalNats, type NatsUser } from "./local-nats.ts";
 import { SyncIntervalError, syncIntervalFrom, writeLocalNatsConfig, type SyncInterval } from "./local-nats-config.ts";
 import { buildBundles, serviceBundleArgs } from "./build.ts";
-import { PortVariableError, serviceEnv, startHost, startPorts, type StartPorts } from "./start-env.ts";
+import { PortVariableError, serviceEnv, servicesToStart, StartUsageError, startHost, startPorts, type StartPorts } from "./start-env.ts";
 import { serverPasswordEnv } from "./nats-password-hash.ts";
 import {
   DEFAULT_JAEGER_PORTS,
@@ -47,10 +48,13 @@ import { ensureTool, optionalTool, ToolMissingError } from "./tools.ts";
 const START_LOCK_FILE = join(DATA_DIR, "npm-start.lock");
 
 let ports: StartPorts;
+/** The default services, and the opt-in ones asked for with `--with <name>` (scripts/start-env.ts). */
+let services: ServiceName[];
 try {
   ports = startPorts(process.env);
+  services = servicesToStart(process.argv.slice(2));
 } catch (err) {
-  if (!(err instanceof PortVariableError)) throw err;
+  if (!(err instanceof PortVariableError || err instanceof StartUsageError)) throw err;
   console.error(`npm start: ${err.message}`);
   process.exit(1);
 }
@@ -305,7 +309,7 @@ const needServer = !process.env.NATS_URL?.trim();
 const [, passwordEnv] = await Promise.all([buildBundles(), needServer && useAuth ? serverPasswordEnv(passwords) : {}]);
 const natsUrl = process.env.NATS_URL?.trim() || (await startNats(passwordEnv));
 await startObservability();
-for (const name of SERVICES) {
+for (const name of services) {
   const port = ports.services[name];
   if (stopping) break;
   if (!(await isPortFree(port, host))) {
@@ -327,7 +331,7 @@ orderstream is starting against ${natsUrl}
   payment        ${url("payment")}/readyz
   shipping       ${url("shipping")}/readyz
   notification   ${url("notification")}/users/<userId>/notifications
-  order page     ${url("order")}/orders/<orderId>/view   (events, trace waterfall, log lines)
+${services.includes("loyalty") ? `  loyalty        ${url("loyalty")}/users/<userId>/points\n` : ""}  order page     ${url("order")}/orders/<orderId>/view   (events, trace waterfall, log lines)
   API documents  ${url("order")}/docs (and /openapi.json, /asyncapi.json on every service)
   ${listenNote(host)}
 ${observabilityLines.join("\n")}
@@ -335,7 +339,7 @@ Ctrl-C (or SIGTERM/SIGHUP to npm or to pid ${process.pid}) stops everything.
 `);
 lock.update({
   nats: natsUrl,
-  ...Object.fromEntries(SERVICES.map((name) => [name, url(name)])),
+  ...Object.fromEntries(services.map((name) => [name, url(name)])),
   ...(observabilityEnv.JAEGER_QUERY_URL ? { jaeger: observabilityEnv.JAEGER_QUERY_URL } : {}),
   ...(observabilityEnv.VICTORIA_LOGS_URL ? { "victoria-logs": observabilityEnv.VICTORIA_LOGS_URL } : {}),
 });

@@ -1,9 +1,9 @@
-/** Service configuration from environment variables (names and defaults from the contract). */
-import type { ServiceName } from "./services.ts";
-import { DEFAULT_MAX_BUFFERED_LINES } from "./log-shipper.ts";
+/** Service configuration from environment variables: their names, defaults and meanings are the table in shared/env-vars.ts. */
+import { DEFAULT_PORTS, type ServiceName } from "./services.ts";
 import { ConfigError } from "./config-error.ts";
 import { natsTransportOf } from "./nats-servers.ts";
 import { isSiteName, SITE_NAME_PATTERN } from "./ids.ts";
+import { type EnvName, envDefault } from "./env-vars.ts";
 
 /** PEM contents for TLS to NATS (the entry reads the files: file access is runtime-specific). */
 export interface NatsTlsOptions {
@@ -14,13 +14,14 @@ export interface NatsTlsOptions {
   key?: string;
 }
 
-export const DEFAULT_PORTS: Record<ServiceName, number> = { order: 3000, payment: 3001, shipping: 3002, notification: 3003 };
+// Each service's default port is in its manifest (services/<name>/manifest.ts).
+export { DEFAULT_PORTS };
 
 /**
  * The interface a service listens on without HOST: every one, as a container must (compose, the
  * image, `npm run service`). `npm start` on a laptop passes HOST=127.0.0.1 unless HOST is set.
  */
-export const DEFAULT_HOST = "0.0.0.0";
+export const DEFAULT_HOST = envDefault("HOST")!;
 
 /**
  * A URL to reach, from this machine, a server bound to `host`: the loopback for a wildcard
@@ -83,15 +84,21 @@ export interface ServiceConfig {
 export type Topology = { kind: "single" } | { kind: "hub"; sites: readonly string[] } | { kind: "site"; site: string; hubDomain: string };
 
 /** The hub's JetStream domain unless HUB_DOMAIN says otherwise. */
-export const DEFAULT_HUB_DOMAIN = "hub";
+export const DEFAULT_HUB_DOMAIN = envDefault("HUB_DOMAIN")!;
 
 export { ConfigError } from "./config-error.ts";
 
 type Env = Record<string, string | undefined>;
 
-function numberVar(env: Env, name: string, fallback: number, check: (n: number) => boolean, need: string): number {
-  const raw = env[name];
-  if (raw === undefined || raw.trim() === "") return fallback;
+/** A set value, else the table's default (or `fallback`, for a default the table cannot state as one value). */
+function rawVar(env: Env, name: EnvName, fallback?: string): string | undefined {
+  const raw = env[name]?.trim();
+  return raw ? raw : (envDefault(name) ?? fallback);
+}
+
+function numberVar(env: Env, name: EnvName, check: (n: number) => boolean, need: string, fallback?: number): number {
+  const raw = rawVar(env, name, fallback === undefined ? undefined : String(fallback));
+  if (raw === undefined) throw new Error(`${name} has no default in shared/env-vars.ts`);
   const value = Number(raw);
   if (!Number.isFinite(value) || !check(value)) throw new ConfigError(`${name}=${raw} is not valid: ${need}`);
   return value;
@@ -100,8 +107,8 @@ function numberVar(env: Env, name: string, fallback: number, check: (n: number) 
 const SIZE_UNITS: Record<string, number> = { "": 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3, T: 1024 ** 4 };
 
 /** Bytes from `512M`, `10G`, `1048576` (binary units, optional B / iB); -1 for `-1`, `0` or unset. */
-function sizeVar(env: Env, name: string): number {
-  const raw = env[name]?.trim();
+function sizeVar(env: Env, name: EnvName): number {
+  const raw = rawVar(env, name);
   if (!raw || raw === "-1" || raw === "0") return -1;
   const m = /^(\d+(?:\.\d+)?)\s*([KMGT]?)(?:i?B)?$/i.exec(raw);
   if (!m) throw new ConfigError(`${name}=${raw} is not valid: a size such as 512M or 10G (or -1 for no limit)`);
@@ -111,9 +118,9 @@ function sizeVar(env: Env, name: string): number {
 const DURATION_UNITS: Record<string, number> = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
 /** Milliseconds from `30d`, `12h`, `90m`, `3600s` (or `3600`: seconds); 0 for `0`. */
-function durationVar(env: Env, name: string, fallbackMs: number): number {
-  const raw = env[name]?.trim();
-  if (!raw) return fallbackMs;
+function durationVar(env: Env, name: EnvName): number {
+  const raw = rawVar(env, name);
+  if (!raw) return 0;
   const m = /^(\d+)\s*([smhd]?)$/.exec(raw);
   if (!m) throw new ConfigError(`${name}=${raw} is not valid: a duration such as 30d, 12h or 90m (0: no limit)`);
   return Number(m[1]) * DURATION_UNITS[m[2] || "s"]!;
@@ -126,7 +133,7 @@ function compressionVar(env: Env): "s2" | "none" | undefined {
   return raw;
 }
 
-function optional(env: Env, name: string): string | undefined {
+function optional(env: Env, name: EnvName): string | undefined {
   const value = env[name]?.trim();
   return value ? value : undefined;
 }
@@ -134,7 +141,7 @@ function optional(env: Env, name: string): string | undefined {
 /** VictoriaLogs' default address on this machine (its own default port, where `npm start` runs it): the CLI's default. */
 export const DEFAULT_VICTORIA_LOGS_URL = "http://127.0.0.1:9428";
 
-function httpUrl(env: Env, name: string): string | undefined {
+function httpUrl(env: Env, name: EnvName): string | undefined {
   const value = optional(env, name);
   if (value === undefined) return undefined;
   let ok = false;
@@ -147,7 +154,7 @@ function httpUrl(env: Env, name: string): string | undefined {
   return value.replace(/\/+$/, "");
 }
 
-function siteName(variable: string, value: string): string {
+function siteName(variable: EnvName, value: string): string {
   if (!isSiteName(value)) {
     throw new ConfigError(
       `${variable}=${value} is not a site name: lower-case letters, digits and inner dashes, at most 16 (${SITE_NAME_PATTERN.source})`,
@@ -199,7 +206,7 @@ export function loadConfig(service: ServiceName, env: Env): ServiceConfig {
   if (optional(env, "NATS_TLS_KEY") !== undefined && optional(env, "NATS_TLS_CERT") === undefined) {
     throw new ConfigError("NATS_TLS_KEY is set without NATS_TLS_CERT: a client key needs its certificate");
   }
-  const natsServers = (env.NATS_URL?.trim() || "nats://127.0.0.1:4222")
+  const natsServers = rawVar(env, "NATS_URL")!
     .split(",")
     .map((s) => s.trim())
     .filter(Boolean);
@@ -211,7 +218,7 @@ export function loadConfig(service: ServiceName, env: Env): ServiceConfig {
   return {
     service,
     host: optional(env, "HOST") ?? DEFAULT_HOST,
-    port: numberVar(env, "PORT", DEFAULT_PORTS[service], (n) => Number.isInteger(n) && n >= 0 && n < 65536, "a TCP port"),
+    port: numberVar(env, "PORT", (n) => Number.isInteger(n) && n >= 0 && n < 65536, "a TCP port", DEFAULT_PORTS[service]),
     natsServers,
     natsUser: optional(env, "NATS_USER"),
     natsPassword: optional(env, "NATS_PASSWORD"),
@@ -219,37 +226,25 @@ export function loadConfig(service: ServiceName, env: Env): ServiceConfig {
     natsTlsCaFile: optional(env, "NATS_TLS_CA"),
     natsTlsCertFile: optional(env, "NATS_TLS_CERT"),
     natsTlsKeyFile: optional(env, "NATS_TLS_KEY"),
-    ordersReplicas: numberVar(env, "ORDERS_REPLICAS", 1, (n) => [1, 3, 5].includes(n), "1, 3 or 5"),
-    jaegerQueryUrl: (optional(env, "JAEGER_QUERY_URL") ?? "http://127.0.0.1:16686").replace(/\/+$/, ""),
+    ordersReplicas: numberVar(env, "ORDERS_REPLICAS", (n) => [1, 3, 5].includes(n), "1, 3 or 5"),
+    jaegerQueryUrl: rawVar(env, "JAEGER_QUERY_URL")!.replace(/\/+$/, ""),
     victoriaLogsUrl: httpUrl(env, "VICTORIA_LOGS_URL"),
     victoriaLogsQueryUrl: httpUrl(env, "VICTORIA_LOGS_QUERY_URL") ?? httpUrl(env, "VICTORIA_LOGS_URL"),
-    logBufferLines: numberVar(
-      env,
-      "VICTORIA_LOGS_BUFFER_LINES",
-      DEFAULT_MAX_BUFFERED_LINES,
-      (n) => Number.isInteger(n) && n >= 1,
-      "a whole number of lines ≥ 1",
-    ),
-    logFlushMs: numberVar(env, "VICTORIA_LOGS_FLUSH_MS", 1_000, (n) => n >= 10 && n <= 60_000, "milliseconds, 10-60000"),
-    paymentLimit: numberVar(env, "PAYMENT_LIMIT", 10_000, (n) => n >= 0, "a non-negative amount"),
-    unavailableSkus: (env.SHIPPING_UNAVAILABLE_SKUS ?? "OUT-OF-STOCK")
+    logBufferLines: numberVar(env, "VICTORIA_LOGS_BUFFER_LINES", (n) => Number.isInteger(n) && n >= 1, "a whole number of lines ≥ 1"),
+    logFlushMs: numberVar(env, "VICTORIA_LOGS_FLUSH_MS", (n) => n >= 10 && n <= 60_000, "milliseconds, 10-60000"),
+    paymentLimit: numberVar(env, "PAYMENT_LIMIT", (n) => n >= 0, "a non-negative amount"),
+    unavailableSkus: (env.SHIPPING_UNAVAILABLE_SKUS ?? envDefault("SHIPPING_UNAVAILABLE_SKUS")!)
       .split(",")
       .map((s) => s.trim())
       .filter(Boolean),
     notifyWebhookUrl: optional(env, "NOTIFY_WEBHOOK_URL"),
     orderApiToken: optional(env, "ORDER_API_TOKEN"),
-    logLevel: optional(env, "LOG_LEVEL") ?? "info",
-    handlerRetryBaseMs: numberVar(env, "HANDLER_RETRY_BASE_MS", 250, (n) => n >= 0 && n <= 60_000, "milliseconds, 0-60000"),
+    logLevel: rawVar(env, "LOG_LEVEL")!,
+    handlerRetryBaseMs: numberVar(env, "HANDLER_RETRY_BASE_MS", (n) => n >= 0 && n <= 60_000, "milliseconds, 0-60000"),
     ordersMaxBytes: sizeVar(env, "ORDERS_MAX_BYTES"),
-    notificationsMaxAgeMs: durationVar(env, "NOTIFICATIONS_MAX_AGE", 30 * 86_400_000),
+    notificationsMaxAgeMs: durationVar(env, "NOTIFICATIONS_MAX_AGE"),
     streamCompression: compressionVar(env),
-    crashLimit: numberVar(
-      env,
-      "CRASH_LIMIT",
-      3,
-      (n) => Number.isInteger(n) && n >= 1 && n <= 100,
-      "a whole number of process deaths, 1-100",
-    ),
+    crashLimit: numberVar(env, "CRASH_LIMIT", (n) => Number.isInteger(n) && n >= 1 && n <= 100, "a whole number of process deaths, 1-100"),
     topology: loadTopology(service, env),
   };
 }

@@ -23,7 +23,9 @@ export const SCHEMA_VERSION = 1;
 
 const Id = v.pipe(v.string(), v.regex(/^[A-Za-z0-9_-]{1,64}$/));
 const Money = v.pipe(v.number(), v.finite(), v.minValue(0));
-const Currency = v.pipe(v.string(), v.regex(/^[A-Z]{3}$/));
+const Currency = v.pipe(v.string(), v.regex(/^[A-Z]{3}$/), v.description("ISO 4217 code of the amount's currency."));
+/** A field's schema with its meaning, which the AsyncAPI document and docs/reference/events.md show. */
+const described = <S extends v.GenericSchema>(schema: S, text: string) => v.pipe(schema, v.description(text));
 
 export const OrderItemSchema = v.object({
   sku: v.pipe(v.string(), v.minLength(1), v.maxLength(64)),
@@ -33,42 +35,47 @@ export const OrderItemSchema = v.object({
 export type OrderItem = v.InferOutput<typeof OrderItemSchema>;
 
 const envelope = {
-  orderId: Id,
-  userId: Id,
-  eventId: v.pipe(v.string(), v.minLength(1), v.maxLength(128)),
-  occurredAt: v.pipe(v.string(), v.isoTimestamp()),
-  schemaVersion: v.literal(SCHEMA_VERSION),
+  orderId: described(Id, "The order's id, as POST /orders answered it."),
+  userId: described(Id, "The customer who placed the order."),
+  eventId: v.pipe(
+    v.string(),
+    v.minLength(1),
+    v.maxLength(128),
+    v.description("Made from the order id and the event type (shared/ids.ts): one per order and type; also the Nats-Msg-Id."),
+  ),
+  occurredAt: v.pipe(v.string(), v.isoTimestamp(), v.description("When the service published it (ISO 8601, UTC).")),
+  schemaVersion: described(v.literal(SCHEMA_VERSION), "The payload's version."),
 };
 
 export const OrderCreatedSchema = v.object({
   eventType: v.literal("ORDER_CREATED"),
   ...envelope,
-  amount: Money,
+  amount: described(Money, "The order's total."),
   currency: Currency,
-  items: v.array(OrderItemSchema),
+  items: described(v.array(OrderItemSchema), "What was ordered (may be empty)."),
 });
 export const PaymentCompletedSchema = v.object({
   eventType: v.literal("PAYMENT_COMPLETED"),
   ...envelope,
-  paymentId: Id,
-  amount: Money,
+  paymentId: described(Id, "The provider's id of the payment."),
+  amount: described(Money, "The amount charged."),
   currency: Currency,
 });
 export const PaymentFailedSchema = v.object({
   eventType: v.literal("PAYMENT_FAILED"),
   ...envelope,
-  reason: v.string(),
+  reason: described(v.string(), "Why the provider declined, for a person."),
 });
 export const ShippingReadySchema = v.object({
   eventType: v.literal("SHIPPING_READY"),
   ...envelope,
-  shippingId: Id,
+  shippingId: described(Id, "The carrier's id of the shipment."),
 });
 export const ShippingFailedSchema = v.object({
   eventType: v.literal("SHIPPING_FAILED"),
   ...envelope,
-  reason: v.string(),
-  unavailableSkus: v.array(v.string()),
+  reason: described(v.string(), "Why the order cannot ship, for a person."),
+  unavailableSkus: described(v.array(v.string()), "The order's SKUs that cannot be shipped (SHIPPING_UNAVAILABLE_SKUS)."),
 });
 export const OrderCancelRequestedSchema = v.object({
   eventType: v.literal("ORDER_CANCEL_REQUESTED"),
@@ -77,15 +84,15 @@ export const OrderCancelRequestedSchema = v.object({
 export const PaymentRefundedSchema = v.object({
   eventType: v.literal("PAYMENT_REFUNDED"),
   ...envelope,
-  paymentId: Id,
-  amount: Money,
+  paymentId: described(Id, "The payment refunded."),
+  amount: described(Money, "The amount refunded."),
   currency: Currency,
-  reason: v.picklist(["SHIPPING_FAILED", "CUSTOMER_REQUEST"]),
+  reason: described(v.picklist(["SHIPPING_FAILED", "CUSTOMER_REQUEST"]), "What the refund makes up for."),
 });
 export const OrderCancelledSchema = v.object({
   eventType: v.literal("ORDER_CANCELLED"),
   ...envelope,
-  cancelReason: v.picklist(CANCEL_REASONS),
+  cancelReason: described(v.picklist(CANCEL_REASONS), "Why the order was cancelled."),
 });
 
 export const OrderEventSchema = v.variant("eventType", [
@@ -141,10 +148,10 @@ export function assertNever(value: never): never {
  * each order event (services/notification/domain/notification.ts builds it).
  */
 export const NotificationSchema = v.object({
-  eventId: envelope.eventId,
-  orderId: Id,
-  userId: Id,
-  eventType: v.picklist(EVENT_TYPES),
-  sentAt: v.pipe(v.string(), v.isoTimestamp()),
-  message: v.string(),
+  eventId: described(envelope.eventId, "The eventId of the event notified: one notification per event."),
+  orderId: envelope.orderId,
+  userId: envelope.userId,
+  eventType: described(v.picklist(EVENT_TYPES), "The type of the event notified."),
+  sentAt: v.pipe(v.string(), v.isoTimestamp(), v.description("When the notification was recorded.")),
+  message: described(v.string(), "What the customer is told, in words."),
 });

@@ -17,7 +17,7 @@ describe("parseEvent", () => {
     expect(parseEvent(value)).toEqual({ ok: true, event: value });
   });
 
-  it("accepts the contract's example ORDER_CREATED", () => {
+  it("accepts a minimal ORDER_CREATED with its envelope", () => {
     const result = parseEvent({
       eventType: "ORDER_CREATED",
       orderId: "123",

@@ -6,6 +6,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Parser, DiagnosticSeverity } from "@asyncapi/parser";
+import { PubHeaders } from "@nats-io/jetstream";
 import { describe, expect, it } from "vitest";
 import { Ajv } from "ajv";
 import * as ajvFormats from "ajv-formats";
@@ -21,6 +22,7 @@ import { ASYNCAPI_VERSION, generateAsyncApiDocument } from "../nats/asyncapi.ts"
 import {
   CONSUMED_EVENT_TYPES,
   eventSubject,
+  Header,
   notificationSubject,
   parseEventSubject,
   partitionOf,
@@ -37,7 +39,7 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 
 function appOf(name: ServiceName): Hono {
   const config = loadConfig(name, { NATS_URL: "nats://127.0.0.1:9" });
-  return createService(serviceDefinitions[name], config, createLogger(`${name}-service`, "silent"), {}).app;
+  return createService({ definition: serviceDefinitions[name], config, log: createLogger(`${name}-service`, "silent") }).app;
 }
 
 async function served(name: ServiceName): Promise<Json> {
@@ -151,9 +153,9 @@ describe("the AsyncAPI channels and messages", () => {
   it("describe the NATS headers every event carries", () => {
     const headers = all[0]!.components.schemas.EventHeaders;
     expect(Object.keys(headers.properties)).toEqual(
-      expect.arrayContaining(["traceparent", "tracestate", "Nats-Msg-Id", "Nats-Expected-Last-Subject-Sequence"]),
+      expect.arrayContaining([Header.traceparent, Header.tracestate, PubHeaders.MsgIdHdr, PubHeaders.ExpectedLastSubjectSequenceHdr]),
     );
-    expect(headers.properties["Nats-Msg-Id"].description).toContain("eventId");
+    expect(headers.properties[PubHeaders.MsgIdHdr].description).toContain("eventId");
     for (const type of EVENT_TYPES) expect(message(type).headers).toEqual({ $ref: "#/components/schemas/EventHeaders" });
   });
 

@@ -15,10 +15,10 @@ import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
 import { getJson, placeUntilAccepted, startSystem, type System } from "./support/system.ts";
 import { waitUntil, type ServiceName, type ServiceProcess } from "./support/processes.ts";
-import { listDeadLetters } from "../nats/dead-letters.ts";
-import { LANES, ORDERS_STREAM, NOTIFICATIONS_STREAM, SERVICES } from "../nats/subjects.ts";
+import { listDeadLetters } from "../nats/dead-letter-queue.ts";
+import { DEFAULT_SERVICES, LANES, ORDERS_STREAM, NOTIFICATIONS_STREAM } from "../nats/subjects.ts";
 
-const ALL_LANE_CONSUMERS = SERVICES.length * LANES;
+const ALL_LANE_CONSUMERS = DEFAULT_SERVICES.length * LANES;
 
 const ORDERS = 300;
 const POST_INTERVAL_MS = 40; // 300 × 40 ms ≈ 12 s of posting
@@ -95,7 +95,7 @@ function place(p: Placed): Promise<void> {
 
 async function partitionConsumers() {
   const list = await jsm.consumers.list(ORDERS_STREAM).next();
-  return list.filter((c) => /^(order|payment|shipping|notification)-p\d\d$/.test(c.name));
+  return list.filter((c) => /^(order|payment|shipping|notification)-lane\d+$/.test(c.name));
 }
 
 async function killAndReplace(name: ServiceName, victim: ServiceProcess, log: string[]): Promise<void> {

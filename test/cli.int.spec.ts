@@ -13,8 +13,8 @@ import { jetstream, jetstreamManager, type JetStreamClient } from "@nats-io/jets
 import { startNatsServer, type NatsServerHandle } from "./support/nats-server.ts";
 import { runCli } from "./support/cli.ts";
 import { connectNats } from "../nats/connect.ts";
-import { ensureOrderStreams } from "../nats/setup.ts";
-import { ensureDeadLetterStreams, writeDeadLetter } from "../nats/dead-letters.ts";
+import { ensureDeadLetterStreams, ensureOrderStreams } from "../nats/setup.ts";
+import { writeDeadLetter } from "../nats/dead-letter-write.ts";
 import { eventSubject } from "../nats/subjects.ts";
 import { completeEvent } from "../nats/publish-event.ts";
 import type { EventDraft } from "../shared/events.ts";

@@ -20,10 +20,10 @@ import { getJson, placeUntilAccepted, startSystem, type System } from "./support
 import { waitUntil } from "./support/processes.ts";
 import { freePort } from "../scripts/nats-binary.ts";
 import { ensureOrderStreams } from "../nats/setup.ts";
-import { DLQ_STREAM, listDeadLetters } from "../nats/dead-letters.ts";
-import { BUCKETS, LANES, NOTIFICATIONS_STREAM, ORDERS_STREAM, SERVICES } from "../nats/subjects.ts";
+import { listDeadLetters } from "../nats/dead-letter-queue.ts";
+import { BUCKETS, DEFAULT_SERVICES, DLQ_STREAM, LANES, NOTIFICATIONS_STREAM, ORDERS_STREAM } from "../nats/subjects.ts";
 
-const ALL_LANE_CONSUMERS = SERVICES.length * LANES;
+const ALL_LANE_CONSUMERS = DEFAULT_SERVICES.length * LANES;
 import { processAlive } from "../scripts/supervise.ts";
 
 const ORDERS = 120;
@@ -290,7 +290,7 @@ describe("a 3-node JetStream cluster", () => {
     // Nothing left behind: every consumer caught up, and no message was given up on the way.
     await waitUntil(
       async () => {
-        const list = (await jsm.consumers.list(ORDERS_STREAM).next()).filter((c) => /-p\d\d$/.test(c.name));
+        const list = (await jsm.consumers.list(ORDERS_STREAM).next()).filter((c) => /-lane\d+$/.test(c.name));
         return list.length === ALL_LANE_CONSUMERS && list.every((c) => c.num_pending === 0 && c.num_ack_pending === 0);
       },
       { timeoutMs: 60_000, intervalMs: 500, what: "every partition consumer to be idle" },

@@ -9,6 +9,7 @@ import { parse } from "yaml";
 import { beforeAll, describe, expect, it } from "vitest";
 import { compareVersions, MIN_SERVER_VERSION } from "../nats/server-version.ts";
 import { VICTORIA_LOGS_VERSION } from "../scripts/observability.ts";
+import { DEFAULT_PORTS } from "../shared/config.ts";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const specPath = join(root, "test/fixtures/compose/compose-spec.json");
@@ -332,6 +333,26 @@ describe("compose.yaml", () => {
       expect(fixedHostPorts(service(doc, name)), name).toEqual([]);
       expect(service(doc, name).container_name, `${name} container_name`).toBeUndefined();
     }
+  });
+
+  it("keeps the opt-in loyalty service in its `loyalty` profile, run like the four (`docker compose up` is unchanged)", () => {
+    const loyalty = service(doc, "loyalty");
+    expect(loyalty.profiles).toEqual(["loyalty"]);
+    expect(loyalty.command).toEqual(["loyalty"]);
+    expect(loyalty.build).toMatchObject({ context: ".", dockerfile: "Dockerfile" });
+    const e = env(loyalty);
+    expect(e.OTEL_SERVICE_NAME).toBe("loyalty-service");
+    expect(e.PORT).toBe(String(DEFAULT_PORTS.loyalty));
+    expect(e.NATS_URL).toContain("nats://nats:4222");
+    expect(e.VICTORIA_LOGS_URL).toBe("http://victoria-logs:9428");
+    expect(loyalty.healthcheck?.test?.toString()).toContain("/readyz");
+    expect(loyalty.depends_on).toMatchObject({ nats: { condition: "service_healthy" } });
+    expect(fixedHostPorts(loyalty)).toEqual([]);
+    // Every service without a profile is one of the default system's (or infrastructure).
+    const unprofiled = Object.entries(doc.services)
+      .filter(([, s]) => !s.profiles)
+      .map(([n]) => n);
+    expect(unprofiled).not.toContain("loyalty");
   });
 
   it("keeps the cluster nodes in the `cluster` profile with distinct, routed configs", () => {

@@ -12,7 +12,7 @@ import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
 import { eventTypes, getJson, postOrder, startSystem, waitForStatus, type System } from "./support/system.ts";
 import { startService, waitUntil, type ServiceProcess } from "./support/processes.ts";
-import { listDeadLetters } from "../nats/dead-letters.ts";
+import { listDeadLetters } from "../nats/dead-letter-queue.ts";
 import { consumerName, laneOfOrder } from "../nats/subjects.ts";
 import { processAlive } from "../scripts/supervise.ts";
 

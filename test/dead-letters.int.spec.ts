@@ -11,8 +11,19 @@ import { nanos } from "@nats-io/transport-node";
 import { startSystem, postOrder, waitForStatus, getJson, type System } from "./support/system.ts";
 import { waitUntil } from "./support/processes.ts";
 import { runCli } from "./support/cli.ts";
-import { ADVISORIES_STREAM, ADVISORY_CONSUMER, DLQ_STREAM, listDeadLetters } from "../nats/dead-letters.ts";
-import { CONSUMED_EVENT_TYPES, consumerName, eventSubject, laneOfOrder, ORDERS_STREAM, SERVICES } from "../nats/subjects.ts";
+import { listDeadLetters } from "../nats/dead-letter-queue.ts";
+import {
+  ADVISORIES_STREAM,
+  ADVISORY_CONSUMER,
+  CONSUMED_EVENT_TYPES,
+  DLQ_STREAM,
+  dlqRetryConsumer,
+  eventSubject,
+  consumerName,
+  laneOfOrder,
+  ORDERS_STREAM,
+  SERVICES,
+} from "../nats/subjects.ts";
 
 let system: System;
 let nc: NatsConnection;
@@ -89,10 +100,10 @@ describe("a handler that always fails for one order", () => {
     // Someone deletes the service-wide durables under the running services (an operator, a stream
     // recreated): the instances create and bind them again (nats/durable-loop.ts). The advisory
     // test below runs on the recreated advisory consumer.
-    await jsm.consumers.delete(DLQ_STREAM, "notification-dlq-retry");
+    await jsm.consumers.delete(DLQ_STREAM, dlqRetryConsumer("notification"));
     await jsm.consumers.delete(ADVISORIES_STREAM, ADVISORY_CONSUMER);
     for (const [stream, durable] of [
-      [DLQ_STREAM, "notification-dlq-retry"],
+      [DLQ_STREAM, dlqRetryConsumer("notification")],
       [ADVISORIES_STREAM, ADVISORY_CONSUMER],
     ] as const) {
       await waitUntil(
@@ -147,7 +158,7 @@ describe("a handler that always fails for one order", () => {
       },
       { timeoutMs: 30_000, what: "each service delivered ORDER_CREATED to dead-letter both bad messages" },
     );
-    expect(new Set(letters.map((l) => l.consumer.replace(/-p\d+$/, "")))).toEqual(new Set(receivers));
+    expect(new Set(letters.map((l) => l.consumer.replace(/-lane\d+$/, "")))).toEqual(new Set(receivers));
     expect(letters.filter((l) => l.streamSeq === ack.seq).every((l) => l.reason === "message body is not JSON")).toBe(true);
     expect(letters.filter((l) => l.streamSeq === ack2.seq).every((l) => /does not match event/.test(l.reason))).toBe(true);
     expect(letters.every((l) => l.deliveries === 1)).toBe(true);

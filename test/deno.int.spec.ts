@@ -1,5 +1,5 @@
 /**
- * The services on Deno 2 (issue 9): a nats-server, the four services started with
+ * The services on Deno 2: a nats-server, the four services started with
  * `deno run -A services/<name>/main.deno.ts` (the `deno` npm dev dependency's binary), tracing to an
  * OTLP/HTTP receiver on loopback. Orders complete and each is one trace over all four services;
  * then a Node instance of payment joins, the Deno one drains away, and orders still complete with
@@ -170,7 +170,7 @@ describe("the four services on Deno 2", () => {
     expect(receiver.rejected()).toEqual([]);
   }
 
-  it("answer the HTTP contract: /healthz, /readyz, /metrics, /openapi.json, /asyncapi.json and /docs on each service", async () => {
+  it("answer the routes every service has: /healthz, /readyz, /metrics, /openapi.json, /asyncapi.json and /docs on each service", async () => {
     for (const name of SERVICES) {
       const s = deno[name]!;
       expect(s.output(), "the Deno entry logs its runtime").toContain('"runtime":"deno"');

@@ -1,7 +1,7 @@
 // Hostile input against the order API (and the notification route), run in-process through
 // `app.request()` against a real nats-server:
 // - fast-check generates and mutates bodies, headers and path ids: never a 5xx, every status one the
-//   contract names, every error problem+json without internals, and afterwards the ORDERS stream
+//   document names, every error problem+json without internals, and afterwards the ORDERS stream
 //   holds only valid events whose subject matches them;
 // - JSON bodies cannot reach Object.prototype;
 // - a core subscription to `>` watches every subject while ids with `*`, `>`, `.`, spaces and
@@ -14,8 +14,7 @@ import { startNatsServer, type NatsServerHandle } from "./support/nats-server.ts
 import { startInProcess, type InProcessService } from "./support/in-process.ts";
 import { parseEvent } from "../shared/events.ts";
 import { isOrderId, isUserId } from "../shared/ids.ts";
-import { eventSubject, ORDERS_STREAM } from "../nats/subjects.ts";
-import { DLQ_STREAM } from "../nats/dead-letters.ts";
+import { DLQ_STREAM, eventSubject, ORDERS_STREAM } from "../nats/subjects.ts";
 import { MAX_BODY_BYTES } from "../shared/http/json-body.ts";
 
 /** fast-check runs per property; FUZZ_RUNS scales them all (the file stays well under 40 s at 1). */
@@ -25,7 +24,7 @@ const runs = (n: number) => Math.max(1, Math.round(n * SCALE));
 const TIME_LIMIT_MS = 5_000;
 const TOKEN = "s3cret-token";
 
-const CONTRACT_STATUSES = new Set([200, 201, 202, 400, 401, 404, 409, 413, 415, 422]);
+const DOCUMENTED_STATUSES = new Set([200, 201, 202, 400, 401, 404, 409, 413, 415, 422]);
 
 let nats: NatsServerHandle;
 let order: InProcessService;
@@ -70,7 +69,7 @@ async function send(app: InProcessService, path: string, init: RequestInit = {})
 function checkAnswer(a: Answer, what: string): void {
   const where = `${what} → ${a.status} ${a.text.slice(0, 300)}`;
   expect(a.status, where).toBeLessThan(500);
-  expect(CONTRACT_STATUSES.has(a.status), where).toBe(true);
+  expect(DOCUMENTED_STATUSES.has(a.status), where).toBe(true);
   expect(a.headers.get("x-content-type-options"), where).toBe("nosniff");
   // No stack frames or file paths in any body; no error class names or broker internals in errors.
   expect(a.text, where).not.toMatch(/\bat .+:\d+:\d+|node_modules|\/work\/|file:\/\//);
@@ -286,7 +285,7 @@ const assertOptions = (numRuns: number) => ({
 });
 
 describe("order API under generated and mutated input", () => {
-  it("answers every generated POST /orders with a contract status, problem+json on errors", async () => {
+  it("answers every generated POST /orders with a documented status, problem+json on errors", async () => {
     const before = requests;
     await fc.assert(
       fc.asyncProperty(bodyTextArb, contentTypeArb, idempotencyKeyArb, async (body, contentType, key) => {

@@ -1,4 +1,4 @@
-// The shared HTTP hardening (shared/http/hardening.ts and the app of host/service-host.ts) without
+// The shared HTTP hardening (shared/http/hardening.ts and the app of host/http-app.ts) without
 // NATS: security headers on every answer, the request deadline, and error bodies that say nothing
 // about internals.
 import { describe, expect, it } from "vitest";
@@ -6,7 +6,8 @@ import { Hono } from "hono";
 import { errors as natsErrors } from "@nats-io/transport-node";
 import { API_CSP, hardening, requestTimeout, unavailableProblem } from "../shared/http/hardening.ts";
 import { HttpProblem, problemResponse } from "../shared/http/problem.ts";
-import { createService, type ServiceDefinition } from "../host/service-host.ts";
+import { createService } from "../host/service-host.ts";
+import type { ServiceDefinition } from "../host/service-definition.ts";
 import { loadConfig } from "../shared/config.ts";
 import { createLogger } from "../shared/logger.ts";
 import { orderService } from "../services/order/service.ts";
@@ -99,7 +100,7 @@ describe("the service app's error bodies", () => {
     },
   };
   const config = loadConfig("order", {});
-  const app = createService(definition, config, createLogger("test", "silent"), {}).app;
+  const app = createService({ definition, config, log: createLogger("test", "silent") }).app;
 
   it("says nothing about an unexpected error but that it was logged", async () => {
     const res = await app.request("/boom");
@@ -138,7 +139,11 @@ describe("the service app's error bodies", () => {
 
 describe("the order API behind ORDER_API_TOKEN (hono/bearer-auth)", () => {
   const TOKEN = "s3cret-token";
-  const app = createService(orderService, loadConfig("order", { ORDER_API_TOKEN: TOKEN }), createLogger("test", "silent"), {}).app;
+  const app = createService({
+    definition: orderService,
+    config: loadConfig("order", { ORDER_API_TOKEN: TOKEN }),
+    log: createLogger("test", "silent"),
+  }).app;
   const order = `/orders/${crypto.randomUUID()}`;
 
   it.each([
@@ -188,7 +193,11 @@ describe("the order API behind ORDER_API_TOKEN (hono/bearer-auth)", () => {
 
   it("refuses at start a token no Bearer header could carry, saying what a token may hold", () => {
     expect(() =>
-      createService(orderService, loadConfig("order", { ORDER_API_TOKEN: "with space" }), createLogger("test", "silent"), {}),
+      createService({
+        definition: orderService,
+        config: loadConfig("order", { ORDER_API_TOKEN: "with space" }),
+        log: createLogger("test", "silent"),
+      }),
     ).toThrowError(/ORDER_API_TOKEN must be a bearer token/);
   });
 });

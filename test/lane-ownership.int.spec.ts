@@ -13,7 +13,7 @@ import { jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
 import { Kvm, type KV } from "@nats-io/kv";
 import { getJson, postOrder, startSystem, waitForStatus, type System } from "./support/system.ts";
 import { waitUntil, type ServiceProcess } from "./support/processes.ts";
-import { listDeadLetters } from "../nats/dead-letters.ts";
+import { listDeadLetters } from "../nats/dead-letter-queue.ts";
 import { OWNER_TTL_MS } from "../nats/definitions.ts";
 import { BUCKETS, consumerName, LANES, laneOfOrder, OWNER_GROUP, ORDERS_STREAM } from "../nats/subjects.ts";
 

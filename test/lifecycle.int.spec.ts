@@ -7,7 +7,7 @@ import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { jetstreamManager, type ConsumerInfo, type JetStreamManager } from "@nats-io/jetstream";
 import { getJson, postOrder, startSystem, waitForStatus, type System } from "./support/system.ts";
 import { waitUntil, type ServiceProcess } from "./support/processes.ts";
-import { LANES, SERVICES } from "../nats/subjects.ts";
+import { DEFAULT_SERVICES, LANES } from "../nats/subjects.ts";
 
 const FINAL = ["SHIPPING_READY", "CANCELLED"];
 const HAPPY = ["ORDER_CREATED", "PAYMENT_COMPLETED", "SHIPPING_READY"];
@@ -44,7 +44,7 @@ async function allConsumersIdle(timeoutMs = 30_000): Promise<void> {
   await waitUntil(
     async () => {
       const list = [...(await allConsumers()).values()];
-      return list.length === SERVICES.length * LANES && list.every((c) => c.num_pending === 0 && c.num_ack_pending === 0);
+      return list.length === DEFAULT_SERVICES.length * LANES && list.every((c) => c.num_pending === 0 && c.num_ack_pending === 0);
     },
     { timeoutMs, intervalMs: 200, what: "every ORDERS consumer to be idle" },
   );
@@ -94,7 +94,7 @@ describe("a second instance", () => {
   it("starts against the same stream without failing and without resetting any consumer", async () => {
     await allConsumersIdle();
     const before = await allConsumers();
-    expect(before.size).toBe(SERVICES.length * LANES);
+    expect(before.size).toBe(DEFAULT_SERVICES.length * LANES);
     const streamBefore = (await jsm.streams.info("ORDERS")).state;
 
     const extra: ServiceProcess[] = await Promise.all([sys.add("payment"), sys.add("order"), sys.add("notification")]);

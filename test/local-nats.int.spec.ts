@@ -14,7 +14,7 @@ import { startNatsServer, type NatsServerHandle } from "./support/nats-server.ts
 import { postOrder, startSystem, waitForStatus, type System } from "./support/system.ts";
 import { REPO_ROOT } from "./support/processes.ts";
 import { runCli } from "./support/cli.ts";
-import { eventSubject, SERVICES } from "../nats/subjects.ts";
+import { BUCKETS, consumerName, DLQ_STREAM, eventSubject, NOTIFICATIONS_STREAM, ORDERS_STREAM, SERVICES } from "../nats/subjects.ts";
 import { findNatsCli, NATS_CLI_INSTALL_HINT } from "../scripts/nats-binary.ts";
 import { natscliContext, newPasswords } from "../scripts/local-nats.ts";
 import { BCRYPT_COST, serverPasswordEnv } from "../scripts/nats-password-hash.ts";
@@ -54,6 +54,7 @@ describe("npm start's server with bcrypt-hashed passwords", () => {
   it("is given only quoted bcrypt hashes, one per user, none holding a password", () => {
     expect(Object.keys(serverEnv).sort()).toEqual([
       "ADMIN_NATS_PASSWORD",
+      "LOYALTY_NATS_PASSWORD",
       "NOTIFICATION_NATS_PASSWORD",
       "ORDER_NATS_PASSWORD",
       "PAYMENT_NATS_PASSWORD",
@@ -163,9 +164,10 @@ describe("natscli as docs/operations.md and the README show it", () => {
       expect(code, `${line}\n${output}`).toBe(0);
       const what = args.slice(0, 2).join(" ");
       if (what === "stream report")
-        for (const s of ["ORDERS", "NOTIFICATIONS", "ORDERS_DLQ", "KV_service-instances"]) expect(output, line).toContain(s);
+        for (const s of [ORDERS_STREAM, NOTIFICATIONS_STREAM, DLQ_STREAM, `KV_${BUCKETS.instances}`]) expect(output, line).toContain(s);
       if (what === "consumer report")
-        for (const c of ["order-lane0", "payment-lane3", "notification-lane2"]) expect(output, line).toContain(c);
+        for (const c of [consumerName("order", 0), consumerName("payment", 3), consumerName("notification", 2)])
+          expect(output, line).toContain(c);
       if (what === "stream subjects")
         for (const t of ["ORDER_CREATED", "PAYMENT_COMPLETED", "SHIPPING_READY"] as const)
           expect(output, line).toContain(eventSubject(orderId, t));

@@ -16,7 +16,7 @@ import { runCli } from "./support/cli.ts";
 import { startNatsServer, type NatsServerHandle } from "./support/nats-server.ts";
 import { connectNats, inboxPrefixOf } from "../nats/connect.ts";
 import { natsUserOf, ADMIN } from "../nats/auth/auth-config.ts";
-import { listDeadLetters } from "../nats/dead-letters.ts";
+import { listDeadLetters } from "../nats/dead-letter-queue.ts";
 import { consumerName, eventSubject, ORDERS_STREAM, SERVICES, type ServiceName } from "../nats/subjects.ts";
 import { completeEvent } from "../nats/publish-event.ts";
 
@@ -137,6 +137,18 @@ describe("each service with its own user", () => {
       { timeoutMs: 20_000, what: "three notifications for auth-happy" },
     );
     expect(list.map((n: { eventType: string }) => n.eventType)).toEqual(["ORDER_CREATED", "PAYMENT_COMPLETED", "SHIPPING_READY"]);
+    // The loyalty service, with its own user: its bucket and ORDERS reads are enough.
+    const loyaltyUrl = sys.of("loyalty")[0]!.baseUrl;
+    await waitUntil(
+      async () => {
+        const [happyPoints, stockPoints] = await Promise.all([
+          getJson(`${loyaltyUrl}/users/auth-happy/points`),
+          getJson(`${loyaltyUrl}/users/auth-stock/points`),
+        ]);
+        return happyPoints.body?.points === 10 && stockPoints.body?.points === 0 && stockPoints.body?.orders === 0;
+      },
+      { timeoutMs: 20_000, what: "auth-happy's 10 loyalty points, and none for the refunded auth-stock" },
+    );
     expect(violations()).toEqual([]);
     for (const s of sys.services) expect(s.output(), s.name).not.toMatch(/Permissions Violation/);
     // Credentials never reach a log line.
@@ -155,7 +167,7 @@ describe("each service with its own user", () => {
       },
       { timeoutMs: 90_000, what: "three dead letters of the notification service for hook-down" },
     );
-    expect(letters.every((l) => /^notification-p\d\d$/.test(l.consumer))).toBe(true);
+    expect(letters.every((l) => /^notification-lane\d+$/.test(l.consumer))).toBe(true);
     const env = { NATS_URL: nats.url, NATS_USER: "admin", NATS_PASSWORD: PASSWORDS.admin };
     const listed = await runCli(["dlq", "list"], env);
     expect(listed.code, listed.stderr).toBe(0);
@@ -284,6 +296,17 @@ describe("what the server refuses", () => {
       timeoutMs: 5_000,
       what: "the refused ack in the server log",
     });
+  });
+
+  it("loyalty can neither publish an order event, record a notification, nor write another's bucket", async () => {
+    const loyalty = await connectAs("loyalty");
+    const js = jetstream(loyalty);
+    const orderId = crypto.randomUUID();
+    await expect(js.publish(eventSubject(orderId, "PAYMENT_COMPLETED"), "{}")).rejects.toThrow(/Permissions Violation/);
+    await expect(js.publish("notifications.victim.x.ORDER_CREATED", "{}")).rejects.toThrow(/Permissions Violation/);
+    await expect(js.publish("$KV.idempotency-keys.x", "{}")).rejects.toThrow(/Permissions Violation/);
+    // Its own bucket it may write.
+    await expect(js.publish("$KV.loyalty-points.auth-probe", "{}")).resolves.toMatchObject({ stream: "KV_loyalty-points" });
   });
 
   it("refuses a wrong password and a missing user", async () => {

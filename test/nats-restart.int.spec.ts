@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
 import { getJson, placeUntilAccepted, startSystem, waitForStatus, type PlacementState, type System } from "./support/system.ts";
-import { listDeadLetters } from "../nats/dead-letters.ts";
+import { listDeadLetters } from "../nats/dead-letter-queue.ts";
 import { NOTIFICATIONS_STREAM, ORDERS_STREAM } from "../nats/subjects.ts";
 
 const ORDERS = 200;

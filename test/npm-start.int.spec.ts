@@ -31,8 +31,13 @@ interface Started {
 }
 
 /** `npm start` as a supervisor runs it: its own process group, no terminal, NATS_URL unset. */
-function npmStart(env: Record<string, string>): Started {
-  const npm = spawn("npm", ["start"], { cwd: REPO_ROOT, env, stdio: ["ignore", "pipe", "pipe"], detached: true });
+function npmStart(env: Record<string, string>, args: string[] = []): Started {
+  const npm = spawn("npm", ["start", ...(args.length > 0 ? ["--", ...args] : [])], {
+    cwd: REPO_ROOT,
+    env,
+    stdio: ["ignore", "pipe", "pipe"],
+    detached: true,
+  });
   let out = "";
   let code: number | null | undefined;
   npm.stdout!.on("data", (d) => (out += d));
@@ -45,7 +50,7 @@ function npmStart(env: Record<string, string>): Started {
 
 async function startEnv(): Promise<Record<string, string>> {
   const env = childEnv({ ORDERSTREAM_DATA_DIR: dataDir, NATS_PORT: String(await freePort()) });
-  for (const name of ["ORDER", "PAYMENT", "SHIPPING", "NOTIFICATION"]) env[`${name}_PORT`] = String(await freePort());
+  for (const name of ["ORDER", "PAYMENT", "SHIPPING", "NOTIFICATION", "LOYALTY"]) env[`${name}_PORT`] = String(await freePort());
   // Traces on: npm start then runs Jaeger (when it is installed), one more process to see stopped.
   delete env.OTEL_TRACES_EXPORTER;
   return env;
@@ -219,6 +224,32 @@ describe("npm start under a supervisor", () => {
     // The services drained (SIGTERM, in-flight work finished, exit 0) rather than being killed.
     expectDrained(first);
     expect(existsSync(join(dataDir, "npm-start.lock"))).toBe(false);
+  });
+
+  it("starts the opt-in loyalty service with --with loyalty, and stops it with the rest; refuses an unknown one before anything starts", async () => {
+    const unknown = npmStart(await startEnv(), ["--with", "points"]);
+    await waitUntil(async () => unknown.exit() !== undefined, { timeoutMs: 60_000, what: "npm start --with points to exit" });
+    expect(unknown.exit(), unknown.output()).toBe(1);
+    expect(unknown.output()).toMatch(/npm start: --with points: no such service \(services started only when asked: loyalty\)/);
+    expect(unknown.output()).not.toMatch(/Started nats-server|built dist/);
+    expect(existsSync(join(dataDir, "npm-start.lock"))).toBe(false);
+
+    const s = npmStart(await startEnv(), ["--with", "loyalty"]);
+    const { pids, ports, lock } = await whenUp(s);
+    const loyaltyUrl = lock.endpoints!.loyalty!;
+    expect(loyaltyUrl, JSON.stringify(lock.endpoints)).toBe(`http://127.0.0.1:${s.env.LOYALTY_PORT}`);
+    expect(s.output()).toContain(`loyalty        ${loyaltyUrl}/users/<userId>/points`);
+    await waitUntil(async () => (await fetch(`${loyaltyUrl}/readyz`)).status === 200, {
+      timeoutMs: 60_000,
+      intervalMs: 250,
+      what: "the loyalty service ready (its own NATS user on npm start's server)",
+    });
+    expect(await (await fetch(`${loyaltyUrl}/users/u1/points`)).json()).toEqual({ userId: "u1", points: 0, orders: 0 });
+    process.kill(s.npm.pid!, "SIGTERM");
+    await allGone(pids, ports, s);
+    expect(s.output(), s.output().slice(-3000)).toMatch(
+      /npm start: stopped in \d+\.\d s: order 0, payment 0, shipping 0, notification 0, loyalty 0, nats-server 0/,
+    );
   });
 
   it("refuses a NATS_SYNC_INTERVAL nats-server would not read as meant, before it starts or writes anything", async () => {

@@ -1,5 +1,5 @@
 /**
- * Trace inspection and central logs against the real servers (issue 17): nats-server, Jaeger v2 and
+ * Trace inspection and central logs against the real servers: nats-server, Jaeger v2 and
  * VictoriaLogs as processes on free loopback ports, the four services exporting spans to Jaeger and
  * shipping their log lines to VictoriaLogs. One order is then read back the way an operator reads it:
  * `cli trace` and `cli logs` (as child processes), `GET /orders/{id}/trace` and the order page — one
@@ -9,8 +9,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freePort } from "../scripts/nats-binary.ts";
-import { fetchOrderLogs, type LogLine } from "../shared/log-query.ts";
-import type { TraceSpan } from "../otel/jaeger-query.ts";
+import { fetchOrderLogs, type LogLine } from "../inspection/log-query.ts";
+import type { TraceSpan } from "../inspection/trace-span.ts";
 import { runCli } from "./support/cli.ts";
 import { startTestJaeger, startTestVictoriaLogs } from "./support/observability.ts";
 import { waitUntil } from "./support/processes.ts";

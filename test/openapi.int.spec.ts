@@ -43,7 +43,7 @@ const problems: string[] = [];
 /** The same service's app before start(): what clients get while NATS is not there yet. */
 function coldApp(name: ServiceName): Hono {
   const config = loadConfig(name, { NATS_URL: nats.url, JAEGER_QUERY_URL: "http://127.0.0.1:9" });
-  return createService(serviceDefinitions[name], config, createLogger(`${name}-service`, "silent"), {}).app;
+  return createService({ definition: serviceDefinitions[name], config, log: createLogger(`${name}-service`, "silent") }).app;
 }
 
 async function start(label: string, name: ServiceName, env: Record<string, string> = {}, server = nats): Promise<void> {

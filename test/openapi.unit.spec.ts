@@ -22,7 +22,7 @@ type Json = Record<string, any>;
 /** A service's app, not started: no NATS is needed for the document or the answers before NATS. */
 function appOf(name: ServiceName, env: Record<string, string> = {}): Hono {
   const config = loadConfig(name, { NATS_URL: "nats://127.0.0.1:9", ...env });
-  return createService(serviceDefinitions[name], config, createLogger(`${name}-service`, "silent"), {}).app;
+  return createService({ definition: serviceDefinitions[name], config, log: createLogger(`${name}-service`, "silent") }).app;
 }
 
 async function documentOf(app: Hono): Promise<Json> {
@@ -243,7 +243,7 @@ describe("a fixed path asked with another method", () => {
         type: "https://orderstream.dev/problems/method-not-allowed",
       });
     }
-    // The contract: an id is 404 on every route when the order is unknown, whatever the method.
+    // An id is 404 on every route when the order is unknown, whatever the method (docs/reference/http-api.md#errors).
     for (const [method, path] of [
       ["PUT", "/orders/3e9c6d5e-3d0c-4d7a-9f7e-5a0b0c0d0e0f"],
       ["GET", "/orders/3e9c6d5e-3d0c-4d7a-9f7e-5a0b0c0d0e0f/cancel"],

@@ -17,7 +17,7 @@ import { getJson, postOrder, waitForStatus } from "./support/system.ts";
 import { join } from "node:path";
 import { REPO_ROOT, waitUntil } from "./support/processes.ts";
 import { BUCKETS, NOTIFICATIONS_STREAM, ORDERS_STREAM } from "../nats/subjects.ts";
-import { listDeadLetters } from "../nats/dead-letters.ts";
+import { listDeadLetters } from "../nats/dead-letter-queue.ts";
 
 const FINAL = ["SHIPPING_READY", "CANCELLED"];
 const HAPPY = ["ORDER_CREATED", "PAYMENT_COMPLETED", "SHIPPING_READY"];
@@ -195,8 +195,8 @@ describe("orders placed at a site", () => {
       });
       return { seen, sub };
     };
-    const atSite = watch(nc, /^(payment|shipping|notification)-p\d\d$/);
-    const atHub = watch(conns.at(-1)!, /^order-p\d\d$/); // the hub's own order service has no orders here
+    const atSite = watch(nc, /^(payment|shipping|notification)-lane\d+$/);
+    const atHub = watch(conns.at(-1)!, /^order-lane\d+$/); // the hub's own order service has no orders here
     await Promise.all([nc.flush(), conns.at(-1)!.flush()]);
     const declined = await postOrder(sites.site("edge1").order!.baseUrl, { userId: "no-acks", amount: 5000 });
     await eventsBecome(sites.hubOrderUrl, declined.body.orderId, DECLINED);

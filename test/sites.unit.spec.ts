@@ -4,9 +4,11 @@ import { describe, expect, it } from "vitest";
 import { ConfigError, loadTopology } from "../shared/config.ts";
 import {
   BUCKETS,
+  consumerName,
+  deadLetterSubject,
   eventSubject,
+  maxDeliveriesAdvisorySubject,
   notificationSubject,
-  ORDERS_STREAM,
   siteForwardDeliverSubject,
   siteReturnDeliverSubject,
   jetStreamApiOf,
@@ -76,8 +78,8 @@ describe("nats/sites/site.conf", () => {
       notificationSubject("u1", siteId, "ORDER_CREATED"),
       `$KV.${BUCKETS.instances}.order.some-instance`,
       `$KV.${BUCKETS.idempotencyKeys}.k`,
-      "dlq.orders.payment-p01.7",
-      `$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.${ORDERS_STREAM}.payment-p01`,
+      deadLetterSubject(consumerName("payment", 1), 7),
+      maxDeliveriesAdvisorySubject(consumerName("payment", 1)),
     ];
     expect(imports).toEqual(exports);
     for (const subject of stored)

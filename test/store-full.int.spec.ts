@@ -15,7 +15,7 @@ import { jetstreamManager } from "@nats-io/jetstream";
 import { startNatsServer, type NatsServerHandle } from "./support/nats-server.ts";
 import { eventTypes, postOrder, startSystem, waitForStatus, type System } from "./support/system.ts";
 import { waitUntil } from "./support/processes.ts";
-import { listDeadLetters } from "../nats/dead-letters.ts";
+import { listDeadLetters } from "../nats/dead-letter-queue.ts";
 
 const SMALL_KB = 400;
 const MAX_POSTS = 3_000;

@@ -1,5 +1,5 @@
 /**
- * The order timeline page (`GET /orders/{id}/view`, issue 6) opened in a real browser: Debian's
+ * The order timeline page (`GET /orders/{id}/view`) opened in a real browser: Debian's
  * headless Chromium driven by playwright-core. The services export their spans to an OTLP receiver,
  * and a stand-in for Jaeger's query service serves them back as Jaeger's v3 API does, so the
  * waterfall is drawn from the order's real trace. The screenshot is checked pixel by pixel: each
@@ -30,7 +30,7 @@ const CHROMIUM_ARGS = [
 ];
 const SERVICES = ["order-service", "payment-service", "shipping-service", "notification-service"];
 const CHAIN = ["ORDER_CREATED", "PAYMENT_COMPLETED", "SHIPPING_READY"];
-/** The badge colours of timeline-page.ts, by publishing service. */
+/** The badge colours of inspection/timeline-page.ts, by publishing service. */
 const BADGE_RGB: Record<string, [number, number, number]> = {
   order: [0x2b, 0x6c, 0xb0],
   payment: [0x2f, 0x85, 0x5a],
@@ -264,7 +264,7 @@ describe("order timeline page in headless Chromium", () => {
       expect(await spanRows.first().getAttribute("data-span-id")).toBe(root.spanId);
       const waterfallText = await page.locator("#waterfall").innerText();
       for (const service of SERVICES) expect(waterfallText).toContain(service);
-      // Messaging spans are labelled by operation and event type (otel/jaeger-query.ts spanLabel).
+      // Messaging spans are labelled by operation and event type (inspection/trace-span.ts spanLabel).
       expect(waterfallText).toContain("publish SHIPPING_READY");
       const lane = await page.locator(`#waterfall [data-span-id="${root.spanId}"] .lane`).boundingBox();
       const rootBar = await page.locator(`#waterfall [data-span-id="${root.spanId}"] .bar`).boundingBox();

@@ -1,5 +1,5 @@
 /**
- * One trace per order (issue 3): the four services run as processes exporting OTLP/HTTP to a
+ * One trace per order: the four services run as processes exporting OTLP/HTTP to a
  * receiver on loopback; an order's spans must form one tree rooted at its POST, linked across
  * services through the traceparent header each event carries.
  */
@@ -139,7 +139,7 @@ function expectOneTree(all: ReceivedSpan[], trace: ReceivedSpan[], traceId: stri
   for (const span of trace.filter((s) => s.kind === PRODUCER || s.kind === CONSUMER)) {
     expect(span.attributes["orderstream.order_id"], `${span.serviceName} ${span.name}`).toBe(orderId);
     expect(span.attributes["messaging.system.name"]).toBe("nats");
-    // Deprecated by the conventions aligned with (docs/operations.md, "Tracing").
+    // Deprecated by the conventions aligned with (docs/operations.md, "Span conventions").
     expect(span.attributes["messaging.system"]).toBeUndefined();
     // The span name carries the low-cardinality template, never the order id.
     expect(span.name).not.toContain(orderId);

@@ -10,7 +10,7 @@
  * OpenTelemetry (`OTEL_DENO=true`) must stay off: it takes over the global OpenTelemetry API first,
  * and the SDK's spans are then not exported at all, so the entry refuses to start with it.
  */
-import type { ServiceDefinition } from "../service-host.ts";
+import type { ServiceDefinition } from "../service-definition.ts";
 import { runService } from "../run-service.ts";
 
 /**

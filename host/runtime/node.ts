@@ -3,7 +3,7 @@ import { readFileSync } from "node:fs";
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from "node:http";
 import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
 import { serve } from "@hono/node-server";
-import type { ServiceDefinition } from "../service-host.ts";
+import type { ServiceDefinition } from "../service-definition.ts";
 import type { HttpPost } from "../../shared/log-shipper.ts";
 import { runService } from "../run-service.ts";
 import type { ConnectionFacts } from "../../otel/http-server-span.ts";

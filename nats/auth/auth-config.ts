@@ -16,34 +16,23 @@
  * literal, not a prefix. So each service's lane consumers are listed by name rather than
  * granting `*` on the ORDERS consumers (which would let payment read or ack shipping's messages).
  */
-import { ADVISORIES_STREAM, DLQ_STREAM } from "../dead-letters.ts";
 import {
+  ADVISORIES_STREAM,
+  ADVISORY_CONSUMER,
   BUCKETS,
   consumerNames,
+  DEAD_LETTER_SUBJECTS,
+  DLQ_STREAM,
+  dlqRetryConsumer,
   NOTIFICATIONS_STREAM,
   ORDERS_STREAM,
+  ownResourcesOf,
   partitionConsumerNames,
+  PUBLISHED_EVENT_TYPES,
   SERVICES,
   type ServiceName,
 } from "../subjects.ts";
-import type { EventType } from "../../shared/events.ts";
 import { inboxPrefixOf } from "../connect.ts";
-
-/** The event types each service may publish: nobody else can forge them. */
-export const PUBLISHES: Record<ServiceName, readonly EventType[]> = {
-  order: ["ORDER_CREATED", "ORDER_CANCEL_REQUESTED", "ORDER_CANCELLED"],
-  payment: ["PAYMENT_COMPLETED", "PAYMENT_FAILED", "PAYMENT_REFUNDED"],
-  shipping: ["SHIPPING_READY", "SHIPPING_FAILED"],
-  notification: [],
-};
-
-/** KV buckets a service reads and writes whole (the order service's idempotency keys). */
-export const BUCKETS_OF: Record<ServiceName, readonly string[]> = {
-  order: [BUCKETS.idempotencyKeys],
-  payment: [],
-  shipping: [],
-  notification: [],
-};
 
 /** The user name of a service, and the environment variable holding its password. */
 export function natsUserOf(service: ServiceName): { user: string; passwordVar: string } {
@@ -51,7 +40,6 @@ export function natsUserOf(service: ServiceName): { user: string; passwordVar: s
 }
 export const ADMIN = { user: "admin", passwordVar: "ADMIN_NATS_PASSWORD" } as const;
 
-const ADVISORY_CONSUMER = "dlq-advisories";
 const API = "$JS.API";
 
 /** A durable consumer this service creates, binds, pulls from and acks. */
@@ -82,8 +70,10 @@ function ensured(stream: string): string[] {
 export function publishAllow(service: ServiceName): string[] {
   const allow: string[] = [];
   // Its own events, and nothing else on ORDERS.
-  for (const type of PUBLISHES[service]) allow.push(`orders.*.*.${type}`);
-  if (service === "notification") allow.push("notifications.*.*.*");
+  for (const type of PUBLISHED_EVENT_TYPES[service]) allow.push(`orders.*.*.${type}`);
+  // Its own streams' subjects and its own buckets (its manifest's `nats`).
+  const own = ownResourcesOf(service);
+  for (const stream of own.streams) allow.push(stream.subjects);
   // Account info (jetstreamManager) and the streams every instance ensures at start-up.
   allow.push(`${API}.INFO`);
   for (const stream of [ORDERS_STREAM, NOTIFICATIONS_STREAM, DLQ_STREAM, ADVISORIES_STREAM]) allow.push(...ensured(stream));
@@ -113,26 +103,28 @@ export function publishAllow(service: ServiceName): string[] {
     `${API}.STREAM.MSG.GET.${suspects}`,
   );
   // Dead letters: any instance turns a MAX_DELIVERIES advisory into a dead letter, whichever
-  // consumer it names, so `dlq.orders.*.*` is shared (a forged dead letter only makes a service
-  // re-read the original from ORDERS by sequence, which its per-order fence makes a no-op).
-  allow.push("dlq.orders.*.*");
+  // consumer it names, so DEAD_LETTER_SUBJECTS (`dlq.orders.*.*`) is shared (a forged dead letter
+  // only makes a service re-read the original from ORDERS by sequence, which its per-order fence
+  // makes a no-op).
+  allow.push(DEAD_LETTER_SUBJECTS);
   allow.push(...durable(ADVISORIES_STREAM, ADVISORY_CONSUMER));
-  allow.push(...durable(DLQ_STREAM, `${service}-dlq-retry`));
+  allow.push(...durable(DLQ_STREAM, dlqRetryConsumer(service)));
   allow.push(`${API}.STREAM.MSG.GET.${DLQ_STREAM}`, `${API}.STREAM.MSG.DELETE.${DLQ_STREAM}`);
   // Its KV buckets: the bucket stream, reads (direct or message get) and writes.
-  for (const bucket of BUCKETS_OF[service]) {
+  for (const bucket of own.buckets) {
     allow.push(...ensured(`KV_${bucket}`));
     allow.push(`${API}.DIRECT.GET.KV_${bucket}.>`, `${API}.STREAM.MSG.GET.KV_${bucket}`, `$KV.${bucket}.>`);
   }
-  if (service === "notification") {
-    // Whether a notification is recorded already (before a webhook is POSTed again).
-    allow.push(`${API}.DIRECT.GET.${NOTIFICATIONS_STREAM}.>`);
-    // GET /users/{id}/notifications reads with short-lived ordered consumers (random names).
+  for (const { name } of own.streams) {
+    // Reading its records back by subject (the notification service: whether one is recorded
+    // already, before a webhook is POSTed again).
+    allow.push(`${API}.DIRECT.GET.${name}.>`);
+    // Listing them with short-lived ordered consumers (random names): GET /users/{id}/notifications.
     allow.push(
-      `${API}.CONSUMER.CREATE.${NOTIFICATIONS_STREAM}.>`,
-      `${API}.CONSUMER.INFO.${NOTIFICATIONS_STREAM}.*`,
-      `${API}.CONSUMER.DELETE.${NOTIFICATIONS_STREAM}.*`,
-      `${API}.CONSUMER.MSG.NEXT.${NOTIFICATIONS_STREAM}.*`,
+      `${API}.CONSUMER.CREATE.${name}.>`,
+      `${API}.CONSUMER.INFO.${name}.*`,
+      `${API}.CONSUMER.DELETE.${name}.*`,
+      `${API}.CONSUMER.MSG.NEXT.${name}.*`,
     );
   }
   return allow;
@@ -147,7 +139,7 @@ function list(items: string[], indent: string): string {
   return `[\n${items.map((s) => `${indent}  ${JSON.stringify(s)}`).join("\n")}\n${indent}]`;
 }
 
-/** The whole nats-server config: JetStream on, the four service users and admin. */
+/** The whole nats-server config: JetStream on, one user per registered service (shared/services.ts) and admin. */
 export function renderAuthConfig(): string {
   const users = SERVICES.map((service) => {
     const { user, passwordVar } = natsUserOf(service);
@@ -174,11 +166,10 @@ export function renderAuthConfig(): string {
 # nats-server with authentication: one user per service, each allowed to publish only its own
 # events and the JetStream API calls for its own consumers and KV buckets, and to subscribe only to
 # its own inbox prefix; \`admin\` for the CLI. Passwords come from the server's environment:
-#   ORDER_NATS_PASSWORD, PAYMENT_NATS_PASSWORD, SHIPPING_NATS_PASSWORD, NOTIFICATION_NATS_PASSWORD,
-#   ADMIN_NATS_PASSWORD
+#   ${[...SERVICES.map((s) => natsUserOf(s).passwordVar), ADMIN.passwordVar].join(", ")}
 # The server parses each value as config: use a letter first, then letters, digits and '-' (e.g.
 # pw-$(openssl rand -hex 24)); a bcrypt hash must be wrapped in double quotes inside the value.
-# Start: nats-server -c nats/auth/nats-server.auth.conf -sd <store dir>   (see README "Security").
+# Start: nats-server -c nats/auth/nats-server.auth.conf -sd <store dir>   (see docs/operations.md "Security").
 # Listen address, port and store dir come from the command line (-a, -p, -sd) or an including file.
 
 jetstream: enabled

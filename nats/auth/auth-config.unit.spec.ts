@@ -3,7 +3,7 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { publishAllow, renderAuthConfig, subscribeAllow } from "./auth-config.ts";
-import { SERVICES } from "../subjects.ts";
+import { BUCKETS, PUBLISHED_EVENT_TYPES, SERVICES } from "../subjects.ts";
 
 const AUTH_CONF = new URL("./nats-server.auth.conf", import.meta.url).pathname;
 
@@ -20,6 +20,7 @@ describe("nats/auth/nats-server.auth.conf", () => {
       "$PAYMENT_NATS_PASSWORD",
       "$SHIPPING_NATS_PASSWORD",
       "$NOTIFICATION_NATS_PASSWORD",
+      "$LOYALTY_NATS_PASSWORD",
       "$ADMIN_NATS_PASSWORD",
     ]);
   });
@@ -28,8 +29,9 @@ describe("nats/auth/nats-server.auth.conf", () => {
     for (const service of SERVICES) {
       const allow = publishAllow(service);
       const others = SERVICES.filter((s) => s !== service);
+      expect(allow.filter((s) => s.startsWith("orders.")).length, service).toBe(PUBLISHED_EVENT_TYPES[service].length);
       expect(allow.filter((s) => s.startsWith("orders.")).length, service).toBe(
-        service === "notification" ? 0 : service === "shipping" ? 2 : 3,
+        { order: 3, payment: 3, shipping: 2, notification: 0, loyalty: 0 }[service],
       );
       for (const other of others)
         expect(
@@ -43,5 +45,17 @@ describe("nats/auth/nats-server.auth.conf", () => {
       ).toEqual([]);
       expect(subscribeAllow(service)).toEqual([`_INBOX_${service}.>`]);
     }
+  });
+
+  it("gives the loyalty user its own bucket and ORDERS reads, and no write to ORDERS, NOTIFICATIONS or another's bucket", () => {
+    const allow = publishAllow("loyalty");
+    expect(allow).toContain(`$KV.${BUCKETS.loyaltyPoints}.>`);
+    expect(allow).toContain("$JS.API.DIRECT.GET.ORDERS.>");
+    expect(allow.filter((s) => /^(orders|notifications)\./.test(s))).toEqual([]);
+    expect(allow.filter((s) => s.startsWith("$KV.") && !s.startsWith(`$KV.${BUCKETS.loyaltyPoints}.`))).toEqual([
+      `$KV.${BUCKETS.instances}.loyalty.>`,
+      `$KV.${BUCKETS.crashSuspects}.loyalty.>`,
+    ]);
+    expect(publishAllow("order")).not.toContain(`$KV.${BUCKETS.loyaltyPoints}.>`);
   });
 });

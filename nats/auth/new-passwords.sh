@@ -5,6 +5,6 @@
 # Each starts with letters: nats-server parses a password it reads from the environment as config,
 # and a value like 12345, true or 1k would not be read as a string.
 set -eu
-for name in ORDER PAYMENT SHIPPING NOTIFICATION ADMIN; do
+for name in ORDER PAYMENT SHIPPING NOTIFICATION LOYALTY ADMIN; do
   printf '%s_NATS_PASSWORD=pw-%s\n' "$name" "$(openssl rand -hex 24)"
 done

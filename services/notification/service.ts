@@ -15,7 +15,7 @@
 import { Hono } from "hono";
 import type { Context } from "@opentelemetry/api";
 import * as v from "valibot";
-import type { ServiceDefinition, Infra } from "../../host/service-host.ts";
+import type { ServiceDefinition, Infra } from "../../host/service-definition.ts";
 import type { PartitionHandler } from "../../nats/delivery.ts";
 import { isUserId, ORDER_ID_PATTERN } from "../../shared/ids.ts";
 import { HttpProblem } from "../../shared/http/problem.ts";

@@ -1,5 +1,5 @@
 /**
- * The order API's request body, validated with valibot (contract: "Order API"), and its answers;
+ * The order API's request body, validated with valibot (docs/reference/http-api.md#post-orders), and its answers;
  * the OpenAPI document (GET /openapi.json) is generated from these schemas.
  */
 import * as v from "valibot";
@@ -23,7 +23,11 @@ export const CreateOrderBody = v.pipe(
   v.custom<unknown>((x) => typeof x === "object" && x !== null && !Array.isArray(x), "must be a JSON object"),
   v.object(
     {
-      userId: v.pipe(v.string("must be a string"), v.regex(USER_ID_PATTERN, "must be 1-64 letters, digits, '_' or '-'")),
+      userId: v.pipe(
+        v.string("must be a string"),
+        v.regex(USER_ID_PATTERN, "must be 1-64 letters, digits, '_' or '-'"),
+        v.description("The customer: 1-64 letters, digits, '_' or '-'."),
+      ),
       amount: v.pipe(
         v.number("must be a number"),
         v.description("> 0, at most 1,000,000,000, at most 2 decimal places; with items, the sum of quantity × unitPrice to the cent."),
@@ -32,7 +36,14 @@ export const CreateOrderBody = v.pipe(
         v.maxValue(1_000_000_000, "must be at most 1,000,000,000"),
         v.check(hasAtMostTwoDecimals, "must have at most 2 decimal places"),
       ),
-      currency: v.optional(v.pipe(v.string("must be a string"), v.regex(/^[A-Z]{3}$/, "must be three capital letters")), "USD"),
+      currency: v.optional(
+        v.pipe(
+          v.string("must be a string"),
+          v.regex(/^[A-Z]{3}$/, "must be three capital letters"),
+          v.description("ISO 4217 code: three capital letters."),
+        ),
+        "USD",
+      ),
       items: v.optional(
         v.pipe(
           v.array(
@@ -54,6 +65,7 @@ export const CreateOrderBody = v.pipe(
             "must be an array of items",
           ),
           v.maxLength(500, "must hold at most 500 items"),
+          v.description("What is ordered; when given, `amount` is their sum."),
         ),
         [],
       ),
@@ -109,12 +121,17 @@ export const OrderViewBody = v.object({
   amount: v.number(),
   currency: v.pipe(v.string(), v.regex(/^[A-Z]{3}$/)),
   items: v.array(OrderItemSchema),
-  status: v.picklist(ORDER_STATUSES),
-  createdAt: Timestamp,
-  updatedAt: Timestamp,
-  paymentId: v.optional(v.string()),
-  shippingId: v.optional(v.string()),
-  cancelReason: v.optional(v.picklist(CANCEL_REASONS)),
+  status: v.pipe(
+    v.picklist(ORDER_STATUSES),
+    v.description(
+      "CREATED, then PAID and SHIPPING_READY; CANCELLED (with `cancelReason`) when payment or shipping failed or the customer cancelled.",
+    ),
+  ),
+  createdAt: v.pipe(Timestamp, v.description("When ORDER_CREATED was published.")),
+  updatedAt: v.pipe(Timestamp, v.description("When the order's latest event was published.")),
+  paymentId: v.optional(v.pipe(v.string(), v.description("From PAYMENT_COMPLETED, once paid."))),
+  shippingId: v.optional(v.pipe(v.string(), v.description("From SHIPPING_READY, once ready to ship."))),
+  cancelReason: v.optional(v.pipe(v.picklist(CANCEL_REASONS), v.description("Why it was cancelled (a cancelled order only)."))),
   traceId: v.optional(TraceId),
   hub: v.optional(
     v.pipe(
@@ -128,11 +145,11 @@ export type OrderViewAnswer = v.InferOutput<typeof OrderViewBody>;
 export const OrderEventsBody = v.array(
   v.object({
     seq: v.pipe(v.number(), v.integer(), v.minValue(1), v.description("The event's ORDERS stream sequence.")),
-    subject: v.string(),
+    subject: v.pipe(v.string(), v.description("The NATS subject it was stored on (docs/reference/events.md).")),
     time: v.pipe(Timestamp, v.description("When the stream stored it.")),
     eventType: v.picklist(EVENT_TYPES),
-    data: OrderEventSchema,
-    traceparent: v.nullable(v.string()),
+    data: v.pipe(OrderEventSchema, v.description("The event as published: one of the payloads of docs/reference/events.md.")),
+    traceparent: v.pipe(v.nullable(v.string()), v.description("The W3C trace context it was published with (null without one).")),
   }),
 );
 export type OrderEventsAnswer = v.InferOutput<typeof OrderEventsBody>;

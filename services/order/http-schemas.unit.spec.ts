@@ -24,7 +24,7 @@ const item = (sku: string, quantity: number, unitPrice: number) => ({ sku, quant
 
 describe("CreateOrderBody", () => {
   describe("valid bodies", () => {
-    it("accepts the contract's example unchanged", () => {
+    it("accepts a body with every field given, unchanged", () => {
       const body = { userId: "abc", amount: 100.0, currency: "USD", items: [item("A-1", 1, 100.0)] };
       expect(accepts(body)).toEqual(body);
     });
@@ -49,7 +49,7 @@ describe("CreateOrderBody", () => {
     });
 
     it("accepts two-decimal amounts above 2^27 (134,217,728) too", () => {
-      // These are exactly representable-as-parsed two-decimal amounts within the contract's range.
+      // These are exactly representable-as-parsed two-decimal amounts within the API's range (at most 1,000,000,000).
       accepts({ userId: "abc", amount: 134_217_728.02 });
       accepts({ userId: "abc", amount: 559_315_054.06 });
       accepts({ userId: "abc", amount: 1_000_000_000, items: [item("A-1", 1, 134_777_015.11), item("B-2", 1, 865_222_984.89)] });

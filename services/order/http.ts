@@ -1,4 +1,4 @@
-/** The order API routes (contract: "Order API"). */
+/** The order API routes (docs/reference/http-api.md#the-order-service). */
 import { Hono, type Context } from "hono";
 import type { ServiceConfig } from "../../shared/config.ts";
 import { bearerAuth } from "hono/bearer-auth";
@@ -34,13 +34,13 @@ import {
   UNAVAILABLE,
 } from "../../shared/http/openapi.ts";
 import { claimOrderId } from "./idempotency.ts";
-import { fetchTrace } from "../../otel/jaeger-query.ts";
+import { fetchTrace } from "../../inspection/jaeger-client.ts";
 import { ORDER_ID_ATTR } from "../../otel/messaging-attributes.ts";
 import { requestSpan, requestTrace } from "../../otel/http-server-span.ts";
 import { traceFields } from "../../shared/logger.ts";
-import { fetchOrderLogs } from "../../shared/log-query.ts";
+import { fetchOrderLogs } from "../../inspection/log-query.ts";
 import type { OrderRuntime } from "./runtime.ts";
-import { renderTimelinePage } from "./timeline-page.ts";
+import { renderOrderTimelinePage } from "../../inspection/timeline-page.ts";
 
 function notFound(orderId: string): HttpProblem {
   return new HttpProblem(404, "order-not-found", `There is no order ${JSON.stringify(orderId.slice(0, 80))}.`);
@@ -72,7 +72,7 @@ const BEARER_TOKEN = /^[A-Za-z0-9._~+/-]+=*$/;
 /**
  * `Authorization: Bearer <token>` by Hono's bearer-auth (constant-time comparison), answering a
  * missing, malformed (Hono's 400) or wrong header alike: 401 problem+json with the challenge. Its
- * Response travels in an HTTPException, which the host's onError passes on (host/service-host.ts).
+ * Response travels in an HTTPException, which the host's onError passes on (host/http-app.ts).
  */
 function requireToken(token: string) {
   if (!BEARER_TOKEN.test(token)) {
@@ -125,7 +125,7 @@ const ORDER_LINKS = Object.fromEntries(
       ["GetOrder", "getOrder"],
       ["GetOrderEvents", "getOrderEvents"],
       ["GetOrderTrace", "getOrderTrace"],
-      ["GetOrderView", "getOrderView"],
+      ["GetOrderTimelinePage", "getOrderTimelinePage"],
       ["CancelOrder", "cancelOrder"],
     ] as const
   ).map(([name, operationId]) => [name, { operationId, parameters: { orderId: "$response.body#/orderId" } }]),
@@ -327,7 +327,7 @@ export function orderRoutes(app: Hono, runtime: () => OrderRuntime, config: Serv
   // answers, the log lines when VictoriaLogs does (both asked at once, each with its own timeout).
   orders.get(
     "/:orderId/view",
-    describe("getOrderView", "The order's timeline page", {
+    describe("getOrderTimelinePage", "The order's timeline page", {
       ...byId,
       responses: {
         200: {
@@ -346,7 +346,14 @@ export function orderRoutes(app: Hono, runtime: () => OrderRuntime, config: Serv
         config.victoriaLogsQueryUrl ? fetchOrderLogs({ baseUrl: config.victoriaLogsQueryUrl, orderId }) : ("not-configured" as const),
       ]);
       const hub = runtime().infra.hubLink ? await runtime().infra.hubLink!.hubStatus(history) : undefined;
-      const page = renderTimelinePage({ orderId, view: foldOrder(history.map((e) => e.event)), events: history, trace: lookup, logs, hub });
+      const page = renderOrderTimelinePage({
+        orderId,
+        order: foldOrder(history.map((e) => e.event)),
+        events: history,
+        trace: lookup,
+        logs,
+        hub,
+      });
       return c.body(page, 200, {
         "content-type": "text/html; charset=utf-8",
         "cache-control": "no-store",

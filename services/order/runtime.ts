@@ -1,6 +1,6 @@
 /** What the order service's routes and handlers are given once NATS is there. */
 import type { KV } from "@nats-io/kv";
-import type { Infra } from "../../host/service-host.ts";
+import type { Infra } from "../../host/service-definition.ts";
 
 export interface OrderRuntime {
   infra: Infra;

@@ -1,5 +1,5 @@
 /** The order service: the order API, and ORDER_CANCELLED once payment failed or was refunded. */
-import type { ServiceDefinition } from "../../host/service-host.ts";
+import type { ServiceDefinition } from "../../host/service-definition.ts";
 import { ensureBucket } from "../../nats/setup.ts";
 import { bucketOptions } from "../../nats/definitions.ts";
 import { BUCKETS } from "../../nats/subjects.ts";

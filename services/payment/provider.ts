@@ -1,5 +1,5 @@
 /**
- * The payment provider port, and the simulated provider the contract describes. A real provider
+ * The payment provider port, and the simulated provider (it declines amounts above PAYMENT_LIMIT). A real provider
  * (Stripe, Adyen, …) implements the same interface; both calls carry an idempotency key so a retried
  * call after a crash charges or refunds at most once, as real providers' idempotency keys do.
  */

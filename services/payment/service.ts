@@ -1,5 +1,5 @@
 /** The payment service: charges an order once it exists, refunds it when shipping fails or an early cancel. */
-import type { ServiceDefinition, Infra } from "../../host/service-host.ts";
+import type { ServiceDefinition, Infra } from "../../host/service-definition.ts";
 import { reactorHandlers } from "../../nats/order-reactor.ts";
 import { assertNever } from "../../shared/events.ts";
 import { chargeOutcome, decide, evolve, initialState, refundOutcome, type PaymentCommand, type PaymentState } from "./domain/payment.ts";

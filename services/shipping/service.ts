@@ -1,5 +1,5 @@
 /** The shipping service: prepares the shipment of a paid order, or fails it for unavailable SKUs. */
-import type { ServiceDefinition, Infra } from "../../host/service-host.ts";
+import type { ServiceDefinition, Infra } from "../../host/service-definition.ts";
 import { reactorHandlers } from "../../nats/order-reactor.ts";
 import { deterministicUuid } from "../../shared/ids.ts";
 import { decide, evolve, initialState, type ShippingDecision, type ShippingRules, type ShippingState } from "./domain/shipping.ts";

@@ -3,7 +3,7 @@
  * lists (RFC 9110 §15.5.6) when such a path is asked with another method.
  *
  * Only paths without parameters count. Whether `/orders/{orderId}` exists depends on the id (the
- * contract: an unknown id, or one not of the issued form, is 404 on every route), so another method
+ * API's rule: an unknown id, or one not of the issued form, is 404 on every route), so another method
  * there stays 404 — as it must for `/orders/./cancel`, which URL normalization turns into
  * `/orders/cancel`.
  */

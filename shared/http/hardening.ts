@@ -1,5 +1,5 @@
 /**
- * HTTP hardening every service shares (mounted by host/service-host.ts before the routes):
+ * HTTP hardening every service shares (mounted by host/http-app.ts before the routes):
  * security headers, a request deadline, and the mapping of "NATS is not answering" to 503.
  * Web-standard only, like the rest of the app; body limits and JSON parsing live in json-body.ts.
  */

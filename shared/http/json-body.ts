@@ -1,5 +1,5 @@
 /**
- * Reading a JSON request body the contract's way: 415 unless application/json, 413 over the limit,
+ * Reading a JSON request body as docs/reference/http-api.md#errors states: 415 unless application/json, 413 over the limit,
  * 400 when it is not JSON, 422 with every failing path when it does not match the schema.
  */
 import * as v from "valibot";

@@ -6,7 +6,7 @@
  *
  * Why hono-openapi: it is the generator Hono's own docs point to, maintained, on valibot 1.x
  * through valibot's official converter, and it only documents — it does not take over validation
- * (the routes keep `readJsonBody`, whose 415/413/400/422 answers are the contract's). Its few
+ * (the routes keep `readJsonBody`, whose 415/413/400/422 answers docs/reference/http-api.md#errors lists). Its few
  * dependencies are small and need no build step; it bundles with esbuild and runs on Deno.
  * See docs/operations.md, "The API documents".
  */

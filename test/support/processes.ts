@@ -3,7 +3,8 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { freePort } from "../../scripts/nats-binary.ts";
 
-export type ServiceName = "order" | "payment" | "shipping" | "notification";
+export type { ServiceName } from "../../nats/subjects.ts";
+import type { ServiceName } from "../../nats/subjects.ts";
 
 export interface ServiceProcess {
   name: string;

@@ -1,9 +1,10 @@
 /**
  * The whole system for an integration test: its own nats-server on a free loopback port and the
- * four services as real child processes pointed at it, plus small HTTP helpers.
+ * default services (the four) as real child processes pointed at it, plus small HTTP helpers.
  */
 import { startNatsServer, type NatsServerHandle } from "./nats-server.ts";
 import { startService, waitUntil, type ServiceName, type ServiceProcess } from "./processes.ts";
+import { DEFAULT_SERVICES } from "../../nats/subjects.ts";
 
 export interface SystemOptions {
   /** Extra env for every service (e.g. OTEL_EXPORTER_OTLP_ENDPOINT, PAYMENT_LIMIT). */
@@ -24,7 +25,8 @@ export interface System {
   stop(): Promise<void>;
 }
 
-const ALL: ServiceName[] = ["order", "payment", "shipping", "notification"];
+// The default system; an opt-in service (loyalty) is added with `add`.
+const ALL = DEFAULT_SERVICES;
 
 export async function startSystem(opts: SystemOptions = {}): Promise<System> {
   const nats = opts.nats ?? (await startNatsServer());

@@ -3,13 +3,13 @@
  * service delivered the event (each service's consumers are filtered to the types it acts on), and
  * — when NOTIFY_WEBHOOK_URL is set — one CLIENT span per webhook POST, under notification's.
  */
-import { CONSUMED_EVENT_TYPES, eventSubjectTemplate, SERVICES } from "../../nats/subjects.ts";
+import { CONSUMED_EVENT_TYPES, DEFAULT_SERVICES, eventSubjectTemplate, type ServiceName } from "../../nats/subjects.ts";
 import { messagingSpanName, PROCESS_OPERATION, PUBLISH_OPERATION } from "../../otel/messaging-attributes.ts";
 import type { EventType } from "../../shared/events.ts";
 
-/** The services (as `<name>-service`) that process an event type. */
-export function consumersOf(eventType: string): string[] {
-  return SERVICES.filter((s) => CONSUMED_EVENT_TYPES[s].includes(eventType as EventType)).map((s) => `${s}-service`);
+/** The services (as `<name>-service`) that process an event type, of those running (default: the default system). */
+export function consumersOf(eventType: string, running: readonly ServiceName[] = DEFAULT_SERVICES): string[] {
+  return running.filter((s) => CONSUMED_EVENT_TYPES[s].includes(eventType as EventType)).map((s) => `${s}-service`);
 }
 
 /** The event types a service (as `<name>-service`) processes out of a chain, sorted. */

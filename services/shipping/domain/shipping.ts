@@ -1,6 +1,6 @@
 /**
  * Shipping's view of one order and its decision. Pure. The shipment is prepared once the order is
- * paid, unless a cancel came before the payment in the stream (see README, "The cancel race"); the
+ * paid, unless a cancel came before the payment in the stream (see docs/design.md, "The cancel race"); the
  * state is the fold of the order's events in stream order, and `decide` looks at the whole of it.
  */
 import { assertNever, type EventDraft, type EventOf, type OrderEvent, type OrderItem } from "../../../shared/events.ts";

@@ -1,10 +1,10 @@
 /**
  * Reads one order's log lines back from VictoriaLogs (LogsQL over `/select/logsql/query`), for the
  * `logs` command and the order page. Web-standard APIs only. Like the trace lookup
- * (otel/jaeger-query.ts), it never throws: a store that does not answer gives `lines: null` and a
+ * (inspection/jaeger-client.ts), it never throws: a store that does not answer gives `lines: null` and a
  * warning the user can act on.
  */
-import { networkFailureReason } from "./network-error.ts";
+import { networkFailureReason } from "../shared/network-error.ts";
 
 /** One log line as stored: its time, service, level, message, and every other field as text. */
 export interface LogLine {

@@ -7,34 +7,52 @@
  * goes through the escaping of Hono's `html` tag (hono/html); only the template text itself and numbers computed
  * here are trusted.
  */
-import type { StoredEvent } from "../../nats/order-history.ts";
-import { spanLabel, type TraceLookup, type TraceSpan } from "../../otel/jaeger-query.ts";
-import type { LogLookup } from "../../shared/log-query.ts";
-import { assertNever, type EventType, type OrderEvent } from "../../shared/events.ts";
-import type { OrderView } from "./domain/order.ts";
+import type { StoredEvent } from "../nats/order-history.ts";
+import { assertNever, type OrderEvent } from "../shared/events.ts";
+// Who publishes which event type has one home: the services' manifests (shared/services.ts).
+import { publisherOf } from "../shared/services.ts";
+import type { LogLookup } from "./log-query.ts";
+import { spanTree } from "./span-tree.ts";
+import { spanLabel, type TraceLookup, type TraceSpan } from "./trace-span.ts";
+
+export { publisherOf };
 import { html as honoHtml, raw } from "hono/html";
 import type { HtmlEscapedString } from "hono/utils/html";
 
-/** Input of {@link renderTimelinePage}. */
-export interface TimelinePageInput {
+/**
+ * What the page's summary shows of the order: the fields of the order service's view
+ * (services/order/domain/order.ts `OrderView`), which inspection, a layer below the services, names here.
+ */
+export interface OrderSummary {
+  userId: string;
+  amount: number;
+  currency: string;
+  items: readonly { sku: string; quantity: number; unitPrice: number }[];
+  status: string;
+  createdAt: string;
+  updatedAt: string;
+  paymentId?: string;
+  shippingId?: string;
+  cancelReason?: string;
+}
+
+/** Input of {@link renderOrderTimelinePage}. */
+export interface OrderTimelinePageInput {
   orderId: string;
   /** The order folded from its events; null when they do not start with ORDER_CREATED. */
-  view: OrderView | null;
+  order: OrderSummary | null;
   /** The order's events in stream order. */
   events: StoredEvent[];
   /** The trace lookup, or null when the order's first event carries no traceparent. */
   trace: TraceLookup | null;
   /**
-   * The order's log lines from the log store (shared/log-query.ts), or "not-configured" when the
+   * The order's log lines from the log store (inspection/log-query.ts), or "not-configured" when the
    * service knows of none (VICTORIA_LOGS_URL unset); no section when absent.
    */
   logs?: LogLookup | "not-configured";
   /** At a site: whether the hub has the order's latest site event (nats/sites.ts); no line when absent. */
   hub?: "waiting" | "received";
 }
-
-/** Which service publishes an event type. */
-export type Publisher = "order" | "payment" | "shipping";
 
 /** More spans than this are cut off: a page that size is no longer a readable waterfall. */
 const MAX_SPANS = 300;
@@ -48,21 +66,11 @@ const SPARE_COLORS = ["#0987a0", "#c05621", "#97266d", "#4a5568"] as const;
 const ERROR_COLOR = "#c53030";
 
 /**
- * The service that publishes `eventType`, from its prefix.
- * @example publisherOf("PAYMENT_REFUNDED") // "payment"
- */
-export function publisherOf(eventType: EventType): Publisher {
-  if (eventType.startsWith("PAYMENT_")) return "payment";
-  if (eventType.startsWith("SHIPPING_")) return "shipping";
-  return "order";
-}
-
-/**
  * The whole page.
- * @example c.body(renderTimelinePage({ orderId, view, events, trace }), 200, { "content-type": "text/html; charset=utf-8" })
+ * @example c.body(renderOrderTimelinePage({ orderId, order, events, trace }), 200, { "content-type": "text/html; charset=utf-8" })
  */
-export function renderTimelinePage(input: TimelinePageInput): string {
-  const { orderId, view, events, trace, logs, hub } = input;
+export function renderOrderTimelinePage(input: OrderTimelinePageInput): string {
+  const { orderId, order, events, trace, logs, hub } = input;
   return html`<!doctype html>
 <html lang="en">
 <head>
@@ -74,7 +82,7 @@ export function renderTimelinePage(input: TimelinePageInput): string {
 <body>
 <header>
   <h1>Order <code>${orderId}</code></h1>
-  ${summary(view, trace, hub)}
+  ${summary(order, trace, hub)}
   <nav>JSON: <a href="${`../${encodeURIComponent(orderId)}`}">order</a> · <a href="./events">events</a> · <a href="./trace">trace</a></nav>
 </header>
 <main>
@@ -108,18 +116,19 @@ ${
 // ---------------------------------------------------------------------------------------------
 // parts
 
-function summary(view: OrderView | null, trace: TraceLookup | null, hub?: "waiting" | "received") {
-  if (!view) return html`<p class="status">Status <strong class="badge">unknown</strong> — the events do not start with ORDER_CREATED.</p>`;
-  const items = view.items.map((item) => html`<li><code>${item.sku}</code> × ${item.quantity} @ ${money(item.unitPrice)}</li>`);
+function summary(order: OrderSummary | null, trace: TraceLookup | null, hub?: "waiting" | "received") {
+  if (!order)
+    return html`<p class="status">Status <strong class="badge">unknown</strong> — the events do not start with ORDER_CREATED.</p>`;
+  const items = order.items.map((item) => html`<li><code>${item.sku}</code> × ${item.quantity} @ ${money(item.unitPrice)}</li>`);
   const rows: [string, ReturnType<typeof html> | string][] = [
-    ["User", view.userId],
-    ["Amount", `${money(view.amount)} ${view.currency}`],
-    ["Created", view.createdAt],
-    ["Updated", view.updatedAt],
+    ["User", order.userId],
+    ["Amount", `${money(order.amount)} ${order.currency}`],
+    ["Created", order.createdAt],
+    ["Updated", order.updatedAt],
   ];
-  if (view.paymentId) rows.push(["Payment", view.paymentId]);
-  if (view.shippingId) rows.push(["Shipment", view.shippingId]);
-  if (view.cancelReason) rows.push(["Cancel reason", view.cancelReason]);
+  if (order.paymentId) rows.push(["Payment", order.paymentId]);
+  if (order.shippingId) rows.push(["Shipment", order.shippingId]);
+  if (order.cancelReason) rows.push(["Cancel reason", order.cancelReason]);
   if (trace) rows.push(["Trace", html`<code>${trace.traceId}</code>`]);
   if (hub) {
     rows.push([
@@ -129,7 +138,7 @@ function summary(view: OrderView | null, trace: TraceLookup | null, hub?: "waiti
         : html`<span data-hub="received">received</span>`,
     ]);
   }
-  return html`<p class="status">Status <strong class="badge status-${view.status.toLowerCase()}" data-status="${view.status}">${view.status}</strong></p>
+  return html`<p class="status">Status <strong class="badge status-${order.status.toLowerCase()}" data-status="${order.status}">${order.status}</strong></p>
   <dl class="facts">${rows.map(([k, v]) => html`<dt>${k}</dt><dd>${v}</dd>`)}</dl>
   ${items.length > 0 ? html`<ul class="items">${items}</ul>` : html`<p class="no-items">No items.</p>`}`;
 }
@@ -240,17 +249,10 @@ function logsSection(logs: LogLookup) {
 </table>${cut}${ui}`;
 }
 
-interface Row {
-  span: TraceSpan;
-  depth: number;
-}
-
 function waterfall(all: TraceSpan[]) {
   const spans = all.slice(0, MAX_SPANS);
-  const rows = treeOrder(spans);
-  const start = Math.min(...spans.map((s) => s.startTimeUs));
-  const end = Math.max(...spans.map((s) => s.startTimeUs + s.durationUs));
-  const total = Math.max(end - start, 1);
+  const { rows, durationUs } = spanTree(spans);
+  const total = Math.max(durationUs, 1);
   const colors = new Map<string, string>();
   let spare = 0;
   for (const { span } of rows) {
@@ -260,8 +262,7 @@ function waterfall(all: TraceSpan[]) {
   }
   const pct = (us: number) => `${((us / total) * 100).toFixed(3)}%`;
   const ticks = [0, 0.25, 0.5, 0.75, 1].map((f) => html`<span class="tick" style="left:${(f * 100).toFixed(0)}%">${ms(f * total)}</span>`);
-  const lines = rows.map(({ span, depth }) => {
-    const offset = span.startTimeUs - start;
+  const lines = rows.map(({ span, depth, offsetUs: offset }) => {
     const color = span.status === "error" ? ERROR_COLOR : colors.get(span.service)!;
     return html`<div class="span status-${span.status}" id="${`span-${span.spanId}`}" data-span-id="${span.spanId}">
     <div class="label" style="padding-left:${(depth * 0.9).toFixed(1)}em" title="${span.service}: ${span.operation}"><span class="svc-name" style="color:${color}">${span.service}</span> <span class="op">${spanLabel(span)}</span>${span.kind ? html` <span class="kind">${span.kind}</span>` : ""}</div>
@@ -276,34 +277,6 @@ function waterfall(all: TraceSpan[]) {
   <div class="span head"><div class="label">Service · operation (${spans.length} spans)</div><div class="lane axis">${ticks}</div><div class="num">Offset</div><div class="num">Duration</div><div class="st">Status</div></div>
   ${lines}
 </div>${cut}`;
-}
-
-/** Depth-first from the roots, siblings by start time; a span whose parent is absent is a root. */
-function treeOrder(spans: TraceSpan[]): Row[] {
-  const byStart = [...spans].sort((a, b) => a.startTimeUs - b.startTimeUs);
-  const ids = new Set(byStart.map((s) => s.spanId));
-  const children = new Map<string, TraceSpan[]>();
-  for (const span of byStart) {
-    if (span.parentSpanId !== null && ids.has(span.parentSpanId) && span.parentSpanId !== span.spanId) {
-      children.set(span.parentSpanId, [...(children.get(span.parentSpanId) ?? []), span]);
-    }
-  }
-  const rows: Row[] = [];
-  const visited = new Set<TraceSpan>();
-  const expanded = new Set<string>();
-  const visit = (span: TraceSpan, depth: number): void => {
-    if (visited.has(span)) return;
-    visited.add(span);
-    rows.push({ span, depth });
-    // A repeated span id expands its children once, so no subtree is drawn twice.
-    if (expanded.has(span.spanId)) return;
-    expanded.add(span.spanId);
-    for (const child of children.get(span.spanId) ?? []) visit(child, depth + 1);
-  };
-  for (const span of byStart) if (span.parentSpanId === null || !ids.has(span.parentSpanId)) visit(span, 0);
-  // Spans caught in a parent cycle are reachable from no root; still show every span once.
-  for (const span of byStart) visit(span, 0);
-  return rows;
 }
 
 function money(n: number): string {

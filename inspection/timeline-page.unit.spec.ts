@@ -1,10 +1,11 @@
 import { describe, expect, it } from "vitest";
-import type { StoredEvent } from "../../nats/order-history.ts";
-import type { TraceLookup, TraceSpan } from "../../otel/jaeger-query.ts";
-import type { LogLine, LogLookup } from "../../shared/log-query.ts";
-import type { OrderEvent } from "../../shared/events.ts";
-import { foldOrder } from "./domain/order.ts";
-import { publisherOf, renderTimelinePage } from "./timeline-page.ts";
+import type { StoredEvent } from "../nats/order-history.ts";
+import type { TraceLookup, TraceSpan } from "./trace-span.ts";
+import type { LogLine, LogLookup } from "./log-query.ts";
+import type { OrderEvent } from "../shared/events.ts";
+// The page is given the order service's own fold, as GET /orders/{id}/view gives it.
+import { foldOrder } from "../services/order/domain/order.ts";
+import { publisherOf, renderOrderTimelinePage } from "./timeline-page.ts";
 
 const ORDER_ID = "ord_timeline1";
 const TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736";
@@ -75,13 +76,13 @@ const lookup = (spans: TraceSpan[] | null, warning?: string): TraceLookup => ({
 });
 
 function page(events: StoredEvent[], trace: TraceLookup | null): string {
-  return renderTimelinePage({ orderId: ORDER_ID, view: foldOrder(events.map((e) => e.event)), events, trace });
+  return renderOrderTimelinePage({ orderId: ORDER_ID, order: foldOrder(events.map((e) => e.event)), events, trace });
 }
 
 /** The attribute values of `name` on elements that carry it, in document order. */
 const attrs = (doc: string, name: string) => [...doc.matchAll(new RegExp(`${name}="([^"]*)"`, "g"))].map((m) => m[1]);
 
-describe("renderTimelinePage", () => {
+describe("renderOrderTimelinePage", () => {
   it("lists the events in stream order with sequence, time, type and publishing service", () => {
     const doc = page(HAPPY, lookup([span("root", null, 0, 10)]));
 
@@ -110,9 +111,9 @@ describe("renderTimelinePage", () => {
       ],
       `Jaeger said <b>"no"</b>`,
     );
-    const doc = renderTimelinePage({
+    const doc = renderOrderTimelinePage({
       orderId: `${ORDER_ID}"<i>`,
-      view: foldOrder(HAPPY.map((e) => e.event)),
+      order: foldOrder(HAPPY.map((e) => e.event)),
       events: HAPPY,
       trace: { ...trace, traceId: `${TRACE_ID}<u>`, jaegerUrl: `http://j/trace/x"onmouseover="alert(3)` },
     });
@@ -185,7 +186,7 @@ describe("renderTimelinePage", () => {
   });
 });
 
-describe("renderTimelinePage: the log lines", () => {
+describe("renderOrderTimelinePage: the log lines", () => {
   const QUERY = `orderId:="${ORDER_ID}" | sort by (_time) | limit 1000`;
   const logLine = (ms: number, service: string, msg: string, fields: Record<string, string> = {}, level = "info"): LogLine => ({
     time: new Date(T0 + ms).toISOString().replace(/0+Z$/, "Z"),
@@ -201,9 +202,9 @@ describe("renderTimelinePage: the log lines", () => {
     ...(warning === undefined ? {} : { warning }),
   });
   const withLogs = (l: LogLookup) =>
-    renderTimelinePage({
+    renderOrderTimelinePage({
       orderId: ORDER_ID,
-      view: foldOrder(HAPPY.map((e) => e.event)),
+      order: foldOrder(HAPPY.map((e) => e.event)),
       events: HAPPY,
       trace: lookup([span("a", null, 0, 10)]),
       logs: l,
@@ -260,9 +261,9 @@ describe("renderTimelinePage: the log lines", () => {
     expect(none).toContain("The log store has no lines for this order (yet");
     // Without a lookup (a caller that does not read logs), no section at all; without a store, a note.
     expect(page(HAPPY, null)).not.toContain("logs-title");
-    const off = renderTimelinePage({
+    const off = renderOrderTimelinePage({
       orderId: ORDER_ID,
-      view: foldOrder(HAPPY.map((e) => e.event)),
+      order: foldOrder(HAPPY.map((e) => e.event)),
       events: HAPPY,
       trace: null,
       logs: "not-configured",
@@ -324,7 +325,7 @@ describe("escaping an order's data (hono/html)", () => {
   });
 
   it("given a hostile order id, then it is escaped in the title, the heading and the link's attribute", () => {
-    const doc = renderTimelinePage({ orderId: EVIL, view: null, events: [], trace: null });
+    const doc = renderOrderTimelinePage({ orderId: EVIL, order: null, events: [], trace: null });
     expect(doc).toContain(`<title>Order ${EVIL_ESCAPED} · timeline</title>`);
     expect(doc).toContain(`<h1>Order <code>${EVIL_ESCAPED}</code></h1>`);
     expect(doc).toContain(`<a href="../${encodeURIComponent(EVIL).replaceAll("'", "&#39;")}">order</a>`);

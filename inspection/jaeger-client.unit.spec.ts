@@ -1,8 +1,11 @@
+// fetchTrace end to end against recorded Jaeger answers: the HTTP side (inspection/jaeger-client.ts)
+// and, through it, the mapping of both answer formats (inspection/jaeger-spans.ts).
 import { createServer, type RequestListener, type Server } from "node:http";
 import { readFileSync } from "node:fs";
 import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
-import { fetchTrace, jaegerTraceUrl, type TraceSpan } from "./jaeger-query.ts";
+import { fetchTrace, jaegerTraceUrl } from "./jaeger-client.ts";
+import type { TraceSpan } from "./trace-span.ts";
 
 const BASE = "http://jaeger.test:16686";
 const TRACE_ID = "00000000000000000000000000000001";
