@@ -111,7 +111,7 @@ async function eventually(what: string, probe: () => boolean | Promise<boolean>)
   throw new Error(`timed out waiting for ${what}`);
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 const HAPPY: EventType[] = ["ORDER_CREATED", "PAYMENT_COMPLETED", "SHIPPING_READY"];
 
 describe("PartitionWorker", () => {
