@@ -13,9 +13,11 @@ import { anEvent } from "../shared/testing/decider-spec.ts";
 import type { EventType, OrderEvent } from "../shared/events.ts";
 import { newOrderId } from "../shared/ids.ts";
 import { createLogger } from "../shared/logger.ts";
+import { Kvm } from "@nats-io/kv";
 import { ensureOrderStreams, ensurePartitionConsumer } from "./setup.ts";
+import { kvCrashSuspects } from "./crash-suspects.ts";
 import { partitionConsumerConfig } from "./definitions.ts";
-import { consumerName, eventSubject, ORDERS_STREAM, partitionOf } from "./subjects.ts";
+import { consumerName, eventSubject, ORDERS_STREAM, OWNER_GROUP, partitionOf } from "./subjects.ts";
 import { PartitionWorker, type PartitionWorkerOptions } from "./partition-worker.ts";
 import type { Delivery, GivenUp, PartitionHandler } from "./delivery.ts";
 
@@ -238,5 +240,46 @@ describe("PartitionWorker", () => {
       priority_groups?: { pinned_client_id?: string }[];
     };
     expect(info.priority_groups?.[0]?.pinned_client_id ?? "").toBe("");
+  });
+
+  it("takes over what a dead owner left: suspects one at a time, the one owners died of three times dead-lettered, new events after", async () => {
+    const [o1, o2, o3, o4] = ordersOfPartition(4) as [string, string, string, string];
+    const left = [await publish(o1, "ORDER_CREATED"), await publish(o2, "ORDER_CREATED"), await publish(o3, "ORDER_CREATED")];
+    const suspects = kvCrashSuspects(await new Kvm(nc).create(`spec_suspects_${partition}`), SERVICE);
+    // The first owner takes all three and never finishes (its handlers hang), then its connection goes: it died.
+    const deadConn = await connect({ servers: server.url });
+    const hanging = recordingHandler(() => new Promise<void>(() => {}));
+    await ensurePartitionConsumer(jsm, ORDERS_STREAM, partitionConsumerConfig(SERVICE, partition));
+    const dead = new PartitionWorker({
+      js: jetstream(deadConn),
+      jsm: await jetstreamManager(deadConn),
+      service: SERVICE,
+      partition,
+      handler: hanging.handler,
+      log,
+      retryDelayMs: () => 10,
+      suspects,
+    });
+    await dead.start();
+    await eventually("the first owner holding all three", () => hanging.handled.length === 3);
+    // Owners died twice already while handling o2 alone.
+    await suspects.started(partition, left[1]!, 2);
+    await deadConn.close();
+    // Its pin would expire after OWNER_TTL_MS; unpinned at once here.
+    await jsm.consumers.unpin(ORDERS_STREAM, consumerName(SERVICE, partition), OWNER_GROUP);
+
+    const givenUp: GivenUp[] = [];
+    const { handler, handled, maxInFlight } = recordingHandler(() => sleep(20));
+    await startWorker(handler, { suspects, giveUp: async (m) => void givenUp.push(m) });
+    // A new event is what pins the new owner (the old ones come back only after ack_wait).
+    const fresh = await publish(o4, "ORDER_CREATED");
+    await eventually("the new event handled", () => handled.some((h) => h.orderId === o4));
+    expect(handled.map((h) => h.orderId)).toEqual([o1, o3, o4]);
+    expect(handled.every((h) => !h.delivery.firstSight || h.orderId === o4)).toBe(true);
+    expect(maxInFlight()).toBe(1);
+    expect(givenUp.map((g) => [g.seq, g.reason])).toEqual([[left[1], "crashed the consumer 3 times"]]);
+    // Done ones leave no record behind.
+    for (const seq of left) expect(await suspects.starts(partition, seq)).toBe(0);
+    await eventually("the floor at the new event", async () => (await ackFloor()) === fresh);
   });
 });

@@ -45,9 +45,11 @@ export class AckWindow<A, E extends Windowed<A> = Windowed<A>> {
     if (entry.seq <= this.floorSeq || this.bySeq.has(entry.seq)) return false;
     this.bySeq.set(entry.seq, entry);
     // Almost always the highest so far; a stream read on taking over may fill a gap below.
-    let i = this.pending.length;
-    while (i > 0 && this.pending[i - 1]!.seq > entry.seq) i--;
-    this.pending.splice(i, 0, entry);
+    const pending = this.pending;
+    let i = pending.length;
+    while (i > 0 && pending[i - 1]!.seq > entry.seq) i--;
+    if (i === pending.length) pending.push(entry);
+    else pending.splice(i, 0, entry);
     return true;
   }
 
@@ -67,16 +69,12 @@ export class AckWindow<A, E extends Windowed<A> = Windowed<A>> {
   complete(entry: E): boolean {
     entry.done = true;
     const pending = this.pending;
-    let n = 0;
-    while (n < pending.length && pending[n]!.done) {
-      const e = pending[n]!;
+    while (pending.length > 0 && pending[0]!.done) {
+      const e = pending.shift()!;
       this.bySeq.delete(e.seq);
       this.floorSeq = e.seq;
       if (e.msg !== undefined) this.ackable = e.msg;
-      n++;
     }
-    if (n === 1) pending.shift();
-    else if (n > 1) pending.splice(0, n);
     return this.ackable !== undefined;
   }
 
