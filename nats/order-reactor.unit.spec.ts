@@ -137,7 +137,13 @@ describe("order reactor", () => {
 
   it("given an event learnt below one already known, then the state is refolded in stream order", async () => {
     const seen: State[] = [];
-    const core: OrderReactor<State, "charge"> = { ...chargeOnce, decide: (s) => (seen.push(s), []) };
+    const core: OrderReactor<State, "charge"> = {
+      ...chargeOnce,
+      decide: (s) => {
+        seen.push(s);
+        return [];
+      },
+    };
     // The read sees only the later event (a view from before the earlier one was readable).
     const { deliver } = given(["ORDER_CREATED", "ORDER_CANCEL_REQUESTED"], { reactor: core, read: (mine) => mine.slice(1) });
     await deliver("ORDER_CREATED");
