@@ -1,6 +1,6 @@
 /**
- * One partition of one service, on the instance that owns it. The partition's consumer is pinned to
- * one puller (priority group `pinned_client`), so while this instance holds the pin every event of
+ * One lane of one service (its consumer of the partitions p with p mod LANES = lane, nats/subjects.ts),
+ * on the instance that owns it. The lane's consumer is pinned to one puller (priority group `pinned_client`), so while this instance holds the pin every event of
  * the partition's orders that the service acts on comes here, in stream order. Here:
  *
  * - Events of different orders are handled concurrently (publishes and acknowledgements pipelined);
@@ -23,20 +23,23 @@
  * - Stopping (shutdown or hand-over): nothing new is taken, what was taken finishes (an event waiting
  *   for its next attempt is left to the next owner), the floor is acknowledged, and the pin is
  *   released so the next owner is pinned at once.
+ *
+ * Here: binding, pulling, taking over. Which event runs when: nats/partition/order-scheduler.ts; what
+ * to ack: partition/ack-window.ts; one event's retries, dead letter, crash count: partition/event-runner.ts.
  */
 import type { Consumer, ConsumerInfo, ConsumerMessages, JetStreamClient, JetStreamManager, JsMsg, StoredMsg } from "@nats-io/jetstream";
-import { errors, type MsgHdrs } from "@nats-io/transport-node";
-import { recordSpanError } from "../otel/span-error.ts";
-import { traceFields, type Logger } from "../shared/logger.ts";
-import { MessagingAttr } from "../otel/messaging-attributes.ts";
-import { startConsumerSpan } from "./consumer-span.ts";
+import { errors } from "@nats-io/transport-node";
+import type { Logger } from "../shared/logger.ts";
+import type { Topology } from "../shared/config.ts";
 import { MAX_DELIVER, OWNER_TTL_MS } from "./definitions.ts";
-import { decodeEvent, type Delivery, type GiveUp, type HandledReport, type HandleOutcome, type PartitionHandler } from "./delivery.ts";
+import type { GiveUp, HandledReport, PartitionHandler } from "./delivery.ts";
 import { rebindDelayMs, stopWhenDeleted } from "./durable-loop.ts";
-import { storeRefusal } from "../shared/store-refusal.ts";
 import type { CrashSuspects } from "./crash-suspects.ts";
 import { readPartitionRange } from "./order-history.ts";
-import type { Topology } from "../shared/config.ts";
+import { AckWindow } from "./partition/ack-window.ts";
+import { EventRunner, type Entry } from "./partition/event-runner.ts";
+import { OrderScheduler } from "./partition/order-scheduler.ts";
+import { Pauses } from "./partition/pauses.ts";
 import {
   CONSUMED_EVENT_TYPES,
   consumerName,
@@ -46,7 +49,6 @@ import {
   parseEventSubject,
   laneOf,
   laneSubjectFilters,
-  type EventSubject,
   type ServiceName,
 } from "./subjects.ts";
 
@@ -69,7 +71,8 @@ export interface PartitionWorkerOptions {
   js: JetStreamClient;
   jsm: JetStreamManager;
   service: ServiceName;
-  partition: number;
+  /** The lane this worker reads (lane k: the partitions p with p mod LANES = k, nats/subjects.ts). */
+  lane: number;
   handler: PartitionHandler;
   log: Logger;
   /** Writes the dead letter of an event given up (invalid, or out of attempts). */
@@ -87,9 +90,6 @@ export interface PartitionWorkerOptions {
   topology?: Topology;
 }
 
-/** Default of CRASH_LIMIT. */
-export const DEFAULT_CRASH_LIMIT = 3;
-
 /** What a consumer reports for the JetStream gauges, as this worker sees it. */
 export interface WorkerStats {
   consumer: string;
@@ -97,70 +97,56 @@ export interface WorkerStats {
   unacked: number;
 }
 
-type EntryState = "queued" | "running" | "done" | "abandoned";
-
-/** One event taken for handling: delivered here, or read from the stream on taking over. */
-interface Entry {
-  seq: number;
-  subject: string;
-  data: Uint8Array;
-  headers: MsgHdrs | undefined;
-  /** The latest delivery of the message here; undefined for one read from the stream (until redelivered). */
-  msg: JsMsg | undefined;
-  firstSight: boolean;
-  /** The subject's tokens (null: not an event subject; the entry is then rejected). */
-  parsed: EventSubject | null;
-  state: EntryState;
-  /** Left unacknowledged by a previous owner (which may have died of it): handled in isolation. */
-  suspect: boolean;
-}
-
 export class PartitionWorker {
   readonly consumer: string;
-  /** Whether the "handled" line is logged (LOG_LEVEL info or below): its fields are not even built otherwise. */
-  private readonly logHandled: boolean;
   private readonly types: ReadonlySet<string>;
-  private readonly maxAttempts: number;
+  private readonly runner: EventRunner;
+  /** What is taken and not yet acknowledged; the floor to acknowledge. */
+  private readonly window = new AckWindow<JsMsg, Entry>();
+  /** Which taken event may run now: per order in turn, CONCURRENT_ORDERS orders at once, suspects alone. */
+  private readonly orders = new OrderScheduler<Entry>(CONCURRENT_ORDERS);
+  /** The current pull, stopped by stop() (undefined between binds). */
   private messages: ConsumerMessages | undefined;
+  /** The pull loop started by start(): stop() waits for it to end. */
   private loop: Promise<void> | undefined;
+  /** Set once by stop(): nothing new is taken, sleeps end, suspects stop running alone. */
   private stopping = false;
   /** `created` of the consumer bound last: a new one (a replay recreated it) numbers from scratch. */
   private consumerCreated = "";
-  /** Stream's last sequence when the consumer was bound: what is at or below may have been handled. */
+  /**
+   * Stream's last sequence when the consumer was bound: a first delivery above it is a first sight
+   * (nothing can have handled it); at or below, a previous owner may have.
+   */
   private horizon = Number.MAX_SAFE_INTEGER;
+  /** The pin id of the deliveries taken last: a delivery under another one means a takeover. */
   private pin = "";
+  /** Counts takeovers: a catch-up that sees it change while it read knows to read again. */
   private epoch = 0;
+  /** A catch-up is running: deliveries wait in `buffered`, so none overtakes what it reads. */
   private catchingUp = false;
+  /** Deliveries held back while catching up, taken once it is done (or earlier, in stream order with it). */
   private buffered: JsMsg[] = [];
-  /** Entries not yet under the floor, ascending by sequence. */
-  private readonly window: Entry[] = [];
-  private readonly entries = new Map<number, Entry>();
-  /** Highest sequence under the floor: everything up to it is done. */
-  private floor = 0;
-  private ackable: JsMsg | undefined;
+  /** One ack per event-loop turn: set while its microtask is queued. */
   private ackScheduled = false;
-  private readonly orders = new Map<string, Entry[]>();
-  /** Orders with events waiting for one of the CONCURRENT_ORDERS slots. */
-  private readonly waitingOrders: string[] = [];
-  private runningOrders = 0;
-  private readonly sleeping = new Set<() => void>();
+  private readonly flushAckSoon = () => this.flushAck();
+  /** The pauses (retry, dead-letter write, catch-up), cut short by stop(). */
+  private readonly pauses = new Pauses();
+  /** Set by settled(): resolves stop()'s wait once no order has anything running or waiting. */
   private idle: (() => void) | undefined;
-  /** Sequences a new owner took over from the previous one: entries in it are suspects. */
+  /** Sequences a new owner took over from the previous one (the last catch-up's): entries in it are suspects. */
   private suspectRange = { from: 1, to: 0 };
-  /** Suspect entries not yet handled: while any, nothing else starts. */
-  private pendingSuspects = 0;
-  /** Handlers of non-suspect entries running now (a suspect waits for them to finish). */
-  private runningOthers = 0;
-  /** Suspects run one after the other: each waits for the one before. */
-  private suspectTurn: Promise<void> = Promise.resolve();
-  /** Woken when pendingSuspects or runningOthers drops to 0, or on stop. */
-  private readonly gateWaiters = new Set<() => void>();
 
   constructor(private readonly opts: PartitionWorkerOptions) {
-    this.consumer = consumerName(opts.service, opts.partition);
+    this.consumer = consumerName(opts.service, opts.lane);
     this.types = new Set(CONSUMED_EVENT_TYPES[opts.service]);
-    this.maxAttempts = opts.maxAttempts ?? MAX_DELIVER;
-    this.logHandled = opts.log.isLevelEnabled("info");
+    this.runner = new EventRunner({
+      ...opts,
+      consumer: this.consumer,
+      maxAttempts: opts.maxAttempts ?? MAX_DELIVER,
+      sleep: (ms) => this.pauses.sleep(ms),
+      done: (entry) => this.done(entry),
+      stopping: () => this.stopping,
+    });
   }
 
   /** Binds the consumer (trying again while NATS does not answer) and pulls; rebinds whenever it breaks. */
@@ -211,8 +197,9 @@ export class PartitionWorker {
   async stop(handOver = true): Promise<void> {
     this.stopping = true;
     this.messages?.stop();
-    for (const wake of this.sleeping) wake();
-    this.openGate();
+    this.pauses.stop();
+    this.orders.stopIsolating();
+    this.pump();
     await this.settled();
     this.flushAck();
     await this.loop;
@@ -220,7 +207,7 @@ export class PartitionWorker {
   }
 
   stats(): WorkerStats {
-    return { consumer: this.consumer, unacked: this.window.length };
+    return { consumer: this.consumer, unacked: this.window.size };
   }
 
   private async bind(): Promise<Consumer> {
@@ -229,20 +216,11 @@ export class PartitionWorker {
     if (info.created !== this.consumerCreated) {
       // A new consumer (first bind, or recreated by a replay): its sequences start over here too.
       this.consumerCreated = info.created;
-      this.resetSequences();
+      this.window.reset();
+      this.pin = "";
     }
     this.horizon = (await this.opts.jsm.streams.info(ORDERS_STREAM)).state.last_seq;
     return consumer;
-  }
-
-  private resetSequences(): void {
-    // What is still running of the old consumer finishes, but is no longer acknowledged through it.
-    for (const entry of this.window) entry.msg = undefined;
-    this.window.length = 0;
-    this.entries.clear();
-    this.floor = 0;
-    this.ackable = undefined;
-    this.pin = "";
   }
 
   private delivered(msg: JsMsg): void {
@@ -277,386 +255,134 @@ export class PartitionWorker {
       const epoch = this.epoch;
       try {
         const info = await this.opts.jsm.consumers.info(ORDERS_STREAM, this.consumer);
-        const from = Math.max(info.ack_floor.stream_seq, this.floor) + 1;
+        const from = Math.max(info.ack_floor.stream_seq, this.window.floor) + 1;
+        const to = info.delivered.stream_seq;
         if (this.opts.suspects) {
-          this.suspectRange = { from, to: info.delivered.stream_seq };
-          // Taken here before and still waiting: suspects too, or one waiting at the gate would
-          // hold back a suspect of the same order behind it.
-          for (const e of this.window) if (e.state === "queued" && e.seq <= info.delivered.stream_seq) this.markSuspect(e);
+          this.suspectRange = { from, to };
+          // Taken here before and still waiting: suspects too (they may be what killed the previous owner).
+          for (const e of this.window.entries()) if (e.state === "queued" && e.seq <= to) this.orders.markSuspect(e.order, e);
+          this.pump();
         }
         const stored = await readPartitionRange(
           this.opts.jsm,
-          laneSubjectFilters(this.opts.service, this.opts.partition, this.opts.topology),
+          laneSubjectFilters(this.opts.service, this.opts.lane, this.opts.topology),
           from,
-          info.delivered.stream_seq,
+          to,
         );
-        // What was delivered here under the new pin is taken as delivered (it may be first sight);
-        // the rest of the range is what the previous owner left.
-        const deliveredHere = new Set(this.buffered.map((m) => m.seq));
+        // What was delivered here under the new pin is taken as delivered (it may be first sight), the
+        // rest of the range is what the previous owner left: all of it in stream order, so that no
+        // redelivery of an order's event lands behind a later event of the same order read here.
+        const deliveredHere = new Map(this.buffered.map((m) => [m.seq, m]));
         let taken = 0;
-        for (const m of stored) if (!deliveredHere.has(m.seq) && this.wants(m.subject) && this.takeStored(m)) taken++;
-        if (taken > 0) {
-          this.opts.log.info(
-            { consumer: this.consumer, from, to: info.delivered.stream_seq, taken },
-            "took over events the previous owner left unacknowledged",
-          );
+        for (const m of stored) {
+          const here = deliveredHere.get(m.seq);
+          if (here === undefined) {
+            if (this.takeStored(m)) taken++;
+          } else {
+            deliveredHere.delete(m.seq);
+            this.take(here);
+          }
         }
+        this.buffered = this.buffered.filter((m) => deliveredHere.has(m.seq));
+        if (taken > 0)
+          this.opts.log.info({ consumer: this.consumer, from, to, taken }, "took over events the previous owner left unacknowledged");
         if (epoch === this.epoch) return;
       } catch (err) {
         this.opts.log.warn({ err, consumer: this.consumer, attempt }, "could not read what the previous owner left; trying again");
-        await this.sleep(rebindDelayMs(attempt));
+        await this.pauses.sleep(rebindDelayMs(attempt));
       }
     }
-  }
-
-  private inSuspectRange(seq: number): boolean {
-    return seq >= this.suspectRange.from && seq <= this.suspectRange.to;
-  }
-
-  private markSuspect(entry: Entry): void {
-    if (entry.suspect) return;
-    entry.suspect = true;
-    this.pendingSuspects++;
-    // One already waiting at the gate as an ordinary entry must now go the suspects' way.
-    this.openGate();
-  }
-
-  private wants(subject: string): boolean {
-    const parsed = parseEventSubject(subject);
-    return parsed !== null && laneOf(parsed.partition) === this.opts.partition && this.types.has(parsed.eventType);
   }
 
   private take(msg: JsMsg): void {
-    const seq = msg.seq;
-    if (seq <= this.floor) {
-      // Done and under the floor: a redelivery the server sent before our acknowledgement reached it.
-      msg.ack();
-      return;
+    switch (this.window.redelivered(msg.seq, msg)) {
+      case "under-floor":
+        // Done and under the floor: a redelivery the server sent before our acknowledgement reached it.
+        msg.ack();
+        return;
+      case "taken":
+        // Redelivered while being handled here (or taken over from the stream): acknowledged through it.
+        return;
+      case "new":
+        this.enqueue(msg.seq, msg.subject, msg.data, msg.headers, msg, msg.info.deliveryCount === 1 && msg.seq > this.horizon);
     }
-    const known = this.entries.get(seq);
-    if (known) {
-      // Redelivered while being handled here (or taken over from the stream): acknowledge through
-      // its latest delivery.
-      known.msg = msg;
-      return;
-    }
-    this.enqueue({
-      seq,
-      subject: msg.subject,
-      data: msg.data,
-      headers: msg.headers,
-      msg,
-      firstSight: msg.info.deliveryCount === 1 && seq > this.horizon,
-      parsed: parseEventSubject(msg.subject),
-      state: "queued",
-      suspect: false,
-    });
   }
 
+  /** Takes an event the previous owner left (read from the stream), unless taken, done, or not this consumer's. */
   private takeStored(m: StoredMsg): boolean {
-    if (this.stopping || m.seq <= this.floor || this.entries.has(m.seq)) return false;
-    this.enqueue({
-      seq: m.seq,
-      subject: m.subject,
-      data: m.data,
-      headers: m.header,
-      msg: undefined,
-      firstSight: false,
-      parsed: parseEventSubject(m.subject),
-      state: "queued",
-      suspect: false,
-    });
+    const parsed = parseEventSubject(m.subject);
+    if (!parsed || laneOf(parsed.partition) !== this.opts.lane || !this.types.has(parsed.eventType)) return false;
+    if (this.stopping || m.seq <= this.window.floor || this.window.get(m.seq) !== undefined) return false;
+    this.enqueue(m.seq, m.subject, m.data, m.header, undefined, false);
     return true;
   }
 
-  private enqueue(entry: Entry): void {
-    // Read from the stream on taking over, or delivered before (to an owner that may have died of
-    // it); a first delivery here is no suspect, though the range of a fresh owner includes it.
-    if (this.inSuspectRange(entry.seq) && (entry.msg === undefined || entry.msg.info.deliveryCount > 1)) this.markSuspect(entry);
-    this.entries.set(entry.seq, entry);
-    // Almost always the highest so far; a stream read on taking over may fill a gap below.
-    let i = this.window.length;
-    while (i > 0 && this.window[i - 1]!.seq > entry.seq) i--;
-    this.window.splice(i, 0, entry);
-    const orderId = entry.parsed?.orderId ?? "";
-    const queue = this.orders.get(orderId);
-    if (queue) {
-      queue.push(entry);
-      return;
-    }
-    this.orders.set(orderId, [entry]);
-    if (this.runningOrders < CONCURRENT_ORDERS) this.startOrder(orderId);
-    else this.waitingOrders.push(orderId);
+  private enqueue(
+    seq: number,
+    subject: string,
+    data: Uint8Array,
+    headers: Entry["headers"],
+    msg: JsMsg | undefined,
+    firstSight: boolean,
+  ): void {
+    const parsed = parseEventSubject(subject);
+    const entry: Entry = {
+      seq,
+      subject,
+      data,
+      headers,
+      msg,
+      done: false,
+      order: parsed?.orderId ?? "",
+      firstSight,
+      parsed,
+      state: "queued",
+      // Read from the stream on taking over, or delivered before (to an owner that may have died of
+      // it); a first delivery here is no suspect, though the range of a fresh owner includes it.
+      suspect: seq >= this.suspectRange.from && seq <= this.suspectRange.to && (msg === undefined || msg.info.deliveryCount > 1),
+    };
+    this.window.add(entry);
+    this.orders.add(entry.order, entry);
+    this.pump();
   }
 
-  private startOrder(orderId: string): void {
-    this.runningOrders++;
-    void this.runOrder(orderId).finally(() => {
-      this.runningOrders--;
-      const next = this.waitingOrders.shift();
-      if (next !== undefined) this.startOrder(next);
-      else if (this.orders.size === 0) this.idle?.();
-    });
+  /** Starts every event the scheduler lets start. */
+  private pump(): void {
+    for (let e = this.orders.next(); e !== undefined; e = this.orders.next()) void this.runOrder(e);
   }
 
-  /** Handles one order's entries one after the other. */
-  private async runOrder(orderId: string): Promise<void> {
-    const queue = this.orders.get(orderId)!;
-    while (queue.length > 0) {
-      const entry = queue[0]!;
-      await this.handle(entry);
+  /** Runs one order's events for as long as the scheduler lets it go straight on. */
+  private async runOrder(first: Entry): Promise<void> {
+    const order = first.order;
+    for (let entry: Entry | undefined = first; entry !== undefined; ) {
+      await this.runner.run(entry);
       if (entry.state === "abandoned") {
         // Stopping while it waited for another attempt: the rest of the order waits for the next owner.
-        for (const rest of queue) rest.state = "abandoned";
-        break;
-      }
-      queue.shift();
+        for (const rest of this.orders.abandon(order)) rest.state = "abandoned";
+        entry = undefined;
+      } else entry = this.orders.finished(order);
+      this.pump();
     }
-    this.orders.delete(orderId);
-  }
-
-  private async handle(entry: Entry): Promise<void> {
-    if (entry.suspect) return this.handleSuspect(entry);
-    // While suspects wait, nothing else starts: a suspect runs alone, so a death is its own.
-    while (this.pendingSuspects > 0 && !this.stopping) {
-      await this.gate();
-      if (entry.suspect) return this.handleSuspect(entry);
-    }
-    this.runningOthers++;
-    try {
-      await this.handleNow(entry);
-    } finally {
-      if (--this.runningOthers === 0) this.openGate();
-    }
-  }
-
-  /** A suspect, alone: dead-lettered if owners died handling it crashLimit times, else handled. */
-  private async handleSuspect(entry: Entry): Promise<void> {
-    const turn = this.suspectTurn;
-    let next!: () => void;
-    this.suspectTurn = new Promise((r) => (next = r));
-    await turn;
-    try {
-      while (this.runningOthers > 0 && !this.stopping) await this.gate();
-      const suspects = this.opts.suspects!;
-      const { partition } = this.opts;
-      const limit = this.opts.crashLimit ?? DEFAULT_CRASH_LIMIT;
-      const event = decodeEvent(entry, entry.parsed);
-      if (this.stopping || typeof event === "string") return await this.handleNow(entry);
-      const starts = await suspects.starts(partition, entry.seq).catch((err: unknown) => {
-        this.opts.log.warn(
-          { err, seq: entry.seq, consumer: this.consumer },
-          "could not read the crash count of a suspect; handling it as never crashed",
-        );
-        return 0;
-      });
-      // The death that left it unacknowledged, and each isolated start that never finished.
-      const deaths = starts + 1;
-      if (deaths >= limit) {
-        entry.state = "running";
-        this.opts.log.error(
-          { seq: entry.seq, consumer: this.consumer, orderId: event.orderId, eventType: event.eventType, deaths },
-          "the event crashed its consumer; dead-lettering it",
-        );
-        await this.giveUpOrKeep(entry, deaths, `crashed the consumer ${deaths} times`, "dead_lettered", event.eventType);
-      } else {
-        await suspects.started(partition, entry.seq, starts + 1).catch((err: unknown) => {
-          this.opts.log.warn(
-            { err, seq: entry.seq, consumer: this.consumer },
-            "could not record a suspect's start; a crash now goes uncounted",
-          );
-        });
-        await this.handleNow(entry);
-        if (entry.state === "done")
-          this.opts.log.info(
-            { seq: entry.seq, consumer: this.consumer, orderId: event.orderId, eventType: event.eventType, deaths },
-            "handled a suspect in isolation",
-          );
-        // Abandoned (stopping while it waited for another attempt): no death, the start is taken back.
-        if (entry.state === "abandoned" && starts > 0) await suspects.started(partition, entry.seq, starts).catch(() => {});
-      }
-      if (entry.state === "done" || (entry.state === "abandoned" && starts === 0))
-        await suspects.finished(partition, entry.seq).catch(() => {});
-    } finally {
-      if (--this.pendingSuspects === 0) this.openGate();
-      next();
-    }
-  }
-
-  /** Waits until the gate opens (suspects done, others done, or stopping). */
-  private gate(): Promise<void> {
-    return new Promise((resolve) => this.gateWaiters.add(resolve));
-  }
-
-  private openGate(): void {
-    const waiters = [...this.gateWaiters];
-    this.gateWaiters.clear();
-    for (const wake of waiters) wake();
-  }
-
-  private async handleNow(entry: Entry): Promise<void> {
-    entry.state = "running";
-    const parsedSubject = entry.parsed;
-    const event = decodeEvent(entry, parsedSubject);
-    if (typeof event === "string") {
-      this.opts.log.error(
-        { seq: entry.seq, consumer: this.consumer, orderId: parsedSubject?.orderId, reason: event },
-        "rejected a message that is not a valid order event",
-      );
-      await this.giveUpOrKeep(entry, 1, event, "rejected");
-      return;
-    }
-    for (let attempt = 1; ; attempt++) {
-      const outcome = await this.attempt(entry, event, parsedSubject, attempt);
-      if (outcome === "ok") return this.done(entry);
-      this.opts.handler.forget(event.orderId);
-      // A full store is the server's condition, not the event's fault: it waits for room (at the
-      // longest pause) instead of using up its attempts and landing in the dead letters.
-      if (outcome.storeFull) attempt = Math.min(attempt, this.maxAttempts - 1);
-      if (attempt >= this.maxAttempts) {
-        await this.giveUpOrKeep(entry, attempt, outcome.reason, "dead_lettered", event.eventType);
-        return;
-      }
-      this.opts.onHandled?.({ eventType: event.eventType, outcome: "retried" });
-      if (!(await this.sleep(this.opts.retryDelayMs(attempt)))) {
-        entry.state = "abandoned";
-        return;
-      }
-      // Keeps the server from handing it out again while it is being retried here.
-      entry.msg?.working();
-    }
-  }
-
-  /** One attempt: the handler under a CONSUMER span; "ok" or why it failed. */
-  private async attempt(
-    entry: Entry,
-    event: Exclude<ReturnType<typeof decodeEvent>, string>,
-    parsedSubject: EventSubject | null,
-    attempt: number,
-  ): Promise<"ok" | { reason: string; storeFull?: boolean }> {
-    const { span, context } = startConsumerSpan({
-      subject: entry.subject,
-      seq: entry.seq,
-      consumer: this.consumer,
-      deliveryCount: attempt,
-      bodySize: entry.data.byteLength,
-      headers: entry.headers,
-      parsedSubject,
-    });
-    span.setAttribute(MessagingAttr.messageId, event.eventId);
-    const delivery: Delivery = {
-      seq: entry.seq,
-      subject: entry.subject,
-      consumer: this.consumer,
-      attempt,
-      traceparent: entry.headers?.get(Header.traceparent) || null,
-      trace: context,
-      firstSight: entry.firstSight && attempt === 1,
-    };
-    const started = performance.now();
-    try {
-      await this.opts.handler.handle(event, delivery);
-      const handlerSeconds = (performance.now() - started) / 1000;
-      this.opts.onHandled?.({ eventType: event.eventType, outcome: "ok", handlerSeconds });
-      // One info line per event a service handles: with the order's POST line (services/order/http.ts),
-      // an order's lines in the log store show its path through every service, each tied to its span.
-      if (this.logHandled) {
-        this.opts.log.info(
-          {
-            orderId: event.orderId,
-            eventType: event.eventType,
-            seq: entry.seq,
-            consumer: this.consumer,
-            attempt,
-            durationMs: Math.round(handlerSeconds * 1e5) / 100,
-            ...traceFields(span),
-          },
-          `handled ${event.eventType}`,
-        );
-      }
-      return "ok";
-    } catch (err) {
-      recordSpanError(span, err);
-      const storeFull = storeRefusal(err) !== null;
-      const last = attempt >= this.maxAttempts && !storeFull;
-      this.opts.log[last ? "error" : "warn"](
-        { err, seq: entry.seq, consumer: this.consumer, orderId: event.orderId, eventType: event.eventType, attempt, ...traceFields(span) },
-        last ? "handler failed on the last attempt; giving the event up" : "handler failed; the event will be tried again",
-      );
-      return { reason: `handler failed ${attempt} times: ${(err as Error).message}`, storeFull };
-    } finally {
-      span.end();
-    }
-  }
-
-  /** Dead-letters the entry; if even that fails, keeps trying (an event is never dropped unrecorded). */
-  private async giveUpOrKeep(entry: Entry, attempts: number, reason: string, outcome: HandleOutcome, eventType = "invalid"): Promise<void> {
-    for (let tries = 1; ; tries++) {
-      try {
-        await this.opts.giveUp?.({
-          subject: entry.subject,
-          seq: entry.seq,
-          data: entry.data,
-          headers: entry.headers,
-          consumer: this.consumer,
-          attempts,
-          reason,
-        });
-        this.opts.onHandled?.({ eventType, outcome });
-        return this.done(entry);
-      } catch (err) {
-        this.opts.log.error({ err, seq: entry.seq, consumer: this.consumer }, "could not write the dead letter; trying again");
-        if (!(await this.sleep(rebindDelayMs(tries)))) {
-          entry.state = "abandoned";
-          return;
-        }
-      }
-    }
+    if (this.orders.idle) this.idle?.();
   }
 
   private done(entry: Entry): void {
-    entry.state = "done";
-    while (this.window.length > 0 && this.window[0]!.state === "done") {
-      const e = this.window.shift()!;
-      this.entries.delete(e.seq);
-      this.floor = e.seq;
-      if (e.msg) this.ackable = e.msg;
-    }
-    if (this.ackable && !this.ackScheduled) {
+    if (this.window.complete(entry) && !this.ackScheduled) {
       this.ackScheduled = true;
       // After the handlers that finish in the same turn (PubAcks read off the socket together): one ack for them all.
-      queueMicrotask(() => this.flushAck());
+      queueMicrotask(this.flushAckSoon);
     }
   }
 
   /** One cumulative ack for everything done up to the floor. */
   private flushAck(): void {
     this.ackScheduled = false;
-    const msg = this.ackable;
-    this.ackable = undefined;
-    msg?.ack();
-  }
-
-  /** Waits `ms`; false when stopping cut it short. */
-  private sleep(ms: number): Promise<boolean> {
-    if (this.stopping) return Promise.resolve(false);
-    return new Promise((resolve) => {
-      const wake = () => {
-        clearTimeout(timer);
-        this.sleeping.delete(wake);
-        resolve(false);
-      };
-      const timer = setTimeout(() => {
-        this.sleeping.delete(wake);
-        resolve(true);
-      }, ms);
-      this.sleeping.add(wake);
-    });
+    this.window.takeAck()?.ack();
   }
 
   /** Resolves once no order has an event running or queued (abandoned ones aside). */
   private settled(): Promise<void> {
-    if (this.orders.size === 0) return Promise.resolve();
+    if (this.orders.idle) return Promise.resolve();
     return new Promise((resolve) => {
       this.idle = () => {
         this.idle = undefined;
@@ -667,11 +393,11 @@ export class PartitionWorker {
 
   /** Releases the pin if it is still this worker's, so the next puller is pinned at once. */
   private async releasePin(): Promise<void> {
+    // priority_groups: in the server's answer since 2.11, not yet in nats.js 3.4's type.
     const info = (await this.opts.jsm.consumers.info(ORDERS_STREAM, this.consumer)) as ConsumerInfo & {
-      // In the server's answer since 2.11; not yet in nats.js 3.4's type.
       priority_groups?: { group: string; pinned_client_id?: string }[];
     };
-    const group = info.priority_groups?.find((g) => g.group === OWNER_GROUP);
-    if (group?.pinned_client_id === this.pin) await this.opts.jsm.consumers.unpin(ORDERS_STREAM, this.consumer, OWNER_GROUP);
+    if (info.priority_groups?.find((g) => g.group === OWNER_GROUP)?.pinned_client_id === this.pin)
+      await this.opts.jsm.consumers.unpin(ORDERS_STREAM, this.consumer, OWNER_GROUP);
   }
 }

@@ -1,9 +1,9 @@
 /**
- * A service instance's share of the partitions: it joins its service's instances (heartbeats in the
- * instances bucket, see partition-owners.ts), runs a PartitionWorker for each partition it is
- * assigned, and hands a partition over when the assignment moves it elsewhere (an instance joined)
+ * A service instance's share of the lanes: it joins its service's instances (heartbeats in the
+ * instances bucket, see partition-owners.ts), runs a PartitionWorker for each lane it is
+ * assigned, and hands a lane over when the assignment moves it elsewhere (an instance joined)
  * or takes one over when its owner left or died. Per-order order across instances comes from the
- * server pinning each partition consumer to one puller; the assignment only spreads the work.
+ * server pinning each lane's consumer to one puller; the assignment only spreads the work.
  */
 import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
 import type { KV } from "@nats-io/kv";
@@ -48,7 +48,7 @@ export interface RunningConsumers {
   stop(): Promise<void>;
 }
 
-/** Joins the service's instances and runs the partitions assigned here; resolves once they are bound. */
+/** Joins the service's instances and runs the lanes assigned here; resolves once they are bound. */
 export async function startPartitionedConsumers(opts: PartitionedConsumerOptions): Promise<RunningConsumers> {
   const workers = new Map<number, PartitionWorker>();
   let stopping = false;
@@ -66,12 +66,12 @@ export async function startPartitionedConsumers(opts: PartitionedConsumerOptions
       );
       const joining = [...owned].filter((p) => !workers.has(p));
       await Promise.all(
-        joining.map(async (partition) => {
+        joining.map(async (lane) => {
           const worker = new PartitionWorker({
             js: opts.js,
             jsm: opts.jsm,
             service: opts.service,
-            partition,
+            lane,
             handler: opts.handlers(),
             log: opts.log,
             giveUp: opts.giveUp,
@@ -81,11 +81,11 @@ export async function startPartitionedConsumers(opts: PartitionedConsumerOptions
             onHandled: opts.onHandled,
             topology: opts.topology,
           });
-          workers.set(partition, worker);
+          workers.set(lane, worker);
           try {
             await worker.start();
           } catch (err) {
-            workers.delete(partition);
+            workers.delete(lane);
             throw err;
           }
         }),
@@ -104,7 +104,7 @@ export async function startPartitionedConsumers(opts: PartitionedConsumerOptions
     onChange: (owned) => {
       const done = apply(owned);
       if (first === undefined) first = done;
-      else done.catch((err) => opts.log.error({ err }, "could not take over partitions; will try at the next change"));
+      else done.catch((err) => opts.log.error({ err }, "could not take over lanes; will try at the next change"));
     },
   });
   await first;

@@ -121,7 +121,7 @@ describe("a message that crashes its consumer", () => {
     for (const id of innocents) expect(await eventTypes(sys.orderUrl, id), id).toEqual(HAPPY);
     expect((await listDeadLetters(jsm)).map((d) => d.streamSeq)).toEqual([guiltySeq]);
     // The innocent orders of its partition were left behind by a dead owner too, and were handled
-    // one at a time (nats/partition-worker.ts logs each such event).
+    // one at a time (nats/partition/event-runner.ts logs each such event).
     const isolated = new Set(
       payments.flatMap((p) =>
         p

@@ -192,7 +192,7 @@ export function orderRoutes(app: Hono, runtime: () => OrderRuntime, config: Serv
       const orderId = key === undefined ? newOrderId(site) : await claimOrderId(rt.idempotencyKeys, key, body, newOrderId(site));
       requestSpan(c)?.setAttribute(ORDER_ID_ATTR, orderId);
       const published = await rt.infra.publisher.publish(decideCreate({ orderId, ...body }), requestTrace(c));
-      // The order's first log line (the services log one per event they handle: nats/partition-worker.ts).
+      // The order's first log line (the services log one per event they handle: nats/partition/event-runner.ts).
       rt.infra.log.info(
         {
           orderId,
