@@ -8,8 +8,10 @@ import { findNatsCli, NATS_CLI_INSTALL_HINT } from "../scripts/nats-binary.ts";
 
 export interface NatsBenchResult {
   cli: string;
-  /** `nats bench js pub async`: messages/s */
+  /** `nats bench js pub async`: messages/s, the median of PUBLISH_RUNS runs */
   publishPerSec: number;
+  /** Each run's messages/s: one short run moves by ±30 % on a busy 2-core machine */
+  publishRuns: number[];
   /** `nats bench js ordered`: messages/s */
   orderedReadPerSec: number;
   commands: string[];
@@ -30,6 +32,9 @@ export function msgsPerSec(report: string): number {
   return Number(m[1]!.replaceAll(",", ""));
 }
 
+/** Runs of `js pub async`, each on a purged stream; the median is the figure. */
+const PUBLISH_RUNS = 3;
+
 /** Runs both benches against `url` with `messages` messages of `size` bytes. */
 export async function natsBench(url: string, messages: number, size: number): Promise<NatsBenchResult> {
   const cli = findNatsCli();
@@ -37,7 +42,10 @@ export async function natsBench(url: string, messages: number, size: number): Pr
   const common = ["-s", url, "--msgs", String(messages), "--no-progress", "--stream", "NATSBENCH"];
   const pub = ["bench", "js", "pub", "async", "natsbench.orders", ...common, "--size", String(size), "--create", "--storage", "file"];
   const read = ["bench", "js", "ordered", ...common];
-  const publishPerSec = msgsPerSec(await run(cli, pub));
+  const publishRuns: number[] = [];
+  for (let i = 0; i < PUBLISH_RUNS; i++) publishRuns.push(msgsPerSec(await run(cli, i === 0 ? pub : [...pub, "--purge"])));
+  const publishPerSec = [...publishRuns].sort((a, b) => a - b)[Math.floor(PUBLISH_RUNS / 2)]!;
+  // The stream holds exactly `messages` for the read (each publish run purged it first).
   const orderedReadPerSec = msgsPerSec(await run(cli, read));
-  return { cli, publishPerSec, orderedReadPerSec, commands: [pub, read].map((a) => `nats ${a.join(" ")}`) };
+  return { cli, publishPerSec, publishRuns, orderedReadPerSec, commands: [pub, read].map((a) => `nats ${a.join(" ")}`) };
 }

@@ -22,7 +22,7 @@
  * Phases: (1) raw JetStream publish / ordered read with nats.js and with `nats bench` (natscli), (4)
  * replay, on a bare nats-server; then a system with tracing off: (7) start-up, warm-up + capacity
  * estimate, (2) saturating run, (3) latency at 200 and 1,000 orders/s; a system with tracing on (5):
- * its own warm-up and saturating run. Targets are those of the current-NATS issue (16); they are
+ * its own warm-up and saturating run; on both, the seed load (50 connections, one user). Targets are
  * figures, not assertions — the process exits 0 whatever they are (1 only when the bench itself fails).
  */
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
@@ -109,8 +109,8 @@ const CFG = QUICK
 const WARMUP_CONNECTIONS = 64;
 /** Spans of one happy order's trace: the POST, one publish per event, one process span per consumer of each (no webhook here). */
 const HAPPY_ORDER_SPANS = spanCount(["ORDER_CREATED", "PAYMENT_COMPLETED", "SHIPPING_READY"]);
-/** The issue's tracing-on target, offered as a steady rate with every span sampled. */
-const TRACING_TARGET_RATE = 1_650;
+/** Tracing on must sustain this share of tracing off's rate, every span sampled and exported. */
+const TRACING_SHARE = 0.85;
 /** The batch span processor's schedule (5 s) and a bit: what was queued has reached the sink. */
 const SPAN_EXPORT_WAIT_MS = 5_500;
 /** Seconds of no load after the warm-up, to measure the NATS traffic that does not come from orders. */
@@ -303,7 +303,7 @@ function arrivalsLine(r: RunResult): string {
   return `orders created at ${fmt(r.steady.createdPerSec)}/s${r.steady === r.all ? "" : " in the steady window"}, per 100 ms mean ${fmt(a.mean, 1)} / max ${fmt(a.max)}`;
 }
 
-/** The issue's normalisation: orders/s × 6 stored messages (a happy order's 3 events + 3 notifications, as first counted) ÷ natscli's msgs/s. */
+/** The comparison's normalisation: orders/s × 6 stored messages (a happy order's 3 events + 3 notifications) ÷ natscli's msgs/s. */
 const STORED_PER_ORDER = 6;
 
 /**
@@ -347,7 +347,7 @@ async function seedOnly(machine: object): Promise<void> {
   } finally {
     await bare.stop();
   }
-  say(`nats bench (${nb.cli}): js pub async ${fmt(nb.publishPerSec)} msgs/s`);
+  say(`nats bench (${nb.cli}): js pub async ${fmt(nb.publishPerSec)} msgs/s (median of ${nb.publishRuns.map((r) => fmt(r)).join(" / ")})`);
   const results: Record<string, RunResult> = {};
   const profDir = PROFILE ? mkdtempSync(join(tmpdir(), "orderstream-prof-")) : undefined;
   const off = await startBenchSystem({ label: "off", cpuProfDir: profDir, env: SERVICE_ENV, nodeArgs: NODE_ARGS });
@@ -427,7 +427,7 @@ function capacityGuess(warm: RunResult): number {
  * A saturating run: `rate` offered in one autocannon instance for CFG.satSeconds. When the system
  * kept up (no backlog at the end), the figure is not a capacity: the full run tries again at
  * RETRY_OVERLOAD × the rate it kept up with, up to MAX_SATURATING_TRIES runs in all while time is
- * left. The highest throughput is the figure: the issue asks for a rate sustained for the run, and
+ * left. The highest throughput is the figure: the target is a rate sustained for the run, and
  * a run that kept up sustained its rate, while an overload can come out lower (BENCHMARKS.md,
  * "Settings decided by measurement"); it is then marked not saturated.
  */
@@ -592,7 +592,7 @@ async function main(): Promise<void> {
       );
       nb = await natsBench(bare.url, CFG.rawMessages, body.byteLength);
       say(
-        `nats bench (${nb.cli}): js pub async ${fmt(nb.publishPerSec)} msgs/s, js ordered ${fmt(nb.orderedReadPerSec)} msgs/s — ${nb.commands.join("; ")}`,
+        `nats bench (${nb.cli}): js pub async ${fmt(nb.publishPerSec)} msgs/s (median of ${nb.publishRuns.map((r) => fmt(r)).join(" / ")}), js ordered ${fmt(nb.orderedReadPerSec)} msgs/s — ${nb.commands.join("; ")}`,
       );
       replay = await replayBench(js, jsm, CFG.replayEvents);
       say(
@@ -619,7 +619,7 @@ async function main(): Promise<void> {
   const profDir = PROFILE ? mkdtempSync(join(tmpdir(), "orderstream-prof-")) : undefined;
   say(`starting nats-server + 4 services (tracing off)${profDir ? `, CPU profiles into ${profDir}` : ""}`);
   const off = await startBenchSystem({ label: "off", cpuProfDir: profDir, env: SERVICE_ENV, nodeArgs: NODE_ARGS });
-  let offWarm: RunResult, sat: RunResult, lat200: RunResult, lat1000: RunResult, idleMsgs: { in: number; out: number };
+  let offWarm: RunResult, sat: RunResult, seedOff: RunResult, lat200: RunResult, lat1000: RunResult, idleMsgs: { in: number; out: number };
   const ready: Record<string, number> = {};
   const rss: Record<string, number> = {};
   const rssAtReady: Record<string, number> = {};
@@ -635,7 +635,8 @@ async function main(): Promise<void> {
       `idle: ${fmt(idleMsgs.in, 1)} messages/s to nats-server, ${fmt(idleMsgs.out, 1)} from it (KV heartbeats and watches, pull requests and their heartbeats)`,
     );
     sat = await saturate(off, "tracing off", capacityGuess(offWarm), true);
-    say(`  ${arrivalsLine(sat)}; CPU cores used: ${coresLine(sat)}`);
+    say(`  ${arrivalsLine(sat)}; CPU cores used: ${coresLine(sat)}; CPU ms per order: ${cpuPerOrderLine(sat)}`);
+    seedOff = await seedLoad(off, "tracing off", nb.publishPerSec);
     const leadInS = CFG.latLeadInSeconds;
     lat200 = await measureRun(off, {
       label: `latency at 200 orders/s (${leadInS} s lead-in + ${CFG.lat200Seconds} s)`,
@@ -671,6 +672,8 @@ async function main(): Promise<void> {
     env: { ...SERVICE_ENV, OTEL_TRACES_EXPORTER: "otlp", OTEL_EXPORTER_OTLP_ENDPOINT: sink.url, OTEL_TRACES_SAMPLER: "always_on" },
   });
   let satOn: RunResult, onWarm: RunResult;
+  let seedOn: { run: RunResult; spansPerOrder: number } | undefined;
+  const tracingTargetRate = Math.round(TRACING_SHARE * sat.throughput);
   let ordersOn = NaN;
   let atTargetOn: { run: RunResult; spansPerOrder: number } | undefined;
   let spansDroppedCounted = NaN;
@@ -686,8 +689,8 @@ async function main(): Promise<void> {
       const spansBefore = sink.stats().spans;
       const ordersBefore = (await streamMessages(on.jsm, ORDERS_STREAM)).messages / 3;
       const run = await measureRun(on, {
-        label: `tracing on at ${fmt(TRACING_TARGET_RATE)} orders/s (${leadInS} s lead-in + ${CFG.lat1000Seconds} s)`,
-        rate: TRACING_TARGET_RATE,
+        label: `tracing on at ${fmt(tracingTargetRate)} orders/s (${leadInS} s lead-in + ${CFG.lat1000Seconds} s)`,
+        rate: tracingTargetRate,
         durationS: leadInS + CFG.lat1000Seconds,
         leadInS,
       });
@@ -700,6 +703,16 @@ async function main(): Promise<void> {
     }
     satOn = await saturate(on, "tracing on", Math.max(capacityGuess(onWarm), Math.round(sat.throughput)));
     say(`  ${arrivalsLine(satOn)}; CPU cores used: ${coresLine(satOn)}`);
+    {
+      await new Promise((r) => setTimeout(r, SPAN_EXPORT_WAIT_MS));
+      const spansBefore = sink.stats().spans;
+      const run = await seedLoad(on, "tracing on", nb.publishPerSec);
+      await new Promise((r) => setTimeout(r, SPAN_EXPORT_WAIT_MS));
+      seedOn = { run, spansPerOrder: (sink.stats().spans - spansBefore) / run.all.completed };
+      say(
+        `  tracing on ÷ off (seed load) ${fmt(run.throughput / seedOff.throughput, 3)}; spans exported ${fmt(seedOn.spansPerOrder, 2)} of ${HAPPY_ORDER_SPANS} per order`,
+      );
+    }
     for (const s of on.services) rssOn[s.name] = s.peakRssMiB();
     ordersOn = (await streamMessages(on.jsm, ORDERS_STREAM)).messages / 3; // happy path: 3 events per order
     spansDroppedCounted = await serviceCounter(on, "orderstream_trace_spans_dropped_total");
@@ -723,7 +736,7 @@ async function main(): Promise<void> {
   // service writes one line per event it handles and the order service one per POST (7 per happy
   // order). Two more systems, each offered at least what tracing off sustained: info to stdout only
   // (what logging at info costs by itself), and info to stdout and shipped to VictoriaLogs on this
-  // machine, whose CPU counts as the system's (what shipping costs on top: the issue's target).
+  // machine, whose CPU counts as the system's (what shipping costs on top: at most 5 %).
   let satInfo: RunResult | undefined;
   let satLogs: RunResult | undefined;
   let logLines: { shipped: number; dropped: number; perOrder: number } | undefined;
@@ -778,6 +791,7 @@ async function main(): Promise<void> {
   // ---- table ------------------------------------------------------------------------------------
   /** Messages an order stores: its three events and their three notifications. */
   const nbRatio = (sat.throughput * STORED_PER_ORDER) / nb.publishPerSec;
+  const seedRatio = (seedOff.throughput * STORED_PER_ORDER) / nb.publishPerSec;
   const replayRatio = replay.rebuildPerSec / replay.rawReadPerSec;
   const p99 = (r: RunResult) => percentile(r.steady.latencies, 99);
   const maxRss = Math.max(...Object.values(rss));
@@ -802,21 +816,27 @@ async function main(): Promise<void> {
     ],
     [
       "2 end-to-end POST→SHIPPING_READY, tracing off",
-      "≥ 1,900 orders/s",
-      `${fmt(sat.throughput)} orders/s${sat.drained ? "" : " (not drained)"}${notSaturated(sat)}`,
-      mark(sat.throughput >= 1_900),
-    ],
-    [
-      "2 ratio to nats bench js pub async",
       "reported",
-      `${fmt(nbRatio, 3)} (${fmt(sat.throughput)} orders/s × ${STORED_PER_ORDER} stored messages ÷ ${fmt(nb.publishPerSec)} msgs/s)`,
+      `${fmt(sat.throughput)} orders/s${sat.drained ? "" : " (not drained)"}${notSaturated(sat)}`,
       "",
     ],
     [
+      "2 ratio to nats bench js pub async",
+      "≥ 0.095",
+      `${fmt(nbRatio, 3)} (${fmt(sat.throughput)} orders/s × ${STORED_PER_ORDER} stored messages ÷ ${fmt(nb.publishPerSec)} msgs/s)`,
+      mark(nbRatio >= 0.095),
+    ],
+    [
       "2 CPU per order (services + nats-server)",
-      "≤ 1.0 ms",
-      `${fmt(sat.cpuMsPerOrder, 2)} ms: CPU-bound ceiling on ${machine.cores} cores ≈ ${fmt((machine.cores * 1000) / sat.cpuMsPerOrder)} orders/s`,
-      mark(sat.cpuMsPerOrder <= 1),
+      "≤ 0.8 ms",
+      `${fmt(sat.cpuMsPerOrder, 2)} ms (${cpuPerOrderLine(sat)}): CPU-bound ceiling on ${machine.cores} cores ≈ ${fmt((machine.cores * 1000) / sat.cpuMsPerOrder)} orders/s`,
+      mark(sat.cpuMsPerOrder <= 0.8),
+    ],
+    [
+      "2 seed load (50 connections, one user, no items), tracing off",
+      "ratio ≥ 0.095",
+      `${fmt(seedOff.throughput)} orders/s, ratio ${fmt(seedRatio, 3)}; ${fmt(seedOff.cpuMsPerOrder, 2)} CPU ms/order (${cpuPerOrderLine(seedOff)})`,
+      mark(seedRatio >= 0.095),
     ],
     [
       "2 NATS messages per order, each way",
@@ -827,15 +847,15 @@ async function main(): Promise<void> {
     ],
     [
       "3 p99 POST→SHIPPING_READY @ 200/s",
-      "≤ 20 ms",
+      "≤ 10 ms",
       `${fmt(p99(lat200), 1)} ms (${latencyLine(lat200)})${overloaded(lat200)}`,
-      mark(p99(lat200) <= 20),
+      mark(p99(lat200) <= 10),
     ],
     [
       "3 p99 POST→SHIPPING_READY @ 1,000/s",
-      "≤ 60 ms",
+      "≤ 30 ms",
       `${fmt(p99(lat1000), 1)} ms (${latencyLine(lat1000)})${overloaded(lat1000)}`,
-      mark(p99(lat1000) <= 60),
+      mark(p99(lat1000) <= 30),
     ],
     ["3 HTTP POST /orders @ 200/s", "—", httpLine(lat200), ""],
     ["3 HTTP POST /orders @ 1,000/s", "—", httpLine(lat1000), ""],
@@ -848,21 +868,31 @@ async function main(): Promise<void> {
     ],
     [
       "5 end-to-end POST→SHIPPING_READY, tracing on",
-      "≥ 1,650 orders/s",
-      `${fmt(satOn.throughput)} orders/s${notSaturated(satOn)}; ${fmt((1 - satOn.throughput / sat.throughput) * 100, 1)} % below tracing off`,
-      mark(satOn.throughput >= 1_650),
+      `≥ ${TRACING_SHARE} × tracing off`,
+      `${fmt(satOn.throughput)} orders/s${notSaturated(satOn)}: ${fmt(satOn.throughput / sat.throughput, 3)} of tracing off`,
+      mark(satOn.throughput >= TRACING_SHARE * sat.throughput),
     ],
+    ...(seedOn
+      ? ([
+          [
+            "5 seed load, tracing on",
+            `≥ ${TRACING_SHARE} × off, all spans`,
+            `${fmt(seedOn.run.throughput)} orders/s: ${fmt(seedOn.run.throughput / seedOff.throughput, 3)} of tracing off; ${fmt(seedOn.spansPerOrder, 2)} of ${HAPPY_ORDER_SPANS} spans per order exported`,
+            mark(seedOn.run.throughput >= TRACING_SHARE * seedOff.throughput && seedOn.spansPerOrder >= 0.999 * HAPPY_ORDER_SPANS),
+          ],
+        ] as [string, string, string, string][])
+      : []),
     ...(atTargetOn
       ? ([
           [
-            `5 tracing on at ${fmt(TRACING_TARGET_RATE)} orders/s offered, every span exported`,
+            `5 tracing on at ${fmt(tracingTargetRate)} orders/s offered, every span exported`,
             "kept up, all spans",
             `accepted ${fmt(atTargetOn.run.steady.createdPerSec)}/s, ${atTargetOn.run.drained ? `drained ${fmt(atTargetOn.run.drainMs / 1000, 1)} s after` : "NOT drained"}; ` +
               `${fmt(atTargetOn.spansPerOrder, 2)} of ${HAPPY_ORDER_SPANS} spans per order; p99 ${fmt(p99(atTargetOn.run), 1)} ms`,
             mark(
               atTargetOn.run.drained &&
                 atTargetOn.run.drainMs < SATURATED_DRAIN_MS &&
-                atTargetOn.run.steady.createdPerSec >= KEPT_UP_SHARE * TRACING_TARGET_RATE &&
+                atTargetOn.run.steady.createdPerSec >= KEPT_UP_SHARE * tracingTargetRate &&
                 atTargetOn.spansPerOrder >= 0.999 * HAPPY_ORDER_SPANS,
             ),
           ],
@@ -966,6 +996,8 @@ async function main(): Promise<void> {
           offWarm,
           idleMsgs,
           sat,
+          seedOff,
+          seedOn,
           lat200,
           lat1000,
           onWarm,
