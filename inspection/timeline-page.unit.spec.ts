@@ -217,7 +217,7 @@ describe("renderOrderTimelinePage: the log lines", () => {
         logLine(20, "payment-service", "handled ORDER_CREATED", {
           eventType: "ORDER_CREATED",
           seq: "11",
-          consumer: "payment-p03",
+          consumer: "payment-lane3",
           span_id: "b",
         }),
         logLine(50, "notification-service", "handled SHIPPING_READY", { eventType: "SHIPPING_READY", seq: "19" }, "warn"),
@@ -230,7 +230,7 @@ describe("renderOrderTimelinePage: the log lines", () => {
     expect(rows[0]).toContain(`<time datetime="2026-01-02T03:04:05.001Z">2026-01-02T03:04:05.001Z</time>`);
     expect(rows[1]).toContain("+19 ms");
     expect(rows[1]).toMatch(/class="svc svc-payment">payment-service</);
-    expect(rows[1]).toContain(`consumer=<code>payment-p03</code>`);
+    expect(rows[1]).toContain(`consumer=<code>payment-lane3</code>`);
     expect(rows[0]).toContain(`<a href="#span-a"><code>a</code></a>`);
     expect(doc).toContain(`id="span-a" data-span-id="a"`);
     expect(rows[2]!.startsWith('warn"')).toBe(true);

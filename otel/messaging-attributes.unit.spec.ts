@@ -57,7 +57,7 @@ describe("consumerAttributes", () => {
   it("given one delivery, then a process span with the durable consumer as the consumer group and JetStream's facts", () => {
     const attrs = consumerAttributes({
       destination: DESTINATION,
-      consumerGroup: "payment-p07",
+      consumerGroup: "payment-lane3",
       bodySize: 321,
       stream: "ORDERS",
       streamSequence: 42,
@@ -72,7 +72,7 @@ describe("consumerAttributes", () => {
       "messaging.destination.name": DESTINATION.name,
       "messaging.destination.template": DESTINATION.template,
       "messaging.destination.partition.id": "7",
-      "messaging.consumer.group.name": "payment-p07",
+      "messaging.consumer.group.name": "payment-lane3",
       "messaging.message.body.size": 321,
       "messaging.nats.stream.name": "ORDERS",
       "messaging.nats.stream.sequence": 42,
@@ -85,7 +85,7 @@ describe("consumerAttributes", () => {
   it("given a subject of no known form, then neither template nor partition nor order id", () => {
     const attrs = consumerAttributes({
       destination: { name: "orders.x", template: null },
-      consumerGroup: "notification-p00",
+      consumerGroup: "notification-lane0",
       bodySize: 3,
       stream: "ORDERS",
       streamSequence: 1,
