@@ -57,7 +57,7 @@ HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
   CMD ["node", "-e", "const d={order:3000,payment:3001,shipping:3002,notification:3003};let n='';try{n=require('fs').readFileSync('/proc/1/cmdline','utf8').split('\\0').filter(Boolean).pop()}catch{}const p=process.env.PORT||d[n]||3000;fetch('http://127.0.0.1:'+p+'/readyz',{signal:AbortSignal.timeout(2500)}).then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
 # The flags are SERVICE_NODE_ARGS of scripts/build.ts (source-mapped stack traces, a smaller V8
 # heap under load); test/bundle.int.spec.ts checks that they agree.
-ENTRYPOINT ["node", "--enable-source-maps", "--max-semi-space-size=4", "--heap-growing-percent=50", "dist/service.mjs"]
+ENTRYPOINT ["node", "--max-semi-space-size=4", "--heap-growing-percent=50", "dist/service.mjs"]
 CMD ["order"]
 
 # --- deno: the same services on the official Deno image (compose.deno.yaml builds this target) ---

@@ -1,6 +1,6 @@
 /**
  * The system under benchmark: its own nats-server (temp store) and the four services as separate
- * `node --enable-source-maps dist/service.mjs <name>` processes (the bundle, built once per bench
+ * `node <SERVICE_NODE_ARGS> dist/service.mjs <name>` processes (the bundle, built once per bench
  * run), the way production runs them. Records the
  * time from spawn to the first `/readyz` 200, and reads CPU time and peak RSS from /proc.
  */

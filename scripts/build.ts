@@ -21,14 +21,17 @@ export const SERVICE_BUNDLE = "dist/service.mjs";
 /**
  * Node flags for a service process running the bundle (keep the Dockerfile's ENTRYPOINT in step;
  * test/bundle.int.spec.ts checks it):
- * - stack traces through the source maps (mappings only: ≈ +3 MiB, against ≈ +20 MiB with the
- *   sources inlined);
+ * - no `--enable-source-maps`: on Node 24 it cost ≈ 16 MiB per process from the start (RSS at ready
+ *   84–92 MiB without, 100–104 with, mappings only; BENCHMARKS.md "Node flags"), which the 120 MB
+ *   budget cannot spare. The maps are still written beside the bundle: `NODE_OPTIONS=--enable-source-maps`
+ *   maps stack traces to the `.ts` sources when they are wanted; unmapped, they point into the
+ *   unminified bundle, whose function names are the sources';
  * - a smaller V8 heap under load: semi-spaces of at most 4 MiB (default 16) and the old generation
  *   grown by 1.5× per major GC (default: up to 4×, by GC speed). The live heap is ≈ 20 MiB; without
  *   these the heap grows to 60–70 MiB more under load (peak RSS 110–140 MiB against 80–90 MiB),
  *   for no measurable CPU per order (BENCHMARKS.md, "Settings decided by measurement").
  */
-export const SERVICE_NODE_ARGS = ["--enable-source-maps", "--max-semi-space-size=4", "--heap-growing-percent=50"];
+export const SERVICE_NODE_ARGS = ["--max-semi-space-size=4", "--heap-growing-percent=50"];
 
 /** `node <SERVICE_NODE_ARGS> dist/service.mjs <name>` minus the `node`. */
 export function serviceBundleArgs(name: string): string[] {
