@@ -103,15 +103,20 @@ describe("the service bundle", () => {
     expect(cli.stdout).toContain("SHIPPING_READY");
   });
 
-  it("maps stack traces back to the TypeScript sources", () => {
+  it("names the function in a stack trace, and maps it back to the TypeScript sources with --enable-source-maps", () => {
     // An invalid LOG_LEVEL makes pino throw from createLogger, before NATS is touched.
-    const run = spawnSync(process.execPath, [...SERVICE_NODE_ARGS, join(outdir, "service.mjs"), "payment"], {
-      env: childEnv({ NATS_URL: nats.url, LOG_LEVEL: "no-such-level", PORT: "0" }),
-      encoding: "utf8",
-      timeout: 30_000,
-    });
-    expect(run.status).not.toBe(0);
-    expect(run.stderr).toMatch(/at createLogger \(.*shared\/logger\.ts:\d+:\d+\)/);
+    const crash = (extra: string[]) =>
+      spawnSync(process.execPath, [...extra, ...SERVICE_NODE_ARGS, join(outdir, "service.mjs"), "payment"], {
+        env: childEnv({ NATS_URL: nats.url, LOG_LEVEL: "no-such-level", PORT: "0" }),
+        encoding: "utf8",
+        timeout: 30_000,
+      });
+    const plain = crash([]);
+    expect(plain.status).not.toBe(0);
+    expect(plain.stderr).toMatch(/at createLogger \(.*service\.mjs:\d+:\d+\)/);
+    const mapped = crash(["--enable-source-maps"]);
+    expect(mapped.status).not.toBe(0);
+    expect(mapped.stderr).toMatch(/at createLogger \(.*shared\/logger\.ts:\d+:\d+\)/);
   });
 
   it("the Dockerfile's ENTRYPOINT runs it with the same flags", () => {
