@@ -12,7 +12,7 @@ import type { PartitionHandler } from "../../nats/delivery.ts";
 import { bucketOptions, ensureBucket } from "../../nats/setup.ts";
 import { BUCKETS } from "../../nats/subjects.ts";
 import { describeRoute, jsonResponse, problems, UNAVAILABLE } from "../../shared/http/openapi.ts";
-import { requireUserId, USER_ID_PARAMETER } from "../../shared/http/user-id.ts";
+import { requireUserId, USER_ID_NOT_FOUND, USER_ID_PARAMETER } from "../../shared/http/user-id.ts";
 import { summary } from "./domain/points.ts";
 import { applyEvent, readAccount } from "./store.ts";
 
@@ -58,7 +58,7 @@ export const loyaltyService: ServiceDefinition<LoyaltyRuntime> = {
         parameters: [USER_ID_PARAMETER],
         responses: {
           200: jsonResponse("The user's points (zero for a user never paid).", PointsBody),
-          ...problems({ 404: "Not a user id of the form orders take.", ...UNAVAILABLE }),
+          ...problems({ ...USER_ID_NOT_FOUND, ...UNAVAILABLE }),
         },
       }),
       async (c) => {

@@ -18,7 +18,7 @@ import * as v from "valibot";
 import type { ServiceDefinition, Infra } from "../../host/service-definition.ts";
 import type { PartitionHandler } from "../../nats/delivery.ts";
 import { ORDER_ID_PATTERN } from "../../shared/ids.ts";
-import { requireUserId, USER_ID_PARAMETER } from "../../shared/http/user-id.ts";
+import { requireUserId, USER_ID_NOT_FOUND, USER_ID_PARAMETER } from "../../shared/http/user-id.ts";
 import { describeRoute, jsonResponse, problems, UNAVAILABLE } from "../../shared/http/openapi.ts";
 import { EVENT_TYPES } from "../../shared/events.ts";
 import { tracedFetch } from "../../otel/http-client-span.ts";
@@ -101,7 +101,7 @@ export const notificationService: ServiceDefinition<NotificationRuntime> = {
         parameters: [USER_ID_PARAMETER],
         responses: {
           200: jsonResponse("The notifications (an empty list for a user never notified).", NotificationsBody),
-          ...problems({ 404: "Not a user id of the form orders take.", ...UNAVAILABLE }),
+          ...problems({ ...USER_ID_NOT_FOUND, ...UNAVAILABLE }),
         },
       }),
       async (c) => {

@@ -15,6 +15,9 @@ export const USER_ID_PARAMETER = {
   schema: { type: "string", pattern: USER_ID_PATTERN.source },
 } as const;
 
+/** What the 404 of a /users/{userId}/… route means, for its `problems({...})`. */
+export const USER_ID_NOT_FOUND = { 404: "Not a user id of the form orders take." } as const;
+
 /**
  * The user id a route was called with, or a 404 `user-not-found` problem for anything else.
  *
