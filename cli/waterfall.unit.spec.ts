@@ -3,28 +3,25 @@ import { describe, expect, it } from "vitest";
 import { renderTraceReport, renderWaterfall } from "./waterfall.ts";
 import { fetchTrace } from "../inspection/jaeger-client.ts";
 import type { TraceLookup, TraceSpan } from "../inspection/trace-span.ts";
+import { aSpan } from "../inspection/testing/trace-spans.ts";
 
 const T0 = 1_700_000_000_000_000;
 const ESC = "\u001b";
 
+/** A span starting `startMs` after T0, of no kind and status unset unless `fields` say so. */
 function span(
   spanId: string,
   parentSpanId: string | null,
   fields: Partial<TraceSpan> & { startMs: number; durationMs: number },
 ): TraceSpan {
   const { startMs, durationMs, ...rest } = fields;
-  return {
-    spanId,
-    parentSpanId,
-    service: "order-service",
-    operation: spanId,
+  return aSpan(spanId, parentSpanId, {
     kind: null,
+    status: "unset",
     startTimeUs: T0 + startMs * 1000,
     durationUs: durationMs * 1000,
-    status: "unset",
-    attributes: {},
     ...rest,
-  };
+  });
 }
 
 // One order: HTTP request → publish → payment consumer → shipping consumer (failed), and a later

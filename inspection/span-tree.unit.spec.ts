@@ -1,30 +1,13 @@
 import { describe, expect, it } from "vitest";
 import { spanTree } from "./span-tree.ts";
 import type { TraceSpan } from "./trace-span.ts";
+import { aSpan } from "./testing/trace-spans.ts";
 
 const T0 = 1_700_000_000_000_000;
 
 /** A span starting `startUs` after T0; `operation` defaults to its id so rows are easy to name. */
-function span(
-  spanId: string,
-  parentSpanId: string | null,
-  startUs: number,
-  durationUs: number,
-  fields: Partial<TraceSpan> = {},
-): TraceSpan {
-  return {
-    spanId,
-    parentSpanId,
-    service: "order-service",
-    operation: spanId,
-    kind: "internal",
-    startTimeUs: T0 + startUs,
-    durationUs,
-    status: "ok",
-    attributes: {},
-    ...fields,
-  };
-}
+const span = (spanId: string, parentSpanId: string | null, startUs: number, durationUs: number, fields: Partial<TraceSpan> = {}) =>
+  aSpan(spanId, parentSpanId, { startTimeUs: T0 + startUs, durationUs, ...fields });
 
 /** Each row as `[operation, depth, offsetUs]`, in drawing order. */
 const layout = (spans: TraceSpan[]) => spanTree(spans).rows.map(({ span, depth, offsetUs }) => [span.operation, depth, offsetUs]);

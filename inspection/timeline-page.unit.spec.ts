@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { StoredEvent } from "../nats/order-history.ts";
 import type { TraceLookup, TraceSpan } from "./trace-span.ts";
+import { aSpan } from "./testing/trace-spans.ts";
 import type { LogLine, LogLookup } from "./log-query.ts";
 import type { OrderEvent } from "../shared/events.ts";
 // The page is given the order service's own fold, as GET /orders/{id}/view gives it.
@@ -47,26 +48,9 @@ const paid = stored(14, 40, {
 const shipped = stored(19, 75, { eventType: "SHIPPING_READY", ...envelope("SHIPPING_READY", 75), shippingId: "shp_1" });
 const HAPPY = [created, paid, shipped];
 
-function span(
-  spanId: string,
-  parentSpanId: string | null,
-  startMs: number,
-  durationMs: number,
-  fields: Partial<TraceSpan> = {},
-): TraceSpan {
-  return {
-    spanId,
-    parentSpanId,
-    service: "order-service",
-    operation: spanId,
-    kind: "internal",
-    startTimeUs: T0 * 1000 + startMs * 1000,
-    durationUs: durationMs * 1000,
-    status: "ok",
-    attributes: {},
-    ...fields,
-  };
-}
+/** A span starting `startMs` after T0. */
+const span = (spanId: string, parentSpanId: string | null, startMs: number, durationMs: number, fields: Partial<TraceSpan> = {}) =>
+  aSpan(spanId, parentSpanId, { startTimeUs: T0 * 1000 + startMs * 1000, durationUs: durationMs * 1000, ...fields });
 
 const lookup = (spans: TraceSpan[] | null, warning?: string): TraceLookup => ({
   traceId: TRACE_ID,

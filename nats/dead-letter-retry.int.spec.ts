@@ -5,9 +5,8 @@
  * event is dropped without calling the handler.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { connect, type NatsConnection } from "@nats-io/transport-node";
-import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
-import { startNatsServer, type NatsServerHandle } from "../test/support/nats-server.ts";
+import { useNatsServer } from "../test/support/use-nats-server.ts";
+import { waitUntil } from "../test/support/processes.ts";
 import { anEvent } from "../shared/testing/decider-spec.ts";
 import { newOrderId } from "../shared/ids.ts";
 import { createLogger } from "../shared/logger.ts";
@@ -20,10 +19,7 @@ import { consumerName, eventSubject, partitionOf } from "./subjects.ts";
 import type { Delivery, PartitionHandler } from "./delivery.ts";
 import type { OrderEvent } from "../shared/events.ts";
 
-let server: NatsServerHandle;
-let nc: NatsConnection;
-let js: JetStreamClient;
-let jsm: JetStreamManager;
+const nats = useNatsServer();
 let stopRetries: () => Promise<void>;
 
 interface Call {
@@ -48,15 +44,11 @@ function makeHandler(): PartitionHandler {
 }
 
 beforeAll(async () => {
-  server = await startNatsServer();
-  nc = await connect({ servers: server.url });
-  js = jetstream(nc);
-  jsm = await jetstreamManager(nc);
-  await ensureOrderStreams(jsm, 1);
-  await ensureDeadLetterStreams(jsm, 1);
+  await ensureOrderStreams(nats.jsm, 1);
+  await ensureDeadLetterStreams(nats.jsm, 1);
   stopRetries = await startRetryProcessor({
-    js,
-    jsm,
+    js: nats.js,
+    jsm: nats.jsm,
     service: "payment",
     handlers: makeHandler,
     log: createLogger("dlq-retry-spec", "silent"),
@@ -65,8 +57,6 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await stopRetries?.();
-  await nc?.close();
-  await server?.stop();
 });
 
 /** An ORDERS message and its dead letter, as the payment worker of its partition would have written it. */
@@ -74,9 +64,9 @@ async function deadLettered(body?: string): Promise<{ orderId: string; seq: numb
   const orderId = newOrderId();
   const subject = eventSubject(orderId, "ORDER_CREATED");
   const data = new TextEncoder().encode(body ?? JSON.stringify(anEvent("ORDER_CREATED", { orderId })));
-  const seq = (await js.publish(subject, data)).seq;
+  const seq = (await nats.js.publish(subject, data)).seq;
   const consumer = consumerName("payment", partitionOf(orderId));
-  await writeDeadLetter(js, {
+  await writeDeadLetter(nats.js, {
     consumer,
     streamSeq: seq,
     subject,
@@ -90,17 +80,7 @@ async function deadLettered(body?: string): Promise<{ orderId: string; seq: numb
 }
 
 async function letterOf(seq: number) {
-  return (await listDeadLetters(jsm)).find((d) => d.streamSeq === seq);
-}
-
-/** Polls `probe` until it returns true (bounded: 100 tries, 10 s). */
-async function eventually(what: string, probe: () => boolean | Promise<boolean>): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  for (let i = 0; i < 100 && Date.now() < deadline; i++) {
-    if (await probe()) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`timed out waiting for ${what}`);
+  return (await listDeadLetters(nats.jsm)).find((d) => d.streamSeq === seq);
 }
 
 describe("dead-letter retries", () => {
@@ -108,8 +88,8 @@ describe("dead-letter retries", () => {
     const { orderId, seq, consumer } = await deadLettered();
     const made = handlersMade;
     expect(await letterOf(seq)).toBeDefined();
-    expect((await requestRetry(js, jsm, seq)).map((d) => d.consumer)).toEqual([consumer]);
-    await eventually("the dead letter removed", async () => (await letterOf(seq)) === undefined);
+    expect((await requestRetry(nats.js, nats.jsm, seq)).map((d) => d.consumer)).toEqual([consumer]);
+    await waitUntil(async () => (await letterOf(seq)) === undefined, { what: "the dead letter removed" });
     const mine = calls.filter((c) => c.event.orderId === orderId);
     expect(mine).toHaveLength(1);
     expect(mine[0]!.handler).toBeGreaterThan(made);
@@ -120,8 +100,8 @@ describe("dead-letter retries", () => {
   it("keep the dead letter when the handler fails again, trying three times in all", async () => {
     const { orderId, seq } = await deadLettered();
     behaviour.set(orderId, "fail");
-    await requestRetry(js, jsm, seq);
-    await eventually("three attempts", () => calls.filter((c) => c.event.orderId === orderId).length === 3);
+    await requestRetry(nats.js, nats.jsm, seq);
+    await waitUntil(() => calls.filter((c) => c.event.orderId === orderId).length === 3, { what: "three attempts" });
     const attempts = calls.filter((c) => c.event.orderId === orderId).map((c) => c.delivery.attempt);
     expect(attempts).toEqual([1, 2, 3]);
     // A fourth is never made: the request was terminated after the third.
@@ -132,14 +112,19 @@ describe("dead-letter retries", () => {
 
   it("drop a request whose message is still not a valid event, without calling a handler, and keep its dead letter", async () => {
     const { orderId, seq } = await deadLettered("{not json");
-    const retryMessagesBefore = (await jsm.streams.info(DLQ_STREAM)).state.messages;
-    await requestRetry(js, jsm, seq);
-    await eventually("the request settled", async () => {
-      const info = await jsm.consumers.info(DLQ_STREAM, dlqRetryConsumer("payment"));
-      return (
-        info.num_pending === 0 && info.num_ack_pending === 0 && (await jsm.streams.info(DLQ_STREAM)).state.messages > retryMessagesBefore
-      );
-    });
+    const retryMessagesBefore = (await nats.jsm.streams.info(DLQ_STREAM)).state.messages;
+    await requestRetry(nats.js, nats.jsm, seq);
+    await waitUntil(
+      async () => {
+        const info = await nats.jsm.consumers.info(DLQ_STREAM, dlqRetryConsumer("payment"));
+        return (
+          info.num_pending === 0 &&
+          info.num_ack_pending === 0 &&
+          (await nats.jsm.streams.info(DLQ_STREAM)).state.messages > retryMessagesBefore
+        );
+      },
+      { what: "the request settled" },
+    );
     expect(calls.some((c) => c.event.orderId === orderId)).toBe(false);
     expect(await letterOf(seq)).toBeDefined();
   });

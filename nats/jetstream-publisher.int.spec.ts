@@ -1,18 +1,16 @@
 /**
  * The pipelined JetStream publisher against a real nats-server: what it answers is what nats.js's
- * `js.publish` answers (acknowledgement, duplicate, refusal with its code, no responders), many in
+ * `nats.js.publish` answers (acknowledgement, duplicate, refusal with its code, no responders), many in
  * flight keep their order in the stream, and what gets no answer fails in time.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { connect, errors, headers, type NatsConnection } from "@nats-io/transport-node";
-import { JetStreamApiError, jetstreamManager, PubHeaders, type JetStreamManager } from "@nats-io/jetstream";
-import { startNatsServer, type NatsServerHandle } from "../test/support/nats-server.ts";
+import { beforeAll, describe, expect, it } from "vitest";
+import { errors, headers } from "@nats-io/transport-node";
+import { JetStreamApiError, PubHeaders } from "@nats-io/jetstream";
+import { useNatsServer } from "../test/support/use-nats-server.ts";
 import { createJetStreamPublisher, type JetStreamPublisher } from "./jetstream-publisher.ts";
 import { isWrongLastSequence } from "./wrong-last-sequence.ts";
 
-let server: NatsServerHandle;
-let nc: NatsConnection;
-let jsm: JetStreamManager;
+const nats = useNatsServer();
 let publisher: JetStreamPublisher;
 const body = new TextEncoder().encode("{}");
 
@@ -24,16 +22,8 @@ function guarded(msgId: string, lastSubjectSequence?: number) {
 }
 
 beforeAll(async () => {
-  server = await startNatsServer();
-  nc = await connect({ servers: server.url });
-  jsm = await jetstreamManager(nc);
-  await jsm.streams.add({ name: "PUB", subjects: ["pub.>"], duplicate_window: 60_000_000_000 });
-  publisher = createJetStreamPublisher(nc, { timeoutMs: 500 });
-});
-
-afterAll(async () => {
-  await nc?.close();
-  await server?.stop();
+  await nats.jsm.streams.add({ name: "PUB", subjects: ["pub.>"], duplicate_window: 60_000_000_000 });
+  publisher = createJetStreamPublisher(nats.nc, { timeoutMs: 500 });
 });
 
 describe("createJetStreamPublisher", () => {
@@ -58,7 +48,7 @@ describe("createJetStreamPublisher", () => {
     const seqs = acks.map((a) => a.seq);
     expect(new Set(seqs).size).toBe(3_000);
     expect(seqs).toEqual([...seqs].sort((a, b) => a - b));
-    const last = await jsm.streams.getMessage("PUB", { seq: seqs.at(-1)! });
+    const last = await nats.jsm.streams.getMessage("PUB", { seq: seqs.at(-1)! });
     expect(last?.string()).toBe("2999");
   });
 
@@ -67,7 +57,7 @@ describe("createJetStreamPublisher", () => {
   });
 
   it("times out when the subject is answered by nobody in time (a plain subscriber that never replies)", async () => {
-    const silent = nc.subscribe("silent.x");
+    const silent = nats.nc.subscribe("silent.x");
     const started = Date.now();
     await expect(publisher.publish("silent.x", body, headers())).rejects.toBeInstanceOf(errors.TimeoutError);
     expect(Date.now() - started).toBeLessThan(2_000);
@@ -75,8 +65,8 @@ describe("createJetStreamPublisher", () => {
   });
 
   it("fails what is in flight, and what comes later, once closed", async () => {
-    const own = createJetStreamPublisher(nc, { timeoutMs: 5_000 });
-    const silent = nc.subscribe("silent.y");
+    const own = createJetStreamPublisher(nats.nc, { timeoutMs: 5_000 });
+    const silent = nats.nc.subscribe("silent.y");
     const pending = own.publish("silent.y", body, headers());
     own.close();
     await expect(pending).rejects.toBeInstanceOf(errors.ClosedConnectionError);

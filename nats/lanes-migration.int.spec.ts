@@ -5,10 +5,9 @@
  * skipped; the old consumers are deleted; a second start changes nothing; a fresh system gets lanes
  * delivering from the start.
  */
-import { AckPolicy, jetstream, jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
-import { connect, type NatsConnection } from "@nats-io/transport-node";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startNatsServer, type NatsServerHandle } from "../test/support/nats-server.ts";
+import { AckPolicy } from "@nats-io/jetstream";
+import { describe, expect, it } from "vitest";
+import { useNatsServer } from "../test/support/use-nats-server.ts";
 import { partitionConsumerConfig } from "./definitions.ts";
 import { ensureOrderStreams, ensurePartitionConsumers } from "./setup.ts";
 import {
@@ -24,24 +23,11 @@ import {
   partitionConsumerNames,
 } from "./subjects.ts";
 
-let server: NatsServerHandle;
-let nc: NatsConnection;
-let jsm: JetStreamManager;
-
-beforeAll(async () => {
-  server = await startNatsServer();
-  nc = await connect({ servers: server.url });
-  jsm = await jetstreamManager(nc);
-});
-
-afterAll(async () => {
-  await nc?.close();
-  await server?.stop();
-});
+const nats = useNatsServer();
 
 /** Every stream sequence a consumer delivers until it has nothing pending (bounded). */
 async function drain(name: string): Promise<number[]> {
-  const consumer = await jetstream(nc).consumers.get(ORDERS_STREAM, name);
+  const consumer = await nats.js.consumers.get(ORDERS_STREAM, name);
   const seqs: number[] = [];
   for (let round = 0; round < 50; round++) {
     const batch = await consumer.fetch({ group: OWNER_GROUP, max_messages: 100, expires: 1_000 });
@@ -58,16 +44,15 @@ async function drain(name: string): Promise<number[]> {
 
 describe("lanes replacing per-partition consumers", () => {
   it("start each lane after its partitions' lowest floor, delete the old consumers, and change nothing the second time", async () => {
-    await ensureOrderStreams(jsm, 1);
-    const js = jetstream(nc);
+    await ensureOrderStreams(nats.jsm, 1);
     // Three ORDER_CREATED per partition, in partition order: partition p holds sequences 3p+1..3p+3.
     for (let round = 0; round < 3; round++) {
-      for (let p = 0; p < PARTITIONS; p++) await js.publish(`orders.${p}.o${p}-${round}.ORDER_CREATED`, "{}");
+      for (let p = 0; p < PARTITIONS; p++) await nats.js.publish(`orders.${p}.o${p}-${round}.ORDER_CREATED`, "{}");
     }
     // An earlier version's consumers: one per partition, each filtered to its partition.
     const old = partitionConsumerNames("payment");
     for (let p = 0; p < PARTITIONS; p++) {
-      await jsm.consumers.add(ORDERS_STREAM, {
+      await nats.jsm.consumers.add(ORDERS_STREAM, {
         ...partitionConsumerConfig("payment", 0),
         durable_name: old[p]!,
         description: `payment service, partition ${p}`,
@@ -78,7 +63,7 @@ describe("lanes replacing per-partition consumers", () => {
     const finished = (p: number) => p % 4;
     const handled = new Set<number>();
     for (let p = 0; p < PARTITIONS; p++) {
-      const consumer = await js.consumers.get(ORDERS_STREAM, old[p]!);
+      const consumer = await nats.js.consumers.get(ORDERS_STREAM, old[p]!);
       if (finished(p) === 0) continue;
       const batch = await consumer.fetch({ group: OWNER_GROUP, max_messages: finished(p), expires: 1_000 });
       const taken = [];
@@ -89,18 +74,18 @@ describe("lanes replacing per-partition consumers", () => {
       await taken.at(-1)!.ackAck();
     }
 
-    await ensurePartitionConsumers(jsm, ORDERS_STREAM, "payment");
+    await ensurePartitionConsumers(nats.jsm, ORDERS_STREAM, "payment");
 
-    const names = (await jsm.consumers.list(ORDERS_STREAM).next()).map((c) => c.name).sort();
+    const names = (await nats.jsm.consumers.list(ORDERS_STREAM).next()).map((c) => c.name).sort();
     expect(names).toEqual(consumerNames("payment").sort());
     const floors = (lane: number) => lanePartitions(lane).map((p) => (finished(p) === 0 ? 0 : p + 1 + (finished(p) - 1) * PARTITIONS));
     const delivered = new Set<number>();
     for (let lane = 0; lane < LANES; lane++) {
-      const info = await jsm.consumers.info(ORDERS_STREAM, consumerName("payment", lane));
+      const info = await nats.jsm.consumers.info(ORDERS_STREAM, consumerName("payment", lane));
       expect(info.config.ack_policy).toBe(AckPolicy.All);
       expect(info.config.opt_start_seq, `lane ${lane}`).toBe(Math.min(...floors(lane)) + 1);
       for (const seq of await drain(consumerName("payment", lane))) {
-        const subject = (await jsm.streams.getMessage(ORDERS_STREAM, { seq }))!.subject;
+        const subject = (await nats.jsm.streams.getMessage(ORDERS_STREAM, { seq }))!.subject;
         expect(laneOf(Number(subject.split(".")[1])), subject).toBe(lane);
         delivered.add(seq);
       }
@@ -110,18 +95,18 @@ describe("lanes replacing per-partition consumers", () => {
     for (const seq of all) if (!handled.has(seq)) expect(delivered.has(seq), `seq ${seq}`).toBe(true);
 
     // A second start (another instance, a restart) keeps the lanes as they are.
-    const created = await Promise.all(consumerNames("payment").map(async (n) => (await jsm.consumers.info(ORDERS_STREAM, n)).created));
-    await ensurePartitionConsumers(jsm, ORDERS_STREAM, "payment");
-    expect(await Promise.all(consumerNames("payment").map(async (n) => (await jsm.consumers.info(ORDERS_STREAM, n)).created))).toEqual(
+    const created = await Promise.all(consumerNames("payment").map(async (n) => (await nats.jsm.consumers.info(ORDERS_STREAM, n)).created));
+    await ensurePartitionConsumers(nats.jsm, ORDERS_STREAM, "payment");
+    expect(await Promise.all(consumerNames("payment").map(async (n) => (await nats.jsm.consumers.info(ORDERS_STREAM, n)).created))).toEqual(
       created,
     );
   });
 
   it("gives a service with no earlier consumers lanes that deliver from the start", async () => {
-    await ensurePartitionConsumers(jsm, ORDERS_STREAM, "shipping");
+    await ensurePartitionConsumers(nats.jsm, ORDERS_STREAM, "shipping");
     let total = 0;
     for (let lane = 0; lane < LANES; lane++) {
-      const info = await jsm.consumers.info(ORDERS_STREAM, consumerName("shipping", lane));
+      const info = await nats.jsm.consumers.info(ORDERS_STREAM, consumerName("shipping", lane));
       expect(info.config.deliver_policy).toBe("all");
       total += info.num_pending;
     }

@@ -5,10 +5,11 @@
  * order while orders run concurrently, the cumulative ack floor, retries, dead letters, and a
  * stop that finishes what it took and takes nothing more.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { connect, type NatsConnection } from "@nats-io/transport-node";
-import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
-import { startNatsServer, type NatsServerHandle } from "../test/support/nats-server.ts";
+import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import { connect } from "@nats-io/transport-node";
+import { jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { useNatsServer } from "../test/support/use-nats-server.ts";
+import { waitUntil } from "../test/support/processes.ts";
 import { anEvent } from "../shared/testing/decider-spec.ts";
 import type { EventType, OrderEvent } from "../shared/events.ts";
 import { newOrderId } from "../shared/ids.ts";
@@ -24,35 +25,21 @@ import type { Delivery, GivenUp, PartitionHandler } from "./delivery.ts";
 const SERVICE = "notification";
 const log = createLogger("partition-worker-spec", "silent");
 
-let server: NatsServerHandle;
-let nc: NatsConnection;
-let js: JetStreamClient;
-let jsm: JetStreamManager;
+const nats = useNatsServer();
 /** Each spec runs on its own lane (4 of them: then again from lane 0, on an empty stream and a new consumer). */
 let spec = 0;
 let lane = 0;
 let worker: PartitionWorker | undefined;
 
-beforeAll(async () => {
-  server = await startNatsServer();
-  nc = await connect({ servers: server.url });
-  js = jetstream(nc);
-  jsm = await jetstreamManager(nc);
-  await ensureOrderStreams(jsm, 1);
-});
+beforeAll(() => ensureOrderStreams(nats.jsm, 1));
 
 afterEach(async () => {
   await worker?.stop(true);
   worker = undefined;
-  await jsm.consumers.delete(ORDERS_STREAM, consumerName(SERVICE, lane)).catch(() => false);
-  await jsm.streams.purge(ORDERS_STREAM);
+  await nats.jsm.consumers.delete(ORDERS_STREAM, consumerName(SERVICE, lane)).catch(() => false);
+  await nats.jsm.streams.purge(ORDERS_STREAM);
   spec++;
   lane = spec % LANES;
-});
-
-afterAll(async () => {
-  await nc?.close();
-  await server?.stop();
 });
 
 /** Order ids of the spec's current lane (each spec uses a fresh consumer). */
@@ -67,7 +54,7 @@ function ordersOfPartition(n: number): string[] {
 
 async function publish(orderId: string, type: EventType): Promise<number> {
   const event: OrderEvent = anEvent(type, { orderId });
-  const ack = await js.publish(eventSubject(orderId, type), JSON.stringify(event));
+  const ack = await nats.js.publish(eventSubject(orderId, type), JSON.stringify(event));
   return ack.seq;
 }
 
@@ -98,24 +85,14 @@ function recordingHandler(act: (event: OrderEvent, delivery: Delivery) => Promis
 }
 
 async function startWorker(handler: PartitionHandler, more: Partial<PartitionWorkerOptions> = {}): Promise<PartitionWorker> {
-  await ensurePartitionConsumer(jsm, ORDERS_STREAM, partitionConsumerConfig(SERVICE, lane));
-  worker = new PartitionWorker({ js, jsm, service: SERVICE, lane, handler, log, retryDelayMs: () => 10, ...more });
+  await ensurePartitionConsumer(nats.jsm, ORDERS_STREAM, partitionConsumerConfig(SERVICE, lane));
+  worker = new PartitionWorker({ js: nats.js, jsm: nats.jsm, service: SERVICE, lane, handler, log, retryDelayMs: () => 10, ...more });
   await worker.start();
   return worker;
 }
 
 async function ackFloor(): Promise<number> {
-  return (await jsm.consumers.info(ORDERS_STREAM, consumerName(SERVICE, lane))).ack_floor.stream_seq;
-}
-
-/** Polls `probe` until it returns true (bounded: 100 tries, 10 s). */
-async function eventually(what: string, probe: () => boolean | Promise<boolean>): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  for (let i = 0; i < 100 && Date.now() < deadline; i++) {
-    if (await probe()) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`timed out waiting for ${what}`);
+  return (await nats.jsm.consumers.info(ORDERS_STREAM, consumerName(SERVICE, lane))).ack_floor.stream_seq;
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -129,7 +106,7 @@ describe("PartitionWorker", () => {
     // Later orders finish first: a handler slower for the first orders.
     const { handler, handled, maxInFlight } = recordingHandler((e) => sleep(5 * (orders.length - orders.indexOf(e.orderId))));
     await startWorker(handler);
-    await eventually("every event handled", () => handled.length === orders.length * HAPPY.length);
+    await waitUntil(() => handled.length === orders.length * HAPPY.length, { what: "every event handled" });
     for (const id of orders) {
       const mine = handled.filter((h) => h.orderId === id);
       expect(mine.map((h) => h.eventType)).toEqual(HAPPY);
@@ -137,7 +114,7 @@ describe("PartitionWorker", () => {
     }
     expect(maxInFlight()).toBeGreaterThan(1);
     const last = Math.max(...[...seqs.values()].flat());
-    await eventually("the ack floor at the last event", async () => (await ackFloor()) === last);
+    await waitUntil(async () => (await ackFloor()) === last, { what: "the ack floor at the last event" });
   });
 
   it("acknowledges only up to the lowest event not done, however many later ones are done", async () => {
@@ -148,7 +125,7 @@ describe("PartitionWorker", () => {
     const held = new Promise<void>((r) => (release = r));
     const { handler, handled } = recordingHandler((e) => (e.orderId === slow ? held : Promise.resolve()));
     const w = await startWorker(handler);
-    await eventually("the later order handled", () => handled.filter((h) => h.orderId === fast).length === 2);
+    await waitUntil(() => handled.filter((h) => h.orderId === fast).length === 2, { what: "the later order handled" });
     try {
       // Give a wrongly sent ack the time to reach the server, then look.
       await sleep(300);
@@ -157,7 +134,7 @@ describe("PartitionWorker", () => {
     } finally {
       release();
     }
-    await eventually("the floor over all three", async () => (await ackFloor()) === fastSeqs[1]);
+    await waitUntil(async () => (await ackFloor()) === fastSeqs[1], { what: "the floor over all three" });
     expect(w.stats().unacked).toBe(0);
   });
 
@@ -175,7 +152,9 @@ describe("PartitionWorker", () => {
     });
     const retried: string[] = [];
     await startWorker(handler, { onHandled: (r) => r.outcome === "retried" && retried.push(r.eventType), retryDelayMs: () => 200 });
-    await eventually("the flaky order done", () => handled.some((h) => h.orderId === flaky && h.eventType === "PAYMENT_COMPLETED"));
+    await waitUntil(() => handled.some((h) => h.orderId === flaky && h.eventType === "PAYMENT_COMPLETED"), {
+      what: "the flaky order done",
+    });
     const attempts = handled.filter((h) => h.orderId === flaky && h.eventType === "ORDER_CREATED").map((h) => h.delivery.attempt);
     expect(attempts).toEqual([1, 2, 3]);
     expect(retried).toEqual(["ORDER_CREATED", "ORDER_CREATED"]);
@@ -185,7 +164,7 @@ describe("PartitionWorker", () => {
     expect(otherAt).toBeLessThan(flakyDone);
     // Its later event came only after it succeeded.
     expect(handled.findIndex((h) => h.eventType === "PAYMENT_COMPLETED")).toBeGreaterThan(flakyDone);
-    await eventually("the floor at the flaky order's last event", async () => (await ackFloor()) >= flakySecond);
+    await waitUntil(async () => (await ackFloor()) >= flakySecond, { what: "the floor at the flaky order's last event" });
   });
 
   it("dead-letters an event out of attempts, then goes on with the order's next event and acknowledges past it", async () => {
@@ -202,24 +181,24 @@ describe("PartitionWorker", () => {
       giveUp: async (m) => void givenUp.push(m),
       onHandled: (r) => outcomes.push(`${r.eventType}:${r.outcome}`),
     });
-    await eventually("the next event handled", () => handled.some((h) => h.eventType === "PAYMENT_COMPLETED"));
+    await waitUntil(() => handled.some((h) => h.eventType === "PAYMENT_COMPLETED"), { what: "the next event handled" });
     expect(givenUp).toHaveLength(1);
     expect(givenUp[0]).toMatchObject({ seq: doomedSeq, attempts: 3, consumer: consumerName(SERVICE, lane) });
     expect(givenUp[0]!.reason).toMatch(/handler failed 3 times: always broken/);
     expect(outcomes).toEqual(["ORDER_CREATED:retried", "ORDER_CREATED:retried", "ORDER_CREATED:dead_lettered", "PAYMENT_COMPLETED:ok"]);
-    await eventually("the floor past both", async () => (await ackFloor()) === nextSeq);
+    await waitUntil(async () => (await ackFloor()) === nextSeq, { what: "the floor past both" });
   });
 
   it("rejects a message that is not a valid event to the dead letters, without calling the handler", async () => {
     const [id] = ordersOfPartition(1) as [string];
-    const badSeq = (await js.publish(eventSubject(id, "ORDER_CREATED"), "{not json")).seq;
+    const badSeq = (await nats.js.publish(eventSubject(id, "ORDER_CREATED"), "{not json")).seq;
     const givenUp: GivenUp[] = [];
     const { handler, handled } = recordingHandler();
     await startWorker(handler, { giveUp: async (m) => void givenUp.push(m) });
-    await eventually("the dead letter", () => givenUp.length === 1);
+    await waitUntil(() => givenUp.length === 1, { what: "the dead letter" });
     expect(givenUp[0]).toMatchObject({ seq: badSeq, attempts: 1, reason: "message body is not JSON" });
     expect(handled).toEqual([]);
-    await eventually("the floor past it", async () => (await ackFloor()) === badSeq);
+    await waitUntil(async () => (await ackFloor()) === badSeq, { what: "the floor past it" });
   });
 
   it("on stop, finishes what it took, acknowledges it, and takes nothing published afterwards", async () => {
@@ -241,7 +220,7 @@ describe("PartitionWorker", () => {
     await sleep(500);
     expect(handled).toHaveLength(1);
     // Handed over: no pin left for the next owner to wait out.
-    const info = (await jsm.consumers.info(ORDERS_STREAM, consumerName(SERVICE, lane))) as unknown as {
+    const info = (await nats.jsm.consumers.info(ORDERS_STREAM, consumerName(SERVICE, lane))) as unknown as {
       priority_groups?: { pinned_client_id?: string }[];
     };
     expect(info.priority_groups?.[0]?.pinned_client_id ?? "").toBe("");
@@ -250,11 +229,11 @@ describe("PartitionWorker", () => {
   it("takes over what a dead owner left: suspects one at a time, the one owners died of three times dead-lettered, new events after", async () => {
     const [o1, o2, o3, o4] = ordersOfPartition(4) as [string, string, string, string];
     const left = [await publish(o1, "ORDER_CREATED"), await publish(o2, "ORDER_CREATED"), await publish(o3, "ORDER_CREATED")];
-    const suspects = kvCrashSuspects(await new Kvm(nc).create(`spec_suspects_${spec}`), SERVICE);
+    const suspects = kvCrashSuspects(await new Kvm(nats.nc).create(`spec_suspects_${spec}`), SERVICE);
     // The first owner takes all three and never finishes (its handlers hang), then its connection goes: it died.
-    const deadConn = await connect({ servers: server.url });
+    const deadConn = await connect({ servers: nats.url });
     const hanging = recordingHandler(() => new Promise<void>(() => {}));
-    await ensurePartitionConsumer(jsm, ORDERS_STREAM, partitionConsumerConfig(SERVICE, lane));
+    await ensurePartitionConsumer(nats.jsm, ORDERS_STREAM, partitionConsumerConfig(SERVICE, lane));
     const dead = new PartitionWorker({
       js: jetstream(deadConn),
       jsm: await jetstreamManager(deadConn),
@@ -266,25 +245,25 @@ describe("PartitionWorker", () => {
       suspects,
     });
     await dead.start();
-    await eventually("the first owner holding all three", () => hanging.handled.length === 3);
+    await waitUntil(() => hanging.handled.length === 3, { what: "the first owner holding all three" });
     // Owners died twice already while handling o2 alone.
     await suspects.started(lane, left[1]!, 2);
     await deadConn.close();
     // Its pin would expire after OWNER_TTL_MS; unpinned at once here.
-    await jsm.consumers.unpin(ORDERS_STREAM, consumerName(SERVICE, lane), OWNER_GROUP);
+    await nats.jsm.consumers.unpin(ORDERS_STREAM, consumerName(SERVICE, lane), OWNER_GROUP);
 
     const givenUp: GivenUp[] = [];
     const { handler, handled, maxInFlight } = recordingHandler(() => sleep(20));
     await startWorker(handler, { suspects, giveUp: async (m) => void givenUp.push(m) });
     // A new event is what pins the new owner (the old ones come back only after ack_wait).
     const fresh = await publish(o4, "ORDER_CREATED");
-    await eventually("the new event handled", () => handled.some((h) => h.orderId === o4));
+    await waitUntil(() => handled.some((h) => h.orderId === o4), { what: "the new event handled" });
     expect(handled.map((h) => h.orderId)).toEqual([o1, o3, o4]);
     expect(handled.every((h) => !h.delivery.firstSight || h.orderId === o4)).toBe(true);
     expect(maxInFlight()).toBe(1);
     expect(givenUp.map((g) => [g.seq, g.reason])).toEqual([[left[1], "crashed the consumer 3 times"]]);
     // Done ones leave no record behind.
     for (const seq of left) expect(await suspects.starts(lane, seq)).toBe(0);
-    await eventually("the floor at the new event", async () => (await ackFloor()) === fresh);
+    await waitUntil(async () => (await ackFloor()) === fresh, { what: "the floor at the new event" });
   });
 });

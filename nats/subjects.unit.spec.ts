@@ -36,6 +36,7 @@ import {
   siteForwardFilters,
   siteReturnFilters,
 } from "./subjects.ts";
+import { subjectMatches } from "../test/support/subject-match.ts";
 
 // FNV-1a 32-bit test vectors (from the FNV reference test suite), and one non-ASCII input: the
 // hash runs over the UTF-8 bytes ("é" = c3 a9).
@@ -228,17 +229,6 @@ describe('a site\'s orders (README "Sites")', () => {
   });
 });
 
-/** Whether a NATS subject filter matches a subject (`*` one token, `>` the rest). */
-function matches(filter: string, subject: string): boolean {
-  const f = filter.split(".");
-  const t = subject.split(".");
-  for (let i = 0; i < f.length; i++) {
-    if (f[i] === ">") return t.length > i;
-    if (i >= t.length || (f[i] !== "*" && f[i] !== t[i])) return false;
-  }
-  return f.length === t.length;
-}
-
 describe("dead-letter names", () => {
   it("given a partition consumer's dead letter, when its subject is read back, then it names the consumer and its service", () => {
     for (const service of SERVICES) {
@@ -246,18 +236,22 @@ describe("dead-letter names", () => {
       const subject = deadLetterSubject(consumer, 42);
       expect(consumerOfDeadLetter(subject)).toBe(consumer);
       expect(serviceOfConsumer(consumer)).toBe(service);
-      expect(matches(DEAD_LETTERS_FILTER, subject) && matches(DEAD_LETTER_SUBJECTS, subject) && matches(DLQ_SUBJECTS, subject)).toBe(true);
+      expect(
+        subjectMatches(DEAD_LETTERS_FILTER, subject) &&
+          subjectMatches(DEAD_LETTER_SUBJECTS, subject) &&
+          subjectMatches(DLQ_SUBJECTS, subject),
+      ).toBe(true);
     }
   });
 
   it("given a retry request, when parsed, then it gives back the consumer and ORDERS sequence, and only the service's own durable takes it", () => {
     const subject = retrySubject("payment", consumerName("payment", 3), 99);
     expect(parseRetrySubject(subject)).toEqual({ consumer: "payment-lane3", streamSeq: 99 });
-    expect(matches(retryFilter("payment"), subject)).toBe(true);
-    expect(matches(retryFilter("shipping"), subject)).toBe(false);
+    expect(subjectMatches(retryFilter("payment"), subject)).toBe(true);
+    expect(subjectMatches(retryFilter("shipping"), subject)).toBe(false);
     // A retry request is no dead letter (dlq list does not show it) but lives in the same stream.
-    expect(matches(DEAD_LETTERS_FILTER, subject)).toBe(false);
-    expect(matches(DLQ_SUBJECTS, subject)).toBe(true);
+    expect(subjectMatches(DEAD_LETTERS_FILTER, subject)).toBe(false);
+    expect(subjectMatches(DLQ_SUBJECTS, subject)).toBe(true);
     expect(new Set(SERVICES.map(dlqRetryConsumer)).size).toBe(SERVICES.length);
   });
 

@@ -8,17 +8,15 @@
  * A message held by a SIGKILLed instance is redelivered only after ack_wait (30 s), and with one
  * message in flight per partition it holds up its partition meanwhile: the drain budget allows that.
  */
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
 import { getJson, placeUntilAccepted, startSystem, type System } from "./support/system.ts";
 import { waitUntil, type ServiceName, type ServiceProcess } from "./support/processes.ts";
+import { waitForIdleLanes } from "./support/lanes.ts";
+import { startWebhookReceiver, type WebhookReceiver } from "./support/webhook-receiver.ts";
 import { listDeadLetters } from "../nats/dead-letter-queue.ts";
-import { DEFAULT_SERVICES, LANES, ORDERS_STREAM, NOTIFICATIONS_STREAM } from "../nats/subjects.ts";
-
-const ALL_LANE_CONSUMERS = DEFAULT_SERVICES.length * LANES;
+import { ORDERS_STREAM, NOTIFICATIONS_STREAM } from "../nats/subjects.ts";
 
 const ORDERS = 300;
 const POST_INTERVAL_MS = 40; // 300 × 40 ms ≈ 12 s of posting
@@ -52,16 +50,10 @@ interface Placed {
   failures: string[];
 }
 
-interface WebhookCall {
-  key: string | undefined;
-  body: { eventId: string; orderId: string; eventType: string; userId: string };
-}
-
 let sys: System;
 let nc: NatsConnection;
 let jsm: JetStreamManager;
-let webhook: Server;
-const hooks: WebhookCall[] = [];
+let webhook: WebhookReceiver;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -93,11 +85,6 @@ function place(p: Placed): Promise<void> {
   return placeUntilAccepted(sys.orderUrl, p, bodyOf(p), { deadlineMs: POST_RETRY_DEADLINE_MS, requestTimeoutMs: 10_000, intervalMs: 250 });
 }
 
-async function partitionConsumers() {
-  const list = await jsm.consumers.list(ORDERS_STREAM).next();
-  return list.filter((c) => /^(order|payment|shipping|notification)-lane\d+$/.test(c.name));
-}
-
 async function killAndReplace(name: ServiceName, victim: ServiceProcess, log: string[]): Promise<void> {
   log.push(`${Date.now()}: SIGKILL ${name} pid ${victim.pid}`);
   await victim.kill();
@@ -122,25 +109,13 @@ async function handledCount(s: ServiceProcess): Promise<number> {
     .reduce((sum, l) => sum + Number(l.split(" ").at(-1)), 0);
 }
 
-function startWebhook(): Promise<Server> {
-  const server = createServer((req, res) => {
-    let text = "";
-    req.on("data", (d) => (text += d));
-    req.on("end", () => {
-      hooks.push({ key: req.headers["idempotency-key"] as string | undefined, body: JSON.parse(text) });
-      res.writeHead(204).end();
-    });
-  });
-  return new Promise((resolve) => server.listen(0, "127.0.0.1", () => resolve(server)));
-}
-
 beforeAll(async () => {
-  webhook = await startWebhook();
+  webhook = await startWebhookReceiver();
   sys = await startSystem({
     env: {
       PAYMENT_LIMIT: String(PAYMENT_LIMIT),
       HANDLER_RETRY_BASE_MS: "50",
-      NOTIFY_WEBHOOK_URL: `http://127.0.0.1:${(webhook.address() as AddressInfo).port}/hook`,
+      NOTIFY_WEBHOOK_URL: webhook.url,
     },
     instances: { order: 1, payment: 2, shipping: 2, notification: 2 },
   });
@@ -151,7 +126,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await nc?.close();
   await sys?.stop();
-  await new Promise<void>((resolve) => (webhook ? webhook.close(() => resolve()) : resolve()));
+  await webhook?.close();
 });
 
 describe("chaos: instances and nats-server killed mid-load", () => {
@@ -241,13 +216,7 @@ describe("chaos: instances and nats-server killed mid-load", () => {
       },
       { timeoutMs: 75_000, intervalMs: 500, what: `all ${ORDERS} orders to reach their final state (${views.size} so far)` },
     );
-    await waitUntil(
-      async () => {
-        const list = await partitionConsumers();
-        return list.length === ALL_LANE_CONSUMERS && list.every((c) => c.num_pending === 0 && c.num_ack_pending === 0);
-      },
-      { timeoutMs: 45_000, intervalMs: 250, what: "every partition consumer to be idle" },
-    );
+    await waitForIdleLanes(jsm, { timeoutMs: 45_000, intervalMs: 250 });
     console.log(`chaos: everything settled ${Date.now() - t0} ms after the first POST`);
 
     // Each order: its final view and exactly its expected events, in stream order.
@@ -303,11 +272,14 @@ describe("chaos: instances and nats-server killed mid-load", () => {
     // carries the same Idempotency-Key, and first arrivals per order follow event order.
     const firstArrival = new Map<string, string[]>();
     const seenKeys = new Set<string>();
-    for (const call of hooks) {
-      expect(call.key).toBe(call.body.eventId);
-      if (seenKeys.has(call.key!)) continue;
-      seenKeys.add(call.key!);
-      firstArrival.set(call.body.orderId, [...(firstArrival.get(call.body.orderId) ?? []), call.body.eventId]);
+    const hooks = webhook.requests();
+    for (const { headers, body } of hooks) {
+      const key = String(headers["idempotency-key"]);
+      expect(key).toBe(body?.eventId);
+      if (seenKeys.has(key)) continue;
+      seenKeys.add(key);
+      const orderId = String(body?.orderId);
+      firstArrival.set(orderId, [...(firstArrival.get(orderId) ?? []), key]);
     }
     expect(seenKeys.size).toBe(totalEvents);
     for (const p of placed) {

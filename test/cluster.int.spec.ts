@@ -18,12 +18,11 @@ import { jetstreamManager, type JetStreamManager, type StreamInfo } from "@nats-
 import { startNatsServer, type NatsServerHandle } from "./support/nats-server.ts";
 import { getJson, placeUntilAccepted, startSystem, type System } from "./support/system.ts";
 import { waitUntil } from "./support/processes.ts";
+import { waitForIdleLanes } from "./support/lanes.ts";
 import { freePort } from "../scripts/nats-binary.ts";
 import { ensureOrderStreams } from "../nats/setup.ts";
 import { listDeadLetters } from "../nats/dead-letter-queue.ts";
-import { BUCKETS, DEFAULT_SERVICES, DLQ_STREAM, LANES, NOTIFICATIONS_STREAM, ORDERS_STREAM } from "../nats/subjects.ts";
-
-const ALL_LANE_CONSUMERS = DEFAULT_SERVICES.length * LANES;
+import { BUCKETS, DLQ_STREAM, NOTIFICATIONS_STREAM, ORDERS_STREAM } from "../nats/subjects.ts";
 import { processAlive } from "../scripts/supervise.ts";
 
 const ORDERS = 120;
@@ -289,13 +288,7 @@ describe("a 3-node JetStream cluster", () => {
     expect(wrong).toEqual([]);
 
     // Nothing left behind: every consumer caught up, and no message was given up on the way.
-    await waitUntil(
-      async () => {
-        const list = (await jsm.consumers.list(ORDERS_STREAM).next()).filter((c) => /-lane\d+$/.test(c.name));
-        return list.length === ALL_LANE_CONSUMERS && list.every((c) => c.num_pending === 0 && c.num_ack_pending === 0);
-      },
-      { timeoutMs: 60_000, intervalMs: 500, what: "every partition consumer to be idle" },
-    );
+    await waitForIdleLanes(jsm, { timeoutMs: 60_000, intervalMs: 500 });
     expect(await listDeadLetters(jsm)).toEqual([]);
   });
 

@@ -3,7 +3,6 @@
  * partition unblocked for other orders, and `dlq retry` handing the message back — also after the
  * service-wide durables were deleted under the running services.
  */
-import { createServer, type Server } from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { AckPolicy, jetstream, jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
@@ -11,6 +10,7 @@ import { nanos } from "@nats-io/transport-node";
 import { startSystem, postOrder, waitForStatus, getJson, type System } from "./support/system.ts";
 import { waitUntil } from "./support/processes.ts";
 import { runCli } from "./support/cli.ts";
+import { startWebhookReceiver, type WebhookReceiver } from "./support/webhook-receiver.ts";
 import { listDeadLetters } from "../nats/dead-letter-queue.ts";
 import {
   ADVISORIES_STREAM,
@@ -28,29 +28,15 @@ import {
 let system: System;
 let nc: NatsConnection;
 let jsm: JetStreamManager;
-let webhook: Server;
-let webhookUrl = "";
+let webhook: WebhookReceiver;
 let poisonFails = true;
-const delivered: { userId: string; eventId: string; eventType: string }[] = [];
+/** The notifications the webhook took (answered 204). */
+const delivered = () => webhook.requests().flatMap((r) => (r.status === 204 && r.body ? [r.body] : []));
 
 beforeAll(async () => {
-  webhook = createServer((req, res) => {
-    let body = "";
-    req.on("data", (d) => (body += d));
-    req.on("end", () => {
-      const n = JSON.parse(body);
-      const poison = n.userId === "poison";
-      if (poison && poisonFails) {
-        res.writeHead(500).end("simulated outage for this customer");
-        return;
-      }
-      delivered.push({ userId: n.userId, eventId: n.eventId, eventType: n.eventType });
-      res.writeHead(204).end();
-    });
-  });
-  await new Promise<void>((r) => webhook.listen(0, "127.0.0.1", r));
-  webhookUrl = `http://127.0.0.1:${(webhook.address() as { port: number }).port}/hook`;
-  system = await startSystem({ env: { NOTIFY_WEBHOOK_URL: webhookUrl, HANDLER_RETRY_BASE_MS: "20" } });
+  // A simulated outage for one customer, until the spec lifts it.
+  webhook = await startWebhookReceiver(({ body }) => (body?.userId === "poison" && poisonFails ? 500 : 204));
+  system = await startSystem({ env: { NOTIFY_WEBHOOK_URL: webhook.url, HANDLER_RETRY_BASE_MS: "20" } });
   nc = await connect({ servers: system.nats.url });
   jsm = await jetstreamManager(nc);
 });
@@ -58,7 +44,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await nc?.close();
   await system?.stop();
-  await new Promise((r) => webhook?.close(r));
+  await webhook?.close();
 });
 
 describe("a handler that always fails for one order", () => {
@@ -70,7 +56,7 @@ describe("a handler that always fails for one order", () => {
     const samePartition = others.filter((id) => laneOfOrder(id) === laneOfOrder(poison.body.orderId));
 
     // Every other order is notified in full, including those behind the poison in its partition.
-    await waitUntil(async () => delivered.filter((d) => d.userId !== "poison").length >= others.length * 3 || undefined, {
+    await waitUntil(async () => delivered().filter((d) => d.userId !== "poison").length >= others.length * 3 || undefined, {
       timeoutMs: 60_000,
       what: "notifications of the healthy orders",
     });
@@ -121,7 +107,7 @@ describe("a handler that always fails for one order", () => {
       expect(retry.stderr).toBe("");
       expect(retry.code).toBe(0);
     }
-    const poisonDeliveries = delivered.filter((d) => d.userId === "poison");
+    const poisonDeliveries = delivered().filter((d) => d.userId === "poison");
     expect(poisonDeliveries.map((d) => d.eventType)).toEqual(["ORDER_CREATED", "PAYMENT_COMPLETED", "SHIPPING_READY"]);
     expect((await listDeadLetters(jsm)).filter((d) => d.subject.includes(poison.body.orderId))).toEqual([]);
     // Notified once per event, in event order, even across the dead letter and the retry.

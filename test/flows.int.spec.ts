@@ -3,14 +3,13 @@
  * One system for the whole file (PAYMENT_LIMIT=1000, notifications also POSTed to a local webhook).
  * What the order routes refuse (bad input, unknown ids) is services/order/http.int.spec.ts.
  */
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
 import { eventTypes, getJson, postOrder, startSystem, waitForStatus, type System } from "./support/system.ts";
 import { waitUntil } from "./support/processes.ts";
-import { consumerNames, LANES, type ServiceName } from "../nats/subjects.ts";
+import { waitForIdleLanes } from "./support/lanes.ts";
+import { startWebhookReceiver, type WebhookReceiver } from "./support/webhook-receiver.ts";
 
 interface EventRow {
   seq: number;
@@ -21,41 +20,12 @@ interface EventRow {
   traceparent: string | null;
 }
 
-interface WebhookCall {
-  idempotencyKey: string | undefined;
-  contentType: string | undefined;
-  body: any;
-}
-
 const FINAL = ["SHIPPING_READY", "CANCELLED"];
 
 let sys: System;
 let nc: NatsConnection;
 let jsm: JetStreamManager;
-let webhook: Server;
-const webhookCalls: WebhookCall[] = [];
-
-function startWebhook(): Promise<Server> {
-  const server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on("data", (c: Buffer) => chunks.push(c));
-    req.on("end", () => {
-      let body: unknown = null;
-      try {
-        body = JSON.parse(Buffer.concat(chunks).toString("utf8"));
-      } catch {
-        body = Buffer.concat(chunks).toString("utf8");
-      }
-      webhookCalls.push({
-        idempotencyKey: req.headers["idempotency-key"] as string | undefined,
-        contentType: req.headers["content-type"],
-        body,
-      });
-      res.writeHead(200, { "content-type": "application/json" }).end("{}");
-    });
-  });
-  return new Promise((resolve) => server.listen(0, "127.0.0.1", () => resolve(server)));
-}
+let webhook: WebhookReceiver;
 
 async function events(orderId: string, query = ""): Promise<EventRow[]> {
   const { status, body } = await getJson(`${sys.orderUrl}/orders/${orderId}/events${query}`);
@@ -92,23 +62,10 @@ function expectStreamOrder(list: EventRow[]): void {
   for (let i = 1; i < list.length; i++) expect(list[i]!.seq).toBeGreaterThan(list[i - 1]!.seq);
 }
 
-/** Every consumer of one service has handled everything there is (nothing pending or unacked). */
-async function serviceIdle(service: string): Promise<void> {
-  await waitUntil(
-    async () => {
-      const all = await jsm.consumers.list("ORDERS").next();
-      const mine = all.filter((c) => consumerNames(service as ServiceName).includes(c.name));
-      return mine.length === LANES && mine.every((c) => c.num_pending === 0 && c.num_ack_pending === 0);
-    },
-    { timeoutMs: 15_000, intervalMs: 100, what: `${service} consumers to be idle` },
-  );
-}
-
 beforeAll(async () => {
-  webhook = await startWebhook();
-  const port = (webhook.address() as AddressInfo).port;
+  webhook = await startWebhookReceiver();
   sys = await startSystem({
-    env: { PAYMENT_LIMIT: "1000", NOTIFY_WEBHOOK_URL: `http://127.0.0.1:${port}/hook` },
+    env: { PAYMENT_LIMIT: "1000", NOTIFY_WEBHOOK_URL: webhook.url },
   });
   nc = await connect({ servers: sys.nats.url });
   jsm = await jetstreamManager(nc);
@@ -117,7 +74,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await nc?.close();
   await sys?.stop();
-  await new Promise<void>((resolve) => (webhook ? webhook.close(() => resolve()) : resolve()));
+  await webhook?.close();
 });
 
 describe("order outcomes", () => {
@@ -267,21 +224,21 @@ describe("notifications", () => {
     // The webhook: every notification once, keyed by its event id.
     const hooks = await waitUntil(
       async () => {
-        const mine = webhookCalls.filter((c) => c.body?.orderId === happy || c.body?.orderId === declined);
+        const mine = webhook.requests().filter((c) => c.body?.orderId === happy || c.body?.orderId === declined);
         return mine.length >= expected.length ? mine : undefined;
       },
       { timeoutMs: 15_000, what: "six webhook calls" },
     );
     await new Promise((r) => setTimeout(r, 300)); // a late duplicate would show up here
-    const finalHooks = webhookCalls.filter((c) => c.body?.orderId === happy || c.body?.orderId === declined);
+    const finalHooks = webhook.requests().filter((c) => c.body?.orderId === happy || c.body?.orderId === declined);
     expect(finalHooks).toHaveLength(hooks.length);
     expect(finalHooks).toHaveLength(expected.length);
     for (const call of finalHooks) {
-      expect(call.contentType).toMatch(/^application\/json/);
-      expect(call.idempotencyKey).toBe(call.body.eventId);
-      expect(call.body.userId ?? user).toBe(user);
+      expect(call.headers["content-type"]).toMatch(/^application\/json/);
+      expect(call.headers["idempotency-key"]).toBe(call.body?.eventId);
+      expect(call.body?.userId ?? user).toBe(user);
     }
-    expect(new Set(finalHooks.map((c) => c.idempotencyKey))).toEqual(new Set(ids));
+    expect(new Set(finalHooks.map((c) => c.headers["idempotency-key"]))).toEqual(new Set(ids));
 
     const empty = await getJson(`${sys.notificationUrl}/users/nobody-here/notifications`);
     expect(empty.status).toBe(200);
@@ -305,9 +262,7 @@ describe("customer cancel", () => {
     const view = await waitForStatus(sys.orderUrl, id, ["CANCELLED", "SHIPPING_READY"]);
     expect(view.status).toBe("CANCELLED");
     expect(view.cancelReason).toBe("CUSTOMER_REQUEST");
-    await serviceIdle("shipping");
-    await serviceIdle("payment");
-    await serviceIdle("order");
+    await waitForIdleLanes(jsm, { services: ["shipping", "payment", "order"], intervalMs: 100 });
     const list = await events(id);
     expect(list.map((e) => e.eventType)).toEqual([
       "ORDER_CREATED",
@@ -332,15 +287,13 @@ describe("customer cancel", () => {
     expect(res.status).toBe(202);
 
     // Meanwhile: no refund, no cancellation (the cancel came after PAYMENT_COMPLETED in the stream).
-    await serviceIdle("payment");
-    await serviceIdle("order");
+    await waitForIdleLanes(jsm, { services: ["payment", "order"], intervalMs: 100 });
     expect(await eventTypes(sys.orderUrl, id)).toEqual(["ORDER_CREATED", "PAYMENT_COMPLETED", "ORDER_CANCEL_REQUESTED"]);
 
     await sys.add("shipping");
     const view = await waitForStatus(sys.orderUrl, id, FINAL);
     expect(view.status).toBe("SHIPPING_READY");
-    await serviceIdle("payment");
-    await serviceIdle("order");
+    await waitForIdleLanes(jsm, { services: ["payment", "order"], intervalMs: 100 });
     expect(await eventTypes(sys.orderUrl, id)).toEqual(["ORDER_CREATED", "PAYMENT_COMPLETED", "ORDER_CANCEL_REQUESTED", "SHIPPING_READY"]);
     await expectProblem(await cancel(id), 409);
   });

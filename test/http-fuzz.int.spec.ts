@@ -8,9 +8,8 @@
 //   unicode hit every route: none of them reaches NATS, and no subject ever carries user input.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import fc from "fast-check";
-import { connect, type NatsConnection, type Subscription } from "@nats-io/transport-node";
-import { jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
-import { startNatsServer, type NatsServerHandle } from "./support/nats-server.ts";
+import type { Subscription } from "@nats-io/transport-node";
+import { useNatsServer } from "./support/use-nats-server.ts";
 import { startInProcess, type InProcessService } from "./support/in-process.ts";
 import { parseEvent } from "../shared/events.ts";
 import { isOrderId, isUserId } from "../shared/ids.ts";
@@ -26,31 +25,24 @@ const TOKEN = "s3cret-token";
 
 const DOCUMENTED_STATUSES = new Set([200, 201, 202, 400, 401, 404, 409, 413, 415, 422]);
 
-let nats: NatsServerHandle;
+const nats = useNatsServer();
 let order: InProcessService;
 let guarded: InProcessService;
 let notification: InProcessService;
-let nc: NatsConnection;
-let jsm: JetStreamManager;
 let requests = 0;
 /** Order ids the API answered 201/200 with. */
 const created = new Set<string>();
 
 beforeAll(async () => {
-  nats = await startNatsServer();
   order = await startInProcess("order", nats.url);
   // A second order instance with ORDER_API_TOKEN set: the bearer check is fuzzed there.
   guarded = await startInProcess("order", nats.url, { ORDER_API_TOKEN: TOKEN });
   notification = await startInProcess("notification", nats.url);
-  nc = await connect({ servers: nats.url });
-  jsm = await jetstreamManager(nc);
 });
 
 afterAll(async () => {
   if (process.env.FUZZ_REPORT) console.log(`fuzz: ${requests} requests, ${created.size} orders`);
-  await nc?.close();
   await Promise.all([order?.stop(), guarded?.stop(), notification?.stop()]);
-  await nats?.stop();
 });
 
 interface Answer {
@@ -465,11 +457,11 @@ describe("order API under generated and mutated input", () => {
 
   it("leaves only valid events on the ORDERS stream, each on its own subject", async () => {
     expect(requests).toBeGreaterThan(1_000);
-    const info = await jsm.streams.info(ORDERS_STREAM);
+    const info = await nats.jsm.streams.info(ORDERS_STREAM);
     expect(info.state.messages).toBeGreaterThan(0);
     const createdSeen = new Set<string>();
     for (let seq = info.state.first_seq; seq <= info.state.last_seq; seq++) {
-      const m = await jsm.streams.getMessage(ORDERS_STREAM, { seq });
+      const m = await nats.jsm.streams.getMessage(ORDERS_STREAM, { seq });
       if (!m) continue; // a gap (nothing is deleted from ORDERS, but do not fail on one)
       const parsed = parseEvent(m.json());
       expect(parsed.ok, `seq ${seq} ${m.subject}: ${parsed.ok ? "" : parsed.reason}`).toBe(true);
@@ -481,7 +473,7 @@ describe("order API under generated and mutated input", () => {
     // Exactly the orders the API confirmed were created, no more.
     expect([...createdSeen].sort()).toEqual([...created].sort());
     // And nothing had to be dead-lettered.
-    const dlq = await jsm.streams.info(DLQ_STREAM).catch(() => null);
+    const dlq = await nats.jsm.streams.info(DLQ_STREAM).catch(() => null);
     expect(dlq?.state.messages ?? 0).toBe(0);
   });
 });
@@ -517,13 +509,13 @@ describe("ids from users never become subjects", () => {
   let payloads: string[] = [];
 
   beforeAll(async () => {
-    sub = nc.subscribe(">", {
+    sub = nats.nc.subscribe(">", {
       callback: (_err, m) => {
         seen.push(m.subject);
         if (m.subject.startsWith("$JS.API.")) payloads.push(m.string());
       },
     });
-    await nc.flush();
+    await nats.nc.flush();
   });
   afterAll(() => sub?.unsubscribe());
 
@@ -581,7 +573,7 @@ describe("ids from users never become subjects", () => {
         JSON.stringify(id),
       ).toEqual([404, 404, 404, 404, 404, 404, 422, 422, 404]);
     }
-    await nc.flush();
+    await nats.nc.flush();
     // Background work (the services' consumers) goes on, but nothing a route does with an id: the
     // notification route's first call (stream info with the user's filter) never happened, and no
     // subject or API request carries any part of a hostile id.
@@ -598,7 +590,7 @@ describe("ids from users never become subjects", () => {
       });
       expect(a.status).toBe(201);
     }
-    await nc.flush();
+    await nats.nc.flush();
     expect(seen.map((s) => [s, foreignSubject(s)] as const).filter(([, why]) => why !== null)).toEqual([]);
   });
 
@@ -615,7 +607,7 @@ describe("ids from users never become subjects", () => {
       // 200: two keys that header trimming makes equal; 422: the fuzz above used the key (e.g. `*`) with another body.
       expect([200, 201, 400, 422], `${JSON.stringify(key)}: ${a.text}`).toContain(a.status);
     }
-    await nc.flush();
+    await nats.nc.flush();
     const kv = seen.filter((s) => s.startsWith("$KV.idempotency-keys."));
     expect(kv.length).toBeGreaterThan(0);
     for (const s of kv) expect(s).toMatch(/^\$KV\.idempotency-keys\.[0-9a-f]{64}$/);
@@ -645,7 +637,7 @@ describe("ids from users never become subjects", () => {
     const { orderId } = JSON.parse(a.text);
     expect((await send(order, `/orders/${orderId}/events`)).status).toBe(200);
     expect((await send(notification, "/users/watched/notifications")).status).toBe(200);
-    await nc.flush();
+    await nats.nc.flush();
     expect(seen).toContain(eventSubject(orderId, "ORDER_CREATED"));
     // The order's history: one batch direct get (the order's subject filter travels in the request body).
     expect(seen).toContain("$JS.API.DIRECT.GET.ORDERS");

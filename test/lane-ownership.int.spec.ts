@@ -5,14 +5,13 @@
  * OWNER_TTL_MS (plus the time to notice), and nothing is lost, done twice or reordered — also what
  * it had been delivered and never acknowledged.
  */
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
 import { Kvm, type KV } from "@nats-io/kv";
 import { getJson, postOrder, startSystem, waitForStatus, type System } from "./support/system.ts";
 import { waitUntil, type ServiceProcess } from "./support/processes.ts";
+import { startWebhookReceiver, type WebhookReceiver } from "./support/webhook-receiver.ts";
 import { listDeadLetters } from "../nats/dead-letter-queue.ts";
 import { OWNER_TTL_MS } from "../nats/definitions.ts";
 import { BUCKETS, consumerName, LANES, laneOfOrder, OWNER_GROUP, ORDERS_STREAM } from "../nats/subjects.ts";
@@ -24,8 +23,7 @@ let sys: System;
 let nc: NatsConnection;
 let jsm: JetStreamManager;
 let instances: KV;
-let webhook: Server;
-const hooks: { key: string; orderId: string; eventType: string }[] = [];
+let webhook: WebhookReceiver;
 
 /** Each live instance of `service` and the lanes its heartbeat says it owns. */
 async function heartbeats(service: string): Promise<Map<number, number[]>> {
@@ -48,18 +46,9 @@ async function handled(s: ServiceProcess): Promise<number> {
 }
 
 beforeAll(async () => {
-  webhook = createServer((req, res) => {
-    let text = "";
-    req.on("data", (d) => (text += d));
-    req.on("end", () => {
-      const body = JSON.parse(text) as { orderId: string; eventType: string };
-      hooks.push({ key: String(req.headers["idempotency-key"]), orderId: body.orderId, eventType: body.eventType });
-      res.writeHead(204).end();
-    });
-  });
-  await new Promise<void>((resolve) => webhook.listen(0, "127.0.0.1", resolve));
+  webhook = await startWebhookReceiver();
   sys = await startSystem({
-    env: { HANDLER_RETRY_BASE_MS: "50", NOTIFY_WEBHOOK_URL: `http://127.0.0.1:${(webhook.address() as AddressInfo).port}/hook` },
+    env: { HANDLER_RETRY_BASE_MS: "50", NOTIFY_WEBHOOK_URL: webhook.url },
     instances: { order: 1, payment: 3, shipping: 1, notification: 2 },
   });
   nc = await connect({ servers: sys.nats.url });
@@ -70,7 +59,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await nc?.close();
   await sys?.stop();
-  await new Promise<void>((resolve) => (webhook ? webhook.close(() => resolve()) : resolve()));
+  await webhook?.close();
 });
 
 describe("lane ownership", () => {
@@ -202,10 +191,12 @@ describe("lane ownership", () => {
     // The webhook's first arrivals per order follow the order's events (repeats carry the same key).
     const first = new Map<string, string[]>();
     const seen = new Set<string>();
-    for (const h of hooks) {
-      if (seen.has(h.key)) continue;
-      seen.add(h.key);
-      first.set(h.orderId, [...(first.get(h.orderId) ?? []), h.eventType]);
+    for (const { headers, body } of webhook.requests()) {
+      const key = String(headers["idempotency-key"]);
+      if (seen.has(key)) continue;
+      seen.add(key);
+      const orderId = String(body?.orderId);
+      first.set(orderId, [...(first.get(orderId) ?? []), String(body?.eventType)]);
     }
     for (const p of placed) expect(first.get(p.id), p.id).toEqual(HAPPY);
     expect(await listDeadLetters(jsm)).toEqual([]);

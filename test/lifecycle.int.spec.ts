@@ -7,6 +7,7 @@ import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { jetstreamManager, type ConsumerInfo, type JetStreamManager } from "@nats-io/jetstream";
 import { getJson, postOrder, startSystem, waitForStatus, type System } from "./support/system.ts";
 import { waitUntil, type ServiceProcess } from "./support/processes.ts";
+import { waitForIdleLanes } from "./support/lanes.ts";
 import { DEFAULT_SERVICES, LANES } from "../nats/subjects.ts";
 
 const FINAL = ["SHIPPING_READY", "CANCELLED"];
@@ -38,16 +39,6 @@ async function status(url: string): Promise<number> {
 async function allConsumers(): Promise<Map<string, ConsumerInfo>> {
   const list = await jsm.consumers.list("ORDERS").next();
   return new Map(list.map((c) => [c.name, c]));
-}
-
-async function allConsumersIdle(timeoutMs = 30_000): Promise<void> {
-  await waitUntil(
-    async () => {
-      const list = [...(await allConsumers()).values()];
-      return list.length === DEFAULT_SERVICES.length * LANES && list.every((c) => c.num_pending === 0 && c.num_ack_pending === 0);
-    },
-    { timeoutMs, intervalMs: 200, what: "every ORDERS consumer to be idle" },
-  );
 }
 
 async function expectHappy(orderIds: string[], timeoutMs = 30_000): Promise<void> {
@@ -85,14 +76,14 @@ describe("SIGTERM while orders flow", () => {
     // Without payment the later orders wait; none is lost, none is charged twice.
     await sys.add("payment");
     await expectHappy(orderIds);
-    await allConsumersIdle();
+    await waitForIdleLanes(jsm);
     await expectHappy(orderIds);
   });
 });
 
 describe("a second instance", () => {
   it("starts against the same stream without failing and without resetting any consumer", async () => {
-    await allConsumersIdle();
+    await waitForIdleLanes(jsm);
     const before = await allConsumers();
     expect(before.size).toBe(DEFAULT_SERVICES.length * LANES);
     const streamBefore = (await jsm.streams.info("ORDERS")).state;
@@ -128,7 +119,7 @@ describe("a second instance", () => {
       ids.push(res.body.orderId);
     }
     await expectHappy(ids);
-    await allConsumersIdle();
+    await waitForIdleLanes(jsm);
     const notes = await waitUntil(
       async () => {
         const { body } = await getJson(`${extra[2]!.baseUrl}/users/life-two/notifications`);

@@ -5,7 +5,6 @@
  * there, retries and rejects are counted, labels carry no order ids. Every /metrics body passes
  * `promtool check metrics`, and the log lines about a failing message carry its order id and seq.
  */
-import { createServer, type Server } from "node:http";
 import { fileURLToPath } from "node:url";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { jetstream } from "@nats-io/jetstream";
@@ -14,6 +13,7 @@ import { CONSUMED_EVENT_TYPES, eventSubject } from "../nats/subjects.ts";
 import { waitUntil } from "./support/processes.ts";
 import { findBinary, PROMETHEUS_INSTALL_HINT, promtool, startPrometheus, type PrometheusHandle } from "./support/prometheus.ts";
 import { postOrder, startSystem, waitForStatus, type System } from "./support/system.ts";
+import { startWebhookReceiver, type WebhookReceiver } from "./support/webhook-receiver.ts";
 import { LANES } from "../nats/subjects.ts";
 
 const RULES = fileURLToPath(new URL("../monitoring/rules.yml", import.meta.url));
@@ -24,8 +24,7 @@ const FLAKY_USER = "metrics-flaky";
 let system: System | undefined;
 let prometheus: PrometheusHandle | undefined;
 let nc: NatsConnection | undefined;
-let webhook: Server | undefined;
-let flakyFailures = 0;
+let webhook: WebhookReceiver | undefined;
 const orderIds: string[] = [];
 
 /** One number from an instant query: the single sample's value, 0 when the vector is empty. */
@@ -67,24 +66,11 @@ beforeAll(async () => {
   // Missing Prometheus is a failure with the fix in it, not a skip.
   for (const bin of ["prometheus", "promtool"]) if (!findBinary(bin)) throw new Error(`${bin} not found. ${PROMETHEUS_INSTALL_HINT}`);
 
-  webhook = createServer((req, res) => {
-    let body = "";
-    req.on("data", (d) => (body += d));
-    req.on("end", () => {
-      const n = JSON.parse(body) as { userId: string };
-      // The flaky customer's first notification fails once: the handler is retried.
-      if (n.userId === FLAKY_USER && flakyFailures === 0) {
-        flakyFailures++;
-        res.writeHead(503).end("try again");
-        return;
-      }
-      res.writeHead(204).end();
-    });
-  });
-  await new Promise<void>((r) => webhook!.listen(0, "127.0.0.1", r));
-  const webhookUrl = `http://127.0.0.1:${(webhook.address() as { port: number }).port}/hook`;
-
-  system = await startSystem({ env: { NOTIFY_WEBHOOK_URL: webhookUrl, HANDLER_RETRY_BASE_MS: "50" } });
+  // The flaky customer's first notification fails once: the handler is retried.
+  webhook = await startWebhookReceiver(({ body }, earlier) =>
+    body?.userId === FLAKY_USER && !earlier.some((r) => r.status === 503) ? 503 : 204,
+  );
+  system = await startSystem({ env: { NOTIFY_WEBHOOK_URL: webhook.url, HANDLER_RETRY_BASE_MS: "50" } });
   const jobs = Object.fromEntries(SERVICES.map((name) => [name, system!.of(name).map((s) => `127.0.0.1:${s.port}`)]));
   // The project's rules too (monitoring/rules.yml): they must match the live series, not only promtool's.
   prometheus = await startPrometheus({ jobs, scrapeIntervalSeconds: 1, ruleFiles: [RULES] });
@@ -95,7 +81,7 @@ afterAll(async () => {
   await nc?.close();
   await prometheus?.stop();
   await system?.stop();
-  if (webhook) await new Promise((r) => webhook!.close(r));
+  await webhook?.close();
 });
 
 describe("Prometheus scraping the four services", () => {
@@ -160,7 +146,7 @@ describe("Prometheus scraping the four services", () => {
   });
 
   it("counts the retried notification, and its log lines name the order and the sequence", async () => {
-    expect(flakyFailures).toBe(1);
+    expect(webhook!.requests().filter((r) => r.status === 503)).toHaveLength(1);
     await eventually(
       `sum(orderstream_events_handled_total{service="notification",outcome="retried"})`,
       (v) => v >= 1,

@@ -5,7 +5,6 @@
  * not do (forge another service's event, delete or purge the stream, read another service's state,
  * listen to the event stream or to another service's inbox) the server refuses.
  */
-import { createServer, type Server } from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { jetstream, jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
@@ -13,6 +12,7 @@ import { Kvm } from "@nats-io/kv";
 import { eventTypes, getJson, postOrder, startSystem, waitForStatus, type System } from "./support/system.ts";
 import { waitUntil } from "./support/processes.ts";
 import { runCli } from "./support/cli.ts";
+import { startWebhookReceiver, type WebhookReceiver } from "./support/webhook-receiver.ts";
 import { startNatsServer, type NatsServerHandle } from "./support/nats-server.ts";
 import { connectNats, inboxPrefixOf } from "../nats/connect.ts";
 import { natsUserOf, ADMIN } from "../nats/auth/auth-config.ts";
@@ -31,7 +31,7 @@ let nats: NatsServerHandle;
 let sys: System;
 let admin: NatsConnection;
 let adminJsm: JetStreamManager;
-let webhook: Server;
+let webhook: WebhookReceiver;
 let hookFails = true;
 const open: NatsConnection[] = [];
 
@@ -71,17 +71,11 @@ beforeAll(async () => {
       else process.env[k] = v;
     }
   }
-  webhook = createServer((req, res) => {
-    let body = "";
-    req.on("data", (d) => (body += d));
-    req.on("end", () => res.writeHead(hookFails && JSON.parse(body).userId === "hook-down" ? 500 : 204).end());
-  });
-  await new Promise<void>((r) => webhook.listen(0, "127.0.0.1", r));
-  const hookUrl = `http://127.0.0.1:${(webhook.address() as { port: number }).port}/hook`;
+  webhook = await startWebhookReceiver(({ body }) => (hookFails && body?.userId === "hook-down" ? 500 : 204));
   sys = await startSystem({
     nats,
     instances: { order: 0, payment: 0, shipping: 0, notification: 0 },
-    env: { HANDLER_RETRY_BASE_MS: "20", PAYMENT_LIMIT: "1000", NOTIFY_WEBHOOK_URL: hookUrl },
+    env: { HANDLER_RETRY_BASE_MS: "20", PAYMENT_LIMIT: "1000", NOTIFY_WEBHOOK_URL: webhook.url },
   });
   // Sequentially: the first (order) creates the streams, the others find and bind them.
   for (const service of SERVICES) await sys.add(service, { NATS_USER: service, NATS_PASSWORD: PASSWORDS[service] });
@@ -93,7 +87,7 @@ afterAll(async () => {
   await Promise.all(open.map((nc) => nc.close().catch(() => {})));
   await sys?.stop();
   await nats?.stop();
-  await new Promise((r) => webhook?.close(r));
+  await webhook?.close();
 });
 
 describe("each service with its own user", () => {

@@ -4,20 +4,18 @@
  * reached; `GET /orders/{id}/events?fromSeq=N` reads from a sequence; `rebuild-view` folds every
  * order again from sequence 1 and finds them as the API shows them.
  */
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
-import { jetstreamManager, type ConsumerInfo, type JetStreamManager } from "@nats-io/jetstream";
+import { jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
 import { getJson, postOrder, startSystem, waitForStatus, type System } from "./support/system.ts";
-import { waitUntil } from "./support/processes.ts";
+import { laneConsumers, waitForIdleLanes } from "./support/lanes.ts";
+import { startWebhookReceiver, type WebhookReceiver } from "./support/webhook-receiver.ts";
 import { runCli } from "./support/cli.ts";
 import { freePort } from "../scripts/nats-binary.ts";
 import { listDeadLetters } from "../nats/dead-letter-queue.ts";
 import {
   CONSUMED_EVENT_TYPES,
   consumerName,
-  consumerNames,
   LANES,
   laneOfOrder,
   lanePartitions,
@@ -33,8 +31,7 @@ const ORDER_COUNT = 24;
 let sys: System;
 let nc: NatsConnection;
 let jsm: JetStreamManager;
-let webhook: Server;
-let webhookCalls = 0;
+let webhook: WebhookReceiver;
 const orders: { orderId: string; userId: string }[] = [];
 
 interface Snapshot {
@@ -59,22 +56,6 @@ async function messagesFor(service: ServiceName, lane?: number): Promise<number>
   return n;
 }
 
-async function partitionConsumers(service?: string): Promise<ConsumerInfo[]> {
-  const list = await jsm.consumers.list(ORDERS_STREAM).next();
-  const names = (service ? [service as ServiceName] : DEFAULT_SERVICES).flatMap((s) => consumerNames(s));
-  return list.filter((c) => names.includes(c.name));
-}
-
-async function allIdle(timeoutMs = 30_000): Promise<void> {
-  await waitUntil(
-    async () => {
-      const list = await partitionConsumers();
-      return list.length === DEFAULT_SERVICES.length * LANES && list.every((c) => c.num_pending === 0 && c.num_ack_pending === 0);
-    },
-    { timeoutMs, intervalMs: 200, what: "every partition consumer to be idle" },
-  );
-}
-
 async function snapshot(): Promise<Snapshot> {
   const o = (await jsm.streams.info(ORDERS_STREAM)).state;
   const n = (await jsm.streams.info(NOTIFICATIONS_STREAM)).state;
@@ -94,23 +75,16 @@ async function snapshot(): Promise<Snapshot> {
     events,
     views,
     notificationLists,
-    webhookCalls,
+    webhookCalls: webhook.requests().length,
   };
 }
 
 beforeAll(async () => {
-  webhook = createServer((req, res) => {
-    req.resume();
-    req.on("end", () => {
-      webhookCalls++;
-      res.writeHead(204).end();
-    });
-  });
-  await new Promise<void>((r) => webhook.listen(0, "127.0.0.1", r));
+  webhook = await startWebhookReceiver();
   sys = await startSystem({
     env: {
       PAYMENT_LIMIT: "1000",
-      NOTIFY_WEBHOOK_URL: `http://127.0.0.1:${(webhook.address() as AddressInfo).port}/hook`,
+      NOTIFY_WEBHOOK_URL: webhook.url,
     },
   });
   nc = await connect({ servers: sys.nats.url });
@@ -130,15 +104,15 @@ beforeAll(async () => {
     orders.push({ orderId: res.body.orderId, userId });
   }
   for (const { orderId } of orders) await waitForStatus(sys.orderUrl, orderId, FINAL, 30_000);
-  await allIdle();
+  await waitForIdleLanes(jsm);
   // Notifications and webhook calls are settled once the notification consumers are idle.
-  expect(webhookCalls).toBeGreaterThan(0);
+  expect(webhook.requests().length).toBeGreaterThan(0);
 });
 
 afterAll(async () => {
   await nc?.close();
   await sys?.stop();
-  await new Promise<void>((resolve) => (webhook ? webhook.close(() => resolve()) : resolve()));
+  await webhook?.close();
 });
 
 describe("replay --consumer <service> --from-seq 1", () => {
@@ -160,7 +134,7 @@ describe("replay --consumer <service> --from-seq 1", () => {
       console.log(`replay of ${service}: ${Date.now() - started} ms`);
 
       // The consumers really went back: recreated at sequence 1 and walked through every message again.
-      const consumers = await partitionConsumers(service);
+      const consumers = await laneConsumers(jsm, [service]);
       expect(consumers).toHaveLength(LANES);
       let delivered = 0;
       for (const c of consumers) {
@@ -176,7 +150,7 @@ describe("replay --consumer <service> --from-seq 1", () => {
       expect(await messagesFor(service)).toBeGreaterThan(0);
     }
 
-    await allIdle();
+    await waitForIdleLanes(jsm);
     const after = await snapshot();
     expect(after).toEqual(before);
     expect(await listDeadLetters(jsm)).toEqual([]);
@@ -188,10 +162,10 @@ describe("replay --consumer <service> --from-seq 1", () => {
   });
 
   it("replays a single durable from a time, and only that one moves", async () => {
-    await allIdle();
+    await waitForIdleLanes(jsm);
     const target = orders[0]!.orderId;
     const durable = consumerName("payment", laneOfOrder(target));
-    const others = (await partitionConsumers()).filter((c) => c.name !== durable);
+    const others = (await laneConsumers(jsm)).filter((c) => c.name !== durable);
     const before = await snapshot();
 
     const from = new Date(Date.now() - 10 * 60_000).toISOString(); // before the first order
@@ -211,7 +185,7 @@ describe("replay --consumer <service> --from-seq 1", () => {
       const now = await jsm.consumers.info(ORDERS_STREAM, c.name);
       expect(now.created, c.name).toBe(c.created);
     }
-    await allIdle();
+    await waitForIdleLanes(jsm);
     expect(await snapshot()).toEqual(before);
   });
 
@@ -263,7 +237,7 @@ describe("GET /orders/{id}/events?fromSeq=N", () => {
 
 describe("rebuild-view", () => {
   it("folds every order again from sequence 1, and counts them by status as the API shows them", async () => {
-    await allIdle();
+    await waitForIdleLanes(jsm);
     // Every order in the stream, by its ORDER_CREATED subject, and its status as GET /orders/{id} has it.
     const created = (await jsm.streams.info(ORDERS_STREAM, { subjects_filter: "orders.*.*.ORDER_CREATED" })).state.subjects ?? {};
     const ids = Object.keys(created).map((subject) => subject.split(".")[2]!);

@@ -14,6 +14,7 @@ import {
   jetStreamApiOf,
 } from "../nats/subjects.ts";
 import { siteConfigText } from "../scripts/site-servers.ts";
+import { subjectMatches } from "./support/subject-match.ts";
 
 describe("loadTopology", () => {
   it("given nothing, when loaded, then the service runs alone, as before sites existed", () => {
@@ -49,17 +50,6 @@ describe("loadTopology", () => {
   });
 });
 
-/** NATS subject matching: `*` one token, `>` the rest. */
-function matches(pattern: string, subject: string): boolean {
-  const p = pattern.split(".");
-  const s = subject.split(".");
-  for (let i = 0; i < p.length; i++) {
-    if (p[i] === ">") return s.length > i;
-    if (i >= s.length || (p[i] !== "*" && p[i] !== s[i])) return false;
-  }
-  return p.length === s.length;
-}
-
 function denyLists(conf: string): { imports: string[]; exports: string[] } {
   const list = (key: string) => JSON.parse(new RegExp(`${key}: (\\[[^\\]]*\\])`).exec(conf)![1]!) as string[];
   return { imports: list("deny_imports"), exports: list("deny_exports") };
@@ -84,7 +74,7 @@ describe("nats/sites/site.conf", () => {
     expect(imports).toEqual(exports);
     for (const subject of stored)
       expect(
-        imports.some((d) => matches(d, subject)),
+        imports.some((d) => subjectMatches(d, subject)),
         subject,
       ).toBe(true);
   });
@@ -95,11 +85,11 @@ describe("nats/sites/site.conf", () => {
       "$JS.ACK.ORDERS.payment-p01.1.7.7.1765100000000000000.3",
     ]) {
       expect(
-        imports.some((d) => matches(d, ack)),
+        imports.some((d) => subjectMatches(d, ack)),
         ack,
       ).toBe(true);
       expect(
-        exports.some((d) => matches(d, ack)),
+        exports.some((d) => subjectMatches(d, ack)),
         ack,
       ).toBe(true);
     }
@@ -115,7 +105,7 @@ describe("nats/sites/site.conf", () => {
     ];
     for (const subject of crossing)
       expect(
-        imports.some((d) => matches(d, subject)),
+        imports.some((d) => subjectMatches(d, subject)),
         subject,
       ).toBe(false);
   });

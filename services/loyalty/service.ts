@@ -11,9 +11,8 @@ import type { Infra, ServiceDefinition } from "../../host/service-definition.ts"
 import type { PartitionHandler } from "../../nats/delivery.ts";
 import { bucketOptions, ensureBucket } from "../../nats/setup.ts";
 import { BUCKETS } from "../../nats/subjects.ts";
-import { HttpProblem } from "../../shared/http/problem.ts";
 import { describeRoute, jsonResponse, problems, UNAVAILABLE } from "../../shared/http/openapi.ts";
-import { isUserId } from "../../shared/ids.ts";
+import { requireUserId, USER_ID_NOT_FOUND, USER_ID_PARAMETER } from "../../shared/http/user-id.ts";
 import { summary } from "./domain/points.ts";
 import { applyEvent, readAccount } from "./store.ts";
 
@@ -29,14 +28,6 @@ export const PointsBody = v.object({
   orders: v.pipe(v.number(), v.integer(), v.minValue(0), v.description("Orders whose points the user holds: paid, not refunded.")),
 });
 type PointsAnswer = v.InferOutput<typeof PointsBody>;
-
-const USER_ID_PARAMETER = {
-  name: "userId",
-  in: "path",
-  required: true,
-  description: "The order's userId: 1-64 letters, digits, '_' or '-'. Any other value is 404.",
-  schema: { type: "string", pattern: "^[A-Za-z0-9_-]{1,64}$" },
-} as const;
 
 export const loyaltyService: ServiceDefinition<LoyaltyRuntime> = {
   name: "loyalty",
@@ -67,14 +58,11 @@ export const loyaltyService: ServiceDefinition<LoyaltyRuntime> = {
         parameters: [USER_ID_PARAMETER],
         responses: {
           200: jsonResponse("The user's points (zero for a user never paid).", PointsBody),
-          ...problems({ 404: "Not a user id of the form orders take.", ...UNAVAILABLE }),
+          ...problems({ ...USER_ID_NOT_FOUND, ...UNAVAILABLE }),
         },
       }),
       async (c) => {
-        const userId = c.req.param("userId");
-        if (!isUserId(userId)) {
-          throw new HttpProblem(404, "user-not-found", "User ids are 1-64 letters, digits, '_' or '-'.");
-        }
+        const userId = requireUserId(c.req.param("userId"));
         const { account } = await readAccount(runtime().accounts, userId);
         return c.json(summary(account) satisfies PointsAnswer);
       },

@@ -3,29 +3,19 @@
  * that user's orders in different partitions, or two instances) each apply once, none overwriting
  * another; an event applied again writes nothing; an unreadable account is left alone and refused.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { connect, type NatsConnection } from "@nats-io/transport-node";
-import { jetstreamManager } from "@nats-io/jetstream";
+import { beforeAll, describe, expect, it } from "vitest";
 import type { KV } from "@nats-io/kv";
-import { startNatsServer, type NatsServerHandle } from "../../test/support/nats-server.ts";
+import { useNatsServer } from "../../test/support/use-nats-server.ts";
 import { bucketOptions, ensureBucket } from "../../nats/setup.ts";
 import { BUCKETS } from "../../nats/subjects.ts";
 import { anEvent } from "../../shared/testing/decider-spec.ts";
 import { applyEvent, CorruptAccountError, readAccount } from "./store.ts";
 
-let server: NatsServerHandle;
-let nc: NatsConnection;
+const nats = useNatsServer();
 let kv: KV;
 
 beforeAll(async () => {
-  server = await startNatsServer();
-  nc = await connect({ servers: server.url });
-  kv = await ensureBucket(nc, await jetstreamManager(nc), BUCKETS.loyaltyPoints, bucketOptions.loyaltyPoints);
-});
-
-afterAll(async () => {
-  await nc?.close();
-  await server?.stop();
+  kv = await ensureBucket(nats.nc, nats.jsm, BUCKETS.loyaltyPoints, bucketOptions.loyaltyPoints);
 });
 
 const paid = (userId: string, orderId: string, amount: number) => anEvent("PAYMENT_COMPLETED", { userId, orderId, amount });

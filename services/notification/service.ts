@@ -17,8 +17,8 @@ import type { Context } from "@opentelemetry/api";
 import * as v from "valibot";
 import type { ServiceDefinition, Infra } from "../../host/service-definition.ts";
 import type { PartitionHandler } from "../../nats/delivery.ts";
-import { isUserId, ORDER_ID_PATTERN } from "../../shared/ids.ts";
-import { HttpProblem } from "../../shared/http/problem.ts";
+import { ORDER_ID_PATTERN } from "../../shared/ids.ts";
+import { requireUserId, USER_ID_NOT_FOUND, USER_ID_PARAMETER } from "../../shared/http/user-id.ts";
 import { describeRoute, jsonResponse, problems, UNAVAILABLE } from "../../shared/http/openapi.ts";
 import { EVENT_TYPES } from "../../shared/events.ts";
 import { tracedFetch } from "../../otel/http-client-span.ts";
@@ -68,14 +68,6 @@ export const NotificationsBody = v.array(
 );
 type NotificationsAnswer = v.InferOutput<typeof NotificationsBody>;
 
-const USER_ID_PARAMETER = {
-  name: "userId",
-  in: "path",
-  required: true,
-  description: "The order's userId: 1-64 letters, digits, '_' or '-'. Any other value is 404.",
-  schema: { type: "string", pattern: "^[A-Za-z0-9_-]{1,64}$" },
-} as const;
-
 export const notificationService: ServiceDefinition<NotificationRuntime> = {
   name: "notification",
   async setup(infra) {
@@ -109,14 +101,11 @@ export const notificationService: ServiceDefinition<NotificationRuntime> = {
         parameters: [USER_ID_PARAMETER],
         responses: {
           200: jsonResponse("The notifications (an empty list for a user never notified).", NotificationsBody),
-          ...problems({ 404: "Not a user id of the form orders take.", ...UNAVAILABLE }),
+          ...problems({ ...USER_ID_NOT_FOUND, ...UNAVAILABLE }),
         },
       }),
       async (c) => {
-        const userId = c.req.param("userId");
-        if (!isUserId(userId)) {
-          throw new HttpProblem(404, "user-not-found", "User ids are 1-64 letters, digits, '_' or '-'.");
-        }
+        const userId = requireUserId(c.req.param("userId"));
         const rt = runtime();
         const list = await listNotifications(rt.infra.js, rt.infra.jsm, userId);
         return c.json(

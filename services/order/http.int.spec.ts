@@ -5,9 +5,7 @@
  * services are test/flows.int.spec.ts.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { connect, type NatsConnection } from "@nats-io/transport-node";
-import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
-import { startNatsServer, type NatsServerHandle } from "../../test/support/nats-server.ts";
+import { useNatsServer } from "../../test/support/use-nats-server.ts";
 import { startInProcess, type InProcessService } from "../../test/support/in-process.ts";
 import { anEvent } from "../../shared/testing/decider-spec.ts";
 import { eventSubject, ORDERS_STREAM } from "../../nats/subjects.ts";
@@ -15,24 +13,15 @@ import { eventSubject, ORDERS_STREAM } from "../../nats/subjects.ts";
 const MISSING_ID = "00000000-0000-4000-8000-000000000000";
 const MALFORMED_ID = "x";
 
-let nats: NatsServerHandle;
+const nats = useNatsServer();
 let order: InProcessService;
-let nc: NatsConnection;
-let js: JetStreamClient;
-let jsm: JetStreamManager;
 
 beforeAll(async () => {
-  nats = await startNatsServer();
   order = await startInProcess("order", nats.url);
-  nc = await connect({ servers: nats.url });
-  js = jetstream(nc);
-  jsm = await jetstreamManager(nc);
-}, 60_000);
+});
 
 afterAll(async () => {
   await order?.stop();
-  await nc?.close();
-  await nats?.stop();
 });
 
 const request = (path: string, init?: RequestInit) => order.app.request(path, init);
@@ -50,7 +39,7 @@ async function expectProblem(res: Response, status: number): Promise<any> {
 }
 
 async function ordersCount(): Promise<number> {
-  return (await jsm.streams.info(ORDERS_STREAM)).state.messages;
+  return (await nats.jsm.streams.info(ORDERS_STREAM)).state.messages;
 }
 
 async function createOrder(body: unknown = { userId: "routes", amount: 10 }): Promise<string> {
@@ -85,7 +74,7 @@ describe("order routes", () => {
     expect(accepted.status).toBe(202);
     expect(await accepted.json()).toEqual({ orderId: id, status: "CREATED", cancelRequested: true });
     // The order service's own decision, carried out here by hand: no payment service runs in this spec.
-    await js.publish(eventSubject(id, "ORDER_CANCELLED"), JSON.stringify(anEvent("ORDER_CANCELLED", { orderId: id })));
+    await nats.js.publish(eventSubject(id, "ORDER_CANCELLED"), JSON.stringify(anEvent("ORDER_CANCELLED", { orderId: id })));
     const before = await ordersCount();
     const refused = await expectProblem(await cancel(id), 409);
     expect(refused.detail).toMatch(/can no longer be cancelled/);

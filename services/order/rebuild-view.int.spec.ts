@@ -3,10 +3,9 @@
  * API's own validation and evolve, counted by status; invalid messages and orders without an
  * ORDER_CREATED before their events are counted, not folded; progress (done of total) is reported.
  */
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { connect, headers, type NatsConnection } from "@nats-io/transport-node";
-import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
-import { startNatsServer, type NatsServerHandle } from "../../test/support/nats-server.ts";
+import { beforeEach, describe, expect, it } from "vitest";
+import { headers } from "@nats-io/transport-node";
+import { useNatsServer } from "../../test/support/use-nats-server.ts";
 import { ensureOrderStreams } from "../../nats/setup.ts";
 import { eventSubject } from "../../nats/subjects.ts";
 import { completeEvent } from "../../nats/publish-event.ts";
@@ -14,26 +13,15 @@ import type { EventDraft, OrderEvent } from "../../shared/events.ts";
 import { foldOrder } from "./domain/order.ts";
 import { rebuildOrderViews, type RebuildProgress } from "./rebuild-view.ts";
 
-let server: NatsServerHandle;
-let nc: NatsConnection;
-let js: JetStreamClient;
-let jsm: JetStreamManager;
+// A fresh server per test: each one counts a whole stream of its own.
+const nats = useNatsServer({ per: "test" });
 /** Every valid event published, per order. */
 let histories: Map<string, OrderEvent[]>;
 let serial = 0;
 
 beforeEach(async () => {
-  server = await startNatsServer();
-  nc = await connect({ servers: server.url });
-  js = jetstream(nc);
-  jsm = await jetstreamManager(nc);
-  await ensureOrderStreams(jsm, 1);
+  await ensureOrderStreams(nats.jsm, 1);
   histories = new Map();
-});
-
-afterEach(async () => {
-  await nc?.close();
-  await server?.stop();
 });
 
 function newOrderId(): string {
@@ -46,7 +34,7 @@ async function publish(orderId: string, draft: Omit<EventDraft, "orderId" | "use
   histories.set(orderId, [...(histories.get(orderId) ?? []), event]);
   const h = headers();
   h.set("traceparent", `00-${"a".repeat(24)}${String(serial).padStart(8, "0")}-${"b".repeat(16)}-01`);
-  const ack = await js.publish(eventSubject(orderId, event.eventType), JSON.stringify(event), { msgID: event.eventId, headers: h });
+  const ack = await nats.js.publish(eventSubject(orderId, event.eventType), JSON.stringify(event), { msgID: event.eventId, headers: h });
   return ack.seq;
 }
 
@@ -72,15 +60,15 @@ describe("rebuildOrderViews", () => {
     }
     for (const id of happy.slice(0, 5)) await publish(id, { eventType: "ORDER_CANCEL_REQUESTED" });
     // Two messages the API rejects too: not JSON, and an event under another order's subject.
-    await js.publish(eventSubject(newOrderId(), "ORDER_CREATED"), "not json");
+    await nats.js.publish(eventSubject(newOrderId(), "ORDER_CREATED"), "not json");
     const other = completeEvent({ ...created, items: [...created.items], orderId: newOrderId(), userId: "rv-user" });
-    await js.publish(eventSubject(open, "PAYMENT_COMPLETED"), JSON.stringify(other));
+    await nats.js.publish(eventSubject(open, "PAYMENT_COMPLETED"), JSON.stringify(other));
     // An order whose first event is not its ORDER_CREATED.
     const orphan = newOrderId();
     await publish(orphan, shipped);
 
     const seen: RebuildProgress[] = [];
-    const result = await rebuildOrderViews(js, jsm, (p) => seen.push(p));
+    const result = await rebuildOrderViews(nats.js, nats.jsm, (p) => seen.push(p));
     const events = [...histories.values()].reduce((n, h) => n + h.length, 0);
     const byStatus = { CREATED: 0, PAID: 0, SHIPPING_READY: 0, CANCELLED: 0 };
     for (const [id, h] of histories) {
@@ -105,9 +93,9 @@ describe("rebuildOrderViews", () => {
   it("reports progress before reading (0 of the total), every 10,000 events, and when done", async () => {
     const id = newOrderId();
     await publish(id, created);
-    for (let i = 0; i < 10_000; i++) await js.publish(eventSubject(newOrderId(), "ORDER_CREATED"), "not json");
+    for (let i = 0; i < 10_000; i++) await nats.js.publish(eventSubject(newOrderId(), "ORDER_CREATED"), "not json");
     const seen: RebuildProgress[] = [];
-    const result = await rebuildOrderViews(js, jsm, (p) => seen.push(p));
+    const result = await rebuildOrderViews(nats.js, nats.jsm, (p) => seen.push(p));
     expect(seen.map((p) => [p.phase, p.events, p.total])).toEqual([
       ["reading", 0, 10_001],
       ["reading", 10_000, 10_001],
@@ -117,6 +105,6 @@ describe("rebuildOrderViews", () => {
   });
 
   it("folds nothing from an empty stream", async () => {
-    expect(await rebuildOrderViews(js, jsm)).toMatchObject({ phase: "done", events: 0, total: 0, orders: 0 });
+    expect(await rebuildOrderViews(nats.js, nats.jsm)).toMatchObject({ phase: "done", events: 0, total: 0, orders: 0 });
   });
 });

@@ -205,11 +205,11 @@ export async function startService(
 }
 
 /**
- * Poll `fn` until it returns something other than undefined/null/false (errors count as "not yet").
- * Throws `Timed out after N ms waiting for <what>` including the last error.
+ * Poll `fn` (sync or async) until it returns something other than undefined/null/false (errors
+ * count as "not yet"). Throws `Timed out after N ms waiting for <what>` including the last error.
  */
 export async function waitUntil<T>(
-  fn: () => Promise<T | undefined | null | false>,
+  fn: () => T | undefined | null | false | Promise<T | undefined | null | false>,
   opts: { timeoutMs?: number; intervalMs?: number; what?: string } = {},
 ): Promise<T> {
   const timeoutMs = opts.timeoutMs ?? 10_000;
