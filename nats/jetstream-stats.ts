@@ -45,7 +45,7 @@ export async function readJetStreamStats(jsm: JetStreamManager, service: Service
   return { consumers, deadLetters };
 }
 
-/** Dead letters of the service's consumers: per-subject counts of `dlq.orders.<service>-pNN.*`. */
+/** Dead letters of the service's consumers: per-subject counts of `dlq.orders.<service>-lane<k>.*` (and `-pNN` of dead letters from before lanes). */
 export async function countDeadLetters(jsm: JetStreamManager, service: ServiceName): Promise<number> {
   const info = await jsm.streams.info(DLQ_STREAM, { subjects_filter: DEAD_LETTERS_FILTER });
   let count = 0;
