@@ -129,7 +129,9 @@ class ReactorHandler<S, C> implements PartitionHandler {
     let i = events.length;
     while (i > 0 && events[i - 1]!.seq > e.seq) i--;
     if (i > 0 && events[i - 1]!.seq === e.seq) return false;
-    events.splice(i, 0, { seq: e.seq, event: e.event });
+    // push, not splice, in the usual case: splice makes an (empty) array of what it removed.
+    if (i === events.length) events.push({ seq: e.seq, event: e.event });
+    else events.splice(i, 0, { seq: e.seq, event: e.event });
     const { reactor } = this.rt;
     known.state =
       i === events.length - 1
