@@ -6,7 +6,7 @@
  */
 import { SpanKind, trace, type Context, type Span } from "@opentelemetry/api";
 import type { MsgHdrs } from "@nats-io/transport-node";
-import { extractTraceContext, extractTraceRecord, type HeaderRecord } from "../otel/nats-headers.ts";
+import { extractTraceContext } from "../otel/nats-headers.ts";
 import { consumerAttributes, messagingSpanName, PROCESS_OPERATION } from "../otel/messaging-attributes.ts";
 import { eventDestination, eventSubjectTemplate, ORDERS_STREAM, parseEventSubject, type EventSubject } from "./subjects.ts";
 
@@ -19,8 +19,6 @@ export interface ConsumedMessage {
   deliveryCount: number;
   bodySize: number;
   headers: MsgHdrs | undefined;
-  /** The headers read into a record already (nats/message-headers.ts): the trace context is read from it instead. */
-  headerRecord?: HeaderRecord;
   /** The subject's tokens, when the caller has parsed it already. */
   parsedSubject?: EventSubject | null;
 }
@@ -30,7 +28,7 @@ export function startConsumerSpan(
   msg: ConsumedMessage,
   extra?: Record<string, string | number | boolean>,
 ): { span: Span; context: Context } {
-  const parentContext = msg.headerRecord ? extractTraceRecord(msg.headerRecord) : extractTraceContext(msg.headers);
+  const parentContext = extractTraceContext(msg.headers);
   const producer = trace.getSpanContext(parentContext);
   const parsed = msg.parsedSubject === undefined ? parseEventSubject(msg.subject) : msg.parsedSubject;
   const template = parsed ? eventSubjectTemplate(parsed.eventType, msg.subject.startsWith("sites.")) : null;

@@ -30,8 +30,7 @@ import { recordSpanError } from "../otel/span-error.ts";
 import { traceFields, type Logger } from "../shared/logger.ts";
 import { MessagingAttr } from "../otel/messaging-attributes.ts";
 import { startConsumerSpan } from "./consumer-span.ts";
-import { headerRecord } from "./message-headers.ts";
-import type { HeaderRecord } from "../otel/nats-headers.ts";
+import { headerValue } from "../otel/nats-headers.ts";
 import { MAX_DELIVER, OWNER_TTL_MS } from "./definitions.ts";
 import { decodeEvent, type Delivery, type GiveUp, type HandledReport, type HandleOutcome, type PartitionHandler } from "./delivery.ts";
 import { rebindDelayMs, stopWhenDeleted } from "./durable-loop.ts";
@@ -106,8 +105,6 @@ interface Entry {
   subject: string;
   data: Uint8Array;
   headers: MsgHdrs | undefined;
-  /** The headers' first values, read once (trace context, traceparent). */
-  headerRecord: HeaderRecord | undefined;
   /** The latest delivery of the message here; undefined for one read from the stream (until redelivered). */
   msg: JsMsg | undefined;
   firstSight: boolean;
@@ -250,15 +247,14 @@ export class PartitionWorker {
 
   private delivered(msg: JsMsg): void {
     if (this.stopping) return; // not taken, not acknowledged: the next owner takes it over
-    const record = headerRecord(msg.headers);
-    const pin = record?.["Nats-Pin-Id"] ?? "";
+    const pin = headerValue(msg.headers, "Nats-Pin-Id");
     if (pin !== this.pin) {
       this.pin = pin;
       this.takeOver(msg);
       return;
     }
     if (this.catchingUp) this.buffered.push(msg);
-    else this.take(msg, record);
+    else this.take(msg);
   }
 
   /** A new pin: forget what the handler remembers, take over what the previous owner left, then go on. */
@@ -330,7 +326,7 @@ export class PartitionWorker {
     return parsed !== null && laneOf(parsed.partition) === this.opts.partition && this.types.has(parsed.eventType);
   }
 
-  private take(msg: JsMsg, record = headerRecord(msg.headers)): void {
+  private take(msg: JsMsg): void {
     const seq = msg.seq;
     if (seq <= this.floor) {
       // Done and under the floor: a redelivery the server sent before our acknowledgement reached it.
@@ -349,7 +345,6 @@ export class PartitionWorker {
       subject: msg.subject,
       data: msg.data,
       headers: msg.headers,
-      headerRecord: record,
       msg,
       firstSight: msg.info.deliveryCount === 1 && seq > this.horizon,
       parsed: parseEventSubject(msg.subject),
@@ -365,7 +360,6 @@ export class PartitionWorker {
       subject: m.subject,
       data: m.data,
       headers: m.header,
-      headerRecord: headerRecord(m.header),
       msg: undefined,
       firstSight: false,
       parsed: parseEventSubject(m.subject),
@@ -549,7 +543,6 @@ export class PartitionWorker {
       deliveryCount: attempt,
       bodySize: entry.data.byteLength,
       headers: entry.headers,
-      headerRecord: entry.headerRecord,
       parsedSubject,
     });
     span.setAttribute(MessagingAttr.messageId, event.eventId);
@@ -558,7 +551,7 @@ export class PartitionWorker {
       subject: entry.subject,
       consumer: this.consumer,
       attempt,
-      traceparent: entry.headerRecord?.traceparent || null,
+      traceparent: headerValue(entry.headers, "traceparent") || null,
       trace: context,
       firstSight: entry.firstSight && attempt === 1,
     };

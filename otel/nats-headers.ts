@@ -2,38 +2,39 @@
  * W3C trace context in NATS message headers, through the OpenTelemetry propagation API: whatever
  * propagator the SDK registered (W3C tracecontext + baggage by default) writes and reads them.
  *
- * The event path works on plain records of the headers (nats/message-headers.ts) rather than on
- * nats.js's MsgHdrs: every `MsgHdrs.get` and `set` copies and filters the key list, and the
- * propagators make three look-ups per message (traceparent, tracestate, baggage).
+ * nats.js's `MsgHdrs.get` and `set` copy and filter the key list on every call, and the propagators
+ * look up three headers per message (traceparent, tracestate, baggage): reads go straight to the
+ * headers' map (`headerValue`), and a publish's headers are written into a plain record first
+ * (nats/message-headers.ts `messageHeaders`).
  */
 import { context, propagation, type Context, type TextMapGetter, type TextMapSetter } from "@opentelemetry/api";
-import type { MsgHdrs } from "@nats-io/transport-node";
+import { MsgHdrsImpl, type MsgHdrs } from "@nats-io/transport-node";
 
 const setter: TextMapSetter<MsgHdrs> = {
   set: (headers, key, value) => headers.set(key, value),
 };
 
+/**
+ * A header's first value by its exact name, as `MsgHdrs.get` answers it ("" when absent); for
+ * nats.js's own headers (every received message's) read from their map, which copies nothing.
+ */
+export function headerValue(headers: MsgHdrs | undefined, name: string): string {
+  if (headers instanceof MsgHdrsImpl) return headers.headers.get(name)?.[0] ?? "";
+  return headers?.get(name) ?? "";
+}
+
 const getter: TextMapGetter<MsgHdrs | undefined> = {
-  get: (headers, key) => {
-    const value = headers?.get(key);
-    return value ? value : undefined;
-  },
+  get: (headers, key) => headerValue(headers, key) || undefined,
   keys: (headers) => (headers ? headers.keys() : []),
 };
 
-/** Header name → first value, as nats.js's `MsgHdrs.get` reads it (exact name). */
+/** Header name → value: a publish's headers before they become MsgHdrs (nats/message-headers.ts). */
 export type HeaderRecord = Record<string, string>;
 
 const recordSetter: TextMapSetter<HeaderRecord> = {
   set: (record, key, value) => {
     record[key] = value;
   },
-};
-
-const recordGetter: TextMapGetter<HeaderRecord | undefined> = {
-  // An empty value reads as absent, as with MsgHdrs (whose get answers "" for a missing header).
-  get: (record, key) => record?.[key] || undefined,
-  keys: (record) => (record ? Object.keys(record) : []),
 };
 
 /** Writes the context's trace headers (`traceparent`, `tracestate`) into NATS headers. */
@@ -50,9 +51,4 @@ export function injectTraceRecord(record: HeaderRecord, ctx: Context = context.a
 /** The producer's context from a message's headers (the active context when there are none). */
 export function extractTraceContext(headers: MsgHdrs | undefined, ctx: Context = context.active()): Context {
   return propagation.extract(ctx, headers, getter);
-}
-
-/** The same from a record of the headers (nats/message-headers.ts `headerRecord`). */
-export function extractTraceRecord(record: HeaderRecord | undefined, ctx: Context = context.active()): Context {
-  return propagation.extract(ctx, record, recordGetter);
 }
