@@ -9,6 +9,21 @@
 import { MsgHdrsImpl, type MsgHdrs } from "@nats-io/transport-node";
 import type { HeaderRecord } from "../otel/nats-headers.ts";
 
+/**
+ * nats.js's headers, written out (`encode()` → `toString()`) in the same form but without its Map
+ * iterator, which makes an entry array per header of every message published.
+ */
+class PublishHeaders extends MsgHdrsImpl {
+  override toString(): string {
+    if (this.code !== 0 || this.headers.size === 0) return super.toString();
+    let block = "NATS/1.0";
+    this.headers.forEach((values, key) => {
+      for (let i = 0; i < values.length; i++) block += `\r\n${key}: ${values[i]}`;
+    });
+    return `${block}\r\n\r\n`;
+  }
+}
+
 /** A header value nats.js would refuse (`MsgHdrsImpl.validHeaderValue`): it would break the header block. */
 const LINE_BREAK = /[\r\n]/;
 
@@ -17,7 +32,7 @@ const LINE_BREAK = /[\r\n]/;
  * are constants, and the trace propagators'); a value with a line break throws, as `MsgHdrs.set` does.
  */
 export function messageHeaders(record: HeaderRecord): MsgHdrs {
-  const headers = new MsgHdrsImpl();
+  const headers = new PublishHeaders();
   for (const key in record) {
     const value = record[key]!;
     if (LINE_BREAK.test(value)) throw new Error(`header ${key}: values cannot contain \\r or \\n`);

@@ -417,19 +417,20 @@ export class PartitionWorker {
     this.orders.delete(orderId);
   }
 
-  private async handle(entry: Entry): Promise<void> {
+  private handle(entry: Entry): Promise<void> {
     if (entry.suspect) return this.handleSuspect(entry);
     // While suspects wait, nothing else starts: a suspect runs alone, so a death is its own.
+    if (this.pendingSuspects > 0 && !this.stopping) return this.handleAfterSuspects(entry);
+    // The usual case, without an async frame of its own (one per event: allocation, bench/allocations.ts).
+    return this.handleNow(entry, true);
+  }
+
+  private async handleAfterSuspects(entry: Entry): Promise<void> {
     while (this.pendingSuspects > 0 && !this.stopping) {
       await this.gate();
       if (entry.suspect) return this.handleSuspect(entry);
     }
-    this.runningOthers++;
-    try {
-      await this.handleNow(entry);
-    } finally {
-      if (--this.runningOthers === 0) this.openGate();
-    }
+    return this.handleNow(entry, true);
   }
 
   /** A suspect, alone: dead-lettered if owners died handling it crashLimit times, else handled. */
@@ -496,36 +497,42 @@ export class PartitionWorker {
     for (const wake of waiters) wake();
   }
 
-  private async handleNow(entry: Entry): Promise<void> {
-    entry.state = "running";
-    const parsedSubject = entry.parsed;
-    const event = decodeEvent(entry, parsedSubject);
-    if (typeof event === "string") {
-      this.opts.log.error(
-        { seq: entry.seq, consumer: this.consumer, orderId: parsedSubject?.orderId, reason: event },
-        "rejected a message that is not a valid order event",
-      );
-      await this.giveUpOrKeep(entry, 1, event, "rejected");
-      return;
-    }
-    for (let attempt = 1; ; attempt++) {
-      const outcome = await this.attempt(entry, event, parsedSubject, attempt);
-      if (outcome === "ok") return this.done(entry);
-      this.opts.handler.forget(event.orderId);
-      // A full store is the server's condition, not the event's fault: it waits for room (at the
-      // longest pause) instead of using up its attempts and landing in the dead letters.
-      if (outcome.storeFull) attempt = Math.min(attempt, this.maxAttempts - 1);
-      if (attempt >= this.maxAttempts) {
-        await this.giveUpOrKeep(entry, attempt, outcome.reason, "dead_lettered", event.eventType);
+  /** Handles the entry; `counted`: as one of the non-suspects a suspect waits for (runningOthers). */
+  private async handleNow(entry: Entry, counted = false): Promise<void> {
+    if (counted) this.runningOthers++;
+    try {
+      entry.state = "running";
+      const parsedSubject = entry.parsed;
+      const event = decodeEvent(entry, parsedSubject);
+      if (typeof event === "string") {
+        this.opts.log.error(
+          { seq: entry.seq, consumer: this.consumer, orderId: parsedSubject?.orderId, reason: event },
+          "rejected a message that is not a valid order event",
+        );
+        await this.giveUpOrKeep(entry, 1, event, "rejected");
         return;
       }
-      this.opts.onHandled?.({ eventType: event.eventType, outcome: "retried" });
-      if (!(await this.sleep(this.opts.retryDelayMs(attempt)))) {
-        entry.state = "abandoned";
-        return;
+      for (let attempt = 1; ; attempt++) {
+        const outcome = await this.attempt(entry, event, parsedSubject, attempt);
+        if (outcome === "ok") return this.done(entry);
+        this.opts.handler.forget(event.orderId);
+        // A full store is the server's condition, not the event's fault: it waits for room (at the
+        // longest pause) instead of using up its attempts and landing in the dead letters.
+        if (outcome.storeFull) attempt = Math.min(attempt, this.maxAttempts - 1);
+        if (attempt >= this.maxAttempts) {
+          await this.giveUpOrKeep(entry, attempt, outcome.reason, "dead_lettered", event.eventType);
+          return;
+        }
+        this.opts.onHandled?.({ eventType: event.eventType, outcome: "retried" });
+        if (!(await this.sleep(this.opts.retryDelayMs(attempt)))) {
+          entry.state = "abandoned";
+          return;
+        }
+        // Keeps the server from handing it out again while it is being retried here.
+        entry.msg?.working();
       }
-      // Keeps the server from handing it out again while it is being retried here.
-      entry.msg?.working();
+    } finally {
+      if (counted && --this.runningOthers === 0) this.openGate();
     }
   }
 

@@ -10,7 +10,7 @@
 import { PubHeaders, type JetStreamManager } from "@nats-io/jetstream";
 import type { JetStreamPublisher } from "./jetstream-publisher.ts";
 import { isWrongLastSequence } from "./wrong-last-sequence.ts";
-import { SpanKind, trace, context, type Context } from "@opentelemetry/api";
+import { SpanKind, trace, context, type Context, type Span } from "@opentelemetry/api";
 import { type EventDraft, type OrderEvent, SCHEMA_VERSION } from "../shared/events.ts";
 import { deterministicUuid } from "../shared/ids.ts";
 import { injectTraceRecord } from "../otel/nats-headers.ts";
@@ -75,46 +75,37 @@ export function createEventPublisher(
   jsm: JetStreamManager,
   opts: EventPublisherOptions = {},
 ): EventPublisher {
-  const inner = guardedPublisher(publisher, jsm);
-  if (!opts.onPublished) return inner;
-  const onPublished = opts.onPublished;
-  return {
-    async publish(draft, parent) {
-      let published: PublishedEvent;
-      try {
-        published = await inner.publish(draft, parent);
-      } catch (err) {
-        onPublished(draft.eventType, "error");
-        throw err;
-      }
-      onPublished(draft.eventType, published.duplicate ? "duplicate" : "new");
-      return published;
-    },
-  };
+  return guardedPublisher(publisher, jsm, opts.onPublished ?? (() => {}));
 }
 
-function guardedPublisher(publisher: JetStreamPublisher, jsm: JetStreamManager): EventPublisher {
+/** The metrics hook is called inside the publish rather than around it: one async frame less per event. */
+function guardedPublisher(
+  publisher: JetStreamPublisher,
+  jsm: JetStreamManager,
+  onPublished: (eventType: string, result: PublishResult) => void,
+): EventPublisher {
   return {
     async publish(draft, parent = context.active()) {
-      const event = completeEvent(draft);
-      const subject = eventSubject(event.orderId, event.eventType);
-      const body = encoder.encode(JSON.stringify(event));
-      const template = eventSubjectTemplate(event.eventType, subject.startsWith("sites."));
-      const span = tracer.startSpan(messagingSpanName(PUBLISH_OPERATION.name, { template }), PRODUCER, parent);
-      // Attributes only for a span that is kept: an unsampled one (tracing off) costs no more than its ids.
-      if (span.isRecording()) {
-        span.setAttributes(
-          producerAttributes({
-            destination: eventDestination(subject),
-            messageId: event.eventId,
-            bodySize: body.byteLength,
-            stream: ORDERS_STREAM,
-            orderId: event.orderId,
-            eventType: event.eventType,
-          }),
-        );
-      }
+      let span: Span | undefined;
       try {
+        const event = completeEvent(draft);
+        const subject = eventSubject(event.orderId, event.eventType);
+        const body = encoder.encode(JSON.stringify(event));
+        const template = eventSubjectTemplate(event.eventType, subject.startsWith("sites."));
+        span = tracer.startSpan(messagingSpanName(PUBLISH_OPERATION.name, { template }), PRODUCER, parent);
+        // Attributes only for a span that is kept: an unsampled one (tracing off) costs no more than its ids.
+        if (span.isRecording()) {
+          span.setAttributes(
+            producerAttributes({
+              destination: eventDestination(subject),
+              messageId: event.eventId,
+              bodySize: body.byteLength,
+              stream: ORDERS_STREAM,
+              orderId: event.orderId,
+              eventType: event.eventType,
+            }),
+          );
+        }
         const record = injectTraceRecord({}, trace.setSpan(parent, span));
         const traceparent = record.traceparent || null;
         let seq: number;
@@ -125,7 +116,10 @@ function guardedPublisher(publisher: JetStreamPublisher, jsm: JetStreamManager):
           const hdrs = messageHeaders(record);
           const ack = await publisher.publish(subject, body, hdrs);
           span.setAttribute(MessagingAttr.streamSequence, ack.seq);
-          if (!ack.duplicate) return { event, seq: ack.seq, duplicate: false, traceparent };
+          if (!ack.duplicate) {
+            onPublished(draft.eventType, "new");
+            return { event, seq: ack.seq, duplicate: false, traceparent };
+          }
           seq = ack.seq;
         } catch (err) {
           if (!isWrongLastSequence(err)) throw err;
@@ -136,12 +130,14 @@ function guardedPublisher(publisher: JetStreamPublisher, jsm: JetStreamManager):
         const first = stored ? toStoredEvent(stored) : null;
         if (!first) throw new Error(`event ${event.eventType} of order ${event.orderId} is stored but cannot be read back`);
         span.setAttribute(MessagingAttr.streamSequence, first.seq);
+        onPublished(draft.eventType, "duplicate");
         return { event: first.event, seq: first.seq, duplicate: true, traceparent: first.traceparent };
       } catch (err) {
-        recordSpanError(span, err);
+        onPublished(draft.eventType, "error");
+        if (span) recordSpanError(span, err);
         throw err;
       } finally {
-        span.end();
+        span?.end();
       }
     },
   };
