@@ -14,6 +14,10 @@
  *   npm run bench:alloc -- --orders 4000 --top 25 more orders, more sites per service
  *   npm run bench:alloc -- --json FILE            also every site's bytes per order as JSON
  *   npm run bench:alloc -- --interval 16384       sampling interval in bytes (default 8192)
+ *   npm run bench:alloc -- --live                 what is still alive instead: sampling runs for the
+ *       first half of the load and stops while orders are in flight, without the collected objects,
+ *       so what it reports is what survived the GCs of that moment (held across awaits, queued,
+ *       remembered), in bytes by site rather than per order
  *
  * Figures are estimates (V8 scales each sample by its size and the interval); two runs of the
  * same code agree within a few per cent on the totals, less closely on the small sites.
@@ -23,6 +27,7 @@ import { SourceMap } from "node:module";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { SERVICE_NODE_ARGS } from "../scripts/build.ts";
+import { ORDERS_STREAM } from "../nats/subjects.ts";
 import { httpLoad, SEED_BODY, waitDrained } from "./load.ts";
 import { startBenchSystem, type BenchService } from "./system.ts";
 
@@ -33,12 +38,14 @@ const { values } = parseArgs({
     top: { type: "string", default: "15" },
     interval: { type: "string", default: "8192" },
     json: { type: "string" },
+    live: { type: "boolean", default: false },
   },
 });
 const ORDERS = Number(values.orders);
 const WARMUP = Number(values.warmup);
 const TOP = Number(values.top);
 const INTERVAL = Number(values.interval);
+const LIVE = values.live;
 
 interface CallFrame {
   functionName: string;
@@ -178,35 +185,54 @@ try {
     await i.send("HeapProfiler.collectGarbage");
     await i.send("HeapProfiler.startSampling", {
       samplingInterval: INTERVAL,
-      includeObjectsCollectedByMajorGC: true,
-      includeObjectsCollectedByMinorGC: true,
+      includeObjectsCollectedByMajorGC: !LIVE,
+      includeObjectsCollectedByMinorGC: !LIVE,
     });
   }
-  console.log(`sampling: ${ORDERS} orders (50 connections, ${SEED_BODY})`);
-  const load = await httpLoad({ url: sys.orderUrl, rate: 0, durationS: 0, amount: ORDERS, connections: 50, body: SEED_BODY });
+  console.log(`sampling: ${ORDERS} orders (50 connections, ${SEED_BODY})${LIVE ? ", stopped halfway" : ""}`);
+  const before = (await sys.jsm.streams.info(ORDERS_STREAM)).state.messages;
+  const loading = httpLoad({ url: sys.orderUrl, rate: 0, durationS: 0, amount: ORDERS, connections: 50, body: SEED_BODY });
+  const profiles: SamplingNode[] = [];
+  if (LIVE) {
+    // Half the orders' events stored (a happy order has three): what is alive then is what the load keeps alive.
+    const started = performance.now();
+    while (performance.now() - started < 60_000) {
+      const stored = (await sys.jsm.streams.info(ORDERS_STREAM)).state.messages - before;
+      if (stored >= ORDERS * 1.5) break;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    for (const i of inspectors)
+      profiles.push((await i.send<{ profile: { head: SamplingNode } }>("HeapProfiler.stopSampling")).profile.head);
+  }
+  const load = await loading;
   const drained = await waitDrained(sys.jsm, 120_000);
   if (!drained.drained) console.log(`warning: not drained after ${Math.round(drained.ms)} ms (${drained.pending} pending)`);
   const orders = load.ok;
   console.log(`${orders} orders answered 2xx (${load.non2xx} other, ${load.errors} errors) in ${load.seconds.toFixed(1)} s\n`);
+  // Live: bytes alive at the moment sampling stopped (not per order); otherwise bytes per order.
+  const per = LIVE ? 1 : orders;
+  const unit = LIVE ? "alive while loaded" : "per order";
   for (const [n, service] of sys.services.entries()) {
-    const { profile } = await inspectors[n]!.send<{ profile: { head: SamplingNode } }>("HeapProfiler.stopSampling");
+    const head = LIVE
+      ? profiles[n]!
+      : (await inspectors[n]!.send<{ profile: { head: SamplingNode } }>("HeapProfiler.stopSampling")).profile.head;
     inspectors[n]!.close();
-    const { bySite, byFile, total } = sites(profile.head);
-    console.log(`${service.name}: ${kb(total / orders)} per order (peak RSS ${service.peakRssMiB().toFixed(0)} MiB)`);
+    const { bySite, byFile, total } = sites(head);
+    console.log(`${service.name}: ${kb(total / per)} ${unit} (peak RSS ${service.peakRssMiB().toFixed(0)} MiB)`);
     const files = [...byFile.entries()].sort((a, b) => b[1] - a[1]).slice(0, 8);
     console.log(`  by file: ${files.map(([f, b]) => `${f} ${((100 * b) / total).toFixed(0)}%`).join(", ")}`);
     for (const s of bySite.slice(0, TOP)) {
-      console.log(`  ${kb(s.bytes / orders)}  ${s.fn}  ${s.where}`);
+      console.log(`  ${kb(s.bytes / per)}  ${s.fn}  ${s.where}`);
       if (s.via.size > 0) console.log(`                 ← ${callers(s)}`);
     }
     console.log("");
     report[service.name] = {
-      totalPerOrder: total / orders,
-      sites: bySite.map((s) => ({ fn: s.fn, where: s.where, perOrder: s.bytes / orders, via: callers(s) })),
+      totalPerOrder: total / per,
+      sites: bySite.map((s) => ({ fn: s.fn, where: s.where, perOrder: s.bytes / per, via: callers(s) })),
     };
   }
   const sum = Object.values(report).reduce((a, r) => a + r.totalPerOrder, 0);
-  console.log(`all services: ${kb(sum)} per order`);
+  console.log(`all services: ${kb(sum)} ${LIVE ? "alive while loaded" : "per order"}`);
   if (values.json) writeFileSync(values.json, JSON.stringify({ orders, interval: INTERVAL, services: report }, null, 2));
 } finally {
   await sys.stop();
