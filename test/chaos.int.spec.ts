@@ -93,7 +93,7 @@ function place(p: Placed): Promise<void> {
 
 async function partitionConsumers() {
   const list = await jsm.consumers.list(ORDERS_STREAM).next();
-  return list.filter((c) => /^(order|payment|shipping|notification)-p\d\d$/.test(c.name));
+  return list.filter((c) => /^(order|payment|shipping|notification)-lane\d$/.test(c.name));
 }
 
 async function killAndReplace(name: ServiceName, victim: ServiceProcess, log: string[]): Promise<void> {
@@ -242,7 +242,7 @@ describe("chaos: instances and nats-server killed mid-load", () => {
     await waitUntil(
       async () => {
         const list = await partitionConsumers();
-        return list.length === 64 && list.every((c) => c.num_pending === 0 && c.num_ack_pending === 0);
+        return list.length === 16 && list.every((c) => c.num_pending === 0 && c.num_ack_pending === 0);
       },
       { timeoutMs: 45_000, intervalMs: 250, what: "every partition consumer to be idle" },
     );

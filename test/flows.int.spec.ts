@@ -115,8 +115,8 @@ async function serviceIdle(service: string): Promise<void> {
   await waitUntil(
     async () => {
       const all = await jsm.consumers.list("ORDERS").next();
-      const mine = all.filter((c) => c.name.startsWith(`${service}-p`));
-      return mine.length === 16 && mine.every((c) => c.num_pending === 0 && c.num_ack_pending === 0);
+      const mine = all.filter((c) => c.name.startsWith(`${service}-lane`));
+      return mine.length === 4 && mine.every((c) => c.num_pending === 0 && c.num_ack_pending === 0);
     },
     { timeoutMs: 15_000, intervalMs: 100, what: `${service} consumers to be idle` },
   );
