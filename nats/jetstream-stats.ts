@@ -38,10 +38,14 @@ export async function readJetStreamStats(jsm: JetStreamManager, service: Service
   return { consumers, deadLetters };
 }
 
-/** Dead letters of the service's consumers: per-subject counts of `dlq.orders.<service>-pNN.*`. */
+/**
+ * Dead letters of the service's consumers: per-subject counts of `dlq.orders.<service>-<…>.*`, the
+ * lane consumers' (`<service>-laneN`) and those the per-partition consumers (`<service>-pNN`) left
+ * before the lanes replaced them.
+ */
 export async function countDeadLetters(jsm: JetStreamManager, service: ServiceName): Promise<number> {
   const info = await jsm.streams.info(DLQ_STREAM, { subjects_filter: "dlq.orders.>" });
-  const prefix = `dlq.orders.${service}-p`;
+  const prefix = `dlq.orders.${service}-`;
   let count = 0;
   for (const [subject, n] of Object.entries(info.state.subjects ?? {})) if (subject.startsWith(prefix)) count += n;
   return count;
