@@ -58,9 +58,12 @@ export function retrySubject(service: ServiceName, consumer: string, streamSeq: 
   return `dlq.retry.${service}.${consumer}.${streamSeq}`;
 }
 
-/** The service a partition consumer belongs to (`payment-p03` → payment). */
+/**
+ * The service an ORDERS consumer belongs to: a lane's (`payment-lane3` → payment), or a
+ * per-partition one's, as dead letters written before the lanes name them (`payment-p03`).
+ */
 export function serviceOfConsumer(consumer: string): ServiceName | null {
-  const name = consumer.replace(/-p\d+$/, "");
+  const name = consumer.replace(/-(lane|p)\d+$/, "");
   return isServiceName(name) ? name : null;
 }
 
