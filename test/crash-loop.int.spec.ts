@@ -13,7 +13,7 @@ import { jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
 import { eventTypes, getJson, postOrder, startSystem, waitForStatus, type System } from "./support/system.ts";
 import { startService, waitUntil, type ServiceProcess } from "./support/processes.ts";
 import { listDeadLetters } from "../nats/dead-letters.ts";
-import { consumerName, partitionOf } from "../nats/subjects.ts";
+import { consumerName, laneOf, partitionOf } from "../nats/subjects.ts";
 import { processAlive } from "../scripts/supervise.ts";
 
 const CRASH_USER = "crash-me";
@@ -101,7 +101,7 @@ describe("a message that crashes its consumer", () => {
     const dead = await waitUntil(deadLetter, { timeoutMs: 40_000, what: "the dead letter of the crashing message" });
     console.log(`crash loop: ${deaths} deaths, then dead-lettered: ${dead.reason}`);
     expect(dead.reason).toBe(`crashed the consumer ${CRASH_LIMIT} times`);
-    expect(dead.consumer).toBe(consumerName("payment", partition));
+    expect(dead.consumer).toBe(consumerName("payment", laneOf(partition)));
     expect(deaths).toBe(CRASH_LIMIT);
 
     if (!payment || !processAlive(payment.pid)) payment = await startPayment();

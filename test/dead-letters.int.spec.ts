@@ -12,7 +12,7 @@ import { startSystem, postOrder, waitForStatus, getJson, type System } from "./s
 import { waitUntil } from "./support/processes.ts";
 import { runCli } from "./support/cli.ts";
 import { ADVISORIES_STREAM, ADVISORY_CONSUMER, DLQ_STREAM, listDeadLetters } from "../nats/dead-letters.ts";
-import { CONSUMED_EVENT_TYPES, eventSubject, partitionOf, ORDERS_STREAM, SERVICES } from "../nats/subjects.ts";
+import { CONSUMED_EVENT_TYPES, consumerName, eventSubject, laneOf, partitionOf, ORDERS_STREAM, SERVICES } from "../nats/subjects.ts";
 
 let system: System;
 let nc: NatsConnection;
@@ -73,7 +73,7 @@ describe("a handler that always fails for one order", () => {
       { timeoutMs: 60_000, what: "three dead letters for the poison order's events" },
     );
     for (const letter of letters) {
-      expect(letter.consumer).toBe(`notification-p${String(partitionOf(poison.body.orderId)).padStart(2, "0")}`);
+      expect(letter.consumer).toBe(consumerName("notification", laneOf(partitionOf(poison.body.orderId))));
       expect(letter.deliveries).toBe(8);
       expect(letter.source).toBe("service");
       expect(letter.reason).toMatch(/webhook .* answered 500/);
@@ -147,7 +147,7 @@ describe("a handler that always fails for one order", () => {
       },
       { timeoutMs: 30_000, what: "each service delivered ORDER_CREATED to dead-letter both bad messages" },
     );
-    expect(new Set(letters.map((l) => l.consumer.replace(/-p\d+$/, "")))).toEqual(new Set(receivers));
+    expect(new Set(letters.map((l) => l.consumer.replace(/-lane\d+$/, "")))).toEqual(new Set(receivers));
     expect(letters.filter((l) => l.streamSeq === ack.seq).every((l) => l.reason === "message body is not JSON")).toBe(true);
     expect(letters.filter((l) => l.streamSeq === ack2.seq).every((l) => /does not match event/.test(l.reason))).toBe(true);
     expect(letters.every((l) => l.deliveries === 1)).toBe(true);

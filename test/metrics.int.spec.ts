@@ -17,7 +17,8 @@ import { postOrder, startSystem, waitForStatus, type System } from "./support/sy
 
 const RULES = fileURLToPath(new URL("../monitoring/rules.yml", import.meta.url));
 const SERVICES = ["order", "payment", "shipping", "notification"] as const;
-const PARTITIONS = 16;
+/** Consumers per service: one per lane (nats/subjects.ts LANES). */
+const LANES = 4;
 const ORDERS = 6;
 const FLAKY_USER = "metrics-flaky";
 
@@ -171,7 +172,7 @@ describe("Prometheus scraping the four services", () => {
     expect(line).toMatchObject({
       service: "notification-service",
       orderId: orderIds[0],
-      consumer: expect.stringMatching(/^notification-p\d\d$/),
+      consumer: expect.stringMatching(/^notification-lane\d$/),
     });
     expect(line!.seq).toEqual(expect.any(Number));
     expect(line!.trace_id).toMatch(/^[0-9a-f]{32}$/);
@@ -182,14 +183,12 @@ describe("Prometheus scraping the four services", () => {
     for (const gauge of ["pending", "ack_pending", "redelivered"]) {
       await eventually(
         `count(orderstream_consumer_${gauge}_messages)`,
-        (v) => v === SERVICES.length * PARTITIONS,
-        `16 ${gauge} gauges per service`,
+        (v) => v === SERVICES.length * LANES,
+        `${LANES} ${gauge} gauges per service`,
       );
     }
     for (const name of SERVICES) {
-      expect(await scalar(`count(orderstream_consumer_pending_messages{service="${name}",consumer=~"${name}-p[0-9]{2}"})`)).toBe(
-        PARTITIONS,
-      );
+      expect(await scalar(`count(orderstream_consumer_pending_messages{service="${name}",consumer=~"${name}-lane[0-9]"})`)).toBe(LANES);
     }
     // Everything shipped: nothing left waiting or in flight.
     await eventually(

@@ -4,7 +4,7 @@
  * services through the traceparent header each event carries.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { consumerName, partitionOf, type ServiceName } from "../nats/subjects.ts";
+import { consumerName, laneOf, partitionOf, type ServiceName } from "../nats/subjects.ts";
 import { consumersOf as consumerLabelsOf, processSpanName, publishSpanName, spanCount } from "./support/trace-shape.ts";
 import { startWebhookReceiver, type WebhookReceiver, type WebhookRequest } from "./support/webhook-receiver.ts";
 import { startOtlpReceiver, type OtlpReceiver, type ReceivedSpan } from "./support/otlp-receiver.ts";
@@ -235,7 +235,7 @@ function expectChain(
           "messaging.operation.type": "process",
           "messaging.operation.name": "process",
           "messaging.message.id": event.data.eventId,
-          "messaging.consumer.group.name": consumerName(service.replace(/-service$/, "") as ServiceName, partitionOf(orderId)),
+          "messaging.consumer.group.name": consumerName(service.replace(/-service$/, "") as ServiceName, laneOf(partitionOf(orderId))),
           "messaging.nats.stream.sequence": event.seq,
           "messaging.message.body.size": send.attributes["messaging.message.body.size"],
           "orderstream.order_id": orderId,
