@@ -41,6 +41,39 @@ describe("createMetrics", () => {
     ]);
   });
 
+  it("counts events and requests through its hooks: each scrape shows the totals so far, direct inc() calls added", async () => {
+    const m = createMetrics("shipping");
+    m.eventHandled("ORDER_CREATED", "ok", 0.002);
+    m.eventHandled("ORDER_CREATED", "ok", 0.003);
+    m.eventHandled("PAYMENT_COMPLETED", "retried");
+    m.eventPublished("SHIPPING_READY", "new");
+    m.httpAnswered("POST", "/orders", "201", 0.004);
+    let text = await m.registry.metrics();
+    expect(samples(text, "orderstream_events_handled_total")).toEqual([
+      'orderstream_events_handled_total{event_type="ORDER_CREATED",outcome="ok",service="shipping"} 2',
+      'orderstream_events_handled_total{event_type="PAYMENT_COMPLETED",outcome="retried",service="shipping"} 1',
+    ]);
+    expect(samples(text, "orderstream_handler_duration_seconds_count")).toEqual([
+      'orderstream_handler_duration_seconds_count{service="shipping",event_type="ORDER_CREATED"} 2',
+    ]);
+    expect(samples(text, "orderstream_events_published_total")).toEqual([
+      'orderstream_events_published_total{event_type="SHIPPING_READY",result="new",service="shipping"} 1',
+    ]);
+    expect(samples(text, "orderstream_http_requests_total")).toEqual([
+      'orderstream_http_requests_total{method="POST",route="/orders",status="201",service="shipping"} 1',
+    ]);
+    m.eventHandled("ORDER_CREATED", "ok", 0.001);
+    m.eventsHandled.inc({ event_type: "ORDER_CREATED", outcome: "ok" });
+    text = await m.registry.metrics();
+    expect(samples(text, "orderstream_events_handled_total")).toContain(
+      'orderstream_events_handled_total{event_type="ORDER_CREATED",outcome="ok",service="shipping"} 4',
+    );
+    // A scrape with nothing new changes nothing.
+    expect(samples(await m.registry.metrics(), "orderstream_events_handled_total")).toEqual(
+      samples(text, "orderstream_events_handled_total"),
+    );
+  });
+
   it("includes process memory, CPU and event-loop lag among the default metrics, under their standard unprefixed names", async () => {
     const text = await createMetrics("order").registry.metrics();
     for (const name of [

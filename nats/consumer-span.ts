@@ -8,7 +8,7 @@ import { SpanKind, trace, type Context, type Span } from "@opentelemetry/api";
 import type { MsgHdrs } from "@nats-io/transport-node";
 import { extractTraceContext } from "../otel/nats-headers.ts";
 import { consumerAttributes, messagingSpanName, PROCESS_OPERATION } from "../otel/messaging-attributes.ts";
-import { eventDestination, ORDERS_STREAM, parseEventSubject, type EventSubject } from "./subjects.ts";
+import { eventDestination, eventSubjectTemplate, ORDERS_STREAM, parseEventSubject, type EventSubject } from "./subjects.ts";
 
 const tracer = trace.getTracer("orderstream.nats");
 
@@ -26,19 +26,20 @@ export interface ConsumedMessage {
 /** Starts the span; `context` is the context to run the handler in. */
 export function startConsumerSpan(
   msg: ConsumedMessage,
-  extra: Record<string, string | number | boolean> = {},
+  extra?: Record<string, string | number | boolean>,
 ): { span: Span; context: Context } {
   const parentContext = extractTraceContext(msg.headers);
   const producer = trace.getSpanContext(parentContext);
   const parsed = msg.parsedSubject === undefined ? parseEventSubject(msg.subject) : msg.parsedSubject;
-  const destination = eventDestination(msg.subject, parsed);
+  const template = parsed ? eventSubjectTemplate(parsed.eventType, msg.subject.startsWith("sites.")) : null;
   const span = tracer.startSpan(
-    messagingSpanName(PROCESS_OPERATION.name, destination),
+    messagingSpanName(PROCESS_OPERATION.name, { template }),
     { kind: SpanKind.CONSUMER, links: producer ? [{ context: producer }] : [] },
     parentContext,
   );
   // Attributes only for a span that is kept: an unsampled one (tracing off) costs no more than its ids.
   if (span.isRecording()) {
+    const destination = eventDestination(msg.subject, parsed);
     span.setAttributes({
       ...consumerAttributes({
         destination,

@@ -13,6 +13,7 @@
 import { JetStreamApiError, type JetStreamManager, type StoredMsg } from "@nats-io/jetstream";
 import { EVENT_TYPES, parseEvent, type OrderEvent } from "../shared/events.ts";
 import { eventSubject, Header, ORDERS_STREAM, orderSubjectFilter } from "./subjects.ts";
+import { headerValue } from "../otel/nats-headers.ts";
 
 export interface StoredEvent {
   seq: number;
@@ -47,7 +48,7 @@ export function toStoredEvent(msg: StoredMsg): StoredEvent | null {
     subject: msg.subject,
     time: msg.time.toISOString(),
     event: parsed.event,
-    traceparent: msg.header?.get(Header.traceparent) || null,
+    traceparent: headerValue(msg.header, Header.traceparent) || null,
   };
 }
 

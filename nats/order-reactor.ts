@@ -22,6 +22,11 @@ export interface OrderReactor<S, C> {
   evolve(state: S, event: OrderEvent): S;
   /** What must still be done for the order, given all that is known of it: empty when nothing. */
   decide(state: S): C[];
+  /**
+   * True when no event can make `decide` ask for anything again (the service is done with the
+   * order): it is not kept in memory then. Without it, every order stays until pushed out.
+   */
+  settled?(state: S): boolean;
 }
 
 /** An event as the stream holds it: what a publish answers (new or already there) and a read returns. */
@@ -109,6 +114,10 @@ class ReactorHandler<S, C> implements PartitionHandler {
       }
     }
     if (generation !== this.generation) return;
+    // A settled order is not kept: what it holds (its events, parsed) would otherwise live until
+    // pushed out by newer orders, outliving the young generation; an event of it that still comes
+    // (a redelivery, a late cancel) is decided on the order read back from the stream.
+    if (this.rt.reactor.settled?.(known.state)) return;
     this.memory.set(orderId, known);
     if (this.memory.size > this.capacity) this.memory.delete(this.memory.keys().next().value!);
   }
@@ -129,7 +138,9 @@ class ReactorHandler<S, C> implements PartitionHandler {
     let i = events.length;
     while (i > 0 && events[i - 1]!.seq > e.seq) i--;
     if (i > 0 && events[i - 1]!.seq === e.seq) return false;
-    events.splice(i, 0, { seq: e.seq, event: e.event });
+    // push, not splice, in the usual case: splice makes an (empty) array of what it removed.
+    if (i === events.length) events.push({ seq: e.seq, event: e.event });
+    else events.splice(i, 0, { seq: e.seq, event: e.event });
     const { reactor } = this.rt;
     known.state =
       i === events.length - 1

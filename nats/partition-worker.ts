@@ -31,6 +31,7 @@ import type { Consumer, ConsumerInfo, ConsumerMessages, JetStreamClient, JetStre
 import { errors } from "@nats-io/transport-node";
 import type { Logger } from "../shared/logger.ts";
 import type { Topology } from "../shared/config.ts";
+import { headerValue } from "../otel/nats-headers.ts";
 import { MAX_DELIVER, OWNER_TTL_MS } from "./definitions.ts";
 import type { GiveUp, HandledReport, PartitionHandler } from "./delivery.ts";
 import { rebindDelayMs, stopWhenDeleted } from "./durable-loop.ts";
@@ -225,7 +226,7 @@ export class PartitionWorker {
 
   private delivered(msg: JsMsg): void {
     if (this.stopping) return; // not taken, not acknowledged: the next owner takes it over
-    const pin = msg.headers?.get(Header.pinId) ?? "";
+    const pin = headerValue(msg.headers, Header.pinId);
     if (pin !== this.pin) {
       this.pin = pin;
       this.takeOver(msg);

@@ -69,7 +69,20 @@ const encoder = new TextEncoder();
 
 export function partitionOf(orderId: string, partitions = PARTITIONS): number {
   let hash = 0x811c9dc5;
-  for (const byte of encoder.encode(orderId)) {
+  for (let i = 0; i < orderId.length; i++) {
+    const code = orderId.charCodeAt(i);
+    // The hash is over the UTF-8 bytes; an ASCII character is its own byte, so the ids the API
+    // issues (and site ids) are hashed without encoding them first (this runs per event published).
+    if (code >= 0x80) return fnvBytes(orderId, partitions);
+    hash ^= code;
+    hash = Math.imul(hash, 0x01000193) >>> 0;
+  }
+  return hash % partitions;
+}
+
+function fnvBytes(key: string, partitions: number): number {
+  let hash = 0x811c9dc5;
+  for (const byte of encoder.encode(key)) {
     hash ^= byte;
     hash = Math.imul(hash, 0x01000193) >>> 0;
   }
@@ -167,9 +180,15 @@ export function parseEventSubject(subject: string): EventSubject | null {
  * it is one of ours (any other token could be anything, so it is a placeholder too).
  */
 export function eventSubjectTemplate(eventType: string, ofSite = false): string {
-  const known = (EVENT_TYPES as readonly string[]).includes(eventType);
-  return `${ofSite ? "sites.{site}." : ""}orders.{partition}.{orderId}.${known ? eventType : "{eventType}"}`;
+  const known = ofSite ? SITE_TEMPLATES : TEMPLATES;
+  return known.get(eventType) ?? known.get("")!;
 }
+
+// Every template there is, made once: one is looked up per message published and delivered.
+const templates = (prefix: string) =>
+  new Map([...EVENT_TYPES, ""].map((t) => [t, `${prefix}orders.{partition}.{orderId}.${t === "" ? "{eventType}" : t}`]));
+const TEMPLATES = templates("");
+const SITE_TEMPLATES = templates("sites.{site}.");
 
 /** A subject as tracing describes it: itself, its template (null if not an ORDERS subject) and its partition. */
 export function eventDestination(

@@ -51,6 +51,8 @@ const FNV1A_32: Array<[string, number]> = [
   ["fooba", 0x39aaa18a],
   ["foobar", 0xbf9cf968],
   ["é", 0x1e9de8c1],
+  // ASCII first, then not: the whole key is hashed over its bytes, not the prefix twice.
+  ["fooé", 0x0c1cca4f],
 ];
 
 describe("partitionOf", () => {

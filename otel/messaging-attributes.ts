@@ -51,9 +51,26 @@ export interface MessagingDestination {
  * @example messagingSpanName("publish", { name: "orders.3.x.ORDER_CREATED", template: "orders.{partition}.{orderId}.ORDER_CREATED" })
  *   // "publish orders.{partition}.{orderId}.ORDER_CREATED"
  */
-export function messagingSpanName(operationName: string, destination: MessagingDestination): string {
-  return destination.template ? `${operationName} ${destination.template}` : operationName;
+export function messagingSpanName(
+  operationName: string,
+  destination: Pick<MessagingDestination, "template"> & Partial<MessagingDestination>,
+): string {
+  const template = destination.template;
+  if (!template) return operationName;
+  // Made once per (operation, template): a name per message would be a string per message.
+  let names = spanNames.get(operationName);
+  if (!names) spanNames.set(operationName, (names = new Map()));
+  let name = names.get(template);
+  if (name === undefined) {
+    name = `${operationName} ${template}`;
+    // Templates are few by design; past the bound (a caller passing subjects) nothing more is kept.
+    if (names.size < MAX_SPAN_NAMES) names.set(template, name);
+  }
+  return name;
 }
+
+const spanNames = new Map<string, Map<string, string>>();
+const MAX_SPAN_NAMES = 64;
 
 function destinationAttributes(d: MessagingDestination): Attributes {
   return {

@@ -107,6 +107,10 @@ export const OrderEventSchema = v.variant("eventType", [
 ]);
 
 export type OrderEvent = v.InferOutput<typeof OrderEventSchema>;
+
+const SCHEMA_BY_TYPE = new Map<string, (typeof OrderEventSchema.options)[number]>(
+  OrderEventSchema.options.map((schema) => [schema.entries.eventType.literal, schema]),
+);
 export type EventOf<T extends EventType> = Extract<OrderEvent, { eventType: T }>;
 /** An event before the envelope's generated parts (id, time, version) are filled in. */
 export type EventDraft<E extends OrderEvent = OrderEvent> = E extends OrderEvent
@@ -117,7 +121,11 @@ export type ParseResult = { ok: true; event: OrderEvent } | { ok: false; reason:
 
 /** Validates a decoded JSON value as an order event; the reason names the failing paths. */
 export function parseEvent(value: unknown): ParseResult {
-  const result = v.safeParse(OrderEventSchema, value);
+  // The schema of the event's own type, when it names one: what the variant would pick, without
+  // first trying (and making an issue for) every option listed before it. Anything else goes
+  // through the variant, for its reasons.
+  const type = typeof value === "object" && value !== null ? (value as { eventType?: unknown }).eventType : undefined;
+  const result = v.safeParse((typeof type === "string" && SCHEMA_BY_TYPE.get(type)) || OrderEventSchema, value);
   if (result.success) return { ok: true, event: result.output };
   const reason = result.issues
     .slice(0, 5)

@@ -15,6 +15,7 @@ import type { CrashSuspects } from "../crash-suspects.ts";
 import { decodeEvent, type Delivery, type GiveUp, type HandledReport, type HandleOutcome, type PartitionHandler } from "../delivery.ts";
 import { rebindDelayMs } from "../durable-loop.ts";
 import { Header, type EventSubject } from "../subjects.ts";
+import { headerValue } from "../../otel/nats-headers.ts";
 import type { Windowed } from "./ack-window.ts";
 import type { Schedulable } from "./order-scheduler.ts";
 
@@ -158,7 +159,7 @@ export class EventRunner {
       subject: entry.subject,
       consumer,
       attempt,
-      traceparent: entry.headers?.get(Header.traceparent) || null,
+      traceparent: headerValue(entry.headers, Header.traceparent) || null,
       trace: context,
       firstSight: entry.firstSight && attempt === 1,
     };

@@ -5,9 +5,9 @@
  * redeliveries; a user's list is one subject filter, read by any instance.
  */
 import { DeliverPolicy, PubHeaders, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
-import { headers } from "@nats-io/transport-node";
 import type { JetStreamPublisher } from "../../nats/jetstream-publisher.ts";
 import { isWrongLastSequence } from "../../nats/wrong-last-sequence.ts";
+import { messageHeaders } from "../../nats/message-headers.ts";
 import type { EventType } from "../../shared/events.ts";
 import { NOTIFICATIONS_STREAM, notificationSubject, userNotificationsFilter } from "../../nats/subjects.ts";
 import type { Notification } from "./domain/notification.ts";
@@ -19,10 +19,11 @@ const encoder = new TextEncoder();
 
 /** Records a notification; false when it was already recorded. */
 export async function recordNotification(publisher: JetStreamPublisher, n: Notification): Promise<boolean> {
-  const h = headers();
-  h.set(PubHeaders.MsgIdHdr, n.eventId);
-  h.set(PubHeaders.ExpectedLastSubjectSequenceHdr, "0");
-  h.set(PubHeaders.ExpectedStreamHdr, NOTIFICATIONS_STREAM);
+  const h = messageHeaders({
+    [PubHeaders.MsgIdHdr]: n.eventId,
+    [PubHeaders.ExpectedLastSubjectSequenceHdr]: "0",
+    [PubHeaders.ExpectedStreamHdr]: NOTIFICATIONS_STREAM,
+  });
   try {
     const ack = await publisher.publish(
       notificationSubject(n.userId, n.orderId, n.eventType as EventType),

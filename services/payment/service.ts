@@ -2,7 +2,16 @@
 import type { ServiceDefinition, Infra } from "../../host/service-definition.ts";
 import { reactorHandlers } from "../../nats/order-reactor.ts";
 import { assertNever } from "../../shared/events.ts";
-import { chargeOutcome, decide, evolve, initialState, refundOutcome, type PaymentCommand, type PaymentState } from "./domain/payment.ts";
+import {
+  chargeOutcome,
+  decide,
+  evolve,
+  initialState,
+  refundOutcome,
+  settled,
+  type PaymentCommand,
+  type PaymentState,
+} from "./domain/payment.ts";
 import { createSimulatedProvider, type PaymentProvider } from "./provider.ts";
 
 export interface PaymentRuntime {
@@ -17,7 +26,7 @@ export const paymentService: ServiceDefinition<PaymentRuntime> = {
   },
   handlers(rt) {
     return reactorHandlers<PaymentState, PaymentCommand>({
-      reactor: { initialState, evolve, decide },
+      reactor: { initialState, evolve, decide, settled },
       read: (orderId) => rt.infra.history(orderId),
       async perform(command, { delivery }) {
         switch (command.kind) {

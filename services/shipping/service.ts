@@ -2,7 +2,7 @@
 import type { ServiceDefinition, Infra } from "../../host/service-definition.ts";
 import { reactorHandlers } from "../../nats/order-reactor.ts";
 import { deterministicUuid } from "../../shared/ids.ts";
-import { decide, evolve, initialState, type ShippingDecision, type ShippingRules, type ShippingState } from "./domain/shipping.ts";
+import { decide, evolve, initialState, settled, type ShippingDecision, type ShippingRules, type ShippingState } from "./domain/shipping.ts";
 
 export interface ShippingRuntime {
   infra: Infra;
@@ -20,7 +20,7 @@ export const shippingService: ServiceDefinition<ShippingRuntime> = {
   },
   handlers(rt) {
     return reactorHandlers<ShippingState, ShippingDecision>({
-      reactor: { initialState, evolve, decide: (state) => decide(state, rt.rules) },
+      reactor: { initialState, evolve, decide: (state) => decide(state, rt.rules), settled },
       read: (orderId) => rt.infra.history(orderId),
       perform: (draft, { delivery }) => rt.infra.publisher.publish(draft, delivery.trace),
       // Once per order, when its SHIPPING_READY is recorded: ORDER_CREATED → SHIPPING_READY (their occurredAt).

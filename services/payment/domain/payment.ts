@@ -78,6 +78,11 @@ export function decide(state: PaymentState): PaymentCommand[] {
   return [];
 }
 
+/** Declined or refunded: whatever comes next, `decide` asks for nothing (a charge may still be refunded). */
+export function settled(state: PaymentState): boolean {
+  return state.status === "DECLINED" || state.status === "REFUNDED";
+}
+
 function refund(state: PaymentState, paymentId: string, reason: "SHIPPING_FAILED" | "CUSTOMER_REQUEST"): PaymentCommand {
   return {
     kind: "refund",

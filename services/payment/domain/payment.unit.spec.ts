@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { OrderEvent } from "../../../shared/events.ts";
 import { anEvent, DeciderSpec, ORDER_ID, USER_ID } from "../../../shared/testing/decider-spec.ts";
-import { chargeOutcome, decide, evolve, initialState, refundOutcome, type PaymentCommand } from "./payment.ts";
+import { chargeOutcome, decide, evolve, initialState, refundOutcome, settled, type PaymentCommand } from "./payment.ts";
 
 /** When an event arrives: what the core decides on everything known of the order with it. */
 const spec = DeciderSpec.for({ initialState, evolve, decide: (state, event: OrderEvent) => decide(evolve(state, event)) });
@@ -197,5 +197,30 @@ describe("payment outcomes", () => {
       currency: "EUR",
       reason: "CUSTOMER_REQUEST",
     });
+  });
+});
+
+describe("payment settled (the reactor forgets such an order)", () => {
+  const fold = (events: OrderEvent[]) => events.reduce(evolve, initialState());
+  const every = [created, completed, failed, shippingReady, shippingFailed, cancelRequested, refundedForShipping, refundedForCustomer];
+
+  it.each([
+    ["declined", [created, failed]],
+    ["refunded after shipping failed", [created, completed, shippingFailed, refundedForShipping]],
+    ["refunded for the customer", [created, cancelRequested, completed, refundedForCustomer]],
+  ])("given an order %s, then it is settled and no later event (or two) makes decide ask for anything", (_, history) => {
+    expect(settled(fold(history))).toBe(true);
+    for (const a of every) {
+      for (const b of every) expect(decide(fold([...history, a, b]))).toEqual([]);
+    }
+  });
+
+  it.each([
+    ["created", [created]],
+    // A charge may still have to be refunded (shipping fails, or a cancel that came first is delivered late).
+    ["charged", [created, completed]],
+    ["charged and shipped", [created, completed, shippingReady]],
+  ])("given an order %s, then it is not settled", (_, history) => {
+    expect(settled(fold(history))).toBe(false);
   });
 });

@@ -60,3 +60,8 @@ export function decide(state: ShippingState, rules: ShippingRules): ShippingDeci
   }
   return [{ eventType: "SHIPPING_READY", ...base, shippingId: rules.shippingIdFor(state.orderId) }];
 }
+
+/** Shipped, failed, or cancelled before the payment: whatever comes next, `decide` asks for nothing. */
+export function settled(state: ShippingState): boolean {
+  return state.outcome !== "NONE" || state.cancelledBeforePayment;
+}

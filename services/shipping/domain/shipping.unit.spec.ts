@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { OrderEvent } from "../../../shared/events.ts";
 import { anEvent, DeciderSpec, ORDER_ID, USER_ID } from "../../../shared/testing/decider-spec.ts";
-import { decide, evolve, initialState, type ShippingRules } from "./shipping.ts";
+import { decide, evolve, initialState, settled, type ShippingRules } from "./shipping.ts";
 
 const rules: ShippingRules = { unavailableSkus: new Set(["OUT-OF-STOCK", "GONE"]), shippingIdFor: () => "ship-9" };
 /** When an event arrives: what the core decides on everything known of the order with it. */
@@ -132,5 +132,29 @@ describe("shipping evolve", () => {
   it("marks a cancel only when it comes before the payment", () => {
     spec.given([created, cancelRequested]).thenState(expect.objectContaining({ cancelledBeforePayment: true, paid: false }));
     spec.given([created, completed, cancelRequested]).thenState(expect.objectContaining({ cancelledBeforePayment: false }));
+  });
+});
+
+describe("shipping settled (the reactor forgets such an order)", () => {
+  const fold = (events: OrderEvent[]) => events.reduce(evolve, initialState());
+  const every = [created, createdOutOfStock, completed, failed, cancelRequested, ready, shippingFailed];
+
+  it.each([
+    ["shipped", [created, completed, ready]],
+    ["failed for stock", [createdOutOfStock, completed, shippingFailed]],
+    ["cancelled before the payment", [created, cancelRequested]],
+  ])("given an order %s, then it is settled and no later event (or two) makes decide ask for anything", (_, history) => {
+    expect(settled(fold(history))).toBe(true);
+    for (const a of every) {
+      for (const b of every) expect(decide(fold([...history, a, b]), rules)).toEqual([]);
+    }
+  });
+
+  it.each([
+    ["created", [created]],
+    ["paid, not yet shipped", [created, completed]],
+    ["cancelled after the payment, not yet shipped", [created, completed, cancelRequested]],
+  ])("given an order %s, then it is not settled", (_, history) => {
+    expect(settled(fold(history))).toBe(false);
   });
 });
