@@ -7,7 +7,7 @@
  *   node --import tsx bench/span-attributes.ts [--ops 300000] [--rounds 3]
  */
 import { parseArgs } from "node:util";
-import { eventDestination } from "../nats/subjects.ts";
+import { eventDestination } from "../nats/subject-templates.ts";
 import { httpServerRequestAttributes } from "../otel/http-server-span.ts";
 import {
   consumerAttributes,

@@ -8,7 +8,8 @@ import { SpanKind, trace, type Context, type Span } from "@opentelemetry/api";
 import type { MsgHdrs } from "@nats-io/transport-node";
 import { extractTraceContext } from "../otel/nats-headers.ts";
 import { consumerAttributes, messagingSpanName, PROCESS_OPERATION } from "../otel/messaging-attributes.ts";
-import { eventDestination, eventSubjectTemplate, ORDERS_STREAM, parseEventSubject, type EventSubject } from "./subjects.ts";
+import { ORDERS_STREAM, parseEventSubject, type EventSubject } from "./subjects.ts";
+import { eventDestination, eventSubjectTemplate } from "./subject-templates.ts";
 
 const tracer = trace.getTracer("orderstream.nats");
 

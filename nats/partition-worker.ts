@@ -1,14 +1,15 @@
 /**
  * One lane of one service (its consumer of the partitions p with p mod LANES = lane, nats/subjects.ts),
- * on the instance that owns it. The lane's consumer is pinned to one puller (priority group `pinned_client`), so while this instance holds the pin every event of
- * the partition's orders that the service acts on comes here, in stream order. Here:
+ * on the instance that owns it. The lane's consumer is pinned to one puller (priority group
+ * `pinned_client`), so while this instance holds the pin every event of the lane's orders that the
+ * service acts on comes here, in stream order. Here:
  *
  * - Events of different orders are handled concurrently (publishes and acknowledgements pipelined);
  *   one order's events run one after the other, in stream order. A failing event is retried here
  *   (growing pauses, MAX_DELIVER attempts, then a dead letter) and holds back only its own order.
  * - Acknowledgement is cumulative (ack policy "all"): once every event up to a sequence is done, one
- *   ack of the highest of them settles them all, at most one ack per partition per event-loop turn.
- * - Taking over: the first message under a new pin id means the partition changed hands (or was
+ *   ack of the highest of them settles them all, at most one ack per lane per event-loop turn.
+ * - Taking over: the first message under a new pin id means the lane changed hands (or was
  *   pinned again after a gap). Whatever the server delivered to the previous owner and nobody
  *   acknowledged (above the consumer's ack floor, up to its last delivered sequence) is read from the
  *   stream and handled first, before anything delivered here — the server would hand it out again
@@ -18,7 +19,7 @@
  *   may have died of one of them). Suspects are handled first, one at a time with nothing else
  *   running, each recorded durably before its handler runs (nats/crash-suspects.ts); a record found
  *   on taking over means an owner died handling that message alone. After `crashLimit` deaths it is
- *   dead-lettered ("crashed the consumer N times") and the partition moves on; the innocent ones,
+ *   dead-lettered ("crashed the consumer N times") and the lane moves on; the innocent ones,
  *   handled in isolation, finish and are never blamed. First deliveries cost nothing extra.
  * - Stopping (shutdown or hand-over): nothing new is taken, what was taken finishes (an event waiting
  *   for its next attempt is left to the next owner), the floor is acknowledged, and the pin is
@@ -29,16 +30,13 @@
  */
 import type { Consumer, ConsumerInfo, ConsumerMessages, JetStreamClient, JetStreamManager, JsMsg, StoredMsg } from "@nats-io/jetstream";
 import { errors } from "@nats-io/transport-node";
-import type { Logger } from "../shared/logger.ts";
 import type { Topology } from "../shared/config.ts";
 import { headerValue } from "../otel/nats-headers.ts";
 import { MAX_DELIVER, OWNER_TTL_MS } from "./definitions.ts";
-import type { GiveUp, HandledReport, PartitionHandler } from "./delivery.ts";
 import { rebindDelayMs, stopWhenDeleted } from "./durable-loop.ts";
-import type { CrashSuspects } from "./crash-suspects.ts";
 import { readPartitionRange } from "./order-history.ts";
 import { AckWindow } from "./partition/ack-window.ts";
-import { EventRunner, type Entry } from "./partition/event-runner.ts";
+import { EventRunner, type Entry, type HandlingOptions } from "./partition/event-runner.ts";
 import { OrderScheduler } from "./partition/order-scheduler.ts";
 import { Pauses } from "./partition/pauses.ts";
 import {
@@ -68,26 +66,12 @@ const CONCURRENT_ORDERS = 32;
  */
 export const PULL_EXPIRES_MS = Math.min(2_000, Math.floor(OWNER_TTL_MS / 2));
 
-export interface PartitionWorkerOptions {
+export interface PartitionWorkerOptions extends HandlingOptions {
   js: JetStreamClient;
   jsm: JetStreamManager;
   service: ServiceName;
-  /** The lane this worker reads (lane k: the partitions p with p mod LANES = k, nats/subjects.ts). */
-  lane: number;
-  handler: PartitionHandler;
-  log: Logger;
-  /** Writes the dead letter of an event given up (invalid, or out of attempts). */
-  giveUp?: GiveUp;
-  /** Pause before the next attempt at a failed event, by attempts made. */
-  retryDelayMs(attempt: number): number;
-  /** Told how each event ended (the metrics hook; keeps this layer free of a metrics library). */
-  onHandled?(report: HandledReport): void;
   maxAttempts?: number;
-  /** Where deaths while handling a suspect are counted; without it, suspects are not isolated. */
-  suspects?: CrashSuspects;
-  /** Process deaths while handling one message before it is dead-lettered (default 3). */
-  crashLimit?: number;
-  /** Which subject forms the partition's consumer holds (nats/subjects.ts); default single-site. */
+  /** Which subject forms the lane's consumer holds (nats/subjects.ts); default single-site. */
   topology?: Topology;
 }
 

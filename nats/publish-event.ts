@@ -17,7 +17,8 @@ import { injectTraceRecord } from "../otel/nats-headers.ts";
 import { messageHeaders } from "./message-headers.ts";
 import { MessagingAttr, messagingSpanName, producerAttributes, PUBLISH_OPERATION } from "../otel/messaging-attributes.ts";
 import { recordSpanError } from "../otel/span-error.ts";
-import { eventDestination, eventSubject, eventSubjectTemplate, Header, ORDERS_STREAM } from "./subjects.ts";
+import { eventSubject, Header, ORDERS_STREAM } from "./subjects.ts";
+import { eventDestination, eventSubjectTemplate } from "./subject-templates.ts";
 import { getOrdersMessage, toStoredEvent } from "./order-history.ts";
 
 const tracer = trace.getTracer("orderstream.nats");

@@ -13,9 +13,7 @@ import {
   deadLetterSubject,
   DLQ_SUBJECTS,
   dlqRetryConsumer,
-  eventDestination,
   eventSubject,
-  eventSubjectTemplate,
   HUB_ORIGIN_TYPES,
   ordersStreamSubjects,
   orderSubjectFilter,
@@ -36,6 +34,7 @@ import {
   siteForwardFilters,
   siteReturnFilters,
 } from "./subjects.ts";
+import { eventDestination, eventSubjectTemplate } from "./subject-templates.ts";
 import { subjectMatches } from "../test/support/subject-match.ts";
 
 // FNV-1a 32-bit test vectors (from the FNV reference test suite), and one non-ASCII input: the

@@ -38,18 +38,27 @@ export interface Entry extends Windowed<JsMsg>, Schedulable {
   state: "queued" | "running" | "abandoned";
 }
 
-export interface EventRunnerOptions {
-  consumer: string;
-  /** The worker's lane: the crash suspects are counted per lane. */
+/** How a lane's events are handled: given to the partition worker, which hands it on to its runner. */
+export interface HandlingOptions {
+  /** The lane (lane k: the partitions p with p mod LANES = k, nats/subjects.ts); crash suspects are counted per lane. */
   lane: number;
   handler: PartitionHandler;
   log: Logger;
+  /** Writes the dead letter of an event given up (invalid, or out of attempts). */
   giveUp?: GiveUp;
+  /** Pause before the next attempt at a failed event, by attempts made. */
   retryDelayMs(attempt: number): number;
+  /** Told how each event ended (the metrics hook; keeps this layer free of a metrics library). */
   onHandled?(report: HandledReport): void;
-  maxAttempts: number;
+  /** Where deaths while handling a suspect are counted; without it, suspects are not isolated. */
   suspects?: CrashSuspects;
+  /** Process deaths while handling one message before it is dead-lettered (default 3). */
   crashLimit?: number;
+}
+
+export interface EventRunnerOptions extends HandlingOptions {
+  consumer: string;
+  maxAttempts: number;
   /** Waits `ms`; false when stopping cut it short. */
   sleep(ms: number): Promise<boolean>;
   /** The entry is done (handled or dead-lettered): the worker's ack window takes it. */

@@ -3,7 +3,8 @@
  * service delivered the event (each service's consumers are filtered to the types it acts on), and
  * — when NOTIFY_WEBHOOK_URL is set — one CLIENT span per webhook POST, under notification's.
  */
-import { CONSUMED_EVENT_TYPES, DEFAULT_SERVICES, eventSubjectTemplate, type ServiceName } from "../../nats/subjects.ts";
+import { CONSUMED_EVENT_TYPES, DEFAULT_SERVICES, type ServiceName } from "../../nats/subjects.ts";
+import { eventSubjectTemplate } from "../../nats/subject-templates.ts";
 import { messagingSpanName, PROCESS_OPERATION, PUBLISH_OPERATION } from "../../otel/messaging-attributes.ts";
 import type { EventType } from "../../shared/events.ts";
 
