@@ -145,8 +145,9 @@ const replay: CliCommand = {
   async run({ values }, io) {
     if (typeof values.consumer !== "string") throw new CliUsageError("replay needs --consumer <durable name or service name>");
     const start = replayStart(values);
-    const names = consumersFor(values.consumer);
+    const consumer = values.consumer;
     await withNats(io.env, async (_nc, jsm) => {
+      const names = await consumersFor(jsm, consumer);
       for (const name of names) {
         await replayConsumer(jsm, name, start).catch((err) => {
           throw new CliError(`cannot replay consumer ${name}: ${(err as Error).message}`);

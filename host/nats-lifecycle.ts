@@ -163,7 +163,7 @@ export function createNatsLifecycle<R>(opts: NatsLifecycleOptions<R>): NatsLifec
         );
       }
       await untilNatsAnswers("creating the partition consumers", () =>
-        ensurePartitionConsumers(jsm, ORDERS_STREAM, config.service, topology),
+        ensurePartitionConsumers(jsm, ORDERS_STREAM, config.service, topology, config.lanes),
       );
 
       if (topology.kind !== "single") await untilNatsAnswers("setting up the site links", () => ensureSiteLinks(jsm, topology));
@@ -244,10 +244,11 @@ export function createNatsLifecycle<R>(opts: NatsLifecycleOptions<R>): NatsLifec
             }),
           describe: () => ({ service: config.service, port: config.port, ...opts.describeInstance }),
           topology,
+          lanes: config.lanes,
         }),
       );
       // Read lazily by /metrics (cached 5 s), so an idle service asks JetStream nothing.
-      metrics.watchJetStream(() => readJetStreamStats(jsm, config.service), {
+      metrics.watchJetStream(() => readJetStreamStats(jsm, config.service, config.lanes), {
         onError: (err) => log.warn({ err }, "could not read JetStream consumer info for /metrics"),
       });
       background.push(await untilNatsAnswers("starting the advisory processor", () => startAdvisoryProcessor(js, jsm, log)));

@@ -21,6 +21,7 @@ import {
   DLQ_STREAM,
   DLQ_SUBJECTS,
   maxDeliveriesAdvisorySubject,
+  LANES,
   lanePartitions,
   NOTIFICATIONS_STREAM,
   NOTIFICATIONS_SUBJECTS,
@@ -184,11 +185,12 @@ export function partitionConsumerConfig(
   service: ServiceName,
   lane: number,
   topology: Topology = { kind: "single" },
+  lanes = LANES,
 ): PartitionConsumerConfig {
   return {
     durable_name: consumerName(service, lane),
-    description: `${service} service, lane ${lane} (partitions ${lanePartitions(lane).join(", ")})`,
-    filter_subjects: consumerFilterSubjects(service, lane, topology),
+    description: `${service} service, lane ${lane} of ${lanes} (partitions ${lanePartitions(lane, lanes).join(", ")})`,
+    filter_subjects: consumerFilterSubjects(service, lane, topology, lanes),
     ack_policy: AckPolicy.All,
     deliver_policy: DeliverPolicy.All,
     ack_wait: nanos(ACK_WAIT_MS),

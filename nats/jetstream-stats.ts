@@ -32,10 +32,10 @@ export interface ServiceJetStreamStats {
 }
 
 /** The gauges' numbers: one info per partition consumer of the service, and one stream info. */
-export async function readJetStreamStats(jsm: JetStreamManager, service: ServiceName): Promise<ServiceJetStreamStats> {
+export async function readJetStreamStats(jsm: JetStreamManager, service: ServiceName, lanes?: number): Promise<ServiceJetStreamStats> {
   const [consumers, deadLetters] = await Promise.all([
     Promise.all(
-      consumerNames(service).map(async (consumer) => {
+      consumerNames(service, lanes).map(async (consumer) => {
         const info = await jsm.consumers.info(ORDERS_STREAM, consumer);
         return { consumer, pending: info.num_pending, ackPending: info.num_ack_pending, redelivered: info.num_redelivered };
       }),

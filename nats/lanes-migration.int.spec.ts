@@ -9,7 +9,7 @@ import { AckPolicy } from "@nats-io/jetstream";
 import { describe, expect, it } from "vitest";
 import { useNatsServer } from "../test/support/use-nats-server.ts";
 import { partitionConsumerConfig } from "./definitions.ts";
-import { ensureOrderStreams, ensurePartitionConsumers } from "./setup.ts";
+import { ensureOrderStreams, ensurePartitionConsumers, LaneCountError } from "./setup.ts";
 import {
   CONSUMED_EVENT_TYPES,
   consumerName,
@@ -112,5 +112,27 @@ describe("lanes replacing per-partition consumers", () => {
     }
     // Shipping acts on ORDER_CREATED too: every one of them is pending on some lane.
     expect(total).toBe(3 * PARTITIONS);
+  });
+
+  it("makes as many lanes as LANES asks, and refuses an instance set to another count", async () => {
+    await ensurePartitionConsumers(nats.jsm, ORDERS_STREAM, "notification", { kind: "single" }, 2);
+    const names = (await nats.jsm.consumers.list(ORDERS_STREAM).next()).map((c) => c.name).filter((n) => n.startsWith("notification-"));
+    expect(names.sort()).toEqual(["notification-lane0", "notification-lane1"]);
+    let total = 0;
+    for (let lane = 0; lane < 2; lane++) {
+      const info = await nats.jsm.consumers.info(ORDERS_STREAM, consumerName("notification", lane));
+      expect(info.config.filter_subjects).toHaveLength(PARTITIONS / 2);
+      total += info.num_pending;
+    }
+    expect(total).toBe(3 * PARTITIONS);
+    // The same count again is a restart: fine. Another count would deliver partitions twice: refused, nothing changed.
+    await ensurePartitionConsumers(nats.jsm, ORDERS_STREAM, "notification", { kind: "single" }, 2);
+    for (const other of [1, 4, 16]) {
+      await expect(ensurePartitionConsumers(nats.jsm, ORDERS_STREAM, "notification", { kind: "single" }, other)).rejects.toThrow(
+        new LaneCountError("notification", 2, other),
+      );
+    }
+    const after = (await nats.jsm.consumers.list(ORDERS_STREAM).next()).map((c) => c.name).filter((n) => n.startsWith("notification-"));
+    expect(after.sort()).toEqual(["notification-lane0", "notification-lane1"]);
   });
 });

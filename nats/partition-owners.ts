@@ -70,6 +70,8 @@ export interface PartitionOwnersOptions {
   describe?(): Record<string, unknown>;
   ttlMs?: number;
   now?: () => number;
+  /** The service's lane count (default LANES). */
+  lanes?: number;
 }
 
 /** Joins the service's instances: heartbeats, watches the others, and reports its lanes. */
@@ -91,7 +93,7 @@ export async function joinPartitionOwners(opts: PartitionOwnersOptions): Promise
   const recompute = () => {
     if (leaving || !started) return;
     const members = live();
-    const mine = new Set(assignLanes(members).get(opts.instanceId) ?? []);
+    const mine = new Set(assignLanes(members, opts.lanes).get(opts.instanceId) ?? []);
     if (announced && mine.size === owned.size && [...mine].every((p) => owned.has(p))) return;
     owned = mine;
     announced = true;

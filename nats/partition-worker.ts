@@ -73,6 +73,8 @@ export interface PartitionWorkerOptions extends HandlingOptions {
   maxAttempts?: number;
   /** Which subject forms the lane's consumer holds (nats/subjects.ts); default single-site. */
   topology?: Topology;
+  /** The service's lane count (default nats/subjects.ts LANES). */
+  lanes?: number;
 }
 
 /** What a consumer reports for the JetStream gauges, as this worker sees it. */
@@ -250,7 +252,7 @@ export class PartitionWorker {
         }
         const stored = await readPartitionRange(
           this.opts.jsm,
-          laneSubjectFilters(this.opts.service, this.opts.lane, this.opts.topology),
+          laneSubjectFilters(this.opts.service, this.opts.lane, this.opts.topology, this.opts.lanes),
           from,
           to,
         );
@@ -296,7 +298,7 @@ export class PartitionWorker {
   /** Takes an event the previous owner left (read from the stream), unless taken, done, or not this consumer's. */
   private takeStored(m: StoredMsg): boolean {
     const parsed = parseEventSubject(m.subject);
-    if (!parsed || laneOf(parsed.partition) !== this.opts.lane || !this.types.has(parsed.eventType)) return false;
+    if (!parsed || laneOf(parsed.partition, this.opts.lanes) !== this.opts.lane || !this.types.has(parsed.eventType)) return false;
     if (this.stopping || m.seq <= this.window.floor || this.window.get(m.seq) !== undefined) return false;
     this.enqueue(m.seq, m.subject, m.data, m.header, undefined, false);
     return true;

@@ -37,6 +37,8 @@ export interface PartitionedConsumerOptions {
   describe?: () => Record<string, unknown>;
   /** Which subject forms the consumers hold (sites); default single-site. */
   topology?: Topology;
+  /** The service's lane count (LANES setting; default nats/subjects.ts LANES). */
+  lanes?: number;
 }
 
 export interface RunningConsumers {
@@ -80,6 +82,7 @@ export async function startPartitionedConsumers(opts: PartitionedConsumerOptions
             retryDelayMs: opts.retryDelayMs ?? ((n) => defaultRetryDelayMs(n)),
             onHandled: opts.onHandled,
             topology: opts.topology,
+            lanes: opts.lanes,
           });
           workers.set(lane, worker);
           try {
@@ -101,6 +104,7 @@ export async function startPartitionedConsumers(opts: PartitionedConsumerOptions
     instanceId: opts.instanceId,
     log: opts.log,
     describe: opts.describe,
+    lanes: opts.lanes,
     onChange: (owned) => {
       const done = apply(owned);
       if (first === undefined) first = done;

@@ -7,13 +7,23 @@
  * changes no outcome already reached.
  */
 import { DeliverPolicy, type ConsumerConfig, type JetStreamManager } from "@nats-io/jetstream";
-import { consumerNames, isServiceName, ORDERS_STREAM } from "./subjects.ts";
+import { consumerName, consumerNames, isServiceName, laneOfConsumer, ORDERS_STREAM } from "./subjects.ts";
 
 export type ReplayStart = { fromSeq: number } | { fromTime: Date };
 
-/** Resolves a `--consumer` argument: a durable name, or a service name for all its partitions. */
-export function consumersFor(nameOrService: string): string[] {
-  return isServiceName(nameOrService) ? consumerNames(nameOrService) : [nameOrService];
+/**
+ * Resolves a `--consumer` argument: a durable name, or a service name for all its lane consumers —
+ * those on the server, whatever the service's lane count (none yet: the default count's names).
+ */
+export async function consumersFor(jsm: JetStreamManager, nameOrService: string): Promise<string[]> {
+  if (!isServiceName(nameOrService)) return [nameOrService];
+  const lanes: number[] = [];
+  for await (const info of jsm.consumers.list(ORDERS_STREAM)) {
+    const lane = laneOfConsumer(nameOrService, info.name);
+    if (lane !== null) lanes.push(lane);
+  }
+  if (lanes.length === 0) return consumerNames(nameOrService);
+  return lanes.sort((a, b) => a - b).map((lane) => consumerName(nameOrService, lane));
 }
 
 export async function replayConsumer(jsm: JetStreamManager, name: string, start: ReplayStart): Promise<ConsumerConfig> {

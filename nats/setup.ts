@@ -20,7 +20,7 @@ import {
   type StreamLimits,
 } from "./definitions.ts";
 import { DeliverPolicy } from "@nats-io/jetstream";
-import { LANES, lanePartitions, ORDERS_STREAM, partitionConsumerNames, type ServiceName } from "./subjects.ts";
+import { consumerNames, LANES, lanePartitions, ORDERS_STREAM, PARTITIONS, partitionConsumerNames, type ServiceName } from "./subjects.ts";
 import type { Topology } from "../shared/config.ts";
 
 const STREAM_NOT_FOUND = 10059;
@@ -204,13 +204,15 @@ export async function ensurePartitionConsumers(
   stream: string,
   service: ServiceName,
   topology: Topology = { kind: "single" },
+  lanes = LANES,
 ): Promise<void> {
+  await refuseOtherLaneCount(jsm, stream, service, lanes);
   const floors = await partitionConsumerFloors(jsm, stream, service);
   await Promise.all(
-    Array.from({ length: LANES }, (_, lane) => {
-      const left = lanePartitions(lane).flatMap((p) => floors.get(p) ?? []);
+    Array.from({ length: lanes }, (_, lane) => {
+      const left = lanePartitions(lane, lanes).flatMap((p) => floors.get(p) ?? []);
       const startAfter = left.length > 0 ? Math.min(...left) : undefined;
-      return ensurePartitionConsumer(jsm, stream, partitionConsumerConfig(service, lane, topology), startAfter);
+      return ensurePartitionConsumer(jsm, stream, partitionConsumerConfig(service, lane, topology, lanes), startAfter);
     }),
   );
   for (const [p] of floors) {
@@ -218,6 +220,47 @@ export async function ensurePartitionConsumers(
       if (!isApiError(err, CONSUMER_NOT_FOUND)) throw err;
     });
   }
+}
+
+/** The service's lane consumers were made for another lane count than this instance's. */
+export class LaneCountError extends Error {
+  constructor(service: ServiceName, found: number, wanted: number) {
+    super(
+      `the ORDERS consumers of ${service} are laid out in ${found} lanes, this instance is set to LANES=${wanted}: ` +
+        `start every instance of ${service} with LANES=${found}, or change the count as docs/design.md "Changing the lane count" says`,
+    );
+    this.name = "LaneCountError";
+  }
+}
+
+/**
+ * Refuses to start beside lane consumers of another count: a lane of one layout and a lane of
+ * another would both deliver some partitions (twice the work, and per-order order lost between them).
+ */
+async function refuseOtherLaneCount(jsm: JetStreamManager, stream: string, service: ServiceName, lanes: number): Promise<void> {
+  // Each name looked up (a service's NATS user may read its own consumers, not list the stream's).
+  const existing = await Promise.all(
+    consumerNames(service, PARTITIONS).map((name) =>
+      jsm.consumers.info(stream, name).catch((err: unknown) => (isApiError(err, CONSUMER_NOT_FOUND) ? null : Promise.reject(err))),
+    ),
+  );
+  for (const info of existing) {
+    if (!info) continue;
+    // Lane k of n holds the partitions k, k + n, …: the step between its first two is n.
+    const partitions = [...new Set((info.config.filter_subjects ?? [info.config.filter_subject ?? ""]).map(partitionOfFilter))]
+      .filter((p) => p !== null)
+      .sort((a, b) => a - b);
+    const found = partitions.length > 1 ? partitions[1]! - partitions[0]! : PARTITIONS;
+    if (found !== lanes) throw new LaneCountError(service, found, lanes);
+  }
+}
+
+/** The partition token of a consumer filter (`orders.7.*.T`, `sites.*.orders.7.*.*`), or null. */
+function partitionOfFilter(filter: string): number | null {
+  const tokens = filter.split(".");
+  const at = tokens.indexOf("orders");
+  const p = at >= 0 ? Number(tokens[at + 1]) : Number.NaN;
+  return Number.isInteger(p) ? p : null;
 }
 
 /** The acknowledged floor of each per-partition consumer an earlier version left, by partition. */

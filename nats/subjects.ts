@@ -33,27 +33,30 @@ export const NOTIFICATIONS_SUBJECTS = "notifications.*.*.*";
 export const PARTITIONS = 16;
 
 /**
- * Lanes per service: the durable consumers a service reads ORDERS through, lane k holding the
- * partitions p with p mod LANES = k — the unit an instance owns, so also the most instances of a
- * service that share the work. Not stored in any subject: fewer, busier consumers cost nats-server
- * and the services less per event (BENCHMARKS.md "Lanes"); existing partition consumers are
- * replaced by lanes at the first start (nats/setup.ts). Divides PARTITIONS.
+ * Lanes per service, by default: the durable consumers a service reads ORDERS through, lane k
+ * holding the partitions p with p mod lanes = k — the unit an instance owns, so also the most
+ * instances of a service that share the work. Not stored in any subject: fewer, busier consumers
+ * cost nats-server and the services less per event (BENCHMARKS.md "Lanes"). The `LANES` setting
+ * (one of LANE_COUNTS, the same for every instance of a service) picks another count; a start with
+ * a count other than the one the service's consumers were made with is refused (nats/setup.ts).
  */
 export const LANES = 4;
 
+export { LANE_COUNTS } from "../shared/config.ts";
+
 /** The lane that reads a partition. */
-export function laneOf(partition: number): number {
-  return partition % LANES;
+export function laneOf(partition: number, lanes = LANES): number {
+  return partition % lanes;
 }
 
 /** The lane that reads an order's events. */
-export function laneOfOrder(orderId: string): number {
-  return laneOf(partitionOf(orderId));
+export function laneOfOrder(orderId: string, lanes = LANES): number {
+  return laneOf(partitionOf(orderId), lanes);
 }
 
 /** The partitions a lane holds, ascending. */
-export function lanePartitions(lane: number): number[] {
-  return Array.from({ length: PARTITIONS / LANES }, (_, i) => lane + i * LANES);
+export function lanePartitions(lane: number, lanes = LANES): number[] {
+  return Array.from({ length: PARTITIONS / lanes }, (_, i) => lane + i * lanes);
 }
 
 // The services are registered in the bottom layer (shared/services.ts, from their manifests); this
@@ -140,17 +143,22 @@ function subjectPrefixes(service: ServiceName, topology: Topology): string[] {
 }
 
 /** The subject filters of a service's consumer for one lane: its partitions × the event types it acts on. */
-export function consumerFilterSubjects(service: ServiceName, lane: number, topology: Topology = { kind: "single" }): string[] {
+export function consumerFilterSubjects(
+  service: ServiceName,
+  lane: number,
+  topology: Topology = { kind: "single" },
+  lanes = LANES,
+): string[] {
   const types = CONSUMED_EVENT_TYPES[service];
   const all = types.length === EVENT_TYPES.length;
   return subjectPrefixes(service, topology).flatMap((prefix) =>
-    lanePartitions(lane).flatMap((p) => (all ? [`${prefix}.${p}.*.*`] : types.map((type) => `${prefix}.${p}.*.${type}`))),
+    lanePartitions(lane, lanes).flatMap((p) => (all ? [`${prefix}.${p}.*.*`] : types.map((type) => `${prefix}.${p}.*.${type}`))),
   );
 }
 
 /** Every event of one lane a service's consumer may hold (what a new owner reads back). */
-export function laneSubjectFilters(service: ServiceName, lane: number, topology: Topology = { kind: "single" }): string[] {
-  return subjectPrefixes(service, topology).flatMap((prefix) => lanePartitions(lane).map((p) => `${prefix}.${p}.*.*`));
+export function laneSubjectFilters(service: ServiceName, lane: number, topology: Topology = { kind: "single" }, lanes = LANES): string[] {
+  return subjectPrefixes(service, topology).flatMap((prefix) => lanePartitions(lane, lanes).map((p) => `${prefix}.${p}.*.*`));
 }
 
 /** The priority group every partition consumer pins to one puller: the partition's owner. */
@@ -179,8 +187,14 @@ export function consumerName(service: ServiceName, lane: number): string {
   return `${service}-lane${lane}`;
 }
 
-export function consumerNames(service: ServiceName): string[] {
-  return Array.from({ length: LANES }, (_, lane) => consumerName(service, lane));
+export function consumerNames(service: ServiceName, lanes = LANES): string[] {
+  return Array.from({ length: lanes }, (_, lane) => consumerName(service, lane));
+}
+
+/** The lane a consumer name of the service is, or null (`payment-lane3` → 3). */
+export function laneOfConsumer(service: ServiceName, consumer: string): number | null {
+  const m = /^(.+)-lane(\d+)$/.exec(consumer);
+  return m && m[1] === service ? Number(m[2]) : null;
 }
 
 /**

@@ -24,6 +24,8 @@ import {
   laneSubjectFilters,
   LANES,
   laneOf,
+  laneOfConsumer,
+  LANE_COUNTS,
   lanePartitions,
   partitionConsumerNames,
   retryFilter,
@@ -218,6 +220,19 @@ describe('a site\'s orders (README "Sites")', () => {
     expect(consumerNames("payment")).toEqual(["payment-lane0", "payment-lane1", "payment-lane2", "payment-lane3"]);
     expect(partitionConsumerNames("payment")).toHaveLength(PARTITIONS);
     expect(partitionConsumerNames("payment")[7]).toBe("payment-p07");
+  });
+
+  it("lays the partitions out for any lane count there can be", () => {
+    for (const lanes of LANE_COUNTS) {
+      const all = Array.from({ length: lanes }, (_, lane) => lanePartitions(lane, lanes)).flat();
+      expect(all.sort((a, b) => a - b), `${lanes} lanes`).toEqual(Array.from({ length: PARTITIONS }, (_, p) => p));
+      for (let p = 0; p < PARTITIONS; p++) expect(lanePartitions(laneOf(p, lanes), lanes)).toContain(p);
+    }
+    expect(lanePartitions(1, 2)).toEqual([1, 3, 5, 7, 9, 11, 13, 15]);
+    expect(consumerNames("shipping", 2)).toEqual(["shipping-lane0", "shipping-lane1"]);
+    expect(laneOfConsumer("shipping", "shipping-lane1")).toBe(1);
+    expect(laneOfConsumer("shipping", "payment-lane1")).toBeNull();
+    expect(laneOfConsumer("shipping", "shipping-p01")).toBeNull();
   });
 
   it("sends each event type one way only: what a site originates forward, the rest back", () => {

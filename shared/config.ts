@@ -69,6 +69,8 @@ export interface ServiceConfig {
   notificationsMaxAgeMs: number;
   /** Process deaths while handling one message before it is dead-lettered (CRASH_LIMIT). */
   crashLimit: number;
+  /** Durable consumers the service reads ORDERS through (LANES): one of LANE_COUNTS. */
+  lanes: number;
   /** Compression of the ORDERS and NOTIFICATIONS blocks on disk (STREAM_COMPRESSION); unset: the default of nats/definitions.ts. */
   streamCompression?: "s2" | "none";
   /** Where this service runs among sites (SITE, SITES, HUB_DOMAIN); `single` unless one is set. */
@@ -95,6 +97,9 @@ function rawVar(env: Env, name: EnvName, fallback?: string): string | undefined 
   const raw = env[name]?.trim();
   return raw ? raw : (envDefault(name) ?? fallback);
 }
+
+/** The lane counts there can be: the divisors of the 16 partitions (nats/subjects.ts), so every lane holds as many. */
+export const LANE_COUNTS = [1, 2, 4, 8, 16] as const;
 
 function numberVar(env: Env, name: EnvName, check: (n: number) => boolean, need: string, fallback?: number): number {
   const raw = rawVar(env, name, fallback === undefined ? undefined : String(fallback));
@@ -245,6 +250,7 @@ export function loadConfig(service: ServiceName, env: Env): ServiceConfig {
     notificationsMaxAgeMs: durationVar(env, "NOTIFICATIONS_MAX_AGE"),
     streamCompression: compressionVar(env),
     crashLimit: numberVar(env, "CRASH_LIMIT", (n) => Number.isInteger(n) && n >= 1 && n <= 100, "a whole number of process deaths, 1-100"),
+    lanes: numberVar(env, "LANES", (n) => (LANE_COUNTS as readonly number[]).includes(n), `one of ${LANE_COUNTS.join(", ")}`),
     topology: loadTopology(service, env),
   };
 }

@@ -23,6 +23,8 @@ describe("store and crash-loop settings", () => {
     expect(load({ NOTIFICATIONS_MAX_AGE: "0" }).notificationsMaxAgeMs).toBe(0);
     expect(load({ STREAM_COMPRESSION: "None" }).streamCompression).toBe("none");
     expect(load({ CRASH_LIMIT: "5" }).crashLimit).toBe(5);
+    expect(load({}).lanes).toBe(4);
+    expect(load({ LANES: "2" }).lanes).toBe(2);
   });
 
   it("given values it cannot use, then a ConfigError naming the variable", () => {
@@ -32,5 +34,7 @@ describe("store and crash-loop settings", () => {
     expect(() => load({ NOTIFICATIONS_MAX_AGE: "1 week" })).toThrow(/NOTIFICATIONS_MAX_AGE=1 week is not valid/);
     expect(() => load({ STREAM_COMPRESSION: "zstd" })).toThrow(/STREAM_COMPRESSION=zstd is not valid: s2 or none/);
     expect(() => load({ CRASH_LIMIT: "0" })).toThrow(/CRASH_LIMIT=0 is not valid/);
+    // A lane count must divide the 16 partitions.
+    expect(() => load({ LANES: "3" })).toThrow(new ConfigError("LANES=3 is not valid: one of 1, 2, 4, 8, 16"));
   });
 });

@@ -70,6 +70,12 @@ export const ENV_VARS = {
     defaultText: "`s2` (nats/definitions.ts)",
     meaning: "Compression of the ORDERS and NOTIFICATIONS blocks on disk: `s2` or `none`.",
   },
+  LANES: {
+    reader: "service",
+    default: "4",
+    meaning:
+      "How many durable consumers (lanes) a service reads ORDERS through: 1, 2, 4, 8 or 16, the same for every instance of a service. At most this many instances share a service's work; fewer cost less CPU per order ([Partitions, lanes and their owners](../design.md#partitions-lanes-and-their-owners)).",
+  },
   CRASH_LIMIT: {
     reader: "service",
     default: "3",

@@ -27,6 +27,7 @@ import {
   NOTIFICATIONS_STREAM,
   ORDERS_STREAM,
   ownResourcesOf,
+  PARTITIONS,
   partitionConsumerNames,
   PUBLISHED_EVENT_TYPES,
   SERVICES,
@@ -79,7 +80,8 @@ export function publishAllow(service: ServiceName): string[] {
   for (const stream of [ORDERS_STREAM, NOTIFICATIONS_STREAM, DLQ_STREAM, ADVISORIES_STREAM]) allow.push(...ensured(stream));
   // Its lane consumers on ORDERS; and the per-partition ones of earlier versions, which the first
   // start reads the floors of and deletes (nats/setup.ts).
-  for (const name of consumerNames(service)) allow.push(...durable(ORDERS_STREAM, name));
+  // Every lane there can be (LANES up to one per partition), so any lane count runs under this config.
+  for (const name of consumerNames(service, PARTITIONS)) allow.push(...durable(ORDERS_STREAM, name));
   for (const name of partitionConsumerNames(service))
     allow.push(`${API}.CONSUMER.INFO.${ORDERS_STREAM}.${name}`, `${API}.CONSUMER.DELETE.${ORDERS_STREAM}.${name}`);
   // Reading ORDERS: direct gets (an order's history, a partition stretch on taking over, a duplicate's
