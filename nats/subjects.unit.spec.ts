@@ -225,7 +225,10 @@ describe('a site\'s orders (README "Sites")', () => {
   it("lays the partitions out for any lane count there can be", () => {
     for (const lanes of LANE_COUNTS) {
       const all = Array.from({ length: lanes }, (_, lane) => lanePartitions(lane, lanes)).flat();
-      expect(all.sort((a, b) => a - b), `${lanes} lanes`).toEqual(Array.from({ length: PARTITIONS }, (_, p) => p));
+      expect(
+        all.sort((a, b) => a - b),
+        `${lanes} lanes`,
+      ).toEqual(Array.from({ length: PARTITIONS }, (_, p) => p));
       for (let p = 0; p < PARTITIONS; p++) expect(lanePartitions(laneOf(p, lanes), lanes)).toContain(p);
     }
     expect(lanePartitions(1, 2)).toEqual([1, 3, 5, 7, 9, 11, 13, 15]);
