@@ -33,16 +33,17 @@ export const NOTIFICATIONS_SUBJECTS = "notifications.*.*.*";
 export const PARTITIONS = 16;
 
 /**
- * Lanes per service, by default: the durable consumers a service reads ORDERS through, lane k
+ * Lanes per service, by default (the `LANES` default of shared/env-vars.ts): the durable consumers a service reads ORDERS through, lane k
  * holding the partitions p with p mod lanes = k — the unit an instance owns, so also the most
  * instances of a service that share the work. Not stored in any subject: fewer, busier consumers
  * cost nats-server and the services less per event (BENCHMARKS.md "Lanes"). The `LANES` setting
  * (one of LANE_COUNTS, the same for every instance of a service) picks another count; a start with
  * a count other than the one the service's consumers were made with is refused (nats/setup.ts).
  */
-export const LANES = 4;
+export const LANES = Number(envDefault("LANES"));
 
 export { LANE_COUNTS } from "../shared/config.ts";
+import { envDefault } from "../shared/env-vars.ts";
 
 /** The lane that reads a partition. */
 export function laneOf(partition: number, lanes = LANES): number {
