@@ -8,6 +8,13 @@ import type { AddressInfo } from "node:net";
 export interface OtlpSink {
   url: string;
   stats(): { requests: number; bytes: number; spans: number };
+  /**
+   * From now on also counts the spans of these traces, by trace id (each JSON body is then parsed:
+   * meant for a few orders after a load, not during one).
+   */
+  watchTraces(traceIds: Iterable<string>): void;
+  /** Spans received of a watched trace. */
+  spansOf(traceId: string): number;
   close(): Promise<void>;
 }
 
@@ -24,6 +31,18 @@ export async function startOtlpSink(): Promise<OtlpSink> {
   let requests = 0;
   let bytes = 0;
   let spans = 0;
+  const watched = new Map<string, number>();
+  const countWatched = (body: Buffer) => {
+    const request = JSON.parse(body.toString("utf8")) as {
+      resourceSpans?: { scopeSpans?: { spans?: { traceId?: string }[] }[] }[];
+    };
+    for (const rs of request.resourceSpans ?? [])
+      for (const ss of rs.scopeSpans ?? [])
+        for (const span of ss.spans ?? []) {
+          const n = span.traceId === undefined ? undefined : watched.get(span.traceId);
+          if (n !== undefined) watched.set(span.traceId!, n + 1);
+        }
+  };
   const server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on("data", (c: Buffer) => chunks.push(c));
@@ -32,7 +51,10 @@ export async function startOtlpSink(): Promise<OtlpSink> {
       requests++;
       bytes += body.length;
       // JSON bodies only (what otel/sdk.ts sends); protobuf would be counted as bytes alone.
-      if (String(req.headers["content-type"] ?? "").includes("json")) spans += countOccurrences(body, SPAN_KIND);
+      if (String(req.headers["content-type"] ?? "").includes("json")) {
+        spans += countOccurrences(body, SPAN_KIND);
+        if (watched.size > 0) countWatched(body);
+      }
       res.writeHead(200, { "content-type": "application/json" }).end("{}");
     });
   });
@@ -41,6 +63,10 @@ export async function startOtlpSink(): Promise<OtlpSink> {
   return {
     url: `http://127.0.0.1:${port}`,
     stats: () => ({ requests, bytes, spans }),
+    watchTraces: (ids) => {
+      for (const id of ids) if (!watched.has(id)) watched.set(id, 0);
+    },
+    spansOf: (id) => watched.get(id) ?? 0,
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());

@@ -35,6 +35,7 @@ import { startNatsServer } from "../test/support/nats-server.ts";
 import { spanCount } from "../test/support/trace-shape.ts";
 import { completeEvent } from "../nats/publish-event.ts";
 import { NOTIFICATIONS_STREAM, ORDERS_STREAM } from "../nats/subjects.ts";
+import { OUTCOME_SAMPLER } from "../otel/outcome-sampling.ts";
 import { envAssignment, startBenchSystem, type BenchSystem } from "./system.ts";
 import { rawPublish, orderedRead } from "./raw.ts";
 import { replayBench, type ReplayResult } from "./replay.ts";
@@ -76,6 +77,13 @@ const WS_ONLY = argv.includes("--ws");
 const SEED_ONLY = argv.includes("--seed-only");
 /** `--seed-tracing`: with --seed-only, also the seed load on a tracing-on system (every span sampled). */
 const SEED_TRACING = argv.includes("--seed-tracing");
+/**
+ * `--trace-policy`: with --seed-tracing, the tracing-on system samples by outcome
+ * (OTEL_TRACES_SAMPLER=orderstream_outcome; the happy share from `--service-env
+ * OTEL_TRACES_SAMPLER_ARG=…`, else the default), and declined orders placed after the load show
+ * whether their traces arrive whole.
+ */
+const TRACE_POLICY = argv.includes("--trace-policy");
 /** `--sync`: only the fsync settings of JetStream's file store side by side (bench/sync-interval.ts). */
 const SYNC_ONLY = argv.includes("--sync");
 const SYNC_SETTINGS = argv.includes("--sync-settings") ? argv[argv.indexOf("--sync-settings") + 1] : undefined;
@@ -306,6 +314,9 @@ function arrivalsLine(r: RunResult): string {
 /** The comparison's normalisation: orders/s × 6 stored messages (a happy order's 3 events + 3 notifications) ÷ natscli's msgs/s. */
 const STORED_PER_ORDER = 6;
 
+/** Above PAYMENT_LIMIT's default (10,000): the payment is declined and the order cancelled. */
+const DECLINED_AMOUNT = 20_000;
+
 /**
  * The seed load: 50 closed-loop connections POSTing the seed's body (no items, one user) for
  * CFG.seedSeconds — the shape orderstream was compared with another framework on.
@@ -366,7 +377,12 @@ async function seedOnly(machine: object): Promise<void> {
     const sink = await startOtlpSink();
     const on = await startBenchSystem({
       label: "on",
-      env: { ...SERVICE_ENV, OTEL_TRACES_EXPORTER: "otlp", OTEL_EXPORTER_OTLP_ENDPOINT: sink.url, OTEL_TRACES_SAMPLER: "always_on" },
+      env: {
+        ...SERVICE_ENV,
+        OTEL_TRACES_EXPORTER: "otlp",
+        OTEL_EXPORTER_OTLP_ENDPOINT: sink.url,
+        OTEL_TRACES_SAMPLER: TRACE_POLICY ? OUTCOME_SAMPLER : "always_on",
+      },
     });
     try {
       await warmUp(on, "tracing on", CFG.warmupOrders);
@@ -379,12 +395,42 @@ async function seedOnly(machine: object): Promise<void> {
         `  tracing on ÷ off ${fmt(results.on.throughput / results.off.throughput, 3)}; spans exported ${fmt(spansPerOrder, 2)} of ${HAPPY_ORDER_SPANS} per order; ` +
           `dropped (counted by the services) ${fmt(await serviceCounter(on, "orderstream_trace_spans_dropped_total"))}`,
       );
+      if (TRACE_POLICY) {
+        say(
+          `  outcome policy: spans sampled out ${fmt(await serviceCounter(on, "orderstream_trace_spans_sampled_out_total"))}, ` +
+            `traces kept ${fmt(await serviceCounter(on, "orderstream_traces_kept_total"))} (summed over the services)`,
+        );
+        await declinedTracesWhole(on, sink);
+      }
     } finally {
       await on.stop();
       await sink.close();
     }
   }
   if (JSON_OUT) writeFileSync(JSON_OUT, JSON.stringify({ machine, natsBench: nb, seed: results }, null, 2));
+}
+
+/** Declined orders (the compensating path) placed one by one after the load: does each trace arrive whole? */
+async function declinedTracesWhole(sys: BenchSystem, sink: OtlpSink, orders = 20): Promise<void> {
+  const expected = spanCount(["ORDER_CREATED", "PAYMENT_FAILED", "ORDER_CANCELLED"]);
+  const traceIds: string[] = [];
+  for (let i = 0; i < orders; i++) {
+    const res = await fetch(`${sys.orderUrl}/orders`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ userId: "bench-declined", amount: DECLINED_AMOUNT }),
+    });
+    const { traceId } = (await res.json()) as { traceId: string };
+    traceIds.push(traceId);
+    sink.watchTraces([traceId]);
+  }
+  const deadline = Date.now() + 10_000;
+  while (Date.now() < deadline && traceIds.some((id) => sink.spansOf(id) < expected)) await new Promise((r) => setTimeout(r, 200));
+  const whole = traceIds.filter((id) => sink.spansOf(id) === expected).length;
+  say(
+    `  declined orders after the load: ${whole} of ${orders} traces whole (${expected} spans each); spans received per trace: ` +
+      `${[...new Set(traceIds.map((id) => sink.spansOf(id)))].join(", ")}`,
+  );
 }
 
 /** Prints (and returns) the main thread's CPU profile summary (self time) of each service. */

@@ -3,6 +3,7 @@
  * format with HELP/TYPE, default process metrics including event-loop lag; works under Deno's Node
  * compatibility). One registry per service process.
  */
+import { outcomeSampling } from "../otel/outcome-sampling.ts";
 import client from "prom-client";
 import type { LogShippingStats } from "../shared/log-shipper.ts";
 import { DEAD_LETTERS_FILTER, DLQ_STREAM } from "../nats/subjects.ts";
@@ -166,6 +167,25 @@ export function createMetrics(service: string): ServiceMetrics {
     collect() {
       this.reset();
       this.inc(droppedSpans?.() ?? 0);
+    },
+  });
+  // The outcome sampling policy (otel/outcome-sampling.ts), when OTEL_TRACES_SAMPLER turns it on.
+  new client.Counter({
+    name: "orderstream_trace_spans_sampled_out_total",
+    help: "Spans recorded but not exported by the outcome sampling policy: their trace was a happy order's, not picked by id, and nobody kept it.",
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(outcomeSampling()?.stats().sampledOut ?? 0);
+    },
+  });
+  new client.Counter({
+    name: "orderstream_traces_kept_total",
+    help: "Traces the outcome sampling policy kept whole here: an error, a failed request, the compensating path, a slow or cancelled order (decided here or announced by another instance).",
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(outcomeSampling()?.stats().keptTraces ?? 0);
     },
   });
   new client.Gauge({

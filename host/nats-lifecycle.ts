@@ -4,6 +4,9 @@
  * set the service up, take its partitions, start the dead-letter processors; then readiness. And
  * the drain on stop: no new pulls, in-flight messages settled, connection drained.
  */
+import { keepingSlowOrderTraces, timesOrders } from "./slow-order-traces.ts";
+import { outcomeSampling } from "../otel/outcome-sampling.ts";
+import { connectTraceKeeping } from "../nats/trace-keeping.ts";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import type { ServiceConfig } from "../shared/config.ts";
@@ -26,7 +29,7 @@ import { createJetStreamPublisher } from "../nats/jetstream-publisher.ts";
 import { startPartitionedConsumers, type RunningConsumers } from "../nats/partitioned-consumer.ts";
 import { defaultRetryDelayMs } from "../nats/delivery.ts";
 import { readOrderEvents } from "../nats/order-history.ts";
-import { BUCKETS, ORDERS_STREAM } from "../nats/subjects.ts";
+import { BUCKETS, CONSUMED_EVENT_TYPES, ORDERS_STREAM } from "../nats/subjects.ts";
 import { writeDeadLetter } from "../nats/dead-letter-write.ts";
 import { startAdvisoryProcessor } from "../nats/dead-letter-advisories.ts";
 import { startRetryProcessor } from "../nats/dead-letter-retry.ts";
@@ -143,6 +146,8 @@ export function createNatsLifecycle<R>(opts: NatsLifecycleOptions<R>): NatsLifec
       });
       const js = jetstream(nc);
       const jsm = await jetstreamManager(nc);
+      const traceKeeping = connectTraceKeeping(nc);
+      background.push(() => traceKeeping.stop());
       const { topology } = config;
       const streamLimits = {
         ordersMaxBytes: config.ordersMaxBytes,
@@ -217,7 +222,8 @@ export function createNatsLifecycle<R>(opts: NatsLifecycleOptions<R>): NatsLifec
       const suspects = await untilNatsAnswers("creating the crash suspects bucket", () =>
         ensureBucket(nc!, jsm, BUCKETS.crashSuspects, bucketOptions.crashSuspects),
       );
-      const handlers = opts.crashOn ? crashingOn(definition.handlers(r), opts.crashOn, log) : definition.handlers(r);
+      let handlers = opts.crashOn ? crashingOn(definition.handlers(r), opts.crashOn, log) : definition.handlers(r);
+      if (outcomeSampling() && timesOrders(CONSUMED_EVENT_TYPES[config.service])) handlers = keepingSlowOrderTraces(handlers);
       consumers = await untilNatsAnswers("taking this instance's partitions", () =>
         startPartitionedConsumers({
           js,

@@ -7,6 +7,7 @@
  * A trace inspection is a diagnostic aid, never a reason to fail a request: every way Jaeger can be
  * missing or unhelpful ends as `spans: null` plus a warning the user can act on.
  */
+import { OUTCOME_SAMPLER, outcomeSampling } from "../otel/outcome-sampling.ts";
 import { networkFailureReason } from "../shared/network-error.ts";
 import { finishTrace, isRecord, parseV1Trace, parseV3Trace } from "./jaeger-spans.ts";
 import type { TraceLookup, TraceSpan } from "./trace-span.ts";
@@ -71,7 +72,13 @@ export async function fetchTrace(opts: FetchTraceOptions): Promise<TraceLookup> 
     case "unreachable":
       return lookup(null, unreachableWarning(base, v1.reason, timeoutMs));
     case "not-found":
-      return lookup(null, `Jaeger has no trace ${traceId} yet: spans are exported in batches, try again in a few seconds.`);
+      return lookup(
+        null,
+        `Jaeger has no trace ${traceId} yet: spans are exported in batches, try again in a few seconds.` +
+          (outcomeSampling()
+            ? ` Or it is not kept: traces are sampled by outcome (OTEL_TRACES_SAMPLER=${OUTCOME_SAMPLER}), and of happy orders only a share is exported.`
+            : ""),
+      );
     case "bad-answer":
       return lookup(null, `Jaeger at ${base} ${v1.detail}; is JAEGER_QUERY_URL pointing at Jaeger's query port (16686 by default)?`);
   }

@@ -372,6 +372,12 @@ export function maxDeliveriesAdvisorySubject(consumer = "*"): string {
   return `$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.${ORDERS_STREAM}.${consumer}`;
 }
 
+/**
+ * Core NATS (not stored): the trace ids the outcome sampling policy keeps, announced by the
+ * instance that decided so to every other (nats/trace-keeping.ts, otel/outcome-sampling.ts).
+ */
+export const TRACE_KEEP_SUBJECT = "orderstream.traces.keep";
+
 /** The headers a dead letter carries besides the original message's own. */
 export const DlqHeader = {
   reason: "Orderstream-Dlq-Reason",

@@ -56,8 +56,16 @@ import {
   TracerProvider,
   type Sampler,
   type SpanExporter,
+  type SpanProcessor,
 } from "@opentelemetry/sdk-trace";
 import { ATTR_SERVICE_NAME } from "@opentelemetry/semantic-conventions";
+import {
+  activateOutcomeSampling,
+  DEFAULT_HAPPY_RATIO,
+  DEFAULT_HOLD_SPANS,
+  OUTCOME_SAMPLER,
+  OutcomeSpanProcessor,
+} from "./outcome-sampling.ts";
 
 export interface Tracing {
   /** Flushes pending spans and stops the SDK; call before the process exits. */
@@ -169,17 +177,20 @@ function samplerFromEnv(): Sampler | undefined {
       return new TraceIdRatioBasedSampler(samplerRatioFromEnv());
     case "parentbased_traceidratio":
       return new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(samplerRatioFromEnv()) });
+    // Records every span, as parentbased_always_on; which are exported is the policy's span processor's call.
+    case OUTCOME_SAMPLER:
+      return new ParentBasedSampler({ root: new AlwaysOnSampler() });
     default:
       diag.error(`unknown OTEL_TRACES_SAMPLER value "${name}", using default`);
       return undefined;
   }
 }
 
-function samplerRatioFromEnv(): number {
+function samplerRatioFromEnv(fallback = 1): number {
   const ratio = getNumberFromEnv("OTEL_TRACES_SAMPLER_ARG");
   if (ratio == null || ratio < 0 || ratio > 1) {
-    diag.error(`OTEL_TRACES_SAMPLER_ARG is blank or outside [0..1] (${ratio}), defaulting to 1.`);
-    return 1;
+    diag.error(`OTEL_TRACES_SAMPLER_ARG is blank or outside [0..1] (${ratio}), defaulting to ${fallback}.`);
+    return fallback;
   }
   return ratio;
 }
@@ -206,9 +217,21 @@ function exportsNothing(env: Env): boolean {
     .includes("none");
 }
 
-/** `OTEL_TRACES_EXPORTER=none`: spans get ids but go nowhere; anything else: OTLP over HTTP. */
-async function spanProcessorFromEnv(env: Env): Promise<BatchSpanProcessor | NoopSpanProcessor> {
-  return exportsNothing(env) ? new NoopSpanProcessor() : batchProcessorFromEnv(env, await traceExporterFromEnv(env));
+/**
+ * `OTEL_TRACES_EXPORTER=none`: spans get ids but go nowhere; anything else: OTLP over HTTP, behind
+ * the outcome policy's processor when OTEL_TRACES_SAMPLER asks for it (otel/outcome-sampling.ts).
+ */
+async function spanProcessorFromEnv(env: Env): Promise<SpanProcessor> {
+  activateOutcomeSampling(undefined);
+  if (exportsNothing(env)) return new NoopSpanProcessor();
+  const exporting = batchProcessorFromEnv(env, await traceExporterFromEnv(env));
+  if (getStringFromEnv("OTEL_TRACES_SAMPLER") !== OUTCOME_SAMPLER) return exporting;
+  const outcome = new OutcomeSpanProcessor(exporting, {
+    happyRatio: getStringFromEnv("OTEL_TRACES_SAMPLER_ARG") === undefined ? DEFAULT_HAPPY_RATIO : samplerRatioFromEnv(DEFAULT_HAPPY_RATIO),
+    holdSpans: positiveNumber(env.TRACE_HOLD_SPANS) ?? DEFAULT_HOLD_SPANS,
+  });
+  activateOutcomeSampling(outcome);
+  return outcome;
 }
 
 /**

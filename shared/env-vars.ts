@@ -162,9 +162,20 @@ export const ENV_VARS = {
   OTEL_TRACES_SAMPLER: {
     reader: "tracing",
     defaultText: "`parentbased_always_on`",
-    meaning: "OpenTelemetry's sampler names (with `OTEL_TRACES_SAMPLER_ARG`).",
+    meaning:
+      "OpenTelemetry's sampler names (with `OTEL_TRACES_SAMPLER_ARG`), and `orderstream_outcome`: every trace of a failed, compensated, cancelled or slow order exported whole, and a share of the happy ones ([Sampling by outcome](../operations.md#sampling-by-outcome)).",
   },
-  OTEL_TRACES_SAMPLER_ARG: { reader: "tracing", meaning: "The sampler's argument, such as the ratio of `traceidratio`." },
+  OTEL_TRACES_SAMPLER_ARG: {
+    reader: "tracing",
+    meaning:
+      "The sampler's argument: the ratio of `traceidratio`; for `orderstream_outcome` the share of happy orders' traces exported (default 0.1).",
+  },
+  TRACE_HOLD_SPANS: {
+    reader: "tracing",
+    default: "8192",
+    meaning:
+      "With `OTEL_TRACES_SAMPLER=orderstream_outcome`: how many spans a process holds while their orders' outcome is not known; past it the oldest happy traces' spans are let go.",
+  },
   OTEL_PROPAGATORS: {
     reader: "tracing",
     defaultText: "`tracecontext,baggage`",

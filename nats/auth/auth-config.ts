@@ -24,6 +24,7 @@ import {
   DEAD_LETTER_SUBJECTS,
   DLQ_STREAM,
   dlqRetryConsumer,
+  TRACE_KEEP_SUBJECT,
   NOTIFICATIONS_STREAM,
   ORDERS_STREAM,
   ownResourcesOf,
@@ -112,6 +113,8 @@ export function publishAllow(service: ServiceName): string[] {
   allow.push(...durable(ADVISORIES_STREAM, ADVISORY_CONSUMER));
   allow.push(...durable(DLQ_STREAM, dlqRetryConsumer(service)));
   allow.push(`${API}.STREAM.MSG.GET.${DLQ_STREAM}`, `${API}.STREAM.MSG.DELETE.${DLQ_STREAM}`);
+  // The traces the outcome sampling policy keeps, announced to every instance (nats/trace-keeping.ts).
+  allow.push(TRACE_KEEP_SUBJECT);
   // Its KV buckets: the bucket stream, reads (direct or message get) and writes.
   for (const bucket of own.buckets) {
     allow.push(...ensured(`KV_${bucket}`));
@@ -132,9 +135,9 @@ export function publishAllow(service: ServiceName): string[] {
   return allow;
 }
 
-/** Subjects a service may subscribe to: only replies to its own inbox prefix. */
+/** Subjects a service may subscribe to: replies to its own inbox prefix, and the kept traces' announcements. */
 export function subscribeAllow(service: ServiceName): string[] {
-  return [`${inboxPrefixOf(service)}.>`];
+  return [`${inboxPrefixOf(service)}.>`, TRACE_KEEP_SUBJECT];
 }
 
 function list(items: string[], indent: string): string {
@@ -167,7 +170,7 @@ export function renderAuthConfig(): string {
 #
 # nats-server with authentication: one user per service, each allowed to publish only its own
 # events and the JetStream API calls for its own consumers and KV buckets, and to subscribe only to
-# its own inbox prefix; \`admin\` for the CLI. Passwords come from the server's environment:
+# its own inbox prefix (and the kept traces' announcements); \`admin\` for the CLI. Passwords come from the server's environment:
 #   ${[...SERVICES.map((s) => natsUserOf(s).passwordVar), ADMIN.passwordVar].join(", ")}
 # The server parses each value as config: use a letter first, then letters, digits and '-' (e.g.
 # pw-$(openssl rand -hex 24)); a bcrypt hash must be wrapped in double quotes inside the value.

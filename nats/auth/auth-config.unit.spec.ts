@@ -3,7 +3,7 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { publishAllow, renderAuthConfig, subscribeAllow } from "./auth-config.ts";
-import { BUCKETS, PUBLISHED_EVENT_TYPES, SERVICES } from "../subjects.ts";
+import { BUCKETS, PUBLISHED_EVENT_TYPES, SERVICES, TRACE_KEEP_SUBJECT } from "../subjects.ts";
 
 const AUTH_CONF = new URL("./nats-server.auth.conf", import.meta.url).pathname;
 
@@ -43,7 +43,8 @@ describe("nats/auth/nats-server.auth.conf", () => {
         allow.filter((s) => /CONSUMER\.[A-Z.]+\.ORDERS\.\*|STREAM\.(DELETE|PURGE|UPDATE)|MSG\.DELETE\.ORDERS$|^>$|^\$JS\.API\.>$/.test(s)),
         service,
       ).toEqual([]);
-      expect(subscribeAllow(service)).toEqual([`_INBOX_${service}.>`]);
+      // Its inbox, and the kept traces' announcements (nats/trace-keeping.ts): nothing of another service.
+      expect(subscribeAllow(service)).toEqual([`_INBOX_${service}.>`, TRACE_KEEP_SUBJECT]);
     }
   });
 

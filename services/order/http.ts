@@ -1,4 +1,5 @@
 /** The order API routes (docs/reference/http-api.md#the-order-service). */
+import { keepTrace } from "../../otel/outcome-sampling.ts";
 import { Hono, type Context } from "hono";
 import type { ServiceConfig } from "../../shared/config.ts";
 import { bearerAuth } from "hono/bearer-auth";
@@ -272,7 +273,8 @@ export function orderRoutes(app: Hono, runtime: () => OrderRuntime, config: Serv
       const rt = runtime();
       const orderId = c.req.param("orderId");
       // Decided on the stream itself, not the (possibly lagging) view.
-      const view = foldOrder((await historyOf(rt, orderId)).map((e) => e.event));
+      const history = await historyOf(rt, orderId);
+      const view = foldOrder(history.map((e) => e.event));
       if (!view) throw notFound(orderId);
       const site = siteOfOrderId(orderId);
       if (site !== undefined && !(config.topology.kind === "site" && config.topology.site === site)) {
@@ -288,6 +290,9 @@ export function orderRoutes(app: Hono, runtime: () => OrderRuntime, config: Serv
       if (decision.kind === "too-late") {
         throw new HttpProblem(409, "order-not-cancellable", `Order ${orderId} is ${decision.status} and can no longer be cancelled.`);
       }
+      // A cancelled order's first trace (its creation, payment, maybe shipping) is kept whole too.
+      const orderTrace = traceIdOf(history[0]?.traceparent);
+      if (orderTrace) keepTrace(orderTrace);
       await rt.infra.publisher.publish(decision.event, requestTrace(c));
       // decideCancel accepts only orders not yet SHIPPING_READY or CANCELLED.
       const status = view.status as CancelAccepted["status"];
