@@ -375,8 +375,10 @@ async function seedOnly(machine: object): Promise<void> {
   if (profDir) printProfiles(profDir, pids);
   if (SEED_TRACING) {
     const sink = await startOtlpSink();
+    const onProfDir = PROFILE ? mkdtempSync(join(tmpdir(), "orderstream-prof-on-")) : undefined;
     const on = await startBenchSystem({
       label: "on",
+      cpuProfDir: onProfDir,
       env: {
         ...SERVICE_ENV,
         OTEL_TRACES_EXPORTER: "otlp",
@@ -406,6 +408,7 @@ async function seedOnly(machine: object): Promise<void> {
       await on.stop();
       await sink.close();
     }
+    if (onProfDir) printProfiles(onProfDir, Object.fromEntries(on.services.map((s) => [s.name, s.pid])), "tracing on");
   }
   if (JSON_OUT) writeFileSync(JSON_OUT, JSON.stringify({ machine, natsBench: nb, seed: results }, null, 2));
 }
@@ -434,14 +437,14 @@ async function declinedTracesWhole(sys: BenchSystem, sink: OtlpSink, orders = 20
 }
 
 /** Prints (and returns) the main thread's CPU profile summary (self time) of each service. */
-function printProfiles(profDir: string, pids: Record<string, number>): string[] {
+function printProfiles(profDir: string, pids: Record<string, number>, label = "tracing off"): string[] {
   const profiles: string[] = [];
   const files = readdirSync(profDir).filter((f) => f.endsWith(".cpuprofile"));
   for (const [name, pid] of Object.entries(pids)) {
     const main = files.find((f) => f.includes(`.${pid}.0.`));
     if (main) profiles.push(`${name} service — ${formatProfile(join(profDir, main), 15)}`);
   }
-  console.log(`\nCPU profiles (self time, main thread, tracing off; files in ${profDir}):\n${profiles.join("\n\n")}\n`);
+  console.log(`\nCPU profiles (self time, main thread, ${label}; files in ${profDir}):\n${profiles.join("\n\n")}\n`);
   return profiles;
 }
 

@@ -52,7 +52,15 @@ export function spanMarksTraceKept(span: ReadableSpan): boolean {
 export function pickedById(traceId: string, ratio: number): boolean {
   if (ratio >= 1) return true;
   if (ratio <= 0) return false;
-  return Number.parseInt(traceId.slice(-8), 16) < ratio * 0x1_0000_0000;
+  // Read digit by digit: called for every span, so no substring is made.
+  let value = 0;
+  for (let i = traceId.length - 8; i < traceId.length; i++) value = value * 16 + hexDigit(traceId.charCodeAt(i));
+  return value < ratio * 0x1_0000_0000;
+}
+
+/** The value of a lower-case hex digit's char code (trace ids are lower-case hex). */
+function hexDigit(code: number): number {
+  return code <= 57 ? code - 48 : code - 87;
 }
 
 export interface OutcomeSamplingOptions {
@@ -78,8 +86,17 @@ export interface OutcomeSamplingStats {
  * it hands on what is to be exported, holds the rest, and lets go of what nobody kept.
  */
 export class OutcomeSpanProcessor implements SpanProcessor {
-  /** Held spans by trace id; a Map keeps its keys in insertion order, so the first is the oldest trace. */
-  private readonly held = new Map<string, ReadableSpan[]>();
+  /**
+   * Held spans in a ring, oldest at `next`, with their trace ids beside them: a new span takes the
+   * oldest slot, letting its span go. A ring rather than a map of traces, because holding must cost
+   * next to nothing per span (it happens to nearly every span) while a keep, which scans the ring,
+   * is rare (BENCHMARKS.md, "Tracing: the outcome policy").
+   */
+  private readonly spans: (ReadableSpan | undefined)[];
+  private readonly traceIds: string[];
+  /** Where each held trace's first span is: its spans are there or after (the ring is in end order). */
+  private readonly firstSlot = new Map<string, number>();
+  private next = 0;
   private heldCount = 0;
   /** Kept trace ids, oldest first (bounded: a kept trace's late spans come within moments). */
   private readonly kept = new Set<string>();
@@ -87,12 +104,16 @@ export class OutcomeSpanProcessor implements SpanProcessor {
   private readonly counts = { exported: 0, sampledOut: 0, keptTraces: 0 };
 
   constructor(
-    private readonly next: SpanProcessor,
+    private readonly exporting: SpanProcessor,
     private readonly options: OutcomeSamplingOptions,
-  ) {}
+  ) {
+    const size = Math.max(1, Math.floor(options.holdSpans));
+    this.spans = new Array(size).fill(undefined);
+    this.traceIds = new Array(size).fill("");
+  }
 
   onStart(span: Span, parentContext: Context): void {
-    this.next.onStart(span, parentContext);
+    this.exporting.onStart(span, parentContext);
   }
 
   onEnd(span: ReadableSpan): void {
@@ -116,11 +137,10 @@ export class OutcomeSpanProcessor implements SpanProcessor {
     this.kept.add(traceId);
     this.counts.keptTraces++;
     if (this.kept.size > REMEMBERED_KEPT) this.kept.delete(this.kept.values().next().value as string);
-    const spans = this.held.get(traceId);
-    if (spans) {
-      this.held.delete(traceId);
-      this.heldCount -= spans.length;
-      for (const s of spans) this.export(s);
+    const first = this.firstSlot.get(traceId);
+    if (first !== undefined) {
+      this.firstSlot.delete(traceId);
+      this.exportHeld(traceId, first);
     }
     if (tellOthers) this.announce?.(traceId);
   }
@@ -140,32 +160,53 @@ export class OutcomeSpanProcessor implements SpanProcessor {
   }
 
   forceFlush(): Promise<void> {
-    return this.next.forceFlush();
+    return this.exporting.forceFlush();
   }
 
   /** Held spans go nowhere: their traces were not kept while the process ran. */
   shutdown(): Promise<void> {
     this.counts.sampledOut += this.heldCount;
-    this.held.clear();
+    this.spans.fill(undefined);
+    this.traceIds.fill("");
+    this.firstSlot.clear();
     this.heldCount = 0;
-    return this.next.shutdown();
+    return this.exporting.shutdown();
   }
 
   private export(span: ReadableSpan): void {
     this.counts.exported++;
-    this.next.onEnd(span);
+    this.exporting.onEnd(span);
   }
 
   private hold(traceId: string, span: ReadableSpan): void {
-    const spans = this.held.get(traceId);
-    if (spans) spans.push(span);
-    else this.held.set(traceId, [span]);
-    this.heldCount++;
-    while (this.heldCount > this.options.holdSpans) {
-      const [oldest, dropped] = this.held.entries().next().value as [string, ReadableSpan[]];
-      this.held.delete(oldest);
-      this.heldCount -= dropped.length;
-      this.counts.sampledOut += dropped.length;
+    const i = this.next;
+    if (this.spans[i] !== undefined) {
+      this.counts.sampledOut++;
+      // Its first span going means the trace can no longer be sent whole: it is not looked for any more.
+      const evicted = this.traceIds[i]!;
+      if (this.firstSlot.get(evicted) === i) this.firstSlot.delete(evicted);
+    } else {
+      this.heldCount++;
+    }
+    this.spans[i] = span;
+    this.traceIds[i] = traceId;
+    if (!this.firstSlot.has(traceId)) this.firstSlot.set(traceId, i);
+    this.next = i + 1 === this.spans.length ? 0 : i + 1;
+  }
+
+  /** Exports the held spans of a trace, from its first slot up to the newest. */
+  private exportHeld(traceId: string, first: number): void {
+    const size = this.spans.length;
+    const count = (this.next - first + size) % size || size;
+    for (let k = 0, i = first; k < count; k++, i = i + 1 === size ? 0 : i + 1) {
+      if (this.traceIds[i] !== traceId) continue;
+      const span = this.spans[i];
+      this.spans[i] = undefined;
+      this.traceIds[i] = "";
+      if (span) {
+        this.heldCount--;
+        this.export(span);
+      }
     }
   }
 }

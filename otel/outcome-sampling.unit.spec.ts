@@ -97,17 +97,30 @@ describe("OutcomeSpanProcessor", () => {
     expect(policy.stats().keptTraces).toBe(1);
   });
 
-  it("lets the oldest traces go when the hold is full, and counts them", () => {
+  it("finds a kept trace's spans among other traces', in the order they ended", () => {
+    const { span, exportedOf, policy } = given(10);
+    span(NOT_PICKED, "a1");
+    span(OTHER, "o1");
+    span(NOT_PICKED, "a2");
+    span(OTHER, "o2");
+    policy.keep(NOT_PICKED, false);
+    expect(exportedOf(NOT_PICKED)).toEqual(["a1", "a2"]);
+    expect(exportedOf(OTHER)).toEqual([]);
+    expect(policy.stats().held).toBe(2);
+  });
+
+  it("lets the oldest spans go when the hold is full, and counts them", () => {
     const { span, exportedOf, policy } = given(2);
     span(NOT_PICKED, "a");
     span(NOT_PICKED, "b");
     span(OTHER, "c");
-    expect(policy.stats()).toMatchObject({ held: 1, sampledOut: 2 });
-    // Kept too late: what was let go stays gone.
+    expect(policy.stats()).toMatchObject({ held: 2, sampledOut: 1 });
+    // Kept too late: its first span is gone, so the trace cannot be whole; what it held is not looked for.
     policy.keep(NOT_PICKED, false);
     expect(exportedOf(NOT_PICKED)).toEqual([]);
     policy.keep(OTHER, false);
     expect(exportedOf(OTHER)).toEqual(["c"]);
+    expect(policy.stats().held).toBe(1);
   });
 });
 
