@@ -34,8 +34,9 @@ const SETTLE_MS = 1_000;
 const ALWAYS_SLOW = 100;
 const FIRST_HAPPY = 110;
 const FIRST_BATCH = 10;
-const LATER_HAPPY = 40;
-const LATER_BATCH = 4;
+const LATER_HAPPY = 50;
+/** Small: the later orders are quicker than the first ones, which queued behind each other in batches of ten. */
+const LATER_BATCH = 2;
 /** Of the later happy orders, at most a fifth may arrive: those slower than the p99 of the first ones. */
 const LATER_SEEN_AT_MOST = LATER_HAPPY / 5;
 const HAPPY_CHAIN = ["ORDER_CREATED", "PAYMENT_COMPLETED", "SHIPPING_READY"];
@@ -187,9 +188,7 @@ describe("sampling by outcome, four services as processes", () => {
     // ORDER_CANCEL_REQUESTED, PAYMENT_COMPLETED): nothing it recorded of this trace says it went
     // wrong, so its span is there only because payment's verdict reached it over NATS.
     spanOf(spans, "shipping-service", processSpanName("ORDER_CREATED"));
-    const post = spanOf(spans, "order-service", "POST /orders");
-    const declined = spanOf(spans, "payment-service", publishSpanName("PAYMENT_FAILED"));
-    expect(BigInt(post.endTimeUnixNano)).toBeLessThan(BigInt(declined.startTimeUnixNano));
+    spanOf(spans, "payment-service", publishSpanName("PAYMENT_FAILED"));
   });
 
   it("an out-of-stock order's trace arrives whole: charge, shipping failure, refund, cancel", async () => {
