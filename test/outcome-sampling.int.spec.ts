@@ -13,12 +13,13 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
-import { parseEventSubject } from "../nats/subjects.ts";
+import { NOTIFICATIONS_SUBJECTS, notificationSubject, ORDERS_SUBJECTS, parseEventSubject } from "../nats/subjects.ts";
+import type { EventType } from "../shared/events.ts";
 import { traceIdOf } from "../nats/order-history.ts";
 import { processSpanName, publishSpanName, spanCount } from "./support/trace-shape.ts";
 import { startOtlpReceiver, type OtlpReceiver, type ReceivedSpan } from "./support/otlp-receiver.ts";
 import { waitUntil } from "./support/processes.ts";
-import { postOrder, startSystem, type System } from "./support/system.ts";
+import { postOrder, startSystem, type OrderBody, type System } from "./support/system.ts";
 
 const SERVICE_NAMES = ["order-service", "payment-service", "shipping-service", "notification-service"];
 /**
@@ -41,6 +42,12 @@ const LATER_BATCH = 2;
 const LATER_SEEN_AT_MOST = LATER_HAPPY / 5;
 const HAPPY_CHAIN = ["ORDER_CREATED", "PAYMENT_COMPLETED", "SHIPPING_READY"];
 
+interface Placed {
+  orderId: string;
+  userId: string;
+  traceId: string;
+}
+
 interface SeenEvent {
   eventType: string;
   traceId: string | null;
@@ -49,12 +56,13 @@ interface SeenEvent {
 /** What the test sees on core NATS: each order's events (with their trace) and the notifications sent for it. */
 class Watch {
   readonly events = new Map<string, SeenEvent[]>();
-  readonly notified = new Map<string, Set<string>>();
+  /** The notifications' subjects. */
+  readonly notified = new Set<string>();
 
   static async start(url: string): Promise<{ watch: Watch; nc: NatsConnection }> {
     const nc = await connect({ servers: url, name: "outcome-sampling-spec" });
     const watch = new Watch();
-    nc.subscribe("orders.>", {
+    nc.subscribe(ORDERS_SUBJECTS, {
       callback: (err, msg) => {
         const parsed = err ? null : parseEventSubject(msg.subject);
         if (!parsed) return;
@@ -63,15 +71,10 @@ class Watch {
         watch.events.set(parsed.orderId, list);
       },
     });
-    // notifications.<userId>.<orderId>.<eventType>: written by notification while it handles the event.
-    nc.subscribe("notifications.>", {
+    // One per order event, written by notification while it handles the event.
+    nc.subscribe(NOTIFICATIONS_SUBJECTS, {
       callback: (err, msg) => {
-        if (err) return;
-        const [, , orderId, eventType] = msg.subject.split(".");
-        if (!orderId || !eventType) return;
-        const set = watch.notified.get(orderId) ?? new Set<string>();
-        set.add(eventType);
-        watch.notified.set(orderId, set);
+        if (!err) watch.notified.add(msg.subject);
       },
     });
     await nc.flush();
@@ -83,11 +86,14 @@ class Watch {
   }
 
   /** Waits until the order has the event and notification has handled it. */
-  async until(orderId: string, eventType: string, timeoutMs = 20_000): Promise<void> {
-    await waitUntil(() => this.typesOf(orderId).includes(eventType) && this.notified.get(orderId)?.has(eventType), {
+  async until({ orderId, userId }: Placed, eventType: EventType, timeoutMs = 20_000): Promise<void> {
+    const notification = notificationSubject(userId, orderId, eventType);
+    await waitUntil(() => this.typesOf(orderId).includes(eventType) && this.notified.has(notification), {
       timeoutMs,
       intervalMs: 20,
-      what: `${eventType} of ${orderId}, and its notification (events so far: ${this.typesOf(orderId).join(", ")})`,
+      what: `${eventType} of ${orderId}, and its notification`,
+    }).catch((err: Error) => {
+      throw new Error(`${err.message}; events seen: ${this.typesOf(orderId).join(", ")}; notified: ${this.notified.has(notification)}`);
     });
   }
 
@@ -103,10 +109,11 @@ function describeSpans(spans: ReceivedSpan[]): string {
     .join("\n");
 }
 
-async function place(sys: System, body: object): Promise<{ orderId: string; traceId: string }> {
+async function place(sys: System, body: OrderBody): Promise<Placed> {
   const posted = await postOrder(sys.orderUrl, body);
   expect(posted.status, JSON.stringify(posted.body)).toBe(201);
-  return posted.body as { orderId: string; traceId: string };
+  const { orderId, traceId } = posted.body as { orderId: string; traceId: string };
+  return { orderId, traceId, userId: body.userId };
 }
 
 /** The counter's value on one service's /metrics. */
@@ -176,8 +183,9 @@ describe("sampling by outcome, four services as processes", () => {
 
   it("a declined order's trace arrives whole, shipping's span too, which only the announcement sends", async () => {
     // Above the default PAYMENT_LIMIT (10000).
-    const { orderId, traceId } = await place(sys, { userId: "outcome-declined", amount: 25_000 });
-    await watch.until(orderId, "ORDER_CANCELLED");
+    const order = await place(sys, { userId: "outcome-declined", amount: 25_000 });
+    const { orderId, traceId } = order;
+    await watch.until(order, "ORDER_CANCELLED");
     const chain = ["ORDER_CREATED", "PAYMENT_FAILED", "ORDER_CANCELLED"];
     expect(watch.chainOf(orderId, traceId)).toEqual(chain);
 
@@ -192,12 +200,13 @@ describe("sampling by outcome, four services as processes", () => {
   });
 
   it("an out-of-stock order's trace arrives whole: charge, shipping failure, refund, cancel", async () => {
-    const { orderId, traceId } = await place(sys, {
+    const order = await place(sys, {
       userId: "outcome-out-of-stock",
       amount: 20,
       items: [{ sku: "OUT-OF-STOCK", quantity: 1, unitPrice: 20 }],
     });
-    await watch.until(orderId, "ORDER_CANCELLED");
+    const { orderId, traceId } = order;
+    await watch.until(order, "ORDER_CANCELLED");
     const chain = ["ORDER_CREATED", "PAYMENT_COMPLETED", "SHIPPING_FAILED", "PAYMENT_REFUNDED", "ORDER_CANCELLED"];
     expect(watch.chainOf(orderId, traceId)).toEqual(chain);
 
@@ -215,19 +224,19 @@ describe("sampling by outcome, four services as processes", () => {
     // it make of the order's first trace ends after the cancel route kept that trace.
     const payment = sys.of("payment")[0]!;
     process.kill(payment.pid, "SIGSTOP");
-    let orderId!: string;
-    let traceId!: string;
+    let order!: Placed;
     let cancelled!: Response;
     try {
-      ({ orderId, traceId } = await place(sys, { userId: "outcome-cancelled", amount: 42 }));
-      await watch.until(orderId, "ORDER_CREATED");
-      cancelled = await fetch(`${sys.orderUrl}/orders/${orderId}/cancel`, { method: "POST" });
-      await watch.until(orderId, "ORDER_CANCEL_REQUESTED");
+      order = await place(sys, { userId: "outcome-cancelled", amount: 42 });
+      await watch.until(order, "ORDER_CREATED");
+      cancelled = await fetch(`${sys.orderUrl}/orders/${order.orderId}/cancel`, { method: "POST" });
+      await watch.until(order, "ORDER_CANCEL_REQUESTED");
     } finally {
       process.kill(payment.pid, "SIGCONT");
     }
     expect(cancelled.status, await cancelled.text()).toBe(202);
-    await watch.until(orderId, "ORDER_CANCELLED");
+    await watch.until(order, "ORDER_CANCELLED");
+    const { orderId, traceId } = order;
 
     const events = watch.events.get(orderId)!;
     const cancelTraceId = events.find((e) => e.eventType === "ORDER_CANCEL_REQUESTED")!.traceId!;
@@ -265,7 +274,7 @@ describe("sampling by outcome, four services as processes", () => {
 
   it("happy orders' traces arrive only while notification counts them slow; later ones are sampled out", async () => {
     // The first hundred timed orders count as slow: each arrives whole, told by notification.
-    const first: { orderId: string; traceId: string }[] = [];
+    const first: Placed[] = [];
     for (let b = 0; b < FIRST_HAPPY; b += FIRST_BATCH) {
       const batch = await Promise.all(
         Array.from({ length: Math.min(FIRST_BATCH, FIRST_HAPPY - b) }, (_, i) =>
@@ -273,7 +282,7 @@ describe("sampling by outcome, four services as processes", () => {
         ),
       );
       // One batch at a time, each done before the next: what a process holds stays under HOLD_SPANS.
-      for (const o of batch) await watch.until(o.orderId, "SHIPPING_READY");
+      for (const o of batch) await watch.until(o, "SHIPPING_READY");
       first.push(...batch);
     }
     const happyCount = spanCount(HAPPY_CHAIN);
@@ -288,12 +297,12 @@ describe("sampling by outcome, four services as processes", () => {
     for (const o of whole()) expect(new Set(ofTrace(o.traceId).map((s) => s.serviceName))).toEqual(new Set(SERVICE_NAMES));
 
     const sampledOutBefore = await countersOf(sys, "orderstream_trace_spans_sampled_out_total");
-    const later: { orderId: string; traceId: string }[] = [];
+    const later: Placed[] = [];
     for (let b = 0; b < LATER_HAPPY; b += LATER_BATCH) {
       const batch = await Promise.all(
         Array.from({ length: LATER_BATCH }, (_, i) => place(sys, { userId: "outcome-later", amount: 10 + b + i })),
       );
-      for (const o of batch) await watch.until(o.orderId, "SHIPPING_READY");
+      for (const o of batch) await watch.until(o, "SHIPPING_READY");
       later.push(...batch);
     }
     await new Promise((r) => setTimeout(r, SETTLE_MS));
