@@ -1,6 +1,9 @@
 // The service registry (host/metrics.ts) without a running system: its exposition passes
 // promtool's lint, and the JetStream gauges read their source at most once per cache period.
 import { describe, expect, it } from "vitest";
+import { SpanStatusCode } from "@opentelemetry/api";
+import { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider } from "@opentelemetry/sdk-trace";
+import { activateOutcomeSampling, OutcomeSpanProcessor } from "../otel/outcome-sampling.ts";
 import { createMetrics, type JetStreamStats } from "./metrics.ts";
 import { promtool } from "../test/support/prometheus.ts";
 
@@ -147,6 +150,44 @@ describe("createMetrics", () => {
     expect(samples(await m.registry.metrics(), "orderstream_trace_spans_dropped_total")).toEqual([
       'orderstream_trace_spans_dropped_total{service="notification"} 300',
     ]);
+  });
+
+  it("exports the outcome sampling policy's spans let go and traces kept at each scrape (zero while the policy is off)", async () => {
+    const m = createMetrics("payment");
+    const counters = async () => {
+      const text = await m.registry.metrics();
+      return [...samples(text, "orderstream_trace_spans_sampled_out_total"), ...samples(text, "orderstream_traces_kept_total")];
+    };
+    expect(await counters()).toEqual([
+      'orderstream_trace_spans_sampled_out_total{service="payment"} 0',
+      'orderstream_traces_kept_total{service="payment"} 0',
+    ]);
+    // The policy's own processor (holding 2 spans) in front of a real exporter, fed spans by a real tracer.
+    const policy = new OutcomeSpanProcessor(new SimpleSpanProcessor({ exporter: new InMemorySpanExporter() }), {
+      happyRatio: 0,
+      holdSpans: 2,
+    });
+    const provider = new TracerProvider({ spanProcessors: [policy] });
+    const tracer = provider.getTracer("metrics-spec");
+    activateOutcomeSampling(policy);
+    try {
+      // Three happy traces of one span each: the hold keeps two, the first is let go.
+      for (let i = 0; i < 3; i++) tracer.startSpan("process ORDER_CREATED").end();
+      const failed = tracer.startSpan("process ORDER_CREATED");
+      failed.setStatus({ code: SpanStatusCode.ERROR });
+      failed.end();
+      policy.keep("0af7651916cd43dd8448eb211c80319c", false);
+      expect(await counters()).toEqual([
+        'orderstream_trace_spans_sampled_out_total{service="payment"} 1',
+        'orderstream_traces_kept_total{service="payment"} 2',
+      ]);
+      const text = await m.registry.metrics();
+      const check = promtool(["check", "metrics"], text);
+      expect(check.status, check.output).toBe(0);
+    } finally {
+      activateOutcomeSampling(undefined);
+      await provider.shutdown();
+    }
   });
 
   it("exports the log shipper's totals at each scrape (zero while nothing is shipped), and still passes promtool", async () => {

@@ -14,8 +14,8 @@
  * the room: the hold is bounded by a span count (`TRACE_HOLD_SPANS`), not by time, so memory stays
  * bounded and a quiet service holds spans for long.
  *
- * What it costs and saves is in BENCHMARKS.md ("Tracing: the outcome policy"): recording stays,
- * exporting (the larger part) falls to the kept share.
+ * What it costs and saves is measured by `bench/run.ts --seed-only --seed-tracing --trace-policy` (figures in
+ * BENCHMARKS.md): recording stays, exporting (the larger part) falls to the kept share.
  */
 import { type Context, SpanStatusCode } from "@opentelemetry/api";
 import type { ReadableSpan, Span, SpanProcessor } from "@opentelemetry/sdk-trace";

@@ -14,6 +14,8 @@ import { waitUntil } from "./support/processes.ts";
 import { runCli } from "./support/cli.ts";
 import { startWebhookReceiver, type WebhookReceiver } from "./support/webhook-receiver.ts";
 import { startNatsServer, type NatsServerHandle } from "./support/nats-server.ts";
+import { startOtlpReceiver, type OtlpReceiver } from "./support/otlp-receiver.ts";
+import { processSpanName } from "./support/trace-shape.ts";
 import { connectNats, inboxPrefixOf } from "../nats/connect.ts";
 import { natsUserOf, ADMIN } from "../nats/auth/auth-config.ts";
 import { listDeadLetters } from "../nats/dead-letter-queue.ts";
@@ -32,6 +34,7 @@ let sys: System;
 let admin: NatsConnection;
 let adminJsm: JetStreamManager;
 let webhook: WebhookReceiver;
+let receiver: OtlpReceiver;
 let hookFails = true;
 const open: NatsConnection[] = [];
 
@@ -72,10 +75,22 @@ beforeAll(async () => {
     }
   }
   webhook = await startWebhookReceiver(({ body }) => (hookFails && body?.userId === "hook-down" ? 500 : 204));
+  receiver = await startOtlpReceiver();
   sys = await startSystem({
     nats,
     instances: { order: 0, payment: 0, shipping: 0, notification: 0 },
-    env: { HANDLER_RETRY_BASE_MS: "20", PAYMENT_LIMIT: "1000", NOTIFY_WEBHOOK_URL: webhook.url },
+    env: {
+      HANDLER_RETRY_BASE_MS: "20",
+      PAYMENT_LIMIT: "1000",
+      NOTIFY_WEBHOOK_URL: webhook.url,
+      // Sampling by outcome: kept traces are announced on core NATS (nats/trace-keeping.ts), which
+      // every service's user must be allowed to publish and subscribe to.
+      OTEL_TRACES_EXPORTER: "otlp",
+      OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
+      OTEL_BSP_SCHEDULE_DELAY: "200",
+      OTEL_TRACES_SAMPLER: "orderstream_outcome",
+      OTEL_TRACES_SAMPLER_ARG: "0",
+    },
   });
   // Sequentially: the first (order) creates the streams, the others find and bind them.
   for (const service of SERVICES) await sys.add(service, { NATS_USER: service, NATS_PASSWORD: PASSWORDS[service] });
@@ -88,6 +103,7 @@ afterAll(async () => {
   await sys?.stop();
   await nats?.stop();
   await webhook?.close();
+  await receiver?.close();
 });
 
 describe("each service with its own user", () => {
@@ -142,6 +158,16 @@ describe("each service with its own user", () => {
         return happyPoints.body?.points === 10 && stockPoints.body?.points === 0 && stockPoints.body?.orders === 0;
       },
       { timeoutMs: 20_000, what: "auth-happy's 10 loyalty points, and none for the refunded auth-stock" },
+    );
+    // Shipping sees nothing go wrong in the declined order's trace: its span arrives only because
+    // payment's announcement reached it through the server, within both users' permissions.
+    const declinedTrace = declined.body.traceId as string;
+    await receiver.waitFor(
+      (spans) =>
+        spans.some(
+          (s) => s.traceId === declinedTrace && s.serviceName === "shipping-service" && s.name === processSpanName("ORDER_CREATED"),
+        ),
+      15_000,
     );
     expect(violations()).toEqual([]);
     for (const s of sys.services) expect(s.output(), s.name).not.toMatch(/Permissions Violation/);
