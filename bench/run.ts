@@ -369,6 +369,7 @@ async function seedOnly(machine: object): Promise<void> {
     say(
       `peak RSS (VmHWM): ${off.services.map((s) => `${s.name} ${fmt(s.peakRssMiB(), 1)} MiB (at ready ${fmt(s.rssAtReadyMiB, 1)})`).join(", ")}`,
     );
+    say(`  of it anonymous (RssAnon, peak sampled every 250 ms; at ready the rest is file pages): ${anonLine(off)}`);
   } finally {
     await off.stop();
   }
@@ -397,6 +398,9 @@ async function seedOnly(machine: object): Promise<void> {
         `  tracing on ÷ off ${fmt(results.on.throughput / results.off.throughput, 3)}; spans exported ${fmt(spansPerOrder, 2)} of ${HAPPY_ORDER_SPANS} per order; ` +
           `dropped (counted by the services) ${fmt(await serviceCounter(on, "orderstream_trace_spans_dropped_total"))}`,
       );
+      say(
+        `  peak RSS (VmHWM): ${on.services.map((s) => `${s.name} ${fmt(s.peakRssMiB(), 1)} MiB`).join(", ")}; anonymous: ${anonLine(on)}`,
+      );
       if (TRACE_POLICY) {
         say(
           `  outcome policy: spans sampled out ${fmt(await serviceCounter(on, "orderstream_trace_spans_sampled_out_total"))}, ` +
@@ -411,6 +415,13 @@ async function seedOnly(machine: object): Promise<void> {
     if (onProfDir) printProfiles(onProfDir, Object.fromEntries(on.services.map((s) => [s.name, s.pid])), "tracing on");
   }
   if (JSON_OUT) writeFileSync(JSON_OUT, JSON.stringify({ machine, natsBench: nb, seed: results }, null, 2));
+}
+
+/** Each service's peak anonymous RSS, and its file-mapped RSS at ready. */
+function anonLine(sys: BenchSystem): string {
+  return sys.services
+    .map((s) => `${s.name} ${fmt(s.peakAnonMiB(), 1)} MiB (file pages at ready ${fmt(s.fileRssAtReadyMiB, 1)})`)
+    .join(", ");
 }
 
 /** Declined orders (the compensating path) placed one by one after the load: does each trace arrive whole? */

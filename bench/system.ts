@@ -31,6 +31,15 @@ export interface BenchService {
   rssAtReadyMiB: number;
   /** Peak resident set size so far (VmHWM), in MiB; NaN when /proc is unreadable. */
   peakRssMiB(): number;
+  /**
+   * Peak of the anonymous part (RssAnon: heap, stacks, buffers — what the process allocates),
+   * sampled every 250 ms. The rest of RSS is the node binary's and libraries' pages mapped from
+   * files, shared by every process that runs them, and it moves with the page cache: the same
+   * build measured 68–70 and 85 MiB at ready on this machine within ten minutes (BENCHMARKS.md).
+   */
+  peakAnonMiB(): number;
+  /** RssFile at ready, in MiB. */
+  fileRssAtReadyMiB: number;
   /** user+system CPU seconds used so far */
   cpuSeconds(): number;
   output(): string;
@@ -113,8 +122,10 @@ export function procCpuSeconds(pid: number): number {
   }
 }
 
-/** A `kB` line of /proc/<pid>/status (VmHWM, VmRSS), in MiB. */
-export function procStatusMiB(pid: number, key: "VmHWM" | "VmRSS"): number {
+const ANON_SAMPLE_MS = 250;
+
+/** A `kB` line of /proc/<pid>/status (VmHWM, VmRSS, RssAnon, RssFile), in MiB. */
+export function procStatusMiB(pid: number, key: "VmHWM" | "VmRSS" | "RssAnon" | "RssFile"): number {
   try {
     const status = readFileSync(`/proc/${pid}/status`, "utf8");
     const m = new RegExp(`^${key}:\\s+(\\d+) kB`, "m").exec(status);
@@ -188,13 +199,22 @@ async function spawnService(
     await sleep(READY_POLL_MS);
   }
   const pid = child.pid!;
+  let peakAnon = procStatusMiB(pid, "RssAnon");
+  const anonSampler = setInterval(() => {
+    const anon = procStatusMiB(pid, "RssAnon");
+    if (anon > peakAnon) peakAnon = anon;
+  }, ANON_SAMPLE_MS);
+  anonSampler.unref();
+  void exit.then(() => clearInterval(anonSampler));
   return {
     name,
     pid,
     baseUrl,
     readyMs,
     rssAtReadyMiB: procStatusMiB(pid, "VmRSS"),
+    fileRssAtReadyMiB: procStatusMiB(pid, "RssFile"),
     peakRssMiB: () => procStatusMiB(pid, "VmHWM"),
+    peakAnonMiB: () => peakAnon,
     cpuSeconds: () => procCpuSeconds(pid),
     output: () => lines.join("\n"),
     async stop() {

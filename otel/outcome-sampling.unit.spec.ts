@@ -134,7 +134,7 @@ describe("SlowOrderJudge", () => {
       return judge.observe("SHIPPING_READY", id, at(ms));
     });
 
-  it("counts every order slow until a hundred were timed, then holds them to the p99 of the last thousand", () => {
+  it("counts every order slow until a hundred were timed, then holds them to the p99 of the last ones", () => {
     const judge = new SlowOrderJudge();
     expect(orders(judge, 100, 10).every(Boolean)).toBe(true);
     expect(judge.p99Ms()).toBe(10);

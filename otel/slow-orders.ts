@@ -1,17 +1,20 @@
 /**
  * Which orders are slow, for the outcome sampling policy (otel/outcome-sampling.ts): an order whose
  * time from ORDER_CREATED to SHIPPING_READY (the `occurredAt` of each, set where each was decided)
- * is above the p99 of the last orders this instance saw. Judged by a service that handles both
+ * is above the p99 of the last 5,000 orders this instance timed. Judged by a service that handles both
  * events (the notification service); its verdict keeps the order's trace whole in every service.
  *
  * Pure: the caller passes the events in; no clock, no I/O.
  */
 import type { EventType } from "../shared/events.ts";
 
-/** Orders of the rolling window the p99 is taken over. */
-const WINDOW = 1_000;
-/** The threshold is taken again after this many orders (sorting a thousand numbers is not free). */
-const REFRESH_EVERY = 100;
+/**
+ * Orders of the rolling window the p99 is taken over: long enough that a burst of slow orders (a
+ * pause of the machine holds up dozens at once) does not set the bar, a few seconds at full load.
+ */
+const WINDOW = 5_000;
+/** The threshold is taken again after this many orders (a sort of the window: well under a µs an order). */
+const REFRESH_EVERY = 250;
 /** Until this many orders were timed, every order counts as slow: there is no p99 to hold it to yet. */
 const MIN_TIMED = 100;
 /** Creations remembered while their order runs (a bound: orders whose end this instance never sees). */
@@ -50,8 +53,8 @@ export class SlowOrderJudge {
     this.latencies[this.next] = ms;
     this.next = (this.next + 1) % WINDOW;
     this.timed++;
-    if (this.timed >= MIN_TIMED && this.timed % REFRESH_EVERY === 0) {
-      const sorted = [...this.latencies].sort((a, b) => a - b);
+    if (this.timed === MIN_TIMED || (this.timed > MIN_TIMED && this.timed % REFRESH_EVERY === 0)) {
+      const sorted = Float64Array.from(this.latencies).sort();
       this.threshold = sorted[Math.min(sorted.length - 1, Math.ceil(sorted.length * 0.99) - 1)]!;
     }
     return slow;

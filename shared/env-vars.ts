@@ -172,7 +172,7 @@ export const ENV_VARS = {
   },
   TRACE_HOLD_SPANS: {
     reader: "tracing",
-    default: "8192",
+    default: "4096",
     meaning:
       "With `OTEL_TRACES_SAMPLER=orderstream_outcome`: how many spans a process holds while their orders' outcome is not known; past it the oldest happy traces' spans are let go.",
   },
