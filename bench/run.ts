@@ -15,7 +15,9 @@
  *                                 `--sync-settings 1s,always` compares other settings with the default
  *   npm run bench -- --soak [--minutes N] [--rate R]   only the soak (bench/soak.ts, default 20 min), = npm run bench:soak
  *   npm run bench -- --seed-only  only natscli's publish rate and the seed load on a tracing-off system (≈ 45 s): the quick
- *                                 loop for speed work (orders/s, CPU ms per order per process, the ratio to natscli)
+ *                                 loop for speed work (orders/s, CPU ms per order per process, the ratio to natscli);
+ *                                 `--seed-tracing` adds a tracing-on system (`--trace-policy`: sampling by outcome),
+ *                                 `--rounds N` N seed loads each, off and on taking turns
  *   npm run bench -- --ws         only the WebSocket comparison, ≈ 2.5 min: two systems, the services on
  *                                 nats-server's TCP port in one, on its WebSocket port (ws://) in the other, taking turns
  *
@@ -84,6 +86,8 @@ const SEED_TRACING = argv.includes("--seed-tracing");
  * whether their traces arrive whole.
  */
 const TRACE_POLICY = argv.includes("--trace-policy");
+/** `--rounds N`: with --seed-only, N seed loads per system, off and on taking turns (default 1). */
+const SEED_ROUNDS = argv.includes("--rounds") ? Math.max(1, Number(argv[argv.indexOf("--rounds") + 1]) || 1) : 1;
 /** `--sync`: only the fsync settings of JetStream's file store side by side (bench/sync-interval.ts). */
 const SYNC_ONLY = argv.includes("--sync");
 const SYNC_SETTINGS = argv.includes("--sync-settings") ? argv[argv.indexOf("--sync-settings") + 1] : undefined;
@@ -359,47 +363,57 @@ async function seedOnly(machine: object): Promise<void> {
     await bare.stop();
   }
   say(`nats bench (${nb.cli}): js pub async ${fmt(nb.publishPerSec)} msgs/s (median of ${nb.publishRuns.map((r) => fmt(r)).join(" / ")})`);
-  const results: Record<string, RunResult> = {};
+  const results: Record<string, RunResult[]> = { off: [], on: [] };
   const profDir = PROFILE ? mkdtempSync(join(tmpdir(), "orderstream-prof-")) : undefined;
+  const onProfDir = PROFILE && SEED_TRACING ? mkdtempSync(join(tmpdir(), "orderstream-prof-on-")) : undefined;
+  const sink = SEED_TRACING ? await startOtlpSink() : undefined;
+  // Both systems are up for the whole run, so the rounds of each see the same machine: off and on
+  // take turns (`--rounds`), and the ratio is taken per round.
   const off = await startBenchSystem({ label: "off", cpuProfDir: profDir, env: SERVICE_ENV, nodeArgs: NODE_ARGS });
-  const pids = Object.fromEntries(off.services.map((s) => [s.name, s.pid]));
+  const on = sink
+    ? await startBenchSystem({
+        label: "on",
+        cpuProfDir: onProfDir,
+        nodeArgs: NODE_ARGS,
+        env: {
+          ...SERVICE_ENV,
+          OTEL_TRACES_EXPORTER: "otlp",
+          OTEL_EXPORTER_OTLP_ENDPOINT: sink.url,
+          OTEL_TRACES_SAMPLER: TRACE_POLICY ? OUTCOME_SAMPLER : "always_on",
+        },
+      })
+    : undefined;
+  const pidsOf = (sys: BenchSystem) => Object.fromEntries(sys.services.map((s) => [s.name, s.pid]));
   try {
     await warmUp(off, "tracing off");
-    results.off = await seedLoad(off, "tracing off", nb.publishPerSec);
-    say(
-      `peak RSS (VmHWM): ${off.services.map((s) => `${s.name} ${fmt(s.peakRssMiB(), 1)} MiB (at ready ${fmt(s.rssAtReadyMiB, 1)})`).join(", ")}`,
-    );
-    say(`  of it anonymous (RssAnon, peak sampled every 250 ms; at ready the rest is file pages): ${anonLine(off)}`);
-  } finally {
-    await off.stop();
-  }
-  if (profDir) printProfiles(profDir, pids);
-  if (SEED_TRACING) {
-    const sink = await startOtlpSink();
-    const onProfDir = PROFILE ? mkdtempSync(join(tmpdir(), "orderstream-prof-on-")) : undefined;
-    const on = await startBenchSystem({
-      label: "on",
-      cpuProfDir: onProfDir,
-      env: {
-        ...SERVICE_ENV,
-        OTEL_TRACES_EXPORTER: "otlp",
-        OTEL_EXPORTER_OTLP_ENDPOINT: sink.url,
-        OTEL_TRACES_SAMPLER: TRACE_POLICY ? OUTCOME_SAMPLER : "always_on",
-      },
-    });
-    try {
-      await warmUp(on, "tracing on", CFG.warmupOrders);
+    if (on) await warmUp(on, "tracing on", CFG.warmupOrders);
+    const ratios: number[] = [];
+    for (let round = 1; round <= SEED_ROUNDS; round++) {
+      const label = SEED_ROUNDS > 1 ? ` (round ${round} of ${SEED_ROUNDS})` : "";
+      const offRun = await seedLoad(off, `tracing off${label}`, nb.publishPerSec);
+      results.off!.push(offRun);
+      if (!on || !sink) continue;
       await new Promise((r) => setTimeout(r, SPAN_EXPORT_WAIT_MS));
       const before = sink.stats().spans;
-      results.on = await seedLoad(on, "tracing on", nb.publishPerSec);
+      const onRun = await seedLoad(on, `tracing on${label}`, nb.publishPerSec);
+      results.on!.push(onRun);
       await new Promise((r) => setTimeout(r, SPAN_EXPORT_WAIT_MS));
-      const spansPerOrder = (sink.stats().spans - before) / results.on.all.completed;
+      const spansPerOrder = (sink.stats().spans - before) / onRun.all.completed;
+      ratios.push(onRun.throughput / offRun.throughput);
       say(
-        `  tracing on ÷ off ${fmt(results.on.throughput / results.off.throughput, 3)}; spans exported ${fmt(spansPerOrder, 2)} of ${HAPPY_ORDER_SPANS} per order; ` +
-          `dropped (counted by the services) ${fmt(await serviceCounter(on, "orderstream_trace_spans_dropped_total"))}`,
+        `  tracing on ÷ off ${fmt(ratios.at(-1)!, 3)}; spans exported ${fmt(spansPerOrder, 2)} of ${HAPPY_ORDER_SPANS} per order; ` +
+          `dropped (counted by the services, since start) ${fmt(await serviceCounter(on, "orderstream_trace_spans_dropped_total"))}`,
       );
+    }
+    if (ratios.length > 1)
+      say(`tracing on ÷ off over ${ratios.length} rounds: ${ratios.map((r) => fmt(r, 3)).join(" / ")}, median ${fmt(median(ratios), 3)}`);
+    say(
+      `peak RSS (VmHWM), tracing off: ${off.services.map((s) => `${s.name} ${fmt(s.peakRssMiB(), 1)} MiB (at ready ${fmt(s.rssAtReadyMiB, 1)})`).join(", ")}`,
+    );
+    say(`  of it anonymous (RssAnon, peak sampled every 250 ms; at ready the rest is file pages): ${anonLine(off)}`);
+    if (on && sink) {
       say(
-        `  peak RSS (VmHWM): ${on.services.map((s) => `${s.name} ${fmt(s.peakRssMiB(), 1)} MiB`).join(", ")}; anonymous: ${anonLine(on)}`,
+        `peak RSS (VmHWM), tracing on: ${on.services.map((s) => `${s.name} ${fmt(s.peakRssMiB(), 1)} MiB`).join(", ")}; anonymous: ${anonLine(on)}`,
       );
       if (TRACE_POLICY) {
         say(
@@ -408,13 +422,20 @@ async function seedOnly(machine: object): Promise<void> {
         );
         await declinedTracesWhole(on, sink);
       }
-    } finally {
-      await on.stop();
-      await sink.close();
     }
-    if (onProfDir) printProfiles(onProfDir, Object.fromEntries(on.services.map((s) => [s.name, s.pid])), "tracing on");
+  } finally {
+    await off.stop();
+    await on?.stop();
+    await sink?.close();
   }
+  if (profDir) printProfiles(profDir, pidsOf(off));
+  if (on && onProfDir) printProfiles(onProfDir, pidsOf(on), "tracing on");
   if (JSON_OUT) writeFileSync(JSON_OUT, JSON.stringify({ machine, natsBench: nb, seed: results }, null, 2));
+}
+
+/** The middle value (the lower of the two middle ones for an even count). */
+function median(xs: number[]): number {
+  return [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)]!;
 }
 
 /** Each service's peak anonymous RSS, and its file-mapped RSS at ready. */
@@ -576,7 +597,6 @@ async function webSocketComparison(machine: Record<string, unknown>): Promise<vo
   } finally {
     await Promise.all(Object.values(systems).map((sys) => sys.stop()));
   }
-  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)]!;
   const ratios = runs.websocket.map((ws, i) => ws.throughput / runs.tcp[i]!.throughput);
   const cpuMs = (rs: RunResult[]) => median(rs.map((r) => r.cpuMsPerOrder));
   console.log(

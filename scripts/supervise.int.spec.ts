@@ -114,7 +114,11 @@ describe("children of a SIGKILLed parent", () => {
     });
     spawned.push(parent);
     const childPid = await new Promise<number>((resolve) => parent.stdout!.on("data", (d) => resolve(Number(String(d).trim()))));
-    expect(readFileSync(`/proc/${childPid}/cmdline`, "utf8")).toContain("sleep");
+    // The pid is known at fork; setpriv execs sleep a moment later (until then cmdline is the fork's, or empty).
+    await waitUntil(async () => readFileSync(`/proc/${childPid}/cmdline`, "utf8").includes("sleep"), {
+      timeoutMs: 5_000,
+      what: "setpriv to exec sleep",
+    });
     parent.kill("SIGKILL");
     await waitUntil(async () => !processAlive(childPid) || readFileSync(`/proc/${childPid}/stat`, "utf8").includes(") Z "), {
       timeoutMs: 5_000,
