@@ -37,10 +37,11 @@ const sys = await startBenchSystem({
   label: "spans",
   nodeArgs: values["node-args"]?.split(" ").filter(Boolean),
   env: {
+    OTEL_TRACES_SAMPLER: "always_on",
+    // After the default: `--service-env OTEL_TRACES_SAMPLER=orderstream_outcome` measures sampling by outcome.
     ...Object.fromEntries(values["service-env"].map(envAssignment)),
     OTEL_TRACES_EXPORTER: "otlp",
     OTEL_EXPORTER_OTLP_ENDPOINT: sink.url,
-    OTEL_TRACES_SAMPLER: "always_on",
   },
 });
 try {
