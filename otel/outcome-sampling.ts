@@ -79,6 +79,8 @@ export interface OutcomeSamplingStats {
   held: number;
   /** Traces kept (decided here or told by another instance). */
   keptTraces: number;
+  /** Traces kept here that could not be announced (the connection closing): the others' spans of them go. */
+  unannounced: number;
 }
 
 /**
@@ -101,7 +103,7 @@ export class OutcomeSpanProcessor implements SpanProcessor {
   /** Kept trace ids, oldest first (bounded: a kept trace's late spans come within moments). */
   private readonly kept = new Set<string>();
   private announce: ((traceId: string) => void) | undefined;
-  private readonly counts = { exported: 0, sampledOut: 0, keptTraces: 0 };
+  private readonly counts = { exported: 0, sampledOut: 0, keptTraces: 0, unannounced: 0 };
 
   constructor(
     private readonly exporting: SpanProcessor,
@@ -142,17 +144,19 @@ export class OutcomeSpanProcessor implements SpanProcessor {
       this.firstSlot.delete(traceId);
       this.exportHeld(traceId, first);
     }
-    if (tellOthers) this.announce?.(traceId);
+    if (tellOthers && this.announce) {
+      // Called from span.end(): telling the others is worth a try, never an exception in the caller.
+      try {
+        this.announce(traceId);
+      } catch {
+        this.counts.unannounced++;
+      }
+    }
   }
 
   /** Where a kept trace is announced to the other instances (nats/trace-keeping.ts sets it). */
   announceWith(announce: ((traceId: string) => void) | undefined): void {
     this.announce = announce;
-  }
-
-  /** Whether the trace is exported whatever happens: picked by id or kept already. */
-  isExported(traceId: string): boolean {
-    return this.kept.has(traceId) || pickedById(traceId, this.options.happyRatio);
   }
 
   stats(): OutcomeSamplingStats {

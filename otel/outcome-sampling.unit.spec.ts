@@ -87,6 +87,16 @@ describe("OutcomeSpanProcessor", () => {
     expect(exportedOf(OTHER)).toEqual(["POST /orders"]);
   });
 
+  it("still exports a kept trace when announcing it throws (a closing connection), and counts it", () => {
+    const { span, exportedOf, policy } = given();
+    policy.announceWith(() => {
+      throw new Error("connection draining");
+    });
+    expect(() => span(NOT_PICKED, "publish PAYMENT_FAILED", (s) => s.setAttribute(EVENT_TYPE_ATTR, "PAYMENT_FAILED"))).not.toThrow();
+    expect(exportedOf(NOT_PICKED)).toEqual(["publish PAYMENT_FAILED"]);
+    expect(policy.stats().unannounced).toBe(1);
+  });
+
   it("keeps a trace another instance announced, without announcing it again", () => {
     const { span, exportedOf, policy, announced } = given();
     span(NOT_PICKED, "process ORDER_CREATED");
