@@ -50,11 +50,11 @@ FROM base AS node
 COPY --from=build /app/dist ./dist
 COPY --from=source /app/LICENSE ./
 USER node
-EXPOSE 3000 3001 3002 3003
+EXPOSE 3000 3001 3002 3003 3004
 # PORT is set per service by compose; without it, the port is derived from the service name
 # (PID 1's last argument) so `docker run IMAGE payment` still reports healthy.
 HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
-  CMD ["node", "-e", "const d={order:3000,payment:3001,shipping:3002,notification:3003};let n='';try{n=require('fs').readFileSync('/proc/1/cmdline','utf8').split('\\0').filter(Boolean).pop()}catch{}const p=process.env.PORT||d[n]||3000;fetch('http://127.0.0.1:'+p+'/readyz',{signal:AbortSignal.timeout(2500)}).then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
+  CMD ["node", "-e", "const d={order:3000,payment:3001,shipping:3002,notification:3003,loyalty:3004};let n='';try{n=require('fs').readFileSync('/proc/1/cmdline','utf8').split('\\0').filter(Boolean).pop()}catch{}const p=process.env.PORT||d[n]||3000;fetch('http://127.0.0.1:'+p+'/readyz',{signal:AbortSignal.timeout(2500)}).then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
 # The flags are SERVICE_NODE_ARGS of scripts/build.ts (source-mapped stack traces, a smaller V8
 # heap under load); test/bundle.int.spec.ts checks that they agree.
 ENTRYPOINT ["node", "--max-semi-space-size=4", "--heap-growing-percent=50", "dist/service.mjs"]
@@ -72,12 +72,12 @@ COPY --from=deps /app/node_modules ./node_modules
 COPY --from=source /app/ ./
 COPY deno.json ./
 USER deno
-# Transpiles the four entries into DENO_DIR (/deno-dir, the deno user's) now, not at first start.
+# Transpiles the entries (the opt-in loyalty's too) into DENO_DIR (/deno-dir, the deno user's) now, not at first start.
 RUN deno cache services/order/main.deno.ts services/payment/main.deno.ts \
-    services/shipping/main.deno.ts services/notification/main.deno.ts
-EXPOSE 3000 3001 3002 3003
+    services/shipping/main.deno.ts services/notification/main.deno.ts services/loyalty/main.deno.ts
+EXPOSE 3000 3001 3002 3003 3004
 # No node here: the probe runs under `deno eval`; the default port comes from the entry's path.
 HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
-  CMD ["deno", "eval", "const d={order:3000,payment:3001,shipping:3002,notification:3003};let n='';try{n=Deno.readTextFileSync('/proc/1/cmdline').split('services/')[1]?.split('/')[0]??''}catch{}const p=Deno.env.get('PORT')||d[n]||3000;fetch('http://127.0.0.1:'+p+'/readyz',{signal:AbortSignal.timeout(2500)}).then(r=>Deno.exit(r.ok?0:1),()=>Deno.exit(1))"]
+  CMD ["deno", "eval", "const d={order:3000,payment:3001,shipping:3002,notification:3003,loyalty:3004};let n='';try{n=Deno.readTextFileSync('/proc/1/cmdline').split('services/')[1]?.split('/')[0]??''}catch{}const p=Deno.env.get('PORT')||d[n]||3000;fetch('http://127.0.0.1:'+p+'/readyz',{signal:AbortSignal.timeout(2500)}).then(r=>Deno.exit(r.ok?0:1),()=>Deno.exit(1))"]
 ENTRYPOINT ["deno", "run", "-A"]
 CMD ["services/order/main.deno.ts"]

@@ -537,10 +537,13 @@ describe("compose.deno.yaml (the services on Deno)", () => {
     expect(crossReferenceErrors(bad).join("\n")).toContain("no-such-stage");
   });
 
-  it("overrides exactly the four services of compose.yaml: deno target, Deno entry, deno healthcheck", () => {
+  it("overrides exactly the services of compose.yaml (the four and loyalty): deno target, Deno entry, deno healthcheck", () => {
     const doc = denoDoc();
-    expect(Object.keys(doc.services).sort()).toEqual(Object.keys(APP_SERVICES).sort());
-    for (const name of Object.keys(APP_SERVICES)) {
+    const names = [...Object.keys(APP_SERVICES), "loyalty"];
+    expect(Object.keys(doc.services).sort()).toEqual(names.sort());
+    // The override keeps loyalty opt-in: no profile of its own that would replace compose.yaml's.
+    expect(service(doc, "loyalty").profiles).toBeUndefined();
+    for (const name of names) {
       const svc = service(doc, name);
       expect(svc.build, name).toMatchObject({ target: "deno" });
       expect(svc.command, name).toEqual([`services/${name}/main.deno.ts`]);
