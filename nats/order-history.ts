@@ -10,6 +10,7 @@
  * through the stream leader instead (one "last message for subject" get per event type, sent
  * together), and so is a partition stretch.
  */
+import { isValidTraceId } from "@opentelemetry/api";
 import { JetStreamApiError, type JetStreamManager, type StoredMsg } from "@nats-io/jetstream";
 import { EVENT_TYPES, parseEvent, type OrderEvent } from "../shared/events.ts";
 import { eventSubject, Header, ORDERS_STREAM, orderSubjectFilter } from "./subjects.ts";
@@ -31,7 +32,7 @@ export function eventRecord(e: StoredEvent) {
 /** The trace id inside a W3C traceparent (`00-<trace-id>-<span-id>-<flags>`). */
 export function traceIdOf(traceparent: string | null | undefined): string | null {
   const id = traceparent?.split("-")[1];
-  return id && /^[0-9a-f]{32}$/.test(id) ? id : null;
+  return id && isValidTraceId(id) ? id : null;
 }
 
 export function toStoredEvent(msg: StoredMsg): StoredEvent | null {

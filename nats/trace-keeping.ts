@@ -5,11 +5,11 @@
  * because the news is worth something only for the moments the spans are held: an instance that
  * is away then has nothing held to send; its later spans of the trace wait for the next keep or go.
  */
+import { isValidTraceId } from "@opentelemetry/api";
 import type { NatsConnection, Subscription } from "@nats-io/transport-node";
 import { outcomeSampling } from "../otel/outcome-sampling.ts";
 import { TRACE_KEEP_SUBJECT } from "./subjects.ts";
 
-const TRACE_ID = /^[0-9a-f]{32}$/;
 const encoder = new TextEncoder();
 
 /** Listens for kept traces and announces this instance's; a no-op handle when the policy is off. */
@@ -21,7 +21,7 @@ export function connectTraceKeeping(nc: NatsConnection): { stop(): Promise<void>
       if (err) return;
       const traceId = msg.string();
       // Anything else on the subject is not a trace id of ours: ignored, it keeps nothing.
-      if (TRACE_ID.test(traceId)) policy.keep(traceId, false);
+      if (isValidTraceId(traceId)) policy.keep(traceId, false);
     },
   });
   policy.announceWith((traceId) => {
