@@ -99,19 +99,19 @@ export function httpServerRequestAttributes(request: Request, connection: Connec
   const method = methodOf(request.method);
   const server = hostAndPort(request.headers.get("host") ?? url.authority);
   const userAgent = request.headers.get("user-agent");
-  return {
-    [ATTR_HTTP_REQUEST_METHOD]: method.attribute,
-    ...(method.original !== undefined ? { [ATTR_HTTP_REQUEST_METHOD_ORIGINAL]: method.original } : {}),
-    [ATTR_URL_PATH]: url.path,
-    [ATTR_URL_SCHEME]: url.scheme,
-    ...(url.query ? { [ATTR_URL_QUERY]: url.query } : {}),
-    ...(server.address ? { [ATTR_SERVER_ADDRESS]: server.address } : {}),
-    ...(server.port !== undefined ? { [ATTR_SERVER_PORT]: server.port } : {}),
-    ...(userAgent ? { [ATTR_USER_AGENT_ORIGINAL]: userAgent } : {}),
-    ...(connection.clientAddress ? { [ATTR_CLIENT_ADDRESS]: connection.clientAddress } : {}),
-    ...(connection.clientPort !== undefined ? { [ATTR_CLIENT_PORT]: connection.clientPort } : {}),
-    ...(connection.protocolVersion ? { [ATTR_NETWORK_PROTOCOL_VERSION]: connection.protocolVersion } : {}),
-  };
+  // Assigned one by one rather than spread: this runs for every request of every recorded trace.
+  const attributes: Attributes = { [ATTR_HTTP_REQUEST_METHOD]: method.attribute };
+  if (method.original !== undefined) attributes[ATTR_HTTP_REQUEST_METHOD_ORIGINAL] = method.original;
+  attributes[ATTR_URL_PATH] = url.path;
+  attributes[ATTR_URL_SCHEME] = url.scheme;
+  if (url.query) attributes[ATTR_URL_QUERY] = url.query;
+  if (server.address) attributes[ATTR_SERVER_ADDRESS] = server.address;
+  if (server.port !== undefined) attributes[ATTR_SERVER_PORT] = server.port;
+  if (userAgent) attributes[ATTR_USER_AGENT_ORIGINAL] = userAgent;
+  if (connection.clientAddress) attributes[ATTR_CLIENT_ADDRESS] = connection.clientAddress;
+  if (connection.clientPort !== undefined) attributes[ATTR_CLIENT_PORT] = connection.clientPort;
+  if (connection.protocolVersion) attributes[ATTR_NETWORK_PROTOCOL_VERSION] = connection.protocolVersion;
+  return attributes;
 }
 
 /**
@@ -135,10 +135,18 @@ function splitUrl(href: string): { scheme: string; authority: string; path: stri
 
 /** `host[:port]` of a Host header, IPv6 brackets taken off; no port when the header gives none. */
 function hostAndPort(host: string): { address: string; port?: number } {
+  // Clients send the same Host header request after request: the last one's answer is kept.
+  if (host === lastHost) return lastServer;
   const match = /^(\[[^\]]*\]|[^:]*)(?::(\d+))?$/.exec(host.trim());
-  if (!match) return { address: host };
-  return { address: match[1]!.replace(/^\[(.*)\]$/, "$1"), ...(match[2] ? { port: Number(match[2]) } : {}) };
+  const server = match
+    ? { address: match[1]!.replace(/^\[(.*)\]$/, "$1"), ...(match[2] ? { port: Number(match[2]) } : {}) }
+    : { address: host };
+  lastHost = host;
+  lastServer = server;
+  return server;
 }
+let lastHost: string | undefined;
+let lastServer: { address: string; port?: number } = { address: "" };
 
 /**
  * Starts and ends the SERVER span of every request.

@@ -6,7 +6,9 @@
  * Why not a head sampler: whether an order fails (declined, out of stock, cancelled, an error, slow)
  * is known only after its first spans have ended — in other processes. So every service records
  * every span, as with `always_on`, and holds the spans of the traces not picked by id instead of
- * exporting them. A trace is *kept* when a span of it ends that says it went wrong (status ERROR,
+ * exporting them. The spans of a trace neither picked nor kept when they start are recorded in a
+ * compact form, not as the SDK's spans ({@link OutcomeSampler}, otel/holding-tracer.ts,
+ * otel/held-span.ts): holding is what the policy costs, and it happens to nearly every span. A trace is *kept* when a span of it ends that says it went wrong (status ERROR,
  * an HTTP answer of 400 or more, an event of the compensating path), or when a service says so
  * ({@link keepTrace}: a slow order, a cancelled one's first trace); the keeping service tells every
  * other instance over core NATS (nats/trace-keeping.ts), and each sends on the spans it held and
@@ -18,9 +20,18 @@
  * BENCHMARKS.md): recording stays, exporting (the larger part) falls to the kept share.
  */
 import { type Context, SpanStatusCode } from "@opentelemetry/api";
-import type { ReadableSpan, Span, SpanProcessor } from "@opentelemetry/sdk-trace";
+import {
+  type ReadableSpan,
+  type Sampler,
+  SamplingDecision,
+  type SamplingResult,
+  type Span,
+  type SpanProcessor,
+} from "@opentelemetry/sdk-trace";
 import { envDefault } from "../shared/env-vars.ts";
 import { EVENT_TYPES, type EventType } from "../shared/events.ts";
+import { HeldSpan } from "./held-span.ts";
+import type { HeldSpanSink } from "./holding-tracer.ts";
 import { EVENT_TYPE_ATTR } from "./messaging-attributes.ts";
 
 /** The `OTEL_TRACES_SAMPLER` value that turns the policy on. */
@@ -37,7 +48,7 @@ const HAPPY_EVENTS: ReadonlySet<string> = new Set<EventType>(["ORDER_CREATED", "
 const COMPENSATING_EVENTS: ReadonlySet<string> = new Set(EVENT_TYPES.filter((t) => !HAPPY_EVENTS.has(t)));
 
 /** Whether a span on its own says its trace is one to keep: an error, a failed request, the compensating path. */
-export function spanMarksTraceKept(span: ReadableSpan): boolean {
+export function spanMarksTraceKept(span: Pick<ReadableSpan, "status" | "attributes">): boolean {
   if (span.status.code === SpanStatusCode.ERROR) return true;
   const status = span.attributes["http.response.status_code"];
   if (typeof status === "number" && status >= 400) return true;
@@ -87,14 +98,14 @@ export interface OutcomeSamplingStats {
  * The span processor of the policy, in front of the exporting one (the batch span processor):
  * it hands on what is to be exported, holds the rest, and lets go of what nobody kept.
  */
-export class OutcomeSpanProcessor implements SpanProcessor {
+export class OutcomeSpanProcessor implements SpanProcessor, HeldSpanSink {
   /**
    * Held spans in a ring, oldest at `next`, with their trace ids beside them: a new span takes the
    * oldest slot, letting its span go. A ring rather than a map of traces, because holding must cost
    * next to nothing per span (it happens to nearly every span) while a keep, which scans the ring,
    * is rare (BENCHMARKS.md, "Tracing: the outcome policy").
    */
-  private readonly spans: (ReadableSpan | undefined)[];
+  private readonly spans: (HeldSpan | ReadableSpan | undefined)[];
   private readonly traceIds: string[];
   /** Where each held trace's first span is: its spans are there or after (the ring is in end order). */
   private readonly firstSlot = new Map<string, number>();
@@ -118,9 +129,23 @@ export class OutcomeSpanProcessor implements SpanProcessor {
     this.exporting.onStart(span, parentContext);
   }
 
+  /** Whether the trace's spans go to the exporter as they end: picked by id, or kept. */
+  exports(traceId: string): boolean {
+    return this.kept.has(traceId) || pickedById(traceId, this.options.happyRatio);
+  }
+
+  /** An SDK span ended: a trace exported when it started, unless the SDK's own sampler recorded every span (NodeSDK). */
   onEnd(span: ReadableSpan): void {
-    const traceId = span.spanContext().traceId;
-    if (this.kept.has(traceId) || pickedById(traceId, this.options.happyRatio)) {
+    this.decide(span.spanContext().traceId, span);
+  }
+
+  /** A held span ended (otel/holding-tracer.ts): its trace was neither picked nor kept when it started. */
+  heldSpanEnded(span: HeldSpan): void {
+    this.decide(span.spanContext().traceId, span);
+  }
+
+  private decide(traceId: string, span: HeldSpan | ReadableSpan): void {
+    if (this.exports(traceId)) {
       this.export(span);
     } else if (spanMarksTraceKept(span)) {
       this.keep(traceId, true);
@@ -177,12 +202,12 @@ export class OutcomeSpanProcessor implements SpanProcessor {
     return this.exporting.shutdown();
   }
 
-  private export(span: ReadableSpan): void {
+  private export(span: HeldSpan | ReadableSpan): void {
     this.counts.exported++;
-    this.exporting.onEnd(span);
+    this.exporting.onEnd(span instanceof HeldSpan ? span.readable() : span);
   }
 
-  private hold(traceId: string, span: ReadableSpan): void {
+  private hold(traceId: string, span: HeldSpan | ReadableSpan): void {
     const i = this.next;
     if (this.spans[i] !== undefined) {
       this.counts.sampledOut++;
@@ -214,6 +239,27 @@ export class OutcomeSpanProcessor implements SpanProcessor {
     }
   }
 }
+
+/**
+ * The policy's sampler: a span of a trace the processor exports (picked by id, or kept) is the SDK's
+ * recorded span; any other is not recorded by the SDK, and otel/holding-tracer.ts records it as a
+ * {@link HeldSpan}. The parent's sampled flag is not read: every service decides by the trace id and
+ * what it was told.
+ */
+export class OutcomeSampler implements Sampler {
+  constructor(private readonly policy: OutcomeSpanProcessor) {}
+
+  shouldSample(_context: Context, traceId: string): SamplingResult {
+    return this.policy.exports(traceId) ? RECORD : HOLD;
+  }
+
+  toString(): string {
+    return "OrderstreamOutcomeSampler";
+  }
+}
+
+const RECORD: SamplingResult = Object.freeze({ decision: SamplingDecision.RECORD_AND_SAMPLED });
+const HOLD: SamplingResult = Object.freeze({ decision: SamplingDecision.NOT_RECORD });
 
 let active: OutcomeSpanProcessor | undefined;
 

@@ -1,13 +1,17 @@
 /**
- * The outcome sampling policy's span processor (outcome-sampling.ts) in front of a real exporter:
+ * The outcome sampling policy's span processor (outcome-sampling.ts) in front of a real exporter,
+ * with its own tracer (held spans) and with the SDK's:
  * what it exports at once, what it holds, what a keep sends on, what it lets go; and the slow-order
  * judge (slow-orders.ts) it is told by.
  */
 import { afterEach, describe, expect, it } from "vitest";
-import { SpanKind, SpanStatusCode, type Tracer } from "@opentelemetry/api";
+import { ROOT_CONTEXT, SpanKind, SpanStatusCode, TraceFlags, trace, type Tracer } from "@opentelemetry/api";
+import { defaultResource } from "@opentelemetry/resources";
 import { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider } from "@opentelemetry/sdk-trace";
 import { EVENT_TYPE_ATTR } from "./messaging-attributes.ts";
-import { OutcomeSpanProcessor, pickedById } from "./outcome-sampling.ts";
+import { HeldSpan } from "./held-span.ts";
+import { HoldingTracerProvider } from "./holding-tracer.ts";
+import { OutcomeSampler, OutcomeSpanProcessor, pickedById } from "./outcome-sampling.ts";
 import { SlowOrderJudge } from "./slow-orders.ts";
 
 /** Trace ids whose last 8 hex digits put them below / above a ratio of 0.5. */
@@ -20,19 +24,31 @@ afterEach(async () => {
   await Promise.all(providers.splice(0).map((p) => p.shutdown()));
 });
 
+/**
+ * How the policy's spans are made: held spans (the services' tracer, otel/holding-tracer.ts) or the
+ * SDK's spans, every one recorded (the policy under the NodeSDK, which reads the sampler variable itself).
+ */
+const SETUPS = ["held spans", "SDK spans"] as const;
+
 /** A tracer whose spans go through the policy (ratio 0.5) to an in-memory exporter; trace ids as given. */
-function given(holdSpans = 100) {
+function given(setup: (typeof SETUPS)[number], holdSpans = 100) {
   const exporter = new InMemorySpanExporter();
   const policy = new OutcomeSpanProcessor(new SimpleSpanProcessor({ exporter }), { happyRatio: 0.5, holdSpans });
   const announced: string[] = [];
   policy.announceWith((id) => announced.push(id));
   let nextTraceId = "";
+  const resource = defaultResource();
   const provider = new TracerProvider({
+    resource,
     spanProcessors: [policy],
+    ...(setup === "held spans" ? { sampler: new OutcomeSampler(policy) } : {}),
     idGenerator: { generateTraceId: () => nextTraceId, generateSpanId: () => Math.random().toString(16).slice(2, 10).padEnd(16, "1") },
   });
   providers.push(provider);
-  const tracer: Tracer = provider.getTracer("test");
+  const limits = { attributeCountLimit: 128, attributeValueLengthLimit: Number.POSITIVE_INFINITY };
+  const tracer: Tracer = (
+    setup === "held spans" ? new HoldingTracerProvider(provider, { resource, limits, sink: policy }) : provider
+  ).getTracer("test");
   const span = (traceId: string, name: string, f: (s: ReturnType<Tracer["startSpan"]>) => void = () => {}) => {
     nextTraceId = traceId;
     const s = tracer.startSpan(name, { kind: SpanKind.CONSUMER });
@@ -44,26 +60,42 @@ function given(holdSpans = 100) {
       .getFinishedSpans()
       .filter((s) => s.spanContext().traceId === traceId)
       .map((s) => s.name);
-  return { policy, span, exportedOf, announced };
+  return { policy, span, exportedOf, announced, tracer };
 }
 
-describe("OutcomeSpanProcessor", () => {
-  it("picks the same traces by id as a ratio sampler would, whatever the process", () => {
-    expect(pickedById(PICKED, 0.5)).toBe(true);
-    expect(pickedById(NOT_PICKED, 0.5)).toBe(false);
-    expect(pickedById(NOT_PICKED, 1)).toBe(true);
-    expect(pickedById(PICKED, 0)).toBe(false);
-  });
+it("picks the same traces by id as a ratio sampler would, whatever the process", () => {
+  expect(pickedById(PICKED, 0.5)).toBe(true);
+  expect(pickedById(NOT_PICKED, 0.5)).toBe(false);
+  expect(pickedById(NOT_PICKED, 1)).toBe(true);
+  expect(pickedById(PICKED, 0)).toBe(false);
+});
 
+it("records a span of a trace neither picked nor kept as a held span, and one of a picked trace as the SDK's", () => {
+  const { tracer } = given("held spans");
+  const held = tracer.startSpan(
+    "x",
+    {},
+    trace.setSpanContext(ROOT_CONTEXT, { traceId: NOT_PICKED, spanId: "a".repeat(16), traceFlags: 0 }),
+  );
+  const picked = tracer.startSpan("x", {}, trace.setSpanContext(ROOT_CONTEXT, { traceId: PICKED, spanId: "a".repeat(16), traceFlags: 0 }));
+  expect(held).toBeInstanceOf(HeldSpan);
+  expect(held.isRecording()).toBe(true);
+  // Sampled, as under always_on: the services after it record the trace too.
+  expect(held.spanContext().traceFlags).toBe(TraceFlags.SAMPLED);
+  expect(picked).not.toBeInstanceOf(HeldSpan);
+  expect(picked.isRecording()).toBe(true);
+});
+
+describe.each(SETUPS)("OutcomeSpanProcessor, %s", (setup) => {
   it("exports a picked trace's spans at once", () => {
-    const { span, exportedOf, policy } = given();
+    const { span, exportedOf, policy } = given(setup);
     span(PICKED, "process ORDER_CREATED");
     expect(exportedOf(PICKED)).toEqual(["process ORDER_CREATED"]);
     expect(policy.stats().held).toBe(0);
   });
 
   it("holds a happy trace not picked, and exports nothing of it", () => {
-    const { span, exportedOf, policy } = given();
+    const { span, exportedOf, policy } = given(setup);
     span(NOT_PICKED, "POST /orders");
     span(NOT_PICKED, "publish ORDER_CREATED", (s) => s.setAttribute(EVENT_TYPE_ATTR, "ORDER_CREATED"));
     expect(exportedOf(NOT_PICKED)).toEqual([]);
@@ -71,7 +103,7 @@ describe("OutcomeSpanProcessor", () => {
   });
 
   it("when a span of the compensating path ends, exports the trace's held spans, that one, every later one, and announces it", () => {
-    const { span, exportedOf, announced } = given();
+    const { span, exportedOf, announced } = given(setup);
     span(NOT_PICKED, "POST /orders");
     span(NOT_PICKED, "publish PAYMENT_FAILED", (s) => s.setAttribute(EVENT_TYPE_ATTR, "PAYMENT_FAILED"));
     span(NOT_PICKED, "process ORDER_CANCELLED");
@@ -80,7 +112,7 @@ describe("OutcomeSpanProcessor", () => {
   });
 
   it("keeps a trace with an ERROR span or a failed request", () => {
-    const { span, exportedOf } = given();
+    const { span, exportedOf } = given(setup);
     span(NOT_PICKED, "process ORDER_CREATED", (s) => s.setStatus({ code: SpanStatusCode.ERROR }));
     span(OTHER, "POST /orders", (s) => s.setAttribute("http.response.status_code", 422));
     expect(exportedOf(NOT_PICKED)).toEqual(["process ORDER_CREATED"]);
@@ -88,7 +120,7 @@ describe("OutcomeSpanProcessor", () => {
   });
 
   it("still exports a kept trace when announcing it throws (a closing connection), and counts it", () => {
-    const { span, exportedOf, policy } = given();
+    const { span, exportedOf, policy } = given(setup);
     policy.announceWith(() => {
       throw new Error("connection draining");
     });
@@ -98,7 +130,7 @@ describe("OutcomeSpanProcessor", () => {
   });
 
   it("keeps a trace another instance announced, without announcing it again", () => {
-    const { span, exportedOf, policy, announced } = given();
+    const { span, exportedOf, policy, announced } = given(setup);
     span(NOT_PICKED, "process ORDER_CREATED");
     policy.keep(NOT_PICKED, false);
     span(NOT_PICKED, "process SHIPPING_READY");
@@ -108,7 +140,7 @@ describe("OutcomeSpanProcessor", () => {
   });
 
   it("finds a kept trace's spans among other traces', in the order they ended", () => {
-    const { span, exportedOf, policy } = given(10);
+    const { span, exportedOf, policy } = given(setup, 10);
     span(NOT_PICKED, "a1");
     span(OTHER, "o1");
     span(NOT_PICKED, "a2");
@@ -120,7 +152,7 @@ describe("OutcomeSpanProcessor", () => {
   });
 
   it("lets the oldest spans go when the hold is full, and counts them", () => {
-    const { span, exportedOf, policy } = given(2);
+    const { span, exportedOf, policy } = given(setup, 2);
     span(NOT_PICKED, "a");
     span(NOT_PICKED, "b");
     span(OTHER, "c");

@@ -59,13 +59,19 @@ import {
   type SpanProcessor,
 } from "@opentelemetry/sdk-trace";
 import { ATTR_SERVICE_NAME } from "@opentelemetry/semantic-conventions";
+import { HoldingTracerProvider } from "./holding-tracer.ts";
 import {
   activateOutcomeSampling,
   DEFAULT_HAPPY_RATIO,
   DEFAULT_HOLD_SPANS,
   OUTCOME_SAMPLER,
+  OutcomeSampler,
   OutcomeSpanProcessor,
+  outcomeSampling,
 } from "./outcome-sampling.ts";
+
+/** The SDK's attribute count per span when OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT is unset. */
+const DEFAULT_ATTRIBUTE_COUNT_LIMIT = 128;
 
 export interface Tracing {
   /** Flushes pending spans and stops the SDK; call before the process exits. */
@@ -93,13 +99,29 @@ export async function startTracing(defaultServiceName: string, env: Env): Promis
   const resource = defaultResource()
     .merge(detectResources({ detectors: resourceDetectorsFromEnv() }))
     .merge(resourceFromAttributes({ [ATTR_SERVICE_NAME]: serviceName }));
+  const spanProcessor = await spanProcessorFromEnv(env);
+  const outcome = outcomeSampling();
+  const spanLimits = spanLimitsFromEnv();
   const provider = new TracerProvider({
     resource,
-    sampler: samplerFromEnv() ?? (exportsNothing(env) ? new ParentBasedSampler({ root: new AlwaysOffSampler() }) : undefined),
-    spanLimits: spanLimitsFromEnv(),
-    spanProcessors: [await spanProcessorFromEnv(env)],
+    sampler: outcome
+      ? new OutcomeSampler(outcome)
+      : (samplerFromEnv() ?? (exportsNothing(env) ? new ParentBasedSampler({ root: new AlwaysOffSampler() }) : undefined)),
+    spanLimits,
+    spanProcessors: [spanProcessor],
   });
-  trace.setGlobalTracerProvider(provider);
+  trace.setGlobalTracerProvider(
+    outcome
+      ? new HoldingTracerProvider(provider, {
+          resource,
+          sink: outcome,
+          limits: {
+            attributeCountLimit: spanLimits.attributeCountLimit ?? DEFAULT_ATTRIBUTE_COUNT_LIMIT,
+            attributeValueLengthLimit: spanLimits.attributeValueLengthLimit ?? Number.POSITIVE_INFINITY,
+          },
+        })
+      : provider,
+  );
   return { shutdown: () => provider.shutdown() };
 }
 
@@ -177,7 +199,8 @@ function samplerFromEnv(): Sampler | undefined {
       return new TraceIdRatioBasedSampler(samplerRatioFromEnv());
     case "parentbased_traceidratio":
       return new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(samplerRatioFromEnv()) });
-    // Records every span, as parentbased_always_on; which are exported is the policy's span processor's call.
+    // With nothing exported, or under the NodeSDK (which reads this variable itself): every span
+    // recorded, as parentbased_always_on. Otherwise startTracing uses the policy's own sampler.
     case OUTCOME_SAMPLER:
       return new ParentBasedSampler({ root: new AlwaysOnSampler() });
     default:
