@@ -14,6 +14,8 @@
  *   npm run bench:alloc -- --orders 4000 --top 25 more orders, more sites per service
  *   npm run bench:alloc -- --json FILE            also every site's bytes per order as JSON
  *   npm run bench:alloc -- --interval 16384       sampling interval in bytes (default 8192)
+ *   npm run bench:alloc -- --tracing every        tracing on, every span exported to a local OTLP sink;
+ *       `--tracing policy`: sampling by outcome (otel/outcome-sampling.ts) instead
  *   npm run bench:alloc -- --live                 what is still alive instead: sampling runs for the
  *       first half of the load and stops while orders are in flight, without the collected objects,
  *       so what it reports is what survived the GCs of that moment (held across awaits, queued,
@@ -28,7 +30,9 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { SERVICE_NODE_ARGS } from "../scripts/build.ts";
 import { ORDERS_STREAM } from "../nats/subjects.ts";
+import { OUTCOME_SAMPLER } from "../otel/outcome-sampling.ts";
 import { httpLoad, SEED_BODY, waitDrained } from "./load.ts";
+import { startOtlpSink } from "./otlp-sink.ts";
 import { startBenchSystem, type BenchService } from "./system.ts";
 
 const { values } = parseArgs({
@@ -39,8 +43,14 @@ const { values } = parseArgs({
     interval: { type: "string", default: "8192" },
     json: { type: "string" },
     live: { type: "boolean", default: false },
+    tracing: { type: "string" },
   },
 });
+if (values.tracing !== undefined && values.tracing !== "every" && values.tracing !== "policy") {
+  console.error(`--tracing takes "every" or "policy", not "${values.tracing}"`);
+  process.exit(2);
+}
+const TRACING = values.tracing as "every" | "policy" | undefined;
 const ORDERS = Number(values.orders);
 const WARMUP = Number(values.warmup);
 const TOP = Number(values.top);
@@ -173,7 +183,17 @@ function callers(site: Site): string {
 
 const kb = (bytes: number) => `${(bytes / 1024).toFixed(1).padStart(7)} KiB`;
 
-const sys = await startBenchSystem({ label: "alloc", nodeArgs: [...SERVICE_NODE_ARGS, "--inspect=127.0.0.1:0"] });
+// Tracing on: spans go to a sink in this process, so exporting them costs what it costs in production.
+const sink = TRACING ? await startOtlpSink() : undefined;
+const tracingEnv: Record<string, string> = sink
+  ? {
+      OTEL_TRACES_EXPORTER: "otlp",
+      OTEL_EXPORTER_OTLP_ENDPOINT: sink.url,
+      OTEL_TRACES_SAMPLER: TRACING === "policy" ? OUTCOME_SAMPLER : "always_on",
+    }
+  : {};
+const sys = await startBenchSystem({ label: "alloc", env: tracingEnv, nodeArgs: [...SERVICE_NODE_ARGS, "--inspect=127.0.0.1:0"] });
+console.log(`tracing: ${TRACING === undefined ? "off" : TRACING === "policy" ? "on, sampling by outcome" : "on, every span exported"}`);
 const report: Record<string, { totalPerOrder: number; sites: { fn: string; where: string; perOrder: number; via: string }[] }> = {};
 try {
   console.log(`warm-up: ${WARMUP} orders`);
@@ -236,5 +256,6 @@ try {
   if (values.json) writeFileSync(values.json, JSON.stringify({ orders, interval: INTERVAL, services: report }, null, 2));
 } finally {
   await sys.stop();
+  await sink?.close();
 }
 process.exit(0);
