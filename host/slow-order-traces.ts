@@ -1,6 +1,6 @@
 /**
  * Keeps the traces of slow orders under the outcome sampling policy (otel/outcome-sampling.ts):
- * wraps a service's handlers so that each handled event is shown to a SlowOrderJudge
+ * wraps a service's handlers so that each event handed to them is shown to a SlowOrderJudge
  * (otel/slow-orders.ts), and an order it finds slow has its trace kept in every service. Only a
  * service that handles both ORDER_CREATED and SHIPPING_READY can time an order (see
  * `timesOrders`); the notification service does.
@@ -16,17 +16,23 @@ export function timesOrders(consumes: readonly EventType[]): boolean {
   return consumes.includes("ORDER_CREATED") && consumes.includes("SHIPPING_READY");
 }
 
-/** The handlers, each handled event then judged; one judge for all of the process's lanes. */
+/**
+ * The handlers, each event judged as it is handed over; one judge for all of the process's lanes.
+ * Judged before it is handled, not after: the judge reads only the events' times, and no async
+ * frame is added to every event (a handler that then fails leaves a slow order's trace kept, which
+ * its ERROR span would have done anyway).
+ */
 export function keepingSlowOrderTraces(make: HandlerFactory, judge = new SlowOrderJudge()): HandlerFactory {
   return () => {
     const inner = make();
     return {
       forget: (orderId) => inner.forget(orderId),
-      async handle(event, delivery) {
-        await inner.handle(event, delivery);
-        if (!judge.observe(event.eventType, event.orderId, event.occurredAt)) return;
-        const traceId = traceIdOf(delivery.traceparent);
-        if (traceId) keepTrace(traceId);
+      handle(event, delivery) {
+        if (judge.observe(event.eventType, event.orderId, event.occurredAt)) {
+          const traceId = traceIdOf(delivery.traceparent);
+          if (traceId) keepTrace(traceId);
+        }
+        return inner.handle(event, delivery);
       },
     };
   };
