@@ -215,19 +215,30 @@ export interface PhaseStats {
   midCompletionPerSec: number;
   /** most ORDER_CREATED in any 100 ms bucket, and the mean per bucket (how even the offered load was) */
   arrivalsPer100ms: { max: number; mean: number };
+  /**
+   * Each hop of a completed order, ms, sorted: `order` its occurredAt → ORDER_CREATED stored,
+   * `payment` → PAYMENT_COMPLETED stored, `shipping` → SHIPPING_READY stored (where a tail comes from).
+   */
+  hops: { order: number[]; payment: number[]; shipping: number[] };
 }
 
 /** Statistics over the orders created within [fromMs, toMs) (default: all). */
 export function phaseStats(all: readonly OrderTimes[], fromMs = -Infinity, toMs = Infinity): PhaseStats {
   const orders = all.filter((o) => o.createdMs >= fromMs && o.createdMs < toMs);
   const latencies: number[] = [];
+  const hops = { order: [] as number[], payment: [] as number[], shipping: [] as number[] };
   let lastCompletedMs = NaN;
   for (const o of orders) {
     if (Number.isNaN(o.doneMs)) continue;
     latencies.push(o.doneMs - o.occurredMs);
     if (!(o.doneMs <= lastCompletedMs)) lastCompletedMs = o.doneMs;
+    if (Number.isNaN(o.paidMs)) continue;
+    hops.order.push(o.createdMs - o.occurredMs);
+    hops.payment.push(o.paidMs - o.createdMs);
+    hops.shipping.push(o.doneMs - o.paidMs);
   }
   latencies.sort((a, b) => a - b);
+  for (const hop of Object.values(hops)) hop.sort((a, b) => a - b);
   const doneTimes = orders
     .map((o) => o.doneMs)
     .filter((t) => !Number.isNaN(t))
@@ -253,6 +264,7 @@ export function phaseStats(all: readonly OrderTimes[], fromMs = -Infinity, toMs 
     createdPerSec: orders.length > 1 ? (orders.length - 1) / (spanMs / 1000) : NaN,
     midCompletionPerSec,
     arrivalsPer100ms: { max: Math.max(0, ...buckets.values()), mean: orders.length / Math.max(1, Math.ceil(spanMs / 100)) },
+    hops,
   };
 }
 

@@ -293,6 +293,12 @@ function latencyLine(r: RunResult): string {
   return `p50 ${fmt(percentile(l, 50), 1)} / p90 ${fmt(percentile(l, 90), 1)} / p99 ${fmt(percentile(l, 99), 1)} ms`;
 }
 
+/** The p99 of each hop, from the stream times: where a tail of POST→SHIPPING_READY comes from. */
+function hopsLine(r: RunResult): string {
+  const { order, payment, shipping } = r.steady.hops;
+  return `p99 by hop: order (POST handled → ORDER_CREATED stored) ${fmt(percentile(order, 99), 1)}, payment (→ PAYMENT_COMPLETED stored) ${fmt(percentile(payment, 99), 1)}, shipping (→ SHIPPING_READY stored) ${fmt(percentile(shipping, 99), 1)} ms`;
+}
+
 function httpLine(r: RunResult): string {
   return `p50 ${fmt(r.http.latency.p50, 1)} / p90 ${fmt(r.http.latency.p90, 1)} / p99 ${fmt(r.http.latency.p99, 1)} ms`;
 }
@@ -728,6 +734,7 @@ async function main(): Promise<void> {
       leadInS,
     });
     say(`  POST→SHIPPING_READY ${latencyLine(lat200)}; HTTP POST ${httpLine(lat200)}; ${arrivalsLine(lat200)}`);
+    say(`  ${hopsLine(lat200)}`);
     lat1000 = await measureRun(off, {
       label: `latency at 1,000 orders/s (${leadInS} s lead-in + ${CFG.lat1000Seconds} s)`,
       rate: 1_000,
@@ -735,6 +742,7 @@ async function main(): Promise<void> {
       leadInS,
     });
     say(`  POST→SHIPPING_READY ${latencyLine(lat1000)}; HTTP POST ${httpLine(lat1000)}; ${arrivalsLine(lat1000)}`);
+    say(`  ${hopsLine(lat1000)}`);
     for (const s of off.services) rss[s.name] = s.peakRssMiB();
     for (const s of off.services) anon[s.name] = s.peakAnonMiB();
     say(
