@@ -15,9 +15,9 @@ import { OutcomeSampler, OutcomeSpanProcessor, pickedById } from "./outcome-samp
 import { SlowOrderJudge } from "./slow-orders.ts";
 
 /** Trace ids whose last 8 hex digits put them below / above a ratio of 0.5. */
-const PICKED = "0af7651916cd43dd8448eb211c80319c".slice(0, 24) + "00000001";
-const NOT_PICKED = "0af7651916cd43dd8448eb211c80319c".slice(0, 24) + "ffffff00";
-const OTHER = "1bf7651916cd43dd8448eb211c80319c".slice(0, 24) + "fffffff0";
+const PICKED = "0af7651916cd43dd8448eb2100000001";
+const NOT_PICKED = "0af7651916cd43dd8448eb21ffffff00";
+const OTHER = "1bf7651916cd43dd8448eb21fffffff0";
 
 const providers: TracerProvider[] = [];
 afterEach(async () => {

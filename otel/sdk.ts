@@ -7,7 +7,8 @@
  *   spec's is protobuf) because it costs the same CPU per span in the bench and anyone can read it;
  * - `OTEL_TRACES_EXPORTER=none` exports nothing, but spans still get ids, so traceparent headers,
  *   the traceId answered by POST /orders and trace_id in logs keep working. Unless
- *   OTEL_TRACES_SAMPLER says otherwise, the sampler is then `parentbased_always_off`: a span that
+ *   OTEL_TRACES_SAMPLER names a standard sampler (the outcome policy has nothing to keep then), the
+ *   sampler is then `parentbased_always_off`: a span that
  *   would go nowhere is not recorded (its attributes are not even built), and the traces this
  *   service starts are marked unsampled, so the services after it do not record them either;
  * - OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES, OTEL_NODE_RESOURCE_DETECTORS,
@@ -67,7 +68,6 @@ import {
   OUTCOME_SAMPLER,
   OutcomeSampler,
   OutcomeSpanProcessor,
-  outcomeSampling,
 } from "./outcome-sampling.ts";
 
 /** The SDK's attribute count per span when OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT is unset. */
@@ -99,8 +99,8 @@ export async function startTracing(defaultServiceName: string, env: Env): Promis
   const resource = defaultResource()
     .merge(detectResources({ detectors: resourceDetectorsFromEnv() }))
     .merge(resourceFromAttributes({ [ATTR_SERVICE_NAME]: serviceName }));
-  const spanProcessor = await spanProcessorFromEnv(env);
-  const outcome = outcomeSampling();
+  const { processor: spanProcessor, outcome } = await spanProcessorFromEnv(env);
+  activateOutcomeSampling(outcome);
   const spanLimits = spanLimitsFromEnv();
   const provider = new TracerProvider({
     resource,
@@ -135,9 +135,11 @@ function needsNodeSdk(env: Env): boolean {
 /** The previous bootstrap, loaded only when asked for: the NodeSDK with our span processor. */
 async function startNodeSdk(serviceName: string, env: Env): Promise<Tracing> {
   const { NodeSDK } = await import("@opentelemetry/sdk-node");
+  const { processor, outcome } = await spanProcessorFromEnv(env);
+  activateOutcomeSampling(outcome);
   const sdk = new NodeSDK({
     serviceName,
-    spanProcessors: [await spanProcessorFromEnv(env)],
+    spanProcessors: [processor],
     ...(env.OTEL_METRICS_EXPORTER ? {} : { metricReaders: [] }),
     ...(env.OTEL_LOGS_EXPORTER ? {} : { logRecordProcessors: [] }),
     instrumentations: [],
@@ -199,10 +201,10 @@ function samplerFromEnv(): Sampler | undefined {
       return new TraceIdRatioBasedSampler(samplerRatioFromEnv());
     case "parentbased_traceidratio":
       return new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(samplerRatioFromEnv()) });
-    // With nothing exported, or under the NodeSDK (which reads this variable itself): every span
-    // recorded, as parentbased_always_on. Otherwise startTracing uses the policy's own sampler.
+    // Reached only when nothing is exported (otherwise startTracing uses the policy's own sampler):
+    // then the policy has nothing to keep, and spans are not recorded, as with tracing off.
     case OUTCOME_SAMPLER:
-      return new ParentBasedSampler({ root: new AlwaysOnSampler() });
+      return undefined;
     default:
       diag.error(`unknown OTEL_TRACES_SAMPLER value "${name}", using default`);
       return undefined;
@@ -244,17 +246,15 @@ function exportsNothing(env: Env): boolean {
  * `OTEL_TRACES_EXPORTER=none`: spans get ids but go nowhere; anything else: OTLP over HTTP, behind
  * the outcome policy's processor when OTEL_TRACES_SAMPLER asks for it (otel/outcome-sampling.ts).
  */
-async function spanProcessorFromEnv(env: Env): Promise<SpanProcessor> {
-  activateOutcomeSampling(undefined);
-  if (exportsNothing(env)) return new NoopSpanProcessor();
+async function spanProcessorFromEnv(env: Env): Promise<{ processor: SpanProcessor; outcome?: OutcomeSpanProcessor }> {
+  if (exportsNothing(env)) return { processor: new NoopSpanProcessor() };
   const exporting = batchProcessorFromEnv(env, await traceExporterFromEnv(env));
-  if (getStringFromEnv("OTEL_TRACES_SAMPLER") !== OUTCOME_SAMPLER) return exporting;
+  if (getStringFromEnv("OTEL_TRACES_SAMPLER") !== OUTCOME_SAMPLER) return { processor: exporting };
   const outcome = new OutcomeSpanProcessor(exporting, {
     happyRatio: getStringFromEnv("OTEL_TRACES_SAMPLER_ARG") === undefined ? DEFAULT_HAPPY_RATIO : samplerRatioFromEnv(DEFAULT_HAPPY_RATIO),
     holdSpans: positiveNumber(env.TRACE_HOLD_SPANS) ?? DEFAULT_HOLD_SPANS,
   });
-  activateOutcomeSampling(outcome);
-  return outcome;
+  return { processor: outcome, outcome };
 }
 
 /**
